@@ -1,0 +1,175 @@
+"""The Cluster facade: pick a backend, connect through kubeconfig, and speak kubectl's verbs.
+
+Only lifecycle differs between backends; everything else goes through the
+Kubernetes API with the official client (server-side apply, get, watch), so
+the code CI runs against the sandbox is the code that drives kind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config, dynamic
+from kubernetes.client.exceptions import ApiException
+
+from . import kubeconfig
+
+BACKENDS = ("sandbox", "kind")
+CONTEXTS = {"sandbox": "k8snet-sandbox", "kind": "kind-k8snet"}
+FIELD_MANAGER = "k8snet"
+
+
+class ConnectError(RuntimeError):
+    """No cluster to talk to, with what to do about it."""
+
+
+def choose_backend(backend: str | None = None) -> str:
+    """The backend: the argument, else ``$K8SNET_BACKEND``, else the sandbox."""
+    chosen = (backend or os.environ.get("K8SNET_BACKEND") or "sandbox").lower()
+    if chosen not in BACKENDS:
+        raise ConnectError(f"unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)}")
+    return chosen
+
+
+def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
+    """Connect to the workbook's cluster, starting the sandbox if needed.
+
+    Example:
+        >>> cluster = k8snet.connect()          # the sandbox, unless K8SNET_BACKEND=kind
+        >>> cluster.backend
+        'sandbox'
+    """
+    chosen = choose_backend(backend)
+    context = CONTEXTS[chosen]
+    if chosen == "sandbox":
+        from .sandbox import process
+
+        running = process.status() if not start else process.up()
+        if running is None:
+            raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
+    elif kubeconfig.context(context) is None:
+        raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
+    api = config.new_client_from_config(context=context)
+    return Cluster(chosen, context, api)
+
+
+@dataclass
+class Cluster:
+    """A connected cluster: typed and dynamic clients plus kubectl-style verbs."""
+
+    backend: str
+    context: str
+    api: client.ApiClient
+
+    def __post_init__(self) -> None:
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.dynamic = dynamic.DynamicClient(self.api)
+
+    def __repr__(self) -> str:
+        return f"<Cluster backend={self.backend} context={self.context} server={self.api.configuration.host}>"
+
+    # -- facts -----------------------------------------------------------------------
+
+    def version(self) -> str:
+        return client.VersionApi(self.api).get_code().git_version
+
+    def nodes(self) -> list[client.V1Node]:
+        return self.core.list_node().items
+
+    def namespaces(self) -> list[str]:
+        return [ns.metadata.name for ns in self.core.list_namespace().items]
+
+    # -- verbs -----------------------------------------------------------------------
+
+    def _resource(self, api_version: str, kind: str):
+        return self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    def apply(self, manifests: str | Path | dict | Iterable[dict], namespace: str | None = None,
+              force: bool = True) -> list[dict[str, Any]]:
+        """Server-side apply YAML text, a file, a directory or dicts; returns the applied objects."""
+        out = []
+        for obj in load_manifests(manifests):
+            res = self._resource(obj["apiVersion"], obj["kind"])
+            ns = obj.get("metadata", {}).get("namespace") or (namespace if res.namespaced else None)
+            if res.namespaced and not ns:
+                ns = "default"
+            applied = res.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=ns,
+                                            field_manager=FIELD_MANAGER, force_conflicts=force)
+            out.append(applied.to_dict())
+        return out
+
+    def get(self, kind: str, name: str | None = None, namespace: str | None = None,
+            api_version: str = "v1", **selectors: str) -> Any:
+        """Get one object, or list them (``label_selector=``, ``field_selector=``)."""
+        res = self._resource(api_version, kind)
+        if name:
+            return res.get(name=name, namespace=namespace).to_dict()
+        return [i.to_dict() for i in res.get(namespace=namespace, **selectors).items]
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1",
+               wait: bool = False, timeout: float = 60) -> None:
+        """Delete an object (absent is fine); with ``wait``, until it is gone."""
+        res = self._resource(api_version, kind)
+        try:
+            res.delete(name=name, namespace=namespace, body={"propagationPolicy": "Background"})
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        if wait:
+            self.wait_gone(kind, name, namespace, api_version, timeout)
+
+    def wait_gone(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1",
+                  timeout: float = 60) -> None:
+        res = self._resource(api_version, kind)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                res.get(name=name, namespace=namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return
+                raise
+            time.sleep(0.05)
+        raise TimeoutError(f"{kind} {namespace + '/' if namespace else ''}{name} still exists after {timeout:.0f}s")
+
+    def wait_ready(self, deployment: str, namespace: str = "default", timeout: float = 120) -> dict[str, Any]:
+        """Wait until a Deployment's rollout is complete (what ``kubectl rollout status`` checks)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            d = self.apps.read_namespaced_deployment(deployment, namespace)
+            last = d.status
+            want = d.spec.replicas if d.spec.replicas is not None else 1
+            st = d.status
+            if ((st.observed_generation or 0) >= (d.metadata.generation or 0)
+                    and (st.updated_replicas or 0) == want and (st.replicas or 0) == want
+                    and (st.available_replicas or 0) == want):
+                return d.to_dict()
+            time.sleep(0.05)
+        raise TimeoutError(f"deployment {namespace}/{deployment} not ready after {timeout:.0f}s: "
+                           f"{(last.ready_replicas or 0) if last else 0} of the desired replicas ready")
+
+
+def load_manifests(manifests: str | Path | dict | Iterable[dict]) -> list[dict[str, Any]]:
+    """Objects from YAML text, a file, a directory of .yaml/.yml/.json files, a dict or dicts."""
+    if isinstance(manifests, dict):
+        return [manifests]
+    if isinstance(manifests, Path) or (isinstance(manifests, str) and "\n" not in manifests
+                                       and Path(manifests).exists()):
+        p = Path(manifests)
+        files = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml", ".json")) if p.is_dir() else [p]
+        return [o for f in files for o in load_manifests(f.read_text())]
+    if isinstance(manifests, str):
+        docs = [d for d in yaml.safe_load_all(manifests) if d]
+        out = []
+        for d in docs:
+            out.extend(d.get("items", []) if d.get("kind", "").endswith("List") and "items" in d else [d])
+        return out
+    return [dict(m) for m in manifests]

@@ -1,0 +1,1 @@
+"""The embedded sandbox: a Kubernetes-API-compatible cluster in one Python process."""

@@ -1,0 +1,34 @@
+"""The sandbox clock: real time plus an offset an admin call can move forward.
+
+Handed to the sandbox, never read from a module global, so tests and
+lessons (certificate renewal, ages) can step time deterministically.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    """Wall-clock time shifted by ``offset``; ``advance`` moves it forward."""
+
+    def __init__(self, offset: timedelta = timedelta(0)):
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC).replace(microsecond=0) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        self.offset += timedelta(seconds=seconds)
+
+
+def rfc3339(t: datetime) -> str:
+    """Format as Kubernetes serializes metav1.Time: second precision, UTC, trailing Z."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse a metav1.Time string."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -1,0 +1,131 @@
+"""Controllers: plain reconcile functions registered for resources, played by one manager.
+
+As with kopf, a controller is a function of a key; the manager feeds it keys
+from store events (deduplicated work queues, like client-go's), runs it on the
+sandbox's event loop, and retries on conflicts. A reconcile is synchronous, so
+all its writes commit together before anything else runs; it returns the
+seconds after which it wants to look again (declared stage delays), or None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ApiError
+from ..store import Event
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+log = logging.getLogger("k8snet.sandbox.controllers")
+
+Key = tuple[str, str]  # (namespace, name)
+Reconcile = Callable[["Sandbox", Key], "float | None"]
+Mapper = Callable[["Sandbox", Event], Iterable[Key]]
+
+
+def same_key(sb: Sandbox, event: Event) -> Iterable[Key]:
+    meta = event.obj["metadata"]
+    return [(meta.get("namespace", ""), meta["name"])]
+
+
+def owner_key(kind: str) -> Mapper:
+    """Map an event on a dependent to its controlling owner of ``kind`` (and the dependent itself is ignored)."""
+    def mapper(sb: Sandbox, event: Event) -> Iterable[Key]:
+        meta = event.obj["metadata"]
+        out = []
+        for obj in (event.obj, event.old):
+            for ref in ((obj or {}).get("metadata") or {}).get("ownerReferences") or []:
+                if ref.get("kind") == kind and ref.get("controller"):
+                    out.append((meta.get("namespace", ""), ref["name"]))
+        return out
+    return mapper
+
+
+@dataclass
+class Controller:
+    """One reconcile function and the resources whose events feed it."""
+
+    name: str
+    reconcile: Reconcile
+    watches: dict[str, Mapper]
+    queue: list[Key] = field(default_factory=list)
+    queued: set[Key] = field(default_factory=set)
+    wakeup: asyncio.Event | None = None
+
+    def enqueue(self, key: Key) -> None:
+        if key not in self.queued:
+            self.queued.add(key)
+            self.queue.append(key)
+            if self.wakeup is not None:
+                self.wakeup.set()
+
+
+class Manager:
+    """Runs every controller's work queue on the sandbox's loop."""
+
+    def __init__(self, sandbox: Sandbox, controllers: list[Controller]):
+        self.sandbox = sandbox
+        self.controllers = controllers
+        self.tasks: list[asyncio.Task[Any]] = []
+        sandbox.store.subscribe(self.on_event)
+
+    def on_event(self, event: Event) -> None:
+        for c in self.controllers:
+            mapper = c.watches.get(event.resource)
+            if mapper is not None:
+                for key in mapper(self.sandbox, event):
+                    c.enqueue(key)
+
+    def start(self) -> None:
+        for c in self.controllers:
+            c.wakeup = asyncio.Event()
+            self.tasks.append(asyncio.get_running_loop().create_task(self._run(c), name=f"controller-{c.name}"))
+        self.resync()
+
+    def resync(self) -> None:
+        """Enqueue every existing object once (start-up and reset), like an informer's initial list."""
+        for c in self.controllers:
+            for resource in c.watches:
+                for obj in self.sandbox.store.list(resource):
+                    event = Event("ADDED", resource, obj, 0)
+                    for key in c.watches[resource](self.sandbox, event):
+                        c.enqueue(key)
+
+    async def _run(self, c: Controller) -> None:
+        assert c.wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await c.wakeup.wait()
+            c.wakeup.clear()
+            while c.queue:
+                key = c.queue.pop(0)
+                c.queued.discard(key)
+                try:
+                    with self.sandbox.store.batch():
+                        again = c.reconcile(self.sandbox, key)
+                    if again is not None:
+                        loop.call_later(max(again, 0.0), c.enqueue, key)
+                except ApiError as exc:
+                    if exc.code == 409:
+                        loop.call_later(0.01, c.enqueue, key)  # stale view: look again
+                    elif exc.code != 404:
+                        log.warning("%s %s: %s", c.name, key, exc)
+                except Exception:  # a controller bug must not stop the sandbox
+                    log.error("%s %s failed:\n%s", c.name, key, traceback.format_exc())
+                await asyncio.sleep(0)  # let requests in between keys
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.tasks.clear()

@@ -1,0 +1,49 @@
+"""Recording core/v1 Events as the controllers and kubelet of a real cluster do."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..apiserver import WriteOptions
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+
+_last_nanos = 0
+
+
+def _unique_nanos() -> int:
+    """Event names end in the hex of UnixNano as client-go's recorder does; kept strictly increasing."""
+    global _last_nanos
+    _last_nanos = max(time.time_ns(), _last_nanos + 1)
+    return _last_nanos
+
+
+def record(sb: Sandbox, obj: dict[str, Any], reason: str, message: str, component: str,
+           type_: str = "Normal", host: str = "", field_path: str = "") -> None:
+    """Create an Event about ``obj``, named ``<object>.<hex nanoseconds>`` like client-go's recorder."""
+    meta = obj["metadata"]
+    ns = meta.get("namespace") or "default"
+    now = sb.api.now()
+    involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
+                "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion"),
+                "resourceVersion": meta.get("resourceVersion")}
+    if field_path:
+        involved["fieldPath"] = field_path
+    source = {"component": component}
+    if host:
+        source["host"] = host
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{_unique_nanos():x}", "namespace": ns},
+        "involvedObject": {k: v for k, v in involved.items() if v is not None},
+        "reason": reason, "message": message, "source": source, "type": type_,
+        "firstTimestamp": now, "lastTimestamp": now, "count": 1, "eventTime": None,
+        "reportingComponent": component if component != "kubelet" else "kubelet",
+        "reportingInstance": host,
+    }
+    rt = sb.registry.lookup("", "v1", "events")
+    assert rt is not None
+    sb.api.create(rt, ns, event, WriteOptions(field_manager=component))

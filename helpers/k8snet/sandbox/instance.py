@@ -1,0 +1,261 @@
+"""One sandbox cluster: its store, clock, seeded random source, allocators, API and controllers.
+
+Everything is handed in or built here, never a module global, so a test or a
+notebook gets a clean, deterministic cluster (``Sandbox(seed=1)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import random
+import ssl
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import errors, strategies
+from .apiserver import Api, WriteOptions
+from .clock import Clock
+from .controllers import Manager, deployments, gc, namespaces, pods, replicasets
+from .ipam import SequentialIPAllocator
+from .registry import Registry, builtin
+from .schema import KUBERNETES_VERSION, SchemaSet, upstream
+from .store import Store
+
+PATCH_VERSION = "1"
+GIT_VERSION = f"v{KUBERNETES_VERSION}.{PATCH_VERSION}"
+CLUSTER_NAME = "k8snet"
+POD_CIDR = "10.244.0.0/16"
+NODES = [
+    # name, podCIDR, InternalIP (kind puts nodes on the docker network 172.18.0.0/16)
+    (f"{CLUSTER_NAME}-control-plane", "10.244.0.0/24", "172.18.0.2"),
+    (f"{CLUSTER_NAME}-worker", "10.244.1.0/24", "172.18.0.3"),
+    (f"{CLUSTER_NAME}-worker2", "10.244.2.0/24", "172.18.0.4"),
+]
+SYSTEM_NAMESPACES = ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"]
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.0"
+KUBE_DNS_IP = "10.96.0.10"
+
+
+class Sandbox:
+    """An embedded Kubernetes-API-compatible cluster."""
+
+    def __init__(self, state_dir: Path | str | None = None, seed: int = 0, clock: Clock | None = None,
+                 registry: Registry | None = None, schemas: SchemaSet | None = None):
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.seed = seed
+        self.clock = clock or Clock()
+        self.rng = random.Random(seed)
+        self.registry = registry or builtin()
+        self.schemas = schemas or upstream()
+        if self.state_dir:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
+        self.allocators = strategies.Allocators(self.rng)
+        self.api = Api(self.store, self.registry, self.schemas, self.clock, self.rng, self.allocators)
+        self._init_pod_ipam()
+        self.manager: Manager | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _init_pod_ipam(self) -> None:
+        self.allocators.pod_ips = {name: SequentialIPAllocator(cidr, self.rng) for name, cidr, _ in NODES}
+        strategies.rebuild(self.api)
+        for pod in self.store.list("pods"):
+            node, ip = pod["spec"].get("nodeName"), (pod.get("status") or {}).get("podIP")
+            if node in self.allocators.pod_ips and ip:
+                self.allocators.pod_ips[node].reserve(ip)
+
+    async def start(self) -> None:
+        """Bootstrap a fresh store, then run the controllers on the current loop."""
+        if self.store.get("namespaces", "", "default") is None:
+            with self.store.batch():
+                self.bootstrap()
+        self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
+                                      deployments.controller(self), replicasets.controller(self),
+                                      pods.controller(self)])
+        self.manager.start()
+
+    async def stop(self) -> None:
+        if self.manager:
+            await self.manager.stop()
+            self.manager = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def reset(self, seed: int | None = None) -> None:
+        """Wipe every object and start again as a new cluster (``k8snet sandbox reset``)."""
+        await self.stop()
+        self.store.wipe()
+        if seed is not None:
+            self.seed = seed
+        self.rng.seed(self.seed)
+        self.allocators.service_ips._range.used.clear()
+        self.allocators.node_ports.used.clear()
+        self._init_pod_ipam()
+        await self.start()
+
+    def reseed(self, seed: int) -> None:
+        self.seed = seed
+        self.rng.seed(seed)
+
+    # -- facts -----------------------------------------------------------------------
+
+    def version_info(self) -> dict[str, str]:
+        major, minor = KUBERNETES_VERSION.split(".")
+        return {"major": major, "minor": minor, "emulationMajor": major, "emulationMinor": minor,
+                "minCompatibilityMajor": major, "minCompatibilityMinor": str(int(minor) - 1),
+                "gitVersion": GIT_VERSION, "gitCommit": "", "gitTreeState": "",
+                "buildDate": "", "goVersion": "", "compiler": "k8snet-sandbox",
+                "platform": f"linux/{'arm64' if platform.machine() in ('aarch64', 'arm64') else 'amd64'}"}
+
+    def status(self) -> dict[str, Any]:
+        return {"kubernetesVersion": GIT_VERSION, "seed": self.seed, "resourceVersion": self.store.rv,
+                "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
+                                                   for rt in self.registry.types}}
+
+    # -- services for controllers ------------------------------------------------------
+
+    def pod_ip(self, node: str) -> str:
+        return self.allocators.pod_ips[node].allocate()
+
+    def release_pod_ip(self, node: str, ip: str) -> None:
+        if node in self.allocators.pod_ips:
+            self.allocators.pod_ips[node].release(ip)
+
+    async def subresource(self, request: web.Request, rt, ns: str, name: str, sub: str) -> web.StreamResponse:
+        """Pod exec and logs arrive with the data plane; until then they are refused plainly."""
+        self.api.get(rt, ns, name)
+        raise errors.ApiError(f"the sandbox does not serve pods/{sub} yet: the emulated data plane (exec, logs) "
+                              f"is not part of this sandbox version", 501, "NotImplemented")
+
+    # -- bootstrap ---------------------------------------------------------------------
+
+    def bootstrap(self) -> None:
+        """The objects a new kind cluster named k8snet starts with."""
+        opts = WriteOptions(field_manager="kube-apiserver")
+        rt = self.registry.lookup
+        for ns in SYSTEM_NAMESPACES:
+            self.api.create(rt("", "v1", "namespaces"), "", {"metadata": {"name": ns}}, opts)
+        for name, cidr, ip in NODES:
+            self.store.put("nodes", node_object(self, name, cidr, ip))
+        self.api.create(rt("", "v1", "services"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                                          "targetPort": 6443}]}}, opts)
+        kubeadm = WriteOptions(field_manager="kubeadm")
+        self.api.create(rt("", "v1", "services"), "kube-system", {
+            "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                                                        "kubernetes.io/name": "CoreDNS"},
+                         "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
+            "spec": {"clusterIP": KUBE_DNS_IP, "selector": {"k8s-app": "kube-dns"},
+                     "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                               {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                               {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}},
+            kubeadm)
+        self.api.create(rt("apps", "v1", "deployments"), "kube-system", coredns_deployment(), kubeadm)
+
+
+def node_object(sb: Sandbox, name: str, cidr: str, ip: str) -> dict[str, Any]:
+    """A Ready node as kind's kubelet registers it."""
+    now = sb.api.now()
+    control_plane = name.endswith("control-plane")
+    labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+              "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+    spec: dict[str, Any] = {"podCIDR": cidr, "podCIDRs": [cidr], "providerID": f"kind://docker/{CLUSTER_NAME}/{name}"}
+    if control_plane:
+        spec["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
+
+    def cond(ctype: str, status: str, reason: str, message: str) -> dict[str, str]:
+        return {"type": ctype, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
+                "reason": reason, "message": message}
+
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "uid": sb.api.new_uid(), "creationTimestamp": now, "labels": labels,
+                     "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                     "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+        "spec": spec,
+        "status": {
+            "addresses": [{"address": ip, "type": "InternalIP"}, {"address": name, "type": "Hostname"}],
+            "allocatable": {"cpu": "2", "ephemeral-storage": "100Gi", "hugepages-2Mi": "0", "memory": "8Gi",
+                            "pods": "110"},
+            "capacity": {"cpu": "2", "ephemeral-storage": "100Gi", "hugepages-2Mi": "0", "memory": "8Gi",
+                         "pods": "110"},
+            "conditions": [
+                cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {"architecture": "amd64", "bootID": sb.api.new_uid(), "containerRuntimeVersion":
+                         "containerd://2.1.1", "kernelVersion": platform.release(),
+                         "kubeProxyVersion": GIT_VERSION, "kubeletVersion": GIT_VERSION,
+                         "machineID": sb.api.new_uid().replace("-", ""), "operatingSystem": "linux",
+                         "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": sb.api.new_uid()},
+        },
+    }
+
+
+def coredns_deployment() -> dict[str, Any]:
+    """CoreDNS as kubeadm deploys it (two replicas, tolerating the control-plane taint)."""
+    ports = [{"containerPort": 53, "name": "dns", "protocol": "UDP"},
+             {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
+             {"containerPort": 9153, "name": "metrics", "protocol": "TCP"}]
+    return {
+        "metadata": {"name": "coredns", "labels": {"k8s-app": "kube-dns"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "kube-dns"}},
+                "spec": {
+                    "containers": [{"name": "coredns", "image": COREDNS_IMAGE, "args": ["-conf", "/etc/coredns/Corefile"],
+                                    "ports": ports,
+                                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181, "scheme": "HTTP"}}}],
+                    "dnsPolicy": "Default",
+                    "priorityClassName": "system-cluster-critical",
+                    "serviceAccountName": "coredns",
+                    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                    {"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}],
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                },
+            },
+        },
+    }
+
+
+async def serve(sandbox: Sandbox, token: str, host: str = "127.0.0.1", port: int = 0,
+                tls: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    """Start the sandbox and its HTTPS API; returns the runner and the bound port."""
+    from .server import ApiServer
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("the sandbox listens on loopback only")
+    await sandbox.start()
+    server = ApiServer(sandbox, token)
+    runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=0.5, ssl_context=tls)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    bound = sockets[0].getsockname()[1] if sockets else port
+    runner.app["api_server"] = server
+    return runner, bound
+
+
+async def shutdown(sandbox: Sandbox, runner: web.AppRunner) -> None:
+    server = runner.app.get("api_server")
+    if server is not None:
+        server.stopping.set()
+    await runner.cleanup()
+    await sandbox.stop()
+    await asyncio.sleep(0)

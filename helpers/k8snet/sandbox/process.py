@@ -1,0 +1,173 @@
+"""Starting, stopping and resetting the sandbox process (``k8snet sandbox up|down|status|reset``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import kubeconfig
+
+CONTEXT = "k8snet-sandbox"
+
+
+def home() -> Path:
+    """Where the sandbox keeps its state: ``$K8SNET_HOME/sandbox`` (default ``~/.k8snet/sandbox``)."""
+    base = os.environ.get("K8SNET_HOME")
+    return (Path(base) if base else Path.home() / ".k8snet") / "sandbox"
+
+
+@dataclass
+class Running:
+    """A live sandbox process: where it listens and how to authenticate."""
+
+    pid: int
+    port: int
+    token: str
+    state: Path
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.state / "ca.crt"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a zombie child still answers kill(0)
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _tls(state: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(state / "ca.crt"))
+
+
+def _healthy(state: Path, port: int, token: str) -> bool:
+    req = urllib.request.Request(f"https://127.0.0.1:{port}/readyz", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=1, context=_tls(state)) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def status(state: Path | None = None) -> Running | None:
+    """The running sandbox, or None."""
+    state = state or home()
+    try:
+        ready = json.loads((state / "ready.json").read_text())
+        token = (state / "token").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    if not _alive(ready["pid"]) or not _healthy(state, ready["port"], token):
+        return None
+    return Running(ready["pid"], ready["port"], token, state)
+
+
+def up(state: Path | None = None, port: int | None = None, seed: int | None = None, timeout: float = 30.0,
+       write_kubeconfig: bool = True) -> Running:
+    """Start the sandbox unless it runs already; add the ``k8snet-sandbox`` kubeconfig context."""
+    state = state or home()
+    running = status(state)
+    if running is None:
+        running = _spawn(state, port, seed, timeout)
+    if write_kubeconfig:
+        kubeconfig.add_context(CONTEXT, running.server, running.token, ca_data=running.ca_file.read_bytes())
+    return running
+
+
+def _spawn(state: Path, port: int | None, seed: int | None, timeout: float) -> Running:
+    state.mkdir(parents=True, exist_ok=True)
+    token_file = state / "token"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(32))
+        os.chmod(token_file, 0o600)
+    if port is None:  # keep the port of the last run so an existing kubeconfig stays valid
+        try:
+            port = int((state / "port").read_text())
+        except (OSError, ValueError):
+            port = 0
+    (state / "ready.json").unlink(missing_ok=True)
+    seed = seed if seed is not None else int(os.environ.get("K8SNET_SEED", "0"))
+    log = open(state / "sandbox.log", "ab")
+    cmd = [sys.executable, "-m", "k8snet.sandbox", "serve", "--state", str(state), "--port", str(port),
+           "--seed", str(seed)]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            if port:  # the old port is taken: try any free one
+                return _spawn(state, 0, seed, timeout) if _port_taken(state) else _fail(state, proc.returncode)
+            _fail(state, proc.returncode)
+        running = status(state)
+        if running is not None:
+            (state / "port").write_text(str(running.port))
+            return running
+        time.sleep(0.02)
+    proc.terminate()
+    raise TimeoutError(f"the sandbox did not answer within {timeout:.0f}s; see {state / 'sandbox.log'}")
+
+
+def _port_taken(state: Path) -> bool:
+    try:
+        tail = (state / "sandbox.log").read_text()[-2000:]
+    except OSError:
+        return False
+    return "address already in use" in tail.lower()
+
+
+def _fail(state: Path, code: int | None) -> Running:
+    try:
+        tail = (state / "sandbox.log").read_text()[-1500:]
+    except OSError:
+        tail = ""
+    raise RuntimeError(f"the sandbox exited with code {code}; last log lines:\n{tail}")
+
+
+def down(state: Path | None = None, timeout: float = 10.0, write_kubeconfig: bool = True) -> bool:
+    """Stop the sandbox (its state stays for the next ``up``); remove the kubeconfig context."""
+    state = state or home()
+    running = status(state)
+    stopped = False
+    if running is not None:
+        os.kill(running.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(running.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _alive(running.pid):
+            os.kill(running.pid, signal.SIGKILL)
+        stopped = True
+    (state / "ready.json").unlink(missing_ok=True)
+    if write_kubeconfig:
+        kubeconfig.remove_context(CONTEXT)
+    return stopped
+
+
+def admin(running: Running, action: str, body: dict | None = None) -> dict:
+    """Call an admin endpoint (reset, seed, clock, status) of a running sandbox."""
+    data = json.dumps(body or {}).encode() if action != "status" else None
+    req = urllib.request.Request(f"{running.server}/k8snet/admin/{action}", data=data,
+                                 method="GET" if action == "status" else "POST",
+                                 headers={"Authorization": f"Bearer {running.token}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30, context=_tls(running.state)) as resp:
+        return json.loads(resp.read())

@@ -1,0 +1,135 @@
+"""The resources the sandbox serves, registered as data.
+
+A resource is one :class:`ResourceType`: group, version, plural, kind, scope,
+discovery names, subresources and the field selectors it supports. One
+generic handler serves every registered type; validation, defaulting and
+table printing look their per-kind behaviour up by the same keys. A new kind
+(a CRD-shaped group such as cert-manager.io) is one more registration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+READ_VERBS = ("get", "list", "watch")
+
+# Field selectors every resource supports (k8s.io/apiserver generic registry: DefaultClusterScopedAttr).
+COMMON_FIELDS = ("metadata.name", "metadata.namespace")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: the facts discovery, the handler and the store need."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()
+    field_selectors: tuple[str, ...] = ()
+    schema_name: str | None = None
+    """Definition name in the SchemaSet; None means the upstream GVK lookup."""
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_resource(self) -> str:
+        """``deployments.apps``: how messages and keys name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+    @property
+    def selectable_fields(self) -> tuple[str, ...]:
+        return COMMON_FIELDS + self.field_selectors
+
+
+@dataclass
+class Registry:
+    """All served resource types, indexed for discovery and routing."""
+
+    types: list[ResourceType] = field(default_factory=list)
+
+    def add(self, rt: ResourceType) -> None:
+        self.types.append(rt)
+
+    def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
+        for rt in self.types:
+            if rt.group == group and rt.version == version and rt.plural == plural:
+                return rt
+        return None
+
+    def by_kind(self, group: str, kind: str) -> ResourceType | None:
+        for rt in self.types:
+            if rt.group == group and rt.kind == kind:
+                return rt
+        return None
+
+    def groups(self) -> dict[str, list[str]]:
+        """Group name → its versions (preferred first), core group under ""."""
+        out: dict[str, list[str]] = {}
+        for rt in self.types:
+            versions = out.setdefault(rt.group, [])
+            if rt.version not in versions:
+                versions.append(rt.version)
+        return out
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
+        return [rt for rt in self.types if rt.group == group and rt.version == version]
+
+
+def builtin() -> Registry:
+    """The built-in resources of the lessons (core, apps, discovery, networking)."""
+    r = Registry()
+    core = [
+        ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
+                     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+                     subresources=("status", "finalize"), field_selectors=("status.phase",)),
+        ResourceType("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), subresources=("status",),
+                     field_selectors=("spec.unschedulable",)),
+        ResourceType("", "v1", "pods", "Pod", short_names=("po",), categories=("all",),
+                     subresources=("status", "exec", "log", "binding", "eviction"),
+                     field_selectors=("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                                      "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                                      "status.podIP", "status.nominatedNodeName")),
+        ResourceType("", "v1", "services", "Service", short_names=("svc",), categories=("all",),
+                     subresources=("status",)),
+        ResourceType("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
+        ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
+        ResourceType("", "v1", "secrets", "Secret", field_selectors=("type",)),
+        ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        ResourceType("", "v1", "events", "Event", short_names=("ev",),
+                     field_selectors=("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                                      "involvedObject.uid", "involvedObject.apiVersion",
+                                      "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+                                      "reportingComponent", "source", "type")),
+    ]
+    apps = [
+        ResourceType("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",),
+                     subresources=("status", "scale")),
+        ResourceType("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",),
+                     subresources=("status", "scale"), field_selectors=("status.replicas",)),
+    ]
+    networking = [
+        ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+        ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",),
+                     subresources=("status",)),
+        ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+        ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
+    ]
+    for rt in core + apps + networking:
+        r.add(rt)
+    return r

@@ -1,0 +1,417 @@
+"""The HTTP API: routing, authentication, content negotiation and watch streams.
+
+Stateless translation only (as in moto's server mode): each request becomes a
+call on :class:`~.apiserver.Api`; state and errors live below this layer.
+Admin endpoints (reset, seed, clock) live under ``/k8snet/admin/``, apart from
+the Kubernetes API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import yaml
+from aiohttp import web
+
+from . import discovery, errors, openapi, tables
+from .apiserver import DeleteOptions, WriteOptions
+from .registry import ResourceType
+from .store import TooOld
+
+if TYPE_CHECKING:
+    from .instance import Sandbox
+
+PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+    "application/apply-patch+cbor": "apply-cbor",
+}
+RETURNS_DELETED = {"Pod", "Service", "Namespace"}
+"""Kinds whose registry returns the deleted object rather than a Status (ReturnDeletedObject)."""
+
+log = logging.getLogger("k8snet.sandbox.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None,
+                  content_type: str = "application/json") -> web.Response:
+    resp = web.Response(body=dumps(obj), status=status, content_type=content_type.split(";")[0])
+    if ";" in content_type:
+        resp.headers["Content-Type"] = content_type
+    for w in warnings or []:
+        resp.headers.add("Warning", f'299 - "{w}"')
+    return resp
+
+
+def raw_response(status: int, body: bytes, headers: dict[str, str]) -> web.Response:
+    """Send a body built elsewhere (discovery, OpenAPI) with its own headers."""
+    return web.Response(body=body, status=status, headers=headers)
+
+
+def success_status(rt: ResourceType, obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    details = {"name": meta.get("name", ""), "kind": rt.plural, "uid": meta.get("uid", "")}
+    if rt.group:
+        details["group"] = rt.group
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+class ApiServer:
+    """The aiohttp application serving one sandbox."""
+
+    def __init__(self, sandbox: Sandbox, token: str):
+        self.sandbox = sandbox
+        self.token = token
+        self.app = web.Application(middlewares=[self.errors_mw, self.auth_mw], client_max_size=16 * 1024 * 1024)
+        self.app.router.add_route("*", "/{path:.*}", self.dispatch)
+        self.stopping = asyncio.Event()
+
+    # -- middlewares -------------------------------------------------------------------
+
+    @web.middleware
+    async def errors_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except errors.ApiError as exc:
+            return json_response(exc.status(), exc.code)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # a bug answers like kube-apiserver's panic recovery, and is logged
+            log.exception("internal error serving %s %s", request.method, request.path_qs)
+            return json_response(errors.ApiError(f"Internal error occurred: {type(exc).__name__}: {exc}").status(),
+                                 500)
+
+    @web.middleware
+    async def auth_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        supplied = header[7:] if header.startswith("Bearer ") else ""
+        if not supplied or not hmac.compare_digest(supplied, self.token):
+            raise errors.unauthorized()
+        return await handler(request)
+
+    # -- routing -----------------------------------------------------------------------
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"].strip("/")
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        sb = self.sandbox
+        if path == "/version":
+            return json_response(sb.version_info())
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok")
+        if parts[:2] == ["k8snet", "admin"]:
+            return await self.admin(request, parts[2:])
+        if parts[:1] == ["openapi"]:
+            return self.openapi(request, parts[1:])
+        found = discovery.respond(sb.registry, path, request.headers.get("Accept"),
+                                  request.headers.get("If-None-Match"))
+        if found is not None:
+            return raw_response(found.status, found.body, found.headers)
+        if parts and parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts and parts[0] == "apis" and len(parts) > 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise errors.ApiError("the server could not find the requested resource", 404, "NotFound",
+                                  {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+        return await self.resource(request, group, version, rest)
+
+    def openapi(self, request: web.Request, rest: list[str]) -> web.Response:
+        sb = self.sandbox
+        if rest[:1] == ["v3"]:
+            found = openapi.respond_v3(sb.registry, sb.schemas, "/".join(rest[1:]), request.query.get("hash"),
+                                       request.headers.get("Accept"), request.headers.get("If-None-Match"),
+                                       sb.clock.now())
+            return raw_response(found.status, found.body, found.headers)
+        found = openapi.openapi_v2_status()
+        return raw_response(found.status, found.body, found.headers)
+
+    # -- resources ---------------------------------------------------------------------
+
+    def _locate(self, group: str, version: str, rest: list[str]) -> tuple[ResourceType, str | None, str, str]:
+        """Split a resource path into (type, namespace, name, subresource)."""
+        registry = self.sandbox.registry
+        ns: str | None = None
+        if group == "" and rest[0] == "namespaces" and len(rest) >= 3 and registry.lookup("", version, rest[2]):
+            ns, rest = rest[1], rest[2:]
+        elif group and rest[0] == "namespaces" and len(rest) >= 3:
+            ns, rest = rest[1], rest[2:]
+        rt = registry.lookup(group, version, rest[0])
+        if rt is None:
+            raise errors.ApiError("the server could not find the requested resource", 404, "NotFound",
+                                  {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+        if ns is not None and not rt.namespaced:
+            raise errors.not_found(rt.plural, rt.group, rest[1] if len(rest) > 1 else "")
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub not in rt.subresources:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return rt, ns, name, sub
+
+    async def resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
+        rt, ns, name, sub = self._locate(group, version, rest)
+        method = request.method
+        q = request.query
+        api = self.sandbox.api
+        key_ns = ns or ""
+        if rt.namespaced and name and ns is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        if sub in ("exec", "attach", "portforward", "log", "binding", "eviction"):
+            return await self.sandbox.subresource(request, rt, key_ns, name, sub)
+        if sub == "scale":
+            return await self.scale(request, rt, key_ns, name)
+        if method == "GET":
+            if not name:
+                if q.get("watch") in ("1", "true"):
+                    return await self.watch(request, rt, ns)
+                items, list_meta = api.list(rt, ns, q.get("labelSelector"), q.get("fieldSelector"),
+                                            int(q.get("limit") or 0), q.get("continue"))
+                return self.respond_list(request, rt, items, list_meta)
+            if q.get("watch") in ("1", "true"):
+                return await self.watch(request, rt, ns, name)
+            return self.respond_object(request, rt, api.get(rt, key_ns, name))
+        opts = WriteOptions(dry_run=q.get("dryRun") == "All", field_manager=q.get("fieldManager", ""),
+                            field_validation=q.get("fieldValidation") or "Strict",
+                            force=q.get("force") in ("1", "true"))
+        if opts.field_validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f"fieldValidation parameter unsupported: {opts.field_validation}")
+        if method == "POST" and not name:
+            body = await self.body(request)
+            obj = api.create(rt, key_ns, body, opts)
+            return self.respond_object(request, rt, obj, 201, opts.warnings)
+        if method == "PUT" and name:
+            body = await self.body(request)
+            obj = api.update(rt, key_ns, name, body, opts, sub if sub != "finalize" else "finalize")
+            return self.respond_object(request, rt, obj, 200, opts.warnings)
+        if method == "PATCH" and name:
+            ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+            patch_type = PATCH_TYPES.get(ctype)
+            if patch_type is None or patch_type == "apply-cbor":
+                raise errors.unsupported_media_type(ctype)
+            body = await self.body(request, yaml_ok=patch_type == "apply")
+            obj = api.patch(rt, key_ns, name, patch_type, body, opts, sub)
+            return self.respond_object(request, rt, obj, 200, opts.warnings)
+        if method == "DELETE":
+            options = await self.delete_options(request)
+            if not name:
+                deleted = api.delete_collection(rt, ns, q.get("labelSelector"), q.get("fieldSelector"), options)
+                return self.respond_list(request, rt, deleted, {"resourceVersion": str(api.store.rv)})
+            obj, gone = api.delete(rt, key_ns, name, options)
+            if gone and rt.kind not in RETURNS_DELETED:
+                return json_response(success_status(rt, obj))
+            return self.respond_object(request, rt, obj, 200 if gone else 202)
+        raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+
+    async def body(self, request: web.Request, yaml_ok: bool = False) -> Any:
+        raw = await request.read()
+        ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+        if ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+            raise errors.ApiError('the body of the request was in an unknown format - accepted media types '
+                                  'include: application/json, application/yaml', 415, "UnsupportedMediaType")
+        try:
+            if yaml_ok or ctype in ("application/yaml", "application/x-yaml"):
+                return yaml.safe_load(raw) if raw else None
+            return json.loads(raw) if raw else None
+        except (ValueError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+
+    async def delete_options(self, request: web.Request) -> DeleteOptions:
+        q = request.query
+        body = (await self.body(request)) if request.can_read_body else None
+        body = body if isinstance(body, dict) else {}
+        grace = q.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
+        return DeleteOptions(
+            propagation=q.get("propagationPolicy") or body.get("propagationPolicy")
+            or ("Orphan" if body.get("orphanDependents") else None),
+            grace_period=int(grace) if grace is not None else None,
+            preconditions=body.get("preconditions") or {},
+            dry_run=q.get("dryRun") == "All" or body.get("dryRun") == ["All"])
+
+    # -- responses ---------------------------------------------------------------------
+
+    def wants_table(self, request: web.Request) -> bool:
+        return "as=Table" in request.headers.get("Accept", "")
+
+    def respond_object(self, request: web.Request, rt: ResourceType, obj: dict, status: int = 200,
+                       warnings: list[str] | None = None) -> web.Response:
+        if self.wants_table(request):
+            table = tables.to_table(rt, [obj], self.sandbox.clock.now(),
+                                    include_object=request.query.get("includeObject", "Metadata"),
+                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+            return json_response(table, status, warnings)
+        return json_response(obj, status, warnings)
+
+    def respond_list(self, request: web.Request, rt: ResourceType, items: list[dict], list_meta: dict) -> web.Response:
+        if self.wants_table(request):
+            return json_response(tables.to_table(rt, items, self.sandbox.clock.now(),
+                                                 include_object=request.query.get("includeObject", "Metadata"),
+                                                 list_meta=list_meta))
+        strip = ("apiVersion", "kind")
+        body = {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta,
+                "items": [{k: v for k, v in o.items() if k not in strip} for o in items]}
+        return json_response(body)
+
+    # -- watch -------------------------------------------------------------------------
+
+    async def watch(self, request: web.Request, rt: ResourceType, ns: str | None,
+                    name: str | None = None) -> web.StreamResponse:
+        """Stream watch events as newline-delimited JSON, as the apiserver does."""
+        q = request.query
+        api = self.sandbox.api
+        labels_field = q.get("fieldSelector") or ""
+        if name:
+            labels_field = ",".join(x for x in (labels_field, f"metadata.name={name}") if x)
+        from .selectors import parse_fields, parse_labels
+        label_match = parse_labels(q.get("labelSelector"))
+        field_match = parse_fields(labels_field, rt.selectable_fields, rt.kind, rt.api_version)
+        rv_text = q.get("resourceVersion") or ""
+        initial = rv_text in ("", "0") or q.get("sendInitialEvents") == "true"
+        table = self.wants_table(request)
+        include = q.get("includeObject", "Metadata")
+
+        def matches(obj: dict) -> bool:
+            return label_match(obj["metadata"].get("labels") or {}) and field_match(obj)
+
+        since = api.store.rv
+        if not initial:
+            try:
+                since = int(rv_text)
+            except ValueError:
+                raise errors.bad_request(f"invalid resource version: {rv_text}") from None
+        try:
+            watcher = api.store.watch(rt.group_resource, ns, since)
+        except TooOld:
+            raise errors.gone(f"too old resource version: {rv_text} ({api.store.compacted_rv + 1})") from None
+        resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+
+        def frame(kind: str, obj: dict) -> bytes:
+            if table and kind != "BOOKMARK":
+                obj = tables.to_table(rt, [obj], self.sandbox.clock.now(), include_object=include,
+                                      list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+            return dumps({"type": kind, "object": obj}) + b"\n"
+
+        def bookmark(rv: int, initial_end: bool = False) -> bytes:
+            meta: dict[str, Any] = {"resourceVersion": str(rv)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return frame("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta})
+
+        timeout = float(q.get("timeoutSeconds") or 1800)
+        bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
+        try:
+            if initial:
+                for obj in api.store.list(rt.group_resource, ns):
+                    if matches(obj):
+                        await resp.write(frame("ADDED", obj))
+                if q.get("sendInitialEvents") == "true" and bookmarks:
+                    await resp.write(bookmark(since, initial_end=True))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            last_rv = since
+            while not self.stopping.is_set():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    event = await asyncio.wait_for(watcher.queue.get(), min(remaining, 30.0))
+                except TimeoutError:
+                    if bookmarks:
+                        await resp.write(bookmark(max(last_rv, api.store.rv)))
+                    continue
+                if event is None:
+                    break
+                last_rv = event.rv
+                now_in = matches(event.obj)
+                was_in = event.old is not None and matches(event.old) and event.type != "ADDED"
+                if event.type == "DELETED":
+                    if now_in or was_in:
+                        await resp.write(frame("DELETED", event.obj))
+                elif now_in:
+                    await resp.write(frame("MODIFIED" if was_in else "ADDED", event.obj))
+                elif was_in:  # left the selection: watchers see a DELETED (watch cache semantics)
+                    await resp.write(frame("DELETED", event.obj))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            watcher.close()
+        try:
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass
+        return resp
+
+    # -- scale -------------------------------------------------------------------------
+
+    async def scale(self, request: web.Request, rt: ResourceType, ns: str, name: str) -> web.Response:
+        """The autoscaling/v1 Scale subresource of Deployments and ReplicaSets."""
+        api = self.sandbox.api
+        obj = api.get(rt, ns, name)
+        if request.method in ("PUT", "PATCH"):
+            current = scale_of(obj)
+            if request.method == "PUT":
+                body = await self.body(request)
+            else:
+                from . import patch as patching
+                ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+                raw = await self.body(request, yaml_ok=ctype == "application/apply-patch+yaml")
+                if ctype == "application/json-patch+json":
+                    body = patching.json_patch(current, raw)
+                else:
+                    body = patching.merge_patch(current, raw)
+            replicas = ((body or {}).get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid("Scale", "autoscaling", name, [errors.field_error(
+                    "Scale", "must be greater than or equal to 0", "spec.replicas", replicas)])
+            obj = api.patch(rt, ns, name, "merge", {"spec": {"replicas": replicas}},
+                            WriteOptions(field_manager=request.query.get("fieldManager", "kubectl")))
+        return json_response(scale_of(obj))
+
+    # -- admin -------------------------------------------------------------------------
+
+    async def admin(self, request: web.Request, rest: list[str]) -> web.Response:
+        sb = self.sandbox
+        action = rest[0] if rest else "status"
+        if action == "status" and request.method == "GET":
+            return json_response(sb.status())
+        if request.method != "POST":
+            raise errors.method_not_allowed("admin actions are POST requests")
+        body = (await self.body(request)) if request.can_read_body else None
+        body = body if isinstance(body, dict) else {}
+        if action == "reset":
+            await sb.reset(seed=body.get("seed"))
+            return json_response(sb.status())
+        if action == "seed":
+            sb.reseed(int(body["seed"]))
+            return json_response(sb.status())
+        if action == "clock":
+            sb.clock.advance(float(body.get("advance", 0)))
+            return json_response(sb.status())
+        raise errors.not_found("", "", f"admin/{action}")
+
+
+def scale_of(obj: dict) -> dict:
+    meta = obj["metadata"]
+    from .selectors import selector_string
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                   "selector": selector_string((obj.get("spec") or {}).get("selector"))},
+    }

@@ -1,0 +1,236 @@
+"""Per-kind write strategies, as kube-apiserver's registry strategies do them.
+
+What differs between kinds on the write path lives here as small named
+hooks: which kinds track ``metadata.generation``, how status is reset on
+create and protected on update, Service address allocation, pod graceful
+deletion and namespace termination.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import errors, ipam
+from .registry import ResourceType
+
+if TYPE_CHECKING:
+    from .apiserver import Api
+
+Obj = dict[str, Any]
+
+BUILTIN_GROUPS = {"", "apps", "discovery.k8s.io", "networking.k8s.io"}
+GENERATION_KINDS = {"Deployment", "ReplicaSet", "Ingress", "IngressClass", "NetworkPolicy"}
+STATUS_KINDS = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod", "Namespace", "Node"}
+CREATE_ON_UPDATE_KINDS = {"Endpoints"}
+
+SERVICE_CIDR = "10.96.0.0/12"
+NODE_PORT_RANGE = (30000, 32767)
+
+
+@dataclass
+class Allocators:
+    """Address and port pools shared by strategies and controllers."""
+
+    rng: random.Random
+    service_ips: ipam.IPAllocator = field(init=False)
+    node_ports: ipam.RangeAllocator = field(init=False)
+    pod_ips: dict[str, ipam.SequentialIPAllocator] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.service_ips = ipam.IPAllocator(SERVICE_CIDR, self.rng)
+        self.node_ports = ipam.RangeAllocator(*NODE_PORT_RANGE, self.rng)
+
+
+def _is(rt: ResourceType, group: str, kind: str) -> bool:
+    return rt.group == group and rt.kind == kind
+
+
+# -- create / update ------------------------------------------------------------------
+
+
+def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
+    """Reset status and allocate what the apiserver allocates at create time."""
+    if rt.kind in STATUS_KINDS and rt.group in BUILTIN_GROUPS:
+        obj["status"] = initial_status(rt, obj)
+    if _is(rt, "", "Service"):
+        allocate_service(api, obj, None)
+
+
+def initial_status(rt: ResourceType, obj: Obj) -> Obj:
+    if rt.kind == "Pod":
+        return {"phase": "Pending", "qosClass": qos_class(obj)}
+    if rt.kind == "Namespace":
+        return {"phase": "Active"}
+    if rt.kind in ("Service", "Ingress"):
+        return {"loadBalancer": {}}
+    if rt.kind == "Node":
+        return obj.get("status") or {}
+    return {}
+
+
+def qos_class(pod: Obj) -> str:
+    """Pod QoS class from requests and limits (pkg/apis/core/helper/qos)."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    guaranteed = all(
+        r.get("limits", {}).get(k) and r.get("requests", {}).get(k, r["limits"][k]) == r["limits"][k]
+        for r in resources for k in ("cpu", "memory"))
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def prepare_update(api: Api, rt: ResourceType, obj: Obj, old: Obj) -> None:
+    if _is(rt, "", "Service"):
+        allocate_service(api, obj, old)
+
+
+def keep_status(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+    """A write to the main resource cannot change status (kinds with a status subresource)."""
+    if rt.kind in STATUS_KINDS and rt.group in BUILTIN_GROUPS or "status" in rt.subresources:
+        if "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
+        else:
+            obj.pop("status", None)
+    return obj
+
+
+def keep_spec(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
+    """A write to /status changes only status (and nothing of spec or the object's identity)."""
+    out = copy.deepcopy(old)
+    out["status"] = obj.get("status", {})
+    out["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion", old["metadata"]["resourceVersion"])
+    return out
+
+
+def spec_changed(obj: Obj, old: Obj) -> bool:
+    """True when anything but metadata and status changed (what bumps metadata.generation)."""
+    skip = ("metadata", "status")
+    return {k: v for k, v in obj.items() if k not in skip} != {k: v for k, v in old.items() if k not in skip}
+
+
+def allow_create_on_update(rt: ResourceType) -> bool:
+    return rt.kind in CREATE_ON_UPDATE_KINDS
+
+
+def before_store(api: Api, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
+    """Last hook before an object is stored (after validation)."""
+
+
+# -- delete ---------------------------------------------------------------------------
+
+
+def grace_period(rt: ResourceType, obj: Obj, requested: int | None) -> int | None:
+    """Pods terminate gracefully once scheduled (pkg/registry/core/pod/strategy.go CheckGracefulDelete)."""
+    if not _is(rt, "", "Pod"):
+        return None
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    if requested is not None:
+        return max(requested, 0) if requested > 0 else 0
+    return spec.get("terminationGracePeriodSeconds", 30)
+
+
+def needs_termination(rt: ResourceType, obj: Obj) -> bool:
+    """Namespaces always go through Terminating while the namespace controller empties them."""
+    return _is(rt, "", "Namespace")
+
+
+def mark_terminating(rt: ResourceType, obj: Obj) -> None:
+    if _is(rt, "", "Namespace"):
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
+
+def deletes_when_finalized(rt: ResourceType) -> bool:
+    """Whether removing the last finalizer removes the object (pods wait for the kubelet instead)."""
+    return not _is(rt, "", "Pod") and not _is(rt, "", "Namespace")
+
+
+def release(api: Api, rt: ResourceType, obj: Obj) -> None:
+    """Give back what the object held (ClusterIPs, NodePorts)."""
+    if _is(rt, "", "Service"):
+        spec = obj.get("spec") or {}
+        for ip in spec.get("clusterIPs") or []:
+            if ip and ip != "None":
+                api.allocators.service_ips.release(ip)
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                api.allocators.node_ports.release(port["nodePort"])
+
+
+# -- Service allocation (pkg/registry/core/service/storage/alloc.go) -----------------------
+
+
+def allocate_service(api: Api, svc: Obj, old: Obj | None) -> None:
+    """Allocate ClusterIPs and NodePorts, keeping the ones an update leaves out."""
+    spec = svc.setdefault("spec", {})
+    old_spec = (old or {}).get("spec") or {}
+    stype = spec.get("type", "ClusterIP")
+    name = svc["metadata"].get("name", "")
+    alloc = api.allocators
+    if stype == "ExternalName":
+        return
+    if old is not None and not spec.get("clusterIP") and old_spec.get("clusterIP"):
+        spec["clusterIP"], spec["clusterIPs"] = old_spec["clusterIP"], list(old_spec.get("clusterIPs") or [])
+    if old is None or old_spec.get("type") == "ExternalName":
+        requested = spec.get("clusterIP") or None
+        if requested != "None":
+            if requested and not alloc.service_ips.contains(requested):
+                raise errors.invalid("Service", "", name, [errors.field_error(
+                    "Service", f"failed to allocate IP {requested}: the provided IP ({requested}) is not in the "
+                    f"valid range. The range of valid IPs is {SERVICE_CIDR}", "spec.clusterIPs",
+                    [requested])])
+            try:
+                ip = alloc.service_ips.allocate(requested)
+            except ipam.Taken:
+                raise errors.invalid("Service", "", name, [errors.field_error(
+                    "Service", f"failed to allocate IP {requested}: provided IP is already allocated",
+                    "spec.clusterIPs", [requested])]) from None
+            spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
+        else:
+            spec["clusterIPs"] = ["None"]
+    if stype in ("NodePort", "LoadBalancer"):
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in old_spec.get("ports") or []}
+        for i, port in enumerate(spec.get("ports") or []):
+            if stype == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False:
+                continue
+            kept = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+            if not port.get("nodePort") and kept:
+                port["nodePort"] = kept
+                continue
+            if port.get("nodePort") and port["nodePort"] == kept:
+                continue
+            try:
+                port["nodePort"] = alloc.node_ports.allocate(port.get("nodePort"))
+            except ipam.Taken:
+                raise errors.invalid("Service", "", name, [errors.field_error(
+                    "Service", "provided port is already allocated", f"spec.ports[{i}].nodePort",
+                    port["nodePort"])]) from None
+            except ipam.OutOfRange:
+                raise errors.invalid("Service", "", name, [errors.field_error(
+                    "Service", f"provided port is not in the valid range. The range of valid ports is "
+                    f"{NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}", f"spec.ports[{i}].nodePort",
+                    port["nodePort"])]) from None
+    elif old is not None:
+        for port in spec.get("ports") or []:
+            if port.pop("nodePort", None):
+                pass
+        for port in old_spec.get("ports") or []:
+            if port.get("nodePort"):
+                alloc.node_ports.release(port["nodePort"])
+
+
+def rebuild(api: Api) -> None:
+    """Re-mark every stored Service's addresses and ports as used (after a restart)."""
+    for svc in api.store.list("services"):
+        spec = svc.get("spec") or {}
+        for ip in spec.get("clusterIPs") or []:
+            if ip and ip != "None" and api.allocators.service_ips.contains(ip):
+                api.allocators.service_ips.reserve(ip)
+        for port in spec.get("ports") or []:
+            if port.get("nodePort"):
+                api.allocators.node_ports.used.add(port["nodePort"])

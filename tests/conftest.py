@@ -1,0 +1,77 @@
+"""Shared fixtures: one real sandbox process per test session, reached through a private kubeconfig."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from k8snet.sandbox import process
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+KUBECTL_MINORS = {minor: f"/usr/lib/google-cloud-sdk/bin/kubectl.1.{minor}" for minor in (30, 31, 32, 33)}
+
+
+@dataclass
+class SandboxEnv:
+    """A running sandbox and the files that reach it."""
+
+    running: process.Running
+    kubeconfig: Path
+    home: Path
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, binary: str = KUBECTL,
+                timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run kubectl against the sandbox; fails the test with its stderr when ``check``."""
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.home)}
+        proc = subprocess.run([binary, *args], input=input, capture_output=True, text=True, env=env,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def kubectl_json(self, *args: str) -> dict:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def reset(self) -> None:
+        process.admin(self.running, "reset", {"seed": 0})
+
+    def api_client(self):
+        from kubernetes import config
+        return config.new_client_from_config(config_file=str(self.kubeconfig), context=process.CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
+    base = tmp_path_factory.mktemp("k8snet")
+    kubeconfig = base / "kubeconfig"
+    old = {k: os.environ.get(k) for k in ("KUBECONFIG", "K8SNET_HOME")}
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    os.environ["K8SNET_HOME"] = str(base / "home")
+    running = process.up(seed=0)
+    env = SandboxEnv(running, kubeconfig, base)
+    try:
+        yield env
+    finally:
+        process.down()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def ns(sandbox: SandboxEnv) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    name = "t-" + uuid.uuid4().hex[:8]
+    sandbox.kubectl("create", "namespace", name)
+    yield name
+    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
