@@ -170,7 +170,8 @@ def test_deployment():
         "progressDeadlineSeconds": 600,
         "selector": {"matchLabels": {"app": "web"}},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-        "template": {"metadata": {"labels": {"app": "web"}},
+        # kubectl get -o yaml on a 1.33 cluster shows the template's zero creationTimestamp as null
+        "template": {"metadata": {"labels": {"app": "web"}, "creationTimestamp": None},
                      "spec": {"containers": [{"name": "web", "image": "nginx:1.27", **CONTAINER_DEFAULTS}],
                               **TEMPLATE_SPEC_DEFAULTS}},
     }

@@ -213,12 +213,12 @@ def test_custom_resources_get_openapi_schema_errors():
     with pytest.raises(ApiError) as info:
         validation.check_schema(obj, schemas, node, kind="Widget", name="w", group="example.io", mode="Strict")
     assert info.value.code == 422
-    assert info.value.message == ('Widget "w" is invalid: [spec.color: Unsupported value: "green": supported '
+    assert info.value.message == ('Widget.example.io "w" is invalid: [spec.color: Unsupported value: "green": supported '
                                   'values: "red", "blue", spec.size: Required value]')
     obj["spec"] = {"size": "three"}
     with pytest.raises(ApiError) as info:
         validation.check_schema(obj, schemas, node, kind="Widget", name="w", group="example.io", mode="Strict")
-    assert info.value.message == ('Widget "w" is invalid: spec.size: Invalid value: "string": spec.size in body '
+    assert info.value.message == ('Widget.example.io "w" is invalid: spec.size: Invalid value: "string": spec.size in body '
                                   'must be of type integer: "string"')
     obj["spec"] = {"size": 3, "extra": 1}
     assert validation.check_schema(obj, schemas, node, kind="Widget", name="w", group="example.io",
