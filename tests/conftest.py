@@ -72,6 +72,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
 def ns(sandbox: SandboxEnv) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
     name = "t-" + uuid.uuid4().hex[:8]
-    sandbox.kubectl("create", "namespace", name)
+    sandbox.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n")
     yield name
     sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -1068,3 +1068,23 @@ def openapi_v2_status() -> OpenAPIResponse:
         "details": {}, "code": 404,
     }
     return OpenAPIResponse(404, _encode(status), {"Content-Type": "application/json"})
+
+
+def _pb_string(field: int, text: str) -> bytes:
+    data = text.encode()
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+"""kube-openapi's response type for v2 protobuf (the request's ``@`` form is not a valid media type)."""
+OPENAPI_V2_STUB = _pb_string(1, "2.0") + bytes([2 << 3 | 2]) + bytes([len(_pb_string(1, "Kubernetes"))]) + \
+    _pb_string(1, "Kubernetes")
+"""An OpenAPI v2 document (gnostic ``openapi_v2.Document``: swagger "2.0", info.title) with no definitions.
+
+kubectl reads v2 only as a fallback: for a kind the v3 documents do not know
+(an unknown kind or a missing CRD) its client-side validation downloads v2 and
+skips kinds without a schema, then fails on the REST mapping with ``no matches
+for kind``, as against a real cluster. A 404 instead would make it stop with
+"failed to download openapi". Every served kind's schema is in the v3 documents.
+"""
+

@@ -9,8 +9,9 @@ Custom resources (cert-manager, Traefik) add their definitions through
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 KUBERNETES_VERSION = "1.33"
@@ -122,8 +123,15 @@ def map_type(node: Node) -> str:
 @functools.lru_cache(maxsize=4)
 def upstream_definitions(minor: str = KUBERNETES_VERSION) -> dict[str, Node]:
     """Load the upstream definitions of one Kubernetes minor version (cached, read-only)."""
-    root = resources.files("kubernetes_validate") / "kubernetes-json-schema" / f"v{minor}.0-local" / "_definitions.json"
-    return json.loads(root.read_text())["$defs"]
+    return json.loads((schema_dir(minor) / "_definitions.json").read_bytes())["$defs"]
+
+
+def schema_dir(minor: str = KUBERNETES_VERSION) -> Path:
+    """The package's schema folder, found without importing kubernetes_validate (its import is slow)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("kubernetes-validate is not installed: pip install -e . installs it")
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema" / f"v{minor}.0-local"
 
 
 def upstream(minor: str = KUBERNETES_VERSION) -> SchemaSet:

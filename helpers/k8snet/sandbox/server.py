@@ -136,6 +136,8 @@ class ApiServer:
                                        request.headers.get("Accept"), request.headers.get("If-None-Match"),
                                        sb.clock.now())
             return raw_response(found.status, found.body, found.headers)
+        if rest == ["v2"]:
+            return raw_response(200, openapi.OPENAPI_V2_STUB, {"Content-Type": openapi.OPENAPI_V2_CONTENT_TYPE})
         found = openapi.openapi_v2_status()
         return raw_response(found.status, found.body, found.headers)
 
@@ -183,7 +185,9 @@ class ApiServer:
             if q.get("watch") in ("1", "true"):
                 return await self.watch(request, rt, ns, name)
             return self.respond_object(request, rt, api.get(rt, key_ns, name))
-        opts = WriteOptions(dry_run=q.get("dryRun") == "All", field_manager=q.get("fieldManager", ""),
+        # Without fieldManager the apiserver names the manager after the user agent's first word ("kubectl").
+        agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
+        opts = WriteOptions(dry_run=q.get("dryRun") == "All", field_manager=q.get("fieldManager") or agent,
                             field_validation=q.get("fieldValidation") or "Strict",
                             force=q.get("force") in ("1", "true"))
         if opts.field_validation not in ("Strict", "Warn", "Ignore"):
@@ -202,6 +206,8 @@ class ApiServer:
             if patch_type is None or patch_type == "apply-cbor":
                 raise errors.unsupported_media_type(ctype)
             body = await self.body(request, yaml_ok=patch_type == "apply")
+            if patch_type == "apply":
+                opts.field_manager = q.get("fieldManager", "")  # apply requires an explicit manager
             obj = api.patch(rt, key_ns, name, patch_type, body, opts, sub)
             return self.respond_object(request, rt, obj, 200, opts.warnings)
         if method == "DELETE":
@@ -377,8 +383,9 @@ class ApiServer:
             if not isinstance(replicas, int) or replicas < 0:
                 raise errors.invalid("Scale", "autoscaling", name, [errors.field_error(
                     "Scale", "must be greater than or equal to 0", "spec.replicas", replicas)])
+            agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
             obj = api.patch(rt, ns, name, "merge", {"spec": {"replicas": replicas}},
-                            WriteOptions(field_manager=request.query.get("fieldManager", "kubectl")))
+                            WriteOptions(field_manager=request.query.get("fieldManager") or agent))
         return json_response(scale_of(obj))
 
     # -- admin -------------------------------------------------------------------------

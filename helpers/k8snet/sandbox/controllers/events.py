@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..apiserver import WriteOptions
+from ..errors import ApiError
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -46,4 +47,7 @@ def record(sb: Sandbox, obj: dict[str, Any], reason: str, message: str, componen
     }
     rt = sb.registry.lookup("", "v1", "events")
     assert rt is not None
-    sb.api.create(rt, ns, event, WriteOptions(field_manager=component))
+    try:
+        sb.api.create(rt, ns, event, WriteOptions(field_manager=component))
+    except ApiError:  # events are best effort, as client-go's recorder drops what the server refuses
+        pass

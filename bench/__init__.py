@@ -1,0 +1,1 @@
+"""Sandbox benchmarks: ``python -m bench`` (``make bench``)."""

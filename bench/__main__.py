@@ -1,0 +1,71 @@
+"""``python -m bench [startup] [kubectl] [scale]`` (``make bench``): run the sandbox benchmarks, print a table.
+
+Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
+kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
+and the next one runs. The table is also written to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from . import kubectl_get, scale, startup
+from .common import Result
+
+BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
+    "startup": ("1. cold/warm start to first kubectl get pods", startup.run),
+    "kubectl": ("2. kubectl get pods: sandbox vs static replay", kubectl_get.run),
+    "scale": ("3. scale: 2,000 pods, list, watch fan-out, RSS", scale.run),
+}
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} {unit}" if unit in ("ms", "MiB") else f"{value:.3g} {unit}" if unit == "x" \
+        else f"{value:.3f} {unit}"
+
+
+def table(results: list[Result]) -> str:
+    rows = [("benchmark", "measured", "target", "met?", "note")]
+    for r in results:
+        target = "—" if r.target is None else f"< {fmt(r.target, r.unit)}"
+        met = "—" if r.met is None else "yes" if r.met else "NO"
+        rows.append((r.name, fmt(r.measured, r.unit), target, met, r.note))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(BENCHMARKS)
+    unknown = [a for a in chosen if a not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    results: list[Result] = []
+    for key in chosen:
+        title, fn = BENCHMARKS[key]
+        print(f"\n== {title}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            results += fn()
+        except Exception as exc:  # report and go on: a benchmark never stops the others
+            traceback.print_exc()
+            results.append(Result(title, None, "", note=f"FAILED: {type(exc).__name__}: {exc}"[:160]))
+        print(f"  ({time.perf_counter() - t0:.0f}s)", flush=True)
+    print("\n" + table(results))
+    RESULTS.write_text(json.dumps([r.row() for r in results], indent=2) + "\n")
+    print(f"\nresults written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,260 @@
+"""Figures for the lessons, drawn with matplotlib from live API state.
+
+Every figure is a plain :class:`matplotlib.figure.Figure` (not one managed by
+pyplot), so a notebook shows it exactly once as the cell's result, nothing
+leaks between figures, and tests can read its artists back. All figures take
+their colours from :data:`PALETTE` and their sizes from :data:`FONT`, so a pod
+looks like a pod in every lesson. Later lessons add their figures (distribution
+bars, connectivity heatmaps, timelines) to this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .cluster import Cluster
+
+# Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
+PALETTE: dict[str, str] = {
+    "control_plane": "#0072B2",  # blue: the control-plane node
+    "worker": "#009E73",  # green: worker nodes
+    "pod": "#E69F00",  # orange: pods with their own IP
+    "host_pod": "#8C8C8C",  # grey: pods on the node's network namespace (hostNetwork)
+    "api": "#D55E00",  # vermillion: the API server
+    "service": "#CC79A7",  # purple: Services and their virtual IPs
+    "network": "#56B4E9",  # sky blue: address ranges (pod network)
+    "ink": "#1A1A1A",
+    "muted": "#5A5A5A",
+}
+FONT: dict[str, float] = {"title": 13, "heading": 11, "body": 9, "small": 8}
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+
+def _tint(colour: str, amount: float = 0.85) -> tuple[float, float, float]:
+    """A light fill of ``colour`` (mixed with white), so text on it stays readable."""
+    rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    return tuple(c + (1 - c) * amount for c in rgb)  # type: ignore[return-value]
+
+
+# -- facts the pictures need ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Networks:
+    """The cluster-wide address ranges, or None where the cluster does not publish one."""
+
+    pods: str | None
+    services: str | None
+
+
+def cluster_networks(cluster: Cluster) -> Networks:
+    """Read the pod and Service ranges the cluster was set up with.
+
+    Kubernetes has no single API field for them, so look where upstream keeps
+    them: kubeadm's ``kube-system/kubeadm-config`` ConfigMap (kind and kubeadm
+    clusters), then the ServiceCIDR objects (networking.k8s.io/v1, Kubernetes
+    1.33+). Nothing is guessed: a range found nowhere stays None.
+    """
+    pods = services = None
+    try:
+        cm = cluster.core.read_namespaced_config_map("kubeadm-config", "kube-system")
+        net = (yaml.safe_load((cm.data or {}).get("ClusterConfiguration", "")) or {}).get("networking") or {}
+        pods, services = net.get("podSubnet"), net.get("serviceSubnet")
+    except (ApiException, yaml.YAMLError, AttributeError):
+        pass
+    if services is None:
+        try:
+            items = client.NetworkingV1Api(cluster.api).list_service_cidr().items
+            services = ",".join(c for s in items for c in (s.spec.cidrs or [])) or None
+        except ApiException:
+            pass
+    return Networks(pods, services)
+
+
+def is_control_plane(node: client.V1Node) -> bool:
+    """Whether kubeadm labelled the node as a control-plane node."""
+    return CONTROL_PLANE_LABEL in (node.metadata.labels or {})
+
+
+def internal_ip(node: client.V1Node) -> str:
+    """The node's InternalIP: the address other nodes and pods reach it on."""
+    return next((a.address for a in node.status.addresses or [] if a.type == "InternalIP"), "?")
+
+
+# -- drawing helpers -----------------------------------------------------------------
+
+
+def _canvas(width: float, height: float) -> tuple[Figure, Axes]:
+    """A figure whose data coordinates are inches from the bottom-left corner, without axes."""
+    fig = Figure(figsize=(width, height), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_axis_off()
+    return fig, ax
+
+
+def _box(ax: Axes, x: float, top: float, w: float, h: float, colour: str, gid: str = "", fill: float = 0.85,
+         dashed: bool = False, lw: float = 1.4) -> FancyBboxPatch:
+    """A rounded box whose top-left corner is at (x, top)."""
+    patch = FancyBboxPatch((x, top - h), w, h, boxstyle="round,pad=0,rounding_size=0.08",
+                           facecolor=_tint(colour, fill), edgecolor=colour, linewidth=lw,
+                           linestyle="--" if dashed else "-")
+    if gid:
+        patch.set_gid(gid)
+    ax.add_patch(patch)
+    return patch
+
+
+def _chip(ax: Axes, x: float, top: float, w: float, h: float, colour: str, title: str, detail: str,
+          gid: str) -> None:
+    """A small two-line box: a name, and a muted detail line under it."""
+    _box(ax, x, top, w, h, colour, gid, fill=0.75, lw=1.0)
+    ax.text(x + 0.1, top - 0.15, _fit(title, w - 0.2, FONT["body"]), fontsize=FONT["body"], color=PALETTE["ink"],
+            va="center")
+    ax.text(x + 0.1, top - h + 0.14, _fit(detail, w - 0.2, FONT["small"]), fontsize=FONT["small"],
+            color=PALETTE["muted"], va="center")
+
+
+def _fit(text: str, width: float, size: float) -> str:
+    """Shorten ``text`` with an ellipsis so it fits ``width`` inches (DejaVu Sans averages ~0.55 em)."""
+    most = max(4, int(width / (0.55 * size / 72)))
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+# -- the cluster picture -------------------------------------------------------------
+
+CHIP_H, CHIP_GAP, PAD, MAX_CHIPS = 0.46, 0.08, 0.2, 12
+
+
+def cluster_picture(cluster: Cluster) -> Figure:
+    """Draw the nodes with their addresses and pods, the API server, and the pod and Service ranges.
+
+    Everything comes from the API (nodes, pods, Services, the published
+    ranges), so the same call pictures the sandbox, a kind cluster, or the
+    cluster after a lesson has changed it. Nodes are laid out control plane
+    first, then by name; pods by namespace and name, so the picture is the
+    same for the same cluster state.
+
+    Example:
+        >>> from k8snet import plots
+        >>> plots.cluster_picture(cluster)   # shows the figure as the cell result
+    """
+    nodes = sorted(cluster.nodes(), key=lambda n: (not is_control_plane(n), n.metadata.name))
+    pods = sorted(cluster.core.list_pod_for_all_namespaces().items,
+                  key=lambda p: (p.metadata.namespace, p.metadata.name))
+    services = sorted(cluster.core.list_service_for_all_namespaces().items,
+                      key=lambda s: (s.metadata.namespace, s.metadata.name))
+    nets = cluster_networks(cluster)
+    on_node: dict[str, list[client.V1Pod]] = {n.metadata.name: [] for n in nodes}
+    unscheduled = [p for p in pods if p.spec.node_name not in on_node]
+    static: set[str] = set()  # on kubeadm clusters the API server is a static pod: drawn as the API server
+    for p in pods:
+        if (p.metadata.labels or {}).get("component") == "kube-apiserver" and p.spec.node_name in on_node:
+            static.add(p.spec.node_name)
+        else:
+            on_node.get(p.spec.node_name, []).append(p)
+    api_svc = next((s for s in services if (s.metadata.namespace, s.metadata.name) == ("default", "kubernetes")),
+                   None)
+
+    # Geometry in inches: one column per node, rows of chips sized by the busiest node.
+    cols = max(1, len(nodes))
+    width = max(10.0, 3.6 * cols + 1.0)
+    margin, gap, head = 0.3, 0.25, 0.95
+    node_w = (width - 2 * margin - 2 * PAD - (cols - 1) * gap) / cols
+    rows = max([1] + [min(len(ps), MAX_CHIPS) + is_control_plane(n) for n, ps in
+                      zip(nodes, on_node.values(), strict=True)])
+    node_h = head + rows * (CHIP_H + CHIP_GAP) + PAD
+    frame_h = 0.45 + node_h + PAD + (0.3 if unscheduled else 0)
+    svc_cols = 4
+    svc_rows = max(1, -(-min(len(services), 2 * svc_cols) // svc_cols))
+    svc_h = 0.45 + svc_rows * (CHIP_H + CHIP_GAP) + 0.12
+    height = 0.6 + frame_h + gap + svc_h + margin
+    fig, ax = _canvas(width, height)
+
+    ax.text(margin, height - 0.3, f"Cluster {cluster.context}  ·  Kubernetes {cluster.version()}  ·  "
+            f"{len(nodes)} nodes, {len(pods)} pods", fontsize=FONT["title"], weight="bold", color=PALETTE["ink"],
+            va="center")
+
+    # The pod network frames the nodes: every node's pod CIDR is a slice of it.
+    top = height - 0.6
+    _box(ax, margin, top, width - 2 * margin, frame_h, PALETTE["network"], "network:pods", fill=0.93)
+    label = (f"Pod network {nets.pods}: each node gets a slice of it (its pod CIDR), each pod an IP from its "
+             f"node's slice" if nets.pods else
+             "Pod network: each node hands out pod IPs from its own pod CIDR (the cluster does not publish "
+             "the whole range)")
+    ax.text(margin + PAD, top - 0.24, label, fontsize=FONT["body"], color=PALETTE["ink"], va="center",
+            gid="label:pod-network")
+    for i, node in enumerate(nodes):
+        _draw_node(ax, node, on_node[node.metadata.name], node.metadata.name in static, api_svc, margin + PAD + i * (node_w + gap),
+                   top - 0.45, node_w, node_h)
+    if unscheduled:
+        ax.text(margin + PAD, top - frame_h + 0.22, f"{len(unscheduled)} pod(s) not on any node yet: "
+                + ", ".join(p.metadata.name for p in unscheduled[:4]) + (" …" if len(unscheduled) > 4 else ""),
+                fontsize=FONT["small"], color=PALETTE["muted"], va="center")
+
+    # Services live outside the nodes: virtual IPs that kube-proxy translates on every node.
+    top -= frame_h + gap
+    _box(ax, margin, top, width - 2 * margin, svc_h, PALETTE["service"], "network:services", fill=0.93, dashed=True)
+    label = (f"Service network {nets.services}: virtual ClusterIPs, on no node; kube-proxy on every node "
+             f"translates them to pod IPs" if nets.services else
+             "Service network (range not published by this cluster): virtual ClusterIPs, on no node")
+    ax.text(margin + PAD, top - 0.24, label, fontsize=FONT["body"], color=PALETTE["ink"], va="center",
+            gid="label:service-network")
+    chip_w = (width - 2 * margin - 2 * PAD - (svc_cols - 1) * gap) / svc_cols
+    shown = services[:2 * svc_cols - 1] if len(services) > 2 * svc_cols else services
+    for i, svc in enumerate(shown):
+        ports = ",".join(f"{p.port}/{p.protocol}" for p in svc.spec.ports or [])
+        _chip(ax, margin + PAD + (i % svc_cols) * (chip_w + gap), top - 0.45 - (i // svc_cols) * (CHIP_H + CHIP_GAP),
+              chip_w, CHIP_H, PALETTE["service"], f"{svc.metadata.namespace}/{svc.metadata.name}",
+              f"{svc.spec.cluster_ip}  {ports}", f"service:{svc.metadata.namespace}/{svc.metadata.name}")
+    if len(shown) < len(services):
+        i = len(shown)
+        ax.text(margin + PAD + (i % svc_cols) * (chip_w + gap) + 0.1, top - 0.45 - CHIP_H / 2 - CHIP_H - CHIP_GAP,
+                f"+{len(services) - len(shown)} more Services", fontsize=FONT["body"], color=PALETTE["muted"],
+                va="center")
+    return fig
+
+
+def _draw_node(ax: Axes, node: client.V1Node, pods: list[client.V1Pod], static: bool,
+               api_svc: client.V1Service | None, x: float, top: float, w: float, h: float) -> None:
+    """One node: its name, role and addresses, then the API server (control plane) and its pods."""
+    control = is_control_plane(node)
+    colour = PALETTE["control_plane" if control else "worker"]
+    name = node.metadata.name
+    _box(ax, x, top, w, h, colour, f"node:{name}", fill=0.9)
+    ax.text(x + 0.12, top - 0.22, _fit(name, w - 0.24, FONT["heading"]), fontsize=FONT["heading"], weight="bold",
+            color=colour, va="center")
+    ax.text(x + 0.12, top - 0.48, f"{'control-plane' if control else 'worker'}  ·  InternalIP {internal_ip(node)}",
+            fontsize=FONT["body"], color=PALETTE["ink"], va="center")
+    ax.text(x + 0.12, top - 0.71, f"pod CIDR {node.spec.pod_cidr or '(none)'}", fontsize=FONT["body"],
+            color=PALETTE["ink"], va="center")
+    y, cx, cw = top - 0.95, x + 0.12, w - 0.24
+    if control:
+        title = "API server (kube-apiserver" + (", a static pod)" if static else ")")
+        where = (f"in-cluster: {api_svc.spec.cluster_ip}:{api_svc.spec.ports[0].port} (Service kubernetes)"
+                 if api_svc and api_svc.spec.ports else "reached through the kubeconfig")
+        _chip(ax, cx, y, cw, CHIP_H, PALETTE["api"], title, where, "apiserver")
+        y -= CHIP_H + CHIP_GAP
+    shown = pods[:MAX_CHIPS - 1] if len(pods) > MAX_CHIPS else pods
+    for pod in shown:
+        host = bool(pod.spec.host_network)
+        detail = f"{pod.status.pod_ip or 'no IP yet'}{' (host network)' if host else ''}  ·  {pod.metadata.namespace}"
+        _chip(ax, cx, y, cw, CHIP_H, PALETTE["host_pod" if host else "pod"], pod.metadata.name, detail,
+              f"pod:{pod.metadata.namespace}/{pod.metadata.name}")
+        y -= CHIP_H + CHIP_GAP
+    if len(shown) < len(pods):
+        ax.text(cx + 0.1, y - CHIP_H / 2, f"+{len(pods) - len(shown)} more pods", fontsize=FONT["body"],
+                color=PALETTE["muted"], va="center")
+    elif not pods and not control:
+        ax.text(cx + 0.1, y - CHIP_H / 2, "no pods yet", fontsize=FONT["body"], color=PALETTE["muted"], va="center")
