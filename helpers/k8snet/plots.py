@@ -1,8 +1,8 @@
 """Figures for the lessons, drawn with matplotlib from live API state.
 
-Every figure is a plain :class:`matplotlib.figure.Figure` (not one managed by
-pyplot), so a notebook shows it exactly once as the cell's result, nothing
-leaks between figures, and tests can read its artists back. All figures take
+Every function returns a :class:`matplotlib.figure.Figure` that pyplot no
+longer tracks, so a notebook shows it exactly once, as the cell's result,
+nothing leaks between figures, and tests can read its artists back. All figures take
 their colours from :data:`PALETTE` and their sizes from :data:`FONT`, so a pod
 looks like a pod in every lesson. Later lessons add their figures (distribution
 bars, connectivity heatmaps, timelines) to this module.
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
@@ -95,8 +96,13 @@ def internal_ip(node: client.V1Node) -> str:
 
 
 def _canvas(width: float, height: float) -> tuple[Figure, Axes]:
-    """A figure whose data coordinates are inches from the bottom-left corner, without axes."""
-    fig = Figure(figsize=(width, height), dpi=100)
+    """A figure whose data coordinates are inches from the bottom-left corner, without axes.
+
+    Made through pyplot so Jupyter's inline backend knows how to show it, then closed at once so pyplot does
+    not show it a second time at the end of the cell.
+    """
+    fig = plt.figure(figsize=(width, height), dpi=100)
+    plt.close(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)

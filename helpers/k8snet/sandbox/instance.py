@@ -56,6 +56,7 @@ class Sandbox:
         self.allocators = strategies.Allocators(self.rng)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.rng, self.allocators)
         self._init_pod_ipam()
+        self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -156,7 +157,26 @@ class Sandbox:
                                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
                                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}},
             kubeadm)
+        self.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "coredns"}}, kubeadm)
         self.api.create(rt("apps", "v1", "deployments"), "kube-system", coredns_deployment(), kubeadm)
+        for name, _, _ in NODES:  # each kubelet renews a Lease in kube-node-lease (kubectl describe node shows it)
+            node = self.store.get("nodes", "", name)
+            self.api.create(rt("coordination.k8s.io", "v1", "leases"), "kube-node-lease", {
+                "metadata": {"name": name, "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name,
+                                                                "uid": node["metadata"]["uid"]}]},
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                         "renewTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000000Z")}},
+                WriteOptions(field_manager="kubelet"))
+
+
+def cluster_ca(state_dir: Path | None) -> str:
+    """The cluster CA certificate (PEM): the one the API server's certificate chains to."""
+    from . import pki
+
+    if state_dir is not None:
+        ca_file, _, _ = pki.ensure(state_dir)
+        return ca_file.read_text()
+    return pki.pem_cert(pki.make_ca()[1]).decode()
 
 
 def node_object(sb: Sandbox, name: str, cidr: str, ip: str) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Decode Kubernetes protobuf request bodies into the API's JSON form.
 
-Why this exists: kubectl's typed clientset (``kubectl create deployment``,
-``create namespace``, ``create service``, ``create configmap``/``secret``,
-``create serviceaccount``, ``create ingress``, ``run``, …) sends its request
-bodies as ``application/vnd.kubernetes.protobuf``, and client-go does not fall
-back to JSON when the server answers 415. The sandbox stores and validates
+Why this exists: since kubectl 1.32 its typed clientset (``kubectl create
+deployment``, ``create namespace``, ``create service``, ``create configmap``/
+``secret``, ``create serviceaccount``, ``create ingress``, ``create quota``, …)
+sends request bodies as ``application/vnd.kubernetes.protobuf``, and client-go
+does not fall back to JSON when the server answers 415. (``kubectl run``,
+``apply`` and other commands that use the generic resource helper send JSON.) The sandbox stores and validates
 objects as JSON dicts, so this module turns such a body into exactly the dict
 the same object would have been sent as in JSON. Responses stay JSON (those
 clients accept ``application/json`` too).
@@ -96,6 +97,8 @@ SPECIAL = (TIME, MICRO_TIME, FIELDS_V1, QUANTITY, INT_OR_STRING)
 """Messages whose JSON form is not an object of their fields (custom Go JSON marshalling)."""
 
 SCALARS = ("string", "bool", "int32", "int64", "[]byte")
+NUMERIC = ("bool", "int32", "int64")
+"""Scalars sent as varints (and, when repeated, possibly packed)."""
 
 KINDS: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): f"{CORE}.Namespace",
@@ -1662,7 +1665,7 @@ def decode_message(message: str, data: bytes, path: str = "") -> dict[str, Any]:
             out.setdefault(field.name, {})[key] = item
         elif field.repeated:
             items = out.setdefault(field.name, [])
-            if field.kind in ("bool", "int32", "int64") and wire == LEN:
+            if field.kind in NUMERIC and wire == LEN:
                 items.extend(_decode_packed(field, _need_bytes(value, message, field)))
             else:
                 items.append(_decode_value(field, wire, value, message, f"{where}[{len(items)}]"))
@@ -1678,7 +1681,7 @@ def decode_message(message: str, data: bytes, path: str = "") -> dict[str, Any]:
 def _decode_value(field: Field, wire: int, value: int | bytes, message: str, path: str) -> Any:
     """One scalar, special or nested message value (None for a zero Time)."""
     kind = field.kind
-    if kind in ("bool", "int32", "int64"):
+    if kind in NUMERIC:
         if wire != VARINT or not isinstance(value, int):
             raise _malformed(f"field {field.number} ({field.name}) of {message} has wire type {wire}, "
                              f"expected a varint")
@@ -1722,9 +1725,9 @@ def _decode_entry(field: Field, data: bytes, message: str, path: str) -> tuple[s
         else:
             raise _unsupported(f"field number {number} of a map entry of {message}.{field.name} is not "
                                f"known to this sandbox")
-    if item is None:
-        item = _decode_value(field, LEN if field.kind not in ("bool", "int32", "int64") else VARINT,
-                             b"" if field.kind not in ("bool", "int32", "int64") else 0, message, path)
+    if item is None:  # no value on the wire: the zero value of its type
+        wire, zero = (VARINT, 0) if field.kind in NUMERIC else (LEN, b"")
+        item = _decode_value(field, wire, zero, message, path)
     return key, item
 
 

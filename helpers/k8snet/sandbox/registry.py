@@ -130,6 +130,7 @@ def builtin() -> Registry:
         ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
         ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
     ]
-    for rt in core + apps + networking:
+    coordination = [ResourceType("coordination.k8s.io", "v1", "leases", "Lease")]
+    for rt in core + apps + networking + coordination:
         r.add(rt)
     return r

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
-BUILTIN_GROUPS = {"", "apps", "discovery.k8s.io", "networking.k8s.io"}
+BUILTIN_GROUPS = {"", "apps", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io"}
 GENERATION_KINDS = {"Deployment", "ReplicaSet", "Ingress", "IngressClass", "NetworkPolicy"}
 STATUS_KINDS = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod", "Namespace", "Node"}
 CREATE_ON_UPDATE_KINDS = {"Endpoints"}

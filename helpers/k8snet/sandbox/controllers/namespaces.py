@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..instance import Sandbox
 
 MANAGER = "kube-controller-manager"
+ROOT_CA = "kube-root-ca.crt"
 
 
 def reconcile_namespace(sb: Sandbox, key: Key) -> float | None:
@@ -30,6 +31,14 @@ def reconcile_namespace(sb: Sandbox, key: Key) -> float | None:
         sa_rt = sb.registry.lookup("", "v1", "serviceaccounts")
         if sa_rt and sb.store.get(sa_rt.group_resource, name, "default") is None:
             sb.api.create(sa_rt, name, {"metadata": {"name": "default"}}, WriteOptions(field_manager=MANAGER))
+        cm_rt = sb.registry.lookup("", "v1", "configmaps")
+        if cm_rt and sb.store.get("configmaps", name, ROOT_CA) is None:
+            # pkg/controller/certificates/rootcacertpublisher: the cluster CA in every namespace
+            sb.api.create(cm_rt, name, {"metadata": {"name": ROOT_CA, "annotations": {
+                "kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver "
+                "when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other "
+                "usage is guaranteed across distributions of Kubernetes clusters."}},
+                "data": {"ca.crt": sb.ca_pem}}, WriteOptions(field_manager="kube-controller-manager"))
         return None
     remaining = 0
     for rt in sb.registry.types:
