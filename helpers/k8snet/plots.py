@@ -202,8 +202,8 @@ def cluster_picture(cluster: Cluster) -> Figure:
     ax.text(margin + PAD, top - 0.24, label, fontsize=FONT["body"], color=PALETTE["ink"], va="center",
             gid="label:pod-network")
     for i, node in enumerate(nodes):
-        _draw_node(ax, node, on_node[node.metadata.name], node.metadata.name in static, api_svc, margin + PAD + i * (node_w + gap),
-                   top - 0.45, node_w, node_h)
+        _draw_node(ax, node, on_node[node.metadata.name], node.metadata.name in static, api_svc,
+                   margin + PAD + i * (node_w + gap), top - 0.45, node_w, node_h)
     if unscheduled:
         ax.text(margin + PAD, top - frame_h + 0.22, f"{len(unscheduled)} pod(s) not on any node yet: "
                 + ", ".join(p.metadata.name for p in unscheduled[:4]) + (" …" if len(unscheduled) > 4 else ""),

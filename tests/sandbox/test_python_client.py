@@ -131,8 +131,8 @@ def test_watch_sees_every_change_in_order(api, ns):
 
 
 def test_watch_from_an_expired_version_is_gone(api, sandbox):
-    import urllib.request
     import ssl
+    import urllib.request
     req = urllib.request.Request(f"{sandbox.running.server}/api/v1/configmaps?watch=1&resourceVersion=1",
                                  headers={"Authorization": f"Bearer {sandbox.running.token}"})
     ctx = ssl.create_default_context(cafile=str(sandbox.running.ca_file))

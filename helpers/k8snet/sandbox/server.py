@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, openapi, tables
+from . import discovery, errors, openapi, protobuf, tables
 from .apiserver import DeleteOptions, WriteOptions
 from .registry import ResourceType
 from .store import TooOld
@@ -224,9 +224,12 @@ class ApiServer:
     async def body(self, request: web.Request, yaml_ok: bool = False) -> Any:
         raw = await request.read()
         ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
-        if ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+        if ctype == "application/vnd.kubernetes.protobuf":  # kubectl 1.32+ typed clients (create subcommands)
+            return protobuf.decode(raw) if raw else None
+        if ctype == "application/cbor":
             raise errors.ApiError('the body of the request was in an unknown format - accepted media types '
-                                  'include: application/json, application/yaml', 415, "UnsupportedMediaType")
+                                  'include: application/json, application/yaml, application/vnd.kubernetes.protobuf',
+                                  415, "UnsupportedMediaType")
         try:
             if yaml_ok or ctype in ("application/yaml", "application/x-yaml"):
                 return yaml.safe_load(raw) if raw else None

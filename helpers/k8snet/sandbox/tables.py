@@ -860,6 +860,15 @@ INGRESS_CLASS_COLUMNS = (
 NETWORK_POLICY_COLUMNS = (_name_col(), Column("Pod-Selector", "string", DESC_NETPOL_POD_SELECTOR), _age_col())
 
 
+# --------------------------------------------------------------------------- leases
+def print_lease(obj: Obj, now: datetime) -> list[Cell]:
+    """``printLease``: NAME HOLDER AGE."""
+    return [_name(obj), _spec(obj).get("holderIdentity") or "<unknown>", age(obj, now)]
+
+
+LEASE_COLUMNS = (_name_col(), Column("Holder", "string", "Name of the Lease holder"), _age_col())
+
+
 # --------------------------------------------------------------------------- events
 def format_event_source(event: Obj) -> str:
     """``formatEventSource``: ``component, host``, falling back to reportingComponent/Instance."""
@@ -1019,6 +1028,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("networking.k8s.io", "ingresses"): Printer(INGRESS_COLUMNS, print_ingress),
     ("networking.k8s.io", "ingressclasses"): Printer(INGRESS_CLASS_COLUMNS, print_ingress_class),
     ("networking.k8s.io", "networkpolicies"): Printer(NETWORK_POLICY_COLUMNS, print_network_policy),
+    ("coordination.k8s.io", "leases"): Printer(LEASE_COLUMNS, print_lease),
 }
 """Per-kind printers keyed by (group, plural); kinds absent here print with :func:`crd_printer`."""
 

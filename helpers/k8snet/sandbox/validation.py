@@ -1339,6 +1339,19 @@ def _validate_network_policy(obj: dict[str, Any], old: dict[str, Any] | None) ->
 
 Validator = Callable[[dict[str, Any], "dict[str, Any] | None"], list[Cause]]
 
+def _validate_lease(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """pkg/apis/coordination/validation ValidateLeaseSpec: durations and transitions."""
+    spec = obj.get("spec") or {}
+    out: list[Cause] = []
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        out.append(invalid_value("spec.leaseDurationSeconds", duration, "must be greater than 0"))
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and transitions < 0:
+        out.append(invalid_value("spec.leaseTransitions", transitions, "must be greater than or equal to 0"))
+    return out
+
+
 VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Pod"): _validate_pod,
     ("", "Service"): _validate_service,
@@ -1351,6 +1364,7 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("networking.k8s.io", "Ingress"): _validate_ingress,
     ("networking.k8s.io", "IngressClass"): _validate_ingress_class,
     ("networking.k8s.io", "NetworkPolicy"): _validate_network_policy,
+    ("coordination.k8s.io", "Lease"): _validate_lease,
 }
 """Kind-specific validation, (group, kind) → fn(new, old-or-None) → causes (metadata excluded)."""
 
