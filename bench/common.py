@@ -68,12 +68,20 @@ class Env:
 
 @contextmanager
 def private_env() -> Iterator[Env]:
-    """Point K8SNET_HOME and KUBECONFIG at a fresh temp dir; stop any sandbox started there, then remove it."""
+    """Point K8SNET_HOME and KUBECONFIG at a fresh temp dir; stop any sandbox started there, then remove it.
+
+    Child processes also get a bytecode cache in that dir (PYTHONPYCACHEPREFIX), even where the caller's shell
+    sets PYTHONDONTWRITEBYTECODE: a student's machine keeps .pyc files, and without them every sandbox start
+    recompiles k8snet's modules (benchmark 1 shows that case separately).
+    """
     root = Path(tempfile.mkdtemp(prefix="k8snet-bench-"))
     env = Env(root)
-    old = {k: os.environ.get(k) for k in ("K8SNET_HOME", "KUBECONFIG")}
+    old = {k: os.environ.get(k) for k in ("K8SNET_HOME", "KUBECONFIG", "PYTHONPYCACHEPREFIX",
+                                          "PYTHONDONTWRITEBYTECODE")}
     os.environ["K8SNET_HOME"] = str(root / "k8snet")
     os.environ["KUBECONFIG"] = str(env.kubeconfig)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         yield env
     finally:

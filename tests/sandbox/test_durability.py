@@ -20,7 +20,7 @@ def own_sandbox(tmp_path, monkeypatch):
     """A sandbox of this test's own, so it can be killed."""
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     monkeypatch.setenv("K8SNET_HOME", str(tmp_path / "home"))
-    running = process.up(seed=1)
+    process.up(seed=1)
     yield tmp_path
     process.down()
 
