@@ -157,6 +157,7 @@ class Sandbox:
                                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
                                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}},
             kubeadm)
+        self.api.create(rt("", "v1", "configmaps"), "kube-system", kubeadm_config(), kubeadm)
         self.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "coredns"}}, kubeadm)
         self.api.create(rt("apps", "v1", "deployments"), "kube-system", coredns_deployment(), kubeadm)
         for name, _, _ in NODES:  # each kubelet renews a Lease in kube-node-lease (kubectl describe node shows it)
@@ -167,6 +168,35 @@ class Sandbox:
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                          "renewTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000000Z")}},
                 WriteOptions(field_manager="kubelet"))
+
+
+def kubeadm_config() -> dict[str, Any]:
+    """kube-system/kubeadm-config: where a kind (kubeadm) cluster records its networks and version."""
+    cluster_configuration = "\n".join([
+        "apiServer: {}",
+        "apiVersion: kubeadm.k8s.io/v1beta4",
+        "caCertificateValidityPeriod: 87600h0m0s",
+        "certificateValidityPeriod: 8760h0m0s",
+        "certificatesDir: /etc/kubernetes/pki",
+        f"clusterName: {CLUSTER_NAME}",
+        f"controlPlaneEndpoint: {CLUSTER_NAME}-control-plane:6443",
+        "controllerManager: {}",
+        "dns: {}",
+        "encryptionAlgorithm: RSA-2048",
+        "etcd:",
+        "  local:",
+        "    dataDir: /var/lib/etcd",
+        "imageRepository: registry.k8s.io",
+        "kind: ClusterConfiguration",
+        f"kubernetesVersion: {GIT_VERSION}",
+        "networking:",
+        "  dnsDomain: cluster.local",
+        f"  podSubnet: {POD_CIDR}",
+        f"  serviceSubnet: {strategies.SERVICE_CIDR}",
+        "proxy: {}",
+        "scheduler: {}",
+        ""])
+    return {"metadata": {"name": "kubeadm-config"}, "data": {"ClusterConfiguration": cluster_configuration}}
 
 
 def cluster_ca(state_dir: Path | None) -> str:
