@@ -58,6 +58,16 @@ class Sandbox:
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
+        self._dataplane: Any = None
+
+    @property
+    def dataplane(self) -> Any:
+        """The data plane (DNS, kube-proxy, workloads, exec), built on first use."""
+        if self._dataplane is None:
+            from .dataplane import DataPlane
+
+            self._dataplane = DataPlane(self)
+        return self._dataplane
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -128,10 +138,10 @@ class Sandbox:
             self.allocators.pod_ips[node].release(ip)
 
     async def subresource(self, request: web.Request, rt, ns: str, name: str, sub: str) -> web.StreamResponse:
-        """Pod exec and logs arrive with the data plane; until then they are refused plainly."""
-        self.api.get(rt, ns, name)
-        raise errors.ApiError(f"the sandbox does not serve pods/{sub} yet: the emulated data plane (exec, logs) "
-                              f"is not part of this sandbox version", 501, "NotImplemented")
+        """Pod subresources that stream (exec, log) or act (binding, eviction)."""
+        from . import podsub
+
+        return await podsub.handle(self, request, rt, ns, name, sub)
 
     # -- bootstrap ---------------------------------------------------------------------
 

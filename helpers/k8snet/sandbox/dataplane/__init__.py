@@ -1,0 +1,90 @@
+"""The sandbox's data plane: what happens to traffic, decided from API state as upstream decides it.
+
+Parts, one job each:
+
+- ``dns`` (CoreDNS), ``proxy`` (kube-proxy, iptables mode) and ``network``
+  (a connection from a pod: resolve → Service → endpoint → policy → pod),
+  each decision recorded as a :class:`~.model.Hop`;
+- ``policy``: the NetworkPolicy verdict for one connection (allow-all until
+  the policy engine is registered);
+- ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
+  which ports they listen on and how they answer; ``logs`` keeps their log
+  lines; ``files`` the per-container files that exec and probes see;
+- ``commands``: the exec'd commands of the probe contract (``/agnhost
+  connect``, ``curl``, ``wget``, ``nslookup``, ``hostname``, …).
+
+No host process is ever run: every command is emulated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .model import Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+__all__ = ["AllowAll", "Connection", "DataPlane", "ExecResult", "Hop", "HttpRequest", "HttpResponse", "NetError",
+           "PolicyEngine"]
+
+
+class PolicyEngine(Protocol):
+    """The NetworkPolicy verdict for one connection (both directions)."""
+
+    def verdict(self, src_pod: dict[str, Any] | None, src_ip: str, dst_pod: dict[str, Any], port: int,
+                protocol: str) -> tuple[bool, list[Hop]]:
+        ...
+
+
+class AllowAll:
+    """No NetworkPolicy engine registered: everything is allowed (and the trace says so)."""
+
+    def verdict(self, src_pod, src_ip, dst_pod, port, protocol):  # noqa: ANN001, D102
+        return True, [Hop("policy", "no NetworkPolicy engine in this sandbox: allowed", {"allowed": True})]
+
+
+class DataPlane:
+    """Everything traffic-related for one sandbox, built from its store, clock and random source."""
+
+    def __init__(self, sandbox: Sandbox):
+        from .dns import Resolver
+        from .logs import LogBook
+        from .network import Network
+        from .proxy import KubeProxy
+        from .workloads import Workloads
+
+        self.sb = sandbox
+        self.dns = Resolver(sandbox)
+        self.proxy = KubeProxy(sandbox)
+        self.policy: PolicyEngine = AllowAll()
+        self.network = Network(sandbox, self)
+        self.logs = LogBook(sandbox.clock)
+        self.workloads = Workloads(sandbox, self)
+
+    def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",
+                src_ip: str | None = None) -> Connection:
+        """Open a connection as ``src_pod`` would (or from outside with ``src_ip``); raises NetError."""
+        return self.network.connect(src_pod, host, port, protocol, src_ip=src_ip)
+
+    def http(self, src_pod: dict[str, Any] | None, host: str, port: int, request: HttpRequest,
+             src_ip: str | None = None) -> HttpResponse:
+        """One HTTP exchange over a fresh connection (so kube-proxy chooses an endpoint per request)."""
+        conn = self.connect(src_pod, host, port, "TCP", src_ip=src_ip)
+        response = self.workloads.serve_http(conn, request)
+        response.hops = conn.hops + response.hops
+        return response
+
+    async def exec(self, pod: dict[str, Any], container: str, argv: list[str], stdin: bytes | None = None,
+                   tty: bool = False) -> ExecResult:
+        """Run an emulated command in a container; an unknown command exits 127 with what is supported."""
+        from .commands import run
+
+        return await run(self, pod, container, argv, stdin, tty)
+
+
+def net_error_line(exc: NetError) -> str:
+    """agnhost connect's stderr line for a failed connection: ``TIMEOUT``, ``REFUSED``, ``DNS: …``, ``OTHER: …``."""
+    if exc.code in ("TIMEOUT", "REFUSED"):
+        return exc.code
+    return f"{exc.code}: {exc.message}"

@@ -1,0 +1,108 @@
+"""The data plane's shared vocabulary: connections, HTTP messages, exec results and trace hops.
+
+Every module of the data plane speaks these types, so DNS, kube-proxy, the
+policy engine, the emulated workloads and the exec'd commands fit together,
+and every decision can be reported as a :class:`Hop` of a trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Hop:
+    """One decision on a request's way, as ``k8snet.trace()`` draws it.
+
+    ``kind`` is one of: ``dns``, ``service``, ``endpoint``, ``policy``,
+    ``pod``, ``ingress``, ``error``. ``detail`` holds machine-readable facts
+    (the chosen endpoint, the reason: ``random``, ``affinity``,
+    ``traffic-policy``; the rule that allowed; …).
+    """
+
+    kind: str
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "summary": self.summary, "detail": self.detail}
+
+
+class NetError(Exception):
+    """A connection that failed, worded as agnhost connect reports it (TIMEOUT, REFUSED, DNS, OTHER)."""
+
+    code = "OTHER"
+
+    def __init__(self, message: str, hops: list[Hop] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hops = hops or []
+
+
+class Timeout(NetError):
+    """No answer: a NetworkPolicy drop, an unreachable address, a port nothing routes."""
+
+    code = "TIMEOUT"
+
+
+class Refused(NetError):
+    """An RST: nothing listens on the port, or a Service has no ready endpoints."""
+
+    code = "REFUSED"
+
+
+class DnsError(NetError):
+    """The name did not resolve (NXDOMAIN)."""
+
+    code = "DNS"
+
+
+@dataclass
+class Connection:
+    """An established connection from a source pod to a destination pod's port.
+
+    ``client_ip``/``client_port`` are what the server sees (kube-proxy's SNAT
+    rules decide; in iptables mode a pod-to-ClusterIP connection keeps the pod
+    IP). ``hops`` is the decision trace.
+    """
+
+    src_pod: Obj | None
+    dst_pod: Obj
+    dst_ip: str
+    port: int
+    protocol: str
+    client_ip: str
+    client_port: int
+    hops: list[Hop] = field(default_factory=list)
+    service: Obj | None = None
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str  # with the query string
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    host: str = ""
+    scheme: str = "http"
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    served_by: str = ""  # the pod name that answered
+    hops: list[Hop] = field(default_factory=list)
+
+
+@dataclass
+class ExecResult:
+    """What an exec'd command wrote and how it exited."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0
