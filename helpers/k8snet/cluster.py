@@ -143,18 +143,51 @@ class Cluster:
         """Wait until a Deployment's rollout is complete (what ``kubectl rollout status`` checks)."""
         deadline = time.monotonic() + timeout
         last = None
-        while time.monotonic() < deadline:
-            d = self.apps.read_namespaced_deployment(deployment, namespace)
-            last = d.status
-            want = d.spec.replicas if d.spec.replicas is not None else 1
-            st = d.status
-            if ((st.observed_generation or 0) >= (d.metadata.generation or 0)
-                    and (st.updated_replicas or 0) == want and (st.replicas or 0) == want
-                    and (st.available_replicas or 0) == want):
-                return d.to_dict()
-            time.sleep(0.05)
+        with progress(f"deployment {deployment}") as bar:
+            while time.monotonic() < deadline:
+                d = self.apps.read_namespaced_deployment(deployment, namespace)
+                last = d.status
+                want = d.spec.replicas if d.spec.replicas is not None else 1
+                st = d.status
+                bar.total = want
+                bar.n = st.available_replicas or 0
+                bar.refresh()
+                if ((st.observed_generation or 0) >= (d.metadata.generation or 0)
+                        and (st.updated_replicas or 0) == want and (st.replicas or 0) == want
+                        and (st.available_replicas or 0) == want):
+                    return d.to_dict()
+                time.sleep(0.05)
         raise TimeoutError(f"deployment {namespace}/{deployment} not ready after {timeout:.0f}s: "
                            f"{(last.ready_replicas or 0) if last else 0} of the desired replicas ready")
+
+    def wait_pod_ready(self, name: str, namespace: str = "default", timeout: float = 120) -> dict[str, Any]:
+        """Wait until a pod is Running with its Ready condition True."""
+        deadline = time.monotonic() + timeout
+        phase = "unknown"
+        with progress(f"pod {name}", total=1) as bar:
+            while time.monotonic() < deadline:
+                try:
+                    pod = self.core.read_namespaced_pod(name, namespace)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+                    time.sleep(0.05)
+                    continue
+                phase = pod.status.phase
+                ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+                if phase == "Running" and ready:
+                    bar.update(1)
+                    return pod.to_dict()
+                time.sleep(0.05)
+        raise TimeoutError(f"pod {namespace}/{name} not ready after {timeout:.0f}s (phase {phase})")
+
+
+def progress(what: str, total: int | None = None):
+    """A progress bar that appears only when a wait lasts over a second (``K8SNET_PROGRESS=0`` hides it)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"waiting for {what}", delay=1.0,
+                disable=os.environ.get("K8SNET_PROGRESS", "1") == "0", leave=False)
 
 
 def load_manifests(manifests: str | Path | dict | Iterable[dict]) -> list[dict[str, Any]]:

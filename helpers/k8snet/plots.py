@@ -264,3 +264,105 @@ def _draw_node(ax: Axes, node: client.V1Node, pods: list[client.V1Pod], static: 
                 color=PALETTE["muted"], va="center")
     elif not pods and not control:
         ax.text(cx + 0.1, y - CHIP_H / 2, "no pods yet", fontsize=FONT["body"], color=PALETTE["muted"], va="center")
+
+
+# -- traffic ------------------------------------------------------------------------------
+
+POD_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#8C8C8C"]
+"""One colour per answering pod, in name order, so the same pod keeps its colour across a lesson's figures."""
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    fig, ax = plt.subplots(figsize=(width, height))
+    plt.close(fig)
+    return fig, ax
+
+
+def pod_colours(names: list[str]) -> dict[str, str]:
+    return {name: POD_COLOURS[i % len(POD_COLOURS)] for i, name in enumerate(sorted(names))}
+
+
+def distribution(result, expected: list[str] | None = None, ax: Axes | None = None) -> Figure:
+    """Bars of how many requests each pod answered, with the share a uniform choice would give.
+
+    ``expected`` names the pods that should share the traffic (e.g. the ready
+    endpoints); each gets a dashed line at ``n / len(expected)``. Errors show as
+    a red bar of their own, so a refused or timed-out request is never hidden.
+    """
+    counts = result.counts()
+    names = sorted(set(counts) | set(expected or []))
+    fig, ax = (ax.figure, ax) if ax is not None else _figure(max(4.5, 1.1 * len(names) + 2), 3.4)
+    colours = pod_colours([n for n in names if not n.startswith(("error", "HTTP"))])
+    values = [counts.get(n, 0) for n in names]
+    bars = ax.bar(range(len(names)), values,
+                  color=[colours.get(n, "#C0392B") for n in names], edgecolor=PALETTE["ink"], linewidth=0.6)
+    for bar, v in zip(bars, values, strict=True):
+        ax.annotate(str(v), (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
+                    fontsize=FONT["small"], xytext=(0, 2), textcoords="offset points")
+    if expected:
+        share = len(result) / len(expected)
+        ax.axhline(share, color=PALETTE["muted"], linestyle="--", linewidth=1,
+                   label=f"uniform share: {share:.1f} each")
+        ax.legend(fontsize=FONT["small"], loc="upper right", frameon=False)
+    ax.set_xticks(range(len(names)), [_short(n) for n in names], rotation=20, ha="right", fontsize=FONT["small"])
+    ax.set_ylabel("requests answered", fontsize=FONT["body"])
+    ax.set_ylim(0, max(values + [1]) * 1.25)
+    ax.set_title(f"{len(result)} requests from {result.source} to {result.url}  ·  {result.backend}",
+                 fontsize=FONT["body"])
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _short(name: str, width: int = 28) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def timeline(phases: list[tuple[str, object]]) -> Figure:
+    """Requests over time while the cluster changes: one stacked bar per phase, one colour per pod.
+
+    ``phases`` is ``[(label, TrafficResult), …]`` in the order they were sent
+    (e.g. "3 replicas", "scaled to 5", "back to 3").
+    """
+    all_pods = sorted({p for _, r in phases for p in r.counts()})
+    colours = pod_colours([p for p in all_pods if not p.startswith(("error", "HTTP"))])
+    fig, ax = _figure(max(5.0, 1.6 * len(phases) + 3), 3.8)
+    bottoms = [0] * len(phases)
+    for pod in all_pods:
+        heights = [r.counts().get(pod, 0) for _, r in phases]
+        ax.bar(range(len(phases)), heights, bottom=bottoms, color=colours.get(pod, "#C0392B"),
+               edgecolor="white", linewidth=0.8, label=_short(pod))
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    ax.set_xticks(range(len(phases)), [label for label, _ in phases], fontsize=FONT["small"])
+    ax.set_ylabel("requests answered", fontsize=FONT["body"])
+    ax.legend(fontsize=FONT["small"], bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    backend = phases[0][1].backend if phases else ""
+    ax.set_title(f"Which pods answered, phase by phase  ·  {backend}", fontsize=FONT["body"])
+    fig.tight_layout()
+    return fig
+
+
+class DnsTable:
+    """DNS answers shown as a table (HTML in Jupyter, text elsewhere)."""
+
+    def __init__(self, answers: list):
+        self.answers = answers
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [(a.name, a.canonical or "", ", ".join(a.addresses) if not a.error else a.error)
+                for a in self.answers]
+
+    def _repr_html_(self) -> str:
+        body = "".join(f"<tr><td><code>{n}</code></td><td><code>{c}</code></td><td>{r}</td></tr>"
+                       for n, c, r in self.rows())
+        backend = self.answers[0].backend if self.answers else ""
+        return (f"<table><tr><th>name asked</th><th>answered as</th><th>addresses</th></tr>{body}</table>"
+                f"<p><small>answers from {backend}</small></p>")
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{n:45} {c:45} {r}" for n, c, r in self.rows())
+
+
+def dns_table(answers: list) -> DnsTable:
+    return DnsTable(answers)

@@ -70,7 +70,12 @@ def test_kill_9_loses_no_acknowledged_write(own_sandbox):
 def test_restart_keeps_the_cluster(own_sandbox):
     core = core_api(own_sandbox)
     core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="keep")))
-    before = {p.metadata.name: p.status.pod_ip for p in core.list_namespaced_pod("kube-system").items}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the coredns pods get their IPs a moment after start-up
+        before = {p.metadata.name: p.status.pod_ip for p in core.list_namespaced_pod("kube-system").items}
+        if before and all(before.values()):
+            break
+        time.sleep(0.05)
     process.down()
     process.up()
     core = core_api(own_sandbox)

@@ -59,6 +59,8 @@ class Sandbox:
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
         self._dataplane: Any = None
+        self._node_load: dict[str, int] | None = None
+        self.store.subscribe(self._on_pod_event)
 
     @property
     def dataplane(self) -> Any:
@@ -101,6 +103,7 @@ class Sandbox:
         """Wipe every object and start again as a new cluster (``k8snet sandbox reset``)."""
         await self.stop()
         self.store.wipe()
+        self._node_load = None
         if seed is not None:
             self.seed = seed
         self.rng.seed(self.seed)
@@ -129,6 +132,27 @@ class Sandbox:
                                                    for rt in self.registry.types}}
 
     # -- services for controllers ------------------------------------------------------
+
+    def pods_per_node(self) -> dict[str, int]:
+        """Pods bound to each node that still hold it (not Succeeded or Failed), for the scheduler."""
+        if self._node_load is None:
+            self._node_load = {}
+            for pod in self.store.list("pods"):
+                self._count_pod(pod, +1)
+        return self._node_load
+
+    def _count_pod(self, pod: dict[str, Any] | None, delta: int) -> None:
+        if not pod or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and self._node_load is not None:
+            self._node_load[node] = self._node_load.get(node, 0) + delta
+
+    def _on_pod_event(self, event: Any) -> None:
+        if event.resource == "pods":
+            self._count_pod(event.old, -1)
+            if event.type != "DELETED":
+                self._count_pod(event.obj, +1)
 
     def pod_ip(self, node: str) -> str:
         return self.allocators.pod_ips[node].allocate()

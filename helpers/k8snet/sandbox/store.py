@@ -46,7 +46,8 @@ class Store:
     """In-memory objects backed by sqlite; the only place state changes."""
 
     def __init__(self, path: Path | str | None = None):
-        self._objects: dict[str, dict[Key, Obj]] = {}
+        self._objects: dict[str, dict[str, dict[str, Obj]]] = {}  # resource → namespace → name → object
+        self._owned: dict[str, dict[str, set[Key]]] = {}  # resource → owner uid → keys of its dependents
         self._history: deque[Event] = deque(maxlen=HISTORY)
         self._listeners: list[Callable[[Event], None]] = []
         self._watchers: set[Watcher] = set()
@@ -71,7 +72,9 @@ class Store:
     def _load(self) -> None:
         for resource, ns, name, data in self._db.execute("SELECT resource, namespace, name, data FROM objects"
                                                          " ORDER BY resource, namespace, name"):
-            self._objects.setdefault(resource, {})[(ns, name)] = json.loads(data)
+            obj = json.loads(data)
+            self._objects.setdefault(resource, {}).setdefault(ns, {})[name] = obj
+            self._index(resource, (ns, name), None, obj)
         row = self._db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
         self.rv = int(row[0]) if row else 0
         self.compacted_rv = self.rv
@@ -109,6 +112,7 @@ class Store:
     def wipe(self) -> None:
         """Forget every object (``k8snet sandbox reset``); revisions keep counting up."""
         self._objects.clear()
+        self._owned.clear()
         self._history.clear()
         self._db.execute("DELETE FROM objects")
         self.compacted_rv = self.rv
@@ -122,16 +126,33 @@ class Store:
 
     def get(self, resource: str, namespace: str, name: str) -> Obj | None:
         """The stored object (shared: copy before changing it)."""
-        return self._objects.get(resource, {}).get((namespace, name))
+        return self._objects.get(resource, {}).get(namespace, {}).get(name)
 
     def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
         """Objects of one resource, sorted by namespace and name as etcd keys sort."""
-        objs = self._objects.get(resource, {})
-        keys = sorted(k for k in objs if namespace is None or k[0] == namespace)
-        return [objs[k] for k in keys]
+        by_ns = self._objects.get(resource, {})
+        if namespace is not None:
+            objs = by_ns.get(namespace, {})
+            return [objs[n] for n in sorted(objs)]
+        return [by_ns[ns][n] for ns in sorted(by_ns) for n in sorted(by_ns[ns])]
+
+    def owned_by(self, resource: str, uid: str) -> list[Obj]:
+        """Objects of ``resource`` whose ownerReferences name ``uid`` (an index, as informers keep)."""
+        keys = self._owned.get(resource, {}).get(uid, ())
+        return [o for o in (self.get(resource, ns, n) for ns, n in sorted(keys)) if o is not None]
 
     def count(self, resource: str) -> int:
-        return len(self._objects.get(resource, {}))
+        return sum(len(v) for v in self._objects.get(resource, {}).values())
+
+    def _index(self, resource: str, key: Key, old: Obj | None, new: Obj | None) -> None:
+        owners = self._owned.setdefault(resource, {})
+        for obj, add in ((old, False), (new, True)):
+            for ref in ((obj or {}).get("metadata") or {}).get("ownerReferences") or []:
+                keys = owners.setdefault(ref.get("uid", ""), set())
+                if add:
+                    keys.add(key)
+                else:
+                    keys.discard(key)
 
     # -- writes ----------------------------------------------------------------------
 
@@ -139,19 +160,21 @@ class Store:
         """Create or replace an object, stamping the next resourceVersion."""
         meta = obj["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
-        old = self._objects.get(resource, {}).get(key)
+        old = self.get(resource, *key)
         self.rv += 1
         meta["resourceVersion"] = str(self.rv)
-        self._objects.setdefault(resource, {})[key] = obj
+        self._objects.setdefault(resource, {}).setdefault(key[0], {})[key[1]] = obj
+        self._index(resource, key, old, obj)
         self._persist(resource, key, obj)
         self._emit(Event("MODIFIED" if old is not None else "ADDED", resource, obj, self.rv, old))
         return obj
 
     def remove(self, resource: str, namespace: str, name: str) -> Obj | None:
         """Delete an object; watchers get it with a fresh resourceVersion, as the apiserver sends."""
-        old = self._objects.get(resource, {}).pop((namespace, name), None)
+        old = self._objects.get(resource, {}).get(namespace, {}).pop(name, None)
         if old is None:
             return None
+        self._index(resource, (namespace, name), old, None)
         self.rv += 1
         gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self.rv)}}
         self._persist(resource, (namespace, name), None)

@@ -98,7 +98,7 @@ class Rollout:
         self.ns = d["metadata"].get("namespace", "")
         self.rs_rt = sb.registry.lookup("apps", "v1", "replicasets")
         self.d_rt = sb.registry.lookup("apps", "v1", "deployments")
-        self.all = [rs for rs in sb.store.list("replicasets.apps", self.ns) if controlled_by(rs, d)]
+        self.all = [rs for rs in sb.store.owned_by("replicasets.apps", d["metadata"]["uid"]) if controlled_by(rs, d)]
         wanted = strip_hash(d["spec"]["template"])
         self.new = next((rs for rs in self.all if strip_hash(rs["spec"]["template"]) == wanted), None)
         self.old = [rs for rs in self.all if rs is not self.new]
@@ -187,7 +187,7 @@ class Rollout:
         for rs in self.old:
             if rs["spec"].get("replicas", 0):
                 self.scale(rs, 0)
-        still = [p for p in self.sb.store.list("pods", self.ns) if any(controlled_by(p, rs) for rs in self.old)]
+        still = [p for rs in self.old for p in self.sb.store.owned_by("pods", rs["metadata"]["uid"])]
         if not still:
             self.new = self.scale(self.new, self.d["spec"].get("replicas", 1))
 
@@ -204,7 +204,7 @@ class Rollout:
         d = self.sb.store.get("deployments.apps", self.ns, self.d["metadata"]["name"])
         if d is None:
             return
-        rss = [rs for rs in self.sb.store.list("replicasets.apps", self.ns) if controlled_by(rs, d)]
+        rss = [rs for rs in self.sb.store.owned_by("replicasets.apps", d["metadata"]["uid"]) if controlled_by(rs, d)]
         new = next((rs for rs in rss if self.new and rs["metadata"]["name"] == self.new["metadata"]["name"]), None)
         st = lambda rs, k: (rs.get("status") or {}).get(k, 0)  # noqa: E731
         replicas = d["spec"].get("replicas", 1)

@@ -22,16 +22,11 @@ if TYPE_CHECKING:
 MANAGER = "kube-controller-manager"
 
 
-def _owned_types(sb: Sandbox):
-    return [rt for rt in sb.registry.types]
-
-
 def dependents(sb: Sandbox, namespace: str, uid: str) -> list[tuple]:
+    """(type, object, the ownerReference naming ``uid``) for every dependent of an owner."""
     out = []
-    for rt in _owned_types(sb):
-        if not rt.namespaced and namespace:
-            continue
-        for obj in sb.store.list(rt.group_resource, namespace if rt.namespaced else None):
+    for rt in sb.registry.types:
+        for obj in sb.store.owned_by(rt.group_resource, uid):
             for ref in obj["metadata"].get("ownerReferences") or []:
                 if ref.get("uid") == uid:
                     out.append((rt, obj, ref))

@@ -119,12 +119,24 @@ def feasible(pod: Pod, node: dict[str, Any]) -> str:
     return ""
 
 
+def node_capacity(node: dict[str, Any]) -> int:
+    """The kubelet's maxPods, as the node reports it in status.allocatable.pods (110 by default)."""
+    try:
+        return int(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))
+    except ValueError:
+        return 110
+
+
 def schedule(sb: Sandbox, pod: Pod) -> None:
+    """Filter nodes (taints, nodeSelector, the node's pod capacity), then the least-loaded, seeded tie-break."""
     nodes = sb.store.list("nodes")
+    load = sb.pods_per_node()
     reasons: dict[str, int] = {}
     fits = []
     for node in nodes:
         why = feasible(pod, node)
+        if not why and load.get(node["metadata"]["name"], 0) >= node_capacity(node):
+            why = "Too many pods"  # the NodeResourcesFit filter's reason
         if why:
             reasons[why] = reasons.get(why, 0) + 1
         else:
@@ -132,7 +144,8 @@ def schedule(sb: Sandbox, pod: Pod) -> None:
     now = sb.api.now()
     new = copy.deepcopy(pod)
     if not fits:
-        detail = ", ".join(f"{n} node(s) had {r}" if r.startswith("untolerated") else f"{n} node(s) {r}"
+        detail = ", ".join(f"{n} {r}" if r == "Too many pods" else
+                           f"{n} node(s) had {r}" if r.startswith("untolerated") else f"{n} node(s) {r}"
                            for r, n in sorted(reasons.items()))
         message = (f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are available: "
                    f"{len(nodes)} Preemption is not helpful for scheduling.")
@@ -143,12 +156,9 @@ def schedule(sb: Sandbox, pod: Pod) -> None:
             write_status(sb, new)
             record(sb, pod, "FailedScheduling", message, "default-scheduler", "Warning")
         return
-    load = {n["metadata"]["name"]: 0 for n in fits}
-    for p in sb.store.list("pods"):
-        if p["spec"].get("nodeName") in load:
-            load[p["spec"]["nodeName"]] += 1
-    least = min(load.values())
-    choice = sb.rng.choice(sorted(n for n, c in load.items() if c == least))
+    counts = {n["metadata"]["name"]: load.get(n["metadata"]["name"], 0) for n in fits}
+    least = min(counts.values())
+    choice = sb.rng.choice(sorted(n for n, c in counts.items() if c == least))
     new["spec"]["nodeName"] = choice
     set_condition(new.setdefault("status", {}), "PodScheduled", "True", now)
     sb.store.put("pods", new)

@@ -71,7 +71,7 @@ def reconcile_replicaset(sb: Sandbox, key: Key) -> float | None:
     rs = sb.store.get("replicasets.apps", ns, name)
     if rs is None or rt is None or pod_rt is None or rs["metadata"].get("deletionTimestamp"):
         return None
-    pods = [p for p in sb.store.list("pods", ns) if controlled_by(p, rs)]
+    pods = [p for p in sb.store.owned_by("pods", rs["metadata"]["uid"]) if controlled_by(p, rs)]
     active = [p for p in pods if is_active(p)]
     want = rs["spec"].get("replicas", 1)
     diff = len(active) - want

@@ -1,0 +1,124 @@
+"""Lab exercises: a setup that prepares the cluster, a check that grades the live outcome, hints.
+
+A check inspects the cluster and real traffic, never the learner's YAML, and
+answers with a pass or a hint that names what is off (the object, the field,
+the traffic result). Every exercise has a reference solution; CI proves each
+check fails on the starting state and passes after the solution.
+
+Example:
+    >>> lab = k8snet.labs.load("lab-01-services", cluster)
+    >>> lab.setup()                 # prepares every exercise's namespace
+    >>> lab.check("expose")         # ✗ Service "shop" does not exist yet in namespace lab01-expose …
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+LABS = {"lab-01-services": "k8snet.labs.lab01"}
+
+
+@dataclass
+class Result:
+    """A check's verdict: passed, or the specific hint."""
+
+    exercise: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return f"{'✓' if self.passed else '✗'} {self.exercise}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        colour = "#009E73" if self.passed else "#D55E00"
+        mark = "✓ passed" if self.passed else "✗ not yet"
+        return (f"<div style='border-left:4px solid {colour};padding:4px 10px'><b>{self.exercise}</b> — "
+                f"<span style='color:{colour}'>{mark}</span><br>{self.message}</div>")
+
+
+class Hint(Exception):
+    """Raised by a check when something is off; the message is what the learner reads."""
+
+
+@dataclass
+class Exercise:
+    """One exercise: its namespace, how to prepare it, how to grade it, and its reference solution."""
+
+    id: str
+    title: str
+    namespace: str
+    setup: Callable[[Cluster, str], None]
+    check: Callable[[Cluster, str], str]
+    """Returns the success message, or raises :class:`Hint`."""
+    solution: str
+    """Reference solution: a YAML file name under the lab's ``solutions/`` folder."""
+    hints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Lab:
+    """A set of exercises on one cluster."""
+
+    name: str
+    cluster: Cluster
+    exercises: list[Exercise]
+    folder: Path
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        for ex in self.exercises:
+            if ex.id == exercise_id:
+                return ex
+        raise KeyError(f"no exercise {exercise_id!r} in {self.name}: "
+                       f"choose one of {', '.join(e.id for e in self.exercises)}")
+
+    def setup(self, exercise_id: str | None = None) -> None:
+        """Prepare one exercise (or all): a fresh namespace in its starting state."""
+        for ex in [self.exercise(exercise_id)] if exercise_id else self.exercises:
+            self.cluster.recreate_namespace(ex.namespace)
+            ex.setup(self.cluster, ex.namespace)
+
+    def check(self, exercise_id: str) -> Result:
+        """Grade an exercise from the live cluster and real traffic."""
+        ex = self.exercise(exercise_id)
+        try:
+            return Result(ex.id, True, ex.check(self.cluster, ex.namespace))
+        except Hint as hint:
+            return Result(ex.id, False, str(hint))
+
+    def solution_path(self, exercise_id: str) -> Path:
+        return self.folder / "solutions" / self.exercise(exercise_id).solution
+
+    def apply_solution(self, exercise_id: str) -> None:
+        """Apply the reference solution (what CI does to prove the check can pass)."""
+        ex = self.exercise(exercise_id)
+        self.cluster.apply(self.solution_path(exercise_id).read_text(), namespace=ex.namespace)
+
+    def progress(self) -> list[Result]:
+        return [self.check(ex.id) for ex in self.exercises]
+
+    def teardown(self) -> None:
+        for ex in self.exercises:
+            self.cluster.delete("Namespace", ex.namespace)
+
+
+def labs_folder() -> Path:
+    """The repository's labs/ folder (next to helpers/ in a checkout)."""
+    return Path(__file__).resolve().parents[3] / "labs"
+
+
+def load(name: str, cluster: Cluster) -> Lab:
+    """Load a lab by its folder name, e.g. ``lab-01-services``."""
+    if name not in LABS:
+        raise KeyError(f"unknown lab {name!r}: choose one of {', '.join(LABS)}")
+    module = importlib.import_module(LABS[name])
+    return Lab(name, cluster, module.exercises(), labs_folder() / name)
