@@ -24,7 +24,7 @@ endif
 	K8SNET_BACKEND=$(BACKEND) $(BIN)/jupyter lab notebooks/
 
 test: venv
-	$(BIN)/python -m pytest -q tests notebooks --nbval --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest -q tests notebooks labs/*/solution.ipynb --nbval --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
 test-unit: venv
 	$(BIN)/python -m pytest -q tests/unit

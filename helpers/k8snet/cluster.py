@@ -92,9 +92,9 @@ class Cluster:
         return self.dynamic.resources.get(api_version=api_version, kind=kind)
 
     def apply(self, manifests: str | Path | dict | Iterable[dict], namespace: str | None = None,
-              force: bool = True) -> list[dict[str, Any]]:
+              force: bool = True) -> Applied:
         """Server-side apply YAML text, a file, a directory or dicts; returns the applied objects."""
-        out = []
+        out = Applied()
         for obj in load_manifests(manifests):
             res = self._resource(obj["apiVersion"], obj["kind"])
             ns = obj.get("metadata", {}).get("namespace") or (namespace if res.namespaced else None)
@@ -124,6 +124,11 @@ class Cluster:
                 raise
         if wait:
             self.wait_gone(kind, name, namespace, api_version, timeout)
+
+    def recreate_namespace(self, name: str, timeout: float = 120) -> None:
+        """Delete the namespace if it exists (waiting until it is gone), then create it empty."""
+        self.delete("Namespace", name, wait=True, timeout=timeout)
+        self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
     def wait_gone(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1",
                   timeout: float = 60) -> None:
@@ -180,6 +185,13 @@ class Cluster:
                     return pod.to_dict()
                 time.sleep(0.05)
         raise TimeoutError(f"pod {namespace}/{name} not ready after {timeout:.0f}s (phase {phase})")
+
+
+class Applied(list):
+    """The objects an apply wrote; shown as kubectl shows them (``service/shop applied``)."""
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{o['kind'].lower()}/{o['metadata']['name']} applied" for o in self)
 
 
 def progress(what: str, total: int | None = None):

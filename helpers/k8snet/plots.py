@@ -366,3 +366,49 @@ class DnsTable:
 
 def dns_table(answers: list) -> DnsTable:
     return DnsTable(answers)
+
+
+HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": PALETTE["service"],
+               "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
+               "ingress": PALETTE["api"], "error": "#C0392B"}
+HOP_TITLES = {"dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
+              "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress", "error": "failed"}
+
+
+def trace_picture(trace) -> Figure:
+    """One request's path as a chain of boxes, left to right: the workbook's signature picture.
+
+    Each box is one decision (the DNS answer, the Service and port, the endpoint
+    kube-proxy chose and why, the policy verdict, the pod that answered); an
+    endpoint hop lists the candidates with the chosen one marked.
+    """
+    import textwrap
+
+    hops = [{"kind": "source", "summary": f"client pod {trace.source}", "detail": {}}] + list(trace.hops)
+    width = 2.35
+    fig, ax = _canvas(0.4 + width * len(hops) + 0.35 * (len(hops) - 1), 3.6)
+    ax.set_xlim(0, 0.4 + width * len(hops) + 0.35 * (len(hops) - 1))
+    ax.set_ylim(-3.6, 0.3)
+    how = "reported by the sandbox's data plane" if trace.reported else "reconstructed from API state"
+    ax.text(0.2, 0.05, f"GET {trace.url}  ·  {trace.backend}, {how}", fontsize=FONT["heading"],
+            color=PALETTE["ink"], va="bottom", fontweight="bold")
+    x = 0.2
+    for i, hop in enumerate(hops):
+        kind = hop["kind"]
+        colour = HOP_COLOURS.get(kind, PALETTE["muted"])
+        _box(ax, x, -0.35, width, 3.0, colour, gid=f"hop:{i}:{kind}")
+        ax.text(x + 0.1, -0.5, HOP_TITLES.get(kind, kind), fontsize=FONT["body"], fontweight="bold",
+                color=colour if kind != "pod" else PALETTE["ink"], va="top")
+        lines = textwrap.wrap(hop["summary"], 30)[:8]
+        detail = hop.get("detail") or {}
+        candidates = detail.get("candidates")
+        if candidates:
+            chosen = detail.get("chosen")
+            lines = lines[:4] + [""] + [("▶ " if c == chosen else "   ") + _short(str(c), 26) for c in candidates[:6]]
+        ax.text(x + 0.1, -0.85, "\n".join(lines), fontsize=FONT["small"], color=PALETTE["ink"], va="top",
+                family="monospace" if candidates else None, linespacing=1.35)
+        if i < len(hops) - 1:
+            ax.annotate("", xy=(x + width + 0.33, -1.85), xytext=(x + width + 0.02, -1.85),
+                        arrowprops={"arrowstyle": "-|>", "color": PALETTE["muted"], "lw": 1.4})
+        x += width + 0.35
+    return fig

@@ -39,6 +39,8 @@ class Result:
     def __str__(self) -> str:
         return f"{'✓' if self.passed else '✗'} {self.exercise}: {self.message}"
 
+    __repr__ = __str__
+
     def _repr_html_(self) -> str:
         colour = "#009E73" if self.passed else "#D55E00"
         mark = "✓ passed" if self.passed else "✗ not yet"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +19,7 @@ from typing import Any
 from . import apply as ssa
 from . import defaults, errors, patch, strategies, validation
 from .clock import Clock, rfc3339
+from .randomness import Randomness
 from .registry import Registry, ResourceType
 from .schema import SchemaSet
 from .selectors import parse_fields, parse_labels
@@ -56,13 +56,14 @@ class DeleteOptions:
 class Api:
     """Every API verb over one store, with the cluster's schemas, clock and random source."""
 
-    def __init__(self, store: Store, registry: Registry, schemas: SchemaSet, clock: Clock, rng: random.Random,
+    def __init__(self, store: Store, registry: Registry, schemas: SchemaSet, clock: Clock, randomness: Randomness,
                  allocators: strategies.Allocators):
         self.store = store
         self.registry = registry
         self.schemas = schemas
         self.clock = clock
-        self.rng = rng
+        self.uids = randomness.stream("uids")
+        self.names = randomness.stream("generated-names")
         self.allocators = allocators
 
     # -- helpers --------------------------------------------------------------------
@@ -76,7 +77,7 @@ class Api:
         return rfc3339(self.clock.now())
 
     def new_uid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return str(uuid.UUID(int=self.uids.getrandbits(128), version=4))
 
     def _require(self, rt: ResourceType, ns: str, name: str) -> Obj:
         obj = self.store.get(rt.group_resource, ns, name)
@@ -134,7 +135,7 @@ class Api:
             return
         prefix = meta["generateName"][:58]
         for _ in range(8):
-            name = prefix + "".join(self.rng.choice(GENERATE_ALPHABET) for _ in range(5))
+            name = prefix + "".join(self.names.choice(GENERATE_ALPHABET) for _ in range(5))
             if self.store.get(rt.group_resource, meta.get("namespace", ""), name) is None:
                 meta["name"] = name
                 return

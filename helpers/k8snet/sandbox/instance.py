@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import random
 import ssl
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from . import errors, strategies
+from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, deployments, gc, namespaces, pods, replicasets
+from .controllers import Manager, deployments, endpoints, gc, namespaces, pods, replicasets
 from .ipam import SequentialIPAllocator
+from .randomness import Randomness
 from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
@@ -47,14 +47,15 @@ class Sandbox:
         self.state_dir = Path(state_dir) if state_dir else None
         self.seed = seed
         self.clock = clock or Clock()
-        self.rng = random.Random(seed)
+        self.random = Randomness(seed)
+        self.rng = self.random.stream("main")
         self.registry = registry or builtin()
         self.schemas = schemas or upstream()
         if self.state_dir:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
-        self.allocators = strategies.Allocators(self.rng)
-        self.api = Api(self.store, self.registry, self.schemas, self.clock, self.rng, self.allocators)
+        self.allocators = strategies.Allocators(self.random)
+        self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
@@ -74,7 +75,8 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------
 
     def _init_pod_ipam(self) -> None:
-        self.allocators.pod_ips = {name: SequentialIPAllocator(cidr, self.rng) for name, cidr, _ in NODES}
+        self.allocators.pod_ips = {name: SequentialIPAllocator(cidr, self.random.stream("pod-ips"))
+                                   for name, cidr, _ in NODES}
         strategies.rebuild(self.api)
         for pod in self.store.list("pods"):
             node, ip = pod["spec"].get("nodeName"), (pod.get("status") or {}).get("podIP")
@@ -88,7 +90,7 @@ class Sandbox:
                 self.bootstrap()
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
-                                      pods.controller(self)])
+                                      pods.controller(self), endpoints.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -106,7 +108,7 @@ class Sandbox:
         self._node_load = None
         if seed is not None:
             self.seed = seed
-        self.rng.seed(self.seed)
+        self.random.reseed(self.seed)
         self.allocators.service_ips._range.used.clear()
         self.allocators.node_ports.used.clear()
         self._init_pod_ipam()
@@ -114,7 +116,7 @@ class Sandbox:
 
     def reseed(self, seed: int) -> None:
         self.seed = seed
-        self.rng.seed(seed)
+        self.random.reseed(seed)
 
     # -- facts -----------------------------------------------------------------------
 
@@ -181,6 +183,17 @@ class Sandbox:
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                                           "targetPort": 6443}]}}, opts)
+        # kube-apiserver keeps the endpoints of default/kubernetes itself (its own address on the control plane)
+        apiserver_ip = NODES[0][2]
+        self.api.create(rt("", "v1", "endpoints"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": apiserver_ip}],
+                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]}, opts)
+        self.api.create(rt("discovery.k8s.io", "v1", "endpointslices"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [apiserver_ip], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}, opts)
         kubeadm = WriteOptions(field_manager="kubeadm")
         self.api.create(rt("", "v1", "services"), "kube-system", {
             "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",

@@ -165,6 +165,15 @@ class ApiServer:
 
     async def resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
         rt, ns, name, sub = self._locate(group, version, rest)
+        resp = await self._resource(request, rt, ns, name, sub)
+        if rt.group == "" and rt.plural == "endpoints" and not resp.prepared:
+            # kube-apiserver 1.33 warns on every v1 Endpoints request (KEP-4974)
+            resp.headers.add("Warning", '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 '
+                                        'EndpointSlice"')
+        return resp
+
+    async def _resource(self, request: web.Request, rt: ResourceType, ns: str | None, name: str,
+                        sub: str) -> web.StreamResponse:
         method = request.method
         q = request.query
         api = self.sandbox.api
@@ -411,6 +420,8 @@ class ApiServer:
         if action == "clock":
             sb.clock.advance(float(body.get("advance", 0)))
             return json_response(sb.status())
+        if action == "trace":
+            return json_response(trace_request(sb, body))
         raise errors.not_found("", "", f"admin/{action}")
 
 
@@ -425,3 +436,29 @@ def scale_of(obj: dict) -> dict:
         "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
                    "selector": selector_string((obj.get("spec") or {}).get("selector"))},
     }
+
+
+def trace_request(sb: Sandbox, body: dict) -> dict:
+    """One request from a pod, with every decision the data plane made on its way (``k8snet.trace``)."""
+    from urllib.parse import urlsplit
+
+    from .dataplane.model import Hop, HttpRequest, NetError
+
+    pod = sb.store.get("pods", str(body.get("namespace", "")), str(body.get("pod", "")))
+    if pod is None:
+        raise errors.not_found("pods", "", str(body.get("pod", "")))
+    url = urlsplit(str(body.get("url", "")))
+    if url.scheme not in ("http", "") or not url.hostname:
+        raise errors.bad_request("trace needs an http:// URL with a host, e.g. http://web/hostname")
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    request = HttpRequest("GET", path, {"Host": url.netloc, "User-Agent": "k8snet-trace", "Accept": "*/*"},
+                          host=url.hostname)
+    try:
+        response = sb.dataplane.http(pod, url.hostname, url.port or 80, request)
+    except NetError as exc:
+        hops = exc.hops + [Hop("error", f"{exc.code}: {exc.message}")]
+        return {"hops": [h.to_dict() for h in hops], "status": None, "answeredBy": None,
+                "error": f"{exc.code}: {exc.message}"}
+    return {"hops": [h.to_dict() for h in response.hops], "status": response.status,
+            "answeredBy": response.served_by or None, "error": None}
+

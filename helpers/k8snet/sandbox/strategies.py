@@ -9,11 +9,11 @@ deletion and namespace termination.
 from __future__ import annotations
 
 import copy
-import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import errors, ipam
+from .randomness import Randomness
 from .registry import ResourceType
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 BUILTIN_GROUPS = {"", "apps", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io"}
-GENERATION_KINDS = {"Deployment", "ReplicaSet", "Ingress", "IngressClass", "NetworkPolicy"}
+GENERATION_KINDS = {"Deployment", "ReplicaSet", "Ingress", "IngressClass", "NetworkPolicy", "EndpointSlice"}
 STATUS_KINDS = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod", "Namespace", "Node"}
 CREATE_ON_UPDATE_KINDS = {"Endpoints"}
 
@@ -34,14 +34,14 @@ NODE_PORT_RANGE = (30000, 32767)
 class Allocators:
     """Address and port pools shared by strategies and controllers."""
 
-    rng: random.Random
+    randomness: Randomness
     service_ips: ipam.IPAllocator = field(init=False)
     node_ports: ipam.RangeAllocator = field(init=False)
     pod_ips: dict[str, ipam.SequentialIPAllocator] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.service_ips = ipam.IPAllocator(SERVICE_CIDR, self.rng)
-        self.node_ports = ipam.RangeAllocator(*NODE_PORT_RANGE, self.rng)
+        self.service_ips = ipam.IPAllocator(SERVICE_CIDR, self.randomness.stream("service-ips"))
+        self.node_ports = ipam.RangeAllocator(*NODE_PORT_RANGE, self.randomness.stream("node-ports"))
 
 
 def _is(rt: ResourceType, group: str, kind: str) -> bool:
@@ -85,7 +85,28 @@ def qos_class(pod: Obj) -> str:
 
 def prepare_update(api: Api, rt: ResourceType, obj: Obj, old: Obj) -> None:
     if _is(rt, "", "Service"):
+        drop_type_dependent_fields(obj, old)
         allocate_service(api, obj, old)
+
+
+def drop_type_dependent_fields(svc: Obj, old: Obj) -> None:
+    """A type change wipes the fields the old type needed (pkg/registry/core/service/storage dropTypeDependentFields)."""
+    spec, old_spec = svc.setdefault("spec", {}), old.get("spec") or {}
+    new_type, old_type = spec.get("type", "ClusterIP"), old_spec.get("type", "ClusterIP")
+    if new_type == old_type:
+        return
+    if new_type not in ("NodePort", "LoadBalancer"):
+        if spec.get("externalTrafficPolicy") == old_spec.get("externalTrafficPolicy"):
+            spec.pop("externalTrafficPolicy", None)
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+    if new_type != "LoadBalancer":
+        if spec.get("allocateLoadBalancerNodePorts") == old_spec.get("allocateLoadBalancerNodePorts"):
+            spec.pop("allocateLoadBalancerNodePorts", None)
+        if spec.get("loadBalancerClass") == old_spec.get("loadBalancerClass"):
+            spec.pop("loadBalancerClass", None)
+        if svc.get("status", {}).get("loadBalancer"):
+            svc["status"]["loadBalancer"] = {}
 
 
 def keep_status(rt: ResourceType, obj: Obj, old: Obj) -> Obj:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..apiserver import DeleteOptions
+from ..clock import parse_time
+from ..schema import KUBERNETES_VERSION
 from . import Controller, Key, same_key
 from .events import record
 
@@ -33,7 +36,7 @@ class Stage:
     name: str
     applies: Callable[[Pod], bool]
     delay: Callable[[Pod], float]
-    act: Callable[[Sandbox, Pod], None]
+    act: Callable[[Sandbox, Pod], float | None]  # may return seconds after which to look again
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -158,7 +161,7 @@ def schedule(sb: Sandbox, pod: Pod) -> None:
         return
     counts = {n["metadata"]["name"]: load.get(n["metadata"]["name"], 0) for n in fits}
     least = min(counts.values())
-    choice = sb.rng.choice(sorted(n for n, c in counts.items() if c == least))
+    choice = sb.random.stream("scheduler").choice(sorted(n for n, c in counts.items() if c == least))
     new["spec"]["nodeName"] = choice
     set_condition(new.setdefault("status", {}), "PodScheduled", "True", now)
     sb.store.put("pods", new)
@@ -183,18 +186,20 @@ def start(sb: Sandbox, pod: Pod) -> None:
     statuses = []
     all_ready = True
     for c in new["spec"]["containers"]:
-        ready = not c.get("readinessProbe")
+        # ready at once without a readiness or startup probe; otherwise the prober decides (see Prober)
+        ready = not c.get("readinessProbe") and not c.get("startupProbe")
         all_ready = all_ready and ready
         statuses.append({"containerID": container_id(pod, c["name"]), "image": full_image(c["image"]),
                          "imageID": "", "lastState": {}, "name": c["name"], "ready": ready,
-                         "restartCount": 0, "started": True, "state": {"running": {"startedAt": now}}})
+                         "restartCount": 0, "started": not c.get("startupProbe"),
+                         "state": {"running": {"startedAt": now}}})
     status["containerStatuses"] = statuses
     set_condition(status, "PodReadyToStartContainers", "True", now)
     set_condition(status, "Initialized", "True", now)
     set_condition(status, "Ready", "True" if all_ready else "False", now,
                   "" if all_ready else "ContainersNotReady",
                   "" if all_ready else "containers with unready status: [" + " ".join(
-                      c["name"] for c in new["spec"]["containers"] if c.get("readinessProbe")) + "]")
+                      cs["name"] for cs in statuses if not cs["ready"]) + "]")
     set_condition(status, "ContainersReady", "True" if all_ready else "False", now,
                   "" if all_ready else "ContainersNotReady")
     order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
@@ -207,22 +212,9 @@ def start(sb: Sandbox, pod: Pod) -> None:
                field_path=f"spec.containers{{{c['name']}}}")
         record(sb, new, "Started", f"Started container {c['name']}", "kubelet", host=node,
                field_path=f"spec.containers{{{c['name']}}}")
-
-
-def become_ready(sb: Sandbox, pod: Pod) -> None:
-    """A readiness probe's first success (the data plane issue makes probes real)."""
-    new = copy.deepcopy(pod)
-    status = new["status"]
-    now = sb.api.now()
-    for cs in status.get("containerStatuses") or []:
-        cs["ready"] = True
-    for ctype in ("Ready", "ContainersReady"):
-        for c in status.get("conditions") or []:
-            if c["type"] == ctype:
-                c.pop("reason", None)
-                c.pop("message", None)
-        set_condition(status, ctype, "True", now)
-    write_status(sb, new)
+    workloads = getattr(sb.dataplane, "workloads", None)  # tests may stand a smaller data plane in
+    if workloads is not None:
+        workloads.on_pod_started(new)  # the programs start: startup log lines, the script's setup
 
 
 def terminate(sb: Sandbox, pod: Pod) -> None:
@@ -241,11 +233,237 @@ def terminate(sb: Sandbox, pod: Pod) -> None:
     sb.api.delete(rt, pod["metadata"]["namespace"], pod["metadata"]["name"], DeleteOptions(grace_period=0))
     if ip:
         sb.release_pod_ip(node, ip)
+    sb.dataplane.workloads.forget(pod["metadata"].get("uid", ""))
 
 
-def _probe_delay(pod: Pod) -> float:
-    probes = [c.get("readinessProbe") or {} for c in pod["spec"]["containers"]]
-    return max((p.get("initialDelaySeconds", 0) for p in probes), default=0)
+# -- kubelet probes (pkg/kubelet/prober: worker.go, prober.go; pkg/probe/http, pkg/probe/tcp) --------------
+
+PROBES = (("startupProbe", "Startup"), ("livenessProbe", "Liveness"), ("readinessProbe", "Readiness"))
+PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1, "successThreshold": 1,
+                  "failureThreshold": 3}
+INITIAL = {"Readiness": False, "Liveness": True, "Startup": None}  # worker.go: the value before the first result
+
+
+@dataclass
+class ProbeWorker:
+    """One container's probe of one kind (worker.go): its schedule and its run of equal results."""
+
+    kind: str  # Startup, Liveness or Readiness
+    container: str
+    spec: dict[str, Any]
+    container_id: str = ""
+    due: float = 0.0  # sandbox time (epoch seconds) of the next probe
+    result: bool | None = None  # what the results manager holds
+    last: bool | None = None
+    run: int = 0
+    on_hold: bool = False  # after a liveness/startup failure, until the container restarts
+
+    def setting(self, name: str) -> int:
+        return int(self.spec.get(name) or PROBE_DEFAULTS[name])
+
+
+class Prober:
+    """The kubelet's prober for the pods of one sandbox: probes on the sandbox clock, status on transitions.
+
+    A probe runs ``initialDelaySeconds`` after the container started (as the
+    kubelet's manual trigger makes it), then every ``periodSeconds``; a result
+    counts once it repeats ``successThreshold``/``failureThreshold`` times. The
+    kubelet connects from the host network: its source address is the node's
+    pod-CIDR gateway (kindnet's ptp plugin puts it on each pod's host-side
+    veth), and no NetworkPolicy applies to it. A liveness or startup failure
+    restarts the container at once (no CrashLoopBackOff back-off).
+    """
+
+    def __init__(self, sb: Sandbox):
+        self.sb = sb
+        self.workers: dict[str, dict[tuple[str, str], ProbeWorker]] = {}  # pod uid -> (container, kind) -> worker
+        self.events: dict[tuple[str, ...], str] = {}  # (pod uid, container, message) -> Event name
+        self.acts = 0
+
+    def act(self, sb: Sandbox, pod: Pod) -> float | None:
+        """Run the probes that are due; write the pod's status only when a result changed; seconds to the next."""
+        self.acts += 1
+        if self.acts % 500 == 0:
+            self._prune()
+        now = sb.clock.now().timestamp()
+        workers = self._workers(pod)
+        new = copy.deepcopy(pod)
+        statuses = {cs["name"]: cs for cs in new["status"].get("containerStatuses") or []}
+        for w in workers.values():
+            cs = statuses.get(w.container)
+            running = ((cs or {}).get("state") or {}).get("running")
+            if cs is None or not running:
+                continue
+            if w.container_id != cs.get("containerID"):  # a new container: start over
+                w.container_id, w.result, w.last, w.run, w.on_hold = cs.get("containerID", ""), INITIAL[w.kind], \
+                    None, 0, False
+                w.due = parse_time(running["startedAt"]).timestamp() + w.setting("initialDelaySeconds")
+            if w.on_hold or now < w.due or (w.kind == "Startup") == bool(cs.get("started")):
+                continue  # startup probes run until started; the others only after
+            w.due = now + w.setting("periodSeconds")
+            ok = self._probe(new, w)
+            if ok is None:  # the probe errored: the result is thrown away (worker.go doProbe)
+                continue
+            w.run = w.run + 1 if w.last == ok else 1
+            w.last = ok
+            if w.run < w.setting("successThreshold" if ok else "failureThreshold"):
+                continue
+            w.result = ok
+            if not ok and w.kind in ("Liveness", "Startup"):
+                w.on_hold, w.run = True, 0
+                self._restart(new, cs, w.kind)
+            elif ok and w.kind == "Startup":
+                cs["started"] = True
+        self._readiness(new, workers)
+        if new["status"] != pod["status"]:
+            write_status(sb, new)
+        pending = [w.due for w in workers.values() if not w.on_hold]
+        return max(min(pending) - now, 0.25) if pending else None
+
+    def _workers(self, pod: Pod) -> dict[tuple[str, str], ProbeWorker]:
+        uid = pod["metadata"].get("uid", "")
+        workers = self.workers.setdefault(uid, {})
+        for c in pod["spec"]["containers"]:
+            for field_name, kind in PROBES:
+                if c.get(field_name) and (c["name"], kind) not in workers:
+                    workers[(c["name"], kind)] = ProbeWorker(kind, c["name"], c[field_name])
+        return workers
+
+    def _prune(self) -> None:
+        alive = {p["metadata"].get("uid") for p in self.sb.store.list("pods")}
+        self.workers = {uid: w for uid, w in self.workers.items() if uid in alive}
+        self.events = {k: v for k, v in self.events.items() if k[0] in alive}
+
+    def _readiness(self, pod: Pod, workers: dict[tuple[str, str], ProbeWorker]) -> None:
+        """containerStatuses[].ready and the Ready/ContainersReady conditions from the readiness results."""
+        status, now = pod["status"], self.sb.api.now()
+        for cs in status.get("containerStatuses") or []:
+            w = workers.get((cs["name"], "Readiness"))
+            running = bool((cs.get("state") or {}).get("running"))
+            cs["ready"] = running and bool(cs.get("started")) and (w is None or bool(w.result))
+        unready = [cs["name"] for cs in status.get("containerStatuses") or [] if not cs["ready"]]
+        for ctype in ("Ready", "ContainersReady"):
+            if unready:
+                message = "containers with unready status: [" + " ".join(unready) + "]"
+                set_condition(status, ctype, "False", now, "ContainersNotReady", message)
+            else:
+                for c in status.get("conditions") or []:
+                    if c["type"] == ctype:
+                        c.pop("reason", None)
+                        c.pop("message", None)
+                set_condition(status, ctype, "True", now)
+
+    def _probe(self, pod: Pod, w: ProbeWorker) -> bool | None:
+        """Run one probe (prober.go runProbe); a failure records an Unhealthy event as the kubelet words it."""
+        ok, output, errored = self._run(pod, w)
+        if errored:
+            self._unhealthy(pod, w.container, f"{w.kind} probe errored and resulted in unknown state: {output}")
+            return None
+        if not ok:
+            self._unhealthy(pod, w.container, f"{w.kind} probe failed: {output}")
+        return ok
+
+    def _run(self, pod: Pod, w: ProbeWorker) -> tuple[bool, str, bool]:
+        """(success, output, errored) of an exec, httpGet or tcpSocket probe."""
+        from ..dataplane.commands import ExecStartFailure, run_sync
+        from ..dataplane.model import Connection, HttpRequest
+        from ..dataplane.workloads import EMPTY_REPLY, RAW_REPLY
+
+        dp, spec = self.sb.dataplane, w.spec
+        ip = pod["status"].get("podIP", "")
+        if "exec" in spec:
+            result = run_sync(dp, pod, w.container, list(spec["exec"].get("command") or []))
+            if isinstance(result, ExecStartFailure):
+                return False, "rpc error: code = Unknown desc = " + result.message.removeprefix(
+                    "error executing command in container: "), True
+            return result.exit_code == 0, (result.stdout + result.stderr).decode(errors="replace"), False
+        if "tcpSocket" in spec:
+            port = self._port(pod, w.container, spec["tcpSocket"].get("port"))
+            if dp.workloads.listening(pod, port, "TCP"):
+                return True, "", False
+            return False, f"dial tcp {ip}:{port}: connect: connection refused", False
+        if "httpGet" in spec:
+            get = spec["httpGet"]
+            port = self._port(pod, w.container, get.get("port"))
+            scheme = (get.get("scheme") or "HTTP").lower()
+            path = get.get("path") or "/"
+            path = path if path.startswith("/") else "/" + path
+            url = f'Get "{scheme}://{ip}:{port}{path}"'
+            if not dp.workloads.listening(pod, port, "TCP"):
+                return False, f"{url}: dial tcp {ip}:{port}: connect: connection refused", False
+            if scheme == "https" and not dp.workloads.speaks_tls(pod, port):
+                return False, f"{url}: http: server gave HTTP response to HTTPS client", False
+            headers = {"Host": f"{ip}:{port}", "User-Agent": f"kube-probe/{KUBERNETES_VERSION}", "Accept": "*/*",
+                       "Connection": "close"}
+            headers.update({h["name"]: h.get("value", "") for h in get.get("httpHeaders") or []})
+            conn = Connection(None, pod, ip, port, "TCP", self._source(pod),
+                              self.sb.random.stream("kubelet-probes").randint(32768, 60999))
+            response = dp.workloads.serve_http(conn, HttpRequest("GET", path, headers, host=f"{ip}:{port}",
+                                                                 scheme=scheme))
+            if response.status == RAW_REPLY:
+                return False, (f"{url}: net/http: HTTP/1.x transport connection broken: malformed HTTP response "
+                               f'"{response.body.decode(errors="replace")}"'), False
+            if response.status == EMPTY_REPLY:
+                return False, f"{url}: EOF", False
+            if 200 <= response.status < 400:  # pkg/probe/http: 2xx and (followed) 3xx succeed
+                return True, response.body.decode(errors="replace"), False
+            return False, f"HTTP probe failed with statuscode: {response.status}", False
+        return False, "k8snet sandbox: only exec, httpGet and tcpSocket probes are emulated (not gRPC)", False
+
+    def _port(self, pod: Pod, container: str, port: Any) -> int:
+        """A probe port: a number, or the name of one of the container's ports."""
+        if isinstance(port, int) or str(port).isdigit():
+            return int(port)
+        spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+        return next((p["containerPort"] for p in spec.get("ports") or [] if p.get("name") == port), 0)
+
+    def _source(self, pod: Pod) -> str:
+        """The kubelet's source address towards a pod on its node: the node's pod-CIDR gateway (.1)."""
+        node = self.sb.store.get("nodes", "", pod["spec"].get("nodeName", "")) or {}
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        return str(ipaddress.ip_network(cidr)[1]) if cidr else node_ip(self.sb, pod["spec"].get("nodeName", ""))
+
+    def _restart(self, pod: Pod, cs: dict[str, Any], kind: str) -> None:
+        """Kill the container that failed its liveness/startup probe and start it again (fresh files, log)."""
+        name, node, now = cs["name"], pod["spec"].get("nodeName", ""), self.sb.api.now()
+        path = f"spec.containers{{{name}}}"
+        record(self.sb, pod, "Killing", f"Container {name} failed {kind.lower()} probe, will be restarted",
+               "kubelet", host=node, field_path=path)
+        code = self.sb.dataplane.workloads.program(pod, name).sigterm_exit
+        running = (cs.get("state") or {}).get("running") or {}
+        cs["lastState"] = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                          "startedAt": running.get("startedAt"), "finishedAt": now,
+                                          "containerID": cs.get("containerID")}}
+        cs["restartCount"] = cs.get("restartCount", 0) + 1
+        digest = hashlib.sha256(f"{pod['metadata'].get('uid')}/{name}/{cs['restartCount']}".encode()).hexdigest()
+        cs["containerID"] = "containerd://" + digest
+        cs["state"] = {"running": {"startedAt": now}}
+        spec = next(c for c in pod["spec"]["containers"] if c["name"] == name)
+        cs["started"] = not spec.get("startupProbe")
+        image = spec["image"]
+        record(self.sb, pod, "Pulled", f'Container image "{image}" already present on machine', "kubelet",
+               host=node, field_path=path)
+        record(self.sb, pod, "Created", f"Created container: {name}", "kubelet", host=node, field_path=path)
+        record(self.sb, pod, "Started", f"Started container {name}", "kubelet", host=node, field_path=path)
+        self.sb.dataplane.workloads.on_container_restarted(pod, name)
+
+    def _unhealthy(self, pod: Pod, container: str, message: str) -> None:
+        """A Warning Unhealthy event; a repeat bumps its count, as client-go's event correlator does."""
+        uid, ns = pod["metadata"].get("uid", ""), pod["metadata"].get("namespace") or "default"
+        key = (uid, container, message)
+        name = self.events.get(key)
+        event = self.sb.store.get("events", ns, name) if name else None
+        if event is not None:
+            event = copy.deepcopy(event)
+            event["count"] = event.get("count", 1) + 1
+            event["lastTimestamp"] = self.sb.api.now()
+            self.sb.store.put("events", event)
+            return
+        record(self.sb, pod, "Unhealthy", message, "kubelet", "Warning", host=pod["spec"].get("nodeName", ""),
+               field_path=f"spec.containers{{{container}}}")
+        for e in self.sb.store.list("events", ns):
+            if (e.get("involvedObject") or {}).get("uid") == uid and e.get("message") == message:
+                self.events[key] = e["metadata"]["name"]
 
 
 def _phase(pod: Pod) -> str:
@@ -256,8 +474,8 @@ def _deleting(pod: Pod) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp"))
 
 
-def _unready(pod: Pod) -> bool:
-    return any(not cs.get("ready") for cs in (pod.get("status") or {}).get("containerStatuses") or [])
+def _probed(pod: Pod) -> bool:
+    return any(c.get(kind) for c in pod["spec"]["containers"] for kind, _ in PROBES)
 
 
 STAGES: list[Stage] = [
@@ -265,8 +483,7 @@ STAGES: list[Stage] = [
     Stage("schedule", lambda p: not p["spec"].get("nodeName") and not _deleting(p), lambda p: 0.0, schedule),
     Stage("start", lambda p: bool(p["spec"].get("nodeName")) and _phase(p) == "Pending" and not _deleting(p),
           lambda p: 0.1, start),
-    Stage("ready", lambda p: _phase(p) == "Running" and _unready(p) and not _deleting(p), _probe_delay,
-          become_ready),
+    # the kubelet's prober: its stage is added per sandbox by controller(), as it remembers results (Prober)
 ]
 """The pod lifecycle, first matching stage wins (delays in seconds of sandbox time)."""
 
@@ -293,12 +510,14 @@ class StageEngine:
             if wait > 0:
                 return wait
             del self.entered[(key, stage.name)]
-            stage.act(sb, pod)
-            return None
+            return stage.act(sb, pod)  # a stage may ask to look again (the prober's next probe)
         return None
 
 
 def controller(sb: Sandbox) -> Controller:
-    engine = StageEngine(STAGES)
+    prober = Prober(sb)
+    probe = Stage("probe", lambda p: _phase(p) == "Running" and not _deleting(p) and _probed(p), lambda p: 0.0,
+                  prober.act)
+    engine = StageEngine([*STAGES, probe])
     return Controller("pod-lifecycle", engine.reconcile, {"pods": same_key})
 

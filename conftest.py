@@ -1,4 +1,4 @@
-"""Each notebook under nbval starts from a fresh, seeded sandbox, so notebooks run in any order.
+"""Each notebook (lessons and lab solutions) under nbval starts from a fresh, seeded sandbox, so notebooks run in any order.
 
 Before a notebook's kernel starts (its first cell's setup), point the
 environment at a private sandbox (the test session's one when there is one)
@@ -25,6 +25,7 @@ def _ensure_private_sandbox() -> process.Running:
         os.environ["K8SNET_HOME"] = os.path.join(base, "home")
         os.environ["KUBECONFIG"] = os.path.join(base, "kubeconfig")
         _started_here = True
+    os.environ["K8SNET_PROGRESS"] = "0"  # no progress bars in stored outputs
     return process.up(seed=0)
 
 

@@ -1,0 +1,1175 @@
+"""The exec'd commands of the probe contract, emulated: no host process is ever run.
+
+``kubectl exec`` (and exec probes) land in :func:`run`. What a container
+can run depends on its image, as in the real one: agnhost is Alpine (busybox
+``sh``/``wget``/``nslookup``, ``curl``, ``bash``, ``/agnhost``), nginx is
+Debian (``dash``, ``bash``, ``curl``; no ``wget``/``nslookup``), http-echo and
+coredns are distroless (no shell at all). A command the image lacks fails as
+the runtime reports it; a command the image has but the sandbox does not
+emulate exits 127 with the list of what it does emulate. Outputs, messages and
+exit codes follow the real programs (curl 8, busybox 1.37, agnhost connect),
+cited at each function. Waits (``sleep``, a timed-out connect) take no time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from . import net_error_line
+from .model import DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
+from .workloads import (
+    COREDNS_VERSION,
+    EMPTY_REPLY,
+    EMULATED,
+    HTTP_ECHO_VERSION,
+    RAW_REPLY,
+    FileSystem,
+    dialed_ip,
+    hostname,
+    image_family,
+    is_ip,
+)
+
+if TYPE_CHECKING:
+    from . import DataPlane
+
+Pod = dict[str, Any]
+
+CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1"}  # Alpine 3.21's curl; Debian bookworm's curl
+BASIC = {"cat", "echo", "touch", "rm", "ls", "mkdir", "hostname", "date", "env", "printenv", "sleep", "true",
+         "false", "test", "[", "sh", "bash", "pwd"}
+AVAILABLE = {
+    "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2"},
+    "nginx": BASIC | {"dash", "curl", "nginx"},
+    "http-echo": {"/http-echo"},
+    "coredns": {"/coredns"},
+}
+"""The commands emulated in each image family."""
+_BUSYBOX = ("arp awk base64 basename cat chmod chown cp cut date dd df dirname dmesg du echo egrep env expr false "
+            "fgrep find free grep gunzip gzip head hostname id ifconfig ip ipcalc kill killall less ln ls md5sum "
+            "mkdir mktemp more mount mv netstat nice nohup nslookup pgrep ping ping6 pkill printenv printf ps pwd "
+            "readlink realpath rm rmdir route sed seq sh sha256sum sleep sort stat tail tar tee test time timeout "
+            "top touch tr traceroute true uname uniq unzip uptime vi watch wc wget which whoami xargs yes [ [[")
+_COREUTILS = ("awk base64 basename cat chmod chown cp cut date dd df dirname du echo env expr false find grep "
+              "gzip head hostname id kill ln ls md5sum mkdir mktemp mv nice nohup printenv printf pwd readlink "
+              "realpath rm rmdir sed seq sh sha256sum sleep sort stat tail tar tee test timeout touch tr true "
+              "uname uniq wc which whoami xargs yes [ apt apt-get dpkg perl")
+PRESENT = {
+    # Alpine 3.21 busybox applets plus the packages agnhost's Dockerfile adds (bind-tools curl netcat-openbsd
+    # iproute2 iperf bash) and coredns from the image root
+    "agnhost": set(_BUSYBOX.split()) | {"ash", "bash", "curl", "dig", "host", "nc", "ss", "iperf", "apk"},
+    # debian:bookworm-slim plus what the nginx image installs (curl, gettext-base's envsubst, nginx)
+    "nginx": set(_COREUTILS.split()) | {"bash", "dash", "curl", "envsubst", "nginx", "nginx-debug", "openssl"},
+}
+"""Every command the real image has; one outside this set and AVAILABLE is ``not found``."""
+
+
+@dataclass
+class ExecStartFailure(ExecResult):
+    """The runtime could not start the process (no such executable).
+
+    ``message`` is containerd's error; :func:`run` raises it as an
+    InternalError ApiError, so the exec stream's error channel carries
+    ``Internal error occurred: <message>`` and kubectl prints it after
+    ``error: `` and exits 1. Exec probes report it as an errored probe.
+    """
+
+    message: str = ""
+
+
+@dataclass
+class Ctx:
+    """One exec: the container, its files and environment, and the shell state."""
+
+    dp: DataPlane
+    pod: Pod
+    container: str
+    family: str | None
+    fs: FileSystem
+    env: dict[str, str]
+    tty: bool = False
+    stdin: bytes = b""
+    cwd: str = "/"
+    shell: str = ""  # "ash", "dash" or "bash" inside a script, "" at the top level
+    out: list[bytes] = field(default_factory=list)
+    err: list[bytes] = field(default_factory=list)
+
+    def write(self, text: str | bytes) -> None:
+        self.out.append(text.encode() if isinstance(text, str) else text)
+
+    def error(self, text: str) -> None:
+        self.err.append(text.encode())
+
+    @property
+    def pod_ip(self) -> str:
+        return (self.pod.get("status") or {}).get("podIP", "")
+
+
+async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,
+              tty: bool = False) -> ExecResult:
+    """Run an emulated command in a container (the exec subresource's entry point).
+
+    Raises:
+        ApiError: the image has no such executable (containerd's "failed to start exec" error).
+    """
+    result = run_sync(dataplane, pod, container, argv, stdin, tty)
+    if isinstance(result, ExecStartFailure):
+        from ..errors import ApiError
+
+        raise ApiError(result.message)
+    return result
+
+
+def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,
+             tty: bool = False) -> ExecResult:
+    """The same as :func:`run`, callable from a synchronous reconcile (exec probes, container scripts)."""
+    spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
+    if spec is None:
+        return ExecResult(b"", f'container {container} is not valid for pod {pod["metadata"]["name"]}\n'.encode(), 1)
+    workloads = dataplane.workloads
+    workloads.ensure_started(pod)
+    family = image_family(spec.get("image", ""))
+    ctx = Ctx(dataplane, pod, container, family, workloads.files(pod, container),
+              workloads.env(pod, container), tty, stdin or b"")
+    if not argv:
+        return ExecResult(b"", b"error: you must specify at least one command for the container\n", 1)
+    if family is None:
+        return _result(ctx, 127, f"k8snet sandbox: the image {spec.get('image')} is not emulated, so no command "
+                                 f"can run in its containers. Emulated images: {', '.join(EMULATED)}.\n")
+    name = resolve(ctx, argv[0])
+    if name is None:
+        return start_failure(ctx, argv[0])
+    code = execute(ctx, [name, *argv[1:]])
+    return ExecResult(b"".join(ctx.out), b"".join(ctx.err), code)
+
+
+def _result(ctx: Ctx, code: int, stderr: str) -> ExecResult:
+    return ExecResult(b"".join(ctx.out), b"".join(ctx.err) + stderr.encode(), code)
+
+
+def start_failure(ctx: Ctx, exe: str) -> ExecStartFailure:
+    """containerd + runc's refusal to start a missing executable, as kubectl prints it after ``error: ``."""
+    exec_id = hashlib.sha256(f"{ctx.pod['metadata'].get('uid')}/{ctx.container}/{exe}/{ctx.dp.sb.clock.now()}"
+                             .encode()).hexdigest()
+    why = f"stat {exe}: no such file or directory" if "/" in exe else "executable file not found in $PATH"
+    message = ("error executing command in container: failed to exec in container: "
+               f'failed to start exec "{exec_id}": OCI runtime exec failed: exec failed: unable to start container '
+               f'process: exec: "{exe}": {why}: unknown')
+    return ExecStartFailure(b"", (message + "\n").encode(), 1, message)
+
+
+def resolve(ctx: Ctx, exe: str) -> str | None:
+    """The command an argv[0] names in this image (None: the image has no such executable).
+
+    ``/agnhost`` sits at the image root, outside $PATH, so plain ``agnhost``
+    is not found, as in the real image.
+    """
+    family = ctx.family or ""
+    available = AVAILABLE.get(family, set())
+    present = PRESENT.get(family, set()) | {name for name in available if not name.startswith("/")}
+    if "/" in exe:
+        path = FileSystem.norm(exe)
+        if path in available:
+            return path
+        base = posixpath.basename(path)
+        in_path = posixpath.dirname(path) in ("/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin")
+        return base if in_path and base in present else None
+    return exe if exe in present else None
+
+
+# -- the shell ------------------------------------------------------------------------------
+
+TOKEN = re.compile(r"&&|\|\||[0-2]?>>|[0-2]?>&[0-2]|&>|[0-2]?>|<|;|\||&")
+
+
+@dataclass
+class Simple:
+    """One simple command of a script: its words, redirections, the operator before it and its span."""
+
+    words: list[str]
+    redirs: list[tuple[str, str]]
+    op: str
+    start: int
+    end: int = 0
+
+
+def tokenize(script: str, env: dict[str, str]) -> list[tuple[str, str, int]]:
+    """Split a command line into words and operators, honouring quotes, escapes and $VAR expansion."""
+    tokens: list[tuple[str, str, int]] = []
+    i, n = 0, len(script)
+    word: list[str] | None = None
+    start = 0
+    while i < n:
+        ch = script[i]
+        if ch in " \t" or ch in ";&|<>\n" or (ch == "#" and word is None):
+            if word is not None:
+                tokens.append(("word", "".join(word), start))
+                word = None
+            if ch == "#":
+                while i < n and script[i] != "\n":
+                    i += 1
+                continue
+            if ch in " \t":
+                i += 1
+                continue
+            if ch == "\n":
+                tokens.append(("op", ";", i))
+                i += 1
+                continue
+            m = TOKEN.match(script, i)
+            assert m is not None
+            tokens.append(("op", m.group(0), i))
+            i = m.end()
+            continue
+        if word is None:
+            word, start = [], i
+            m = re.match(r"[0-2](>>|>&[0-2]|>)", script[i:])
+            if m:
+                tokens.append(("op", m.group(0), i))
+                i += len(m.group(0))
+                word = None
+                continue
+        if ch == "'":
+            j = script.find("'", i + 1)
+            j = n if j < 0 else j
+            word.append(script[i + 1:j])
+            i = j + 1
+        elif ch == '"':
+            j = i + 1
+            buf = []
+            while j < n and script[j] != '"':
+                if script[j] == "\\" and j + 1 < n and script[j + 1] in '"\\$`':
+                    buf.append(script[j + 1])
+                    j += 2
+                elif script[j] == "$":
+                    text, j = _var(script, j, env)
+                    buf.append(text)
+                else:
+                    buf.append(script[j])
+                    j += 1
+            word.append("".join(buf))
+            i = j + 1
+        elif ch == "\\" and i + 1 < n:
+            word.append(script[i + 1])
+            i += 2
+        elif ch == "$":
+            text, i = _var(script, i, env)
+            word.append(text)
+        else:
+            word.append(ch)
+            i += 1
+    if word is not None:
+        tokens.append(("word", "".join(word), start))
+    return tokens
+
+
+def _var(script: str, i: int, env: dict[str, str]) -> tuple[str, int]:
+    m = re.match(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\?)", script[i:])
+    if not m:
+        return "$", i + 1
+    if m.group(0) == "$?":
+        return env.get("?", "0"), i + 2
+    return env.get(m.group(2) or m.group(3), ""), i + len(m.group(0))
+
+
+def parse(script: str, env: dict[str, str]) -> list[Simple] | str:
+    """Simple commands joined by ``;``, ``&&``, ``||`` (or an error message for what is not emulated)."""
+    commands: list[Simple] = []
+    current = Simple([], [], ";", 0)
+    tokens = tokenize(script, env)
+    i = 0
+    while i < len(tokens):
+        kind, text, pos = tokens[i]
+        if kind == "word":
+            if not current.words and not current.redirs:
+                current.start = pos
+            current.words.append(text)
+        elif text in (";", "&&", "||", "&"):
+            if current.words or current.redirs:
+                current.end = pos
+                commands.append(current)
+            elif text != ";":
+                return f"syntax error: unexpected \"{text}\""
+            current = Simple([], [], ";" if text == "&" else text, 0)
+        elif text == "|":
+            return "pipes are not emulated by the k8snet sandbox; run each command in its own exec"
+        elif text.endswith(("&1", "&2")):
+            current.redirs.append((text, ""))
+        else:
+            if i + 1 >= len(tokens) or tokens[i + 1][0] != "word":
+                return "syntax error: unexpected newline"
+            current.redirs.append((text, tokens[i + 1][1]))
+            i += 1
+        i += 1
+    if current.words or current.redirs:
+        current.end = len(script)
+        commands.append(current)
+    return commands
+
+
+SERVERS = {"/agnhost", "agnhost", "/http-echo", "nginx", "nginx-debug", "/docker-entrypoint.sh", "/coredns",
+           "sleep", "tail"}
+
+
+def split_script(script: str, env: dict[str, str]) -> tuple[str, list[str] | None]:
+    """A container's ``sh -c`` script as (setup commands, the long-running command's argv or None)."""
+    commands = parse(script, env)
+    if isinstance(commands, str):
+        return "", None
+    for cmd in commands:
+        words = cmd.words[1:] if cmd.words[:1] == ["exec"] else cmd.words
+        if words and (words[0] in SERVERS or posixpath.basename(words[0]) in SERVERS):
+            return script[: cmd.start].rstrip(" \t\n;&|"), words
+    return script, None
+
+
+def shell(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``sh -c SCRIPT`` (or a script on stdin): busybox ash, dash or bash, by image and name."""
+    flavour = "bash" if name == "bash" else ("ash" if ctx.family == "agnhost" else "dash")
+    if args[:1] == ["-c"]:
+        if len(args) < 2:
+            ctx.error(f"{name}: -c requires an argument\n" if flavour != "bash" else
+                      "bash: -c: option requires an argument\n")
+            return 2
+        script = args[1]
+    elif args:
+        ctx.error(f"k8snet sandbox: `{name} {' '.join(args)}` is not emulated; use {name} -c 'COMMANDS'\n")
+        return 127
+    elif ctx.stdin:
+        script = ctx.stdin.decode(errors="replace")
+    else:
+        ctx.error("k8snet sandbox: interactive shells are not emulated; run one command line per exec, e.g. "
+                  "kubectl exec POD -- sh -c 'curl -sS web; echo done'\n")
+        return 1
+    saved, ctx.shell = ctx.shell, flavour
+    try:
+        return script_run(ctx, script)
+    finally:
+        ctx.shell = saved
+
+
+def script_run(ctx: Ctx, script: str) -> int:
+    """Run a script's simple commands, honouring ``;``, ``&&``, ``||`` and ``exit``."""
+    commands = parse(script, ctx.env)
+    if isinstance(commands, str):
+        ctx.error(f"sh: {commands}\n")
+        return 2
+    code = 0
+    for cmd in commands:
+        if (cmd.op == "&&" and code != 0) or (cmd.op == "||" and code == 0):
+            continue
+        ctx.env["?"] = str(code)
+        now = parse(script[cmd.start:cmd.end], ctx.env)  # expand $VAR and $? when the command runs
+        if isinstance(now, str) or not now:
+            continue
+        code = simple(ctx, now[0].words, now[0].redirs)
+        if code < 0:  # exit
+            return -code - 1
+    return code
+
+
+def simple(ctx: Ctx, words: list[str], redirs: list[tuple[str, str]]) -> int:
+    """Run one simple command with its redirections; returns its exit code (negative: ``exit N`` as -N-1)."""
+    while words and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        key, _, value = words.pop(0).partition("=")
+        ctx.env[key] = value
+    if not words:
+        return 0
+    out_before, err_before = len(ctx.out), len(ctx.err)
+    if words[0] == "exit":
+        code = int(words[1]) if len(words) > 1 and words[1].lstrip("-").isdigit() else 0
+        return -(code % 256) - 1
+    if words[0] == "exec":
+        words = words[1:] or ["true"]
+    if words[0] == "cd":
+        target = FileSystem.norm(words[1] if len(words) > 1 else "/root", ctx.cwd)
+        if not ctx.fs.is_dir(target):
+            ctx.error(_not_found_prefix(ctx) + f"cd: can't cd to {words[1]}: No such file or directory\n")
+            return 2
+        ctx.cwd = target
+        return 0
+    if words[0] == "export":
+        for w in words[1:]:
+            key, _, value = w.partition("=")
+            ctx.env[key] = value
+        return 0
+    name = resolve(ctx, words[0])
+    stdin_saved = ctx.stdin
+    for op, target in redirs:
+        if op == "<":
+            data = ctx.fs.read(FileSystem.norm(target, ctx.cwd))
+            if data is None:
+                ctx.error(_not_found_prefix(ctx) + f"can't open {target}: no such file\n")
+                return 1
+            ctx.stdin = data
+    if name is None:
+        ctx.error(_not_found(ctx, words[0]))
+        code = 127
+    else:
+        code = execute(ctx, [name, *words[1:]])
+    ctx.stdin = stdin_saved
+    return _redirect(ctx, redirs, out_before, err_before, code)
+
+
+def _redirect(ctx: Ctx, redirs: list[tuple[str, str]], out_at: int, err_at: int, code: int) -> int:
+    """Apply ``>``, ``>>``, ``2>``, ``2>&1``, ``&>`` to what the command just wrote."""
+    out, err = b"".join(ctx.out[out_at:]), b"".join(ctx.err[err_at:])
+    del ctx.out[out_at:], ctx.err[err_at:]
+    keep_out, keep_err = out, err
+    for op, target in redirs:
+        if op == "<":
+            continue
+        if op in ("2>&1",):
+            keep_out, keep_err = keep_out + keep_err, b""
+            continue
+        if op in ("1>&2", ">&2"):
+            keep_err, keep_out = keep_err + keep_out, b""
+            continue
+        append = op.endswith(">>")
+        if op in ("&>",):
+            data, keep_out, keep_err = keep_out + keep_err, b"", b""
+        elif op.startswith("2"):
+            data, keep_err = keep_err, b""
+        else:
+            data, keep_out = keep_out, b""
+        problem = ctx.fs.write(FileSystem.norm(target, ctx.cwd), data, append)
+        if problem:
+            ctx.error(_not_found_prefix(ctx) + f"can't create {target}: {problem}\n" if ctx.shell != "bash"
+                      else f"bash: line 1: {target}: {problem}\n")
+            return 1
+    ctx.out.append(keep_out)
+    ctx.err.append(keep_err)
+    return code
+
+
+def _not_found_prefix(ctx: Ctx) -> str:
+    return {"ash": "sh: ", "dash": "sh: 1: ", "bash": "bash: line 1: "}.get(ctx.shell, "")
+
+
+def _not_found(ctx: Ctx, exe: str) -> str:
+    """A shell's "not found" line: busybox ash, dash and bash word it differently."""
+    if ctx.shell == "bash":
+        return f"bash: line 1: {exe}: {'No such file or directory' if '/' in exe else 'command not found'}\n"
+    return f"{_not_found_prefix(ctx)}{exe}: not found\n"
+
+
+def execute(ctx: Ctx, argv: list[str]) -> int:
+    """Dispatch one resolved command to its emulation."""
+    name, args = argv[0], argv[1:]
+    family = ctx.family or ""
+    if name not in AVAILABLE.get(family, set()) and posixpath.basename(name) not in AVAILABLE.get(family, set()):
+        emulated = ", ".join(sorted(AVAILABLE.get(family, set())))
+        ctx.error(f"k8snet sandbox: `{name}` is not emulated in the {family} image (no host command is ever "
+                  f"run). Emulated here: {emulated}.\n")
+        return 127
+    handler = HANDLERS.get(name) or HANDLERS.get(posixpath.basename(name))
+    assert handler is not None, name
+    return handler(ctx, name, args)
+
+
+# -- file and text commands (busybox 1.37 in agnhost, GNU coreutils in nginx) ----------------------------
+
+
+def _gnu(ctx: Ctx) -> bool:
+    return ctx.family == "nginx"
+
+
+def cmd_cat(ctx: Ctx, name: str, args: list[str]) -> int:
+    code = 0
+    files = [a for a in args if a != "--"] or ["-"]
+    for path in files:
+        if path == "-":
+            ctx.write(ctx.stdin)
+            continue
+        full = FileSystem.norm(path, ctx.cwd)
+        data = ctx.fs.read(full)
+        if ctx.fs.is_dir(full):
+            ctx.error(f"cat: {path}: Is a directory\n" if _gnu(ctx) else "cat: read error: Is a directory\n")
+            code = 1
+        elif data is None:
+            ctx.error(f"cat: {path}: No such file or directory\n" if _gnu(ctx) else
+                      f"cat: can't open '{path}': No such file or directory\n")
+            code = 1
+        else:
+            ctx.write(data)
+    return code
+
+
+def cmd_echo(ctx: Ctx, name: str, args: list[str]) -> int:
+    newline = True
+    while args and args[0] in ("-n", "-e", "-ne", "-en"):
+        newline = newline and "n" not in args[0]
+        args = args[1:]
+    ctx.write(" ".join(args) + ("\n" if newline else ""))
+    return 0
+
+
+def cmd_touch(ctx: Ctx, name: str, args: list[str]) -> int:
+    code = 0
+    for path in [a for a in args if not a.startswith("-")]:
+        full = FileSystem.norm(path, ctx.cwd)
+        if ctx.fs.exists(full):
+            continue
+        problem = ctx.fs.write(full, b"")
+        if problem:
+            ctx.error(f"touch: cannot touch '{path}': {problem}\n" if _gnu(ctx) else f"touch: {path}: {problem}\n")
+            code = 1
+    return code
+
+
+def cmd_rm(ctx: Ctx, name: str, args: list[str]) -> int:
+    flags = "".join(a[1:] for a in args if a.startswith("-") and len(a) > 1)
+    force, recursive = "f" in flags, "r" in flags or "R" in flags
+    code = 0
+    for path in [a for a in args if not a.startswith("-") or a == "-"]:
+        problem = ctx.fs.remove(FileSystem.norm(path, ctx.cwd), recursive)
+        if problem == "No such file or directory" and force:
+            continue
+        if problem == "Is a directory":
+            ctx.error(f"rm: cannot remove '{path}': Is a directory\n" if _gnu(ctx) else
+                      f"rm: '{path}' is a directory\n")
+            code = 1
+        elif problem:
+            ctx.error(f"rm: cannot remove '{path}': {problem}\n" if _gnu(ctx) else
+                      f"rm: can't remove '{path}': {problem}\n")
+            code = 1
+    return code
+
+
+def cmd_mkdir(ctx: Ctx, name: str, args: list[str]) -> int:
+    parents = any(a.startswith("-") and "p" in a for a in args)
+    code = 0
+    for path in [a for a in args if not a.startswith("-")]:
+        problem = ctx.fs.mkdir(FileSystem.norm(path, ctx.cwd), parents)
+        if problem:
+            ctx.error(f"mkdir: cannot create directory '{path}': {problem}\n" if _gnu(ctx) else
+                      f"mkdir: can't create directory '{path}': {problem}\n")
+            code = 1
+    return code
+
+
+def cmd_ls(ctx: Ctx, name: str, args: list[str]) -> int:
+    flags = "".join(a[1:] for a in args if a.startswith("-"))
+    if set(flags) - set("1aA"):
+        ctx.error(f"k8snet sandbox: ls -{flags} is not emulated (plain ls, -1, -a and -A are)\n")
+        return 2
+    paths = [a for a in args if not a.startswith("-")] or ["."]
+    code = 0
+    for path in paths:
+        full = FileSystem.norm(path, ctx.cwd)
+        if ctx.fs.is_dir(full):
+            names = ctx.fs.listdir(full)
+            if "a" in flags:
+                names = [".", "..", *names]
+            if len(paths) > 1:
+                ctx.write(f"{path}:\n")
+            ctx.write("".join(n + "\n" for n in names))
+        elif ctx.fs.exists(full):
+            ctx.write(path + "\n")
+        else:
+            ctx.error(f"ls: cannot access '{path}': No such file or directory\n" if _gnu(ctx) else
+                      f"ls: {path}: No such file or directory\n")
+            code = 2 if _gnu(ctx) else 1
+    return code
+
+
+def cmd_test(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``test``/``[``: file tests (-e -f -d -s), string tests (-z -n = !=), integer comparisons, ``!``."""
+    if name == "[":
+        if args[-1:] != ["]"]:
+            ctx.error(f"{_not_found_prefix(ctx)}[: missing ]\n")
+            return 2
+        args = args[:-1]
+    negate = bool(args) and args[0] == "!"
+    args = args[1:] if negate else args
+    result = _test(ctx, args)
+    if result is None:
+        ctx.error(f"k8snet sandbox: test {' '.join(args)} is not emulated\n")
+        return 2
+    return 0 if result != negate else 1
+
+
+def _test(ctx: Ctx, args: list[str]) -> bool | None:
+    if not args:
+        return False
+    if len(args) == 1:
+        return args[0] != ""
+    if len(args) == 2:
+        op, path = args
+        full = FileSystem.norm(path, ctx.cwd)
+        checks = {"-e": ctx.fs.exists(full), "-f": ctx.fs.read(full) is not None and not ctx.fs.is_dir(full),
+                  "-d": ctx.fs.is_dir(full), "-s": bool(ctx.fs.read(full)), "-z": path == "", "-n": path != "",
+                  "-r": ctx.fs.exists(full), "-w": ctx.fs.exists(full), "-x": ctx.fs.exists(full)}
+        return checks.get(op)
+    if len(args) == 3:
+        a, op, b = args
+        if op in ("=", "=="):
+            return a == b
+        if op == "!=":
+            return a != b
+        ops = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__, "-gt": int.__gt__,
+               "-ge": int.__ge__}
+        if op in ops and a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
+            return ops[op](int(a), int(b))
+    return None
+
+
+def cmd_hostname(ctx: Ctx, name: str, args: list[str]) -> int:
+    if args[:1] in (["-i"], ["-I"]):
+        ctx.write(ctx.pod_ip + (" \n" if args[0] == "-I" else "\n"))
+    else:
+        ctx.write(hostname(ctx.pod) + "\n")
+    return 0
+
+
+def cmd_date(ctx: Ctx, name: str, args: list[str]) -> int:
+    now = ctx.dp.sb.clock.now()
+    fmt = next((a[1:] for a in args if a.startswith("+")), "%a %b %e %H:%M:%S UTC %Y")
+    ctx.write(now.strftime(fmt.replace("%s", str(int(now.timestamp())))) + "\n")
+    return 0
+
+
+def cmd_env(ctx: Ctx, name: str, args: list[str]) -> int:
+    if name == "printenv" and args:
+        values = [ctx.env[a] for a in args if a in ctx.env]
+        ctx.write("".join(v + "\n" for v in values))
+        return 0 if len(values) == len(args) else 1
+    if args:
+        ctx.error("k8snet sandbox: env with arguments is not emulated (plain env and printenv VAR are)\n")
+        return 127
+    ctx.write("".join(f"{k}={v}\n" for k, v in ctx.env.items() if k != "?"))
+    return 0
+
+
+def cmd_pwd(ctx: Ctx, name: str, args: list[str]) -> int:
+    ctx.write(ctx.cwd + "\n")
+    return 0
+
+
+def cmd_true(ctx: Ctx, name: str, args: list[str]) -> int:
+    return 1 if name == "false" else 0
+
+
+def cmd_sleep(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``sleep N`` returns at once: the sandbox does not make an exec wait."""
+    return 0
+
+
+def cmd_shell(ctx: Ctx, name: str, args: list[str]) -> int:
+    return shell(ctx, posixpath.basename(name), args)
+
+
+def cmd_nginx(ctx: Ctx, name: str, args: list[str]) -> int:
+    version = ctx.dp.workloads.program(ctx.pod, ctx.container).opts.get("version", "")
+    if args[:1] in (["-v"], ["-V"]):
+        ctx.error(f"nginx version: nginx/{version}\n")
+        return 0
+    if args[:1] == ["-t"]:
+        ctx.error("nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"
+                  "nginx: configuration file /etc/nginx/nginx.conf test is successful\n")
+        return 0
+    if args[:2] == ["-s", "reload"]:
+        stamp = ctx.dp.sb.clock.now().strftime("%Y/%m/%d %H:%M:%S")
+        ctx.error(f"{stamp} [notice] 40#40: signal process started\n")
+        return 0
+    ctx.error("k8snet sandbox: only nginx -v, -t and -s reload are emulated\n")
+    return 127
+
+
+def cmd_http_echo(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``/http-echo -version``; a second server in the container cannot bind :5678 (main.go)."""
+    if any(a.lstrip("-") == "version" for a in args):
+        ctx.write(f"http-echo v{HTTP_ECHO_VERSION} (k8snet sandbox)\nBuilt: -\n")
+        return 0
+    stamp = ctx.dp.sb.clock.now().strftime("%Y/%m/%d %H:%M:%S")
+    ctx.error(f"{stamp} [INFO] server is listening on :5678\n{stamp} [ERR] server exited with: listen tcp :5678: "
+              "bind: address already in use\n")
+    return 1
+
+
+def cmd_coredns(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``/coredns -version``; a second server cannot bind :53."""
+    if args[:1] == ["-version"]:
+        ctx.write(f"CoreDNS-{COREDNS_VERSION}\nlinux/amd64, go1.23.3, 51e11f1\n")
+        return 0
+    ctx.error("Listen: listen tcp :53: bind: address already in use\n")
+    return 1
+
+
+# -- /agnhost connect (test/images/agnhost/connect/connect.go) -----------------------------------------
+
+
+def go_duration(text: str) -> float | None:
+    """Parse a Go duration (``1s``, ``500ms``, ``1m30s``) into seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    if text == "0":
+        return 0.0
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        return None
+    return sum(float(a) * units[b] for a, b in parts)
+
+
+def cmd_agnhost(ctx: Ctx, name: str, args: list[str]) -> int:
+    if args[:1] != ["connect"]:
+        sub = args[0] if args else ""
+        ctx.error(f"k8snet sandbox: `/agnhost {sub}` is not emulated in exec; `/agnhost connect HOST:PORT "
+                  "--timeout=1s --protocol=tcp|udp|sctp` is\n")
+        return 127
+    opts = {"timeout": "0s", "protocol": "tcp", "udp-data": "hostname", "sctp-data": "hostname"}
+    positional: list[str] = []
+    rest = args[1:]
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg.startswith("--"):
+            key, eq, value = arg[2:].partition("=")
+            if key not in opts:
+                ctx.error(f"Error: unknown flag: --{key}\n")
+                return 1
+            if not eq:
+                i += 1
+                value = rest[i] if i < len(rest) else ""
+            opts[key] = value
+        else:
+            positional.append(arg)
+        i += 1
+    if len(positional) != 1:
+        ctx.error(f"Error: accepts 1 arg(s), received {len(positional)}\n")
+        return 1
+    if go_duration(opts["timeout"]) is None:
+        ctx.error(f'Error: invalid argument "{opts["timeout"]}" for "--timeout" flag: time: invalid duration '
+                  f'"{opts["timeout"]}"\n')
+        return 1
+    dest, protocol = positional[0], opts["protocol"]
+    host, sep, port = dest.rpartition(":")
+    host = host.strip("[]")
+    if protocol in ("", "tcp"):
+        if not sep or not port:
+            ctx.error(f"UNKNOWN: address {dest}: missing port in address\n")
+            return 1
+    elif protocol not in ("udp", "sctp"):
+        ctx.error(f"Unsupported protocol\n{protocol}")
+        return 1
+    if not sep or not port.isdigit():
+        ctx.error(f"DNS: address {dest}: {'missing port in address' if not sep else 'invalid port'}\n")
+        return 1
+    try:
+        conn = ctx.dp.connect(ctx.pod, host, int(port), "TCP" if protocol in ("", "tcp") else protocol.upper())
+    except DnsError as exc:
+        ctx.error(net_error_line(exc) + "\n")
+        return 1
+    except NetError as exc:
+        if protocol in ("", "tcp"):
+            ctx.error(net_error_line(exc) + "\n")
+        elif protocol == "udp":  # parseUDPErrorAndExit prints the Go error after the prefix
+            src = f"{ctx.pod_ip}:{ctx.dp.workloads.ephemeral_port()}"
+            if isinstance(exc, Timeout):
+                ctx.error(f"TIMEOUT: read udp {src}->{host}:{port}: i/o timeout\n")
+            elif isinstance(exc, Refused):
+                ctx.error(f"REFUSED: read udp {src}->{host}:{port}: connection refused\n")
+            else:
+                ctx.error(f"UNKNOWN: {exc.message}\n")
+        else:
+            ctx.error("TIMEOUT\n" if isinstance(exc, Timeout) else f"OTHER: {exc.message}\n")
+        return 1
+    if protocol in ("", "tcp"):
+        return 0
+    reply = ctx.dp.workloads.serve_udp(conn, opts["udp-data" if protocol == "udp" else "sctp-data"] + "\n")
+    if reply is None:
+        ip = dialed_ip(conn, host)
+        ctx.error(f"TIMEOUT: read udp {conn.client_ip}:{conn.client_port}->{ip}:{port}: i/o timeout\n"
+                  if protocol == "udp" else "TIMEOUT\n")
+        return 1
+    return 0
+
+
+# -- curl 8 (https://curl.se/libcurl/c/libcurl-errors.html; lib/multi.c and lib/cf-socket.c wording) ------
+
+CURL_VALUE = {"-o": "output", "--output": "output", "-w": "write-out", "--write-out": "write-out",
+              "-m": "max-time", "--max-time": "max-time", "--connect-timeout": "connect-timeout",
+              "-H": "header", "--header": "header", "-X": "request", "--request": "request",
+              "--resolve": "resolve", "--cacert": "cacert", "--cert": "cert", "--key": "key",
+              "-A": "user-agent", "--user-agent": "user-agent", "-d": "data", "--data": "data",
+              "--data-raw": "data", "--data-binary": "data", "-e": "referer", "--referer": "referer"}
+CURL_FLAGS = {"-s": "silent", "--silent": "silent", "-S": "show-error", "--show-error": "show-error",
+              "-k": "insecure", "--insecure": "insecure", "-I": "head", "--head": "head", "-i": "include",
+              "--include": "include", "-f": "fail", "--fail": "fail", "-L": "location", "--location": "location",
+              "--http1.1": "http1.1", "-4": "ipv4", "--ipv4": "ipv4", "--no-progress-meter": "no-progress",
+              "-N": "no-buffer", "--no-buffer": "no-buffer", "-q": "q"}
+
+
+@dataclass
+class CurlOpts:
+    values: dict[str, str] = field(default_factory=dict)
+    headers: list[str] = field(default_factory=list)
+    resolve: list[str] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+    urls: list[str] = field(default_factory=list)
+
+
+def curl_args(args: list[str]) -> CurlOpts | str:
+    """Parse curl's options (short flags combine: ``-sS``, ``-sSo /dev/null``); an unknown option is an error."""
+    o = CurlOpts()
+    i = 0
+
+    def take(key: str, value: str) -> None:
+        if key == "header":
+            o.headers.append(value)
+        elif key == "resolve":
+            o.resolve.append(value)
+        else:
+            o.values[key] = value
+
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--"):
+            key, eq, value = arg.partition("=")
+            if key in CURL_FLAGS:
+                o.flags.add(CURL_FLAGS[key])
+            elif key in CURL_VALUE:
+                if not eq:
+                    i += 1
+                    if i >= len(args):
+                        return f"curl: option {key}: requires parameter"
+                    value = args[i]
+                take(CURL_VALUE[key], value)
+            else:
+                return f"option {key}: is not emulated by the k8snet sandbox"
+        elif arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                short = "-" + arg[j]
+                if short in CURL_FLAGS:
+                    o.flags.add(CURL_FLAGS[short])
+                    j += 1
+                elif short in CURL_VALUE:
+                    value = arg[j + 1:]
+                    if not value:
+                        i += 1
+                        if i >= len(args):
+                            return f"curl: option {short}: requires parameter"
+                        value = args[i]
+                    take(CURL_VALUE[short], value)
+                    break
+                else:
+                    return f"option {short}: is not emulated by the k8snet sandbox"
+        else:
+            o.urls.append(arg)
+        i += 1
+    return o
+
+
+def cmd_curl(ctx: Ctx, name: str, args: list[str]) -> int:
+    """curl 8 (7.88 on Debian) for HTTP: the flags of the probe contract, its error lines and exit codes."""
+    parsed = curl_args(args)
+    if isinstance(parsed, str):
+        supported = " ".join(sorted({*CURL_FLAGS, *CURL_VALUE}))
+        ctx.error(f"curl: {parsed}\ncurl: emulated options: {supported}\n")
+        return 2
+    o = parsed
+    if not o.urls:
+        ctx.error("curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n")
+        return 2
+    silent = "silent" in o.flags
+    show_errors = not silent or "show-error" in o.flags
+    version = CURL_VERSION.get(ctx.family or "", "8.12.1")
+    state: dict[str, Any] = {"url": o.urls[0], "status": 0, "ip": "", "port": 0, "local_port": 0,
+                             "body": b"", "headers": b"", "redirects": 0, "content_type": ""}
+    code, message = _curl_transfer(ctx, o, version, state)
+    output = state["headers"] if "head" in o.flags else (
+        state["headers"] + state["body"] if "include" in o.flags else state["body"])
+    if code == 0 and "fail" in o.flags and state["status"] >= 400:
+        code, message, output = 22, f"The requested URL returned error: {state['status']}", b""
+    if code == 0 or output:
+        target = o.values.get("output")
+        if target and target != "-":
+            problem = ctx.fs.write(FileSystem.norm(target, ctx.cwd), output)
+            if problem:
+                ctx.error(f"Warning: Failed to open the file {target}: {problem}\n")
+                code, message = 23, "Failure writing output to destination"
+        else:
+            ctx.write(output)
+    meter = not silent and "no-progress" not in o.flags and (not ctx.tty or o.values.get("output"))
+    if meter:
+        ctx.error(_curl_meter(len(state["body"]) if code == 0 else 0))
+    if "write-out" in o.values:
+        ctx.write(_curl_write_out(ctx, o.values["write-out"], state, code, message))
+    if code and show_errors:
+        ctx.error(f"curl: ({code}) {message}\n")
+    return code
+
+
+def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -> tuple[int, str]:
+    """Connect, send and receive (following redirects with -L); returns (curl exit code, error message)."""
+    method = o.values.get("request") or ("HEAD" if "head" in o.flags else ("POST" if "data" in o.values else "GET"))
+    url = state["url"]
+    for _ in range(51):
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            return 1, f'Protocol "{parts.scheme}" not supported'
+        host = parts.hostname or ""
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            return 3, "URL rejected: Port number was not a decimal number between 0 and 65535"
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        state["url"] = f"{scheme}://{parts.netloc}{path}"
+        address = host
+        for entry in o.resolve:
+            r_host, _, rest = entry.partition(":")
+            r_port, _, r_addr = rest.partition(":")
+            if r_host == host and r_port == str(port) and r_addr:
+                address = r_addr.strip("[]")
+        timeout = min([float(o.values[k]) for k in ("max-time", "connect-timeout") if k in o.values] or [0])
+        try:
+            conn = ctx.dp.connect(ctx.pod, address, port, "TCP")
+        except DnsError:
+            return 6, f"Could not resolve host: {host}"
+        except Timeout:
+            if timeout:
+                return 28, f"Connection timed out after {int(timeout * 1000) + 1} milliseconds"
+            # no -m: the kernel gives up after tcp_syn_retries=6 (about 130 s)
+            return 28, f"Failed to connect to {host} port {port} after 130530 ms: Timeout was reached"
+        except NetError:
+            return 7, f"Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"
+        state.update(ip=dialed_ip(conn, address), port=port,
+                     local_port=conn.client_port if conn.client_ip == ctx.pod_ip else
+                     ctx.dp.workloads.ephemeral_port())
+        if scheme == "https" and not ctx.dp.workloads.speaks_tls(conn.dst_pod, conn.port):
+            # a plain-HTTP server answers the TLS ClientHello with an HTTP 400: OpenSSL's "wrong version number"
+            prefix = "TLS connect error: " if version >= "8" else ""
+            return 35, f"{prefix}error:0A00010B:SSL routines::wrong version number"
+        if scheme == "https" and "insecure" not in o.flags:
+            return 60, ("SSL certificate problem: self-signed certificate\nMore details here: "
+                        "https://curl.se/docs/sslcerts.html\n\ncurl failed to verify the legitimacy of the server "
+                        "and therefore could not\nestablish a secure connection to it. To learn more about this "
+                        "situation and\nhow to fix it, please visit the webpage mentioned above.")
+        headers = {"Host": parts.netloc, "User-Agent": o.values.get("user-agent", f"curl/{version}"), "Accept": "*/*"}
+        if "referer" in o.values:
+            headers["Referer"] = o.values["referer"]
+        body = o.values.get("data", "").encode()
+        if "data" in o.values:
+            headers.update({"Content-Length": str(len(body)), "Content-Type": "application/x-www-form-urlencoded"})
+        for h in o.headers:
+            key, _, value = h.partition(":")
+            headers = {k: v for k, v in headers.items() if k.lower() != key.strip().lower()}
+            if value.strip() or not h.endswith(":"):
+                headers[key.strip()] = value.strip()
+        request = HttpRequest(method, path, headers, body, host=parts.netloc, scheme=scheme)
+        response = ctx.dp.workloads.serve_http(conn, request)
+        if response.status == RAW_REPLY:
+            return 1, "Received HTTP/0.9 when not allowed"
+        if response.status == EMPTY_REPLY:
+            return 52, "Empty reply from server"
+        _curl_record(state, response, method)
+        location = response.headers.get("Location")
+        if "location" in o.flags and 300 <= response.status < 400 and location:
+            url = location if "://" in location else f"{scheme}://{parts.netloc}{location}"
+            state["redirects"] += 1
+            if response.status in (301, 302, 303) and method == "POST":
+                method = "GET"
+            continue
+        return 0, ""
+    return 47, "Maximum (50) redirects followed"
+
+
+def _curl_record(state: dict[str, Any], response: HttpResponse, method: str) -> None:
+    import http as http_status
+
+    try:
+        reason = http_status.HTTPStatus(response.status).phrase
+    except ValueError:
+        reason = ""
+    lines = [f"HTTP/1.1 {response.status} {reason}".rstrip()] + [f"{k}: {v}" for k, v in response.headers.items()]
+    state["headers"] += ("\r\n".join(lines) + "\r\n\r\n").encode()
+    state["status"] = response.status
+    state["body"] = b"" if method == "HEAD" else response.body
+    state["content_type"] = response.headers.get("Content-Type", "")
+
+
+def _curl_meter(size: int) -> str:
+    """curl's progress meter, printed on stderr when its output is not a terminal and -s is not given."""
+    done = "100" if size else "  0"
+    return ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
+            "                                 Dload  Upload   Total   Spent    Left  Speed\n"
+            f"\r{done} {size:>5} {done} {size:>5}    0     0      0      0 --:--:-- --:--:-- --:--:--     0\n")
+
+
+def _curl_write_out(ctx: Ctx, fmt: str, state: dict[str, Any], code: int, message: str) -> str:
+    """``-w``: the common %{variables}; times are the sandbox's (small and fixed), not measured."""
+    ok = code == 0
+    values = {
+        "http_code": f"{state['status']:03d}" if ok or state["status"] else "000",
+        "remote_ip": state["ip"], "remote_port": str(state["port"] or ""),
+        "local_ip": ctx.pod_ip, "local_port": str(state["local_port"] or ""),
+        "size_download": str(len(state["body"])), "size_header": str(len(state["headers"])),
+        "time_namelookup": "0.000021", "time_connect": "0.000187" if ok else "0.000000",
+        "time_starttransfer": "0.000905" if ok else "0.000000", "time_total": "0.001012",
+        "url_effective": state["url"], "content_type": state["content_type"], "exitcode": str(code),
+        "errormsg": message.split("\n")[0], "num_connects": "1" if state["ip"] else "0",
+        "num_redirects": str(state["redirects"]), "scheme": urlsplit(state["url"]).scheme,
+        "http_version": "1.1" if ok else "0", "method": "", "speed_download": str(len(state["body"]) * 1000),
+    }
+    values["response_code"] = values["http_code"]
+    if code == 28:
+        values["time_total"] = values["time_connect"] = "1.001113"
+
+    def var(m: re.Match[str]) -> str:
+        if m.group(0) == "%%":
+            return "%"
+        if m.group(1) not in values:
+            ctx.error(f"curl: unknown --write-out variable: '{m.group(1)}'\n")
+            return ""
+        return values[m.group(1)]
+
+    fmt = fmt.replace("\\n", "\n").replace("\\t", "\t").replace("\\r", "\r").replace("\\\\", "\\")
+    return re.sub(r"%%|%\{([a-z_]+)\}", var, fmt)
+
+
+# -- busybox wget 1.37 (networking/wget.c) ----------------------------------------------------------------
+
+
+def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
+    quiet, output, spider, headers, ua = False, "", False, [], "Wget"
+    urls: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--spider",):
+            spider = True
+        elif arg.startswith("--header"):
+            value = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if "=" in arg else 1
+            headers.append(value)
+        elif arg.startswith("-") and len(arg) > 1 and not arg.startswith("--"):
+            j = 1
+            while j < len(arg):
+                c = arg[j]
+                if c == "q":
+                    quiet = True
+                elif c in "OTU":
+                    value = arg[j + 1:] or (args[i + 1] if i + 1 < len(args) else "")
+                    if not arg[j + 1:]:
+                        i += 1
+                    if c == "O":
+                        output = value
+                    elif c == "U":
+                        ua = value  # -T: a timed-out connection fails at once either way
+                    break
+                else:
+                    ctx.error(f"k8snet sandbox: wget -{c} is not emulated (-q, -O, -T, -U, --header and --spider "
+                              "are)\n")
+                    return 1
+                j += 1
+        else:
+            urls.append(arg)
+        i += 1
+    if not urls:
+        ctx.error("BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: wget [-cqS] "
+                  "[--spider] [-O FILE] [-o LOGFILE] [--header STR] [--post-data STR | --post-file FILE] "
+                  "[-Y on/off] [--no-check-certificate] [-P DIR] [-U AGENT] [-T SEC] URL...\n")
+        return 1
+    parts = urlsplit(urls[0] if "://" in urls[0] else "http://" + urls[0])
+    host, port = parts.hostname or "", parts.port or 80
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn = ctx.dp.connect(ctx.pod, host, port, "TCP")
+    except DnsError:
+        ctx.error(f"wget: bad address '{host}'\n")
+        return 1
+    except Timeout:
+        ctx.error("wget: download timed out\n")
+        return 1
+    except NetError as exc:
+        from .workloads import _hop_ip
+
+        ip = host if is_ip(host) else _hop_ip(exc, host)
+        ctx.error(f"wget: can't connect to remote host ({ip}): Connection refused\n")
+        return 1
+    ip = dialed_ip(conn, host)
+    if not quiet:
+        ctx.error(f"Connecting to {parts.netloc} ({ip}:{port})\n")
+    if parts.scheme == "https":
+        ctx.error("wget: error getting response: Connection reset by peer\n")
+        return 1
+    request_headers = {"Host": parts.netloc, "User-Agent": ua, "Connection": "close"}
+    for h in headers:
+        key, _, value = h.partition(":")
+        request_headers[key.strip()] = value.strip()
+    response = ctx.dp.workloads.serve_http(conn, HttpRequest("HEAD" if spider else "GET", path, request_headers,
+                                                             host=parts.netloc))
+    if response.status in (RAW_REPLY, EMPTY_REPLY):
+        ctx.error("wget: error getting response\n")
+        return 1
+    if response.status >= 400:
+        import http as http_status
+
+        reason = http_status.HTTPStatus(response.status).phrase if response.status < 600 else ""
+        ctx.error(f"wget: server returned error: HTTP/1.1 {response.status} {reason}\n")
+        return 1
+    if spider:
+        if not quiet:
+            ctx.error("remote file exists\n")
+        return 0
+    target = output or posixpath.basename(parts.path) or "index.html"
+    size = len(response.body)
+    if not quiet:
+        shown = "-" if target == "-" else target
+        ctx.error("writing to stdout\n" if target == "-" else f"saving to '{target}'\n")
+        ctx.error(f"{shown[:20]:<20} 100% |{'*' * 32}| {size:>5}  0:00:00 ETA\n")
+        ctx.error("written to stdout\n" if target == "-" else f"'{target}' saved\n")
+    if target == "-":
+        ctx.write(response.body)
+    else:
+        problem = ctx.fs.write(FileSystem.norm(target, ctx.cwd), response.body)
+        if problem:
+            ctx.error(f"wget: can't open '{target}': {problem}\n")
+            return 1
+    return 0
+
+
+# -- nslookup (busybox; the answer comes from dns.Resolver) -----------------------------------------------
+
+
+def cmd_nslookup(ctx: Ctx, name: str, args: list[str]) -> int:
+    qtype = "A"
+    names = []
+    for arg in args:
+        if arg.startswith(("-type=", "-query=", "-q=")):
+            qtype = arg.partition("=")[2].upper()
+        elif arg.startswith("-"):
+            ctx.error(f"k8snet sandbox: nslookup {arg} is not emulated (-type= is)\n")
+            return 1
+        else:
+            names.append(arg)
+    if not names:
+        ctx.error("BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: nslookup [-type=QUERY_TYPE] "
+                  "[-debug] HOST [DNS_SERVER]\n\nQuery DNS about HOST\n")
+        return 1
+    resolver = ctx.dp.dns
+    answer = resolver.lookup(ctx.pod, names[0], qtype)
+    formatter = getattr(resolver, "format_nslookup", None)
+    if formatter is None:
+        from .dns import format_nslookup as formatter  # type: ignore[no-redef]
+    stdout, stderr, code = formatter(answer)
+    ctx.write(stdout)
+    if stderr:
+        ctx.error(stderr)
+    return code
+
+
+HANDLERS = {
+    "cat": cmd_cat, "echo": cmd_echo, "touch": cmd_touch, "rm": cmd_rm, "ls": cmd_ls, "mkdir": cmd_mkdir,
+    "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env, "sleep": cmd_sleep,
+    "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd,
+    "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
+    "curl": cmd_curl, "wget": cmd_wget, "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
+    "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
+}

@@ -1,0 +1,77 @@
+"""Container logs: what ``kubectl logs`` (and ``-f``) reads from the emulated programs.
+
+The emulated workloads append their startup lines and one line per served
+request, in the program's real format; the exec/log protocol (``podsub``)
+reads them back, and followers get new lines through an asyncio queue.
+Lines are kept per container and bounded, as the kubelet rotates container
+logs, so a long-running notebook cannot grow the sandbox without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import datetime
+
+from ..clock import Clock
+
+Line = tuple[datetime, str]
+LIMIT = 10_000
+"""Lines kept per container (older lines are dropped, like a rotated log file)."""
+
+
+class LogBook:
+    """Every emulated container's log lines, timestamped with the sandbox clock.
+
+    Example:
+        >>> book = LogBook(Clock())
+        >>> book.append("uid-1", "web", "Started HTTP server on port 8080")
+        >>> [text for _, text in book.lines("uid-1", "web")]
+        ['Started HTTP server on port 8080']
+    """
+
+    def __init__(self, clock: Clock, limit: int = LIMIT):
+        self.clock = clock
+        self.limit = limit
+        self._lines: dict[tuple[str, str], deque[Line]] = {}
+        self._followers: dict[tuple[str, str], list[asyncio.Queue[Line | None]]] = {}
+
+    def append(self, pod_uid: str, container: str, line: str, at: datetime | None = None) -> None:
+        """Add one line (or several, split on newlines) and hand it to every follower."""
+        key = (pod_uid, container)
+        book = self._lines.setdefault(key, deque(maxlen=self.limit))
+        when = at or self.clock.now()
+        for text in line.rstrip("\n").split("\n"):
+            book.append((when, text))
+            for queue in self._followers.get(key, []):
+                queue.put_nowait((when, text))
+
+    def has(self, pod_uid: str, container: str) -> bool:
+        """Whether the container has written anything yet (its program has started)."""
+        return bool(self._lines.get((pod_uid, container)))
+
+    def lines(self, pod_uid: str, container: str) -> list[Line]:
+        """The container's kept lines, oldest first."""
+        return list(self._lines.get((pod_uid, container), ()))
+
+    def subscribe(self, pod_uid: str, container: str) -> asyncio.Queue[Line | None]:
+        """A queue that receives each new line; ``None`` means the container is gone."""
+        queue: asyncio.Queue[Line | None] = asyncio.Queue()
+        self._followers.setdefault((pod_uid, container), []).append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Line | None]) -> None:
+        """Stop feeding a follower's queue (``kubectl logs -f`` was interrupted)."""
+        for key, queues in list(self._followers.items()):
+            if queue in queues:
+                queues.remove(queue)
+            if not queues:
+                del self._followers[key]
+
+    def forget(self, pod_uid: str) -> None:
+        """Drop a deleted pod's logs and end its followers' streams, as the kubelet does."""
+        for key in [k for k in self._lines if k[0] == pod_uid]:
+            del self._lines[key]
+        for key in [k for k in self._followers if k[0] == pod_uid]:
+            for queue in self._followers.pop(key):
+                queue.put_nowait(None)

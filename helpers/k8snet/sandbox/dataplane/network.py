@@ -1,0 +1,171 @@
+"""One connection from a pod (or from outside): resolve → Service → endpoint → policy → pod.
+
+Each step asks the part that owns the decision — the pod's resolver
+(:mod:`.dns`), kube-proxy (:mod:`.proxy`), the NetworkPolicy engine, the
+emulated workload — and records a :class:`~.model.Hop`, so a failure says
+where it happened and ``k8snet.trace()`` can draw the path. Failures are
+worded as agnhost connect reports them (test/images/agnhost/connect): a
+dropped packet is a TIMEOUT, an RST or ICMP port-unreachable is REFUSED, a
+name that does not resolve is DNS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+from .model import Connection, DnsError, Hop, Refused, Timeout
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+Obj = dict[str, Any]
+
+HOST_IP = "172.18.0.1"  # the kind host on the Docker network: where outside clients come from
+EPHEMERAL_PORTS = (32768, 60999)  # Linux net.ipv4.ip_local_port_range default
+
+
+class Network:
+    """Opens connections as the pod network, kube-proxy and the destination pod's kernel would allow them.
+
+    Example:
+        >>> conn = sandbox.dataplane.network.connect(client, "web", 80)
+        >>> conn.dst_pod["metadata"]["name"], conn.client_ip
+        ('web-7c9d-abcde', '10.244.1.4')
+    """
+
+    def __init__(self, sandbox: Sandbox, dataplane: Any):
+        self.sb = sandbox
+        self.dp = dataplane  # read lazily: workloads and the policy engine are attached after us
+
+    def connect(self, src_pod: Obj | None, host: str, port: int, protocol: str = "TCP",
+                src_ip: str | None = None) -> Connection:
+        """Open a connection from ``src_pod`` (None: from outside, as ``src_ip``) to ``host:port``.
+
+        Raises:
+            DnsError: the name did not resolve (NXDOMAIN, or outside the sandbox).
+            Refused: no endpoints behind a Service, or nothing listens on the pod's port.
+            Timeout: dropped by kube-proxy or a NetworkPolicy, or an address nothing answers.
+        """
+        protocol = protocol.upper()
+        hops: list[Hop] = []
+        status = (src_pod or {}).get("status") or {}
+        src_node = ((src_pod or {}).get("spec") or {}).get("nodeName")
+        client_ip = src_ip or status.get("podIP") or HOST_IP
+        ip = self.resolve(src_pod, host, hops)
+        if ipaddress.ip_address(ip).is_loopback:
+            return self._loopback(src_pod, ip, port, protocol, hops)
+        service = None
+        dst_ip, dst_port = ip, port
+        route = self.dp.proxy.route(src_pod, src_node, ip, port, protocol, src_ip=client_ip)
+        if route is not None:
+            hops += route.hops
+            dst_ip, dst_port, client_ip, service = route.pod_ip, route.target_port, route.client_ip, route.service
+        dst_pod = self._destination(dst_ip, dst_port, protocol, hops)
+        allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, dst_pod, dst_port, protocol)
+        hops += policy_hops
+        if not allowed:
+            raise Timeout(f"{protocol} {dst_ip}:{dst_port} dropped by NetworkPolicy", hops)
+        name = f"{dst_pod['metadata'].get('namespace')}/{dst_pod['metadata']['name']}"
+        if not self.dp.workloads.listening(dst_pod, dst_port, protocol):
+            # TCP: the pod's kernel answers RST; UDP: ICMP port unreachable, which agnhost connect reads as
+            # "connection refused" (parseUDPErrorAndExit → REFUSED)
+            hops.append(Hop("pod", f"nothing in {name} listens on {dst_port}/{protocol}: "
+                            + ("RST" if protocol == "TCP" else "ICMP port unreachable"),
+                            {"pod": dst_pod["metadata"]["name"], "namespace": dst_pod["metadata"].get("namespace"),
+                             "port": dst_port, "listening": False}))
+            raise Refused(f"connect {dst_ip}:{dst_port}: connection refused", hops)
+        client_port = self.sb.random.stream("ephemeral-ports").randint(*EPHEMERAL_PORTS)
+        hops.append(Hop("pod", f"{name} accepts {dst_ip}:{dst_port}/{protocol} from {client_ip}:{client_port}",
+                        {"pod": dst_pod["metadata"]["name"], "namespace": dst_pod["metadata"].get("namespace"),
+                         "node": (dst_pod.get("spec") or {}).get("nodeName"), "ip": dst_ip, "port": dst_port,
+                         "client": f"{client_ip}:{client_port}"}))
+        return Connection(src_pod, dst_pod, dst_ip, dst_port, protocol, client_ip, client_port, hops, service)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def resolve(self, src_pod: Obj | None, host: str, hops: list[Hop]) -> str:
+        """An IP literal as is; /etc/hosts (kubelet-managed) next; then the pod's DNS resolver.
+
+        Go's resolver (agnhost is a Go binary) reports a failure as
+        ``lookup NAME on SERVER:53: no such host`` (NXDOMAIN) or
+        ``… server misbehaving`` (SERVFAIL), naming the name as given.
+        """
+        host = host.strip("[]")
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
+        hosts = self.etc_hosts(src_pod)
+        if host.lower().rstrip(".") in hosts:
+            ip = hosts[host.lower().rstrip(".")]
+            hops.append(Hop("dns", f"{host} → {ip} (/etc/hosts)", {"query": host, "source": "/etc/hosts",
+                                                                    "addresses": [ip]}))
+            return ip
+        answer = self.dp.dns.lookup(src_pod, host, "A")
+        hops.append(answer.hop)
+        if answer.addresses:
+            return answer.addresses[0]
+        if answer.rcode == "SERVFAIL":
+            message = f"lookup {host} on {answer.server}:53: server misbehaving"
+        elif answer.rcode == "NOERROR" and answer.note:  # a CNAME whose target lies outside the sandbox
+            message = f"lookup {host} on {answer.server}:53: {answer.note}"
+        else:
+            message = f"lookup {host} on {answer.server}:53: no such host"
+        raise DnsError(message, hops)
+
+    @staticmethod
+    def etc_hosts(pod: Obj | None) -> dict[str, str]:
+        """The kubelet-managed /etc/hosts: localhost and the pod's own hostname (and FQDN with a subdomain)."""
+        hosts = {"localhost": "127.0.0.1"}
+        if pod is None:
+            return hosts
+        spec, meta = pod.get("spec") or {}, pod["metadata"]
+        ip = (pod.get("status") or {}).get("podIP")
+        if ip and not spec.get("hostNetwork"):
+            hostname = spec.get("hostname") or meta["name"]
+            hosts[hostname.lower()] = ip
+            if spec.get("subdomain"):
+                hosts[f"{hostname}.{spec['subdomain']}.{meta.get('namespace')}.svc.cluster.local".lower()] = ip
+        return hosts
+
+    def _loopback(self, src_pod: Obj | None, ip: str, port: int, protocol: str, hops: list[Hop]) -> Connection:
+        """127.0.0.1 never leaves the pod's network namespace: no kube-proxy, no NetworkPolicy."""
+        if src_pod is None:
+            raise Refused(f"connect {ip}:{port}: connection refused (the host's loopback is outside the sandbox)",
+                          hops + [Hop("error", "loopback outside any pod is not part of the sandbox", {})])
+        name = src_pod["metadata"]["name"]
+        if not self.dp.workloads.listening(src_pod, port, protocol):
+            hops.append(Hop("pod", f"nothing in {name} listens on {ip}:{port}/{protocol}", {"listening": False}))
+            raise Refused(f"connect {ip}:{port}: connection refused", hops)
+        client_port = self.sb.random.stream("ephemeral-ports").randint(*EPHEMERAL_PORTS)
+        hops.append(Hop("pod", f"{name} accepts {ip}:{port}/{protocol} on its own loopback",
+                        {"pod": name, "namespace": src_pod["metadata"].get("namespace"), "port": port,
+                         "client": f"{ip}:{client_port}"}))
+        return Connection(src_pod, src_pod, ip, port, protocol, ip, client_port, hops, None)
+
+    def _destination(self, ip: str, port: int, protocol: str, hops: list[Hop]) -> Obj:
+        """The Running pod that owns ``ip`` (hostNetwork pods share their node's address).
+
+        A pod that is not Running, or an address no pod or node owns, does not
+        answer: the SYN is lost (Timeout). A node address where nothing
+        listens is answered by the node's kernel with an RST (Refused).
+        """
+        owners = [p for p in self.sb.store.list("pods") if (p.get("status") or {}).get("podIP") == ip]
+        running = [p for p in owners if (p.get("status") or {}).get("phase") == "Running"]
+        if running:
+            listening = [p for p in running if self.dp.workloads.listening(p, port, protocol)]
+            return (listening or running)[0]
+        node = self.dp.proxy.node_of_ip(ip)
+        if node is not None:
+            hops.append(Hop("pod", f"nothing on node {node} listens on {port}/{protocol} (not a NodePort): RST",
+                            {"node": node, "port": port, "listening": False}))
+            raise Refused(f"connect {ip}:{port}: connection refused", hops)
+        if owners:
+            pod = owners[0]
+            phase = (pod.get("status") or {}).get("phase", "Pending")
+            why = f"pod {pod['metadata'].get('namespace')}/{pod['metadata']['name']} is {phase}, not Running"
+        else:
+            why = f"no pod or node has the address {ip}"
+        hops.append(Hop("error", f"{why}: nothing answers, the connection times out", {"address": ip}))
+        raise Timeout(f"connect {ip}:{port}: {why}", hops)

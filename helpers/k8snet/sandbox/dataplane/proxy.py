@@ -1,0 +1,369 @@
+"""kube-proxy in iptables mode: which endpoint a new connection to a Service address reaches.
+
+Decisions follow pkg/proxy/iptables/proxier.go and pkg/proxy/topology.go
+(CategorizeEndpoints) as of Kubernetes 1.33, and the page
+https://kubernetes.io/docs/reference/networking/virtual-ips/:
+
+- a uniformly random endpoint per new connection (the ``statistic --mode
+  random`` rules), drawn from the sandbox's seeded generator;
+- ``sessionAffinity: ClientIP`` through the ``recent`` module: a client
+  seen within ``timeoutSeconds`` (default 10800) returns to its endpoint;
+- traffic policies: ``internalTrafficPolicy: Local`` for ClusterIPs,
+  ``externalTrafficPolicy: Local`` for NodePorts, LoadBalancer IPs and
+  externalIPs, with the "pod traffic for external destinations" short-circuit;
+- serving-terminating endpoints only when no ready one exists;
+- no endpoints at all → REJECT (Refused); no *local* endpoint for a Local
+  policy, or a port the Service does not define → the packet is dropped (Timeout);
+- source NAT: what the server sees as the client address.
+
+The network between nodes is kind's (kindnet): pod traffic leaving the pod
+network for a node address is masqueraded to the source node's address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .model import Hop, Refused, Timeout
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+Obj = dict[str, Any]
+
+DEFAULT_AFFINITY_TIMEOUT = 10800  # core/v1 defaults: sessionAffinityConfig.clientIP.timeoutSeconds
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of an EndpointSlice, with the conditions kube-proxy reads.
+
+    pkg/proxy/endpointslicecache.go: only ``addresses[0]`` is used; ``ready``
+    and ``serving`` default to true when unset, ``terminating`` to false.
+    """
+
+    ip: str
+    ports: tuple[tuple[str, int, str], ...]  # the slice's ports: (name, number, protocol)
+    ready: bool
+    serving: bool
+    terminating: bool
+    node: str
+    pod: str
+    namespace: str
+    hostname: str
+
+    def port(self, name: str, protocol: str) -> int | None:
+        """The slice port matching a Service port by name and protocol (how kube-proxy pairs them)."""
+        for pname, number, pproto in self.ports:
+            if pname == name and pproto == protocol:
+                return number
+        return None
+
+
+def slice_endpoints(sandbox: Sandbox, namespace: str, service: str) -> list[Endpoint]:
+    """Every IPv4 endpoint of the EndpointSlices labelled ``kubernetes.io/service-name: <service>``."""
+    out: list[Endpoint] = []
+    for es in sandbox.store.list("endpointslices.discovery.k8s.io", namespace):
+        if (es["metadata"].get("labels") or {}).get("kubernetes.io/service-name") != service:
+            continue
+        if es.get("addressType", "IPv4") != "IPv4":
+            continue
+        ports = tuple((p.get("name") or "", p["port"], p.get("protocol") or "TCP")
+                      for p in es.get("ports") or [] if p.get("port") is not None)
+        for ep in es.get("endpoints") or []:
+            if not ep.get("addresses"):
+                continue
+            cond = ep.get("conditions") or {}
+            ref = ep.get("targetRef") or {}
+            out.append(Endpoint(ep["addresses"][0], ports, cond.get("ready") is not False,
+                                cond.get("serving") is not False, cond.get("terminating") is True,
+                                ep.get("nodeName") or "", ref.get("name", "") if ref.get("kind", "Pod") == "Pod" else "",
+                                ref.get("namespace", namespace), ep.get("hostname") or ""))
+    return out
+
+
+@dataclass
+class Route:
+    """Where kube-proxy sent one new connection, and why (``hops``)."""
+
+    service: Obj
+    service_port: Obj
+    via: str  # ClusterIP, NodePort, LoadBalancer, externalIP
+    endpoint: Endpoint
+    pod_ip: str
+    target_port: int
+    pod_name: str
+    node: str  # the node whose rules chose the endpoint
+    client_ip: str  # the source address the server sees
+    reason: str  # random, affinity, only-one, traffic-policy
+    hops: list[Hop] = field(default_factory=list)
+
+
+@dataclass
+class _Match:
+    service: Obj
+    port: Obj
+    via: str
+
+
+class KubeProxy:
+    """Every node's kube-proxy rules, evaluated for one connection at a time.
+
+    Example:
+        >>> route = sandbox.dataplane.proxy.route(client_pod, "k8snet-worker", "10.96.12.34", 80, "TCP")
+        >>> route.pod_name, route.reason
+        ('web-7c9d-abcde', 'random')
+    """
+
+    def __init__(self, sandbox: Sandbox):
+        self.sb = sandbox
+        # the ``recent`` module's lists: (namespace, service, port name, client IP) → (endpoint, last seen)
+        self._affinity: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+
+    # -- facts about nodes --------------------------------------------------------------------
+
+    def node_ips(self) -> dict[str, str]:
+        """Node name → InternalIP."""
+        from ..instance import NODES
+
+        ips = {name: ip for name, _, ip in NODES}
+        for node in self.sb.store.list("nodes"):
+            for a in (node.get("status") or {}).get("addresses") or []:
+                if a.get("type") == "InternalIP":
+                    ips[node["metadata"]["name"]] = a["address"]
+        return ips
+
+    def node_of_ip(self, ip: str) -> str | None:
+        return next((name for name, nip in self.node_ips().items() if nip == ip), None)
+
+    def gateway(self, node: str) -> str:
+        """The node's address on its pod network (the first address of its podCIDR), as MASQUERADE picks it."""
+        from ..instance import NODES
+
+        obj = self.sb.store.get("nodes", "", node) or {}
+        cidr = (obj.get("spec") or {}).get("podCIDR") or next((c for n, c, _ in NODES if n == node), "")
+        return str(next(ipaddress.ip_network(cidr).hosts())) if cidr else self.node_ips().get(node, "")
+
+    @staticmethod
+    def in_cluster_cidr(ip: str) -> bool:
+        """kube-proxy's local-traffic detector (``--detect-local-mode=ClusterCIDR``, kind's default)."""
+        from ..instance import POD_CIDR
+
+        try:
+            return ipaddress.ip_address(ip) in ipaddress.ip_network(POD_CIDR)
+        except ValueError:
+            return False
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def route(self, src_pod: Obj | None, src_node: str | None, dst_ip: str, port: int, protocol: str = "TCP",
+              src_ip: str | None = None) -> Route | None:
+        """Choose the endpoint for a new connection to ``dst_ip:port``; None when it is not a Service address.
+
+        Args:
+            src_pod: the client pod, or None for a node process or an outside client.
+            src_node: the node the client runs on (None for outside clients).
+            dst_ip: a ClusterIP, a node InternalIP (NodePort), a LoadBalancer ingress IP or an externalIP.
+            port: the destination port.
+            protocol: TCP, UDP or SCTP.
+            src_ip: the client address (defaults to the pod's IP, or the node's).
+
+        Raises:
+            Refused: the Service has no usable endpoint anywhere (kube-proxy's REJECT rule).
+            Timeout: the packet is dropped (no local endpoint, undefined port, ClusterIP from outside).
+        """
+        protocol = protocol.upper()
+        if src_ip is None:
+            src_ip = ((src_pod or {}).get("status") or {}).get("podIP") or self.node_ips().get(src_node or "", "")
+        match = self._match(dst_ip, port, protocol)
+        if match is None:
+            return None
+        meta = match.service["metadata"]
+        name = f"{meta.get('namespace')}/{meta['name']}"
+        port_name = match.port.get("name") or ""
+        hops = [Hop("service", f"{dst_ip}:{port}/{protocol} is the {match.via} of Service {name}"
+                    + (f" (port {port_name})" if port_name else ""),
+                    {"service": meta["name"], "namespace": meta.get("namespace"), "via": match.via,
+                     "port": match.port.get("port"), "portName": port_name, "address": f"{dst_ip}:{port}"})]
+        if match.via == "ClusterIP":
+            if src_pod is None and src_node is None:
+                raise Timeout("ClusterIPs are routed only inside the cluster", hops + [Hop(
+                    "error", f"{dst_ip} is a virtual IP that only cluster nodes translate: from outside the "
+                    "packet is not routed", {"dropped": True})])
+            return self._choose(match, src_node or "", src_ip, external=False, local_origin=src_pod is None,
+                                hops=hops)
+        node, arrival, local_origin = self._arrival(match, src_pod, src_node, dst_ip, src_ip, hops)
+        return self._choose(match, node, arrival, external=True, local_origin=local_origin, hops=hops)
+
+    def _match(self, dst_ip: str, port: int, protocol: str) -> _Match | None:
+        """KUBE-SERVICES / KUBE-NODEPORTS: the Service port whose address, port and protocol match."""
+        node_ips = set(self.node_ips().values())
+        vip_hit: tuple[Obj, str] | None = None
+        for svc in self.sb.store.list("services"):
+            spec, status = svc.get("spec") or {}, svc.get("status") or {}
+            stype = spec.get("type", "ClusterIP")
+            if stype == "ExternalName":
+                continue
+            ports = [p for p in spec.get("ports") or [] if p.get("protocol", "TCP") == protocol]
+            vips = {
+                "ClusterIP": [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"],
+                "externalIP": spec.get("externalIPs") or [],
+                "LoadBalancer": [i["ip"] for i in (status.get("loadBalancer") or {}).get("ingress") or []
+                                 if i.get("ip")] if stype == "LoadBalancer" else [],
+            }
+            for via, ips in vips.items():
+                if dst_ip in ips:
+                    for p in ports:
+                        if p.get("port") == port:
+                            return _Match(svc, p, via)
+                    vip_hit = vip_hit or (svc, via)
+            if stype in ("NodePort", "LoadBalancer") and dst_ip in node_ips:
+                for p in ports:
+                    if p.get("nodePort") == port:
+                        return _Match(svc, p, "NodePort")
+        if vip_hit is not None:
+            svc, via = vip_hit
+            meta = svc["metadata"]
+            # KEP-3866: "Traffic to invalid ports on active cluster IPs will be rejected by the nftables proxy";
+            # the iptables proxier has no rule for them, so the packet is not translated and goes nowhere.
+            raise Timeout(f"{dst_ip} is the {via} of Service {meta.get('namespace')}/{meta['name']}, which has no "
+                          f"port {port}/{protocol}", [Hop(
+                              "service", f"{dst_ip}:{port}/{protocol}: Service {meta.get('namespace')}/{meta['name']}"
+                              f" defines no port {port}/{protocol}; iptables mode has no rule for it and the packet "
+                              "is dropped", {"service": meta["name"], "namespace": meta.get("namespace"),
+                                             "via": via, "dropped": True})])
+        return None
+
+    def _arrival(self, match: _Match, src_pod: Obj | None, src_node: str | None, dst_ip: str, src_ip: str,
+                 hops: list[Hop]) -> tuple[str, str, bool]:
+        """Which node's rules handle an externally-facing address, and the source address they see.
+
+        Returns (node, source address on arrival, whether the client is a process of that node).
+        """
+        spec = match.service.get("spec") or {}
+        if match.via == "NodePort":
+            node = self.node_of_ip(dst_ip) or ""
+            if src_pod is not None and src_node != node:
+                # kindnet masquerades pod traffic leaving the pod network (to a node address) to the node's IP
+                arrival = self.node_ips().get(src_node or "", src_ip)
+                hops.append(Hop("service", f"the packet leaves {src_node} masqueraded to {arrival} (kindnet) and "
+                                f"arrives at {node}", {"snat": arrival, "node": node}))
+                return node, arrival, False
+            return node, src_ip, src_pod is None and src_node == node
+        if src_pod is not None or src_node:
+            # KUBE-SERVICES matches LoadBalancer IPs and externalIPs on every node, so the client's own node
+            # translates them ("traffic sent to an External IP or LoadBalancer IP from within the cluster")
+            return src_node or "", src_ip, src_pod is None
+        nodes = sorted(self.node_ips())
+        if match.via == "LoadBalancer":
+            # cloud-provider-kind's load balancer proxies to the nodes' NodePorts; with externalTrafficPolicy
+            # Local only nodes passing the health check (a ready local endpoint) receive traffic
+            eligible = [n for n in nodes if not self._excluded(n)] or nodes
+            if spec.get("externalTrafficPolicy") == "Local":
+                ns, name = match.service["metadata"].get("namespace", ""), match.service["metadata"]["name"]
+                healthy = sorted({e.node for e in slice_endpoints(self.sb, ns, name) if e.ready} & set(eligible))
+                eligible = healthy or eligible
+            node = eligible[self.sb.random.stream("kube-proxy").randrange(len(eligible))]
+            hops.append(Hop("service", f"the load balancer {dst_ip} forwards to {node}:"
+                            f"{match.port.get('nodePort')} from its own address", {"node": node, "snat": dst_ip,
+                                                                                    "candidates": eligible}))
+            return node, dst_ip, False
+        node = nodes[self.sb.random.stream("kube-proxy").randrange(len(nodes))]
+        hops.append(Hop("service", f"the external network delivers {dst_ip} to {node}", {"node": node}))
+        return node, src_ip, False
+
+    def _excluded(self, node: str) -> bool:
+        obj = self.sb.store.get("nodes", "", node) or {}
+        return EXCLUDE_LB_LABEL in (obj.get("metadata", {}).get("labels") or {})
+
+    def _choose(self, match: _Match, node: str, arrival: str, *, external: bool, local_origin: bool,
+                hops: list[Hop]) -> Route:
+        """The KUBE-SVC/KUBE-SVL/KUBE-EXT chains: filter endpoints by policy, apply affinity, pick, SNAT."""
+        svc, sport = match.service, match.port
+        spec, meta = svc.get("spec") or {}, svc["metadata"]
+        ns, name = meta.get("namespace", ""), meta["name"]
+        protocol, port_name = sport.get("protocol", "TCP"), sport.get("name") or ""
+        endpoints = [e for e in slice_endpoints(self.sb, ns, name) if e.port(port_name, protocol) is not None]
+        cluster, local, has_any = categorize(endpoints, node)
+        if not has_any:
+            # "if !hasEndpoints … internalTrafficFilterTarget = REJECT … '%s has no endpoints'"
+            raise Refused(f"Service {ns}/{name} has no endpoints", hops + [Hop(
+                "endpoint", f"Service {ns}/{name} has no endpoints: kube-proxy REJECTs the connection "
+                "(icmp-port-unreachable)", {"reason": "no-endpoints", "node": node})])
+        policy_field = "externalTrafficPolicy" if external else "internalTrafficPolicy"
+        local_policy = spec.get(policy_field) == "Local"
+        masq = False
+        if external and local_policy and (self.in_cluster_cidr(arrival) or local_origin):
+            # "pod traffic for … external destinations" and LOCAL-origin traffic go to the cluster chain
+            candidates, local_policy, masq = cluster, False, local_origin
+            why = "pod traffic to an external address gets Cluster semantics" if not local_origin else \
+                "traffic from the node itself gets Cluster semantics (and is masqueraded)"
+            hops.append(Hop("service", f"{policy_field}: Local, but {why}", {"policy": "Cluster"}))
+        else:
+            candidates = local if local_policy else cluster
+            # KUBE-SVC/KUBE-SVL: "! -s <clusterCIDR> -d <clusterIP> -j KUBE-MARK-MASQ" (off-cluster sources);
+            # KUBE-EXT with Cluster policy: "masquerade traffic for … external destinations"
+            masq = (not local_policy) if external else not self.in_cluster_cidr(arrival)
+        if not candidates:
+            # "The internalTrafficPolicy is Local but there are no local endpoints. Traffic … will be dropped"
+            raise Timeout(f"Service {ns}/{name} has no local endpoints on {node}", hops + [Hop(
+                "endpoint", f"{policy_field}: Local and no endpoint of {ns}/{name} runs on {node}: kube-proxy "
+                "DROPs the packet", {"reason": "traffic-policy", "node": node, "policy": "Local", "dropped": True})])
+        chosen, reason = self._pick(svc, port_name, arrival, candidates, local_policy)
+        target = chosen.port(port_name, protocol) or 0
+        if chosen.ip == arrival:
+            masq = True  # KUBE-SEP: "-s <endpoint IP> -j KUBE-MARK-MASQ" (hairpin)
+        client_ip = (self.gateway(node) if chosen.node == node else self.node_ips().get(node, arrival)) \
+            if masq else arrival
+        terminating = " (serving, terminating)" if not chosen.ready else ""
+        hops.append(Hop("endpoint", f"kube-proxy on {node} chose {chosen.pod or chosen.ip} {chosen.ip}:{target}"
+                        f"{terminating} ({reason}, 1 of {len(candidates)})"
+                        + (f"; source NAT to {client_ip}" if masq else f"; client address {client_ip} kept"),
+                        {"endpoint": f"{chosen.ip}:{target}", "pod": chosen.pod, "namespace": chosen.namespace,
+                         "node": chosen.node, "via_node": node, "reason": reason,
+                         "candidates": [f"{e.ip}:{e.port(port_name, protocol)}" for e in candidates],
+                         "policy": "Local" if local_policy else "Cluster", "terminating": not chosen.ready,
+                         "client_ip": client_ip, "snat": masq}))
+        return Route(svc, sport, match.via, chosen, chosen.ip, target, chosen.pod, node, client_ip, reason, hops)
+
+    def _pick(self, svc: Obj, port_name: str, client: str, candidates: list[Endpoint],
+              local_policy: bool) -> tuple[Endpoint, str]:
+        """Session affinity first (``recent --rcheck --seconds``), else one uniform draw (``statistic``)."""
+        spec, meta = svc.get("spec") or {}, svc["metadata"]
+        candidates = sorted(candidates, key=lambda e: ipaddress.ip_address(e.ip))
+        now = self.sb.clock.now().timestamp()
+        key = (meta.get("namespace", ""), meta["name"], port_name, client)
+        affinity = spec.get("sessionAffinity") == "ClientIP"
+        if affinity:
+            timeout = (((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+                       or DEFAULT_AFFINITY_TIMEOUT)
+            seen = self._affinity.get(key)
+            if seen is not None and now - seen[1] <= timeout:
+                for e in candidates:
+                    if e.ip == seen[0]:
+                        self._affinity[key] = (e.ip, now)
+                        return e, "affinity"
+        chosen = candidates[self.sb.random.stream("kube-proxy").randrange(len(candidates))] if len(candidates) > 1 else candidates[0]
+        if affinity:
+            self._affinity[key] = (chosen.ip, now)  # KUBE-SEP: "-m recent --name … --set"
+        reason = "only-one" if len(candidates) == 1 else "traffic-policy" if local_policy else "random"
+        return chosen, reason
+
+
+def categorize(endpoints: list[Endpoint], node: str) -> tuple[list[Endpoint], list[Endpoint], bool]:
+    """pkg/proxy/topology.go CategorizeEndpoints: (cluster endpoints, local endpoints, any usable anywhere).
+
+    "if there are 0 cluster-wide endpoints, we can try to fallback to any
+    terminating endpoints that are ready" (serving and terminating), and the
+    same for local endpoints.
+    """
+    def fallback(eps: list[Endpoint]) -> list[Endpoint]:
+        ready = [e for e in eps if e.ready]
+        return ready or [e for e in eps if e.serving and e.terminating]
+
+    cluster = fallback(endpoints)
+    local = fallback([e for e in endpoints if e.node == node])
+    return cluster, local, bool(cluster)

@@ -1,0 +1,1025 @@
+"""The emulated programs: which image runs what, on which ports it listens and how it answers.
+
+A container's argv is worked out as the container runtime does (the image's
+ENTRYPOINT/CMD, overridden by the pod's ``command``/``args``, with ``$(VAR)``
+expanded from its env); the program it names decides the listening ports and
+the answers, copied from the upstream sources cited at each handler:
+
+- agnhost (kubernetes/kubernetes test/images/agnhost): ``netexec``,
+  ``serve-hostname``, ``pause``;
+- hashicorp/http-echo v1.0.0 (main.go, handlers.go);
+- nginx (the Docker library image: docker-entrypoint.sh, default site);
+- coredns (health, ready and metrics ports; DNS itself is ``dns.py``).
+
+Every other image runs nothing the sandbox knows: its pods get an IP and
+are Running, but every connection to them is refused (:meth:`Workloads.describe`
+says so). Each container also gets a small in-memory file system (its
+writable layer) that exec'd commands and exec probes read and write.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http
+import ipaddress
+import json
+import platform
+import posixpath
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from .model import Connection, HttpRequest, HttpResponse, NetError, Refused, Timeout
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+Pod = dict[str, Any]
+
+AGNHOST_VERSION = "2.66.1"
+HTTP_ECHO_VERSION = "1.0.0"
+NGINX_LATEST = "1.29.1"
+COREDNS_VERSION = "1.12.0"
+NGINX_MINORS = {"1.25": "1.25.5", "1.26": "1.26.3", "1.27": "1.27.5", "1.28": "1.28.0", "1.29": NGINX_LATEST}
+"""The patch release a two-part nginx tag (``nginx:1.27``) pulled last."""
+
+RAW_REPLY = 0
+"""HttpResponse.status of a server that answers bytes without an HTTP status line (HTTP/0.9 to curl)."""
+EMPTY_REPLY = -1
+"""HttpResponse.status of a server that closes the connection without answering."""
+
+EMULATED: dict[str, dict[str, Any]] = {
+    "agnhost": {
+        "images": ["registry.k8s.io/e2e-test-images/agnhost:2.x"],
+        "programs": ["netexec (--http-port 8080, --udp-port 8081, --sctp-port -1): /, /hostname, /clientip, "
+                     "/echo?msg=&code=, /header?key=, /healthz, /readyz, /dial, /redirect, /shell (emulated commands)",
+                     "serve-hostname (--port 9376, --http/--tcp/--udp)", "pause (the image's default)"],
+        "commands": ["/agnhost connect", "curl", "wget", "nslookup", "hostname", "cat", "echo", "touch", "rm",
+                     "ls", "mkdir", "test", "date", "env", "sleep", "sh -c / bash -c"],
+    },
+    "http-echo": {
+        "images": ["hashicorp/http-echo"],
+        "programs": ["http-echo (-listen :5678, -text or $ECHO_TEXT, -status-code 200); /health"],
+        "commands": ["/http-echo -version (the image has no shell)"],
+    },
+    "nginx": {
+        "images": ["nginx", "nginx:<version>"],
+        "programs": ["nginx on 80/TCP serving /usr/share/nginx/html (default welcome page), access log"],
+        "commands": ["curl", "hostname", "cat", "echo", "touch", "rm", "ls", "mkdir", "test", "date", "env",
+                     "sleep", "nginx -v", "sh -c / bash -c"],
+    },
+    "coredns": {
+        "images": ["registry.k8s.io/coredns/coredns"],
+        "programs": ["coredns: 53/UDP+TCP (answered by the sandbox's DNS), 8080 /health, 8181 /ready, 9153 /metrics"],
+        "commands": ["none (the image has no shell)"],
+    },
+}
+"""The images and commands the sandbox emulates (the README shows this table)."""
+
+IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
+    # family: (ENTRYPOINT, CMD) of the real image
+    "agnhost": (["/agnhost"], ["pause"]),  # test/images/agnhost/Dockerfile
+    "http-echo": (["/http-echo"], []),  # hashicorp/http-echo Dockerfile
+    "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
+    "coredns": (["/coredns"], []),
+}
+
+SHELLS = {"sh", "ash", "bash", "dash"}
+IDLE = {"sleep", "tail"}  # long-running commands that serve nothing (sleep 3600, tail -f /dev/null)
+
+
+# -- images and argv ---------------------------------------------------------------------
+
+
+def image_family(image: str) -> str | None:
+    """Which emulated program family an image reference names (None: not emulated)."""
+    repo = image.split("@")[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo = repo[: len(repo) - len(last) + last.index(":")]
+    parts = repo.split("/")
+    if "." in parts[0] or ":" in parts[0] or parts[0] == "localhost":
+        parts = parts[1:]  # drop the registry
+    path = "/".join(parts)
+    if path.endswith("e2e-test-images/agnhost") or path == "kubernetes-e2e-test-images/agnhost":
+        return "agnhost"
+    if path == "hashicorp/http-echo":
+        return "http-echo"
+    if path in ("nginx", "library/nginx"):
+        return "nginx"
+    if path in ("coredns/coredns", "coredns"):
+        return "coredns"
+    return None
+
+
+def image_tag(image: str) -> str:
+    last = image.split("@")[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def nginx_version(tag: str) -> str:
+    """The nginx release an ``nginx:<tag>`` image runs (``latest``, ``mainline``… → the newest)."""
+    m = re.match(r"(\d+\.\d+)(\.\d+)?", tag)
+    if not m:
+        return NGINX_LATEST
+    return m.group(0) if m.group(2) else NGINX_MINORS.get(m.group(1), m.group(1) + ".0")
+
+
+def container_env(sb: Sandbox, pod: Pod, container: dict[str, Any]) -> dict[str, str]:
+    """The environment the runtime gives a container: image ENV, kubelet's service links, the pod's env."""
+    family = image_family(container.get("image", ""))
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME": hostname(pod)}
+    if family == "http-echo":
+        env["ECHO_TEXT"] = "hello-world"  # ENV in the image's Dockerfile
+    if family == "nginx":
+        env["NGINX_VERSION"] = nginx_version(image_tag(container["image"]))
+    # the master Service's link variables are set in every container, whatever enableServiceLinks says
+    env.update({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
+                    "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://10.96.0.1:443",
+                    "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+                "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.1"})
+    ns = pod["metadata"].get("namespace", "default")
+    status = pod.get("status") or {}
+    fields = {"metadata.name": pod["metadata"]["name"], "metadata.namespace": ns,
+              "metadata.uid": pod["metadata"].get("uid", ""), "spec.nodeName": pod["spec"].get("nodeName", ""),
+              "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
+              "status.podIP": status.get("podIP", ""), "status.hostIP": status.get("hostIP", "")}
+    for var in container.get("env") or []:
+        source = var.get("valueFrom") or {}
+        if "value" in var or not source:
+            env[var["name"]] = expand(var.get("value", ""), env)
+        elif "fieldRef" in source:
+            env[var["name"]] = fields.get(source["fieldRef"].get("fieldPath", ""), "")
+        else:
+            ref = source.get("configMapKeyRef") or source.get("secretKeyRef") or {}
+            kind = "configmaps" if "configMapKeyRef" in source else "secrets"
+            obj = sb.store.get(kind, ns, ref.get("name", "")) or {}
+            value = (obj.get("data") or {}).get(ref.get("key", ""))
+            if value is not None and kind == "secrets":
+                import base64
+
+                value = base64.b64decode(value).decode(errors="replace")
+            if value is not None:
+                env[var["name"]] = value
+    return env
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion in command, args and env values (``$$`` escapes)."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
+
+
+def container_argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
+    """The process the runtime starts: ``command`` replaces ENTRYPOINT, ``args`` replaces CMD."""
+    entry, cmd = IMAGE_DEFAULTS.get(image_family(container.get("image", "")) or "", ([], []))
+    if container.get("command"):
+        argv = list(container["command"]) + list(container.get("args") or [])
+    else:
+        argv = entry + list(container.get("args") or cmd)
+    return [expand(a, env) for a in argv]
+
+
+def hostname(pod: Pod) -> str:
+    """os.Hostname() in the pod: ``spec.hostname`` or the pod name (63 characters at most)."""
+    return (pod["spec"].get("hostname") or pod["metadata"]["name"])[:63]
+
+
+# -- programs ----------------------------------------------------------------------------
+
+
+@dataclass
+class Program:
+    """What one container runs: the program's name, its ports, its options and startup log."""
+
+    name: str  # netexec, serve-hostname, pause, http-echo, nginx, coredns, idle, exited, unknown
+    family: str | None
+    ports: dict[tuple[int, str], str] = field(default_factory=dict)  # (port, protocol) -> http|udp|raw|dns
+    opts: dict[str, Any] = field(default_factory=dict)
+    startup: list[str] = field(default_factory=list)  # log lines; "{go}" is replaced by the Go log timestamp
+    setup: str = ""  # shell commands the container's script runs before the program (sh -c "touch …; exec …")
+    problem: str = ""  # why it serves nothing (exited, not emulated)
+    sigterm_exit: int = 0  # the exit code the program ends with when the kubelet stops it
+
+
+def pflags(args: list[str], spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Parse cobra/pflag flags (``--name=value`` or ``--name value``); returns (values, error)."""
+    values = dict(spec)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            return values, f'Error: unknown command "{arg}" for "app"' if not arg.startswith("-") else \
+                f"Error: unknown shorthand flag: '{arg[1:2]}' in {arg}"
+        name, eq, value = arg[2:].partition("=")
+        if name not in spec and name not in ("v", "logtostderr", "alsologtostderr", "log_dir", "vmodule"):
+            return values, f"Error: unknown flag: --{name}"
+        default = spec.get(name, "")
+        if isinstance(default, bool):
+            values[name] = value.lower() in ("", "true", "1", "t") if eq or not value else True
+        else:
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    return values, f"Error: flag needs an argument: --{name}"
+                value = args[i]
+            if isinstance(default, int):
+                try:
+                    values[name] = int(value)
+                except ValueError:
+                    return values, (f'Error: invalid argument "{value}" for "--{name}" flag: strconv.ParseInt: '
+                                    f'parsing "{value}": invalid syntax')
+            else:
+                values[name] = value
+        i += 1
+    return values, ""
+
+
+def goflags(args: list[str], spec: dict[str, Any]) -> tuple[dict[str, Any], list[str], str]:
+    """Parse Go ``flag`` package flags (``-name=value``, ``-name value``, ``--name``); returns (values, rest, error)."""
+    values = dict(spec)
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        name, eq, value = args[i].lstrip("-").partition("=")
+        if name not in spec:
+            return values, args[i:], f"flag provided but not defined: -{name}"
+        if isinstance(spec[name], bool):
+            values[name] = value.lower() in ("", "true", "1", "t")
+        else:
+            if not eq:
+                i += 1
+                if i >= len(args):
+                    return values, [], f"flag needs an argument: -{name}"
+                value = args[i]
+            values[name] = int(value) if isinstance(spec[name], int) and value.lstrip("-").isdigit() else value
+        i += 1
+    if i < len(args) and args[i] == "--":
+        i += 1
+    return values, args[i:], ""
+
+
+def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag: str = "latest") -> Program:
+    """Work out the program an argv starts in an image of ``family`` (upstream flag defaults)."""
+    if family is None:
+        return Program("unknown", None, problem="its image is not emulated by the k8snet sandbox")
+    if not argv:
+        return Program("exited", family, problem="it has no command to run")
+    exe = posixpath.basename(argv[0])
+    if exe in SHELLS and len(argv) >= 3 and argv[1] == "-c" and family in ("agnhost", "nginx"):
+        return _script_program(family, argv[2], env, tag)
+    if argv[0] in ("/agnhost", "/agnhost-2", "agnhost") and family == "agnhost":
+        return _agnhost(argv[1:])
+    if exe == "http-echo" and family == "http-echo":
+        return _http_echo(argv[1:], env)
+    if exe == "docker-entrypoint.sh" and family == "nginx":
+        if argv[1:2] in (["nginx"], ["nginx-debug"]):
+            return _nginx(tag, entrypoint=True)
+        return parse_program(family, argv[1:], env, tag)
+    if exe in ("nginx", "nginx-debug") and family == "nginx":
+        return _nginx(tag, entrypoint=False)
+    if exe == "coredns" and family == "coredns":
+        return Program("coredns", family, {(53, "UDP"): "dns", (53, "TCP"): "dns", (8080, "TCP"): "http",
+                                           (8181, "TCP"): "http", (9153, "TCP"): "http"},
+                       startup=[".:53", "[INFO] plugin/reload: Running configuration SHA512 = "
+                                + hashlib.sha512(b"Corefile").hexdigest(),
+                                f"CoreDNS-{COREDNS_VERSION}", "linux/amd64, go1.23.3, 51e11f1"])
+    if exe in IDLE:
+        return Program("idle", family, problem=f"it runs `{' '.join(argv)}`, which serves no port")
+    return Program("exited", family, problem=f"the sandbox does not emulate the program `{' '.join(argv)}`")
+
+
+def _script_program(family: str, script: str, env: dict[str, str], tag: str) -> Program:
+    """``sh -c "touch /tmp/healthy; exec /agnhost netexec"``: setup commands, then the long-running program."""
+    from .commands import split_script
+
+    setup, main = split_script(script, env)
+    if main is None:
+        program = Program("exited", family, problem="its shell script ends without starting a server")
+    else:
+        program = parse_program(family, main, env, tag)
+    program.setup = setup
+    return program
+
+
+def _agnhost(args: list[str]) -> Program:
+    """agnhost's subcommands (test/images/agnhost/agnhost.go; each subcommand's flag defaults)."""
+    sub, rest = (args[0], args[1:]) if args else ("", [])
+    if sub == "netexec":  # netexec/netexec.go
+        o, err = pflags(rest, {"http-port": 8080, "udp-port": 8081, "sctp-port": -1, "tls-cert-file": "",
+                               "tls-private-key-file": "", "http-override": "", "udp-listen-addresses": "",
+                               "delay-shutdown": 0})
+        if err:
+            return Program("exited", "agnhost", problem=err, startup=[err])
+        ports = {(o["http-port"], "TCP"): "https" if o["tls-cert-file"] else "http"}
+        startup = [f"{{go}} Started HTTP server on port {o['http-port']}"]
+        if o["udp-port"] != -1:
+            ports[(o["udp-port"], "UDP")] = "udp"
+            startup.append(f"{{go}} Started UDP server on port  {o['udp-port']}")  # address "" → two spaces
+        if o["sctp-port"] != -1:
+            ports[(o["sctp-port"], "SCTP")] = "udp"
+            startup.append("{go} Started SCTP server")
+        return Program("netexec", "agnhost", ports, o, startup)
+    if sub == "serve-hostname":  # serve-hostname/serve_hostname.go
+        o, err = pflags(rest, {"tcp": False, "udp": False, "http": True, "close": False, "port": 9376})
+        if not err and o["http"] and (o["tcp"] or o["udp"]):
+            err = "{go} Can't server TCP/UDP mode and HTTP mode at the same time"
+        if err:
+            return Program("exited", "agnhost", problem=err.replace("{go} ", ""), startup=[err])
+        ports = {}
+        if o["tcp"]:
+            ports[(o["port"], "TCP")] = "raw"
+        if o["udp"]:
+            ports[(o["port"], "UDP")] = "udp"
+        if o["http"]:
+            ports[(o["port"], "TCP")] = "http"
+        return Program("serve-hostname", "agnhost", ports, o, [f"{{go}} Serving on port {o['port']}."],
+                       sigterm_exit=137)  # it sleeps 60 s after SIGTERM: killed at the end of the grace period
+    if sub in ("pause", ""):
+        if sub == "" and args:
+            return Program("exited", "agnhost", problem="agnhost printed its help and exited")
+        return Program("pause", "agnhost", startup=["Paused"], sigterm_exit=2)  # pause/pause.go
+    return Program("exited", "agnhost", problem=f"the sandbox does not emulate `agnhost {sub}`")
+
+
+def _http_echo(args: list[str], env: dict[str, str]) -> Program:
+    """hashicorp/http-echo v1.0.0 main.go: -listen :5678, -text (or $ECHO_TEXT), -status-code 200."""
+    o, rest, err = goflags(args, {"listen": ":5678", "text": "", "version": False, "status-code": 200})
+    text = o["text"] or env.get("ECHO_TEXT", "")
+    if not err and o["version"]:
+        return Program("exited", "http-echo", problem="-version prints the version and exits",
+                       startup=[f"http-echo v{HTTP_ECHO_VERSION} ()", "Built: "])
+    if not err and not text:
+        err = "Missing -text option or ECHO_TEXT env var!"
+    if not err and rest:
+        err = "Too many arguments!"
+    if err:
+        return Program("exited", "http-echo", problem=err, startup=[err])
+    port = int(o["listen"].rsplit(":", 1)[-1] or 80)
+    return Program("http-echo", "http-echo", {(port, "TCP"): "http"}, {**o, "text": text},
+                   ["{go} [INFO] server is listening on " + o["listen"]], sigterm_exit=2)
+
+
+def _nginx(tag: str, entrypoint: bool) -> Program:
+    """The nginx image: docker-entrypoint.sh's lines, then nginx's notices (error log on stderr)."""
+    version = nginx_version(tag)
+    lines = []
+    if entrypoint:
+        lines = ["/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
+                 "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
+                 "/docker-entrypoint.sh: Launching /docker-entrypoint.d/10-listen-on-ipv6-by-default.sh",
+                 "10-listen-on-ipv6-by-default.sh: info: Getting the checksum of /etc/nginx/conf.d/default.conf",
+                 "10-listen-on-ipv6-by-default.sh: info: Enabled listen on IPv6 in /etc/nginx/conf.d/default.conf",
+                 "/docker-entrypoint.sh: Sourcing /docker-entrypoint.d/15-local-resolvers.envsh",
+                 "/docker-entrypoint.sh: Launching /docker-entrypoint.d/20-envsubst-on-templates.sh",
+                 "/docker-entrypoint.sh: Launching /docker-entrypoint.d/30-tune-worker-processes.sh",
+                 "/docker-entrypoint.sh: Configuration complete; ready for start up"]
+    gcc = "14.2.0 (Debian 14.2.0-19)" if version >= "1.29" else "12.2.0 (Debian 12.2.0-14)"
+    lines += ['{ngx} [notice] 1#1: using the "epoll" event method', "{ngx} [notice] 1#1: nginx/" + version,
+              f"{{ngx}} [notice] 1#1: built by gcc {gcc} ", f"{{ngx}} [notice] 1#1: OS: Linux {platform.release()}",
+              "{ngx} [notice] 1#1: getrlimit(RLIMIT_NOFILE): 1048576:1048576",
+              "{ngx} [notice] 1#1: start worker processes", "{ngx} [notice] 1#1: start worker process 29",
+              "{ngx} [notice] 1#1: start worker process 30"]
+    return Program("nginx", "nginx", {(80, "TCP"): "http"}, {"version": version}, lines)
+
+
+# -- the container's file system -----------------------------------------------------------
+
+
+class FileSystem:
+    """A container's writable layer, in memory: what ``touch``, ``rm``, ``cat`` and exec probes see."""
+
+    def __init__(self, files: dict[str, bytes], dirs: set[str]):
+        self.files = dict(files)
+        self.dirs = set(dirs) | {"/"}
+        for path in list(self.files) + list(self.dirs):
+            while path != "/":
+                path = posixpath.dirname(path)
+                self.dirs.add(path)
+
+    @staticmethod
+    def norm(path: str, cwd: str = "/") -> str:
+        return posixpath.normpath(posixpath.join(cwd, path)).replace("//", "/")
+
+    def exists(self, path: str) -> bool:
+        p = self.norm(path)
+        return p in self.files or p in self.dirs or p == "/dev/null"
+
+    def is_dir(self, path: str) -> bool:
+        return self.norm(path) in self.dirs
+
+    def read(self, path: str) -> bytes | None:
+        p = self.norm(path)
+        return b"" if p == "/dev/null" else self.files.get(p)
+
+    def write(self, path: str, data: bytes, append: bool = False) -> str:
+        """Write a file; returns '' or the errno text (``No such file or directory``, ``Is a directory``)."""
+        p = self.norm(path)
+        if p == "/dev/null":
+            return ""
+        if p in self.dirs:
+            return "Is a directory"
+        if posixpath.dirname(p) not in self.dirs:
+            return "No such file or directory"
+        self.files[p] = (self.files.get(p, b"") if append else b"") + data
+        return ""
+
+    def remove(self, path: str, recursive: bool = False) -> str:
+        p = self.norm(path)
+        if p in self.files:
+            del self.files[p]
+            return ""
+        if p in self.dirs:
+            if not recursive:
+                return "Is a directory"
+            self.files = {f: d for f, d in self.files.items() if not f.startswith(p + "/")}
+            self.dirs = {d for d in self.dirs if d != p and not d.startswith(p + "/")} | {"/"}
+            return ""
+        return "No such file or directory"
+
+    def mkdir(self, path: str, parents: bool = False) -> str:
+        p = self.norm(path)
+        if p in self.dirs or p in self.files:
+            return "" if parents and p in self.dirs else "File exists"
+        if posixpath.dirname(p) not in self.dirs and not parents:
+            return "No such file or directory"
+        while p not in self.dirs:
+            self.dirs.add(p)
+            p = posixpath.dirname(p)
+        return ""
+
+    def listdir(self, path: str) -> list[str]:
+        p = self.norm(path)
+        prefix = p.rstrip("/") + "/"
+        names = {x[len(prefix):].split("/")[0] for x in list(self.files) + list(self.dirs)
+                 if x.startswith(prefix) and x != p}
+        return sorted(names)
+
+
+NGINX_INDEX = b"""<!DOCTYPE html>
+<html>
+<head>
+<title>Welcome to nginx!</title>
+<style>
+html { color-scheme: light dark; }
+body { width: 35em; margin: 0 auto;
+font-family: Tahoma, Verdana, Arial, sans-serif; }
+</style>
+</head>
+<body>
+<h1>Welcome to nginx!</h1>
+<p>If you see this page, the nginx web server is successfully installed and
+working. Further configuration is required.</p>
+
+<p>For online documentation and support please refer to
+<a href="http://nginx.org/">nginx.org</a>.<br/>
+Commercial support is available at
+<a href="http://nginx.com/">nginx.com</a>.</p>
+
+<p><em>Thank you for using nginx.</em></p>
+</body>
+</html>
+"""
+"""The Debian nginx package's /usr/share/nginx/html/index.html (615 bytes, as the access log reports)."""
+
+NGINX_MTIME = datetime(2025, 8, 13, 15, 38, 43, tzinfo=UTC)  # index.html's mtime in the image (Last-Modified, ETag)
+
+
+def seed_files(sb: Sandbox, pod: Pod, family: str | None) -> FileSystem:
+    """The files a fresh container of ``family`` has: the image's, plus the kubelet-managed /etc files."""
+    ns = pod["metadata"].get("namespace", "default")
+    ip = (pod.get("status") or {}).get("podIP", "")
+    name = hostname(pod)
+    fqdn = f"{name}.{pod['spec']['subdomain']}.{ns}.svc.cluster.local\t" if pod["spec"].get("subdomain") else ""
+    hosts = ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+             "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+             f"{ip}\t{fqdn}{name}\n")
+    if pod["spec"].get("dnsPolicy", "ClusterFirst") == "Default":
+        resolv = "nameserver 172.18.0.1\noptions ndots:0\n"  # the kind node's own resolver
+    else:
+        resolv = (f"search {ns}.svc.cluster.local svc.cluster.local cluster.local\n"
+                  "nameserver 10.96.0.10\noptions ndots:5\n")
+    files = {"/etc/hosts": hosts.encode(), "/etc/resolv.conf": resolv.encode(), "/etc/hostname": f"{name}\n".encode()}
+    dirs = {"/tmp", "/dev", "/proc", "/etc", "/root", "/var/run"}
+    if family == "agnhost":
+        files.update({"/agnhost": b"", "/agnhost-2": b"", "/localhost.crt": b"", "/localhost.key": b""})
+        dirs |= {"/uploads", "/bin", "/usr/bin", "/usr/local/bin", "/lib", "/home", "/sbin"}
+    elif family == "nginx":
+        files.update({"/usr/share/nginx/html/index.html": NGINX_INDEX,
+                      "/usr/share/nginx/html/50x.html": b"<!DOCTYPE html>\n<html>\n<head>\n<title>Error</title>\n",
+                      "/docker-entrypoint.sh": b"", "/etc/nginx/nginx.conf": b"",
+                      "/etc/nginx/conf.d/default.conf": b"server {\n    listen       80;\n    listen  [::]:80;\n"
+                                                        b"    server_name  localhost;\n"})
+        dirs |= {"/bin", "/usr/bin", "/var/log/nginx", "/var/cache/nginx", "/docker-entrypoint.d", "/home"}
+    elif family == "http-echo":
+        files["/http-echo"] = b""
+    elif family == "coredns":
+        files["/coredns"] = b""
+        dirs.add("/etc/coredns")
+    return FileSystem(files, dirs)
+
+
+# -- HTTP helpers ----------------------------------------------------------------------------
+
+
+def canonical(key: str) -> str:
+    """Go's textproto.CanonicalMIMEHeaderKey: ``x-forwarded-for`` → ``X-Forwarded-For``."""
+    return "-".join(p[:1].upper() + p[1:].lower() for p in key.split("-"))
+
+
+def go_json(value: Any) -> str:
+    """encoding/json.Marshal: compact, map keys sorted, <, > and & escaped."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def http_date(t: datetime) -> str:
+    """An RFC 7231 date (``Wed, 25 Nov 2026 04:00:00 GMT``), as Date and Last-Modified carry it."""
+    return email.utils.formatdate(t.replace(tzinfo=UTC).timestamp(), usegmt=True)
+
+
+def go_response(now: datetime, status: int, body: bytes, extra: dict[str, str] | None = None,
+                content_type: str | None = None) -> HttpResponse:
+    """A net/http server response: sniffed Content-Type, Content-Length, Date (headers sorted as Go writes them)."""
+    headers = dict(extra or {})
+    if body and content_type is None:
+        content_type = "text/html; charset=utf-8" if body.lstrip()[:1] == b"<" else "text/plain; charset=utf-8"
+    if content_type:
+        headers["Content-Type"] = content_type
+    headers["Content-Length"] = str(len(body))
+    headers["Date"] = http_date(now)
+    return HttpResponse(status, dict(sorted(headers.items())), body)
+
+
+def go_error(now: datetime, status: int, message: str) -> HttpResponse:
+    """net/http.Error: the message plus a newline, as text/plain with nosniff."""
+    return go_response(now, status, (message + "\n").encode(), {"X-Content-Type-Options": "nosniff"})
+
+
+def go_time(t: datetime, since: float) -> str:
+    """Go's time.Time %v: ``2026-11-25 04:00:00 +0000 UTC m=+12.000000001``."""
+    return f"{t.strftime('%Y-%m-%d %H:%M:%S')} +0000 UTC m=+{since:.9f}"
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def dialed_ip(conn: Connection, host: str) -> str:
+    """The address the client connected to: the literal, the Service's ClusterIP, or the pod IP."""
+    if is_ip(host):
+        return host
+    if conn.service is not None and (conn.service.get("spec") or {}).get("clusterIP") not in (None, "", "None"):
+        return conn.service["spec"]["clusterIP"]
+    return conn.dst_ip
+
+
+# -- the workloads -----------------------------------------------------------------------------
+
+
+class Workloads:
+    """The emulated containers of every pod: programs, ports, answers, files and logs."""
+
+    def __init__(self, sandbox: Sandbox, dataplane: Any):
+        self.sb = sandbox
+        self.dp = dataplane
+        self._programs: dict[tuple[str, str, str], Program] = {}
+        self._files: dict[tuple[str, str], FileSystem] = {}
+        self._started: set[tuple[str, str]] = set()
+        self._ports = 0
+
+    # -- containers --------------------------------------------------------------------------
+
+    def program(self, pod: Pod, container: str) -> Program:
+        """The program a container runs (worked out once per pod, container and image)."""
+        spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
+        if spec is None:
+            return Program("unknown", None, problem=f"the pod has no container {container!r}")
+        key = (pod["metadata"].get("uid", ""), container, spec.get("image", ""))
+        if key not in self._programs:
+            env = container_env(self.sb, pod, spec)
+            family = image_family(spec.get("image", ""))
+            self._programs[key] = parse_program(family, container_argv(spec, env), env,
+                                                image_tag(spec.get("image", "")))
+        return self._programs[key]
+
+    def files(self, pod: Pod, container: str) -> FileSystem:
+        """The container's file system (created with the image's files on first use)."""
+        key = (pod["metadata"].get("uid", ""), container)
+        if key not in self._files:
+            spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
+            self._files[key] = seed_files(self.sb, pod, image_family(spec.get("image", "")))
+        return self._files[key]
+
+    def env(self, pod: Pod, container: str) -> dict[str, str]:
+        spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
+        return container_env(self.sb, pod, spec)
+
+    def on_pod_started(self, pod: Pod) -> None:
+        """The kubelet started the pod's containers: fresh files, the script's setup, the startup log."""
+        for c in pod["spec"]["containers"]:
+            self._start(pod, c["name"])
+
+    def on_container_restarted(self, pod: Pod, container: str) -> None:
+        """A restarted container gets a fresh writable layer and prints its startup lines again."""
+        uid = pod["metadata"].get("uid", "")
+        self._files.pop((uid, container), None)
+        self._start(pod, container)
+
+    def forget(self, pod_uid: str) -> None:
+        """The pod is gone: drop its programs, files and logs."""
+        self._programs = {k: v for k, v in self._programs.items() if k[0] != pod_uid}
+        self._files = {k: v for k, v in self._files.items() if k[0] != pod_uid}
+        self._started = {k for k in self._started if k[0] != pod_uid}
+        self.dp.logs.forget(pod_uid)
+
+    def ensure_started(self, pod: Pod) -> None:
+        """Start the pod's programs lazily when it was started before the data plane existed."""
+        uid = pod["metadata"].get("uid", "")
+        for c in pod["spec"]["containers"]:
+            if (uid, c["name"]) not in self._started and (pod.get("status") or {}).get("podIP"):
+                self._start(pod, c["name"])
+
+    def _start(self, pod: Pod, container: str) -> None:
+        uid = pod["metadata"].get("uid", "")
+        self._started.add((uid, container))
+        program = self.program(pod, container)
+        if program.setup:
+            from .commands import run_sync
+
+            run_sync(self.dp, pod, container, ["sh", "-c", program.setup], None, False)
+        at = self._started_at(pod, container)
+        for line in program.startup:
+            self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
+                                .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S")), at=at)
+
+    def _started_at(self, pod: Pod, container: str) -> datetime:
+        from ..clock import parse_time
+
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+            if cs.get("name") == container and started:
+                return parse_time(started)
+        return self.sb.clock.now()
+
+    def describe(self, pod: Pod) -> str:
+        """What the sandbox runs in each of the pod's containers, and what it will and will not answer."""
+        out = []
+        for c in pod["spec"]["containers"]:
+            p = self.program(pod, c["name"])
+            declared = {(cp.get("containerPort"), cp.get("protocol", "TCP")) for cp in c.get("ports") or []}
+            if p.problem or not p.ports:
+                why = p.problem or f"{p.name} listens on no port"
+                out.append(f"container {c['name']} ({c['image']}): {why}; the pod is Running with an IP, but "
+                           "every connection to it is refused and exec runs only the commands emulated for its "
+                           "image (see k8snet.sandbox.dataplane.workloads.EMULATED).")
+                continue
+            ports = ", ".join(f"{port}/{proto}" for port, proto in sorted(p.ports))
+            line = f"container {c['name']} ({c['image']}): emulated {p.name} listening on {ports}"
+            missing = sorted(d for d in declared if d not in p.ports and d[0])
+            if missing:
+                line += ("; it declares containerPort " + ", ".join(f"{a}/{b}" for a, b in missing)
+                         + " but nothing listens there (connections are refused)")
+            out.append(line + ".")
+        return "\n".join(out)
+
+    # -- listening and serving ---------------------------------------------------------------
+
+    def listening(self, pod: Pod, port: int, protocol: str = "TCP") -> bool:
+        """Whether any container of the pod listens on ``port``/``protocol`` (containers share the pod's IP)."""
+        return self._listener(pod, port, protocol) is not None
+
+    def speaks_tls(self, pod: Pod, port: int) -> bool:
+        """Whether the program on a TCP port expects TLS (agnhost netexec --tls-cert-file)."""
+        found = self._listener(pod, port, "TCP")
+        return found is not None and found[2] == "https"
+
+    def _listener(self, pod: Pod, port: int, protocol: str) -> tuple[str, Program, str] | None:
+        if pod["metadata"].get("deletionTimestamp") and not (pod.get("status") or {}).get("podIP"):
+            return None
+        self.ensure_started(pod)
+        for c in pod["spec"]["containers"]:
+            p = self.program(pod, c["name"])
+            role = p.ports.get((int(port), protocol.upper()))
+            if role:
+                return c["name"], p, role
+        return None
+
+    def ephemeral_port(self) -> int:
+        """A client port from Linux's ephemeral range, in a fixed sequence (never from the shared RNG)."""
+        self._ports += 1
+        return 32768 + (self._ports * 7919) % 28232
+
+    def serve_http(self, conn: Connection, req: HttpRequest) -> HttpResponse:
+        """Answer one HTTP request on an established connection as the pod's program does."""
+        pod = conn.dst_pod
+        found = self._listener(pod, conn.port, "TCP")
+        if found is None:
+            raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused")
+        container, program, role = found
+        now = self.sb.clock.now()
+        if role == "raw":  # serve-hostname --tcp writes the hostname and closes
+            self._log(pod, container, f"TCP request from {conn.client_ip}:{conn.client_port}", go=True)
+            response = HttpResponse(RAW_REPLY, {}, hostname(pod).encode())
+        elif role == "dns":
+            response = HttpResponse(EMPTY_REPLY)
+        elif role == "https" and req.scheme != "https":  # Go's net/http answers plain HTTP on a TLS port so
+            response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
+        else:
+            handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname,
+                       "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns}[program.name]
+            response = handler(pod, container, program, conn, req, now)
+        response.served_by = pod["metadata"]["name"]
+        return response
+
+    def serve_udp(self, conn: Connection, payload: str) -> str | None:
+        """Answer one datagram (netexec's UDP/SCTP commands, serve-hostname --udp); None: no reply."""
+        found = self._listener(conn.dst_pod, conn.port, conn.protocol)
+        if found is None:
+            return None
+        container, program, role = found
+        pod, client = conn.dst_pod, f"{conn.client_ip}:{conn.client_port}"
+        if program.name == "serve-hostname":
+            self._log(pod, container, f"UDP request from {client}", go=True)
+            return hostname(pod)
+        if program.name != "netexec" or role != "udp":
+            return None
+        text = payload.strip().lower()  # netexec.go startUDPServer
+        kind = "SCTP" if conn.protocol.upper() == "SCTP" else "udp"
+        if text == "hostname":
+            self._log(pod, container, f"Sending {kind} hostName response", go=True)
+            return hostname(pod)
+        if text.startswith("echo "):
+            self._log(pod, container, f"Echoing {text[5:]} to {kind.upper()} client {client}", go=True)
+            return text[5:]
+        if text == "clientip":
+            self._log(pod, container, f"Sending clientip back to {kind.upper()} client {client}", go=True)
+            return client
+        if text:
+            self._log(pod, container, f"Unknown {kind.upper()} command received from {client}: {text}", go=True)
+        return None
+
+    def _log(self, pod: Pod, container: str, line: str, go: bool = False) -> None:
+        if go:  # Go's log package: "2006/01/02 15:04:05 " before the message
+            line = self.sb.clock.now().strftime("%Y/%m/%d %H:%M:%S ") + line
+        self.dp.logs.append(pod["metadata"].get("uid", ""), container, line)
+
+    # -- agnhost netexec (test/images/agnhost/netexec/netexec.go) ------------------------------
+
+    def _netexec(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+                 now: datetime) -> HttpResponse:
+        url = urlsplit(program.opts.get("http-override") or req.path)
+        form = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if req.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            form.update({k: v[0] for k, v in parse_qs(req.body.decode(errors="replace")).items() if k not in form})
+        log = lambda line: self._log(pod, container, line, go=True)  # noqa: E731
+        path = url.path
+        ready = (program.opts["udp-port"] != -1 or program.opts["sctp-port"] != -1)  # serverReady: UDP/SCTP up
+        if path == "/clientip":
+            log("GET /clientip")
+            return go_response(now, 200, f"{conn.client_ip}:{conn.client_port}".encode())
+        if path == "/header":
+            headers = {canonical(k): v for k, v in req.headers.items() if k.lower() != "host"}
+            key = form.get("key", "")
+            if key:
+                log(f"GET /header?key={key}")
+                return go_response(now, 200, headers.get(canonical(key), "").encode())
+            log("GET /header")
+            return go_response(now, 200, go_json({k: [v] for k, v in headers.items()}).encode())
+        if path == "/echo":
+            msg, code = form.get("msg", ""), form.get("code", "")
+            log(f"GET /echo?msg={msg}&code={code}")
+            if code:
+                if not code.lstrip("-").isdigit():
+                    return go_response(now, 200, f'argument \'code\' must be an integer or empty, got "{code}"\n'
+                                       .encode())
+                return go_response(now, int(code), msg.encode())
+            return go_response(now, 200, msg.encode())
+        if path == "/healthz":
+            log("GET /healthz")
+            return go_response(now, 200 if ready else 412, b"")
+        if path == "/readyz":
+            log("GET /readyz")
+            if pod["metadata"].get("deletionTimestamp"):
+                return go_response(now, 503, b"shutting down")
+            return go_response(now, 200, b"ok") if ready else go_response(now, 412, b"")
+        if path in ("/hostname", "/hostName"):
+            log(f"GET {path}")
+            return go_response(now, 200, hostname(pod).encode())
+        if path == "/dial":
+            return self._dial(pod, container, form, now)
+        if path == "/redirect":
+            location, code = form.get("location", ""), form.get("code", "")
+            log(f"{req.method} /redirect?msg={location}&code={code}")
+            status = int(code) if code.isdigit() else 302
+            body = f'<a href="{location}">{http.HTTPStatus(status).phrase}</a>.\n\n'.encode() \
+                if req.method in ("GET", "HEAD") else b""
+            return go_response(now, status, body, {"Location": location}, "text/html; charset=utf-8")
+        if path == "/shell":
+            return self._shell(pod, container, form, now)
+        if path in ("/exit", "/shutdown", "/upload"):
+            log(f"GET {path}")
+            return go_error(now, 501, f"k8snet sandbox: netexec {path} is not emulated (the container keeps "
+                                      "running; delete the pod to stop it)")
+        log("GET /")
+        return go_response(now, 200, ("NOW: " + go_time(now, (now - self._started_at(pod, container))
+                                                        .total_seconds() + 0.000000001)).encode())
+
+    def _shell(self, pod: Pod, container: str, form: dict[str, str], now: datetime) -> HttpResponse:
+        """/shell?cmd=: runs the command through the sandbox's emulated shell, never on the host."""
+        from .commands import run_sync
+
+        cmd = form.get("shellCommand") or form.get("cmd", "")
+        self._log(pod, container, f"GET /shell?cmd={cmd}", go=True)
+        result = run_sync(self.dp, pod, container, ["/bin/sh", "-c", cmd], None, False)
+        output: dict[str, str] = {}
+        combined = (result.stdout + result.stderr).decode(errors="replace")
+        if combined:
+            output["output"] = combined
+        if result.exit_code:
+            output["error"] = f"exit status {result.exit_code}"
+        self._log(pod, container, "Output: map[" + " ".join(f"{k}:{v}" for k, v in sorted(output.items())) + "]",
+                  go=True)
+        return go_response(now, 200, go_json(output).encode())
+
+    def _dial(self, pod: Pod, container: str, form: dict[str, str], now: datetime) -> HttpResponse:
+        """/dial: ``tries`` fresh connections from this pod; JSON of responses and errors (netexec.go dialHandler)."""
+        host, port, request = form.get("host", ""), form.get("port", ""), form.get("request", "")
+        protocol, tries_param = form.get("protocol", ""), form.get("tries", "")
+        self._log(pod, container, f"GET /dial?host={host}&protocol={protocol}&port={port}&request={request}"
+                                  f"&tries={tries_param}", go=True)
+        tries = 1
+        if tries_param:
+            try:
+                tries = int(tries_param)
+            except ValueError:
+                return go_error(now, 400, f'tries parameter is invalid. strconv.Atoi: parsing "{tries_param}": '
+                                          "invalid syntax")
+        if not request:
+            return go_error(now, 400, "request parameter not specified. <nil>")
+        proto = protocol.lower()
+        if proto not in ("", "http", "udp", "sctp"):
+            return go_error(now, 400, f"unsupported protocol. {protocol}")
+        if not port.isdigit():
+            return go_error(now, 400, f"host and/or port param are invalid. lookup {proto or 'tcp'}/{port}: "
+                                      "unknown port")
+        errors, responses, response = [], [], ""
+        for _ in range(tries):
+            try:
+                response = self._dial_once(pod, host, int(port), proto or "http", request)
+                responses.append(response)
+            except _DialDns as exc:
+                return go_error(now, 400, f"host and/or port param are invalid. {exc}")
+            except _DialError as exc:
+                response = ""
+                errors.append(str(exc))
+        output: dict[str, list[str]] = {}
+        if response:  # upstream keys "responses" on the LAST try's response: a failed last try hides them
+            output["responses"] = responses
+        if errors:
+            output["errors"] = errors
+        return go_response(now, 200, go_json(output).encode())
+
+    def _dial_once(self, pod: Pod, host: str, port: int, proto: str, request: str) -> str:
+        """One try of /dial, worded as Go's http.Client (5 s timeout) or netexec's dialUDP/dialSCTP errors."""
+        from .model import DnsError
+
+        wire = "TCP" if proto == "http" else proto.upper()
+        try:
+            conn = self.dp.connect(pod, host, port, wire)
+        except DnsError as exc:
+            raise _DialDns(exc.message) from exc
+        except NetError as exc:
+            ip = host if is_ip(host) else _hop_ip(exc, host)
+            if proto == "http":
+                url = f'Get "http://{ip}:{port}/{request.lstrip("/")}"'
+                if isinstance(exc, Timeout):
+                    raise _DialError(f"{url}: context deadline exceeded (Client.Timeout exceeded while awaiting "
+                                     "headers)") from exc
+                reason = "connection refused" if isinstance(exc, Refused) else exc.message
+                raise _DialError(f"{url}: dial tcp {ip}:{port}: connect: {reason}") from exc
+            src = f"{(pod.get('status') or {}).get('podIP', '')}:{self.ephemeral_port()}"
+            reason = "connection refused" if isinstance(exc, Refused) else "i/o timeout"
+            raise _DialError(f"reading from {proto} connection failed. err:'read {proto} {src}->{ip}:{port}: "
+                             f"{reason}'") from exc
+        ip = dialed_ip(conn, host)
+        if proto == "http":
+            url = f'Get "http://{ip}:{port}/{request.lstrip("/")}"'
+            req = HttpRequest("GET", "/" + request.lstrip("/"), {"Host": f"{ip}:{port}",
+                                                                   "User-Agent": "Go-http-client/1.1",
+                                                                   "Accept-Encoding": "gzip"}, host=f"{ip}:{port}")
+            resp = self.serve_http(conn, req)
+            if resp.status == RAW_REPLY:
+                raise _DialError(f'{url}: net/http: HTTP/1.x transport connection broken: malformed HTTP response '
+                                 f'"{resp.body.decode(errors="replace")}"')
+            if resp.status == EMPTY_REPLY:
+                raise _DialError(f"{url}: EOF")
+            return resp.body.decode(errors="replace")
+        reply = self.serve_udp(conn, request)
+        if reply is None:
+            raise _DialError(f"reading from {proto} connection failed. err:'read {proto} "
+                             f"{conn.client_ip}:{conn.client_port}->{ip}:{port}: i/o timeout'")
+        return reply
+
+    # -- agnhost serve-hostname, http-echo, nginx, coredns ----------------------------------------
+
+    def _serve_hostname(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+                        now: datetime) -> HttpResponse:
+        self._log(pod, container, f"HTTP request from {conn.client_ip}:{conn.client_port}", go=True)
+        extra = {"Connection": "close"} if program.opts.get("close") else {}
+        return go_response(now, 200, hostname(pod).encode(), extra)
+
+    def _http_echo(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+                   now: datetime) -> HttpResponse:
+        """http-echo v1.0.0: ``-text`` and a newline, X-App-* headers; one access line per request but /health."""
+        app = {"X-App-Name": "http-echo", "X-App-Version": HTTP_ECHO_VERSION}
+        path = urlsplit(req.path).path
+        if path == "/health":
+            return go_response(now, 200, b'{"status":"ok"}\n', app)
+        status = int(program.opts["status-code"])
+        body = (program.opts["text"] + "\n").encode()
+        ua = next((v for k, v in req.headers.items() if k.lower() == "user-agent"), "")
+        host = next((v for k, v in req.headers.items() if k.lower() == "host"), req.host)
+        # handlers.go httpLogFormat: "%v %s %s \"%s %s %s\" %d %d \"%s\" %v\n"
+        self._log(pod, container, f'{now.strftime("%Y/%m/%d %H:%M:%S")} {host} {conn.client_ip}:{conn.client_port} '
+                                  f'"{req.method} {path} HTTP/1.1" {status} {len(body)} "{ua}" 31.25µs')
+        return go_response(now, status, body, app)
+
+    def _nginx(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+               now: datetime) -> HttpResponse:
+        """nginx's default site: static files from /usr/share/nginx/html, its error pages, the combined log."""
+        version = program.opts["version"]
+        path = urlsplit(req.path).path or "/"
+        fs = self.files(pod, container)
+        target = "/usr/share/nginx/html" + (path + "index.html" if path.endswith("/") else path)
+        body = fs.read(target) if not fs.is_dir(target) else None
+        head = {"Server": f"nginx/{version}", "Date": http_date(now)}
+        if req.method not in ("GET", "HEAD") and body is not None:
+            status, body, headers = 405, _nginx_error(405, "Not Allowed", version), {"Content-Type": "text/html"}
+        elif body is None:
+            status, body, headers = 404, _nginx_error(404, "Not Found", version), {"Content-Type": "text/html"}
+            self._log(pod, container, f'{now.strftime("%Y/%m/%d %H:%M:%S")} [error] 29#29: *1 open() "{target}" '
+                                      f'failed (2: No such file or directory), client: {conn.client_ip}, server: '
+                                      f'localhost, request: "{req.method} {path} HTTP/1.1", host: "{req.host}"')
+        else:
+            status = 200
+            stamp = int(NGINX_MTIME.timestamp())
+            headers = {"Content-Type": "text/html" if target.endswith(".html") else "text/plain",
+                       "Last-Modified": http_date(NGINX_MTIME), "ETag": f'"{stamp:x}-{len(body):x}"',
+                       "Accept-Ranges": "bytes"}
+        headers = {**head, "Content-Type": headers.pop("Content-Type"), "Content-Length": str(len(body)),
+                   **({"Last-Modified": headers.pop("Last-Modified")} if "Last-Modified" in headers else {}),
+                   "Connection": "keep-alive", **headers}
+        sent = 0 if req.method == "HEAD" else len(body)
+        ua = next((v for k, v in req.headers.items() if k.lower() == "user-agent"), "-")
+        referer = next((v for k, v in req.headers.items() if k.lower() == "referer"), "-")
+        xff = next((v for k, v in req.headers.items() if k.lower() == "x-forwarded-for"), "-")
+        self._log(pod, container, f'{conn.client_ip} - - [{now.strftime("%d/%b/%Y:%H:%M:%S +0000")}] '
+                                  f'"{req.method} {req.path} HTTP/1.1" {status} {sent} "{referer}" "{ua}" "{xff}"')
+        return HttpResponse(status, headers, b"" if req.method == "HEAD" else body)
+
+    def _coredns(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+                 now: datetime) -> HttpResponse:
+        """CoreDNS's health (8080 /health), ready (8181 /ready) and prometheus (9153 /metrics) plugins."""
+        path = urlsplit(req.path).path
+        routes = {8080: "/health", 8181: "/ready", 9153: "/metrics"}
+        if routes.get(conn.port) != path:
+            return go_error(now, 404, "404 page not found")
+        if path == "/metrics":
+            return go_response(now, 200, b"# HELP coredns_build_info A metric with a constant '1' value labeled "
+                                         b"by version, revision, and goversion from which CoreDNS was built.\n"
+                                         b"# TYPE coredns_build_info gauge\n"
+                                         b'coredns_build_info{goversion="go1.23.3",revision="51e11f1",version="'
+                               + COREDNS_VERSION.encode() + b'"} 1\n', content_type="text/plain; version=0.0.4")
+        return go_response(now, 200, b"OK")
+
+
+def _nginx_error(code: int, reason: str, version: str) -> bytes:
+    return (f"<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}"
+            f"</h1></center>\r\n<hr><center>nginx/{version}</center>\r\n</body>\r\n</html>\r\n").encode()
+
+
+def _hop_ip(exc: NetError, host: str) -> str:
+    """The address a failed connection resolved ``host`` to, when the trace recorded it."""
+    for hop in exc.hops:
+        for key in ("addresses", "address", "ip", "clusterIP"):
+            value = hop.detail.get(key)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if isinstance(value, str) and is_ip(value):
+                return value
+    return host
+
+
+class _DialError(Exception):
+    """One failed /dial try (the text goes to "errors")."""
+
+
+class _DialDns(Exception):
+    """/dial's host did not resolve: the whole request is a 400."""
