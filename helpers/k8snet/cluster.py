@@ -103,6 +103,8 @@ class Cluster:
             applied = res.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=ns,
                                             field_manager=FIELD_MANAGER, force_conflicts=force)
             out.append(applied.to_dict())
+            if self.backend == "sandbox":
+                warn_not_emulated(obj)
         return out
 
     def get(self, kind: str, name: str | None = None, namespace: str | None = None,
@@ -185,6 +187,24 @@ class Cluster:
                     return pod.to_dict()
                 time.sleep(0.05)
         raise TimeoutError(f"pod {namespace}/{name} not ready after {timeout:.0f}s (phase {phase})")
+
+
+def pod_images(obj: dict[str, Any]) -> list[str]:
+    """Container images of a Pod or of a workload's pod template."""
+    spec = obj.get("spec") or {}
+    pod_spec = spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
+    return [c.get("image", "") for c in pod_spec.get("containers") or []]
+
+
+def warn_not_emulated(obj: dict[str, Any]) -> None:
+    """Say plainly when the sandbox will run a pod whose image it does not emulate."""
+    from .sandbox.dataplane.workloads import image_family
+
+    for image in pod_images(obj):
+        if image and image_family(image) is None:
+            print(f"note: the sandbox does not emulate {image!r}: {obj['kind']} {obj['metadata']['name']} gets "
+                  "Running pods with IPs, but nothing answers on their ports and exec runs none of its programs. "
+                  "Emulated: agnhost, hashicorp/http-echo, nginx.")
 
 
 class Applied(list):

@@ -321,3 +321,10 @@ def test_create_subcommands_send_protobuf_and_work(sandbox, ns):
                             "--node-port=30999", check=False)
     assert taken.returncode == 1
     assert "spec.ports[0].nodePort: Invalid value: 30999: provided port is already allocated" in taken.stderr
+
+
+def test_an_image_the_sandbox_does_not_emulate_gets_a_warning_event(sandbox, ns):
+    sandbox.kubectl("run", "db", "-n", ns, "--image=redis:7")
+    sandbox.kubectl("wait", "-n", ns, "--for=condition=Ready", "pod/db", "--timeout=30s")
+    events = sandbox.kubectl("get", "events", "-n", ns, "--field-selector", "reason=ImageNotEmulated").stdout
+    assert "Warning" in events and 'does not emulate image "redis:7"' in events

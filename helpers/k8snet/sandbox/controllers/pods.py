@@ -215,6 +215,20 @@ def start(sb: Sandbox, pod: Pod) -> None:
     workloads = getattr(sb.dataplane, "workloads", None)  # tests may stand a smaller data plane in
     if workloads is not None:
         workloads.on_pod_started(new)  # the programs start: startup log lines, the script's setup
+        warn_not_emulated(sb, new, workloads)
+
+
+def warn_not_emulated(sb: Sandbox, pod: Pod, workloads: Any) -> None:
+    """Fail loudly: a container whose image the sandbox does not emulate gets a Warning event saying so."""
+    from ..dataplane.workloads import image_family
+
+    for c in pod["spec"]["containers"]:
+        if image_family(c["image"]) is None:
+            record(sb, pod, "ImageNotEmulated",
+                   f'The k8snet sandbox does not emulate image "{c["image"]}": the pod runs with an IP, but '
+                   "connections to it are refused and exec runs no program of that image. Emulated images: "
+                   "agnhost, hashicorp/http-echo, nginx (see the k8snet README).", "kubelet", "Warning",
+                   host=pod["spec"].get("nodeName", ""), field_path=f"spec.containers{{{c['name']}}}")
 
 
 def terminate(sb: Sandbox, pod: Pod) -> None:
