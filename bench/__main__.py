@@ -1,4 +1,4 @@
-"""``python -m bench [startup] [kubectl] [scale]`` (``make bench``): run the sandbox benchmarks, print a table.
+"""``python -m bench [startup] [kubectl] [scale] [dataplane]`` (``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
 kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
@@ -14,13 +14,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import kubectl_get, scale, startup
+from . import dataplane, kubectl_get, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
     "startup": ("1. cold/warm start to first kubectl get pods", startup.run),
     "kubectl": ("2. kubectl get pods: sandbox vs static replay", kubectl_get.run),
     "scale": ("3. scale: 2,000 pods, list, watch fan-out, RSS", scale.run),
+    "dataplane": ("4. data plane: /dial requests/s, exec round trip, traffic.send", dataplane.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -28,6 +29,8 @@ RESULTS = Path(__file__).with_name("results.json")
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
+    if unit == "req/s":
+        return f"{value:,.0f} {unit}"
     return f"{value:.0f} {unit}" if unit in ("ms", "MiB") else f"{value:.3g} {unit}" if unit == "x" \
         else f"{value:.3f} {unit}"
 
@@ -35,7 +38,7 @@ def fmt(value: float | None, unit: str) -> str:
 def table(results: list[Result]) -> str:
     rows = [("benchmark", "measured", "target", "met?", "note")]
     for r in results:
-        target = "—" if r.target is None else f"< {fmt(r.target, r.unit)}"
+        target = "—" if r.target is None else f"{'≥' if r.at_least else '<'} {fmt(r.target, r.unit)}"
         met = "—" if r.met is None else "yes" if r.met else "NO"
         rows.append((r.name, fmt(r.measured, r.unit), target, met, r.note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

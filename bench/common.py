@@ -24,19 +24,21 @@ K8SNET = str(Path(sys.executable).with_name("k8snet"))
 
 @dataclass
 class Result:
-    """One figure: ``measured`` in ``unit``; met when measured < target (None: informational or not measured)."""
+    """One figure: ``measured`` in ``unit``; met when measured < target, or measured >= target with ``at_least``
+    (a throughput); None: informational or not measured."""
 
     name: str
     measured: float | None
     unit: str
     target: float | None = None
     note: str = ""
+    at_least: bool = False
 
     @property
     def met(self) -> bool | None:
         if self.measured is None or self.target is None:
             return None
-        return self.measured < self.target
+        return self.measured >= self.target if self.at_least else self.measured < self.target
 
     def row(self) -> dict:
         return {**asdict(self), "met": self.met}
