@@ -55,7 +55,7 @@ def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
             raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
     elif kubeconfig.context(context) is None:
         raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
-    api = config.new_client_from_config(context=context)
+    api = config.new_client_from_config(config_file=str(kubeconfig.path()), context=context)
     return Cluster(chosen, context, api)
 
 

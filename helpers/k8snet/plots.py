@@ -386,9 +386,9 @@ def trace_picture(trace) -> Figure:
 
     hops = [{"kind": "source", "summary": f"client pod {trace.source}", "detail": {}}] + list(trace.hops)
     width = 2.35
-    fig, ax = _canvas(0.4 + width * len(hops) + 0.35 * (len(hops) - 1), 3.6)
+    fig, ax = _canvas(0.4 + width * len(hops) + 0.35 * (len(hops) - 1), 2.8)
     ax.set_xlim(0, 0.4 + width * len(hops) + 0.35 * (len(hops) - 1))
-    ax.set_ylim(-3.6, 0.3)
+    ax.set_ylim(-2.7, 0.3)
     how = "reported by the sandbox's data plane" if trace.reported else "reconstructed from API state"
     ax.text(0.2, 0.05, f"GET {trace.url}  ·  {trace.backend}, {how}", fontsize=FONT["heading"],
             color=PALETTE["ink"], va="bottom", fontweight="bold")
@@ -396,19 +396,19 @@ def trace_picture(trace) -> Figure:
     for i, hop in enumerate(hops):
         kind = hop["kind"]
         colour = HOP_COLOURS.get(kind, PALETTE["muted"])
-        _box(ax, x, -0.35, width, 3.0, colour, gid=f"hop:{i}:{kind}")
+        _box(ax, x, -0.35, width, 2.2, colour, gid=f"hop:{i}:{kind}")
         ax.text(x + 0.1, -0.5, HOP_TITLES.get(kind, kind), fontsize=FONT["body"], fontweight="bold",
                 color=colour if kind != "pod" else PALETTE["ink"], va="top")
         lines = textwrap.wrap(hop["summary"], 30)[:8]
         detail = hop.get("detail") or {}
         candidates = detail.get("candidates")
         if candidates:
-            chosen = detail.get("chosen")
+            chosen = detail.get("chosen") or detail.get("endpoint")
             lines = lines[:4] + [""] + [("▶ " if c == chosen else "   ") + _short(str(c), 26) for c in candidates[:6]]
         ax.text(x + 0.1, -0.85, "\n".join(lines), fontsize=FONT["small"], color=PALETTE["ink"], va="top",
                 family="monospace" if candidates else None, linespacing=1.35)
         if i < len(hops) - 1:
-            ax.annotate("", xy=(x + width + 0.33, -1.85), xytext=(x + width + 0.02, -1.85),
+            ax.annotate("", xy=(x + width + 0.33, -1.45), xytext=(x + width + 0.02, -1.45),
                         arrowprops={"arrowstyle": "-|>", "color": PALETTE["muted"], "lw": 1.4})
         x += width + 0.35
     return fig

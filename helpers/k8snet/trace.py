@@ -8,6 +8,7 @@ answer and the pod that answered), and the trace says it was reconstructed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -50,9 +51,11 @@ def trace(cluster: Cluster, source: traffic.PodRef, url: str) -> Trace:
     """Send one request from ``source`` to ``url`` and explain its path."""
     if cluster.backend == "sandbox":
         body = {"namespace": source.namespace, "pod": source.name, "url": url}
-        data, status, _ = cluster.api.call_api("/k8snet/admin/trace", "POST", body=body,
-                                               auth_settings=["BearerToken"], response_type="object",
-                                               _return_http_data_only=False)
+        cfg = cluster.api.configuration
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **{a["key"]: a["value"] for a in cfg.auth_settings().values() if a.get("in") == "header"}}
+        response = cluster.api.call_api("POST", cfg.host + "/k8snet/admin/trace", headers, body)
+        data = json.loads(response.read() if hasattr(response, "read") else response.data)
         return Trace(str(source), url, "sandbox", True, data.get("hops", []), data.get("status"),
                      data.get("answeredBy"), data.get("error"))
     return reconstruct(cluster, source, url)

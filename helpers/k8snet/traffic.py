@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 MARKER = "@@k8snet"
+BATCH = 50
 _MARK_RE = re.compile(rf"{MARKER} (\d{{3}}) ([0-9.]+) (\S*)$")
 
 
@@ -181,9 +182,18 @@ def parse_curl_loop(stdout: str, stderr: str, n: int) -> list[Request]:
 
 def send(cluster: Cluster, source: PodRef, url: str, n: int = 20, *, headers: dict[str, str] | None = None,
          method: str = "GET") -> TrafficResult:
-    """Send ``n`` HTTP requests from ``source`` to ``url``, each on a fresh connection (as curl does)."""
-    result = exec_in(cluster, source, curl_loop(url, n, headers, method), timeout=30 + 3 * n)
-    return TrafficResult(str(source), url, cluster.backend, parse_curl_loop(result.stdout, result.stderr, n))
+    """Send ``n`` HTTP requests from ``source`` to ``url``, each on a fresh connection (as curl does).
+
+    The curls run in batches of :data:`BATCH` per exec, keeping each command line short.
+    """
+    requests: list[Request] = []
+    while len(requests) < n:
+        k = min(BATCH, n - len(requests))
+        result = exec_in(cluster, source, curl_loop(url, k, headers, method), timeout=30 + 3 * k)
+        for r in parse_curl_loop(result.stdout, result.stderr, k):
+            r.i = len(requests)
+            requests.append(r)
+    return TrafficResult(str(source), url, cluster.backend, requests)
 
 
 # -- reachability and DNS ----------------------------------------------------------------

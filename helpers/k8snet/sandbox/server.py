@@ -75,7 +75,9 @@ class ApiServer:
     def __init__(self, sandbox: Sandbox, token: str):
         self.sandbox = sandbox
         self.token = token
-        self.app = web.Application(middlewares=[self.errors_mw, self.auth_mw], client_max_size=16 * 1024 * 1024)
+        # Go's net/http accepts request lines and headers up to 1 MiB (DefaultMaxHeaderBytes); so do we.
+        self.app = web.Application(middlewares=[self.errors_mw, self.auth_mw], client_max_size=16 * 1024 * 1024,
+                                   handler_args={"max_line_size": 1 << 20, "max_field_size": 1 << 20})
         self.app.router.add_route("*", "/{path:.*}", self.dispatch)
         self.stopping = asyncio.Event()
 
