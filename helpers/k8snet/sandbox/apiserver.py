@@ -63,7 +63,7 @@ class Api:
         self.schemas = schemas
         self.clock = clock
         self.uids = randomness.stream("uids")
-        self.names = randomness.stream("generated-names")
+        self.randomness = randomness
         self.allocators = allocators
 
     # -- helpers --------------------------------------------------------------------
@@ -135,7 +135,8 @@ class Api:
             return
         prefix = meta["generateName"][:58]
         for _ in range(8):
-            name = prefix + "".join(self.names.choice(GENERATE_ALPHABET) for _ in range(5))
+            names = self.randomness.stream(f"generated-names:{prefix}")  # per prefix: independent of timing
+            name = prefix + "".join(names.choice(GENERATE_ALPHABET) for _ in range(5))
             if self.store.get(rt.group_resource, meta.get("namespace", ""), name) is None:
                 meta["name"] = name
                 return

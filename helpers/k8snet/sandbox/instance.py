@@ -106,6 +106,7 @@ class Sandbox:
         await self.stop()
         self.store.wipe()
         self._node_load = None
+        self._dataplane = None  # affinity tables, files and logs belong to the old cluster
         if seed is not None:
             self.seed = seed
         self.random.reseed(self.seed)

@@ -61,7 +61,7 @@ def deletion_rank(pod: dict[str, Any]) -> tuple:
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", ""), 0)
     restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or [])
     return (bool(pod["spec"].get("nodeName")), phase_rank, is_ready(pod), -restarts,
-            [-ord(ch) for ch in pod["metadata"].get("creationTimestamp", "")])
+            [-ord(ch) for ch in pod["metadata"].get("creationTimestamp", "")], pod["metadata"]["name"])
 
 
 def reconcile_replicaset(sb: Sandbox, key: Key) -> float | None:
