@@ -200,23 +200,9 @@ class Api:
         if not meta.get("name"):
             raise errors.invalid(rt.kind, rt.group, "", [errors.field_error(
                 rt.kind, "name or generateName is required", "metadata.name", required=True)])
-        self._check_namespace(rt, ns, creating=True)
         if self.store.get(rt.group_resource, meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
-        for k in SYSTEM_META:
-            meta.pop(k, None)
-        meta["uid"] = self.new_uid()
-        meta["creationTimestamp"] = self.now()
-        if rt.kind in strategies.GENERATION_KINDS or rt.group not in strategies.BUILTIN_GROUPS:
-            meta["generation"] = 1
-        defaults.apply_defaults(rt, obj)
-        strategies.prepare_create(self, rt, obj)
-        obj = self._managed(rt, None, obj, opts, "")
-        try:
-            return self._commit(rt, obj, None, opts)
-        except BaseException:
-            strategies.release(self, rt, obj)
-            raise
+        return self._create_prepared(rt, ns, obj, opts, None)
 
     def update(self, rt: ResourceType, ns: str, name: str, body: Any, opts: WriteOptions | None = None,
                subresource: str = "") -> Obj:
@@ -321,7 +307,7 @@ class Api:
 
     def _create_prepared(self, rt: ResourceType, ns: str, obj: Obj, opts: WriteOptions,
                          managed_fields: list | None) -> Obj:
-        """Create from a server-side apply: same admission as create, keeping the applier's managedFields."""
+        """The admission steps of every create; a server-side apply keeps the applier's managedFields."""
         meta = obj["metadata"]
         self._check_namespace(rt, ns, creating=True)
         for k in SYSTEM_META:
@@ -334,6 +320,8 @@ class Api:
         strategies.prepare_create(self, rt, obj)
         if managed_fields:
             meta["managedFields"] = managed_fields
+        else:
+            obj = self._managed(rt, None, obj, opts, "")
         try:
             return self._commit(rt, obj, None, opts)
         except BaseException:
