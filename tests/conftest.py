@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,17 @@ class SandboxEnv:
     def api_client(self):
         from kubernetes import config
         return config.new_client_from_config(config_file=str(self.kubeconfig), context=process.CONTEXT)
+
+
+def wait_for(predicate, timeout: float = 20, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="session")

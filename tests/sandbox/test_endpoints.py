@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import time
 
 import pytest
 from kubernetes import client, watch
+from tests.conftest import wait_for
 
 SLICE_NAME = re.compile(r"^web-[bcdfghjklmnpqrstvwxz2456789]{5}$")
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
@@ -42,16 +42,6 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 80, targetPort: http}]
 """
-
-
-def wait_for(predicate, timeout: float = 20, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import time
 import pytest
 from kubernetes import client, dynamic, watch
 from kubernetes.client.exceptions import ApiException
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -27,16 +28,6 @@ def deployment(name: str, replicas: int = 2) -> client.V1Deployment:
                 spec=client.V1PodSpec(containers=[client.V1Container(
                     name="web", image="hashicorp/http-echo:1.0.0", args=["-text=hi"],
                     ports=[client.V1ContainerPort(container_port=5678)])]))))
-
-
-def wait_for(predicate, timeout: float = 20, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_typed_create_list_read_delete(api, ns):
