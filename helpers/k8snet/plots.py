@@ -412,3 +412,64 @@ def trace_picture(trace) -> Figure:
                         arrowprops={"arrowstyle": "-|>", "color": PALETTE["muted"], "lw": 1.4})
         x += width + 0.35
     return fig
+
+
+# -- connectivity ------------------------------------------------------------------------------
+
+VERDICT_COLOURS = {True: "#009E73", False: "#D55E00", None: "#F0E442"}
+"""Allowed (green), blocked (vermillion), partial: only some of a Service's endpoints (yellow)."""
+
+
+def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
+    """A heatmap per (port, protocol): rows are sources, columns targets.
+
+    With ``expected``, a cell that differs is crossed out and outlined, and the
+    title carries the ``N wrong, M correct`` line, so mismatches stand out.
+    """
+    from matplotlib.patches import Patch, Rectangle
+
+    cases = matrix.cases
+    rows, cols = matrix.sources, matrix.targets
+    width = max(4.2, 0.55 * len(cols) + 1.8)
+    if ax is None:
+        fig, axes = plt.subplots(1, len(cases), figsize=(width * len(cases), 0.45 * len(rows) + 2.2), squeeze=False)
+        plt.close(fig)
+        axes = list(axes[0])
+    else:
+        fig, axes = ax.figure, [ax]
+    for ax_, (port, proto) in zip(axes, cases):
+        for i, s in enumerate(rows):
+            for j, t in enumerate(cols):
+                cell = matrix.cells[(s, t, port, proto)]
+                ax_.add_patch(Rectangle((j, i), 1, 1, facecolor=VERDICT_COLOURS[cell.allowed],
+                                        edgecolor="white", linewidth=1.5, gid=f"cell:{s}>{t}:{port}/{proto}"))
+                want = expected.cells.get((s, t, port, proto)) if expected is not None else None
+                if want is not None and want.allowed != cell.allowed:
+                    ax_.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False, edgecolor=PALETTE["ink"],
+                                            linewidth=2.2, gid=f"wrong:{s}>{t}:{port}/{proto}"))
+                    ax_.text(j + 0.5, i + 0.5, "✗", ha="center", va="center", fontsize=FONT["heading"],
+                             color=PALETTE["ink"])
+        ax_.set_xlim(0, len(cols))
+        ax_.set_ylim(len(rows), 0)
+        ax_.set_xticks([j + 0.5 for j in range(len(cols))], cols, rotation=45, ha="right", fontsize=FONT["small"])
+        ax_.set_yticks([i + 0.5 for i in range(len(rows))], rows, fontsize=FONT["small"])
+        ax_.set_xlabel("to", fontsize=FONT["body"])
+        ax_.set_ylabel("from", fontsize=FONT["body"])
+        ax_.set_title(f"port {port}/{proto}", fontsize=FONT["body"])
+        ax_.tick_params(length=0)
+        ax_.set_aspect("equal")
+        for spine in ax_.spines.values():
+            spine.set_visible(False)
+    title = f"{matrix.kind} connectivity · {matrix.backend}" if matrix.backend else f"{matrix.kind} connectivity"
+    if expected is not None:
+        title += f"\n{str(matrix.compare(expected)).splitlines()[0]} against the expectation"
+    legend = [Patch(facecolor=VERDICT_COLOURS[True], label="allowed"),
+              Patch(facecolor=VERDICT_COLOURS[False], label="blocked")]
+    if any(c.allowed is None for c in matrix.cells.values()):
+        legend.append(Patch(facecolor=VERDICT_COLOURS[None], label="some endpoints"))
+    if expected is not None:
+        legend.append(Patch(facecolor="white", edgecolor=PALETTE["ink"], label="✗ differs from expected"))
+    fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=FONT["small"], frameon=False)
+    fig.suptitle(title, fontsize=FONT["body"])
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig

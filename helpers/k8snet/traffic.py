@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,13 +55,14 @@ class ExecOutput:
     exit_code: int
 
 
-def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 60) -> ExecOutput:
+def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 60,
+            core: client.CoreV1Api | None = None) -> ExecOutput:
     """Run a command in a pod through the exec API (WebSocket), as ``kubectl exec`` does."""
     kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True, "tty": False,
                               "_preload_content": False}
     if pod.container:
         kwargs["container"] = pod.container
-    resp = stream(cluster.core.connect_get_namespaced_pod_exec, pod.name, pod.namespace, **kwargs)
+    resp = stream((core or cluster.core).connect_get_namespaced_pod_exec, pod.name, pod.namespace, **kwargs)
     out, err = [], []
     deadline = time.monotonic() + timeout
     while resp.is_open():
@@ -74,6 +77,25 @@ def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 
     code = resp.returncode
     resp.close()
     return ExecOutput("".join(out), "".join(err), code if code is not None else 0)
+
+
+def exec_many(cluster: Cluster, jobs: list[tuple[PodRef, list[str]]], workers: int = 16,
+              timeout: float = 60) -> list[ExecOutput]:
+    """Run many execs in parallel; results in the order of ``jobs``.
+
+    Each worker thread has its own API client: ``kubernetes.stream`` swaps
+    the client's transport while it opens the WebSocket, so threads must not
+    share one.
+    """
+    local = threading.local()
+
+    def run(job: tuple[PodRef, list[str]]) -> ExecOutput:
+        if not hasattr(local, "core"):
+            local.core = client.CoreV1Api(client.ApiClient(cluster.api.configuration))
+        return exec_in(cluster, job[0], job[1], timeout, core=local.core)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+        return list(pool.map(run, jobs))
 
 
 def ensure_client(cluster: Cluster, namespace: str, name: str = "client", timeout: float = 120) -> PodRef:

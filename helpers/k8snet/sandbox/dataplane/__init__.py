@@ -5,8 +5,8 @@ Parts, one job each:
 - ``dns`` (CoreDNS), ``proxy`` (kube-proxy, iptables mode) and ``network``
   (a connection from a pod: resolve → Service → endpoint → policy → pod),
   each decision recorded as a :class:`~.model.Hop`;
-- ``policy``: the NetworkPolicy verdict for one connection (allow-all until
-  the policy engine is registered);
+- ``policy``: the NetworkPolicy verdict for one connection (semantics in
+  :mod:`k8snet.netpol`);
 - ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
   which ports they listen on and how they answer; ``logs`` keeps their log
   lines; ``files`` the per-container files that exec and probes see;
@@ -51,13 +51,14 @@ class DataPlane:
         from .dns import Resolver
         from .logs import LogBook
         from .network import Network
+        from .policy import NetworkPolicyEngine
         from .proxy import KubeProxy
         from .workloads import Workloads
 
         self.sb = sandbox
         self.dns = Resolver(sandbox)
         self.proxy = KubeProxy(sandbox)
-        self.policy: PolicyEngine = AllowAll()
+        self.policy: PolicyEngine = NetworkPolicyEngine(sandbox)
         self.network = Network(sandbox, self)
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)

@@ -176,6 +176,13 @@ class Resolver:
         """
         qtype = qtype.upper()
         conf = self.resolv_conf(pod)
+        blocked = self._dropped(pod, conf.nameserver)
+        if blocked is not None:
+            answer = DnsAnswer(name, qtype, "TIMEOUT", name.rstrip(".").lower(), server=conf.nameserver,
+                               note=f"no answer from {conf.nameserver}:53: {blocked.summary}")
+            answer.hop = self._hop(answer)
+            answer.hop.detail["policy"] = blocked.detail
+            return answer
         attempts: list[tuple[str, str]] = []
         result, fqdn = _Result("NXDOMAIN"), name.rstrip(".").lower()
         for candidate in self.candidates(name.lower(), conf):
@@ -187,6 +194,19 @@ class Resolver:
                            result.authoritative, result.note)
         answer.hop = self._hop(answer)
         return answer
+
+    def _dropped(self, pod: Obj | None, server: str) -> Hop | None:
+        """The policy hop that drops a pod's queries to its nameserver, or None when they get through.
+
+        Queries are UDP datagrams to port 53 like any other: "DNS egress must be
+        allowed explicitly when egress is isolated" (a pod whose egress policies
+        allow nothing to kube-dns times out on every lookup).
+        """
+        engine = getattr(self.sb.dataplane.policy, "datagram", None)
+        if pod is None or engine is None or not server or (pod.get("spec") or {}).get("hostNetwork"):
+            return None
+        allowed, hops = engine(pod, server, 53, "UDP")
+        return None if allowed else (hops[0] if hops else Hop("policy", f"no route to {server}:53", {}))
 
     def _ask(self, server: str, fqdn: str, qtype: str, depth: int = 0) -> _Result:
         """One query to ``server``; CNAMEs are chased as CoreDNS chases them (backend_lookup.go A())."""
@@ -383,8 +403,11 @@ def format_nslookup(answer: DnsAnswer) -> tuple[str, str, int]:
     "** server can't find %s: %s" on a failure; "Non-authoritative answer:"
     when the AA flag is clear; A records as ``Name:\\t%s`` + ``Address: %s``,
     others as ``%s\\tcanonical name = %s.``; main() ends with ``puts("")`` and
-    exits with ``query_error | print_error`` (1 after NXDOMAIN or SERVFAIL).
+    exits with ``query_error | print_error`` (1 after NXDOMAIN or SERVFAIL); when
+    no reply comes, ``;; connection timed out; no servers could be reached``.
     """
+    if answer.rcode == "TIMEOUT":  # no reply at all: nslookup never learns the server's answer
+        return ";; connection timed out; no servers could be reached\n\n", "", 1
     out = [f"Server:\t\t{answer.server}", f"Address:\t{answer.server}#53", ""]
     if answer.rcode != "NOERROR":
         shown = answer.attempts[-1][0] if answer.attempts else answer.name

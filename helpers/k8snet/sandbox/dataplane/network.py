@@ -106,7 +106,10 @@ class Network:
         hops.append(answer.hop)
         if answer.addresses:
             return answer.addresses[0]
-        if answer.rcode == "SERVFAIL":
+        if answer.rcode == "TIMEOUT":  # the queries were dropped (a NetworkPolicy without DNS egress)
+            client = f"{(src_pod or {}).get('status', {}).get('podIP', HOST_IP)}:{self.dp.workloads.ephemeral_port()}"
+            message = f"lookup {host} on {answer.server}:53: read udp {client}->{answer.server}:53: i/o timeout"
+        elif answer.rcode == "SERVFAIL":
             message = f"lookup {host} on {answer.server}:53: server misbehaving"
         elif answer.rcode == "NOERROR" and answer.note:  # a CNAME whose target lies outside the sandbox
             message = f"lookup {host} on {answer.server}:53: {answer.note}"

@@ -1,0 +1,299 @@
+"""Connectivity matrices for NetworkPolicy lessons: measured through exec, predicted from the policies.
+
+``measure`` probes every (source, target, port, protocol) cell with
+``/agnhost connect`` from inside the source pod, in parallel, as the upstream
+e2e network policy suite does. ``predict`` computes the same matrix offline
+from the cluster's NetworkPolicies, Pods and Namespaces with
+:mod:`k8snet.netpol`. ``expect`` is a matrix written by hand. Comparing a
+measured matrix with an expectation shows what the cluster really does; on
+kind, a measured matrix that differs from the predicted one is how a learner
+discovers policies that are not enforced.
+
+Targets are ``"ns/pod"`` (probed at the pod's IP) or ``"svc:ns/name"``
+(probed at the Service's ClusterIP, so kube-proxy picks an endpoint first).
+
+Example:
+    >>> m = policy.measure(cluster, ["x/a", "x/b"], ["x/a"], ports=[80])
+    >>> print(m.compare(policy.expect(["x/a", "x/b"], ["x/a"], ports=[80]).set("x/b", "x/a", False)))
+    0 wrong, 2 correct
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kubernetes import client
+
+from .netpol import Peer, PolicySet, Verdict, pod_peer
+from .traffic import PodRef, exec_many
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+Obj = dict[str, Any]
+Key = tuple[str, str, int, str]  # source, target, port, protocol
+
+
+@dataclass
+class Cell:
+    """One probe's outcome: allowed (True), blocked (False) or partial (None: only some endpoints)."""
+
+    allowed: bool | None
+    reason: str = ""
+
+
+@dataclass
+class Comparison:
+    """Cells where a matrix differs from an expectation."""
+
+    wrong: list[tuple[Key, Cell, bool | None]]
+    correct: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.wrong
+
+    def __len__(self) -> int:
+        return len(self.wrong)
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.wrong)} wrong, {self.correct} correct"]
+        for (src, dst, port, proto), got, want in self.wrong:
+            lines.append(f"  {src} → {dst} {port}/{proto}: expected {_word(want)}, got {_word(got.allowed)}"
+                         + (f" ({got.reason})" if got.reason else ""))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+@dataclass
+class Matrix:
+    """Reachability from sources to targets on each (port, protocol): what was measured, predicted or expected."""
+
+    sources: list[str]
+    targets: list[str]
+    cases: list[tuple[int, str]]
+    kind: str = "expected"  # measured, predicted, expected
+    backend: str = ""
+    cells: dict[Key, Cell] = field(default_factory=dict)
+
+    def allowed(self, src: str, dst: str, port: int | None = None, protocol: str = "TCP") -> bool | None:
+        """The cell's verdict; ``port`` may be left out when the matrix has one port."""
+        port = port if port is not None else self.cases[0][0]
+        return self.cells[(src, dst, port, protocol.upper())].allowed
+
+    def set(self, src: str, dst: str, allowed: bool, port: int | None = None,
+            protocol: str | None = None) -> Matrix:
+        """Set every cell whose source and target match the patterns (``*`` wildcards: ``x/*``, ``*/a``)."""
+        for key in self.cells:
+            s, d, p, proto = key
+            if fnmatch.fnmatchcase(s, src) and fnmatch.fnmatchcase(d, dst) and port in (None, p) \
+                    and protocol in (None, proto):
+                self.cells[key] = Cell(allowed, "expected")
+        return self
+
+    def compare(self, expected: Matrix) -> Comparison:
+        """The cells that differ from ``expected`` (compared on the cells both matrices have)."""
+        wrong, correct = [], 0
+        for key, cell in self.cells.items():
+            if key not in expected.cells:
+                continue
+            want = expected.cells[key].allowed
+            if cell.allowed == want:
+                correct += 1
+            else:
+                wrong.append((key, cell, want))
+        return Comparison(wrong, correct)
+
+    def table(self) -> str:
+        """Truth tables as the upstream e2e suite prints them: ``.`` connected, ``X`` blocked, ``~`` partial."""
+        width = max(len(t) for t in self.targets + self.sources + ["80/TCP"]) + 1
+        out = []
+        for port, proto in self.cases:
+            out.append((f"{port}/{proto}".ljust(width) + "".join(t.ljust(width) for t in self.targets)).rstrip())
+            for s in self.sources:
+                marks = {True: ".", False: "X", None: "~"}
+                row = [marks[self.cells[(s, t, port, proto)].allowed] for t in self.targets]
+                out.append((s.ljust(width) + "".join(m.ljust(width) for m in row)).rstrip())
+            out.append("")
+        return "\n".join(out).rstrip() + "\n"
+
+    def __repr__(self) -> str:
+        head = f"{self.kind} connectivity" + (f" ({self.backend})" if self.backend else "")
+        return f"{head}\n{self.table()}"
+
+    def plot(self, expected: Matrix | None = None, ax=None):
+        """A heatmap per port: green allowed, red blocked; with ``expected``, wrong cells are marked."""
+        from .plots import connectivity
+
+        return connectivity(self, expected, ax=ax)
+
+
+def _word(allowed: bool | None) -> str:
+    return {True: "allowed", False: "blocked", None: "partial"}[allowed]
+
+
+def _cases(ports: Iterable[int], protocols: Iterable[str]) -> list[tuple[int, str]]:
+    return [(int(p), proto.upper()) for proto in protocols for p in ports]
+
+
+def expect(sources: Sequence[str], targets: Sequence[str], ports: Iterable[int] = (80,),
+           protocols: Iterable[str] = ("TCP",), allowed: bool = True) -> Matrix:
+    """A hand-written expectation: every cell ``allowed`` until ``set`` changes some."""
+    cases = _cases(ports, protocols)
+    m = Matrix(list(sources), list(targets), cases, "expected")
+    m.cells = {(s, t, p, proto): Cell(allowed, "expected") for s in sources for t in targets for p, proto in cases}
+    return m
+
+
+# -- the cluster's objects, as plain dicts -----------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """The objects a prediction needs, read once through the Kubernetes API."""
+
+    namespaces: dict[str, Obj]
+    pods: dict[str, Obj]  # "ns/name" → Pod
+    services: dict[str, Obj]
+    slices: list[Obj]
+    policies: PolicySet
+
+    @classmethod
+    def read(cls, cluster: Cluster) -> Snapshot:
+        ser = cluster.api.sanitize_for_serialization
+        core = cluster.core
+        namespaces = {n["metadata"]["name"]: n for n in ser(core.list_namespace().items)}
+        pods = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p
+                for p in ser(core.list_pod_for_all_namespaces().items)}
+        services = {f"{s['metadata']['namespace']}/{s['metadata']['name']}": s
+                    for s in ser(core.list_service_for_all_namespaces().items)}
+        slices = ser(client.DiscoveryV1Api(cluster.api).list_endpoint_slice_for_all_namespaces().items)
+        policies = ser(client.NetworkingV1Api(cluster.api).list_network_policy_for_all_namespaces().items)
+        return cls(namespaces, pods, services, slices, PolicySet(policies))
+
+    def peer(self, name: str) -> Peer:
+        pod = self.pods.get(name)
+        if pod is None:
+            raise LookupError(f'pod "{name}" not found (give pods as namespace/name)')
+        ns = self.namespaces.get(pod["metadata"]["namespace"], {})
+        return pod_peer(pod, (ns.get("metadata") or {}).get("labels") or {})
+
+    def address(self, target: str, port: int, protocol: str) -> str:
+        """Where a probe of ``target`` connects: the pod's IP, or the Service's ClusterIP."""
+        if target.startswith("svc:"):
+            svc = self._service(target)
+            return svc["spec"].get("clusterIP") or ""
+        return self.peer(target).ip
+
+    def _service(self, target: str) -> Obj:
+        svc = self.services.get(target.removeprefix("svc:"))
+        if svc is None:
+            raise LookupError(f'service "{target.removeprefix("svc:")}" not found (give services as svc:namespace/name)')
+        return svc
+
+    def backends(self, target: str, port: int, protocol: str) -> list[tuple[Peer, int]]:
+        """The pods (and their ports) a connection to ``target:port`` can end on, after kube-proxy's DNAT."""
+        if not target.startswith("svc:"):
+            return [(self.peer(target), port)]
+        svc = self._service(target)
+        ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+        sport = next((p for p in svc["spec"].get("ports") or []
+                      if p.get("port") == port and (p.get("protocol") or "TCP") == protocol), None)
+        if sport is None:
+            return []
+        out = []
+        for es in self.slices:
+            if es["metadata"].get("namespace") != ns or \
+                    (es["metadata"].get("labels") or {}).get("kubernetes.io/service-name") != name:
+                continue
+            number = next((p.get("port") for p in es.get("ports") or []
+                           if (p.get("name") or "") == (sport.get("name") or "")
+                           and (p.get("protocol") or "TCP") == protocol), None)
+            for ep in es.get("endpoints") or []:
+                ref = ep.get("targetRef") or {}
+                if (ep.get("conditions") or {}).get("ready") is False or number is None or not ref.get("name"):
+                    continue
+                out.append((self.peer(f"{ref.get('namespace', ns)}/{ref['name']}"), int(number)))
+        return out
+
+
+# -- predict, measure, explain ---------------------------------------------------------------------
+
+
+def predict(cluster: Cluster, sources: Sequence[str], targets: Sequence[str], ports: Iterable[int] = (80,),
+            protocols: Iterable[str] = ("TCP",)) -> Matrix:
+    """The matrix the cluster's NetworkPolicies call for, computed offline (no traffic is sent)."""
+    snap = Snapshot.read(cluster)
+    m = Matrix(list(sources), list(targets), _cases(ports, protocols), "predicted", cluster.backend)
+    for s in sources:
+        src = snap.peer(s)
+        for t in targets:
+            for port, proto in m.cases:
+                m.cells[(s, t, port, proto)] = _predict_cell(snap, src, t, port, proto)
+    return m
+
+
+def _predict_cell(snap: Snapshot, src: Peer, target: str, port: int, protocol: str) -> Cell:
+    backends = snap.backends(target, port, protocol)
+    if not backends:
+        return Cell(False, "no endpoints")
+    verdicts = [snap.policies.evaluate(src, dst, p, protocol) for dst, p in backends]
+    allowed = [v.allowed for v in verdicts]
+    if all(allowed):
+        return Cell(True, "allowed")
+    if not any(allowed):
+        return Cell(False, next(v for v in verdicts if not v.allowed).summary().split(" (", 1)[-1].rstrip(")"))
+    return Cell(None, f"{sum(allowed)} of {len(allowed)} endpoints allowed")
+
+
+def measure(cluster: Cluster, sources: Sequence[str], targets: Sequence[str], ports: Iterable[int] = (80,),
+            protocols: Iterable[str] = ("TCP",), timeout: str = "1s", workers: int = 16) -> Matrix:
+    """Probe every cell with ``/agnhost connect`` from inside each source pod, in parallel."""
+    snap = Snapshot.read(cluster)
+    m = Matrix(list(sources), list(targets), _cases(ports, protocols), "measured", cluster.backend)
+    jobs, keys = [], []
+    for s in sources:
+        snap.peer(s)  # fail early, naming a missing pod
+        ns, name = s.split("/", 1)
+        for t in targets:
+            for port, proto in m.cases:
+                host = snap.address(t, port, proto)
+                jobs.append((PodRef(ns, name), ["/agnhost", "connect", f"{host}:{port}", f"--timeout={timeout}",
+                                                f"--protocol={proto.lower()}"]))
+                keys.append((s, t, port, proto))
+    for key, out in zip(keys, exec_many(cluster, jobs, workers=workers)):
+        reason = out.stderr.strip().splitlines()[0] if out.stderr.strip() else ""
+        m.cells[key] = Cell(True, "connected") if out.exit_code == 0 else Cell(False, reason or "failed")
+    return m
+
+
+@dataclass
+class Explanation:
+    """Why a connection is allowed or dropped: one walkthrough per backend pod the target can reach."""
+
+    verdicts: list[Verdict]
+    target: str
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.verdicts) and all(v.allowed for v in self.verdicts)
+
+    def __str__(self) -> str:
+        if not self.verdicts:
+            return f"{self.target} has no ready endpoints for that port: nothing to explain"
+        return "\n\n".join(v.walkthrough() for v in self.verdicts)
+
+    __repr__ = __str__
+
+
+def explain(cluster: Cluster, source: str, target: str, port: int, protocol: str = "TCP") -> Explanation:
+    """The walkthrough of one connection, per direction: which policies select each end and which rule allows it."""
+    snap = Snapshot.read(cluster)
+    src = snap.peer(source)
+    protocol = protocol.upper()
+    return Explanation([snap.policies.evaluate(src, dst, p, protocol)
+                        for dst, p in snap.backends(target, port, protocol)], target)
