@@ -1,4 +1,4 @@
-"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset`` (kind and doctor follow)."""
+"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset``, ``k8snet kind up|down|status``, ``k8snet doctor``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,58 @@ def sandbox_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def explain(args: argparse.Namespace) -> int:
+    """Why one connection is allowed or dropped, per direction (k8snet.policy.explain)."""
+    from .cluster import connect
+    from .policy import explain as walkthrough
+
+    result = walkthrough(connect(args.backend, start=False), args.source, args.target, args.port, args.protocol)
+    print(result)
+    return 0 if result.allowed else 3
+
+
+def kind_up(args: argparse.Namespace) -> int:
+    """Create or resume the kind cluster with its pinned add-ons (k8snet.kind.lifecycle.up)."""
+    from .kind import lifecycle
+
+    opts = lifecycle.Options(cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
+                             canary=not args.no_canary)
+    lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
+    return 0
+
+
+def kind_down(args: argparse.Namespace) -> int:
+    from .kind import lifecycle
+
+    lifecycle.down()
+    return 0
+
+
+def kind_status(args: argparse.Namespace) -> int:
+    from .kind import lifecycle, versions
+
+    st = lifecycle.status()
+    if st.reachable:
+        nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
+        print(f"kind cluster {versions.CLUSTER_NAME}: Kubernetes {st.kubernetes}; {nodes}")
+        print(f"Traefik: {st.traefik or 'not Ready'}; cloud-provider-kind: {st.cloud_provider or 'not started'}; "
+              f"LoadBalancer IP of traefik/traefik: {st.load_balancer_ip or '<pending>'}")
+        for answer in st.edge:
+            print(f"edge: {answer}")
+    for problem in st.problems:
+        print(f"problem: {problem.what}\n  fix: {problem.fix}")
+    return 0 if st.ready else 1
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """What is installed, which backend is active, and whether it works (k8snet.doctor)."""
+    from . import doctor as checks
+
+    findings = checks.diagnose(canary=not args.no_canary)
+    print(checks.render(findings))
+    return 1 if any(f.state == checks.FAIL for f in findings) else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="k8snet", description="Drive the k8snet workbook's clusters.")
     groups = p.add_subparsers(dest="noun", required=True)
@@ -64,6 +116,32 @@ def parser() -> argparse.ArgumentParser:
     reset = verbs.add_parser("reset", help="wipe every object: a fresh cluster")
     reset.add_argument("--seed", type=int, default=None)
     reset.set_defaults(func=sandbox_reset)
+    ex = groups.add_parser("explain", help="why a connection is allowed or dropped by NetworkPolicies",
+                           description="Walk through the NetworkPolicies that select each end of a connection: "
+                                       "egress of the source, ingress of the destination. Exit status 0 when "
+                                       "allowed, 3 when dropped.")
+    ex.add_argument("source", help="the source pod as namespace/name, e.g. shop/cart")
+    ex.add_argument("target", help="the target pod as namespace/name, or a Service as svc:namespace/name")
+    ex.add_argument("--port", type=int, required=True, help="destination port (a Service port for svc: targets)")
+    ex.add_argument("--protocol", default="TCP", choices=["TCP", "UDP", "SCTP"], type=str.upper)
+    ex.add_argument("--backend", choices=["sandbox", "kind"], default=None,
+                    help="which cluster (default: $K8SNET_BACKEND, else the sandbox)")
+    ex.set_defaults(func=explain)
+    kd = groups.add_parser("kind", help="the kind cluster (needs Docker and kind)")
+    kverbs = kd.add_subparsers(dest="verb", required=True)
+    kup = kverbs.add_parser("up", help="create or resume cluster k8snet with Traefik, CRDs and cloud-provider-kind "
+                                       "(idempotent)")
+    kup.add_argument("--no-cloud-provider", action="store_true", help="skip cloud-provider-kind (no LoadBalancer IPs)")
+    kup.add_argument("--no-preload", action="store_true", help="do not pre-pull and load the lesson images")
+    kup.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")
+    kup.set_defaults(func=kind_up)
+    kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind"
+                      ).set_defaults(func=kind_down)
+    kverbs.add_parser("status", help="nodes, add-ons, edge ports; exit 1 when something is wrong"
+                      ).set_defaults(func=kind_status)
+    dr = groups.add_parser("doctor", help="what is installed, which backend is active, and what to fix")
+    dr.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")
+    dr.set_defaults(func=doctor)
     return p
 
 
@@ -71,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (RuntimeError, TimeoutError) as exc:
+    except (RuntimeError, TimeoutError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -7,11 +7,15 @@ never with each other alone.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import k8snet
 from k8snet.trace import trace
 from k8snet import policy, traffic
+from k8snet.cli import main as cli_main
 
 AGNHOST = traffic.AGNHOST
 PODS = {"shop": ["frontend", "cart"], "payments": ["payment-api", "ledger"], "tools": ["debug"]}
@@ -171,3 +175,21 @@ def test_heatmap_marks_wrong_cells(cluster):
     wrong = [a.get_gid() for a in fig.axes[0].patches if (a.get_gid() or "").startswith("wrong:")]
     assert wrong == ["wrong:shop/cart>payments/payment-api:8080/TCP"]
     assert "1 wrong, 1 correct" in fig._suptitle.get_text()
+
+
+def test_explain_from_the_command_line(cluster, capsys):
+    cluster.apply(netpol("payments", "default-deny", DENY_ALL_INGRESS))
+    cli = [sys.executable, "-m", "k8snet.cli", "explain"]
+    dropped = subprocess.run([*cli, "tools/debug", "payments/ledger", "--port", "8080"], capture_output=True, text=True)
+    assert dropped.returncode == 3, dropped.stderr
+    assert dropped.stdout.startswith("tools/debug → payments/ledger on 8080/TCP: DROPPED")
+    assert "payments/default-deny" in dropped.stdout
+    assert cli_main(["explain", "tools/nope", "payments/ledger", "--port", "8080"]) == 1
+    assert 'pod "tools/nope" not found' in capsys.readouterr().err
+
+
+def test_enforcement_check_on_the_sandbox(cluster):
+    """The canary the policy lesson runs first: deny-all must stop a probe that connected before."""
+    result = policy.enforcement_check(cluster)
+    assert result.enforced, str(result)
+    assert "with deny-all in place the probe failed (TIMEOUT)" in str(result)
