@@ -284,3 +284,15 @@ def test_logbook_bounded_followers_and_forget(sb: Sandbox):
     for i in range(5):
         book.append("u", "c", str(i))
     assert [text for _, text in book.lines("u", "c")] == ["2", "3", "4"]
+
+
+def test_porter_serves_each_serve_variable_on_its_protocol():
+    """agnhost porter (porter/porter.go): SERVE_{PORT,TCP_PORT,UDP_PORT,TLS_PORT,SCTP_PORT}_N → a server on N."""
+    env = {"SERVE_PORT_80": "foo", "SERVE_UDP_PORT_81": "bar", "SERVE_SCTP_PORT_82": "baz",
+           "SERVE_TLS_PORT_443": "tls", "SERVE_PORT_x": "ignored", "OTHER": "1"}
+    program = parse_program("agnhost", ["/agnhost", "porter"], env)
+    assert program.name == "porter"
+    assert program.ports == {(80, "TCP"): "http", (81, "UDP"): "udp", (82, "SCTP"): "sctp", (443, "TCP"): "https"}
+    assert program.opts["values"][(81, "UDP")] == "bar"
+    assert "{go} Started SCTP server" in program.startup
+    assert parse_program("agnhost", ["/agnhost", "porter", "--bogus"], env).name == "exited"

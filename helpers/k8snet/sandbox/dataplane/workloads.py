@@ -56,7 +56,9 @@ EMULATED: dict[str, dict[str, Any]] = {
         "images": ["registry.k8s.io/e2e-test-images/agnhost:2.x"],
         "programs": ["netexec (--http-port 8080, --udp-port 8081, --sctp-port -1): /, /hostname, /clientip, "
                      "/echo?msg=&code=, /header?key=, /healthz, /readyz, /dial, /redirect, /shell (emulated commands)",
-                     "serve-hostname (--port 9376, --http/--tcp/--udp)", "pause (the image's default)"],
+                     "serve-hostname (--port 9376, --http/--tcp/--udp)",
+                     "porter (SERVE_PORT_N, SERVE_TCP_PORT_N, SERVE_UDP_PORT_N, SERVE_TLS_PORT_N, SERVE_SCTP_PORT_N)",
+                     "pause (the image's default)"],
         "commands": ["/agnhost connect", "curl", "wget", "nslookup", "hostname", "cat", "echo", "touch", "rm",
                      "ls", "mkdir", "test", "date", "env", "sleep", "sh -c / bash -c"],
     },
@@ -271,7 +273,7 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
     if exe in SHELLS and len(argv) >= 3 and argv[1] == "-c" and family in ("agnhost", "nginx"):
         return _script_program(family, argv[2], env, tag)
     if argv[0] in ("/agnhost", "/agnhost-2", "agnhost") and family == "agnhost":
-        return _agnhost(argv[1:])
+        return _agnhost(argv[1:], env)
     if exe == "http-echo" and family == "http-echo":
         return _http_echo(argv[1:], env)
     if exe == "docker-entrypoint.sh" and family == "nginx":
@@ -304,9 +306,11 @@ def _script_program(family: str, script: str, env: dict[str, str], tag: str) -> 
     return program
 
 
-def _agnhost(args: list[str]) -> Program:
+def _agnhost(args: list[str], env: dict[str, str] | None = None) -> Program:
     """agnhost's subcommands (test/images/agnhost/agnhost.go; each subcommand's flag defaults)."""
     sub, rest = (args[0], args[1:]) if args else ("", [])
+    if sub == "porter":
+        return _porter(rest, env or {})
     if sub == "netexec":  # netexec/netexec.go
         o, err = pflags(rest, {"http-port": 8080, "udp-port": 8081, "sctp-port": -1, "tls-cert-file": "",
                                "tls-private-key-file": "", "http-override": "", "udp-listen-addresses": "",
@@ -342,6 +346,32 @@ def _agnhost(args: list[str]) -> Program:
             return Program("exited", "agnhost", problem="agnhost printed its help and exited")
         return Program("pause", "agnhost", startup=["Paused"], sigterm_exit=2)  # pause/pause.go
     return Program("exited", "agnhost", problem=f"the sandbox does not emulate `agnhost {sub}`")
+
+
+PORTER_PREFIXES = {"SERVE_PORT_": ("TCP", "http"), "SERVE_TCP_PORT_": ("TCP", "http"),
+                   "SERVE_UDP_PORT_": ("UDP", "udp"), "SERVE_TLS_PORT_": ("TCP", "https"),
+                   "SERVE_SCTP_PORT_": ("SCTP", "sctp")}
+
+
+def _porter(args: list[str], env: dict[str, str]) -> Program:
+    """agnhost porter (porter/porter.go): for each SERVE_{PORT,TCP_PORT,UDP_PORT,TLS_PORT,SCTP_PORT}_N
+    variable, a server on port N that answers every request with the variable's value; the upstream
+    network policy e2e model serves its TCP, UDP and SCTP ports with it."""
+    o, err = pflags(args, {"json-response": False})
+    if err:
+        return Program("exited", "agnhost", problem=err, startup=[err])
+    ports, values, startup = {}, {}, []
+    for key, value in env.items():
+        prefix = next((p for p in PORTER_PREFIXES if key.startswith(p)), None)
+        if prefix is None or not key[len(prefix):].isdigit():
+            continue
+        port, (protocol, role) = int(key[len(prefix):]), PORTER_PREFIXES[prefix]
+        ports[(port, protocol)], values[(port, protocol)] = role, value
+        if protocol == "UDP":
+            startup.append(f"{{go}} Started UDP server on port {port}")
+        elif protocol == "SCTP":
+            startup.append("{go} Started SCTP server")
+    return Program("porter", "agnhost", ports, {**o, "values": values}, startup)
 
 
 def _http_echo(args: list[str], env: dict[str, str]) -> Program:
@@ -732,7 +762,7 @@ class Workloads:
         elif role == "https" and req.scheme != "https":  # Go's net/http answers plain HTTP on a TLS port so
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         else:
-            handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname,
+            handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
                        "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
@@ -748,6 +778,8 @@ class Workloads:
         if program.name == "serve-hostname":
             self._log(pod, container, f"UDP request from {client}", go=True)
             return hostname(pod)
+        if program.name == "porter":  # serveUDPPort/serveSCTPPort: the value, whatever was sent
+            return program.opts["values"].get((conn.port, conn.protocol.upper()))
         if program.name != "netexec" or role != "udp":
             return None
         text = payload.strip().lower()  # netexec.go startUDPServer
@@ -934,6 +966,15 @@ class Workloads:
         self._log(pod, container, f"HTTP request from {conn.client_ip}:{conn.client_port}", go=True)
         extra = {"Connection": "close"} if program.opts.get("close") else {}
         return go_response(now, 200, hostname(pod).encode(), extra)
+
+    def _porter(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+                now: datetime) -> HttpResponse:
+        """porter's HTTP(S) servers: the variable's value for any request (as JSON with --json-response)."""
+        value = program.opts["values"].get((conn.port, "TCP"), "")
+        if program.opts["json-response"]:
+            body = json.dumps({"Method": req.method, "Body": value}, separators=(",", ":")).encode()
+            return go_response(now, 200, body, content_type="application/json")
+        return go_response(now, 200, value.encode())
 
     def _http_echo(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
                    now: datetime) -> HttpResponse:
