@@ -262,13 +262,22 @@ def measure(cluster: Cluster, sources: Sequence[str], targets: Sequence[str], po
         for t in targets:
             for port, proto in m.cases:
                 host = snap.address(t, port, proto)
-                jobs.append((PodRef(ns, name), ["/agnhost", "connect", f"{host}:{port}", f"--timeout={timeout}",
+                jobs.append((PodRef(ns, name, _default_container(snap.pods[s])), ["/agnhost", "connect", f"{host}:{port}", f"--timeout={timeout}",
                                                 f"--protocol={proto.lower()}"]))
                 keys.append((s, t, port, proto))
     for key, out in zip(keys, exec_many(cluster, jobs, workers=workers)):
         reason = out.stderr.strip().splitlines()[0] if out.stderr.strip() else ""
         m.cells[key] = Cell(True, "connected") if out.exit_code == 0 else Cell(False, reason or "failed")
     return m
+
+
+def _default_container(pod: Obj) -> str | None:
+    """The container ``kubectl exec`` runs in without ``-c``; None when the pod has only one."""
+    containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+    if len(containers) <= 1:
+        return None
+    chosen = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    return chosen if chosen in containers else containers[0]
 
 
 @dataclass
