@@ -60,9 +60,11 @@ def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 
     """Run a command in a pod through the exec API (WebSocket), as ``kubectl exec`` does."""
     kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True, "tty": False,
                               "_preload_content": False}
-    if pod.container:
-        kwargs["container"] = pod.container
-    resp = stream((core or cluster.core).connect_get_namespaced_pod_exec, pod.name, pod.namespace, **kwargs)
+    core = core or cluster.core
+    container = pod.container or default_container(core.read_namespaced_pod(pod.name, pod.namespace).to_dict())
+    if container:
+        kwargs["container"] = container
+    resp = stream(core.connect_get_namespaced_pod_exec, pod.name, pod.namespace, **kwargs)
     out, err = [], []
     deadline = time.monotonic() + timeout
     while resp.is_open():
@@ -77,6 +79,16 @@ def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 
     code = resp.returncode
     resp.close()
     return ExecOutput("".join(out), "".join(err), code if code is not None else 0)
+
+
+def default_container(pod: dict[str, Any]) -> str | None:
+    """The container ``kubectl exec`` runs in without ``-c``: the ``kubectl.kubernetes.io/default-container``
+    annotation, else the first one (kubectl exec --help); None for a one-container pod (the API needs no name)."""
+    containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+    if len(containers) <= 1:
+        return None
+    chosen = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    return chosen if chosen in containers else containers[0]
 
 
 def exec_many(cluster: Cluster, jobs: list[tuple[PodRef, list[str]]], workers: int = 16,
@@ -270,7 +282,8 @@ def nslookup(cluster: Cluster, source: PodRef, name: str) -> DnsAnswer:
             addresses.append(line.split()[-1])
     error = None
     if out.exit_code != 0:
-        error = next((ln for ln in (text + "\n" + out.stderr).splitlines() if "can't find" in ln), "lookup failed")
+        error = next((ln.strip(" ;") for ln in (text + "\n" + out.stderr).splitlines()
+                      if "can't find" in ln or "timed out" in ln), "lookup failed")
     return DnsAnswer(name, addresses, canonical, error, text, cluster.backend)
 
 
