@@ -1,4 +1,4 @@
-"""``python -m bench [startup] [kubectl] [scale] [dataplane]`` (``make bench``): run the benchmarks, print a table.
+"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy]`` (``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
 kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import dataplane, kubectl_get, scale, startup
+from . import dataplane, kubectl_get, policy, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
     "kubectl": ("2. kubectl get pods: sandbox vs static replay", kubectl_get.run),
     "scale": ("3. scale: 2,000 pods, list, watch fan-out, RSS", scale.run),
     "dataplane": ("4. data plane: /dial requests/s, exec round trip, traffic.send", dataplane.run),
+    "policy": ("5. NetworkPolicy: 9×9 and 50×50 matrices through exec, engine growth", policy.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -473,3 +473,220 @@ def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
     fig.suptitle(title, fontsize=FONT["body"])
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
+
+
+# -- topology: namespaces, pods, Services and who may reach whom -----------------------------------
+
+TOPO_COL_W, TOPO_GAP, TOPO_ROW = 3.1, 1.1, 0.64
+"""Namespace column width and the gap between columns (room for the arrows); one pod chip row."""
+
+
+def topology(cluster: Cluster, namespaces: list[str], ports: list[int] | tuple[int, ...] | None = None,
+             protocol: str = "TCP", matrix=None) -> Figure:
+    """Namespaces as boxes, their pods and Services as chips, and arrows for the pod-to-pod connections allowed.
+
+    The edges come from ``policy.predict`` on ``ports`` (default 80), or from a
+    given ``matrix`` (a measured one, say; then its ports for ``protocol``).
+    A pair is an edge when at least one port connects; an arrow allowed on
+    only some ports says which. To stay legible at a lesson's scale the
+    picture draws the smaller side: when most pairs connect it draws the
+    *blocked* pairs (dashed), plus the pairs a policy rule lets into an
+    isolated pod; when every pair connects it only says so in the title.
+    Pods a policy selects (isolated) get a thick border and a shield marked
+    ``in``/``out``/``in+out``. Self-connections are left out: "a pod cannot
+    block access to itself" (concepts/services-networking/network-policies).
+
+    Artists carry gids for tests: ``namespace:NS``, ``pod:NS/NAME``,
+    ``service:NS/NAME``, ``isolated:NS/NAME``, ``backs:NS/SVC>NS/POD``,
+    ``edge:SRC>DST`` (allowed) and ``blocked:SRC>DST``.
+
+    Example:
+        >>> plots.topology(cluster, ["shop", "payments", "tools"], ports=[8080])
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
+
+    from .policy import Snapshot, predict
+
+    protocol = protocol.upper()
+    snap = Snapshot.read(cluster)
+    missing = [n for n in namespaces if n not in snap.namespaces]
+    if missing:
+        raise LookupError(f'namespace{"s" if len(missing) > 1 else ""} {", ".join(missing)} not found')
+    pods = {ns: sorted(k for k, p in snap.pods.items() if p["metadata"]["namespace"] == ns) for ns in namespaces}
+    names = [p for ns in namespaces for p in pods[ns]]
+    if matrix is None:
+        cases = [(int(p), protocol) for p in (ports or (80,))]
+        matrix = predict(cluster, names, names, [p for p, _ in cases], [protocol]) if names else None
+    else:
+        cases = [(p, proto) for p, proto in matrix.cases if proto == protocol and (not ports or p in ports)]
+        if not cases:
+            raise ValueError(f"the matrix has no {protocol} port{' among ' + str(list(ports)) if ports else ''}: "
+                             f"it has {', '.join(f'{p}/{proto}' for p, proto in matrix.cases)}")
+    # One entry per ordered pair of distinct pods the matrix covers: the ports that connect.
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for s in names:
+        for t in names:
+            cells = [(p, matrix.cells.get((s, t, p, proto))) for p, proto in cases] if matrix else []
+            if s != t and cells and all(c is not None for _, c in cells):
+                pairs[(s, t)] = [p for p, c in cells if c.allowed]
+    allowed = {k for k, v in pairs.items() if v}
+    isolated = {n: [k for k in ("Ingress", "Egress") if snap.policies.selecting(snap.peer(n), k)] for n in names}
+
+    # Geometry (inches): one column per namespace; pods first, Services under them.
+    svcs = {ns: sorted(k for k, s in snap.services.items() if s["metadata"]["namespace"] == ns) for ns in namespaces}
+    head, pad = 0.8, 0.22
+    box_h = {ns: head + len(pods[ns]) * TOPO_ROW + (0.25 + len(svcs[ns]) * (CHIP_H + CHIP_GAP) if svcs[ns] else 0)
+             + pad for ns in namespaces}
+    margin = 0.35
+    width = max(7.0, 2 * margin + len(namespaces) * TOPO_COL_W + (len(namespaces) - 1) * TOPO_GAP)
+    tallest = max(box_h.values(), default=1.0)
+    height = 1.0 + tallest + 0.55
+    fig, ax = _canvas(width, height)
+
+    ports_text = ", ".join(f"{p}/{proto}" for p, proto in cases)
+    kind = matrix.kind if matrix is not None else "predicted"
+    backend = (matrix.backend if matrix is not None else "") or cluster.backend
+    n, total = len(names), len(pairs)
+    if not pairs:
+        mode, summary = "none", f"{n} pod{'s' if n != 1 else ''}: no connections between pods to draw"
+    elif len(allowed) == total:
+        mode, summary = "all", f"everything reachable: {n}×{n} pods on {ports_text}"
+    elif not allowed:
+        mode, summary = "none", f"nothing reachable: all {total} connections between pods blocked"
+    elif len(allowed) * 2 > total:
+        mode = "blocked"
+        summary = (f"{len(allowed)} of {total} connections allowed: the {total - len(allowed)} blocked ones are "
+                   "drawn dashed")
+    else:
+        mode, summary = "allowed", f"{len(allowed)} of {total} connections allowed (drawn); the rest are blocked"
+    ax.text(margin, height - 0.3, f"Who can reach whom on {ports_text}  ·  {kind}, {backend}",
+            fontsize=FONT["title"], weight="bold", color=PALETTE["ink"], va="center", gid="title")
+    summary_text = ax.text(margin, height - 0.62, summary, fontsize=FONT["body"], color=PALETTE["ink"], va="center",
+                           gid="summary")
+
+    # Boxes and chips; remember each pod chip's rectangle for the arrows.
+    chip: dict[str, tuple[float, float, float, int]] = {}  # name → (x, top, w, column)
+    top0 = height - 0.95
+    chip_w = TOPO_COL_W - 0.7
+    for col, ns in enumerate(namespaces):
+        x = margin + col * (TOPO_COL_W + TOPO_GAP)
+        _box(ax, x, top0, TOPO_COL_W, box_h[ns], PALETTE["network"], f"namespace:{ns}", fill=0.93)
+        ax.text(x + 0.12, top0 - 0.2, _fit(f"namespace {ns}", TOPO_COL_W - 0.24, FONT["heading"]),
+                fontsize=FONT["heading"], weight="bold", color=PALETTE["control_plane"], va="center")
+        labels = (snap.namespaces[ns]["metadata"].get("labels") or {})
+        ax.text(x + 0.12, top0 - 0.45, _fit(_labels_text(labels) or "(no labels)", TOPO_COL_W - 0.24, FONT["small"]),
+                fontsize=FONT["small"], color=PALETTE["muted"], va="center", gid=f"labels:{ns}")
+        y = top0 - head
+        for name in pods[ns]:
+            p = snap.pods[name]
+            cx = x + 0.35
+            _chip(ax, cx, y, chip_w, CHIP_H, PALETTE["pod"], p["metadata"]["name"],
+                  _labels_text(p["metadata"].get("labels") or {}) or "(no labels)", f"pod:{name}")
+            if isolated[name]:
+                ax.patches[-1].set_linewidth(2.6)
+                ax.patches[-1].set_edgecolor(PALETTE["ink"])
+                _shield(ax, cx + chip_w - 0.2, y - 0.04, "+".join({"Ingress": "in", "Egress": "out"}[k]
+                                                                  for k in isolated[name]), f"isolated:{name}")
+            chip[name] = (cx, y, chip_w, col)
+            y -= TOPO_ROW
+        if svcs[ns]:
+            ax.text(x + 0.12, y + TOPO_ROW - CHIP_H - 0.2, "Services", fontsize=FONT["small"], color=PALETTE["muted"],
+                    va="center")
+            y -= 0.25 - (TOPO_ROW - CHIP_H - CHIP_GAP)
+        for key in svcs[ns]:
+            svc = snap.services[key]
+            sports = svc["spec"].get("ports") or []
+            backs = sorted({peer_name for sp in sports for peer_name in _backend_names(
+                snap, key, sp.get("port"), sp.get("protocol") or "TCP")})
+            detail = ",".join(f"{sp.get('port')}/{sp.get('protocol') or 'TCP'}" for sp in sports)
+            detail += f" → {len(backs)} pod{'s' if len(backs) != 1 else ''}"
+            sx = x + 0.35
+            _chip(ax, sx, y, chip_w, CHIP_H, PALETTE["service"], svc["metadata"]["name"], detail, f"service:{key}")
+            for b in backs:
+                if b in chip:
+                    bx, btop, _, _ = chip[b]
+                    ax.add_patch(FancyArrowPatch((sx, y - CHIP_H / 2), (bx, btop - CHIP_H / 2),
+                                                 connectionstyle="arc3,rad=-0.45", arrowstyle="-|>",
+                                                 mutation_scale=8, color=PALETTE["service"], lw=0.9, zorder=2,
+                                                 shrinkA=0, shrinkB=0, gid=f"backs:{key}>{b}"))
+            y -= CHIP_H + CHIP_GAP
+
+    # Edges: which pairs to draw, and at which side of each chip they attach.
+    draw: list[tuple[str, str, str]] = []  # (src, dst, "edge"|"blocked")
+    for (s, t), ok in pairs.items():
+        if mode == "allowed" and ok:
+            draw.append((s, t, "edge"))
+        elif mode == "blocked":
+            if not ok:
+                draw.append((s, t, "blocked"))
+            elif "Ingress" in isolated[t] or "Egress" in isolated[s] or len(ok) < len(cases):
+                draw.append((s, t, "edge"))
+    if mode == "blocked" and any(what == "edge" for _, _, what in draw):
+        summary_text.set_text(summary + "; green: allowed where a policy isolates a pod (let through by its rules)")
+    ends: dict[tuple[str, str], list[int]] = {}  # (pod, side) → indices into draw
+    sides = []
+    for i, (s, t, _) in enumerate(draw):
+        cs, ct = chip[s][3], chip[t][3]
+        a, b = ("right", "right") if cs == ct else ("right", "left") if cs < ct else ("left", "right")
+        sides.append((a, b))
+        ends.setdefault((s, a), []).append(i)
+        ends.setdefault((t, b), []).append(i)
+
+    def anchor(name: str, side: str, i: int) -> tuple[float, float]:
+        x, top, w, _ = chip[name]
+        group = ends[(name, side)]
+        step = min(0.09, (CHIP_H - 0.12) / max(1, len(group)))
+        dy = (group.index(i) - (len(group) - 1) / 2) * step
+        return (x + w if side == "right" else x, top - CHIP_H / 2 + dy)
+
+    for i, (s, t, what) in enumerate(draw):
+        a, b = sides[i]
+        p0, p1 = anchor(s, a, i), anchor(t, b, i)
+        if chip[s][3] == chip[t][3]:  # same namespace: loop out to the right of the column
+            rad = (-0.35 if s < t else -0.6) * (1 if p1[1] < p0[1] else -1)
+        else:
+            rad = 0.12
+        colour = VERDICT_COLOURS[what == "edge"]
+        ax.add_patch(FancyArrowPatch(p0, p1, connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>", mutation_scale=10,
+                                     color=colour, lw=1.6 if what == "edge" else 1.2,
+                                     linestyle="-" if what == "edge" else (0, (4, 3)), zorder=4, shrinkA=0,
+                                     shrinkB=0, alpha=0.9, gid=f"{what}:{s}>{t}"))
+        ok = pairs[(s, t)]
+        if what == "edge" and len(ok) < len(cases):
+            ax.text((p0[0] + p1[0]) / 2, (p0[1] + p1[1]) / 2 + 0.08, "only " + ",".join(map(str, ok)),
+                    fontsize=FONT["small"], color=colour, ha="center", va="bottom", zorder=5,
+                    gid=f"ports:{s}>{t}")
+
+    legend = [Line2D([], [], color=VERDICT_COLOURS[True], lw=1.6, label="allowed"),
+              Line2D([], [], color=VERDICT_COLOURS[False], lw=1.2, linestyle=(0, (4, 3)), label="blocked"),
+              Line2D([], [], color=PALETTE["service"], lw=0.9, label="Service → its endpoints"),
+              Line2D([], [], color=PALETTE["ink"], lw=0, marker="s", markerfacecolor="white", markersize=8,
+                     markeredgewidth=2.4, label="isolated: a policy selects the pod (in = ingress, out = egress)")]
+    ax.legend(handles=legend, loc="lower left", bbox_to_anchor=(margin / width, 0.0), ncol=4,
+              fontsize=FONT["small"], frameon=False)
+    return fig
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    """Labels as ``k=v`` pairs, comma-separated, in key order."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _backend_names(snap, service: str, port: int | None, protocol: str) -> list[str]:
+    """The ``ns/pod`` names a Service port's ready endpoints point at."""
+    if port is None:
+        return []
+    return [f"{peer.namespace}/{peer.name}" for peer, _ in snap.backends(f"svc:{service}", int(port), protocol)]
+
+
+def _shield(ax: Axes, x: float, top: float, text: str, gid: str) -> None:
+    """A small shield (a policy guards this pod) with the isolated directions written on it."""
+    from matplotlib.patches import Polygon
+
+    w, h = 0.36, 0.3
+    ax.add_patch(Polygon([(x - w / 2, top), (x + w / 2, top), (x + w / 2, top - h * 0.55), (x, top - h),
+                          (x - w / 2, top - h * 0.55)], closed=True, facecolor=PALETTE["ink"],
+                         edgecolor=PALETTE["ink"], zorder=3, gid=gid))
+    ax.text(x, top - h * 0.42, text, fontsize=6.5, color="white", ha="center", va="center", zorder=4,
+            weight="bold")

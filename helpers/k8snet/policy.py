@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes import client
 
 from .netpol import Peer, PolicySet, Verdict, pod_peer
-from .traffic import PodRef, exec_many
+from .traffic import PodRef, default_container, exec_many
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -250,34 +251,85 @@ def _predict_cell(snap: Snapshot, src: Peer, target: str, port: int, protocol: s
     return Cell(None, f"{sum(allowed)} of {len(allowed)} endpoints allowed")
 
 
+PROBE_MARK = "@@k8snet-probe"
+PROBES_PER_EXEC = 25
+"""Probes one exec runs, one after another: few enough that a chunk of timeouts on a real cluster stays short
+and the workers stay evenly loaded, many enough that the exec round trip stops dominating (see bench/policy.py)."""
+
+
 def measure(cluster: Cluster, sources: Sequence[str], targets: Sequence[str], ports: Iterable[int] = (80,),
             protocols: Iterable[str] = ("TCP",), timeout: str = "1s", workers: int = 16) -> Matrix:
-    """Probe every cell with ``/agnhost connect`` from inside each source pod, in parallel."""
+    """Probe every cell with ``/agnhost connect`` from inside each source pod, in parallel.
+
+    Each exec runs up to :data:`PROBES_PER_EXEC` probes from one source pod as a
+    ``sh -c`` script (busybox ash on agnhost), every probe followed by a marker
+    line carrying its exit code; the execs run in parallel. On a real cluster a
+    dropped probe costs its ``timeout`` either way, so grouping saves only the
+    exec round trips. Probes run in the pod's default container, as ``kubectl
+    exec`` picks it: the ``kubectl.kubernetes.io/default-container`` annotation,
+    else the first container (kubectl exec --help, ``-c``).
+    """
     snap = Snapshot.read(cluster)
     m = Matrix(list(sources), list(targets), _cases(ports, protocols), "measured", cluster.backend)
-    jobs, keys = [], []
+    jobs: list[tuple[PodRef, list[str]]] = []
+    chunks: list[list[Key]] = []
+    seconds = _go_seconds(timeout)
     for s in sources:
         snap.peer(s)  # fail early, naming a missing pod
         ns, name = s.split("/", 1)
+        ref = PodRef(ns, name, default_container(snap.pods[s]))
+        probes: list[tuple[Key, str]] = []
         for t in targets:
             for port, proto in m.cases:
                 host = snap.address(t, port, proto)
-                jobs.append((PodRef(ns, name, _default_container(snap.pods[s])), ["/agnhost", "connect", f"{host}:{port}", f"--timeout={timeout}",
-                                                f"--protocol={proto.lower()}"]))
-                keys.append((s, t, port, proto))
-    for key, out in zip(keys, exec_many(cluster, jobs, workers=workers)):
-        reason = out.stderr.strip().splitlines()[0] if out.stderr.strip() else ""
-        m.cells[key] = Cell(True, "connected") if out.exit_code == 0 else Cell(False, reason or "failed")
+                probes.append(((s, t, port, proto), f"/agnhost connect {shlex.quote(f'{host}:{port}')} "
+                                                    f"--timeout={shlex.quote(timeout)} --protocol={proto.lower()}"))
+        for i in range(0, len(probes), PROBES_PER_EXEC):
+            chunk = probes[i:i + PROBES_PER_EXEC]
+            script = "; ".join(f'{cmd} 2>&1; echo "{PROBE_MARK} $?"' for _, cmd in chunk)
+            jobs.append((ref, ["sh", "-c", script]))
+            chunks.append([key for key, _ in chunk])
+    exec_timeout = 30 + 2 * seconds * PROBES_PER_EXEC
+    outputs = exec_many(cluster, jobs, workers=workers, timeout=exec_timeout)
+    # An exec that exited 0 without every marker lost its output on the way back (seen about once in 5,000
+    # sandbox execs under load): run those scripts once more rather than report their cells as failed.
+    lost = [i for i, (keys, out) in enumerate(zip(chunks, outputs, strict=True))
+            if out.exit_code == 0 and len(_parse_probes(out.stdout)) < len(keys)]
+    for i, out in zip(lost, exec_many(cluster, [jobs[i] for i in lost], workers=workers, timeout=exec_timeout),
+                      strict=True):
+        outputs[i] = out
+    for keys, out in zip(chunks, outputs, strict=True):
+        results = _parse_probes(out.stdout)
+        for i, key in enumerate(keys):
+            if i < len(results):
+                code, reason = results[i]
+                m.cells[key] = Cell(True, "connected") if code == 0 else Cell(False, reason or "failed")
+            else:  # the script stopped early, or the exec failed: say what it printed
+                why = (out.stderr.strip() or out.stdout.strip()).splitlines()
+                m.cells[key] = Cell(False, why[0] if why else f"no result from the probe exec (exit {out.exit_code})")
     return m
 
 
-def _default_container(pod: Obj) -> str | None:
-    """The container ``kubectl exec`` runs in without ``-c``; None when the pod has only one."""
-    containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-    if len(containers) <= 1:
-        return None
-    chosen = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
-    return chosen if chosen in containers else containers[0]
+def _parse_probes(stdout: str) -> list[tuple[int, str]]:
+    """(exit code, first line printed) per probe, from the marker lines of a probe script's output."""
+    results, text = [], []
+    for line in stdout.splitlines():
+        if line.startswith(PROBE_MARK + " ") and line[len(PROBE_MARK) + 1:].strip().isdigit():
+            first = next((t.strip() for t in text if t.strip()), "")
+            results.append((int(line[len(PROBE_MARK) + 1:]), first))
+            text = []
+        else:
+            text.append(line)
+    return results
+
+
+def _go_seconds(duration: str) -> float:
+    """A Go duration such as ``1s`` or ``500ms`` in seconds (1 when it cannot be read; agnhost will say why)."""
+    import re
+
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", duration)
+    return sum(float(a) * units[b] for a, b in parts) or 1.0
 
 
 @dataclass

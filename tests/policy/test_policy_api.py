@@ -10,56 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
+from tests.policy.conftest import ALL, CART_TO_PAYMENT_API, DENY_ALL_INGRESS, netpol
 
-import k8snet
-from k8snet.trace import trace
 from k8snet import policy, traffic
 from k8snet.cli import main as cli_main
-
-AGNHOST = traffic.AGNHOST
-PODS = {"shop": ["frontend", "cart"], "payments": ["payment-api", "ledger"], "tools": ["debug"]}
-ALL = [f"{ns}/{p}" for ns, pods in PODS.items() for p in pods]
-
-
-def pod(ns: str, name: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
-            "spec": {"containers": [{"name": "agnhost", "image": AGNHOST, "args": ["netexec", "--http-port=8080"],
-                                     "ports": [{"containerPort": 8080, "name": "http"}]}]}}
-
-
-def netpol(ns: str, name: str, spec: dict) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
-
-
-DENY_ALL_INGRESS = {"podSelector": {}, "policyTypes": ["Ingress"]}
-CART_TO_PAYMENT_API = {"podSelector": {"matchLabels": {"app": "payment-api"}}, "ingress": [{
-    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}},
-              "podSelector": {"matchLabels": {"app": "cart"}}}],
-    "ports": [{"port": "http"}]}]}
-
-
-@pytest.fixture(scope="module")
-def cluster(sandbox):
-    cluster = k8snet.connect()
-    for ns, names in PODS.items():
-        cluster.recreate_namespace(ns)
-        cluster.apply([pod(ns, n) for n in names])
-    for ns, names in PODS.items():
-        for n in names:
-            cluster.wait_pod_ready(n, ns, 60)
-    yield cluster
-    for ns in PODS:
-        cluster.delete("Namespace", ns, wait=False)
-
-
-@pytest.fixture(autouse=True)
-def no_policies(cluster):
-    yield
-    for ns in PODS:
-        for p in cluster.get("NetworkPolicy", namespace=ns, api_version="networking.k8s.io/v1"):
-            cluster.delete("NetworkPolicy", p["metadata"]["name"], ns, api_version="networking.k8s.io/v1")
+from k8snet.trace import trace
 
 
 def both(cluster, sources, targets, ports=(8080,)):

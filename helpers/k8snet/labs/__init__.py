@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..cluster import Cluster
 
-LABS = {"lab-01-services": "k8snet.labs.lab01"}
+LABS = {"lab-01-services": "k8snet.labs.lab01", "lab-02-network-policies": "k8snet.labs.lab02"}
 
 
 @dataclass
@@ -65,6 +65,8 @@ class Exercise:
     solution: str
     """Reference solution: a YAML file name under the lab's ``solutions/`` folder."""
     hints: list[str] = field(default_factory=list)
+    shared_namespaces: tuple[str, ...] = ()
+    """Namespaces the setup also uses and shares with other exercises (never recreated; deleted by teardown)."""
 
 
 @dataclass
@@ -109,8 +111,8 @@ class Lab:
         return [self.check(ex.id) for ex in self.exercises]
 
     def teardown(self) -> None:
-        for ex in self.exercises:
-            self.cluster.delete("Namespace", ex.namespace)
+        for name in dict.fromkeys(n for ex in self.exercises for n in (ex.namespace, *ex.shared_namespaces)):
+            self.cluster.delete("Namespace", name)
 
 
 def labs_folder() -> Path:
