@@ -32,7 +32,7 @@ walkthrough. The rules, from the Kubernetes documentation
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,13 +86,25 @@ def pod_peer(pod: Obj, namespace_labels: Mapping[str, str]) -> Peer:
 # -- results --------------------------------------------------------------------------------------
 
 
-@dataclass
 class Check:
-    """One peer or port of a rule, and whether it matched the connection."""
+    """One peer or port of a rule, and whether it matched the connection.
 
-    text: str
-    matched: bool
-    why: str
+    The words (``text``, ``why``) are written only when read: the data plane
+    judges every connection, and only a walkthrough needs them.
+    """
+
+    __slots__ = ("matched", "_text", "_why")
+
+    def __init__(self, matched: bool, text: Callable[[], str], why: Callable[[], str]):
+        self.matched, self._text, self._why = matched, text, why
+
+    @property
+    def text(self) -> str:
+        return self._text()
+
+    @property
+    def why(self) -> str:
+        return self._why()
 
 
 @dataclass
@@ -184,9 +196,9 @@ class Direction:
                 peer_word = "from" if self.kind == INGRESS else "to"
                 if not r.peers:
                     lines.append(f"      {peer_word}: (any peer)")
-                for i, c in enumerate(r.peers):
-                    sep = "either " if i == 0 and len(r.peers) > 1 else "or " if i else ""
-                    lines.append(f"      {peer_word} {sep}{c.text}: {'yes' if c.matched else 'no'} — {c.why}")
+                for i, c in enumerate(r.peers):  # separate peers are alternatives
+                    lines.append(f"      {'or ' if i else ''}{peer_word} {c.text}: {'yes' if c.matched else 'no'} "
+                                 f"— {c.why}")
                 if not r.ports:
                     lines.append("      ports: (any port)")
                 for c in r.ports:
@@ -304,57 +316,67 @@ def describe_peer(peer: Obj, policy_ns: str) -> str:
 
 
 def _peer_check(peer: Obj, policy_ns: str, other: Peer) -> Check:
-    text = describe_peer(peer, policy_ns)
+    def text() -> str:
+        return describe_peer(peer, policy_ns)
+
     if "ipBlock" in peer:
         return _ip_block_check(peer["ipBlock"], other, text)
     if not other.is_pod:
-        return Check(text, False, f"{other} is not a pod, and selectors match only pods")
+        return Check(False, text, lambda: f"{other} is not a pod, and selectors match only pods")
     ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
     if ns_sel is None:
         if other.namespace != policy_ns:
-            return Check(text, False, f"{other} is in namespace {other.namespace}, not {policy_ns}")
+            return Check(False, text, lambda: f"{other} is in namespace {other.namespace}, not {policy_ns}")
     elif not match_label_selector(ns_sel, other.namespace_labels):
-        return Check(text, False, f"namespace {other.namespace} lacks {selector_string(ns_sel)}")
+        return Check(False, text, lambda: f"namespace {other.namespace} lacks {selector_string(ns_sel)}")
     if pod_sel is not None and not match_label_selector(pod_sel, other.labels):
-        return Check(text, False, f"pod {other.name} lacks {selector_string(pod_sel)}")
-    where = f"namespace {other.namespace}" + (f" has {selector_string(ns_sel)}" if ns_sel else "")
-    what = f"pod {other.name}" + (f" has {selector_string(pod_sel)}" if pod_sel and selector_string(pod_sel) else "")
-    return Check(text, True, f"{where}; {what}")
+        return Check(False, text, lambda: f"pod {other} lacks {selector_string(pod_sel)}")
+
+    def why() -> str:
+        where = f"namespace {other.namespace}" + (f" has {selector_string(ns_sel)}" if ns_sel else "")
+        what = f"pod {other} has {selector_string(pod_sel)}" if pod_sel and selector_string(pod_sel) else \
+            "every pod matches"
+        return f"{where}; {what}"
+
+    return Check(True, text, why)
 
 
-def _ip_block_check(block: Obj, other: Peer, text: str) -> Check:
+def _ip_block_check(block: Obj, other: Peer, text: Callable[[], str]) -> Check:
     try:
         ip = ipaddress.ip_address(other.ip)
     except ValueError:
-        return Check(text, False, f"{other} has no IP address")
+        return Check(False, text, lambda: f"{other} has no IP address")
     if ip not in ipaddress.ip_network(block["cidr"], strict=False):
-        return Check(text, False, f"{ip} is outside {block['cidr']}")
+        return Check(False, text, lambda: f"{ip} is outside {block['cidr']}")
     for ex in block.get("except") or []:
         if ip in ipaddress.ip_network(ex, strict=False):
-            return Check(text, False, f"{ip} is in the excepted {ex}")
-    return Check(text, True, f"{ip} is in {block['cidr']}")
+            return Check(False, text, lambda ex=ex: f"{ip} is in the excepted {ex}")
+    return Check(True, text, lambda: f"{ip} is in {block['cidr']}")
 
 
 def _port_check(rule_port: Obj, dst: Peer, port: int, protocol: str) -> Check:
     proto = rule_port.get("protocol") or "TCP"
     want, end = rule_port.get("port"), rule_port.get("endPort")
-    if want is None:
-        text = f"any/{proto}"
-    elif isinstance(want, str) and not want.isdigit():
-        text = f"{want}/{proto} (named)"
-    else:
-        text = f"{want}-{end}/{proto}" if end is not None else f"{want}/{proto}"
+    named = isinstance(want, str) and not want.isdigit()
+
+    def text() -> str:
+        if want is None:
+            return f"any/{proto}"
+        if named:
+            return f"{want}/{proto} (named)"
+        return f"{want}-{end}/{proto}" if end is not None else f"{want}/{proto}"
+
     if proto != protocol:
-        return Check(text, False, f"the connection is {protocol}")
+        return Check(False, text, lambda: f"the connection is {protocol}")
     if want is None:
-        return Check(text, True, f"every {proto} port")
-    if isinstance(want, str) and not want.isdigit():
+        return Check(True, text, lambda: f"every {proto} port")
+    if named:
         resolved = dst.named_port(want, proto) if dst.is_pod else None
         if resolved is None:
-            return Check(text, False, f"{dst} has no container port named {want!r} for {proto}")
-        return Check(text, resolved == port,
-                     f"{dst} names {resolved}/{proto} {want!r}" + ("" if resolved == port else f", not {port}"))
+            return Check(False, text, lambda: f"{dst} has no container port named {want!r} for {proto}")
+        return Check(resolved == port, text, lambda: f"{dst} names {resolved}/{proto} {want!r}"
+                     + ("" if resolved == port else f", not {port}"))
     low = int(want)
     high = int(end) if end is not None else low
     ok = low <= port <= high
-    return Check(text, ok, f"{port} is {'in' if ok else 'not in'} {text.split('/')[0]}")
+    return Check(ok, text, lambda: f"{port} is {'in' if ok else 'not in'} {text().split('/')[0]}")

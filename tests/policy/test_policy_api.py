@@ -107,7 +107,7 @@ def test_explain_walks_both_directions(cluster):
 
     dropped = policy.explain(cluster, "shop/frontend", "payments/payment-api", 8080)
     assert not dropped.allowed
-    assert "pod frontend lacks app=cart" in str(dropped)
+    assert "pod shop/frontend lacks app=cart" in str(dropped)
     assert "isolated by payments/allow-cart, payments/default-deny and no rule matched: dropped" in str(dropped)
 
 

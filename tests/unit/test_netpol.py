@@ -93,7 +93,7 @@ def test_and_within_one_peer_or_across_peers():
     assert allowed([or_peers], CART, API) and allowed([or_peers], FRONTEND, API)
     assert "AND" in describe_peer(and_peer["spec"]["ingress"][0]["from"][0], "payments")
     text = PolicySet([or_peers]).evaluate(FRONTEND, API, 8080).walkthrough()
-    assert "from either namespaceSelector {team=web}" in text and "or podSelector {app=cart}" in text
+    assert "      from namespaceSelector {team=web}" in text and "      or from podSelector {app=cart}" in text
 
 
 def test_empty_namespace_selector_means_every_namespace():

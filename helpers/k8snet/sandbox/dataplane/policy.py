@@ -24,6 +24,14 @@ class NetworkPolicyEngine:
 
     def __init__(self, sandbox: Sandbox):
         self.sb = sandbox
+        self._policies: tuple[int, PolicySet] | None = None
+
+    def policies(self) -> PolicySet:
+        """Every NetworkPolicy, indexed; rebuilt only after the store changed (not per connection)."""
+        rv = self.sb.store.rv
+        if self._policies is None or self._policies[0] != rv:
+            self._policies = (rv, PolicySet(self.sb.store.list("networkpolicies.networking.k8s.io")))
+        return self._policies[1]
 
     def verdict(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int,
                 protocol: str) -> tuple[bool, list[Hop]]:
@@ -34,9 +42,7 @@ class NetworkPolicyEngine:
         """The full verdict (both directions' reasoning) for one connection."""
         src = self.peer(src_pod, src_ip)
         dst = self.peer(dst_pod, None)
-        namespaces = {p.namespace for p in (src, dst) if p.namespace}
-        policies = PolicySet(p for ns in sorted(namespaces) for p in self.sb.store.list("networkpolicies.networking.k8s.io", ns))
-        return policies.evaluate(src, dst, port, protocol)
+        return self.policies().evaluate(src, dst, port, protocol)
 
     def datagram(self, src_pod: Obj, ip: str, port: int, protocol: str = "UDP") -> tuple[bool, list[Hop]]:
         """Whether a datagram from ``src_pod`` to ``ip:port`` can reach a server, without choosing one.
