@@ -26,7 +26,7 @@ def _ensure_private_sandbox() -> process.Running:
         os.environ["KUBECONFIG"] = os.path.join(base, "kubeconfig")
         _started_here = True
     os.environ["K8SNET_PROGRESS"] = "0"  # no progress bars in stored outputs
-    return process.up(seed=0)
+    return process.up(seed=0, edge_http_port=0, edge_https_port=0)  # the edge on free ports: runs never collide
 
 
 @pytest.hookimpl(tryfirst=True)

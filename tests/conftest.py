@@ -60,6 +60,15 @@ def wait_for(predicate, timeout: float = 20, what: str = "condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _edge_on_free_ports() -> Iterator[None]:
+    """Every sandbox the tests start puts its ingress edge on free ports, never on a developer's 8080/8443."""
+    saved = process.EDGE_PORTS
+    process.EDGE_PORTS = (0, 0)
+    yield
+    process.EDGE_PORTS = saved
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
     base = tmp_path_factory.mktemp("k8snet")
@@ -67,7 +76,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
     old = {k: os.environ.get(k) for k in ("KUBECONFIG", "K8SNET_HOME")}
     os.environ["KUBECONFIG"] = str(kubeconfig)
     os.environ["K8SNET_HOME"] = str(base / "home")
-    running = process.up(seed=0)
+    running = process.up(seed=0, edge_http_port=0, edge_https_port=0)  # never 8080/8443: a developer's sandbox
     env = SandboxEnv(running, kubeconfig, base)
     try:
         yield env

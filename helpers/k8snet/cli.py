@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from .sandbox import process
 
 
 def sandbox_up(args: argparse.Namespace) -> int:
-    running = process.up(port=args.port, seed=args.seed)
+    try:
+        running = process.up(port=args.port, seed=args.seed, edge_http_port=args.edge_http_port,
+                             edge_https_port=args.edge_https_port)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"Sandbox cluster is running at {running.server} (Kubernetes {_version(running)}, pid {running.pid})")
     print(f"kubectl context: {process.CONTEXT}  (try: kubectl get nodes)")
+    if running.edge_http_port:
+        print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port}  https://127.0.0.1:{running.edge_https_port}"
+              f"  (try: curl --resolve HOST:{running.edge_http_port}:127.0.0.1 http://HOST:{running.edge_http_port}/)")
     return 0
 
 
@@ -38,6 +47,9 @@ def sandbox_status(args: argparse.Namespace) -> int:
     objects = sum(info["objects"].values())
     print(f"Sandbox running at {running.server}, pid {running.pid}, Kubernetes {info['kubernetesVersion']}, "
           f"seed {info['seed']}, {objects} objects, resourceVersion {info['resourceVersion']}")
+    if running.edge_http_port:
+        print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port} and https://127.0.0.1:"
+              f"{running.edge_https_port}")
     return 0
 
 
@@ -60,6 +72,19 @@ def explain(args: argparse.Namespace) -> int:
     return 0 if result.allowed else 3
 
 
+def _settings_errors(fn):
+    """A wrong K8SNET_* setting (an edge port that is no port) ends in its message, not a traceback."""
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+@_settings_errors
 def kind_up(args: argparse.Namespace) -> int:
     """Create or resume the kind cluster with its pinned add-ons (k8snet.kind.lifecycle.up)."""
     from .kind import lifecycle
@@ -77,6 +102,7 @@ def kind_down(args: argparse.Namespace) -> int:
     return 0
 
 
+@_settings_errors
 def kind_status(args: argparse.Namespace) -> int:
     from .kind import lifecycle, versions
 
@@ -93,6 +119,7 @@ def kind_status(args: argparse.Namespace) -> int:
     return 0 if st.ready else 1
 
 
+@_settings_errors
 def doctor(args: argparse.Namespace) -> int:
     """What is installed, which backend is active, and whether it works (k8snet.doctor)."""
     from . import doctor as checks
@@ -110,6 +137,11 @@ def parser() -> argparse.ArgumentParser:
     up = verbs.add_parser("up", help="start the sandbox (idempotent) and add the k8snet-sandbox context")
     up.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: the last one, else any)")
     up.add_argument("--seed", type=int, default=None, help="random seed (default: $K8SNET_SEED or 0)")
+    up.add_argument("--edge-http-port", type=int, default=None,
+                    help="the ingress edge's HTTP port on 127.0.0.1 (default: $K8SNET_EDGE_HTTP_PORT or 8080; 0: any)")
+    up.add_argument("--edge-https-port", type=int, default=None,
+                    help="the ingress edge's HTTPS port on 127.0.0.1 (default: $K8SNET_EDGE_HTTPS_PORT or 8443; "
+                         "0: any)")
     up.set_defaults(func=sandbox_up)
     verbs.add_parser("down", help="stop the sandbox and remove its context").set_defaults(func=sandbox_down)
     verbs.add_parser("status", help="is it running, where, what is in it").set_defaults(func=sandbox_status)

@@ -54,7 +54,14 @@ def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
         if running is None:
             raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
     elif kubeconfig.context(context) is None:
-        raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
+        if not start:
+            raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
+        from .kind import commands, lifecycle
+
+        try:
+            lifecycle.up()  # as `k8snet kind up`: checks docker and kind, creates the cluster and its add-ons
+        except commands.ToolError as exc:
+            raise ConnectError(f"cannot create the kind cluster: {exc}") from exc
     api = config.new_client_from_config(config_file=str(kubeconfig.path()), context=context)
     return Cluster(chosen, context, api)
 

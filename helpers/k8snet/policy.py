@@ -32,6 +32,7 @@ from .netpol import Peer, PolicySet, Verdict, pod_peer
 from .traffic import PodRef, default_container, exec_many
 
 if TYPE_CHECKING:
+    from .canary import CanaryResult
     from .cluster import Cluster
 
 Obj = dict[str, Any]
@@ -362,68 +363,11 @@ def explain(cluster: Cluster, source: str, target: str, port: int, protocol: str
 
 # -- is this cluster enforcing policies at all? ------------------------------------------------------
 
-CANARY_NAMESPACE = "k8snet-policy-canary"
-NOT_ENFORCED_HELP = (
-    "NetworkPolicies are NOT enforced on this cluster: a deny-all policy left a probe connected, so every "
-    "policy in the lessons would be silently ignored. On kind this happens when kindnet cannot install its "
-    "nftables rules — WSL2 kernels lack the nftables queue support it needs (kubernetes-sigs/kind#3705, #3789; "
-    "`kubectl logs -n kube-system -l app=kindnet` shows 'error syncing nftables rules'). Fix: run Docker on a "
-    "Linux kernel with nftables (a Linux host or VM, or a WSL kernel built with it), or create the cluster "
-    "with `disableDefaultCNI: true` and install a CNI that enforces policies, such as Calico; then run "
-    "`k8snet doctor` again.")
+def enforcement_check(cluster: Cluster, settle: float = 30) -> CanaryResult:
+    """The canary: a deny-all policy must stop a probe that connected before (see :mod:`k8snet.canary`).
 
-
-@dataclass
-class EnforcementCheck:
-    """The canary's outcome: does a deny-all NetworkPolicy really stop traffic on this cluster?"""
-
-    enforced: bool
-    backend: str
-    detail: str
-
-    def __str__(self) -> str:
-        if self.enforced:
-            return f"NetworkPolicies are enforced on this cluster ({self.backend}): {self.detail}"
-        return f"{NOT_ENFORCED_HELP}\n({self.backend}: {self.detail})"
-
-    __repr__ = __str__
-
-
-def enforcement_check(cluster: Cluster, timeout: float = 60, namespace: str = CANARY_NAMESPACE) -> EnforcementCheck:
-    """Deny all ingress to a canary pod in a scratch namespace; a probe that still connects means no enforcement.
-
-    The probe is retried until ``timeout``: a CNI may start enforcing a
-    policy a moment after it is created, and brand-new pods can lag.
+    The policy lesson runs it first; ``k8snet kind up`` and ``k8snet doctor`` run it too.
     """
-    import time
+    from .canary import policy_enforcement_check
 
-    from .traffic import AGNHOST, connect
-
-    pods = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": n, "namespace": namespace, "labels": {"app": n}},
-             "spec": {"containers": [{"name": "agnhost", "image": AGNHOST, "args": ["netexec", "--http-port=8080"]}]}}
-            for n in ("server", "prober")]
-    cluster.recreate_namespace(namespace)
-    try:
-        cluster.apply(pods)
-        server = cluster.wait_pod_ready("server", namespace, timeout)
-        cluster.wait_pod_ready("prober", namespace, timeout)
-        ip = server["status"]["pod_ip"]
-        prober = PodRef(namespace, "prober")
-        before = connect(cluster, prober, ip, 8080)
-        if not before.connected:
-            return EnforcementCheck(False, cluster.backend, f"the canary could not connect even without a policy "
-                                    f"({before.reason}): pod networking itself is broken")
-        cluster.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                       "metadata": {"name": "deny-all", "namespace": namespace},
-                       "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})
-        deadline = time.monotonic() + timeout
-        while True:
-            after = connect(cluster, prober, ip, 8080)
-            if not after.connected:
-                return EnforcementCheck(True, cluster.backend, f"with deny-all in place the probe failed ({after.reason})")
-            if time.monotonic() > deadline:
-                return EnforcementCheck(False, cluster.backend,
-                                        f"the probe still connected {timeout:.0f}s after deny-all was applied")
-            time.sleep(1)
-    finally:
-        cluster.delete("Namespace", namespace, wait=False)
+    return policy_enforcement_check(cluster, settle=settle)

@@ -141,10 +141,3 @@ def test_explain_from_the_command_line(cluster, capsys):
     assert "payments/default-deny" in dropped.stdout
     assert cli_main(["explain", "tools/nope", "payments/ledger", "--port", "8080"]) == 1
     assert 'pod "tools/nope" not found' in capsys.readouterr().err
-
-
-def test_enforcement_check_on_the_sandbox(cluster):
-    """The canary the policy lesson runs first: deny-all must stop a probe that connected before."""
-    result = policy.enforcement_check(cluster)
-    assert result.enforced, str(result)
-    assert "with deny-all in place the probe failed (TIMEOUT)" in str(result)

@@ -73,7 +73,8 @@ def test_image_families_from_references():
     assert image_family("registry.k8s.io/coredns/coredns:v1.12.0") == "coredns"
     assert image_family("busybox:1.36") is None
     assert nginx_version("1.27") == "1.27.5" and nginx_version("1.26.2-alpine") == "1.26.2"
-    assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns"}
+    assert image_family("docker.io/library/traefik:v3.7.14@sha256:" + "0" * 64) == "traefik"
+    assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik"}
 
 
 def test_agnhost_defaults_from_upstream_flags():

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import ssl
+import sys
 from pathlib import Path
 
 from . import pki
@@ -21,22 +22,39 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def run(state: Path, port: int, seed: int) -> None:
+EDGE_PORT_BUSY = 3
+"""Exit code when an ingress edge port is taken (``process.up`` turns it into a clear message)."""
+
+
+async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edge_https_port: int = 8443) -> int:
+    from .edge import Edge, EdgePortBusy
+
     token = (state / "token").read_text().strip()
     sandbox = Sandbox(state, seed=seed)
     _, crt, key = pki.ensure(state)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(crt, key)
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
-    write_atomic(state / "ready.json", json.dumps({"port": bound, "pid": os.getpid()}))
+    edge = Edge(sandbox, http_port=edge_http_port, https_port=edge_https_port)
+    try:
+        edge_http, edge_https = await edge.start()
+    except EdgePortBusy as exc:
+        print(f"k8snet-edge-port-busy: {exc.strerror}", file=sys.stderr, flush=True)
+        await shutdown(sandbox, runner)
+        sandbox.close()
+        return EDGE_PORT_BUSY
+    write_atomic(state / "ready.json", json.dumps({"port": bound, "pid": os.getpid(),
+                                                   "edge": {"http": edge_http, "https": edge_https}}))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await edge.stop()
     await shutdown(sandbox, runner)
     sandbox.close()
     (state / "ready.json").unlink(missing_ok=True)
+    return 0
 
 
 def main() -> None:
@@ -46,9 +64,13 @@ def main() -> None:
     s.add_argument("--state", required=True, type=Path, help="state directory (store, token)")
     s.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     s.add_argument("--seed", type=int, default=int(os.environ.get("K8SNET_SEED", "0")))
+    s.add_argument("--edge-http-port", type=int, default=8080,
+                   help="the ingress edge's HTTP port on 127.0.0.1 (0: any free port)")
+    s.add_argument("--edge-https-port", type=int, default=8443,
+                   help="the ingress edge's HTTPS port on 127.0.0.1 (0: any free port)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run(args.state, args.port, args.seed))
+    sys.exit(asyncio.run(run(args.state, args.port, args.seed, args.edge_http_port, args.edge_https_port)))
 
 
 if __name__ == "__main__":

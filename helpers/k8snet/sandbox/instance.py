@@ -17,10 +17,10 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, deployments, endpoints, gc, namespaces, pods, replicasets
+from .controllers import Manager, deployments, endpoints, gc, ingress, namespaces, pods, replicasets
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
-from .registry import Registry, builtin
+from .registry import Registry, builtin, traefik_crds
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
 
@@ -50,7 +50,11 @@ class Sandbox:
         self.random = Randomness(seed)
         self.rng = self.random.stream("main")
         self.registry = registry or builtin()
+        for crd in traefik_crds():  # Traefik's CRDs, installed with it
+            if self.registry.lookup(crd.group, crd.version, crd.plural) is None:
+                self.registry.add(crd)
         self.schemas = schemas or upstream()
+        self.schemas.add(traefik_schemas())
         if self.state_dir:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
@@ -90,7 +94,8 @@ class Sandbox:
                 self.bootstrap()
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
-                                      pods.controller(self), endpoints.controller(self)])
+                                      pods.controller(self), endpoints.controller(self),
+                                      ingress.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -216,6 +221,26 @@ class Sandbox:
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                          "renewTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000000Z")}},
                 WriteOptions(field_manager="kubelet"))
+        install_traefik(self)
+
+
+def traefik_schemas() -> dict[str, Any]:
+    from .dataplane.ingress.schemas import definitions
+
+    return definitions()
+
+
+def install_traefik(sb: Sandbox) -> None:
+    """The ingress controller the kind backend installs: Traefik in ``traefik``, the default IngressClass."""
+    from .dataplane.ingress import config
+
+    opts = WriteOptions(field_manager="k8snet")
+    rt = sb.registry.lookup
+    sb.api.create(rt("", "v1", "namespaces"), "", config.namespace(), opts)
+    sb.api.create(rt("", "v1", "serviceaccounts"), config.NAMESPACE, config.service_account(), opts)
+    sb.api.create(rt("networking.k8s.io", "v1", "ingressclasses"), "", config.ingress_class(), opts)
+    sb.api.create(rt("apps", "v1", "deployments"), config.NAMESPACE, config.deployment(), opts)
+    sb.api.create(rt("", "v1", "services"), config.NAMESPACE, config.service(), opts)
 
 
 def kubeadm_config() -> dict[str, Any]:

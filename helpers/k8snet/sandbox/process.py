@@ -18,6 +18,10 @@ from pathlib import Path
 from .. import kubeconfig
 
 CONTEXT = "k8snet-sandbox"
+EDGE_PORTS = (8080, 8443)
+"""The ingress edge's default ports on 127.0.0.1: the URLs the kind backend maps (K8SNET_EDGE_HTTP_PORT and
+K8SNET_EDGE_HTTPS_PORT override them, as for kind)."""
+EDGE_PORT_BUSY = 3  # the sandbox process's exit code when an edge port is taken (sandbox/__main__.py)
 
 
 def home() -> Path:
@@ -34,6 +38,8 @@ class Running:
     port: int
     token: str
     state: Path
+    edge_http_port: int | None = None
+    edge_https_port: int | None = None
 
     @property
     def server(self) -> str:
@@ -79,22 +85,48 @@ def status(state: Path | None = None) -> Running | None:
         return None
     if not _alive(ready["pid"]) or not _healthy(state, ready["port"], token):
         return None
-    return Running(ready["pid"], ready["port"], token, state)
+    edge = ready.get("edge") or {}
+    return Running(ready["pid"], ready["port"], token, state, edge.get("http"), edge.get("https"))
+
+
+def edge_ports(http_port: int | None = None, https_port: int | None = None) -> tuple[int, int]:
+    """The edge ports to ask for: the arguments, else ``$K8SNET_EDGE_HTTP(S)_PORT``, else 8080/8443 (0: any)."""
+    def pick(value: int | None, env: str, default: int) -> int:
+        if value is None:
+            raw = os.environ.get(env, "").strip()
+            if raw and not (raw.isdigit() and 0 <= int(raw) <= 65535):
+                raise ValueError(f"${env}={raw!r} is not a port number (0-65535)")
+            value = int(raw) if raw else default
+        if not 0 <= value <= 65535:
+            raise ValueError(f"{value} is not a port number (0-65535)")
+        return value
+
+    ports = (pick(http_port, "K8SNET_EDGE_HTTP_PORT", EDGE_PORTS[0]),
+             pick(https_port, "K8SNET_EDGE_HTTPS_PORT", EDGE_PORTS[1]))
+    if ports[0] == ports[1] and ports[0]:
+        raise ValueError(f"the HTTP and HTTPS edge ports must differ (both are {ports[0]})")
+    return ports
 
 
 def up(state: Path | None = None, port: int | None = None, seed: int | None = None, timeout: float = 30.0,
-       write_kubeconfig: bool = True) -> Running:
-    """Start the sandbox unless it runs already; add the ``k8snet-sandbox`` kubeconfig context."""
+       write_kubeconfig: bool = True, edge_http_port: int | None = None,
+       edge_https_port: int | None = None) -> Running:
+    """Start the sandbox unless it runs already; add the ``k8snet-sandbox`` kubeconfig context.
+
+    The ingress edge listens on 127.0.0.1 at ``edge_http_port``/``edge_https_port`` (default 8080/8443;
+    0 picks free ports); a taken port makes ``up`` fail with a message naming it and the option to change.
+    """
     state = state or home()
     running = status(state)
     if running is None:
-        running = _spawn(state, port, seed, timeout)
+        running = _spawn(state, port, seed, timeout, edge_ports(edge_http_port, edge_https_port))
     if write_kubeconfig:
         kubeconfig.add_context(CONTEXT, running.server, running.token, ca_data=running.ca_file.read_bytes())
     return running
 
 
-def _spawn(state: Path, port: int | None, seed: int | None, timeout: float) -> Running:
+def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
+           edge: tuple[int, int] = EDGE_PORTS) -> Running:
     state.mkdir(parents=True, exist_ok=True)
     token_file = state / "token"
     if not token_file.exists():
@@ -109,14 +141,16 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float) -> R
     seed = seed if seed is not None else int(os.environ.get("K8SNET_SEED", "0"))
     log = open(state / "sandbox.log", "ab")
     cmd = [sys.executable, "-m", "k8snet.sandbox", "serve", "--state", str(state), "--port", str(port),
-           "--seed", str(seed)]
+           "--seed", str(seed), "--edge-http-port", str(edge[0]), "--edge-https-port", str(edge[1])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if proc.returncode == EDGE_PORT_BUSY:
+                raise RuntimeError(_edge_busy_message(state))
             if port:  # the old port is taken: try any free one
-                return _spawn(state, 0, seed, timeout) if _port_taken(state) else _fail(state, proc.returncode)
+                return _spawn(state, 0, seed, timeout, edge) if _port_taken(state) else _fail(state, proc.returncode)
             _fail(state, proc.returncode)
         running = status(state)
         if running is not None:
@@ -125,6 +159,16 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float) -> R
         time.sleep(0.02)
     proc.terminate()
     raise TimeoutError(f"the sandbox did not answer within {timeout:.0f}s; see {state / 'sandbox.log'}")
+
+
+def _edge_busy_message(state: Path) -> str:
+    """The sandbox's own explanation of the taken edge port (the last such line of its log)."""
+    try:
+        lines = (state / "sandbox.log").read_text().splitlines()
+    except OSError:
+        lines = []
+    found = [line.split("k8snet-edge-port-busy: ", 1)[1] for line in lines if "k8snet-edge-port-busy: " in line]
+    return found[-1] if found else "an ingress edge port is already in use (see --edge-http-port/--edge-https-port)"
 
 
 def _port_taken(state: Path) -> bool:

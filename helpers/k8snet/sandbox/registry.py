@@ -134,3 +134,10 @@ def builtin() -> Registry:
     for rt in core + apps + networking + coordination:
         r.add(rt)
     return r
+
+
+def traefik_crds() -> list[ResourceType]:
+    """Traefik's CRDs that the sandbox serves (installed with Traefik, as on kind): no short names or categories,
+    as their CRDs declare; schemas in k8snet.sandbox.dataplane.ingress.schemas."""
+    return [ResourceType("traefik.io", "v1alpha1", "middlewares", "Middleware"),
+            ResourceType("traefik.io", "v1alpha1", "tlsoptions", "TLSOption")]

@@ -57,6 +57,10 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
         obj["status"] = initial_status(rt, obj)
     if _is(rt, "", "Service"):
         allocate_service(api, obj, None)
+    if _is(rt, "networking.k8s.io", "Ingress"):  # the DefaultIngressClass admission plugin
+        from .dataplane.ingress.admission import default_ingress_class
+
+        default_ingress_class(api.store, obj)
 
 
 def initial_status(rt: ResourceType, obj: Obj) -> Obj:

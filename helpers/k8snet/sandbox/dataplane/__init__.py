@@ -11,7 +11,9 @@ Parts, one job each:
   which ports they listen on and how they answer; ``logs`` keeps their log
   lines; ``files`` the per-container files that exec and probes see;
 - ``commands``: the exec'd commands of the probe contract (``/agnhost
-  connect``, ``curl``, ``wget``, ``nslookup``, ``hostname``, …).
+  connect``, ``curl``, ``wget``, ``nslookup``, ``hostname``, …);
+- ``ingress``: the emulated Traefik v3.7 (Ingress routing, Middlewares,
+  TLS) that the edge listener and the Traefik pod serve through.
 
 No host process is ever run: every command is emulated.
 """
@@ -49,6 +51,7 @@ class DataPlane:
 
     def __init__(self, sandbox: Sandbox):
         from .dns import Resolver
+        from .ingress import Ingress
         from .logs import LogBook
         from .network import Network
         from .policy import NetworkPolicyEngine
@@ -62,6 +65,7 @@ class DataPlane:
         self.network = Network(sandbox, self)
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
+        self.ingress = Ingress(sandbox, self)
 
     def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",
                 src_ip: str | None = None) -> Connection:

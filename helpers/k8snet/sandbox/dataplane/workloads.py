@@ -78,6 +78,12 @@ EMULATED: dict[str, dict[str, Any]] = {
         "programs": ["coredns: 53/UDP+TCP (answered by the sandbox's DNS), 8080 /health, 8181 /ready, 9153 /metrics"],
         "commands": ["none (the image has no shell)"],
     },
+    "traefik": {
+        "images": ["traefik", "traefik:<version>"],
+        "programs": ["traefik v3.7: the entrypoints of its --entrypoints.<name>.address args (Ingress routing, "
+                     "Middlewares, TLS; see k8snet.sandbox.dataplane.ingress), /ping on the traefik entrypoint"],
+        "commands": ["none (the sandbox does not emulate the image's shell)"],
+    },
 }
 """The images and commands the sandbox emulates (the README shows this table)."""
 
@@ -87,6 +93,7 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "http-echo": (["/http-echo"], []),  # hashicorp/http-echo Dockerfile
     "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
     "coredns": (["/coredns"], []),
+    "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
 }
 
 SHELLS = {"sh", "ash", "bash", "dash"}
@@ -114,6 +121,8 @@ def image_family(image: str) -> str | None:
         return "nginx"
     if path in ("coredns/coredns", "coredns"):
         return "coredns"
+    if path in ("traefik", "library/traefik"):
+        return "traefik"
     return None
 
 
@@ -282,6 +291,10 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
         return parse_program(family, argv[1:], env, tag)
     if exe in ("nginx", "nginx-debug") and family == "nginx":
         return _nginx(tag, entrypoint=False)
+    if family == "traefik" and exe in ("entrypoint.sh", "traefik"):
+        from .ingress.program import traefik_program
+
+        return traefik_program(argv)
     if exe == "coredns" and family == "coredns":
         return Program("coredns", family, {(53, "UDP"): "dns", (53, "TCP"): "dns", (8080, "TCP"): "http",
                                            (8181, "TCP"): "http", (9153, "TCP"): "http"},
@@ -687,7 +700,8 @@ class Workloads:
         at = self._started_at(pod, container)
         for line in program.startup:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
-                                .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S")), at=at)
+                                .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S"))
+                                .replace("{zerolog}", at.strftime("%Y-%m-%dT%H:%M:%SZ")), at=at)
 
     def _started_at(self, pod: Pod, container: str) -> datetime:
         from ..clock import parse_time
@@ -759,11 +773,12 @@ class Workloads:
             response = HttpResponse(RAW_REPLY, {}, hostname(pod).encode())
         elif role == "dns":
             response = HttpResponse(EMPTY_REPLY)
-        elif role == "https" and req.scheme != "https":  # Go's net/http answers plain HTTP on a TLS port so
+        elif role == "https" and req.scheme != "https" and program.name != "traefik":  # Go's net/http answers so
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         else:
             handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
-                       "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns}[program.name]
+                       "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns,
+                       "traefik": lambda *args: self.dp.ingress.serve_http(*args)}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
         return response

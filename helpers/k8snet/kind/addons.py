@@ -1,0 +1,129 @@
+"""The pinned add-ons: k8snet's own manifests (shipped as package data) and upstream CRDs fetched by URL.
+
+Everything is applied with server-side apply through the Kubernetes API (no
+``helm``, no ``kubectl``): CRDs are large, and server-side apply keeps no
+last-applied annotation, so even Traefik's biggest CRD fits. CRDs come from
+their projects' pinned release URLs at ``up`` time, as the Traefik and Gateway
+API install guides apply them, and are cached under ``$K8SNET_HOME/kind/cache``
+so a re-run works offline.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from . import versions
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+MANIFESTS = ("traefik.yaml", "traefik-gateway.yaml")
+"""k8snet's own manifests, in apply order (the second needs the Gateway API CRDs)."""
+
+
+@dataclass(frozen=True)
+class CrdSource:
+    """Upstream CRDs at a pinned release URL."""
+
+    name: str
+    version: str
+    url: str
+
+    @property
+    def cache_name(self) -> str:
+        return f"{self.name}-{self.version}.yaml"
+
+
+CRD_SOURCES = (
+    CrdSource("gateway-api", versions.GATEWAY_API_VERSION, versions.GATEWAY_API_CRDS_URL),
+    CrdSource("traefik-crds", versions.TRAEFIK_VERSION, versions.TRAEFIK_CRDS_URL),
+)
+
+
+def home() -> Path:
+    """Where the kind backend keeps its files: ``$K8SNET_HOME/kind`` (default ``~/.k8snet/kind``)."""
+    base = os.environ.get("K8SNET_HOME")
+    return (Path(base) if base else Path.home() / ".k8snet") / "kind"
+
+
+def manifest_text(name: str) -> str:
+    """One of :data:`MANIFESTS` as shipped in the package."""
+    if name not in MANIFESTS:
+        raise ValueError(f"unknown manifest {name!r}: choose one of {', '.join(MANIFESTS)}")
+    return (resources.files("k8snet.kind") / "manifests" / name).read_text()
+
+
+def manifest_objects(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(manifest_text(name)) if d]
+
+
+def all_manifest_objects() -> list[dict[str, Any]]:
+    return [o for name in MANIFESTS for o in manifest_objects(name)]
+
+
+def fetch_crds(source: CrdSource, cache: Path | None = None, timeout: float = 60) -> list[dict[str, Any]]:
+    """The source's objects, from the cache or downloaded once (written atomically).
+
+    Raises:
+        RuntimeError: the download failed and nothing is cached, with what to do.
+    """
+    cache = cache or home() / "cache"
+    path = cache / source.cache_name
+    if not path.exists():
+        try:
+            with urllib.request.urlopen(source.url, timeout=timeout) as resp:
+                text = resp.read().decode("utf-8")
+        except (urllib.error.URLError, OSError) as exc:
+            raise RuntimeError(f"could not download {source.name} {source.version} from {source.url}: {exc}\n"
+                               f"  fix: check the network (a proxy needs HTTPS_PROXY), or download that file "
+                               f"yourself and save it as {path}") from exc
+        docs = _parse(text, source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        return docs
+    return _parse(path.read_text(), source)
+
+
+def cached_crds(source: CrdSource, cache: Path | None = None) -> list[dict[str, Any]] | None:
+    """The source's objects if ``up`` downloaded them before, else None (never touches the network)."""
+    path = (cache or home() / "cache") / source.cache_name
+    return _parse(path.read_text(), source) if path.exists() else None
+
+
+def _parse(text: str, source: CrdSource) -> list[dict[str, Any]]:
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d]
+    except yaml.YAMLError as exc:
+        raise RuntimeError(f"{source.name} {source.version} ({source.url}) is not valid YAML: {exc}") from exc
+    if not any(d.get("kind") == "CustomResourceDefinition" for d in docs):
+        raise RuntimeError(f"{source.url} holds no CustomResourceDefinition: is the URL right?")
+    return docs
+
+
+def crd_names(objects: list[dict[str, Any]]) -> list[str]:
+    return [o["metadata"]["name"] for o in objects if o.get("kind") == "CustomResourceDefinition"]
+
+
+def apply_crds(cluster: Cluster, cache: Path | None = None) -> dict[str, list[str]]:
+    """Server-side apply every CRD source; returns the CRD names per source (to wait on)."""
+    out: dict[str, list[str]] = {}
+    for source in CRD_SOURCES:
+        objects = fetch_crds(source, cache)
+        cluster.apply(objects)
+        out[source.name] = crd_names(objects)
+    cluster.dynamic.resources.invalidate_cache()  # new kinds: discovery must be read again
+    return out
+
+
+def apply_manifest(cluster: Cluster, name: str) -> list[dict[str, Any]]:
+    return list(cluster.apply(manifest_objects(name)))

@@ -1,0 +1,403 @@
+"""``k8snet kind up|down|status``: the cluster's lifecycle as an ordered list of small steps.
+
+As kind does it (create = config, start, add-ons, wait), each step is one
+function with one job; ``up`` runs them in order, shows progress, and can be
+re-run at any time: a step finds what is already there and does only the rest.
+When a step fails the cluster is kept (re-running ``up`` resumes) and the error
+says what to do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import kubeconfig
+from . import addons, commands, config, readiness, versions
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+    from ..canary import CanaryResult
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Options:
+    """What ``up`` does; the defaults are the workbook's."""
+
+    name: str = versions.CLUSTER_NAME
+    cloud_provider: bool = True
+    preload: bool = True
+    canary: bool = True
+    timeout: float = 600
+    http_port: int = field(default_factory=lambda: versions.edge_ports()[0])
+    https_port: int = field(default_factory=lambda: versions.edge_ports()[1])
+
+
+@dataclass
+class UpReport:
+    """What ``up`` found or made, step by step (seconds per step), and the policy canary's verdict."""
+
+    created: bool = False
+    steps: dict[str, float] = field(default_factory=dict)
+    edge: list[readiness.EdgeAnswer] = field(default_factory=list)
+    load_balancer_ip: str | None = None
+    canary: CanaryResult | None = None
+
+
+class _Run:
+    """One ``up``: the options, a place to say things, the report and the connected cluster."""
+
+    def __init__(self, opts: Options, say: Say):
+        self.opts = opts
+        self.say = say
+        self.report = UpReport()
+        self.cluster: Cluster | None = None
+
+    def step(self, title: str, fn: Callable[[], Any]) -> Any:
+        self.say(f"• {title} …")
+        t0 = time.perf_counter()
+        try:
+            result = fn()
+        except BaseException:
+            self.say(f"✗ {title}")
+            raise
+        seconds = time.perf_counter() - t0
+        self.report.steps[title] = seconds
+        self.say(f"✓ {title} ({seconds:.1f}s)")
+        return result
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+def cluster_exists(name: str = versions.CLUSTER_NAME) -> bool:
+    """Whether kind knows a cluster of that name (``kind get clusters``)."""
+    done = commands.run(commands.kind_get_clusters_argv(), timeout=60)
+    return name in done.stdout.split()
+
+
+def container_state(name: str) -> str | None:
+    """A docker container's state (running, exited, …) or None when there is no such container."""
+    done = commands.run(commands.container_state_argv(name), check=False, timeout=30)
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def edge_mapping(name: str = versions.CLUSTER_NAME) -> dict[int, str]:
+    """The control-plane container's published ports: node port → host address (``docker port``)."""
+    done = commands.run(commands.docker_port_argv(f"{name}-control-plane"), check=False, timeout=30)
+    out: dict[int, str] = {}
+    for line in done.stdout.splitlines():  # "32080/tcp -> 127.0.0.1:8080"
+        left, _, right = line.partition(" -> ")
+        port = left.split("/")[0].strip()
+        if port.isdigit():
+            out[int(port)] = right.strip()
+    return out
+
+
+# -- the steps of up -----------------------------------------------------------------------------
+
+
+def preflight(opts: Options) -> tuple[commands.ToolInfo, commands.ToolInfo]:
+    """docker (engine reachable, 20.10+) and kind (v0.32.0+) are usable; raises a ToolError with the fix."""
+    docker = commands.require(commands.docker_info())
+    kind = commands.require(commands.kind_info())
+    return docker, kind
+
+
+def check_ports_free(opts: Options) -> None:
+    """Before creating: the edge ports must be free, or kind fails half-way with a docker bind error."""
+    busy = [p for p in (opts.http_port, opts.https_port) if not readiness.port_free(p)]
+    if busy:
+        ports = " and ".join(f"127.0.0.1:{p}" for p in busy)
+        raise commands.ToolError(
+            f"{ports} {'is' if len(busy) == 1 else 'are'} already in use, and the kind cluster's ingress edge "
+            "needs it",
+            "stop what listens there (`k8snet sandbox down` if it is the sandbox's edge; `ss -ltnp` / "
+            "`lsof -i :PORT` shows the owner), or choose other ports with K8SNET_EDGE_HTTP_PORT / "
+            "K8SNET_EDGE_HTTPS_PORT")
+
+
+def ensure_cluster(run: _Run) -> None:
+    """Create the cluster from the generated config, or reuse it (restoring its kubeconfig context)."""
+    opts = run.opts
+    if cluster_exists(opts.name):
+        if kubeconfig.context(f"kind-{opts.name}") is None:
+            commands.run(commands.kind_export_kubeconfig_argv(opts.name), timeout=60)
+        mapping = edge_mapping(opts.name)
+        want = {versions.EDGE_NODE_PORTS["web"]: opts.http_port, versions.EDGE_NODE_PORTS["websecure"]: opts.https_port}
+        wrong = [f"{host_port} (mapped: {mapping.get(node_port, 'nothing')})" for node_port, host_port in want.items()
+                 if not mapping.get(node_port, "").endswith(f":{host_port}")]
+        if wrong:
+            run.say(f"  note: the existing cluster does not publish edge port {', '.join(wrong)}; port mappings are "
+                    "fixed at creation: `k8snet kind down` then `k8snet kind up` to change them")
+        return
+    check_ports_free(opts)
+    path = config.write(config_path(), config.cluster_config(opts.name, http_port=opts.http_port, https_port=opts.https_port))
+    commands.run(commands.kind_create_argv(path, opts.name), timeout=opts.timeout,
+                 echo=lambda line: run.say(f"  {line}") if line.strip() else None)
+    run.report.created = True
+
+
+def connect(run: _Run) -> Cluster:
+    from urllib3.exceptions import HTTPError
+
+    from ..cluster import connect as connect_cluster
+
+    try:
+        run.cluster = connect_cluster("kind", start=False)
+    except (HTTPError, OSError) as exc:
+        nodes = " ".join(f"{run.opts.name}-{n}" for n in ("control-plane", "worker", "worker2"))
+        raise commands.ToolError(
+            f"the API server of kind-{run.opts.name} does not answer ({type(exc).__name__}: {exc})",
+            f"`docker ps -a` shows the node containers; start stopped ones with `docker start {nodes}`, or "
+            "recreate the cluster: `k8snet kind down && k8snet kind up`") from exc
+    return run.cluster
+
+
+def wait_nodes(run: _Run) -> None:
+    assert run.cluster is not None
+    names = [f"{run.opts.name}-control-plane", f"{run.opts.name}-worker", f"{run.opts.name}-worker2"]
+    readiness.wait_nodes_ready(run.cluster, names, timeout=run.opts.timeout)
+
+
+def preload_images(run: _Run) -> None:
+    """Pull the lesson images on the host (once) and load them into every node (kind skips loaded ones)."""
+    for image in versions.LESSON_IMAGES:
+        present = commands.run(commands.docker_image_present_argv(image), check=False, timeout=30)
+        if present.returncode != 0:
+            run.say(f"  pulling {image}")
+            commands.run(commands.docker_pull_argv(image), timeout=run.opts.timeout)
+    commands.run(commands.kind_load_argv(versions.LESSON_IMAGES, run.opts.name), timeout=run.opts.timeout,
+                 echo=lambda line: run.say(f"  {line}") if line.strip() else None)
+
+
+def install_crds(run: _Run) -> None:
+    assert run.cluster is not None
+    names = addons.apply_crds(run.cluster)
+    for source, crds in names.items():
+        readiness.wait_crds_established(run.cluster, crds, timeout=120)
+        run.say(f"  {source}: {len(crds)} CRDs Established")
+
+
+def install_traefik(run: _Run) -> None:
+    assert run.cluster is not None
+    addons.apply_manifest(run.cluster, "traefik.yaml")
+    addons.apply_manifest(run.cluster, "traefik-gateway.yaml")
+    run.cluster.wait_ready("traefik", "traefik", timeout=run.opts.timeout)
+    run.report.edge = readiness.wait_edge(run.opts.http_port, run.opts.https_port, timeout=180)
+
+
+def start_cloud_provider() -> str:
+    """Start cloud-provider-kind's container, or restart it when stopped; returns what it did."""
+    name = versions.CLOUD_PROVIDER_CONTAINER
+    state = container_state(name)
+    if state is None:
+        commands.run(commands.cloud_provider_run_argv(), timeout=600)
+        return "started"
+    if state != "running":
+        commands.run(commands.docker_start_argv(name), timeout=60)
+        return "restarted"
+    return "running"
+
+
+def ensure_cloud_provider(run: _Run) -> None:
+    """cloud-provider-kind on the host (a container with the docker socket); Traefik's Service gets an IP."""
+    assert run.cluster is not None
+    cluster = run.cluster
+    start_cloud_provider()
+    run.report.load_balancer_ip = readiness.until(
+        lambda: readiness.load_balancer_address(cluster, "traefik", "traefik"), 180,
+        "cloud-provider-kind to give Service traefik/traefik an external IP")
+
+
+def run_canary(run: _Run) -> None:
+    from ..canary import policy_enforcement_check
+
+    assert run.cluster is not None
+    result = policy_enforcement_check(run.cluster)
+    run.report.canary = result
+    run.say(f"  {result}")
+
+
+# -- the public verbs -------------------------------------------------------------------------
+
+
+def up(opts: Options | None = None, say: Say = print) -> UpReport:
+    """Create (or resume) the kind cluster and its add-ons; returns what was done. Idempotent.
+
+    Raises:
+        ToolError: docker or kind missing, too old or failing, with the fix.
+        TimeoutError: a readiness condition did not hold in time, naming it.
+    """
+    opts = opts or Options()
+    run = _Run(opts, say)
+    run.step("check docker and kind", lambda: preflight(opts))
+    run.step(f"cluster {opts.name} ({versions.KUBERNETES_VERSION}, 3 nodes)", lambda: ensure_cluster(run))
+    try:
+        run.step("connect through kubeconfig context " + f"kind-{opts.name}", lambda: connect(run))
+        run.step("nodes Ready", lambda: wait_nodes(run))
+        if opts.preload:
+            run.step("lesson images loaded into the nodes", lambda: preload_images(run))
+        run.step(f"Gateway API {versions.GATEWAY_API_VERSION} and Traefik CRDs", lambda: install_crds(run))
+        run.step(f"Traefik {versions.TRAEFIK_VERSION} answering on 127.0.0.1:{opts.http_port} and "
+                 f":{opts.https_port}", lambda: install_traefik(run))
+        if opts.cloud_provider:
+            run.step(f"cloud-provider-kind {versions.CLOUD_PROVIDER_KIND_VERSION} (LoadBalancer IPs)",
+                     lambda: ensure_cloud_provider(run))
+        if opts.canary:
+            run.step("NetworkPolicy enforcement canary", lambda: run_canary(run))
+    except BaseException:
+        say("The cluster is kept: fix the problem and re-run `k8snet kind up` (it resumes), or delete it with "
+            "`k8snet kind down`.")
+        raise
+    say(f"kind cluster {opts.name} is ready: http://localhost:{opts.http_port} and https://localhost:{opts.https_port} "
+        f"reach Traefik; kubectl context kind-{opts.name}.")
+    return run.report
+
+
+def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
+    """Stop cloud-provider-kind (it removes its load balancers), delete the cluster and its kubeconfig context.
+
+    Returns whether there was anything to delete.
+    """
+    if commands.which("docker") is None and commands.which("kind") is None:
+        say("Neither docker nor kind is installed: there is no kind cluster to delete.")
+        return False
+    found = False
+    if commands.which("docker") is not None and commands.docker_info().server_version is not None:
+        provider = versions.CLOUD_PROVIDER_CONTAINER
+        if container_state(provider) is not None:
+            found = True
+            say(f"• stopping {provider}")
+            commands.run(commands.docker_stop_argv(provider), check=False, timeout=60)
+            commands.run(commands.docker_rm_argv(provider), check=False, timeout=60)
+        leftovers = commands.run(commands.docker_ps_label_argv(versions.CLOUD_PROVIDER_LABEL, name), check=False,
+                                 timeout=30).stdout.split()
+        if leftovers:
+            commands.run(commands.docker_rm_argv(*leftovers), check=False, timeout=60)
+    if commands.which("kind") is not None and cluster_exists(name):
+        found = True
+        say(f"• deleting kind cluster {name}")
+        commands.run(commands.kind_delete_argv(name), timeout=300,
+                     echo=lambda line: say(f"  {line}") if line.strip() else None)
+    kubeconfig.remove_context(f"kind-{name}")
+    say(f"kind cluster {name} deleted." if found else f"No kind cluster named {name}.")
+    return found
+
+
+@dataclass
+class Problem:
+    """Something wrong with the kind backend: which part (``key``), what, and the fix."""
+
+    key: str  # tools, cluster, context, api, nodes, traefik, crds, edge, cloud-provider
+    what: str
+    fix: str
+
+
+@dataclass
+class Status:
+    """The kind backend as found now; ``problems`` lists what is wrong, each with its fix."""
+
+    exists: bool = False
+    context: bool = False
+    reachable: bool = False
+    kubernetes: str | None = None
+    nodes: dict[str, bool] = field(default_factory=dict)
+    traefik: str | None = None  # the running image, when Traefik is Ready
+    crds: dict[str, bool] = field(default_factory=dict)
+    edge: list[readiness.EdgeAnswer] = field(default_factory=list)
+    cloud_provider: str | None = None  # container state
+    load_balancer_ip: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.reachable and not self.problems
+
+
+def status(name: str = versions.CLUSTER_NAME) -> Status:
+    """Look at the cluster without changing anything (used by ``k8snet kind status`` and ``k8snet doctor``)."""
+    st = Status()
+    for tool in (commands.docker_info(), commands.kind_info()):
+        if not tool.ok:
+            st.problems.append(Problem("tools", tool.problem or tool.name, tool.fix or ""))
+    if st.problems:
+        return st
+    st.exists = cluster_exists(name)
+    st.context = kubeconfig.context(f"kind-{name}") is not None
+    if not st.exists:
+        st.problems.append(Problem("cluster", f"no kind cluster named {name}", "create it with `k8snet kind up`"))
+        return st
+    if not st.context:
+        st.problems.append(Problem("context", f"the kubeconfig has no context kind-{name}",
+                            f"`kind export kubeconfig --name {name}` (or re-run `k8snet kind up`)"))
+        return st
+    st.cloud_provider = container_state(versions.CLOUD_PROVIDER_CONTAINER)
+    _inspect_cluster(st, name)
+    http_port, https_port = versions.edge_ports()
+    st.edge = [readiness.probe_edge(http_port, False), readiness.probe_edge(https_port, True)]
+    for answer in st.edge:
+        if not answer.traefik:
+            st.problems.append(Problem("edge", f"the ingress edge does not answer as Traefik: {answer}",
+                                "re-run `k8snet kind up`; if a port is taken by something else, stop it"))
+    if st.cloud_provider != "running":
+        st.problems.append(Problem("cloud-provider", f"cloud-provider-kind is {st.cloud_provider or 'not started'}: LoadBalancer Services "
+                            "stay <pending>", "re-run `k8snet kind up`"))
+    return st
+
+
+def _inspect_cluster(st: Status, name: str) -> None:
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    from ..cluster import connect as connect_cluster
+
+    try:
+        cluster = connect_cluster("kind", start=False)
+        st.kubernetes = cluster.version()
+    except (ApiException, HTTPError, OSError) as exc:
+        st.problems.append(Problem("api", f"the API server of kind-{name} does not answer: {exc}",
+                            "is Docker running? `docker ps` should list the k8snet-* node containers; "
+                            "otherwise `k8snet kind down && k8snet kind up`"))
+        return
+    st.reachable = True
+    for node in cluster.get("Node"):
+        st.nodes[node["metadata"]["name"]] = readiness._condition(node, "Ready") == "True"
+    if not st.nodes or not all(st.nodes.values()):
+        st.problems.append(Problem("nodes", "not every node is Ready", "wait a minute, or `kubectl describe nodes`"))
+    try:
+        dep = cluster.apps.read_namespaced_deployment("traefik", "traefik")
+        if (dep.status.available_replicas or 0) >= 1:
+            st.traefik = dep.spec.template.spec.containers[0].image
+        else:
+            st.problems.append(Problem("traefik", "Traefik is not Ready", "`kubectl -n traefik describe pods`; re-run `k8snet kind up`"))
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        st.problems.append(Problem("traefik", "Traefik is not installed", "re-run `k8snet kind up`"))
+    for source in addons.CRD_SOURCES:
+        try:
+            objects = addons.cached_crds(source)
+        except RuntimeError:
+            objects = None
+        if objects is None:
+            continue  # never downloaded here: nothing to compare with (status never goes to the network)
+        names = addons.crd_names(objects)
+        ok, _ = readiness.crds_established(cluster, names)
+        st.crds[f"{source.name} {source.version}"] = ok is not None
+        if ok is None:
+            st.problems.append(Problem("crds", f"{source.name} CRDs are not all Established", "re-run `k8snet kind up`"))
+    try:
+        st.load_balancer_ip, _ = readiness.load_balancer_address(cluster, "traefik", "traefik")
+    except ApiException:
+        pass
+
+
+def config_path() -> Path:
+    """Where ``up`` writes the kind config it creates the cluster from."""
+    return addons.home() / "kind-config.yaml"

@@ -1,0 +1,118 @@
+"""Every version, image and URL the kind backend pins, in one place.
+
+Other parts of k8snet import from here, so a bump is one edit (the sandbox's Traefik
+emulation keeps :data:`TRAEFIK_VERSION` and the image in step; tests/kind checks it).
+Each pin names its source.
+Images are pinned by digest where a digest could be confirmed from the
+project's release notes or from several independent pinning sites; the
+lesson images are pulled by the tag the lessons use, because ``kind load``
+keys images by name.
+"""
+
+from __future__ import annotations
+
+import os
+
+# -- the cluster --------------------------------------------------------------------------
+
+CLUSTER_NAME = "k8snet"
+"""kind names nodes ``<cluster>-control-plane``, ``<cluster>-worker``, ``<cluster>-worker2``: the sandbox's names."""
+
+CONTEXT = f"kind-{CLUSTER_NAME}"
+"""The kubeconfig context ``kind create cluster`` writes (``kind-<name>``)."""
+
+NODE_NAMES = (f"{CLUSTER_NAME}-control-plane", f"{CLUSTER_NAME}-worker", f"{CLUSTER_NAME}-worker2")
+
+KIND_VERSION = "v0.32.0"
+"""The kind release k8snet pins and names in install hints (kind's newest release when pinned, 2026-06-02)."""
+
+KIND_MIN_VERSION = (0, 32, 0)
+"""Oldest kind accepted. kindnet enforces NetworkPolicy since v0.24.0, but the v0.32.0 release notes say its
+node images need kind v0.32.0 or newer (``kind load`` handles their containerd v4 config,
+kubernetes-sigs/kind b22acfaf), so the pinned node image sets the floor."""
+
+KUBERNETES_VERSION = "v1.33.12"
+"""The sandbox reports Kubernetes 1.33; the kind cluster runs the v1.33 node image of the pinned kind release."""
+
+NODE_IMAGE = "kindest/node:v1.33.12@sha256:3f5c8443c620245e4d355cfe09e96a91ead32ceaa569d3f1ca9edf0cb2fe2ff4"
+"""The v1.33 image listed in the kind v0.32.0 release notes
+(https://github.com/kubernetes-sigs/kind/releases/tag/v0.32.0); kind asks for the digest to be used with it."""
+
+POD_SUBNET = "10.244.0.0/16"
+SERVICE_SUBNET = "10.96.0.0/12"
+"""The sandbox's networks. kind's own default service subnet is a /16, so the config sets both explicitly."""
+
+KUBE_PROXY_MODE = "iptables"
+"""kind's default, set explicitly: the sandbox emulates kube-proxy's iptables mode."""
+
+DOCKER_MIN_VERSION = (20, 10, 0)
+"""kind runs node containers with ``--cgroupns=private`` (pkg/cluster/internal/providers/docker/provision.go in
+kind v0.32.0), an option docker added in 20.10 (API 1.41, docker/cli#2024)."""
+
+KUBECTL_MINORS = (32, 33, 34)
+"""kubectl is optional; within one minor of the server (Kubernetes' version skew policy) it is fully supported."""
+
+# -- the ingress edge ------------------------------------------------------------------------
+
+EDGE_HTTP_PORT = 8080
+EDGE_HTTPS_PORT = 8443
+"""Host ports of the ingress edge, the same URLs as the sandbox's edge listener; ``K8SNET_EDGE_HTTP_PORT`` and
+``K8SNET_EDGE_HTTPS_PORT`` override them."""
+
+EDGE_NODE_PORTS = {"web": 32080, "websecure": 32443}
+"""Traefik's Service nodePorts; the kind config maps the host edge ports onto them. kind's docs: with a NodePort,
+the extraPortMapping's containerPort must equal the nodePort (site/content/docs/user/configuration.md). Kept at
+the top of the NodePort range (30000-32767) so they never take a port a lesson's NodePort Service asks for
+(lesson 01 uses 30080); tests/kind checks that no notebook or lab asks for these."""
+
+
+def edge_ports() -> tuple[int, int]:
+    """The (http, https) edge ports on 127.0.0.1, after the environment overrides."""
+    return (_port("K8SNET_EDGE_HTTP_PORT", EDGE_HTTP_PORT), _port("K8SNET_EDGE_HTTPS_PORT", EDGE_HTTPS_PORT))
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError(f"${name}={raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+# -- add-ons ---------------------------------------------------------------------------------
+
+TRAEFIK_VERSION = "v3.7.14"
+"""The Traefik release installed on kind and emulated by the sandbox (one value, imported by both)."""
+
+TRAEFIK_IMAGE = ("docker.io/library/traefik:v3.7.14"
+                 "@sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c")
+
+TRAEFIK_CRDS_URL = ("https://raw.githubusercontent.com/traefik/traefik/v3.7.14/docs/content/reference/"
+                    "dynamic-configuration/kubernetes-crd-definition-v1.yml")
+"""Traefik's CRDs, as its Kubernetes CRD provider docs install them, pinned to the release tag (not the branch)."""
+
+GATEWAY_API_VERSION = "v1.5.1"
+"""The Gateway API release Traefik v3.7 implements (docs/content/reference/install-configuration/providers/
+kubernetes/kubernetes-gateway.md on traefik's v3.7 branch: "supports Standard version v1.5.1")."""
+
+GATEWAY_API_CRDS_URL = (f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/"
+                        "standard-install.yaml")
+
+CLOUD_PROVIDER_KIND_VERSION = "v0.11.1"
+CLOUD_PROVIDER_KIND_IMAGE = ("registry.k8s.io/cloud-provider-kind/cloud-controller-manager:v0.11.1"
+                             "@sha256:40e18b9cd9c798cce40d39ff5c099a4f16a36c268d8e1dda469d73955a35e403")
+"""Runs on the host as a container with the docker socket, as its README's "Running via Docker Image" says."""
+
+CLOUD_PROVIDER_CONTAINER = f"{CLUSTER_NAME}-cloud-provider-kind"
+CLOUD_PROVIDER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
+"""cloud-provider-kind labels the load-balancer containers it starts with the cluster name (pkg/constants)."""
+
+# -- lesson images ---------------------------------------------------------------------------
+
+AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
+HTTP_ECHO_IMAGE = "hashicorp/http-echo:1.0.0"
+NGINX_IMAGE = "nginx:1.29.1"
+LESSON_IMAGES = (AGNHOST_IMAGE, HTTP_ECHO_IMAGE, NGINX_IMAGE)
+"""Pulled on the host and ``kind load``-ed into every node so lessons never wait on a pull. Lessons must name
+these exact references (by tag): kind loads an image under the name it was pulled by."""

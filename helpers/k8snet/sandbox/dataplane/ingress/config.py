@@ -1,0 +1,117 @@
+"""The Traefik installation the sandbox emulates: its pinned release, its objects and its static configuration.
+
+The objects mirror the kind backend's manifest (``k8snet/kind/manifests/traefik.yaml``): namespace
+``traefik``, Deployment and LoadBalancer Service ``traefik`` (nodePorts 32080/32443, which kind maps to
+127.0.0.1:8080/8443), the default IngressClass ``traefik``. The static configuration is the Helm chart's
+defaults (traefik/traefik-helm-chart ``values.yaml``: entrypoints ``traefik`` :8080, ``web`` :8000,
+``websecure`` :8443 with TLS, ``allowEmptyServices: true``, ``publishedService``) plus two choices the
+lessons need: ``strictPrefixMatching`` (Prefix paths matched element-wise, as the Kubernetes Ingress spec
+says; https://doc.traefik.io/traefik/v3.7/reference/install-configuration/providers/kubernetes/kubernetes-ingress/)
+and the access log in Traefik's common format.
+
+The kind backend keeps its own pin in ``k8snet/kind/versions.py`` (``TRAEFIK_VERSION``); the two must agree
+(a test checks it when that module is present).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TRAEFIK_VERSION = "v3.7.14"
+TRAEFIK_IMAGE = ("docker.io/library/traefik:v3.7.14"
+                 "@sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c")
+
+NAMESPACE = "traefik"
+NAME = "traefik"
+INGRESS_CLASS = "traefik"
+CONTROLLER = "traefik.io/ingress-controller"  # pkg/provider/kubernetes/ingress: traefikDefaultIngressClassController
+PUBLISHED_SERVICE = f"{NAMESPACE}/{NAME}"
+LABELS = {"app.kubernetes.io/name": "traefik"}
+MANAGED = {"app.kubernetes.io/managed-by": "k8snet"}
+
+ENTRYPOINTS = {"traefik": 8080, "web": 8000, "websecure": 8443}
+"""Entrypoint name → container port (Helm chart ``ports``); ``traefik`` serves /ping only."""
+TLS_ENTRYPOINTS = frozenset({"websecure"})
+"""Entrypoints with ``http.tls``: every router attached to them is a TLS router (applyModel)."""
+DEFAULT_ENTRYPOINTS = ("web", "websecure")
+"""Routers without ``router.entrypoints`` attach to every entrypoint but the internal ``traefik`` one
+(cmd/traefik/traefik.go getDefaultsEntrypoints)."""
+NODE_PORTS = {"web": 32080, "websecure": 32443}
+"""The Service's nodePorts (as on kind): at the top of the range, so a lesson's NodePort (30080) stays free."""
+SERVICE_PORTS = {"web": 80, "websecure": 443}
+
+EDGE_NODE = "k8snet-control-plane"
+"""kind maps the host's edge ports onto this node's nodePorts (extraPortMappings on the control plane)."""
+EDGE_CLIENT_IP = "172.18.0.1"
+"""Where a host process's connection appears to come from on kind's docker network (the bridge gateway)."""
+DEFAULT_EDGE_PORTS = (8080, 8443)
+
+ARGS = [
+    "--entrypoints.traefik.address=:8080/tcp",
+    "--entrypoints.web.address=:8000/tcp",
+    "--entrypoints.websecure.address=:8443/tcp",
+    "--entrypoints.websecure.http.tls=true",
+    "--ping=true",
+    "--accesslog=true",
+    "--providers.kubernetesingress=true",
+    f"--providers.kubernetesingress.ingressendpoint.publishedservice={PUBLISHED_SERVICE}",
+    "--providers.kubernetesingress.allowemptyservices=true",
+    "--providers.kubernetesingress.strictprefixmatching=true",
+    "--providers.kubernetescrd=true",
+    "--providers.kubernetescrd.allowemptyservices=true",
+    "--log.level=INFO",
+    "--global.checknewversion=false",
+    "--global.sendanonymoususage=false",
+]
+
+
+def namespace() -> dict[str, Any]:
+    return {"metadata": {"name": NAMESPACE, "labels": dict(MANAGED)}}
+
+
+def service_account() -> dict[str, Any]:
+    return {"metadata": {"name": NAME, "labels": {**LABELS, **MANAGED}}}
+
+
+def ingress_class() -> dict[str, Any]:
+    """The cluster's default class: the DefaultIngressClass admission plugin puts it on class-less Ingresses."""
+    return {"metadata": {"name": INGRESS_CLASS, "labels": {**LABELS, **MANAGED},
+                         "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+            "spec": {"controller": CONTROLLER}}
+
+
+def deployment() -> dict[str, Any]:
+    """One Traefik replica with the pinned image, its entrypoints and /ping probes (as on kind)."""
+    probe = {"httpGet": {"path": "/ping", "port": "traefik"}}
+    return {
+        "metadata": {"name": NAME, "labels": {**LABELS, "app.kubernetes.io/version": TRAEFIK_VERSION, **MANAGED}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": dict(LABELS)},
+            "template": {
+                "metadata": {"labels": {**LABELS, "app.kubernetes.io/version": TRAEFIK_VERSION}},
+                "spec": {
+                    "serviceAccountName": NAME,
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [{
+                        "name": "traefik", "image": TRAEFIK_IMAGE, "args": list(ARGS),
+                        "ports": [{"name": name, "containerPort": port, "protocol": "TCP"}
+                                  for name, port in ENTRYPOINTS.items()],
+                        "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 1},
+                        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+                    }],
+                },
+            },
+        },
+    }
+
+
+def service() -> dict[str, Any]:
+    """LoadBalancer (its address is what Ingress status publishes) with the nodePorts kind maps."""
+    return {
+        "metadata": {"name": NAME, "labels": {**LABELS, **MANAGED}},
+        "spec": {"type": "LoadBalancer", "selector": dict(LABELS),
+                 "ports": [{"name": ep, "port": SERVICE_PORTS[ep], "targetPort": ep, "nodePort": NODE_PORTS[ep],
+                            "protocol": "TCP"} for ep in ("web", "websecure")]},
+    }

@@ -1,0 +1,332 @@
+"""TLS as Traefik terminates it: certificates from Ingress Secrets chosen by SNI, TLS options, the default cert.
+
+Sources (github.com/traefik/traefik v3.7):
+
+- certificates: pkg/provider/kubernetes/ingress/kubernetes.go ``getCertificates`` loads the ``tls.crt``/
+  ``tls.key`` of every Secret named in an Ingress's ``spec.tls`` into one store (``spec.tls[].hosts`` is not
+  used: "Only selects which certificate(s) should be loaded from the secret", docs routing-configuration/
+  kubernetes/ingress.md); pkg/tls/certificate_store.go ``GetBestCertificate`` picks, by SNI, the first
+  certificate (keys — the sorted SANs, CN first — in reverse order) whose CN/SAN equals the name or
+  covers it with a one-label ``*.``; no match gives the store's default certificate, generated at start
+  (pkg/tls/generate: CN ``TRAEFIK DEFAULT CERT``, SAN ``<hex>.<hex>.traefik.default``, one year), or, with
+  ``sniStrict``, no certificate (the handshake fails);
+- TLS options: ``TLSOption`` (crd/kubernetes.go ``buildTLSOptions``; CAs from a Secret's ``tls.ca`` or
+  ``ca.crt``) and pkg/tls/tlsmanager.go ``buildTLSConfig`` (clientAuthType, min/max version); a router's
+  ``router.tls.options`` names them; the options of a connection are those of the routers whose
+  ``Host`` equals its SNI (pkg/server/router/tcp: ``HostSNI`` routes), else ``default``;
+- the ClientHello is read before the handshake to learn the SNI (pkg/server/router/tcp/router.go
+  ``clientHelloInfo``): a first byte 0x16 means TLS, anything else plain HTTP, on every entrypoint.
+
+The sandbox speaks HTTP/1.1 only: ALPN offers ``http/1.1`` (Traefik would also offer ``h2``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import os
+import secrets
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .match import domain_matches
+
+DEFAULT_OPTIONS = "default"
+DEFAULT_DOMAIN = "TRAEFIK DEFAULT CERT"
+CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
+                     "RequireAndVerifyClientCert")
+VERSIONS = {"VersionTLS10": ssl.TLSVersion.TLSv1, "VersionTLS11": ssl.TLSVersion.TLSv1_1,
+            "VersionTLS12": ssl.TLSVersion.TLSv1_2, "VersionTLS13": ssl.TLSVersion.TLSv1_3}
+
+
+@dataclass
+class Certificate:
+    """A loaded certificate: PEMs, its SAN key (the store's map key) and where it came from."""
+
+    cert_pem: bytes
+    key_pem: bytes
+    names: list[str]  # CN first, then DNS SANs, then IP SANs (lower-cased, deduplicated)
+    source: str  # "<namespace>/<secret>" or "default"
+    not_after: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return ",".join(sorted(self.names))
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.cert_pem + self.key_pem).hexdigest()[:16]
+
+
+class CertError(ValueError):
+    """A Secret that cannot serve as a certificate (Traefik's error text)."""
+
+
+def parse_certificate(cert_pem: bytes, key_pem: bytes, source: str) -> Certificate:
+    """tls.X509KeyPair plus the SAN list of parseCertificate; raises CertError on a bad pair."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    try:
+        certs = x509.load_pem_x509_certificates(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise CertError(f"unable to generate TLS certificate: tls: failed to parse certificate: {exc}") from None
+    leaf = certs[0]
+    pub = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if leaf.public_key().public_bytes(serialization.Encoding.DER,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo) != pub:
+        raise CertError("unable to generate TLS certificate: tls: private key does not match public key")
+    names: list[str] = []
+    cns = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(cns[0].value) if cns else ""
+    if cn:
+        names.append(cn.lower())
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        for dns in san.get_values_for_type(x509.DNSName):
+            if dns != cn and dns.lower() not in names:
+                names.append(dns.lower())
+        for ip in san.get_values_for_type(x509.IPAddress):
+            if str(ip) != cn and str(ip) not in names:
+                names.append(str(ip))
+    except x509.ExtensionNotFound:
+        pass
+    return Certificate(cert_pem, key_pem, names, source, leaf.not_valid_after_utc)
+
+
+def secret_certificate(secret: dict[str, Any] | None, ns: str, name: str) -> Certificate:
+    """getCertificateBlocks: ``tls.crt`` and ``tls.key`` of a Secret, present and non-empty."""
+    if secret is None:
+        raise CertError(f"secret {ns}/{name} does not exist")
+    data = secret.get("data") or {}
+    missing = [k for k in ("tls.crt", "tls.key") if k not in data]
+    if missing:
+        raise CertError(f"secret {ns}/{name} is missing the following TLS data entries: {', '.join(missing)}")
+    crt, key = base64.b64decode(data["tls.crt"]), base64.b64decode(data["tls.key"])
+    empty = [k for k, v in (("tls.crt", crt), ("tls.key", key)) if not v]
+    if empty:
+        raise CertError(f"secret {ns}/{name} contains the following empty TLS data entries: {', '.join(empty)}")
+    return parse_certificate(crt, key, f"{ns}/{name}")
+
+
+def default_certificate(now: datetime) -> Certificate:
+    """generate.DefaultCertificate: a fresh self-signed RSA-2048 ``TRAEFIK DEFAULT CERT`` valid for a year."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    z = hashlib.sha256(secrets.token_bytes(100)).hexdigest()
+    domain = f"{z[:32]}.{z[32:]}.traefik.default"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DEFAULT_DOMAIN)])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                         data_encipherment=True, key_agreement=True, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    return Certificate(cert_pem, key_pem, [DEFAULT_DOMAIN.lower(), domain], "default", now + timedelta(days=365))
+
+
+@dataclass
+class TLSOptions:
+    """One set of TLS options (tls.Options) as built from a TLSOption, with what it cannot do here."""
+
+    name: str
+    client_auth_type: str = ""
+    ca_pems: list[bytes] = field(default_factory=list)
+    min_version: str = ""
+    max_version: str = ""
+    sni_strict: bool = False
+    error: str = ""  # buildTLSConfig failed: routers using these options are not built
+    notes: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def verify_mode(self) -> ssl.VerifyMode:
+        kind = self.client_auth_type or ("RequireAndVerifyClientCert" if self.ca_pems else "NoClientCert")
+        return {"VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+                "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}.get(kind, ssl.CERT_NONE)
+
+
+def options_from_crd(sb: Any, obj: dict[str, Any]) -> TLSOptions:
+    """buildTLSOptions for one TLSOption, then buildTLSConfig's checks."""
+    meta, spec = obj["metadata"], obj.get("spec") or {}
+    ns, name = meta.get("namespace", ""), meta["name"]
+    opts = TLSOptions(name)
+    client_auth = spec.get("clientAuth") or {}
+    for secret_name in client_auth.get("secretNames") or []:
+        secret = sb.store.get("secrets", ns, secret_name)
+        data = (secret or {}).get("data") or {}
+        if secret is None:
+            opts.notes.append(f"TLSOption {ns}/{name}: Secret {ns}/{secret_name} does not exist (Traefik skips it)")
+        elif "tls.ca" in data or "ca.crt" in data:
+            opts.ca_pems.append(base64.b64decode(data.get("tls.ca") or data["ca.crt"]))
+        else:
+            opts.notes.append(f"TLSOption {ns}/{name}: secret {ns}/{secret_name} contains neither tls.ca nor ca.crt "
+                              "(Traefik skips it)")
+    opts.client_auth_type = str(client_auth.get("clientAuthType") or "")
+    opts.min_version = str(spec.get("minVersion") or "")
+    opts.max_version = str(spec.get("maxVersion") or "")
+    opts.sni_strict = bool(spec.get("sniStrict"))
+    kind = opts.client_auth_type
+    if kind and kind not in CLIENT_AUTH_TYPES:
+        opts.error = f'unknown client auth type "{kind}"'
+    elif kind in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert") and not opts.ca_pems:
+        opts.error = f"invalid clientAuthType: {kind}, CAFiles is required"
+    elif kind in ("RequestClientCert", "RequireAnyClientCert"):
+        opts.error = (f"clientAuthType {kind} (ask for a certificate without verifying it) is not emulated by the "
+                      "k8snet sandbox; use VerifyClientCertIfGiven or RequireAndVerifyClientCert")
+        opts.notes.append(f"TLSOption {ns}/{name}: {opts.error}")
+    for label, value in (("minVersion", opts.min_version), ("maxVersion", opts.max_version)):
+        if value and value not in VERSIONS:
+            opts.notes.append(f"TLSOption {ns}/{name}: {label} {value!r} is not a TLS version Traefik knows; ignored")
+    for key in ("cipherSuites", "curvePreferences", "alpnProtocols", "disableSessionTickets",
+                "preferServerCipherSuites"):
+        if spec.get(key) not in (None, [], False):
+            opts.notes.append(f"TLSOption {ns}/{name}: {key} is not emulated by the k8snet sandbox (Python's ssl "
+                              "module chooses); the other options apply")
+    opts.fingerprint = hashlib.sha256(repr((kind, opts.ca_pems, opts.min_version, opts.max_version,
+                                            opts.sni_strict)).encode()).hexdigest()[:16]
+    return opts
+
+
+class CertStore:
+    """The default TLS store: certificates keyed by SAN list, and the generated default certificate."""
+
+    def __init__(self, certs: list[Certificate], default: Certificate):
+        self.certs: dict[str, Certificate] = {}
+        for cert in certs:
+            self.certs.setdefault(cert.key, cert)  # appendCertificate: the first of a key wins
+        self.default = default
+
+    def best(self, server_name: str) -> Certificate | None:
+        """GetBestCertificate: exact or one-label wildcard match, keys tried in reverse sorted order."""
+        name = server_name.strip().lower()
+        if not name:
+            return None
+        for key in sorted(self.certs, reverse=True):
+            for cert_domain in key.split(","):
+                if name == cert_domain or (cert_domain.startswith("*.") and
+                                           domain_matches(name, cert_domain.rstrip("."))):
+                    return self.certs[key]
+        return None
+
+
+class ContextFactory:
+    """SSL contexts per (options, certificate), built on first use and kept while their inputs are unchanged."""
+
+    def __init__(self, tmp_dir: str | None = None):
+        self.tmp_dir = tmp_dir
+        self._cache: dict[tuple[str, str, str], ssl.SSLContext] = {}
+
+    def get(self, options: TLSOptions, cert: Certificate) -> ssl.SSLContext:
+        key = (options.name, options.fingerprint, cert.fingerprint)
+        ctx = self._cache.get(key)
+        if ctx is None:
+            ctx = self._build(options, cert)
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = ctx
+        return ctx
+
+    def _build(self, options: TLSOptions, cert: Certificate) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        fd, path = tempfile.mkstemp(prefix="k8snet-tls-", suffix=".pem", dir=self.tmp_dir)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(cert.key_pem + b"\n" + cert.cert_pem)
+            ctx.load_cert_chain(path)
+        finally:
+            os.unlink(path)
+        ctx.set_alpn_protocols(["http/1.1"])
+        if options.min_version in VERSIONS:
+            ctx.minimum_version = VERSIONS[options.min_version]
+        else:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # Traefik's default options: MinVersion VersionTLS12
+        if options.max_version in VERSIONS:
+            ctx.maximum_version = VERSIONS[options.max_version]
+        ctx.verify_mode = options.verify_mode
+        if options.ca_pems:
+            ctx.load_verify_locations(cadata=b"\n".join(options.ca_pems).decode())
+        return ctx
+
+
+# -- reading the ClientHello ------------------------------------------------------------------------
+
+
+@dataclass
+class ClientHello:
+    """What Traefik reads from the first TLS record before choosing a handler: the SNI and ALPN."""
+
+    server_name: str = ""
+    alpn: list[str] = field(default_factory=list)
+
+
+def record_length(data: bytes) -> int | None:
+    """Bytes needed for the first TLS record (header + payload), or None if it is not a handshake record."""
+    if len(data) < 5:
+        return 5
+    if data[0] != 0x16:
+        return None
+    return 5 + int.from_bytes(data[3:5], "big")
+
+
+def parse_client_hello(data: bytes) -> ClientHello | None:
+    """Parse the ClientHello in the first record; None when the bytes are not one (garbage gets no SNI)."""
+    try:
+        if data[0] != 0x16 or data[5] != 0x01:
+            return None
+        body = data[9:5 + int.from_bytes(data[3:5], "big")]
+        pos = 2 + 32  # client_version, random
+        pos += 1 + body[pos]  # session id
+        pos += 2 + int.from_bytes(body[pos:pos + 2], "big")  # cipher suites
+        pos += 1 + body[pos]  # compression methods
+        hello = ClientHello()
+        if pos + 2 > len(body):
+            return hello
+        end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
+        pos += 2
+        while pos + 4 <= min(end, len(body)):
+            ext, size = int.from_bytes(body[pos:pos + 2], "big"), int.from_bytes(body[pos + 2:pos + 4], "big")
+            payload = body[pos + 4:pos + 4 + size]
+            pos += 4 + size
+            if ext == 0 and len(payload) >= 5 and payload[2] == 0:
+                length = int.from_bytes(payload[3:5], "big")
+                hello.server_name = payload[5:5 + length].decode("ascii", "replace")
+            elif ext == 16 and len(payload) >= 2:
+                i = 2
+                while i < len(payload):
+                    n = payload[i]
+                    hello.alpn.append(payload[i + 1:i + 1 + n].decode("ascii", "replace"))
+                    i += 1 + n
+        return hello
+    except (IndexError, ValueError):
+        return None
+
+
+def is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,180 @@
+"""The edge under bad input: malformed HTTP, oversized headers, slow clients, TLS garbage — and it keeps serving.
+
+What a Go (Traefik) server answers: net/http's server.go writes ``400 Bad Request`` for a request it cannot
+parse and ``431 Request Header Fields Too Large`` past ``MaxHeaderBytes`` (1 MiB), then closes; a request not
+read within the entrypoint's ``readTimeout`` is dropped without an answer; a TLS handshake that fails is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from tests.ingress.conftest import backend, ingress, rule
+
+from k8snet.sandbox import process
+
+
+@pytest.fixture(scope="module")
+def site(sandbox, edge):
+    """One Ingress for the module (its own namespace), answering on both edge ports."""
+    ns = "robust"
+    sandbox.kubectl("create", "namespace", ns, check=False)
+    backend(sandbox, ns, "web", 1)
+    host = "robust.example.test"
+    ingress(sandbox, ns, "robust", [rule(host, ("/", "Prefix", "web"))])
+    edge.until(host, "/hostname")
+    yield host
+    sandbox.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def raw(port: int, data: bytes, *, hang_up: bool = False, wait: float = 10) -> bytes:
+    """Send bytes (then half-close, with ``hang_up``), read until the server closes or ``wait`` passes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=wait)
+    sock.sendall(data)
+    if hang_up:
+        sock.shutdown(socket.SHUT_WR)
+    chunks = []
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except (TimeoutError, ConnectionResetError):
+        pass
+    sock.close()
+    return b"".join(chunks)
+
+
+def still_serving(edge, host: str) -> None:
+    assert edge.request(host, "/hostname").text.startswith("web-")
+    assert edge.request(host, "/hostname", https=True).text.startswith("web-")
+
+
+def test_garbage_gets_go_s_400_and_the_connection_closes(edge, site):
+    answer = raw(edge.http_port, b"\x00\x01 this is not HTTP \xff\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") and answer.endswith(b"\r\n\r\n400 Bad Request")
+    assert b"Connection: close" in answer and b"Server:" not in answer
+    # plain garbage on the HTTPS port is read as HTTP too (no TLS record type): the same 400
+    assert raw(edge.https_port, b"HELLO?\r\n\r\n").startswith(b"HTTP/1.1 400 Bad Request")
+    still_serving(edge, site)
+
+
+def test_http11_without_a_host_header_is_refused(edge, site):
+    answer = raw(edge.http_port, b"GET /hostname HTTP/1.1\r\nUser-Agent: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request") and b"missing required Host header" in answer
+    ok = raw(edge.http_port, f"GET /hostname HTTP/1.0\r\nHost: {site}\r\n\r\n".encode())  # HTTP/1.0 may omit it...
+    assert ok.startswith(b"HTTP/1.0 200") or ok.startswith(b"HTTP/1.1 200")
+    still_serving(edge, site)
+
+
+def test_oversized_headers_get_431(edge, site):
+    big = b"GET / HTTP/1.1\r\nHost: " + site.encode() + b"\r\nX-Big: " + b"a" * (2 << 20) + b"\r\n\r\n"
+    answer = raw(edge.http_port, big)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large")
+    assert answer.endswith(b"431 Request Header Fields Too Large")
+    still_serving(edge, site)
+
+
+@pytest.mark.parametrize("junk", [b"\x16\x03\x01\x00\x04\x01\x00\x00\x00",  # an empty ClientHello
+                                  b"\x16\x03\x03\x00\x05\xff\xff\xff\xff\xff",  # no such handshake message
+                                  b"\x16\x03\x01\x00\x02\x01"])  # a record cut short, then the client hangs up
+def test_tls_garbage_is_closed_without_an_http_answer(edge, site, junk):
+    for port in (edge.https_port, edge.http_port):  # every entrypoint sniffs for TLS
+        answer = raw(port, junk, hang_up=True)
+        assert answer == b"" or answer[:1] == b"\x15", answer  # nothing, or a TLS alert record: then closed
+    still_serving(edge, site)
+
+
+def test_a_slow_client_does_not_hold_up_others(edge, site):
+    slow = socket.create_connection(("127.0.0.1", edge.http_port), timeout=10)
+    slow.sendall(f"GET /hostname HTTP/1.1\r\nHost: {site}\r\nX-Slow: ".encode())  # half a request
+    idle = [socket.create_connection(("127.0.0.1", edge.http_port)) for _ in range(20)]  # and idle ones
+    try:
+        for _ in range(5):
+            still_serving(edge, site)
+        slow.sendall(b"yes\r\n\r\n")  # the rest, well within Traefik's 60 s readTimeout
+        answer = slow.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200 OK") and b"web-" in answer
+    finally:
+        slow.close()
+        for s in idle:
+            s.close()
+
+
+def test_keep_alive_carries_several_requests_and_pipelining_works(edge, site):
+    one = f"GET /hostname HTTP/1.1\r\nHost: {site}\r\n\r\n".encode()
+    answer = raw(edge.http_port, one * 3 + f"GET /hostname HTTP/1.1\r\nHost: {site}\r\nConnection: close\r\n\r\n"
+                 .encode())
+    assert answer.count(b"HTTP/1.1 200 OK") == 4
+
+
+def test_a_client_that_never_finishes_is_cut_off_after_the_read_timeout():
+    """In-process edge with a short readTimeout (Traefik's default is 60 s): the half request gets no answer."""
+    from k8snet.sandbox.dataplane.model import NetError
+    from k8snet.sandbox.edge import Edge
+    from k8snet.sandbox.instance import Sandbox
+
+    async def scenario() -> tuple[bytes, float]:
+        sb = Sandbox(None, seed=0)
+        await sb.start()
+        edge = Edge(sb, http_port=0, https_port=0, read_timeout=0.3)
+        http_port, _ = await edge.start()
+        try:
+            for _ in range(400):  # until Traefik's pod is ready behind its nodePort
+                try:
+                    sb.dataplane.ingress.edge_connect("web")
+                    break
+                except NetError:
+                    await asyncio.sleep(0.05)
+            reader, writer = await asyncio.open_connection("127.0.0.1", http_port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            await writer.drain()
+            start = time.monotonic()
+            data = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            return data, time.monotonic() - start
+        finally:
+            await edge.stop()
+            await sb.stop()
+            sb.close()
+
+    data, waited = asyncio.run(scenario())
+    assert data == b"" and waited < 10  # closed by the server, not by our own 10 s bound
+
+
+# -- the process: ports, ready.json, status -----------------------------------------------------------------
+
+
+def test_the_bound_edge_ports_are_in_ready_json_and_sandbox_status(sandbox, edge):
+    ready = json.loads((sandbox.running.state / "ready.json").read_text())
+    assert ready["edge"] == {"http": edge.http_port, "https": edge.https_port}
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "K8SNET_HOME": str(sandbox.home / "home")}
+    out = subprocess.run([sys.executable, "-m", "k8snet.cli", "sandbox", "status"], capture_output=True, text=True,
+                         env=env, timeout=30).stdout
+    assert f"Ingress edge: http://127.0.0.1:{edge.http_port} and https://127.0.0.1:{edge.https_port}" in out
+
+
+def test_a_busy_edge_port_fails_up_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("K8SNET_HOME", str(tmp_path / "home"))
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(RuntimeError) as err:
+            process.up(edge_http_port=port, edge_https_port=0)
+        assert f"127.0.0.1:{port}" in str(err.value) and "--edge-http-port" in str(err.value)
+        assert process.status() is None
+    finally:
+        taken.close()
+    with pytest.raises(ValueError, match="must differ"):
+        process.up(edge_http_port=9999, edge_https_port=9999)
