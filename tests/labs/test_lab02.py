@@ -10,24 +10,11 @@ rules denies), and the egress isolation rule that makes DNS lookups fail until p
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-import k8snet
-from k8snet import labs
-from k8snet.labs import lab02, notebook
+from k8snet.labs import lab02
 
 LAB = "lab-02-network-policies"
-FOLDER = Path(__file__).resolve().parents[2] / "labs" / LAB
-
-
-@pytest.fixture(scope="module")
-def lab(sandbox):
-    cluster = k8snet.connect()
-    lab = labs.load(LAB, cluster)
-    yield lab
-    lab.teardown()
 
 
 def netpol(name: str, spec: dict) -> dict:
@@ -153,11 +140,6 @@ def test_teardown_deletes_the_shared_namespaces_too(lab):
     for name in ("lab02-deny", "lab02-shop", "lab02-tools"):
         phase = lab.cluster.core.read_namespace(name).status.phase if name in lab.cluster.namespaces() else None
         assert phase in (None, "Terminating"), f"{name} is {phase}"
-
-
-def test_learner_copy_is_generated_from_the_solution():
-    assert (FOLDER / notebook.LEARNER).read_text() == notebook.render(FOLDER), \
-        f"regenerate it: python -m k8snet.labs.notebook labs/{LAB}"
 
 
 def test_every_exercise_has_a_solution_file(lab):

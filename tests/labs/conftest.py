@@ -1,0 +1,21 @@
+"""What every lab's regression tests share: the lab loaded on the test sandbox, and where its files are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import k8snet
+from k8snet import labs
+
+LABS_ROOT = Path(__file__).resolve().parents[2] / "labs"
+
+
+@pytest.fixture(scope="module")
+def lab(sandbox, request) -> Iterator[labs.Lab]:
+    """The lab named by the test module's ``LAB``, on the sandbox; torn down after the module."""
+    loaded = labs.load(request.module.LAB, k8snet.connect())
+    yield loaded
+    loaded.teardown()
