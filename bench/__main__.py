@@ -1,4 +1,4 @@
-"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy]`` (``make bench``): run the benchmarks, print a table.
+"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge]`` (``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
 kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import dataplane, kubectl_get, policy, scale, startup
+from . import dataplane, edge, kubectl_get, policy, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
     "scale": ("3. scale: 2,000 pods, list, watch fan-out, RSS", scale.run),
     "dataplane": ("4. data plane: /dial requests/s, exec round trip, traffic.send", dataplane.run),
     "policy": ("5. NetworkPolicy: 9×9 and 50×50 matrices through exec, engine growth", policy.run),
+    "edge": ("6. ingress edge: requests/s and p50/p99 over HTTP and HTTPS, beside a trivial Python server", edge.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -32,7 +33,7 @@ def fmt(value: float | None, unit: str) -> str:
         return "—"
     if unit == "req/s":
         return f"{value:,.0f} {unit}"
-    return f"{value:.0f} {unit}" if unit in ("ms", "MiB") else f"{value:.3g} {unit}" if unit == "x" \
+    return f"{value:.0f} {unit}" if unit in ("ms", "MiB", "µs") else f"{value:.3g} {unit}" if unit == "x" \
         else f"{value:.3f} {unit}"
 
 

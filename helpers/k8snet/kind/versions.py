@@ -11,7 +11,7 @@ keys images by name.
 
 from __future__ import annotations
 
-import os
+from .. import pins
 
 # -- the cluster --------------------------------------------------------------------------
 
@@ -54,12 +54,12 @@ KUBECTL_MINORS = (32, 33, 34)
 
 # -- the ingress edge ------------------------------------------------------------------------
 
-EDGE_HTTP_PORT = 8080
-EDGE_HTTPS_PORT = 8443
+EDGE_HTTP_PORT = pins.EDGE_HTTP_PORT
+EDGE_HTTPS_PORT = pins.EDGE_HTTPS_PORT
 """Host ports of the ingress edge, the same URLs as the sandbox's edge listener; ``K8SNET_EDGE_HTTP_PORT`` and
-``K8SNET_EDGE_HTTPS_PORT`` override them."""
+``K8SNET_EDGE_HTTPS_PORT`` override them (one parser for both backends: :func:`k8snet.pins.edge_ports`)."""
 
-EDGE_NODE_PORTS = {"web": 32080, "websecure": 32443}
+EDGE_NODE_PORTS = pins.EDGE_NODE_PORTS
 """Traefik's Service nodePorts; the kind config maps the host edge ports onto them. kind's docs: with a NodePort,
 the extraPortMapping's containerPort must equal the nodePort (site/content/docs/user/configuration.md). Kept at
 the top of the NodePort range (30000-32767) so they never take a port a lesson's NodePort Service asks for
@@ -67,26 +67,16 @@ the top of the NodePort range (30000-32767) so they never take a port a lesson's
 
 
 def edge_ports() -> tuple[int, int]:
-    """The (http, https) edge ports on 127.0.0.1, after the environment overrides."""
-    return (_port("K8SNET_EDGE_HTTP_PORT", EDGE_HTTP_PORT), _port("K8SNET_EDGE_HTTPS_PORT", EDGE_HTTPS_PORT))
-
-
-def _port(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ValueError(f"${name}={raw!r} is not a port number (1-65535)")
-    return int(raw)
+    """The (http, https) edge ports on 127.0.0.1, after the environment overrides (fixed ports: 0 is refused)."""
+    return pins.edge_ports(any_port=False)
 
 
 # -- add-ons ---------------------------------------------------------------------------------
 
-TRAEFIK_VERSION = "v3.7.14"
-"""The Traefik release installed on kind and emulated by the sandbox (one value, imported by both)."""
+TRAEFIK_VERSION = pins.TRAEFIK_VERSION
+"""The Traefik release installed on kind and emulated by the sandbox (one value in :mod:`k8snet.pins`)."""
 
-TRAEFIK_IMAGE = ("docker.io/library/traefik:v3.7.14"
-                 "@sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c")
+TRAEFIK_IMAGE = pins.TRAEFIK_IMAGE
 
 TRAEFIK_CRDS_URL = ("https://raw.githubusercontent.com/traefik/traefik/v3.7.14/docs/content/reference/"
                     "dynamic-configuration/kubernetes-crd-definition-v1.yml")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import socket
@@ -92,6 +93,7 @@ class _EdgeProtocol(RequestHandler):
         super().__init__(manager, **kwargs)
         self.k8snet_conn: Connection | None = None
         self.k8snet_tls: TlsInfo | None = None
+        self.k8snet_tls_done: TlsInfo | None = None  # k8snet_tls completed from the finished handshake
         self.k8snet_read_timeout = read_timeout
         self.k8snet_timer: asyncio.TimerHandle | None = None
         self.k8snet_busy = False
@@ -335,15 +337,19 @@ class Edge:
             return go_error(400, "400 Bad Request: missing required Host header")
         if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        try:
-            body = await asyncio.wait_for(request.read(), self.read_timeout)
+        try:  # no body (most GETs): nothing to wait for, and no timer to arm
+            body = await asyncio.wait_for(request.read(), self.read_timeout) if request.body_exists else b""
         except TimeoutError:
             if request.transport is not None:
                 request.transport.close()
             raise ConnectionResetError("request body not received within readTimeout") from None
         except web.HTTPRequestEntityTooLarge:
             return go_error(413, "413 Request Entity Too Large")
-        tls = _tls_info(proto.k8snet_tls, request)
+        tls = proto.k8snet_tls_done
+        if tls is None and proto.k8snet_tls is not None:  # the handshake's facts hold for the whole connection
+            tls = proto.k8snet_tls_done = _tls_info(proto.k8snet_tls, request)
+        if tls is not None:
+            tls = dataclasses.replace(tls)  # each exchange gets its own copy, as before
         front = self.sb.dataplane.ingress
         reply, ex = front.serve(conn, request.method, request.raw_path, version, Headers(raw), body, tls)
         front.remember(ex, reply)

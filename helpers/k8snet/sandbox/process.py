@@ -15,10 +15,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import kubeconfig
+from .. import kubeconfig, pins
 
 CONTEXT = "k8snet-sandbox"
-EDGE_PORTS = (8080, 8443)
+EDGE_PORTS = (pins.EDGE_HTTP_PORT, pins.EDGE_HTTPS_PORT)
 """The ingress edge's default ports on 127.0.0.1: the URLs the kind backend maps (K8SNET_EDGE_HTTP_PORT and
 K8SNET_EDGE_HTTPS_PORT override them, as for kind)."""
 EDGE_PORT_BUSY = 3  # the sandbox process's exit code when an edge port is taken (sandbox/__main__.py)
@@ -91,21 +91,7 @@ def status(state: Path | None = None) -> Running | None:
 
 def edge_ports(http_port: int | None = None, https_port: int | None = None) -> tuple[int, int]:
     """The edge ports to ask for: the arguments, else ``$K8SNET_EDGE_HTTP(S)_PORT``, else 8080/8443 (0: any)."""
-    def pick(value: int | None, env: str, default: int) -> int:
-        if value is None:
-            raw = os.environ.get(env, "").strip()
-            if raw and not (raw.isdigit() and 0 <= int(raw) <= 65535):
-                raise ValueError(f"${env}={raw!r} is not a port number (0-65535)")
-            value = int(raw) if raw else default
-        if not 0 <= value <= 65535:
-            raise ValueError(f"{value} is not a port number (0-65535)")
-        return value
-
-    ports = (pick(http_port, "K8SNET_EDGE_HTTP_PORT", EDGE_PORTS[0]),
-             pick(https_port, "K8SNET_EDGE_HTTPS_PORT", EDGE_PORTS[1]))
-    if ports[0] == ports[1] and ports[0]:
-        raise ValueError(f"the HTTP and HTTPS edge ports must differ (both are {ports[0]})")
-    return ports
+    return pins.edge_ports(http_port, https_port, any_port=True, defaults=EDGE_PORTS)
 
 
 def up(state: Path | None = None, port: int | None = None, seed: int | None = None, timeout: float = 30.0,

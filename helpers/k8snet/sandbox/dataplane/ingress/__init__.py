@@ -43,7 +43,7 @@ class Ingress:
         self.sb = sandbox
         self.dp = dataplane
         self.traefik = Traefik(sandbox, dataplane)
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self._recent: deque[tuple[Any, ...]] = deque(maxlen=RECENT)
 
     # -- what the controller reads --------------------------------------------------------------------
 
@@ -116,13 +116,19 @@ class Ingress:
                                    remote=(conn.client_ip, conn.client_port), tls=tls)
 
     def remember(self, ex: Exchange, reply: Reply) -> None:
-        """Keep an edge exchange's outcome and trace for the helpers (bounded)."""
-        self.recent.append({"time": self.sb.clock.now().isoformat(), "entrypoint": ex.entrypoint,
-                            "scheme": ex.scheme, "method": ex.method, "host": ex.host, "uri": ex.request_uri,
-                            "sni": ex.tls.sni if ex.tls else None, "status": reply.status, "router": ex.router or None,
-                            "server": ex.service_url or None, "answeredBy": None if reply.source == "traefik"
-                            else reply.source, "client": f"{ex.remote_ip}:{ex.remote_port}",
-                            "hops": [h.to_dict() for h in ex.hops]})
+        """Keep an edge exchange's outcome and trace for the helpers (bounded; turned into dicts when read)."""
+        self._recent.append((ex.start or self.sb.clock.now(), ex.entrypoint, ex.scheme, ex.method, ex.host,
+                             ex.request_uri, ex.tls.sni if ex.tls else None, reply.status, ex.router or None,
+                             ex.service_url or None, None if reply.source == "traefik" else reply.source,
+                             f"{ex.remote_ip}:{ex.remote_port}", ex.hops))
+
+    @property
+    def recent(self) -> list[dict[str, Any]]:
+        """The last :data:`RECENT` edge exchanges, oldest first: outcome, router, server and hops of each."""
+        keys = ("time", "entrypoint", "scheme", "method", "host", "uri", "sni", "status", "router", "server",
+                "answeredBy", "client", "hops")
+        return [{**dict(zip(keys, entry[:-1], strict=False)), "time": entry[0].isoformat(),
+                 "hops": [h.to_dict() for h in entry[-1]]} for entry in self._recent]
 
     # -- in-cluster requests to the Traefik pod --------------------------------------------------------
 

@@ -24,11 +24,22 @@ def _field(value: str | None, quoted: bool) -> str:
     return '"' + value.replace('"', '\\"') + '"' if quoted else value
 
 
+_STAMP: tuple[datetime | None, str] = (None, "")
+"""The last start time formatted (the access log's clock has one-second steps: most lines share it)."""
+
+
+def _stamp(start: datetime) -> str:
+    global _STAMP
+    if _STAMP[0] != start:
+        _STAMP = (start, start.strftime("%d/%b/%Y:%H:%M:%S ") + (start.strftime("%z") or "+0000"))
+    return _STAMP[1]
+
+
 def common_line(*, client: str, user: str, start: datetime, method: str, path: str, proto: str, status: int,
                 size: int, referer: str, user_agent: str, count: int, router: str, service_url: str,
                 duration_ms: int) -> str:
     """One access-log line in Traefik's common format."""
-    stamp = start.strftime("%d/%b/%Y:%H:%M:%S ") + (start.strftime("%z") or "+0000")
+    stamp = _stamp(start)
     return (f"{_field(client, False)} - {_field(user, False)} [{stamp}] \"{method} {path} {proto}\" {status} {size} "
             f"{_field(referer, True)} {_field(user_agent, True)} {count} {_field(router, True)} "
             f"{_field(service_url, True)} {duration_ms}ms")

@@ -9,17 +9,15 @@ lessons need: ``strictPrefixMatching`` (Prefix paths matched element-wise, as th
 says; https://doc.traefik.io/traefik/v3.7/reference/install-configuration/providers/kubernetes/kubernetes-ingress/)
 and the access log in Traefik's common format.
 
-The kind backend keeps its own pin in ``k8snet/kind/versions.py`` (``TRAEFIK_VERSION``); the two must agree
-(a test checks it when that module is present).
+The release, its image and the edge's ports come from :mod:`k8snet.pins`, which the kind backend's
+``k8snet/kind/versions.py`` reads too: one pin for both backends.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-TRAEFIK_VERSION = "v3.7.14"
-TRAEFIK_IMAGE = ("docker.io/library/traefik:v3.7.14"
-                 "@sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c")
+from ....pins import EDGE_HTTP_PORT, EDGE_HTTPS_PORT, EDGE_NODE_PORTS, TRAEFIK_IMAGE, TRAEFIK_VERSION
 
 NAMESPACE = "traefik"
 NAME = "traefik"
@@ -36,7 +34,7 @@ TLS_ENTRYPOINTS = frozenset({"websecure"})
 DEFAULT_ENTRYPOINTS = ("web", "websecure")
 """Routers without ``router.entrypoints`` attach to every entrypoint but the internal ``traefik`` one
 (cmd/traefik/traefik.go getDefaultsEntrypoints)."""
-NODE_PORTS = {"web": 32080, "websecure": 32443}
+NODE_PORTS = dict(EDGE_NODE_PORTS)
 """The Service's nodePorts (as on kind): at the top of the range, so a lesson's NodePort (30080) stays free."""
 SERVICE_PORTS = {"web": 80, "websecure": 443}
 
@@ -44,7 +42,7 @@ EDGE_NODE = "k8snet-control-plane"
 """kind maps the host's edge ports onto this node's nodePorts (extraPortMappings on the control plane)."""
 EDGE_CLIENT_IP = "172.18.0.1"
 """Where a host process's connection appears to come from on kind's docker network (the bridge gateway)."""
-DEFAULT_EDGE_PORTS = (8080, 8443)
+DEFAULT_EDGE_PORTS = (EDGE_HTTP_PORT, EDGE_HTTPS_PORT)
 
 ARGS = [
     "--entrypoints.traefik.address=:8080/tcp",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,10 +76,27 @@ class EntryPoint:
     sni_options: dict[str, str] = field(default_factory=dict)  # Host domain → options name
 
 
+def _drop_hop_by_hop(headers: Headers) -> None:
+    """Remove the hop-by-hop headers (their names are canonical already: no per-name canonicalisation)."""
+    held = headers.raw()
+    for key in HOP_BY_HOP:
+        if key in held:
+            del held[key]
+
+
+_MANAGED: dict[str, bool] = {}
+
+
 def _managed(key: str) -> bool:
     """forwardedheaders isManagedXHeader: Traefik's X- headers, also written with underscores."""
-    canonical = "-".join(p[:1].upper() + p[1:].lower() for p in key.replace("_", "-").split("-"))
-    return canonical in MANAGED_X
+    known = _MANAGED.get(key)
+    if known is None:
+        canonical = "-".join(p[:1].upper() + p[1:].lower() for p in key.replace("_", "-").split("-"))
+        known = canonical in MANAGED_X
+        if len(_MANAGED) >= 4096:  # header names come from clients: keep the cache bounded
+            _MANAGED.clear()
+        _MANAGED[key] = known
+    return known
 
 
 class Traefik:
@@ -89,6 +107,7 @@ class Traefik:
         self.dp = dataplane
         self.conf = Configuration()
         self.entrypoints: dict[str, EntryPoint] = {}
+        self._routes: dict[str, Route] = {}  # runtime name → route, for the access log's per-router switch
         self.runtime_problems: list[Problem] = []
         self.requests = 0
         self._dirty = True
@@ -119,7 +138,12 @@ class Traefik:
         self._build()
 
     def now(self) -> float:
-        return self.sb.clock.now().timestamp()
+        """The sandbox clock in seconds, to the microsecond: the rate limiter counts tokens as x/time/rate does.
+
+        ``clock.now()`` has whole seconds (API timestamps); a bucket read at that resolution would refill only
+        on a second's tick, so a burst that straddles one would pass more requests than Traefik lets through.
+        """
+        return time.time() + self.sb.clock.offset.total_seconds()
 
     def problems(self) -> list[Problem]:
         self.refresh()
@@ -162,6 +186,10 @@ class Traefik:
                     for domain in route.router.rule.domains():
                         entry.sni_options[domain] = ""  # broken options: the handshake for this name fails
             self.entrypoints[ep] = entry
+        self._routes = {}
+        for entry in self.entrypoints.values():
+            for route in entry.routes:
+                self._routes.setdefault(route.name, route)
         for name, notes in builder.notes.items():
             users = {r.ingress for r in self.conf.routers.values() if name in self._chain_names(r)}
             for key in sorted(users):
@@ -170,7 +198,7 @@ class Traefik:
             users = {r.ingress for r in self.conf.routers.values() if r.tls and r.tls_options == opts.name}
             for key in sorted(users):
                 problems += [Problem(key, "UnsupportedTLSOption", note, "WRN") for note in opts.notes]
-        live = {(s.name, tuple((x.url, x.fenced) for x in s.servers)) for s in self.conf.services.values()}
+        live = {s.balancer_key for s in self.conf.services.values()}
         self._balancers = {k: v for k, v in self._balancers.items() if k in live}
         for stale in set(self._middleware_cache) - builder.used:
             del self._middleware_cache[stale]
@@ -278,6 +306,7 @@ class Traefik:
         ex = Exchange(method, path, query, headers.get("Host"), headers, body, entrypoint, remote[0], remote[1],
                       proto, tls, target)
         ex.pod = pod
+        ex.start = start
         headers.delete("Host")
         ping = entrypoint == "traefik" and (routing_path(sanitize_path(path)) or "").startswith("/ping")
         reply = self._entry(ex)
@@ -286,7 +315,7 @@ class Traefik:
         return reply, ex
 
     def _access_logged(self, ex: Exchange) -> bool:
-        route = next((r for e in self.entrypoints.values() for r in e.routes if r.name == ex.router), None)
+        route = self._routes.get(ex.router)
         return route is None or route.router.access_logs
 
     def _entry(self, ex: Exchange) -> Reply:
@@ -349,7 +378,7 @@ class Traefik:
         ex.headers.delete("Connection")
 
     def _balance(self, ex: Exchange, svc: LBService) -> Reply:
-        key = (svc.name, tuple((s.url, s.fenced) for s in svc.servers))
+        key = svc.balancer_key
         balancer = self._balancers.get(key)
         if balancer is None:
             balancer = self._balancers[key] = RoundRobin(svc.servers, self.sb.random.stream("traefik-wrr"))
@@ -379,8 +408,7 @@ class Traefik:
             return status_only(502)
         ex.hops += conn.hops
         headers = ex.headers.copy()
-        for key in HOP_BY_HOP:
-            headers.delete(key)
+        _drop_hop_by_hop(headers)
         prior = ", ".join(headers.values("X-Forwarded-For"))
         headers.set("X-Forwarded-For", f"{prior}, {ex.remote_ip}" if prior else ex.remote_ip)
         host = ex.host if svc.pass_host_header else f"{server.ip}:{server.port}"
@@ -407,8 +435,7 @@ class Traefik:
             ex.hop(f"{pod_name} closed the connection without answering (EOF): 502", status=502)
             return status_only(502)
         out = Headers(response.headers)
-        for key in HOP_BY_HOP:
-            out.delete(key)
+        _drop_hop_by_hop(out)
         ex.hop(f"{pod_name} answered {response.status}", pod=pod_name, status=response.status)
         return Reply(response.status, out, response.body, pod_name)
 
@@ -422,7 +449,7 @@ class Traefik:
                            service_url=ex.service_url, duration_ms=int(ex.delay * 1000))
         uid = pod.get("metadata", {}).get("uid")
         if uid:
-            self.dp.logs.append(uid, "traefik", line)
+            self.dp.logs.append(uid, "traefik", line, at=start)
 
 
 def basic_auth_header(user: str, password: str) -> str:

@@ -13,12 +13,23 @@ from typing import Any
 
 from ..model import Hop
 
+_CANONICAL: dict[str, str] = {}
+"""canonical_key's answers: every header of every request goes through it (the edge's hottest function)."""
+
 
 def canonical_key(key: str) -> str:
     """textproto.CanonicalMIMEHeaderKey: ``x-forwarded-for`` → ``X-Forwarded-For`` (only for token keys)."""
+    known = _CANONICAL.get(key)
+    if known is not None:
+        return known
     if not key or any(not (c.isalnum() or c in "-!#$%&'*+.^_`|~") for c in key):
-        return key
-    return "-".join(p[:1].upper() + p[1:].lower() for p in key.split("-"))
+        out = key
+    else:
+        out = "-".join(p[:1].upper() + p[1:].lower() for p in key.split("-"))
+    if len(_CANONICAL) >= 4096:  # clients choose header names: keep the cache bounded
+        _CANONICAL.clear()
+    _CANONICAL[key] = out
+    return out
 
 
 class Headers:
@@ -106,6 +117,7 @@ class Exchange:
     service_url: str = ""  # the server the load balancer chose (access log ServiceURL)
     username: str = ""  # basicAuth's user (access log ClientUsername)
     pod: dict[str, Any] | None = None  # the Traefik pod handling it: the source of its backend connections
+    start: Any = None  # the sandbox time the exchange began (a datetime; the access log's and recent's time)
 
     @property
     def scheme(self) -> str:

@@ -201,6 +201,8 @@ def sanitize_path(escaped_path: str) -> str:
     """The entrypoint's sanitizePath (``URL.JoinPath()``): cleaned, keeping one trailing slash."""
     if not escaped_path:
         return "/"
+    if escaped_path[0] == "/" and "//" not in escaped_path and "/." not in escaped_path:
+        return escaped_path  # already clean: no empty, "." or ".." element (the common case)
     rooted = escaped_path.startswith("/")
     cleaned = go_clean(escaped_path if rooted else "/" + escaped_path)
     if not rooted:
@@ -212,6 +214,8 @@ def sanitize_path(escaped_path: str) -> str:
 
 def routing_path(escaped_path: str) -> str | None:
     """withRoutingPath: non-reserved escapes decoded, reserved ones kept; None for a broken escape (400)."""
+    if "%" not in escaped_path and escaped_path.isascii():
+        return escaped_path  # nothing escaped: the routing path is the path
     out = bytearray()
     i = 0
     while i < len(escaped_path):

@@ -71,6 +71,14 @@ class LBService:
     middlewares: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def balancer_key(self) -> tuple[Any, ...]:
+        """What keeps a balancer's turn order alive across reloads: the name and the servers (set once built)."""
+        key = self.__dict__.get("_balancer_key")
+        if key is None or key[0] != self.name:
+            key = self.__dict__["_balancer_key"] = (self.name, tuple((s.url, s.fenced) for s in self.servers))
+        return key
+
 
 @dataclass
 class Router:

@@ -1,0 +1,41 @@
+"""Traffic from outside the cluster, through the ingress edge: send requests, see where they went, and why.
+
+The same calls work on the sandbox and on kind: requests go to 127.0.0.1 at the edge's ports with the URL's
+host as Host header and SNI (as ``curl --resolve`` sends them); which rule, Service and pod answered comes from
+the Ingress objects and Traefik's access log, read through the Kubernetes API.
+
+Example:
+    >>> from k8snet import ingress
+    >>> r = ingress.send(cluster, "http://shop.example.test/cart", n=20)
+    >>> r.counts(), r.plot()
+    >>> ingress.routing_table(cluster, ["http://shop.example.test/", "http://shop.example.test/cart"])
+    >>> ingress.certificate(cluster, "shop.example.test")
+
+Parts: ``edge`` (where the edge listens), ``client`` (one request on a fresh connection), ``send`` (N requests
+and their attribution), ``attribution`` (Traefik's routers from the API objects, its access log), ``result``
+(rows and views), ``routing`` (the routing table), ``certs`` (the certificate summary), ``pictures``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .certs import CertSummary, certificate
+from .client import TlsInfo
+from .edge import Edge, EdgeError, edge
+from .result import EdgeRequest, EdgeResult, Table
+from .routing import RouteRow, RoutingTable, routing_table
+from .send import send
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
+           "TlsInfo", "certificate", "edge", "routing_table", "send", "status_over_time"]
+
+
+def status_over_time(result: EdgeResult) -> Figure:
+    """Status codes over time (the same figure as ``result.plot()``)."""
+    from .pictures import status_over_time as draw
+
+    return draw(result)

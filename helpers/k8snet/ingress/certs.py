@@ -1,0 +1,155 @@
+"""``ingress.certificate``: the certificate the edge serves for a host name (SNI), summarised.
+
+A TLS handshake with SNI = the host to the edge's HTTPS port, verifying nothing, shows what a client is handed:
+subject, SANs, issuer, validity, the chain as sent, and whether it is Traefik's generated default certificate
+(``TRAEFIK DEFAULT CERT``, SAN ``<random>.<random>.traefik.default``: pkg/tls/generate in Traefik v3.7), which
+it serves when no TLS Secret covers the name. With ``cacert`` a second, verifying handshake says whether a
+client trusting that CA accepts it for the host.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .client import Pem, certificate_facts, describe, is_ip, tls_context
+from .edge import edge
+from .result import Table
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+DEFAULT_CN = "TRAEFIK DEFAULT CERT"
+RANDOM_DEFAULT_SAN = re.compile(r"^[0-9a-f]{32}\.[0-9a-f]{32}\.traefik\.default$")
+
+
+@dataclass
+class CertSummary:
+    """The served certificate for one host name, and how a client would see it."""
+
+    host: str  # the SNI the handshake sent
+    subject: str
+    issuer: str
+    sans: list[str]
+    not_before: datetime
+    not_after: datetime
+    chain: list[str] = field(default_factory=list)  # subjects as served, leaf first
+    key: str = ""
+    tls_version: str = ""
+    verified: bool | None = None  # against ``cacert`` for ``host``; None: not asked
+    verify_error: str | None = None
+    backend: str = ""
+
+    @property
+    def common_name(self) -> str:
+        return next((p[3:] for p in self.subject.split(",") if p.startswith("CN=")), "")
+
+    @property
+    def chain_length(self) -> int:
+        return len(self.chain)
+
+    @property
+    def self_signed(self) -> bool:
+        return self.subject == self.issuer
+
+    @property
+    def is_default(self) -> bool:
+        """Traefik's generated default certificate: served when no certificate matches the SNI."""
+        return self.common_name == DEFAULT_CN and any(RANDOM_DEFAULT_SAN.match(s) for s in self.sans)
+
+    def covers(self, name: str) -> bool:
+        """Whether a SAN names ``name`` (``*.`` standing for exactly one label), as clients check it."""
+        name = name.lower().rstrip(".")
+        for san in (s.lower() for s in self.sans):
+            if san == name or (san.startswith("*.") and "." in name and name.split(".", 1)[1] == san[2:]):
+                return True
+        return False
+
+    def table(self) -> Table:
+        """Field and value; dates in RFC 3339, the default certificate's random SAN shown as ``<random>``."""
+        sans = ", ".join("<random>.traefik.default" if RANDOM_DEFAULT_SAN.match(s) else s for s in self.sans)
+        rows = [["host (SNI)", self.host], ["subject", self.subject], ["SANs", sans or "—"],
+                ["issuer", self.issuer + (" (self-signed)" if self.self_signed else "")],
+                ["valid from", _rfc3339(self.not_before)], ["valid until", _rfc3339(self.not_after)],
+                ["chain", f"{self.chain_length} certificate{'s' if self.chain_length != 1 else ''} served"],
+                ["key", self.key], ["TLS", self.tls_version],
+                ["covers the host", "yes" if self.covers(self.host) else "no"],
+                ["Traefik's default certificate", "yes" if self.is_default else "no"]]
+        if self.verified is not None:
+            rows.append(["verifies with the CA", "yes" if self.verified else f"no: {self.verify_error}"])
+        return Table(["field", "value"], rows, f"certificate served for {self.host} ({self.backend})")
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+    def __repr__(self) -> str:
+        return repr(self.table())
+
+
+def _rfc3339(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_text(der: bytes) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key = x509.load_der_x509_certificate(der).public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"ECDSA {key.curve.name}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    return type(key).__name__
+
+
+def _served_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """The certificates the server sent, leaf first (``get_unverified_chain``: public from Python 3.13)."""
+    getter = getattr(sock, "get_unverified_chain", None) or getattr(getattr(sock, "_sslobj", None),
+                                                                    "get_unverified_chain", None)
+    chain = getter() if getter else None
+    if not chain:
+        leaf = sock.getpeercert(binary_form=True)
+        return [leaf] if leaf else []
+    return [c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain]  # type: ignore[attr-defined]
+
+
+def certificate(cluster: Cluster, host: str, port: int | None = None, cacert: Pem | None = None,
+                timeout: float = 10.0) -> CertSummary:
+    """The certificate the edge serves for ``host`` (SNI), on the edge's HTTPS port unless ``port`` is given.
+
+    Example:
+        >>> ingress.certificate(cluster, "shop.example.test").is_default
+        False
+    """
+    where = edge(cluster)
+    port = port or where.https_port
+    sni = None if is_ip(host) else host
+    try:
+        with socket.create_connection((where.host, port), timeout=timeout) as raw, \
+                tls_context(verify=False).wrap_socket(raw, server_hostname=sni) as sock:
+            ders, version = _served_chain(sock), sock.version() or ""
+    except OSError as exc:
+        raise ConnectionError(f"no TLS handshake with {where.host}:{port} for {host}: "
+                              f"{describe(exc, where.host, port, timeout)}") from None
+    if not ders:
+        raise ConnectionError(f"{where.host}:{port} sent no certificate for {host}")
+    subject, issuer, sans, not_before, not_after = certificate_facts(ders[0])
+    summary = CertSummary(host, subject, issuer, list(sans), not_before, not_after,
+                          [certificate_facts(d)[0] for d in ders], _key_text(ders[0]), version,
+                          backend=cluster.backend)
+    if cacert is not None:
+        try:
+            with socket.create_connection((where.host, port), timeout=timeout) as raw, \
+                    tls_context(True, cacert).wrap_socket(raw, server_hostname=host):
+                summary.verified = True
+        except ssl.SSLCertVerificationError as exc:
+            summary.verified, summary.verify_error = False, exc.verify_message
+        except OSError as exc:
+            summary.verified, summary.verify_error = False, describe(exc, where.host, port, timeout)
+    return summary
