@@ -234,6 +234,18 @@ class Channels:
                 deadline = loop.time() + quiet
 
 
+PYTHON_CLIENT = "OpenAPI-Generator/"
+"""The User-Agent prefix of the kubernetes Python client, which buffers every channel from the first frame."""
+
+STREAM_SETUP_GRACE = 0.02
+"""Seconds between the upgrade and the first frame for other clients. client-go (kubectl) starts reading the
+WebSocket while it is still registering its streams (tools/remotecommand/websocket.go: ``go
+creator.readDemuxLoop`` before ``streamer.stream(creator)``) and drops frames for streams it has not registered
+yet ("Unknown stream id 1, discarding message", then "closed all streams"). A real API server first dials the
+kubelet and the runtime starts the process, which takes longer than that registration; an emulated command
+answers at once, so the sandbox waits as long as that start would take."""
+
+
 def data_plane(sb: Sandbox) -> Any:
     """The sandbox's data plane, or a clear 503 while its modules are missing."""
     try:
@@ -258,6 +270,8 @@ async def exec_(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, na
         raise errors.bad_request("Upgrade request required")
     await ws.prepare(request)
     channels = Channels(ws, ready.protocol or V1)  # no subprotocol: the kubelet's "" is channel.k8s.io
+    if not opts.stdin and not request.headers.get("User-Agent", "").startswith(PYTHON_CLIENT):
+        await asyncio.sleep(STREAM_SETUP_GRACE)
     try:
         # As the API server does: an empty message on the lowest writable channel says "established".
         await channels.send(STDOUT if opts.stdout else STDERR if opts.stderr else ERROR, b"")

@@ -109,6 +109,50 @@ class _Match:
     via: str
 
 
+@dataclass
+class _Rules:
+    """KUBE-SERVICES and KUBE-NODEPORTS as lookup tables for one store revision.
+
+    Each hit carries its rank in the order the chains are walked (Services in
+    store order; per Service its ClusterIP, externalIPs, LoadBalancer IPs,
+    then its NodePorts), so the first match wins as it does in a scan.
+    """
+
+    rv: int
+    node_ips: dict[str, str]
+    node_addresses: set[str]
+    vips: dict[tuple[str, int, str], tuple[int, _Match]]
+    node_ports: dict[tuple[int, str], tuple[int, _Match]]
+    vip_only: dict[str, tuple[Obj, str]]  # the first Service owning a VIP, for ports it does not define
+
+    @classmethod
+    def build(cls, rv: int, services: list[Obj], node_ips: dict[str, str]) -> _Rules:
+        rules = cls(rv, node_ips, set(node_ips.values()), {}, {}, {})
+        for rank, svc in enumerate(services):
+            spec, status = svc.get("spec") or {}, svc.get("status") or {}
+            stype = spec.get("type", "ClusterIP")
+            if stype == "ExternalName":
+                continue
+            vips = {
+                "ClusterIP": [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"],
+                "externalIP": spec.get("externalIPs") or [],
+                "LoadBalancer": [i["ip"] for i in (status.get("loadBalancer") or {}).get("ingress") or []
+                                 if i.get("ip")] if stype == "LoadBalancer" else [],
+            }
+            for order, (via, ips) in enumerate(vips.items()):
+                for ip in ips:
+                    rules.vip_only.setdefault(ip, (svc, via))
+                    for p in spec.get("ports") or []:
+                        rules.vips.setdefault((ip, p.get("port"), p.get("protocol", "TCP")),
+                                              (rank * 4 + order, _Match(svc, p, via)))
+            if stype in ("NodePort", "LoadBalancer"):
+                for p in spec.get("ports") or []:
+                    if p.get("nodePort"):
+                        rules.node_ports.setdefault((p["nodePort"], p.get("protocol", "TCP")),
+                                                    (rank * 4 + 3, _Match(svc, p, "NodePort")))
+        return rules
+
+
 class KubeProxy:
     """Every node's kube-proxy rules, evaluated for one connection at a time.
 
@@ -122,11 +166,21 @@ class KubeProxy:
         self.sb = sandbox
         # the ``recent`` module's lists: (namespace, service, port name, client IP) → (endpoint, last seen)
         self._affinity: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+        self._index: _Rules | None = None
+
+    def _rules(self) -> _Rules:
+        """The Service rules as lookup tables, rebuilt only after the store changed (as kube-proxy resyncs)."""
+        if self._index is None or self._index.rv != self.sb.store.rv:
+            self._index = _Rules.build(self.sb.store.rv, self.sb.store.list("services"), self._node_ips())
+        return self._index
 
     # -- facts about nodes --------------------------------------------------------------------
 
     def node_ips(self) -> dict[str, str]:
         """Node name → InternalIP."""
+        return self._rules().node_ips
+
+    def _node_ips(self) -> dict[str, str]:
         from ..instance import NODES
 
         ips = {name: ip for name, _, ip in NODES}
@@ -200,30 +254,13 @@ class KubeProxy:
 
     def _match(self, dst_ip: str, port: int, protocol: str) -> _Match | None:
         """KUBE-SERVICES / KUBE-NODEPORTS: the Service port whose address, port and protocol match."""
-        node_ips = set(self.node_ips().values())
-        vip_hit: tuple[Obj, str] | None = None
-        for svc in self.sb.store.list("services"):
-            spec, status = svc.get("spec") or {}, svc.get("status") or {}
-            stype = spec.get("type", "ClusterIP")
-            if stype == "ExternalName":
-                continue
-            ports = [p for p in spec.get("ports") or [] if p.get("protocol", "TCP") == protocol]
-            vips = {
-                "ClusterIP": [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip and ip != "None"],
-                "externalIP": spec.get("externalIPs") or [],
-                "LoadBalancer": [i["ip"] for i in (status.get("loadBalancer") or {}).get("ingress") or []
-                                 if i.get("ip")] if stype == "LoadBalancer" else [],
-            }
-            for via, ips in vips.items():
-                if dst_ip in ips:
-                    for p in ports:
-                        if p.get("port") == port:
-                            return _Match(svc, p, via)
-                    vip_hit = vip_hit or (svc, via)
-            if stype in ("NodePort", "LoadBalancer") and dst_ip in node_ips:
-                for p in ports:
-                    if p.get("nodePort") == port:
-                        return _Match(svc, p, "NodePort")
+        rules = self._rules()
+        found = [hit for hit in (rules.vips.get((dst_ip, port, protocol)),
+                                 rules.node_ports.get((port, protocol)) if dst_ip in rules.node_addresses else None)
+                 if hit is not None]
+        if found:
+            return min(found, key=lambda hit: hit[0])[1]
+        vip_hit = rules.vip_only.get(dst_ip)
         if vip_hit is not None:
             svc, via = vip_hit
             meta = svc["metadata"]
