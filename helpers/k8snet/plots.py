@@ -437,7 +437,7 @@ def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
         axes = list(axes[0])
     else:
         fig, axes = ax.figure, [ax]
-    for ax_, (port, proto) in zip(axes, cases):
+    for ax_, (port, proto) in zip(axes, cases, strict=False):  # one given ax draws the first case
         for i, s in enumerate(rows):
             for j, t in enumerate(cols):
                 cell = matrix.cells[(s, t, port, proto)]

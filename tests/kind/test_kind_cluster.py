@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8snet import traffic
-from k8snet import canary
+from k8snet import canary, traffic
 from k8snet.kind import lifecycle, readiness, versions
 
 pytestmark = pytest.mark.kind

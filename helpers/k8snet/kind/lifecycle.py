@@ -19,8 +19,8 @@ from .. import kubeconfig
 from . import addons, commands, config, readiness, versions
 
 if TYPE_CHECKING:
-    from ..cluster import Cluster
     from ..canary import CanaryResult
+    from ..cluster import Cluster
 
 Say = Callable[[str], None]
 
