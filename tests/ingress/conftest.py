@@ -238,3 +238,22 @@ def make_pki(directory: Path, cn: str = "k8snet test CA") -> Pki:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def mtls_route(sandbox: SandboxEnv, ns: str, pki: Pki, tmp_path: Path) -> tuple[str, Pki]:
+    """A websecure route to Deployment ``bank`` whose TLSOption requires a client certificate from a CA of its own
+    (RequireAndVerifyClientCert); returns the host and that client CA."""
+    backend(sandbox, ns, "bank", 1)
+    host = f"bank.{ns}.test"
+    clients = make_pki(tmp_path / "clients", "client CA")
+    sandbox.kubectl("create", "secret", "generic", "client-ca", "-n", ns, f"--from-file=ca.crt={clients.ca_file}")
+    apply(sandbox, ns, {"apiVersion": "traefik.io/v1alpha1", "kind": "TLSOption", "metadata": {"name": "mtls"},
+                        "spec": {"clientAuth": {"secretNames": ["client-ca"],
+                                                "clientAuthType": "RequireAndVerifyClientCert"}}})
+    crt, key = pki.issue(f"bank-{ns}", [host])
+    sandbox.kubectl("create", "secret", "tls", "bank-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
+    ingress(sandbox, ns, "bank", [rule(host, ("/", "Prefix", "bank"))], tls=[{"secretName": "bank-tls"}],
+            annotations={"traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+                         "traefik.ingress.kubernetes.io/router.tls": "true",
+                         "traefik.ingress.kubernetes.io/router.tls.options": f"{ns}-mtls@kubernetescrd"})
+    return host, clients

@@ -198,21 +198,9 @@ def test_a_tls_secret_that_is_missing_is_reported_and_https_falls_back(sandbox, 
 
 def test_tls_options_with_client_auth_require_a_client_certificate(sandbox, ns, edge, pki, tmp_path):
     """TLSOption clientAuth RequireAndVerifyClientCert (mTLS), chosen by the router's tls.options and the SNI."""
-    from tests.ingress.conftest import apply, make_pki
+    from tests.ingress.conftest import make_pki, mtls_route
 
-    backend(sandbox, ns, "bank", 1)
-    host = f"bank.{ns}.test"
-    clients = make_pki(tmp_path / "clients", "client CA")
-    sandbox.kubectl("create", "secret", "generic", "client-ca", "-n", ns, f"--from-file=ca.crt={clients.ca_file}")
-    apply(sandbox, ns, {"apiVersion": "traefik.io/v1alpha1", "kind": "TLSOption", "metadata": {"name": "mtls"},
-                        "spec": {"clientAuth": {"secretNames": ["client-ca"],
-                                                "clientAuthType": "RequireAndVerifyClientCert"}}})
-    crt, key = pki.issue(f"bank-{ns}", [host])
-    sandbox.kubectl("create", "secret", "tls", "bank-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
-    ingress(sandbox, ns, "bank", [rule(host, ("/", "Prefix", "bank"))], tls=[{"secretName": "bank-tls"}],
-            annotations={"traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-                         "traefik.ingress.kubernetes.io/router.tls": "true",
-                         "traefik.ingress.kubernetes.io/router.tls.options": f"{ns}-mtls@kubernetescrd"})
+    host, clients = mtls_route(sandbox, ns, pki, tmp_path)
     alice = clients.issue("alice", [], client=True)
     ok = edge.until(host, "/hostname", https=True, cafile=pki.ca_file, cert=alice)
     assert ok.text.startswith("bank-")

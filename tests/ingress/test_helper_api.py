@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.conftest import wait_for
-from tests.ingress.conftest import apply, backend, echo_args, ingress, make_pki, middleware, rule
+from tests.ingress.conftest import apply, backend, echo_args, ingress, make_pki, middleware, mtls_route, rule
 
 from k8snet import ingress as edge_api
 from k8snet import pins
@@ -241,19 +241,7 @@ def test_https_without_the_ca_fails_like_curl_unless_verification_is_off(cluster
 
 def test_a_client_certificate_opens_an_mtls_route(sandbox, ns, cluster, edge, pki, tmp_path):
     """TLSOption clientAuth RequireAndVerifyClientCert, chosen by router.tls.options and the SNI."""
-    backend(sandbox, ns, "bank", 1)
-    host = f"bank.{ns}.test"
-    clients = make_pki(tmp_path / "clients", "client CA")
-    sandbox.kubectl("create", "secret", "generic", "client-ca", "-n", ns, f"--from-file=ca.crt={clients.ca_file}")
-    apply(sandbox, ns, {"apiVersion": "traefik.io/v1alpha1", "kind": "TLSOption", "metadata": {"name": "mtls"},
-                        "spec": {"clientAuth": {"secretNames": ["client-ca"],
-                                                "clientAuthType": "RequireAndVerifyClientCert"}}})
-    crt, key = pki.issue(f"bank-{ns}", [host])
-    sandbox.kubectl("create", "secret", "tls", "bank-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
-    ingress(sandbox, ns, "bank", [rule(host, ("/", "Prefix", "bank"))], tls=[{"secretName": "bank-tls"}],
-            annotations={"traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-                         "traefik.ingress.kubernetes.io/router.tls": "true",
-                         "traefik.ingress.kubernetes.io/router.tls.options": f"{ns}-mtls@kubernetescrd"})
+    host, clients = mtls_route(sandbox, ns, pki, tmp_path)
     alice_crt, alice_key = clients.issue("alice", [], client=True)
     alice = (alice_crt.read_text(), alice_key.read_text())  # PEM text, as a notebook holds it
     ok = wait_for(lambda: (r := edge_api.send(cluster, f"https://{host}/hostname", n=1, cacert=pki.ca_file,
