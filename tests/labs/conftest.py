@@ -19,3 +19,13 @@ def lab(sandbox, request) -> Iterator[labs.Lab]:
     loaded = labs.load(request.module.LAB, k8snet.connect())
     yield loaded
     loaded.teardown()
+
+
+def assert_wrong_answer_hinted(lab: labs.Lab, exercise: str, manifests: list[dict], phrases: list[str]) -> None:
+    """Apply a wrong answer over the exercise's starting state: its check must fail with every phrase in the hint."""
+    lab.setup(exercise)
+    lab.cluster.apply(manifests, namespace=lab.exercise(exercise).namespace)
+    result = lab.check(exercise)
+    assert not result.passed, result.message
+    for phrase in phrases:
+        assert phrase in result.message, f"{phrase!r} not in the hint: {result.message}"

@@ -11,6 +11,7 @@ rules denies), and the egress isolation rule that makes DNS lookups fail until p
 from __future__ import annotations
 
 import pytest
+from tests.labs.conftest import assert_wrong_answer_hinted
 
 from k8snet.labs import lab02
 
@@ -96,12 +97,7 @@ WRONG = {
 @pytest.mark.parametrize("case", list(WRONG))
 def test_hints_name_the_wrong_cell_and_the_cause(lab, case):
     exercise, manifests, phrases = WRONG[case]
-    lab.setup(exercise)
-    lab.cluster.apply(manifests, namespace=lab.exercise(exercise).namespace)
-    result = lab.check(exercise)
-    assert not result.passed, result.message
-    for phrase in phrases:
-        assert phrase in result.message, f"{phrase!r} not in the hint: {result.message}"
+    assert_wrong_answer_hinted(lab, exercise, manifests, phrases)
 
 
 def test_starting_state_hints(lab):

@@ -16,7 +16,7 @@ import copy
 
 import pytest
 import yaml
-from tests.labs.conftest import LABS_ROOT
+from tests.labs.conftest import LABS_ROOT, assert_wrong_answer_hinted
 
 LAB = "lab-03-ingress"
 FOLDER = LABS_ROOT / LAB
@@ -120,12 +120,7 @@ WRONG = {
 @pytest.mark.parametrize("case", list(WRONG))
 def test_hints_name_the_request_and_the_cause(lab, case):
     exercise, wrong, phrases = WRONG[case]
-    lab.setup(exercise)
-    lab.cluster.apply(wrong(lab), namespace=lab.exercise(exercise).namespace)
-    result = lab.check(exercise)
-    assert not result.passed, result.message
-    for phrase in phrases:
-        assert phrase in result.message, f"{phrase!r} not in the hint: {result.message}"
+    assert_wrong_answer_hinted(lab, exercise, wrong(lab), phrases)
 
 
 def test_starting_state_hints(lab):
