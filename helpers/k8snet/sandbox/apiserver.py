@@ -23,7 +23,7 @@ from .randomness import Randomness
 from .registry import Registry, ResourceType
 from .schema import SchemaSet
 from .selectors import parse_fields, parse_labels
-from .store import Obj, Store
+from .store import Obj, Store, Unstorable
 
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 """k8s.io/apiserver/pkg/storage/names: the alphabet of generateName suffixes."""
@@ -62,7 +62,6 @@ class Api:
         self.registry = registry
         self.schemas = schemas
         self.clock = clock
-        self.uids = randomness.stream("uids")
         self.randomness = randomness
         self.allocators = allocators
 
@@ -77,7 +76,10 @@ class Api:
         return rfc3339(self.clock.now())
 
     def new_uid(self) -> str:
-        return str(uuid.UUID(int=self.uids.getrandbits(128), version=4))
+        """A fresh uid: seeded (runs repeat) from a stream of the store's current epoch, so a uid is never
+        issued twice in a store's life, across restarts and resets (the garbage collector trusts uids)."""
+        uids = self.randomness.stream(f"uids:{self.store.epoch}")
+        return str(uuid.UUID(int=uids.getrandbits(128), version=4))
 
     def _require(self, rt: ResourceType, ns: str, name: str) -> Obj:
         obj = self.store.get(rt.group_resource, ns, name)
@@ -154,7 +156,10 @@ class Api:
                 obj["metadata"].pop("resourceVersion", None)
             return obj
         strategies.before_store(self, rt, obj, old)
-        return self.store.put(rt.group_resource, obj)
+        try:
+            return self.store.put(rt.group_resource, obj)
+        except Unstorable as exc:  # decoding admits only JSON values; this is the store's own guard
+            raise errors.bad_request(f"the object cannot be stored as JSON: {exc}") from None
 
     # -- reads ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ lessons (certificate renewal, ages) can step time deterministically.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 
@@ -19,9 +20,20 @@ class Clock:
         return datetime.now(UTC).replace(microsecond=0) + self.offset
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward")
-        self.offset += timedelta(seconds=seconds)
+        """Move the clock forward; an advance it cannot represent changes nothing.
+
+        Raises:
+            ValueError: a negative, non-finite or out-of-range advance (the clock is unchanged).
+        """
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("the sandbox clock only moves forward, by a finite number of seconds")
+        try:
+            offset = self.offset + timedelta(seconds=seconds)
+            datetime.now(UTC) + offset + timedelta(days=366)  # every time the cluster will write must fit
+        except OverflowError:
+            raise ValueError(f"advancing the clock by {seconds:g}s goes past the largest date the sandbox can "
+                             f"write (year 9999)") from None
+        self.offset = offset
 
 
 def rfc3339(t: datetime) -> str:

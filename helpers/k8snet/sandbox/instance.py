@@ -56,7 +56,8 @@ class Sandbox:
         self.schemas = schemas or upstream()
         self.schemas.add(traefik_schemas())
         if self.state_dir:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.state_dir.chmod(0o700)  # the store, token and keys are the owner's only
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
         self.allocators = strategies.Allocators(self.random)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)

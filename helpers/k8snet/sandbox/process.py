@@ -113,7 +113,8 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
 
 def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
            edge: tuple[int, int] = EDGE_PORTS) -> Running:
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state.chmod(0o700)
     token_file = state / "token"
     if not token_file.exists():
         token_file.write_text(secrets.token_urlsafe(32))

@@ -413,14 +413,25 @@ class ApiServer:
             raise errors.method_not_allowed("admin actions are POST requests")
         body = (await self.body(request)) if request.can_read_body else None
         body = body if isinstance(body, dict) else {}
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise errors.bad_request(f"seed must be an integer, not {seed!r}")
         if action == "reset":
-            await sb.reset(seed=body.get("seed"))
+            await sb.reset(seed=seed)
             return json_response(sb.status())
         if action == "seed":
-            sb.reseed(int(body["seed"]))
+            if seed is None:
+                raise errors.bad_request("seed is required")
+            sb.reseed(seed)
             return json_response(sb.status())
         if action == "clock":
-            sb.clock.advance(float(body.get("advance", 0)))
+            advance = body.get("advance", 0)
+            if isinstance(advance, bool) or not isinstance(advance, int | float):
+                raise errors.bad_request(f"advance must be a number of seconds, not {advance!r}")
+            try:
+                sb.clock.advance(float(advance))
+            except (ValueError, OverflowError) as exc:
+                raise errors.bad_request(str(exc)) from None
             return json_response(sb.status())
         if action == "trace":
             return json_response(trace_request(sb, body))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,6 +26,10 @@ Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped obje
 
 HISTORY = 50_000
 """Watch events kept in memory; a watch from an older revision gets 410 Gone (like the watch cache)."""
+HISTORY_BYTES = 64 << 20
+"""The history's bound in bytes of stored JSON too: a few large objects rewritten often (a 900 KB ConfigMap
+updated 200 times) must not hold hundreds of MiB. kube-apiserver's watch cache is bounded by event count and
+time; the sandbox bounds memory directly, and an older watch gets 410 Gone as it would there."""
 
 
 @dataclass(frozen=True)
@@ -42,25 +47,46 @@ class TooOld(Exception):
     """A watch asked for a revision older than the kept history."""
 
 
+class Unstorable(ValueError):
+    """An object holds a value JSON cannot represent (NaN, a date, a set, bytes): nothing was written."""
+
+
+def encode(obj: Obj) -> str:
+    """The stored form of an object: strict JSON (no NaN/Infinity), as etcd holds what the apiserver encodes."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Unstorable(str(exc)) from exc
+
+
 class Store:
     """In-memory objects backed by sqlite; the only place state changes."""
 
     def __init__(self, path: Path | str | None = None):
         self._objects: dict[str, dict[str, dict[str, Obj]]] = {}  # resource → namespace → name → object
         self._owned: dict[str, dict[str, set[Key]]] = {}  # resource → owner uid → keys of its dependents
-        self._history: deque[Event] = deque(maxlen=HISTORY)
+        self._history: deque[tuple[Event, int]] = deque()  # (event, its size in bytes)
+        self._history_bytes = 0
+        self._undo: list[tuple[str, Key, Obj | None, int]] | None = None  # a batch's writes, to undo on failure
         self._listeners: list[Callable[[Event], None]] = []
         self._watchers: set[Watcher] = set()
         self._batch_depth = 0
         self.rv = 0
         self.compacted_rv = 0  # watches from at or below this revision get 410 Gone
+        self.epoch = 0  # bumped at every open and wipe: seeds the uid stream so no uid repeats in a store's life
         self._db = self._open(path)
         self._load()
+        self._bump_epoch()
 
     # -- persistence -----------------------------------------------------------------
 
     @staticmethod
     def _open(path: Path | str | None) -> sqlite3.Connection:
+        if path:  # the store holds Secrets: owner-only, the WAL and shared-memory files too (they inherit umask)
+            for suffix in ("", "-wal", "-shm"):
+                file = Path(f"{path}{suffix}")
+                os.close(os.open(file, os.O_CREAT | os.O_RDWR, 0o600))
+                os.chmod(file, 0o600)
         db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
@@ -78,44 +104,100 @@ class Store:
         row = self._db.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
         self.rv = int(row[0]) if row else 0
         self.compacted_rv = self.rv
+        row = self._db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
+        self.epoch = int(row[0]) if row else 0
+
+    def _bump_epoch(self) -> None:
+        self.epoch += 1
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (str(self.epoch),))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write's sqlite statements: its own transaction, or a savepoint inside a batch's."""
+        if self._batch_depth:
+            self._db.execute("SAVEPOINT write")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO write")
+                self._db.execute("RELEASE write")
+                raise
+            self._db.execute("RELEASE write")
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group several writes into one durable commit (controllers writing many objects)."""
-        if self._batch_depth == 0:
+        """Group several writes into one durable commit (controllers writing many objects).
+
+        Each write inside is atomic on its own (a savepoint): a write that fails leaves neither memory nor
+        disk changed, and the writes before it stay, as separate API calls would. If the commit itself
+        fails, memory is put back as the disk has it and every watch is closed, so clients list again.
+        """
+        outer = self._batch_depth == 0
+        if outer:
             self._db.execute("BEGIN IMMEDIATE")
+            self._undo = []
         self._batch_depth += 1
         try:
             yield
-        except BaseException:
+        finally:
             self._batch_depth -= 1
-            if self._batch_depth == 0:
-                self._db.execute("COMMIT")  # writes already applied in memory must stay durable
-            raise
-        self._batch_depth -= 1
-        if self._batch_depth == 0:
-            self._db.execute("COMMIT")
+            if outer:
+                undo, self._undo = self._undo or [], None
+                try:
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    self._revert(undo)
+                    raise
 
-    def _persist(self, resource: str, key: Key, obj: Obj | None) -> None:
-        own = self._batch_depth == 0
-        if own:
-            self._db.execute("BEGIN IMMEDIATE")
+    def _revert(self, undo: list[tuple[str, Key, Obj | None, int]]) -> None:
+        for resource, key, old, rv in reversed(undo):
+            current = self.get(resource, *key)
+            self._set(resource, key, old)
+            self._index(resource, key, current, old)
+            self.rv = rv
+        self._history.clear()
+        self._history_bytes = 0
+        self.compacted_rv = self.rv
+        for w in list(self._watchers):
+            w.close()
+
+    def _set(self, resource: str, key: Key, obj: Obj | None) -> None:
         if obj is None:
-            self._db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", (resource, *key))
+            self._objects.get(resource, {}).get(key[0], {}).pop(key[1], None)
         else:
-            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
-                             (resource, key[0], key[1], self.rv, json.dumps(obj, separators=(",", ":"))))
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(self.rv),))
-        if own:
-            self._db.execute("COMMIT")
+            self._objects.setdefault(resource, {}).setdefault(key[0], {})[key[1]] = obj
+
+    def _persist(self, resource: str, key: Key, data: str | None, rv: int) -> None:
+        """Write one change to disk before memory changes: a failure leaves both as they were."""
+        with self._transaction():
+            if data is None:
+                self._db.execute("DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                                 (resource, *key))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
+                                 (resource, key[0], key[1], rv, data))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(rv),))
 
     def wipe(self) -> None:
-        """Forget every object (``k8snet sandbox reset``); revisions keep counting up."""
+        """Forget every object (``k8snet sandbox reset``); revisions and the uid epoch keep counting up."""
+        with self._transaction():
+            self._db.execute("DELETE FROM objects")
         self._objects.clear()
         self._owned.clear()
         self._history.clear()
-        self._db.execute("DELETE FROM objects")
+        self._history_bytes = 0
         self.compacted_rv = self.rv
+        self._bump_epoch()
         for w in list(self._watchers):
             w.close()
 
@@ -157,29 +239,50 @@ class Store:
     # -- writes ----------------------------------------------------------------------
 
     def put(self, resource: str, obj: Obj) -> Obj:
-        """Create or replace an object, stamping the next resourceVersion."""
+        """Create or replace an object, stamping the next resourceVersion.
+
+        Raises:
+            Unstorable: the object holds a value JSON cannot represent; nothing changed.
+        """
         meta = obj["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         old = self.get(resource, *key)
-        self.rv += 1
-        meta["resourceVersion"] = str(self.rv)
-        self._objects.setdefault(resource, {}).setdefault(key[0], {})[key[1]] = obj
-        self._index(resource, key, old, obj)
-        self._persist(resource, key, obj)
-        self._emit(Event("MODIFIED" if old is not None else "ADDED", resource, obj, self.rv, old))
+        rv = self.rv + 1
+        previous_rv = meta.get("resourceVersion")
+        meta["resourceVersion"] = str(rv)
+        try:
+            data = encode(obj)
+            self._persist(resource, key, data, rv)
+        except BaseException:
+            if previous_rv is None:
+                meta.pop("resourceVersion", None)
+            else:
+                meta["resourceVersion"] = previous_rv
+            raise
+        self._applied(resource, key, old, obj, rv)
+        self._emit(Event("MODIFIED" if old is not None else "ADDED", resource, obj, rv, old), len(data))
         return obj
 
     def remove(self, resource: str, namespace: str, name: str) -> Obj | None:
         """Delete an object; watchers get it with a fresh resourceVersion, as the apiserver sends."""
-        old = self._objects.get(resource, {}).get(namespace, {}).pop(name, None)
+        key = (namespace, name)
+        old = self.get(resource, *key)
         if old is None:
             return None
-        self._index(resource, (namespace, name), old, None)
-        self.rv += 1
-        gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self.rv)}}
-        self._persist(resource, (namespace, name), None)
-        self._emit(Event("DELETED", resource, gone, self.rv, old))
+        rv = self.rv + 1
+        self._persist(resource, key, None, rv)
+        self._applied(resource, key, old, None, rv)
+        gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(rv)}}
+        self._emit(Event("DELETED", resource, gone, rv, old), len(encode(old)))
         return gone
+
+    def _applied(self, resource: str, key: Key, old: Obj | None, new: Obj | None, rv: int) -> None:
+        """Memory follows a write that is on disk (and remembers how to undo it inside a batch)."""
+        if self._undo is not None:
+            self._undo.append((resource, key, old, self.rv))
+        self._set(resource, key, new)
+        self._index(resource, key, old, new)
+        self.rv = rv
 
     # -- change notification ---------------------------------------------------------
 
@@ -187,10 +290,13 @@ class Store:
         """Call ``listener`` synchronously after every write (controllers enqueue work here)."""
         self._listeners.append(listener)
 
-    def _emit(self, event: Event) -> None:
-        self._history.append(event)
-        if len(self._history) == self._history.maxlen:
-            self.compacted_rv = self._history[0].rv - 1
+    def _emit(self, event: Event, size: int) -> None:
+        self._history.append((event, size))
+        self._history_bytes += size
+        while len(self._history) > HISTORY or self._history_bytes > HISTORY_BYTES:
+            dropped, dropped_size = self._history.popleft()
+            self._history_bytes -= dropped_size
+            self.compacted_rv = dropped.rv
         for w in list(self._watchers):
             w.offer(event)
         for listener in list(self._listeners):
@@ -201,7 +307,7 @@ class Store:
         if since < self.compacted_rv:
             raise TooOld(since)
         w = Watcher(self, resource, namespace)
-        for event in self._history:
+        for event, _ in self._history:
             if event.rv > since:
                 w.offer(event)
         self._watchers.add(w)

@@ -23,10 +23,19 @@ MANAGER = "kube-controller-manager"
 
 
 def dependents(sb: Sandbox, namespace: str, uid: str) -> list[tuple]:
-    """(type, object, the ownerReference naming ``uid``) for every dependent of an owner."""
+    """(type, object, the ownerReference naming ``uid``) for every dependent of an owner.
+
+    An owner is its uid *and* its namespace: a namespaced owner's dependents live in its own namespace
+    ("Cross-namespace owner references are disallowed by design. ... A namespaced owner must exist in the
+    same namespace as the dependent", kubernetes.io/docs/concepts/overview/working-with-objects/owners-dependents;
+    pkg/controller/garbagecollector/graph_builder.go keys owners by uid and namespace). A cluster-scoped owner
+    (namespace "") may have dependents anywhere.
+    """
     out = []
     for rt in sb.registry.types:
         for obj in sb.store.owned_by(rt.group_resource, uid):
+            if namespace and obj["metadata"].get("namespace", "") != namespace:
+                continue
             for ref in obj["metadata"].get("ownerReferences") or []:
                 if ref.get("uid") == uid:
                     out.append((rt, obj, ref))
