@@ -277,10 +277,10 @@ def test_strategic_errors():
     err = _err(smp, {"mergingList": [{"name": 1}, {"name": 2}]},
                {"$setElementOrder/mergingList": [{"name": 1}, {"name": 2}],
                 "mergingList": [{"name": 2}, {"name": 1}]})
-    assert err.code == 500 and err.message.startswith("The order in patch list:")
+    assert err.code == 400 and err.message.startswith("The order in patch list:")
     # "missing merge key should error out"
     err = _err(smp, {"mergingList": [{"name": 1}]}, {"mergingList": [{"value": 1}]})
-    assert err.code == 500 and err.message == "map: map[value:1] does not contain declared merge key: name"
+    assert err.code == 400 and err.message == "map: map[value:1] does not contain declared merge key: name"
     # mergepatch sentinel errors: BadRequest / 422.
     err = _err(smp, {}, {"$setElementOrder": []})
     assert (err.code, err.message) == (400, "invalid patch format of setElementOrder list")

@@ -28,6 +28,10 @@ from .store import Obj, Store, Unstorable
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 """k8s.io/apiserver/pkg/storage/names: the alphabet of generateName suffixes."""
 
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+"""The NamespaceLifecycle admission plugin's immortal namespaces (plugin/pkg/admission/namespace/lifecycle):
+deleting one is ``namespaces "default" is forbidden: this namespace may not be deleted``."""
+
 SYSTEM_META = ("uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp",
                "deletionGracePeriodSeconds", "managedFields", "selfLink")
 
@@ -227,6 +231,10 @@ class Api:
         rv = meta.get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.stale(rt.plural, rt.group, name)
+        uid = meta.get("uid")
+        if uid and uid != old["metadata"].get("uid"):  # a PUT's uid is a precondition (rest.defaultUpdatedObjectInfo)
+            raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: {uid}, "
+                                  f"UID in object meta: {old['metadata'].get('uid')}")
         return self._replace(rt, old, obj, opts, subresource)
 
     def _replace(self, rt: ResourceType, old: Obj, obj: Obj, opts: WriteOptions, subresource: str,
@@ -307,8 +315,21 @@ class Api:
             raise errors.stale(rt.plural, rt.group, name)
         patched.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
         obj = self._decode(rt, patched, ns, opts)
-        obj["metadata"]["name"] = name
+        self._check_patched_identity(rt, old, obj, name)
         return self._replace(rt, old, obj, opts, subresource)
+
+    @staticmethod
+    def _check_patched_identity(rt: ResourceType, old: Obj, obj: Obj, name: str) -> None:
+        """A patch may not rename an object or change its uid (handlers/patch.go checkName; ObjectMeta update
+        validation: ``metadata.uid: Invalid value: ...: field is immutable``)."""
+        meta = obj["metadata"]
+        if meta.get("name", name) != name:
+            raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the "
+                                     f"URL ({name})")
+        meta["name"] = name
+        old_uid = old["metadata"].get("uid")
+        if meta.get("uid", old_uid) != old_uid:
+            raise errors.invalid(rt.kind, rt.group, name, [validation.immutable("metadata.uid", meta.get("uid"))])
 
     def _create_prepared(self, rt: ResourceType, ns: str, obj: Obj, opts: WriteOptions,
                          managed_fields: list | None) -> Obj:
@@ -338,6 +359,9 @@ class Api:
         options = options or DeleteOptions()
         key_ns = ns if rt.namespaced else ""
         old = self._require(rt, key_ns, name)
+        if rt.group_resource == "namespaces" and name in IMMORTAL_NAMESPACES:
+            raise errors.ApiError(f'namespaces "{name}" is forbidden: this namespace may not be deleted', 403,
+                                  "Forbidden", {"name": name, "kind": "namespaces"})
         pre = options.preconditions
         if pre.get("uid") and pre["uid"] != old["metadata"].get("uid"):
             raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: {pre['uid']}, "

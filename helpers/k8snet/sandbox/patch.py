@@ -419,15 +419,15 @@ class StrategicPatchError(Exception):
 def _interpret(err: StrategicPatchError) -> ApiError:
     """handlers/patch.go interpretStrategicMergePatchError.
 
-    Sentinel errors map to 400/422; any other error reaches the client unwrapped,
-    which responsewriters.ErrorToAPIStatus turns into a 500 with an empty reason.
+    Sentinel errors map to 400/422. Any other error reaches the client unwrapped upstream, which
+    responsewriters.ErrorToAPIStatus turns into a 500 with an empty reason; every one of them is a patch the
+    client got wrong (a null list item, a missing merge key), so the sandbox answers it as the 400 BadRequest
+    it is, with upstream's message: a learner's typo must never look like a server fault.
     """
     msg = str(err)
-    if msg in _BAD_REQUEST_ERRORS:
-        return bad_request(msg)
     if msg in _UNPROCESSABLE_ERRORS:
         return unprocessable()
-    return ApiError(msg, 500, "")
+    return bad_request(msg)
 
 
 def _err_bad_arg_type(expected: str, actual: Any) -> StrategicPatchError:

@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from aiohttp import WSMsgType, web
 
-from . import errors, protobuf
+from . import decode, errors, options, protobuf
 from .apiserver import DeleteOptions
+from .validation import check_schema
 
 if TYPE_CHECKING:
     from .instance import Sandbox
@@ -503,20 +503,29 @@ def still_following(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str
 # -- binding and eviction ---------------------------------------------------------------
 
 
-async def read_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+async def read_body(sb: Sandbox, request: web.Request, group: str, kind: str) -> dict[str, Any]:
+    """A Binding or Eviction body decoded and type-checked as the apiserver decodes it (decode.py, the kind's
+    schema), and its create options validated (CreateOptions: dryRun, fieldManager)."""
+    options.validate_write("CreateOptions", request.query, request.query.get("fieldManager", ""))
     try:
-        if ctype == "application/vnd.kubernetes.protobuf":
-            body = protobuf.decode(raw)
-        elif ctype in ("application/yaml", "application/x-yaml"):
-            body = yaml.safe_load(raw)
-        else:
-            body = json.loads(raw) if raw else None
-    except (ValueError, yaml.YAMLError) as exc:
-        raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise decode.too_large() from None
+    ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+    if ctype == "application/vnd.kubernetes.protobuf":
+        body = protobuf.decode(raw)
+    elif ctype in ("application/yaml", "application/x-yaml"):
+        body = decode.decode_yaml(raw).value
+    else:
+        body = decode.decode_json(raw).value if raw else None
     if not isinstance(body, dict):
-        raise errors.bad_request("the request body must be an object")
+        raise errors.bad_request(f"the body of the request was not a {kind} object")
+    node = sb.schemas.for_kind(group, "v1", kind)
+    body.setdefault("apiVersion", f"{group}/v1" if group else "v1")
+    body.setdefault("kind", kind)
+    meta = body.get("metadata")
+    check_schema(body, sb.schemas, node, kind=kind, group=group, mode="Ignore",
+                 name=str(meta.get("name", "")) if isinstance(meta, dict) else "")
     return body
 
 
@@ -528,7 +537,7 @@ def created_status() -> web.Response:
 
 async def binding(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, name: str) -> web.Response:
     """``pods/binding``: assign a node, as the scheduler does (BindingREST.Create)."""
-    body = await read_body(request)
+    body = await read_body(sb, request, "", "Binding")
     meta = body.get("metadata") or {}
     if meta.get("name", name) != name:
         raise errors.bad_request("name in URL does not match name in Binding object")
@@ -555,7 +564,7 @@ async def binding(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, 
         if meta.get(key) and meta[key] != pod["metadata"].get(key):
             raise errors.conflict("pods/binding", "", name, f"Precondition failed: {key} in precondition: "
                                   f"{meta[key]}, {key} in object meta: {pod['metadata'].get(key)}")
-    if request.query.get("dryRun") == "All":
+    if options.dry_run(request.query):
         return created_status()
     new = copy.deepcopy(pod)
     new["spec"]["nodeName"] = node
@@ -571,16 +580,16 @@ async def binding(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, 
 
 async def eviction(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, name: str) -> web.Response:
     """``pods/eviction``: a graceful delete with the Eviction's deleteOptions (no PDBs, so always allowed)."""
-    body = await read_body(request)
+    body = await read_body(sb, request, "policy", "Eviction")
     if (body.get("metadata") or {}).get("name", name) != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
     sb.api.get(rt, ns, name)
-    options = body.get("deleteOptions") or {}
-    grace = options.get("gracePeriodSeconds")
+    delete = body.get("deleteOptions") or {}
+    dry_run = options.dry_run(request.query) or list(delete.get("dryRun") or [])
+    options.validate_delete(delete.get("propagationPolicy"), delete.get("orphanDependents"), dry_run)
     sb.api.delete(rt, ns, name, DeleteOptions(
-        propagation=options.get("propagationPolicy"), grace_period=int(grace) if grace is not None else None,
-        preconditions=options.get("preconditions") or {},
-        dry_run=request.query.get("dryRun") == "All" or options.get("dryRun") == ["All"]))
+        propagation=delete.get("propagationPolicy"), grace_period=delete.get("gracePeriodSeconds"),
+        preconditions=delete.get("preconditions") or {}, dry_run=bool(dry_run)))
     return created_status()
 
 

@@ -16,10 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import yaml
 from aiohttp import web
 
-from . import discovery, errors, openapi, protobuf, tables
+from . import decode, discovery, errors, openapi, options, protobuf, tables
 from .apiserver import DeleteOptions, WriteOptions
 from .registry import ResourceType
 from .store import TooOld
@@ -76,7 +75,7 @@ class ApiServer:
         self.sandbox = sandbox
         self.token = token
         # Go's net/http accepts request lines and headers up to 1 MiB (DefaultMaxHeaderBytes); so do we.
-        self.app = web.Application(middlewares=[self.errors_mw, self.auth_mw], client_max_size=16 * 1024 * 1024,
+        self.app = web.Application(middlewares=[self.errors_mw, self.auth_mw], client_max_size=decode.MAX_BODY_BYTES,
                                    handler_args={"max_line_size": 1 << 20, "max_field_size": 1 << 20})
         self.app.router.add_route("*", "/{path:.*}", self.dispatch)
         self.stopping = asyncio.Event()
@@ -187,28 +186,35 @@ class ApiServer:
         if sub == "scale":
             return await self.scale(request, rt, key_ns, name)
         if method == "GET":
+            watching = options.boolean(q, "watch")
             if not name:
-                if q.get("watch") in ("1", "true"):
+                if watching:
                     return await self.watch(request, rt, ns)
+                limit = options.int64(q, "limit") or 0
                 items, list_meta = api.list(rt, ns, q.get("labelSelector"), q.get("fieldSelector"),
-                                            int(q.get("limit") or 0), q.get("continue"))
+                                            max(limit, 0), q.get("continue"))  # a negative limit: no limit
                 return self.respond_list(request, rt, items, list_meta)
-            if q.get("watch") in ("1", "true"):
+            if watching:
                 return await self.watch(request, rt, ns, name)
             return self.respond_object(request, rt, api.get(rt, key_ns, name))
-        # Without fieldManager the apiserver names the manager after the user agent's first word ("kubectl").
-        agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
-        opts = WriteOptions(dry_run=q.get("dryRun") == "All", field_manager=q.get("fieldManager") or agent,
-                            field_validation=q.get("fieldValidation") or "Strict",
-                            force=q.get("force") in ("1", "true"))
-        if opts.field_validation not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(f"fieldValidation parameter unsupported: {opts.field_validation}")
+        if method == "DELETE":
+            delete = await self.delete_options(request)
+            if not name:
+                deleted = api.delete_collection(rt, ns, q.get("labelSelector"), q.get("fieldSelector"), delete)
+                return self.respond_list(request, rt, deleted, {"resourceVersion": str(api.store.rv)})
+            obj, gone = api.delete(rt, key_ns, name, delete)
+            if gone and rt.kind not in RETURNS_DELETED:
+                return json_response(success_status(rt, obj))
+            return self.respond_object(request, rt, obj, 200 if gone else 202)
+        opts = self.write_options(request)
         if method == "POST" and not name:
-            body = await self.body(request)
+            options.validate_write("CreateOptions", q, opts.field_manager)
+            body = await self.body(request, rt=rt, opts=opts)
             obj = api.create(rt, key_ns, body, opts)
             return self.respond_object(request, rt, obj, 201, opts.warnings)
         if method == "PUT" and name:
-            body = await self.body(request)
+            options.validate_write("UpdateOptions", q, opts.field_manager)
+            body = await self.body(request, rt=rt, opts=opts)
             obj = api.update(rt, key_ns, name, body, opts, sub if sub != "finalize" else "finalize")
             return self.respond_object(request, rt, obj, 200, opts.warnings)
         if method == "PATCH" and name:
@@ -216,24 +222,22 @@ class ApiServer:
             patch_type = PATCH_TYPES.get(ctype)
             if patch_type is None or patch_type == "apply-cbor":
                 raise errors.unsupported_media_type(ctype)
-            body = await self.body(request, yaml_ok=patch_type == "apply")
             if patch_type == "apply":
                 opts.field_manager = q.get("fieldManager", "")  # apply requires an explicit manager
+            options.validate_write("PatchOptions", q, opts.field_manager, patch_type)
+            body = await self.body(request, yaml_ok=patch_type == "apply", rt=rt, opts=opts)
             obj = api.patch(rt, key_ns, name, patch_type, body, opts, sub)
             return self.respond_object(request, rt, obj, 200, opts.warnings)
-        if method == "DELETE":
-            options = await self.delete_options(request)
-            if not name:
-                deleted = api.delete_collection(rt, ns, q.get("labelSelector"), q.get("fieldSelector"), options)
-                return self.respond_list(request, rt, deleted, {"resourceVersion": str(api.store.rv)})
-            obj, gone = api.delete(rt, key_ns, name, options)
-            if gone and rt.kind not in RETURNS_DELETED:
-                return json_response(success_status(rt, obj))
-            return self.respond_object(request, rt, obj, 200 if gone else 202)
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
-    async def body(self, request: web.Request, yaml_ok: bool = False) -> Any:
-        raw = await request.read()
+    async def body(self, request: web.Request, yaml_ok: bool = False, rt: ResourceType | None = None,
+                   opts: WriteOptions | None = None) -> Any:
+        """The request body as JSON values (decode.py); duplicate fields answer as ``opts.field_validation``
+        says (a strict decoding error, a warning, or the last one wins)."""
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise decode.too_large() from None
         ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if ctype == "application/vnd.kubernetes.protobuf":  # kubectl 1.32+ typed clients (create subcommands)
             return protobuf.decode(raw) if raw else None
@@ -241,24 +245,52 @@ class ApiServer:
             raise errors.ApiError('the body of the request was in an unknown format - accepted media types '
                                   'include: application/json, application/yaml, application/vnd.kubernetes.protobuf',
                                   415, "UnsupportedMediaType")
-        try:
-            if yaml_ok or ctype in ("application/yaml", "application/x-yaml"):
-                return yaml.safe_load(raw) if raw else None
-            return json.loads(raw) if raw else None
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
+        if not raw:
+            return None
+        as_yaml = yaml_ok or ctype in ("application/yaml", "application/x-yaml")
+        decoded = decode.decode_yaml(raw) if as_yaml else decode.decode_json(raw)
+        problems = decode.strict_problems(decoded, as_yaml)
+        if problems and opts is not None and rt is not None:
+            if opts.field_validation == "Strict":
+                raise errors.bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                                         "strict decoding error: " + ", ".join(problems))
+            if opts.field_validation == "Warn":
+                opts.warnings += problems
+        return decoded.value
+
+    @staticmethod
+    def write_options(request: web.Request) -> WriteOptions:
+        """dryRun, fieldManager, fieldValidation and force of a write (validated per verb by options.py)."""
+        q = request.query
+        # Without fieldManager the apiserver names the manager after the user agent's first word ("kubectl").
+        agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
+        return WriteOptions(dry_run=bool(options.dry_run(q)), field_manager=q.get("fieldManager") or agent,
+                            field_validation=q.get("fieldValidation") or "Strict",
+                            force=bool(options.boolean(q, "force")))
 
     async def delete_options(self, request: web.Request) -> DeleteOptions:
+        """The DeleteOptions of the query and the body (the query wins, as the apiserver merges them)."""
         q = request.query
         body = (await self.body(request)) if request.can_read_body else None
-        body = body if isinstance(body, dict) else {}
-        grace = q.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
-        return DeleteOptions(
-            propagation=q.get("propagationPolicy") or body.get("propagationPolicy")
-            or ("Orphan" if body.get("orphanDependents") else None),
-            grace_period=int(grace) if grace is not None else None,
-            preconditions=body.get("preconditions") or {},
-            dry_run=q.get("dryRun") == "All" or body.get("dryRun") == ["All"])
+        if body is not None and not isinstance(body, dict):
+            raise errors.bad_request("the body of the request was not a DeleteOptions object: json: cannot "
+                                     f"unmarshal {_json_type(body)} into Go value of type v1.DeleteOptions")
+        body = body or {}
+        grace = options.int64(q, "gracePeriodSeconds")
+        if grace is None:
+            grace = _body_int(body, "gracePeriodSeconds")
+        propagation = q.get("propagationPolicy", body.get("propagationPolicy"))
+        orphan = options.boolean(q, "orphanDependents")
+        if orphan is None and body.get("orphanDependents") is not None:
+            orphan = bool(body["orphanDependents"])
+        dry_run = options.dry_run(q) or list(body.get("dryRun") or [])
+        options.validate_delete(propagation, orphan, dry_run)
+        preconditions = body.get("preconditions") or {}
+        if not isinstance(preconditions, dict):
+            raise errors.bad_request("json: cannot unmarshal into Go struct field DeleteOptions.preconditions of "
+                                     "type v1.Preconditions")
+        return DeleteOptions(propagation=propagation or ("Orphan" if orphan else None), grace_period=grace,
+                             preconditions=preconditions, dry_run=bool(dry_run))
 
     # -- responses ---------------------------------------------------------------------
 
@@ -305,6 +337,8 @@ class ApiServer:
         def matches(obj: dict) -> bool:
             return label_match(obj["metadata"].get("labels") or {}) and field_match(obj)
 
+        timeout = options.int64(q, "timeoutSeconds") or 1800  # parsed before the watch exists: nothing leaks
+        bookmarks = bool(options.boolean(q, "allowWatchBookmarks"))
         since = api.store.rv
         if not initial:
             try:
@@ -317,7 +351,6 @@ class ApiServer:
             raise errors.gone(f"too old resource version: {rv_text} ({api.store.compacted_rv + 1})") from None
         resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
 
         def frame(kind: str, obj: dict) -> bytes:
             if table and kind != "BOOKMARK":
@@ -331,9 +364,8 @@ class ApiServer:
                 meta["annotations"] = {"k8s.io/initial-events-end": "true"}
             return frame("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta})
 
-        timeout = float(q.get("timeoutSeconds") or 1800)
-        bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
         try:
+            await resp.prepare(request)
             if initial:
                 for obj in api.store.list(rt.group_resource, ns):
                     if matches(obj):
@@ -382,24 +414,26 @@ class ApiServer:
         api = self.sandbox.api
         obj = api.get(rt, ns, name)
         if request.method in ("PUT", "PATCH"):
+            opts = self.write_options(request)
+            ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+            options.validate_write("UpdateOptions" if request.method == "PUT" else "PatchOptions", request.query,
+                                   opts.field_manager, None if request.method == "PUT" else PATCH_TYPES.get(ctype))
             current = scale_of(obj)
             if request.method == "PUT":
                 body = await self.body(request)
             else:
                 from . import patch as patching
-                ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
                 raw = await self.body(request, yaml_ok=ctype == "application/apply-patch+yaml")
                 if ctype == "application/json-patch+json":
                     body = patching.json_patch(current, raw)
                 else:
                     body = patching.merge_patch(current, raw)
-            replicas = ((body or {}).get("spec") or {}).get("replicas")
-            if not isinstance(replicas, int) or replicas < 0:
+            spec = body.get("spec") if isinstance(body, dict) else None
+            replicas = spec.get("replicas") if isinstance(spec, dict) else None
+            if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
                 raise errors.invalid("Scale", "autoscaling", name, [errors.field_error(
                     "Scale", "must be greater than or equal to 0", "spec.replicas", replicas)])
-            agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
-            obj = api.patch(rt, ns, name, "merge", {"spec": {"replicas": replicas}},
-                            WriteOptions(field_manager=request.query.get("fieldManager") or agent))
+            obj = api.patch(rt, ns, name, "merge", {"spec": {"replicas": replicas}}, opts)
         return json_response(scale_of(obj))
 
     # -- admin -------------------------------------------------------------------------
@@ -475,3 +509,26 @@ def trace_request(sb: Sandbox, body: dict) -> dict:
     return {"hops": [h.to_dict() for h in response.hops], "status": response.status,
             "answeredBy": response.served_by or None, "error": None}
 
+
+
+def _json_type(value: Any) -> str:
+    """encoding/json's name for a JSON value's type in unmarshal errors."""
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "object"
+
+
+def _body_int(body: dict, key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise errors.bad_request(f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                                 f"DeleteOptions.{key} of type int64")
+    return value

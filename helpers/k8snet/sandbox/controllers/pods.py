@@ -130,6 +130,12 @@ def node_capacity(node: dict[str, Any]) -> int:
         return 110
 
 
+def _ours(pod: Pod) -> bool:
+    """kube-scheduler places only the pods that name it (spec.schedulerName, defaulted to default-scheduler);
+    a pod for another scheduler stays Pending until something binds it (pods/binding)."""
+    return pod["spec"].get("schedulerName", "default-scheduler") == "default-scheduler"
+
+
 def schedule(sb: Sandbox, pod: Pod) -> None:
     """Filter nodes (taints, nodeSelector, the node's pod capacity), then the least-loaded, seeded tie-break."""
     nodes = sb.store.list("nodes")
@@ -494,7 +500,8 @@ def _probed(pod: Pod) -> bool:
 
 STAGES: list[Stage] = [
     Stage("terminate", lambda p: _deleting(p) and bool(p["spec"].get("nodeName")), lambda p: 0.2, terminate),
-    Stage("schedule", lambda p: not p["spec"].get("nodeName") and not _deleting(p), lambda p: 0.0, schedule),
+    Stage("schedule", lambda p: not p["spec"].get("nodeName") and not _deleting(p) and _ours(p), lambda p: 0.0,
+          schedule),
     Stage("start", lambda p: bool(p["spec"].get("nodeName")) and _phase(p) == "Pending" and not _deleting(p),
           lambda p: 0.1, start),
     # the kubelet's prober: its stage is added per sandbox by controller(), as it remembers results (Prober)
