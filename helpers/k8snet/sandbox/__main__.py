@@ -12,7 +12,7 @@ import ssl
 import sys
 from pathlib import Path
 
-from . import pki
+from . import lock, pki
 from .instance import Sandbox, serve, shutdown
 
 
@@ -24,11 +24,18 @@ def write_atomic(path: Path, text: str) -> None:
 
 EDGE_PORT_BUSY = 3
 """Exit code when an ingress edge port is taken (``process.up`` turns it into a clear message)."""
+SERVER_BUSY = 4
+"""Exit code when another server holds the state directory (``process.up`` then uses that one)."""
 
 
 async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edge_https_port: int = 8443) -> int:
     from .edge import Edge, EdgePortBusy
 
+    try:
+        held = lock.acquire(state)  # before the store opens; kept open for the process's life
+    except lock.Busy as exc:
+        print(f"k8snet-sandbox-busy: {exc}", file=sys.stderr, flush=True)
+        return SERVER_BUSY
     token = (state / "token").read_text().strip()
     sandbox = Sandbox(state, seed=seed)
     _, crt, key = pki.ensure(state)
@@ -54,6 +61,7 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     await shutdown(sandbox, runner)
     sandbox.close()
     (state / "ready.json").unlink(missing_ok=True)
+    os.close(held)
     return 0
 
 

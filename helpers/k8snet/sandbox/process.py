@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import kubeconfig, pins
+from . import lock
 
 CONTEXT = "k8snet-sandbox"
 EDGE_PORTS = (pins.EDGE_HTTP_PORT, pins.EDGE_HTTPS_PORT)
 """The ingress edge's default ports on 127.0.0.1: the URLs the kind backend maps (K8SNET_EDGE_HTTP_PORT and
 K8SNET_EDGE_HTTPS_PORT override them, as for kind)."""
 EDGE_PORT_BUSY = 3  # the sandbox process's exit code when an edge port is taken (sandbox/__main__.py)
+SERVER_BUSY = 4  # its exit code when another server holds the state directory's lock (lock.py)
 
 
 def home() -> Path:
@@ -66,25 +68,23 @@ def _tls(state: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(state / "ca.crt"))
 
 
-def _healthy(state: Path, port: int, token: str) -> bool:
-    req = urllib.request.Request(f"https://127.0.0.1:{port}/readyz", headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=1, context=_tls(state)) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def status(state: Path | None = None) -> Running | None:
-    """The running sandbox, or None."""
+    """The running sandbox, or None: a server holds the state directory's lock and has said where it listens.
+
+    Liveness comes from the lock and the pid (lock.py), never from a timed health check, so a busy sandbox
+    still counts as running.
+    """
     state = state or home()
+    pid = lock.holder(state)
+    if pid is None:
+        return None
     try:
         ready = json.loads((state / "ready.json").read_text())
         token = (state / "token").read_text().strip()
     except (OSError, ValueError):
-        return None
-    if not _alive(ready["pid"]) or not _healthy(state, ready["port"], token):
-        return None
+        return None  # holding the lock but still starting
+    if pid and ready.get("pid") != pid:
+        return None  # ready.json of an earlier server
     edge = ready.get("edge") or {}
     return Running(ready["pid"], ready["port"], token, state, edge.get("http"), edge.get("https"))
 
@@ -103,12 +103,29 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
     0 picks free ports); a taken port makes ``up`` fail with a message naming it and the option to change.
     """
     state = state or home()
-    running = status(state)
+    running = status(state) or _wait_for_holder(state, timeout)
     if running is None:
         running = _spawn(state, port, seed, timeout, edge_ports(edge_http_port, edge_https_port))
     if write_kubeconfig:
         kubeconfig.add_context(CONTEXT, running.server, running.token, ca_data=running.ca_file.read_bytes())
     return running
+
+
+def _wait_for_holder(state: Path, timeout: float) -> Running | None:
+    """A server holds the lock but has not said where it listens yet (starting): wait for it, never start another.
+
+    Returns None when no server holds the lock.
+    """
+    deadline = time.monotonic() + timeout
+    while (pid := lock.holder(state)) is not None:
+        running = status(state)
+        if running is not None:
+            return running
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the sandbox server (pid {pid}) holds {state} but has not started serving within "
+                               f"{timeout:.0f}s; see {state / 'sandbox.log'}, or stop it with `k8snet sandbox down`")
+        time.sleep(0.02)
+    return None
 
 
 def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
@@ -134,6 +151,11 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if proc.returncode == SERVER_BUSY:  # another `up` won the race: use its server
+                running = _wait_for_holder(state, max(deadline - time.monotonic(), 1.0))
+                if running is not None:
+                    return running
+                _fail(state, proc.returncode)
             if proc.returncode == EDGE_PORT_BUSY:
                 raise RuntimeError(_edge_busy_message(state))
             if port:  # the old port is taken: try any free one
@@ -175,17 +197,26 @@ def _fail(state: Path, code: int | None) -> Running:
 
 
 def down(state: Path | None = None, timeout: float = 10.0, write_kubeconfig: bool = True) -> bool:
-    """Stop the sandbox (its state stays for the next ``up``); remove the kubeconfig context."""
+    """Stop the server holding the state directory (its state stays for the next ``up``); remove the context."""
     state = state or home()
-    running = status(state)
+    pid = lock.holder(state)
     stopped = False
-    if running is not None:
-        os.kill(running.pid, signal.SIGTERM)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGCONT)  # a stopped (SIGSTOP) server must run to handle SIGTERM
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         deadline = time.monotonic() + timeout
-        while _alive(running.pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if _alive(running.pid):
-            os.kill(running.pid, signal.SIGKILL)
+        while (lock.holder(state) is not None or _alive(pid)) and time.monotonic() < deadline:
+            time.sleep(0.02)  # _alive reaps it when it is our child
+        if lock.holder(state) is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while lock.holder(state) is not None and _alive(pid):
+                time.sleep(0.02)
         stopped = True
     (state / "ready.json").unlink(missing_ok=True)
     if write_kubeconfig:
