@@ -178,3 +178,20 @@ def test_a_busy_edge_port_fails_up_with_a_clear_message(tmp_path, monkeypatch):
         taken.close()
     with pytest.raises(ValueError, match="must differ"):
         process.up(edge_http_port=9999, edge_https_port=9999)
+
+
+def test_a_request_line_without_a_version_gets_go_s_400(edge, site):
+    """net/http parseRequestLine needs three fields: ``400 Bad Request: malformed HTTP request``, on an
+    HTTP/1.1 status line, never an HTTP/0.9 answer."""
+    answer = raw(edge.http_port, b"GET /\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:80]
+    assert answer.endswith(b"400 Bad Request: malformed HTTP request") and b"Connection: close" in answer
+    still_serving(edge, site)
+
+
+def test_an_absolute_form_request_is_routed_by_the_uri_s_host(edge, site):
+    """net/http readRequest: for an absolute-form request-target, the URL's host wins over the Host header."""
+    answer = raw(edge.http_port, f"GET http://{site}/hostname HTTP/1.1\r\nHost: elsewhere.test\r\n"
+                                 "Connection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert answer.split(b"\r\n\r\n", 1)[1].startswith(b"web-")

@@ -26,6 +26,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion, HttpVersion11
@@ -74,12 +75,20 @@ def go_error(status: int, text: str) -> web.Response:
 class _EdgeRequest(BaseRequest):
     """A request whose responses carry no ``Server`` header unless the backend set one (Go adds none).
 
-    A request aiohttp could not parse is answered on an ``HTTP/1.1`` status line, as Go writes it.
+    A request aiohttp could not parse, or one with no version, is answered on an ``HTTP/1.1`` status line,
+    as Go writes it.
     """
 
     @property
     def version(self) -> HttpVersion:
-        return HttpVersion11 if self._message is PARSE_ERROR else super().version
+        if self._message is PARSE_ERROR or super().version < (1, 0):
+            return HttpVersion11
+        return super().version
+
+    @property
+    def request_version(self) -> HttpVersion:
+        """The version the client sent (``version`` is what the answer's status line says)."""
+        return super().version
 
     async def _prepare_hook(self, response: web.StreamResponse) -> None:
         if response.headers.get("Server") == SERVER_SOFTWARE:
@@ -331,8 +340,18 @@ class Edge:
             if request.transport is not None:
                 request.transport.abort()  # the Traefik pod that held this connection is gone: reset
             raise ConnectionResetError("the Traefik pod of this connection is gone")
+        if request.request_version < (1, 0):  # "GET /" with no version: net/http parseRequestLine wants three fields
+            return go_error(400, "400 Bad Request: malformed HTTP request")
         version = f"HTTP/{request.version.major}.{request.version.minor}"
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+        target = request.raw_path
+        if target.lower().startswith(("http://", "https://")):
+            # absolute-form: the URL's host wins over the Host header (net/http readRequest: req.Host =
+            # req.URL.Host), and the request goes on with its path
+            url = urlsplit(target)
+            target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+            if url.netloc:
+                raw = [(k, v) for k, v in raw if k.lower() != "host"] + [("Host", url.netloc)]
         if request.version >= (1, 1) and not any(k.lower() == "host" for k, _ in raw):
             return go_error(400, "400 Bad Request: missing required Host header")
         if request.headers.get("Expect", "").lower() == "100-continue":
@@ -351,7 +370,7 @@ class Edge:
         if tls is not None:
             tls = dataclasses.replace(tls)  # each exchange gets its own copy, as before
         front = self.sb.dataplane.ingress
-        reply, ex = front.serve(conn, request.method, request.raw_path, version, Headers(raw), body, tls)
+        reply, ex = front.serve(conn, request.method, target, version, Headers(raw), body, tls)
         front.remember(ex, reply)
         if ex.delay > 0:
             await asyncio.sleep(ex.delay)  # a rate limiter held the request for its token

@@ -97,9 +97,17 @@ class ApiServer:
 
     @web.middleware
     async def auth_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        header = request.headers.get("Authorization", "")
-        supplied = header[7:] if header.startswith("Bearer ") else ""
-        if not supplied or not hmac.compare_digest(supplied, self.token):
+        """Bearer tokens as kube-apiserver reads them (authentication/request/bearertoken: the scheme is
+        case-insensitive); a request with no credentials is anonymous, and anonymous users may only read the
+        health and version endpoints (the system:public-info-viewer ClusterRole)."""
+        header = request.headers.get("Authorization", "").strip()
+        if not header:
+            if request.method == "GET" and public_path(request.path):
+                return await handler(request)
+            raise errors.unauthorized()
+        scheme, _, rest = header.partition(" ")
+        supplied = rest.split(" ", 1)[0] if scheme.lower() == "bearer" else ""
+        if not supplied or not hmac.compare_digest(supplied.encode(), self.token.encode()):
             raise errors.unauthorized()
         return await handler(request)
 
@@ -111,8 +119,8 @@ class ApiServer:
         sb = self.sandbox
         if path == "/version":
             return json_response(sb.version_info())
-        if path in ("/healthz", "/livez", "/readyz"):
-            return web.Response(text="ok")
+        if parts[:1] in (["healthz"], ["livez"], ["readyz"]):
+            return health(parts, "verbose" in request.query)
         if parts[:2] == ["k8snet", "admin"]:
             return await self.admin(request, parts[2:])
         if parts[:1] == ["openapi"]:
@@ -470,6 +478,28 @@ class ApiServer:
         if action == "trace":
             return json_response(trace_request(sb, body))
         raise errors.not_found("", "", f"admin/{action}")
+
+
+HEALTH_CHECKS = ("ping", "log", "etcd")
+"""The checks each health endpoint reports; the sandbox's store stands where kube-apiserver checks etcd."""
+
+
+def public_path(path: str) -> bool:
+    """What system:public-info-viewer lets anyone GET: /healthz, /livez, /readyz, /version and below."""
+    return any(path == p or path.startswith(p + "/") for p in ("/healthz", "/livez", "/readyz", "/version"))
+
+
+def health(parts: list[str], verbose: bool) -> web.Response:
+    """``/readyz``, ``/readyz/ping``, ``/readyz?verbose`` as k8s.io/apiserver/pkg/server/healthz words them."""
+    endpoint = parts[0]
+    if len(parts) > 1:
+        if len(parts) == 2 and parts[1] in HEALTH_CHECKS:
+            return web.Response(text="ok")
+        return web.Response(status=404, text="404 page not found\n")
+    if not verbose:
+        return web.Response(text="ok")
+    lines = [f"[+]{check} ok" for check in HEALTH_CHECKS]
+    return web.Response(text="\n".join(lines) + f"\n{endpoint} check passed\n")
 
 
 def scale_of(obj: dict) -> dict:
