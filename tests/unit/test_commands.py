@@ -246,3 +246,32 @@ def test_unknown_image_runs_nothing(sb):
     pod = running(sb, "bb", image="busybox:1.36", command=["sleep", "3600"])
     out, err, code = sh(sb, pod, "sh", "-c", "true")
     assert code == 127 and "busybox:1.36 is not emulated" in err
+
+
+# -- budgets: a runaway program is ended as a kill would end it ------------------------------------------
+
+
+def test_a_script_past_its_cpu_budget_is_killed_with_137_and_an_event(sb):
+    pod = running(sb, "runaway", args=["netexec"])
+    result = run_sync(sb.dataplane, pod, "main", ["sh", "-c", "true;" * 50_000 + "echo never"], cpu_budget=0.01)
+    assert result.exit_code == 137 and b"never" not in result.stdout
+    assert b"went over its CPU budget (0.01 s)" in result.stderr
+    events = [e for e in sb.store.list("events", "default") if e["reason"] == "BudgetExceeded"]
+    assert events and events[-1]["involvedObject"]["name"] == "runaway" and events[-1]["type"] == "Warning"
+
+
+def test_output_past_the_budget_ends_the_program(sb, monkeypatch):
+    from k8snet.sandbox.dataplane import commands
+
+    monkeypatch.setattr(commands, "OUTPUT_BUDGET", 1000)
+    pod = running(sb, "chatty", args=["netexec"])
+    out, err, code = sh(sb, pod, "sh", "-c", "echo 0123456789; " * 200)
+    assert code == 137 and "output budget" in err and len(out) <= 1000
+
+
+def test_output_redirected_to_a_file_counts_against_the_file_system_instead(sb, monkeypatch):
+    from k8snet.sandbox.dataplane import commands
+
+    monkeypatch.setattr(commands, "OUTPUT_BUDGET", 1000)
+    pod = running(sb, "quiet", args=["netexec"])
+    assert sh(sb, pod, "sh", "-c", "echo 0123456789 >> /tmp/log; " * 200 + "echo ok")[2] == 0

@@ -63,6 +63,10 @@ class FakeDataPlane:
     def __init__(self) -> None:
         self.logs = FakeLogs()
         self.calls: list[tuple[str, list[str], bytes | None, bool]] = []
+        self.forgotten: list[str] = []
+
+    def forget(self, pod_uid: str) -> None:
+        self.forgotten.append(pod_uid)
 
     async def exec(self, pod, container, argv, stdin=None, tty=False) -> ExecResult:  # noqa: ANN001
         self.calls.append((container, argv, stdin, tty))

@@ -138,7 +138,9 @@ class Sandbox:
     def status(self) -> dict[str, Any]:
         return {"kubernetesVersion": GIT_VERSION, "seed": self.seed, "resourceVersion": self.store.rv,
                 "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
-                                                   for rt in self.registry.types}}
+                                                   for rt in self.registry.types},
+                "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
+                {"fileSystems": 0, "fileSystemBytes": 0}}
 
     # -- services for controllers ------------------------------------------------------
 
@@ -162,6 +164,17 @@ class Sandbox:
             self._count_pod(event.old, -1)
             if event.type != "DELETED":
                 self._count_pod(event.obj, +1)
+            else:
+                self._pod_gone(event.obj)
+
+    def _pod_gone(self, pod: dict[str, Any]) -> None:
+        """A pod left the store, gracefully or forced (``--force --grace-period=0`` skips the kubelet's
+        termination): its address, programs, files and logs go with it either way."""
+        ip, node = (pod.get("status") or {}).get("podIP"), (pod.get("spec") or {}).get("nodeName")
+        if ip and node:
+            self.release_pod_ip(node, ip)
+        if self._dataplane is not None:
+            self._dataplane.forget(pod["metadata"].get("uid", ""))
 
     def pod_ip(self, node: str) -> str:
         return self.allocators.pod_ips[node].allocate()

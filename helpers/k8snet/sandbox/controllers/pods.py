@@ -244,16 +244,13 @@ def terminate(sb: Sandbox, pod: Pod) -> None:
         record(sb, pod, "Killing", f"Stopping container {c['name']}", "kubelet", host=node,
                field_path=f"spec.containers{{{c['name']}}}")
     rt = sb.registry.lookup("", "v1", "pods")
-    ip = (pod.get("status") or {}).get("podIP")
     if pod["metadata"].get("finalizers"):
         new = copy.deepcopy(pod)
         new["status"]["phase"] = "Succeeded" if pod["spec"].get("restartPolicy") == "Never" else "Failed"
         write_status(sb, new)
         return
+    # the store's DELETED event frees the pod's address, files and logs (Sandbox._pod_gone)
     sb.api.delete(rt, pod["metadata"]["namespace"], pod["metadata"]["name"], DeleteOptions(grace_period=0))
-    if ip:
-        sb.release_pod_ip(node, ip)
-    sb.dataplane.workloads.forget(pod["metadata"].get("uid", ""))
 
 
 # -- kubelet probes (pkg/kubelet/prober: worker.go, prober.go; pkg/probe/http, pkg/probe/tcp) --------------
@@ -392,7 +389,9 @@ class Prober:
         dp, spec = self.sb.dataplane, w.spec
         ip = pod["status"].get("podIP", "")
         if "exec" in spec:
-            result = run_sync(dp, pod, w.container, list(spec["exec"].get("command") or []))
+            # the probe's timeoutSeconds bounds its work, as the kubelet's exec probe timeout does
+            result = run_sync(dp, pod, w.container, list(spec["exec"].get("command") or []),
+                              cpu_budget=float(spec.get("timeoutSeconds", PROBE_DEFAULTS["timeoutSeconds"])))
             if isinstance(result, ExecStartFailure):
                 return False, "rpc error: code = Unknown desc = " + result.message.removeprefix(
                     "error executing command in container: "), True

@@ -80,6 +80,10 @@ class DataPlane:
         response.hops = conn.hops + response.hops
         return response
 
+    def forget(self, pod_uid: str) -> None:
+        """A pod left the cluster: its programs, files and logs go."""
+        self.workloads.forget(pod_uid)
+
     async def exec(self, pod: dict[str, Any], container: str, argv: list[str], stdin: bytes | None = None,
                    tty: bool = False) -> ExecResult:
         """Run an emulated command in a container; an unknown command exits 127 with what is supported."""

@@ -13,9 +13,12 @@ cited at each function. Waits (``sleep``, a timed-out connect) take no time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import posixpath
 import re
+import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,6 +30,7 @@ from .workloads import (
     EMPTY_REPLY,
     EMULATED,
     HTTP_ECHO_VERSION,
+    NO_SPACE,
     RAW_REPLY,
     FileSystem,
     dialed_ip,
@@ -69,6 +73,27 @@ PRESENT = {
 """Every command the real image has; one outside this set and AVAILABLE is ``not found``."""
 
 
+EXEC_CPU_BUDGET = 10.0
+"""Seconds of work one exec may take (a probe gets its timeoutSeconds). The sandbox runs every program in
+its own process, so a learner's 200,000-command script is run in slices between other requests, and a
+program past its budget is ended as a kill would end it (exit 137) instead of running for ever."""
+OUTPUT_BUDGET = 128 << 20
+"""Bytes of output one exec may hold (what it writes to its streams; output redirected to a file counts
+against the file system's budget instead): a program that writes without end is ended like one past its
+CPU budget."""
+SLICE = 0.005
+"""Seconds an exec runs before it lets the API server serve others (a cooperative time slice)."""
+KILLED = 137  # 128 + SIGKILL, what the runtime reports for a killed process
+
+
+class Killed(Exception):
+    """A program went over one of its budgets; ``budget`` names it."""
+
+    def __init__(self, budget: str):
+        super().__init__(budget)
+        self.budget = budget
+
+
 @dataclass
 class ExecStartFailure(ExecResult):
     """The runtime could not start the process (no such executable).
@@ -98,12 +123,30 @@ class Ctx:
     shell: str = ""  # "ash", "dash" or "bash" inside a script, "" at the top level
     out: list[bytes] = field(default_factory=list)
     err: list[bytes] = field(default_factory=list)
+    cpu_budget: float = EXEC_CPU_BUDGET
+    cpu_used: float = 0.0
+    written: int = 0
 
     def write(self, text: str | bytes) -> None:
-        self.out.append(text.encode() if isinstance(text, str) else text)
+        data = text.encode() if isinstance(text, str) else text
+        self._count(len(data))
+        self.out.append(data)
 
     def error(self, text: str) -> None:
-        self.err.append(text.encode())
+        data = text.encode()
+        self._count(len(data))
+        self.err.append(data)
+
+    def _count(self, size: int) -> None:
+        self.written += size
+        if self.written > OUTPUT_BUDGET:
+            raise Killed(f"output budget ({OUTPUT_BUDGET >> 20} MiB)")
+
+    def charge(self, seconds: float) -> None:
+        """Count work done; past the CPU budget the program is ended (:class:`Killed`)."""
+        self.cpu_used += seconds
+        if self.cpu_used > self.cpu_budget:
+            raise Killed(f"CPU budget ({self.cpu_budget:g} s)")
 
     @property
     def pod_ip(self) -> str:
@@ -114,10 +157,24 @@ async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], s
               tty: bool = False) -> ExecResult:
     """Run an emulated command in a container (the exec subresource's entry point).
 
+    The command runs in slices of :data:`SLICE` seconds, handing the event loop back in between, so the
+    API server answers other clients while a long script runs.
+
     Raises:
         ApiError: the image has no such executable (containerd's "failed to start exec" error).
     """
-    result = run_sync(dataplane, pod, container, argv, stdin, tty)
+    steps = _steps(dataplane, pod, container, argv, stdin, tty, EXEC_CPU_BUDGET)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: ExecResult = done.value
+            break
+        if loop.time() - started > SLICE:
+            await asyncio.sleep(0)
+            started = loop.time()
     if isinstance(result, ExecStartFailure):
         from ..errors import ApiError
 
@@ -126,8 +183,20 @@ async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], s
 
 
 def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,
-             tty: bool = False) -> ExecResult:
-    """The same as :func:`run`, callable from a synchronous reconcile (exec probes, container scripts)."""
+             tty: bool = False, cpu_budget: float = EXEC_CPU_BUDGET) -> ExecResult:
+    """The same as :func:`run` in one go, for a synchronous reconcile (exec probes, container scripts),
+    bounded by ``cpu_budget`` (a probe's timeoutSeconds)."""
+    steps = _steps(dataplane, pod, container, argv, stdin, tty, cpu_budget)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None, tty: bool,
+           cpu_budget: float) -> Generator[None, None, ExecResult]:
+    """Run a command, pausing (yield) between the commands of a script; returns its result."""
     spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
     if spec is None:
         return ExecResult(b"", f'container {container} is not valid for pod {pod["metadata"]["name"]}\n'.encode(), 1)
@@ -135,7 +204,7 @@ def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], st
     workloads.ensure_started(pod)
     family = image_family(spec.get("image", ""))
     ctx = Ctx(dataplane, pod, container, family, workloads.files(pod, container),
-              workloads.env(pod, container), tty, stdin or b"")
+              workloads.env(pod, container), tty, stdin or b"", cpu_budget=cpu_budget)
     if not argv:
         return ExecResult(b"", b"error: you must specify at least one command for the container\n", 1)
     if family is None:
@@ -144,8 +213,37 @@ def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], st
     name = resolve(ctx, argv[0])
     if name is None:
         return start_failure(ctx, argv[0])
-    code = execute(ctx, [name, *argv[1:]])
+    try:
+        if name in SHELL_NAMES and (argv[1:2] == ["-c"] or len(argv) == 1):  # a script: run in slices
+            code = yield from shell_steps(ctx, name, argv[1:])
+        else:
+            code = _timed(ctx, execute, [name, *argv[1:]])
+    except Killed as exc:
+        return _killed(ctx, argv, exc.budget)
     return ExecResult(b"".join(ctx.out), b"".join(ctx.err), code)
+
+
+def _timed(ctx: Ctx, fn: Any, *args: Any) -> Any:
+    """Run one command and charge its time to the program's CPU budget."""
+    began = time.perf_counter()
+    try:
+        return fn(ctx, *args)
+    finally:
+        ctx.charge(time.perf_counter() - began)
+
+
+def _killed(ctx: Ctx, argv: list[str], budget: str) -> ExecResult:
+    """A program ended for going over a budget: exit 137 as after SIGKILL, a note naming the budget, and an
+    Event on the pod so ``kubectl describe pod`` says what happened."""
+    from ..controllers.events import record
+
+    command = " ".join(argv)[:80]
+    message = (f"k8snet sandbox: `{command}` in container {ctx.container} went over its {budget} and was "
+               f"ended as a kill would end it (exit {KILLED})")
+    record(ctx.dp.sb, ctx.pod, "BudgetExceeded", message, "k8snet-sandbox", type_="Warning",
+           field_path=f"spec.containers{{{ctx.container}}}")
+    out = b"".join(ctx.out)[:OUTPUT_BUDGET]
+    return ExecResult(out, b"".join(ctx.err)[:1 << 20] + f"{message}\n".encode(), KILLED)
 
 
 def _result(ctx: Ctx, code: int, stderr: str) -> ExecResult:
@@ -185,6 +283,8 @@ def resolve(ctx: Ctx, exe: str) -> str | None:
 # -- the shell ------------------------------------------------------------------------------
 
 TOKEN = re.compile(r"&&|\|\||[0-2]?>>|[0-2]?>&[0-2]|&>|[0-2]?>|<|;|\||&")
+FD_REDIRECT = re.compile(r"[0-2](>>|>&[0-2]|>)")
+VARIABLE = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\?)")
 
 
 @dataclass
@@ -228,7 +328,7 @@ def tokenize(script: str, env: dict[str, str]) -> list[tuple[str, str, int]]:
             continue
         if word is None:
             word, start = [], i
-            m = re.match(r"[0-2](>>|>&[0-2]|>)", script[i:])
+            m = FD_REDIRECT.match(script, i)
             if m:
                 tokens.append(("op", m.group(0), i))
                 i += len(m.group(0))
@@ -269,12 +369,12 @@ def tokenize(script: str, env: dict[str, str]) -> list[tuple[str, str, int]]:
 
 
 def _var(script: str, i: int, env: dict[str, str]) -> tuple[str, int]:
-    m = re.match(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\?)", script[i:])
+    m = VARIABLE.match(script, i)  # matched in place: never a copy of the rest of the script
     if not m:
         return "$", i + 1
     if m.group(0) == "$?":
         return env.get("?", "0"), i + 2
-    return env.get(m.group(2) or m.group(3), ""), i + len(m.group(0))
+    return env.get(m.group(2) or m.group(3), ""), m.end()
 
 
 def parse(script: str, env: dict[str, str]) -> list[Simple] | str:
@@ -328,9 +428,24 @@ def split_script(script: str, env: dict[str, str]) -> tuple[str, list[str] | Non
     return script, None
 
 
+SHELL_NAMES = {"sh", "ash", "bash", "dash", "/bin/sh", "/bin/ash", "/bin/bash", "/bin/dash"}
+
+
 def shell(ctx: Ctx, name: str, args: list[str]) -> int:
-    """``sh -c SCRIPT`` (or a script on stdin): busybox ash, dash or bash, by image and name."""
-    flavour = "bash" if name == "bash" else ("ash" if ctx.family == "agnhost" else "dash")
+    """``sh -c SCRIPT`` (or a script on stdin) in one go: a nested shell, a probe, a container's setup."""
+    steps = shell_steps(ctx, name, args)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[None, None, int]:
+    """``sh -c SCRIPT`` (or a script on stdin): busybox ash, dash or bash, by image and name; pauses between
+    commands."""
+    flavour = "bash" if posixpath.basename(name) == "bash" else ("ash" if ctx.family == "agnhost" else "dash")
+    name = posixpath.basename(name)
     if args[:1] == ["-c"]:
         if len(args) < 2:
             ctx.error(f"{name}: -c requires an argument\n" if flavour != "bash" else
@@ -348,26 +463,48 @@ def shell(ctx: Ctx, name: str, args: list[str]) -> int:
         return 1
     saved, ctx.shell = ctx.shell, flavour
     try:
-        return script_run(ctx, script)
+        return (yield from script_steps(ctx, script))
     finally:
         ctx.shell = saved
 
 
 def script_run(ctx: Ctx, script: str) -> int:
-    """Run a script's simple commands, honouring ``;``, ``&&``, ``||`` and ``exit``."""
+    """Run a script in one go (see :func:`script_steps`)."""
+    steps = script_steps(ctx, script)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def script_steps(ctx: Ctx, script: str) -> Generator[None, None, int]:
+    """Run a script's simple commands, honouring ``;``, ``&&``, ``||`` and ``exit``; pauses after each one.
+
+    Parsing is one pass over the script; each command's own words are expanded again when it runs
+    (``$VAR`` and ``$?`` take the values of that moment), which costs the command's length, so a
+    script's cost is linear in its length.
+    """
+    began = time.perf_counter()
     commands = parse(script, ctx.env)
+    ctx.charge(time.perf_counter() - began)
     if isinstance(commands, str):
         ctx.error(f"sh: {commands}\n")
         return 2
     code = 0
     for cmd in commands:
+        yield
         if (cmd.op == "&&" and code != 0) or (cmd.op == "||" and code == 0):
             continue
         ctx.env["?"] = str(code)
-        now = parse(script[cmd.start:cmd.end], ctx.env)  # expand $VAR and $? when the command runs
-        if isinstance(now, str) or not now:
-            continue
-        code = simple(ctx, now[0].words, now[0].redirs)
+        began = time.perf_counter()
+        try:
+            now = parse(script[cmd.start:cmd.end], ctx.env)  # expand $VAR and $? when the command runs
+            if isinstance(now, str) or not now:
+                continue
+            code = simple(ctx, now[0].words, now[0].redirs)
+        finally:
+            ctx.charge(time.perf_counter() - began)
         if code < 0:  # exit
             return -code - 1
     return code
@@ -413,11 +550,16 @@ def simple(ctx: Ctx, words: list[str], redirs: list[tuple[str, str]]) -> int:
     else:
         code = execute(ctx, [name, *words[1:]])
     ctx.stdin = stdin_saved
-    return _redirect(ctx, redirs, out_before, err_before, code)
+    return _redirect(ctx, redirs, out_before, err_before, code, posixpath.basename(words[0]))
 
 
-def _redirect(ctx: Ctx, redirs: list[tuple[str, str]], out_at: int, err_at: int, code: int) -> int:
-    """Apply ``>``, ``>>``, ``2>``, ``2>&1``, ``&>`` to what the command just wrote."""
+def _redirect(ctx: Ctx, redirs: list[tuple[str, str]], out_at: int, err_at: int, code: int,
+              program: str = "sh") -> int:
+    """Apply ``>``, ``>>``, ``2>``, ``2>&1``, ``&>`` to what the command just wrote.
+
+    A full file system fails the program's own write (busybox and coreutils both say
+    ``cat: write error: No space left on device`` and exit 1), after what fits was written.
+    """
     out, err = b"".join(ctx.out[out_at:]), b"".join(ctx.err[err_at:])
     del ctx.out[out_at:], ctx.err[err_at:]
     keep_out, keep_err = out, err
@@ -437,7 +579,11 @@ def _redirect(ctx: Ctx, redirs: list[tuple[str, str]], out_at: int, err_at: int,
             data, keep_err = keep_err, b""
         else:
             data, keep_out = keep_out, b""
+        ctx.written -= len(data)  # what goes to a file counts against the file system's budget instead
         problem = ctx.fs.write(FileSystem.norm(target, ctx.cwd), data, append)
+        if problem == NO_SPACE:
+            ctx.error(f"{program}: write error: {NO_SPACE}\n")
+            return 1
         if problem:
             ctx.error(_not_found_prefix(ctx) + f"can't create {target}: {problem}\n" if ctx.shell != "bash"
                       else f"bash: line 1: {target}: {problem}\n")

@@ -431,11 +431,20 @@ def _nginx(tag: str, entrypoint: bool) -> Program:
 # -- the container's file system -----------------------------------------------------------
 
 
+FS_BUDGET = 64 << 20
+"""Bytes one container's files may hold. A real writable layer is bounded by the node's disk (and an
+``ephemeral-storage`` limit); the sandbox keeps every container in memory, so a doubling ``cat a a > b``
+must end with "No space left on device" long before it can take the cluster's memory."""
+NO_SPACE = "No space left on device"
+
+
 class FileSystem:
     """A container's writable layer, in memory: what ``touch``, ``rm``, ``cat`` and exec probes see."""
 
-    def __init__(self, files: dict[str, bytes], dirs: set[str]):
+    def __init__(self, files: dict[str, bytes], dirs: set[str], budget: int = FS_BUDGET):
         self.files = dict(files)
+        self.size = sum(len(data) for data in self.files.values())
+        self.budget = budget
         self.dirs = set(dirs) | {"/"}
         for path in list(self.files) + list(self.dirs):
             while path != "/":
@@ -466,18 +475,25 @@ class FileSystem:
             return "Is a directory"
         if posixpath.dirname(p) not in self.dirs:
             return "No such file or directory"
-        self.files[p] = (self.files.get(p, b"") if append else b"") + data
-        return ""
+        kept = self.files.get(p, b"") if append else b""
+        room = self.budget - (self.size - len(self.files.get(p, b"")) + len(kept))
+        problem = NO_SPACE if len(data) > room else ""
+        if problem:
+            data = data[:max(room, 0)]  # the kernel writes what fits, then ENOSPC
+        self.size += len(kept) + len(data) - len(self.files.get(p, b""))
+        self.files[p] = kept + data
+        return problem
 
     def remove(self, path: str, recursive: bool = False) -> str:
         p = self.norm(path)
         if p in self.files:
-            del self.files[p]
+            self.size -= len(self.files.pop(p))
             return ""
         if p in self.dirs:
             if not recursive:
                 return "Is a directory"
             self.files = {f: d for f, d in self.files.items() if not f.startswith(p + "/")}
+            self.size = sum(len(data) for data in self.files.values())
             self.dirs = {d for d in self.dirs if d != p and not d.startswith(p + "/")} | {"/"}
             return ""
         return "No such file or directory"
@@ -674,6 +690,10 @@ class Workloads:
         uid = pod["metadata"].get("uid", "")
         self._files.pop((uid, container), None)
         self._start(pod, container)
+
+    def footprint(self) -> dict[str, int]:
+        """How many container file systems are kept and their bytes (``/k8snet/admin/status``)."""
+        return {"fileSystems": len(self._files), "fileSystemBytes": sum(fs.size for fs in self._files.values())}
 
     def forget(self, pod_uid: str) -> None:
         """The pod is gone: drop its programs, files and logs."""
