@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -68,6 +69,18 @@ def _tls(state: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(state / "ca.crt"))
 
 
+def _listening(port: int) -> bool:
+    """Whether the kernel accepts connections on the port: a refusal means the server is gone. A busy (or
+    stopped) server still has its connections accepted by the kernel, so this never mistakes busy for dead."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except ConnectionRefusedError:
+        return False
+    except OSError:
+        return True  # a full backlog or a slow accept: still there
+
+
 def status(state: Path | None = None) -> Running | None:
     """The running sandbox, or None: a server holds the state directory's lock and has said where it listens.
 
@@ -85,6 +98,8 @@ def status(state: Path | None = None) -> Running | None:
         return None  # holding the lock but still starting
     if pid and ready.get("pid") != pid:
         return None  # ready.json of an earlier server
+    if not _listening(ready["port"]):
+        return None  # it holds the lock while it dies (kill -9 releases the lock a moment later)
     edge = ready.get("edge") or {}
     return Running(ready["pid"], ready["port"], token, state, edge.get("http"), edge.get("https"))
 
