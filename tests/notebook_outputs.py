@@ -34,10 +34,26 @@ def execute(path: Path, running: process.Running) -> float:
     process.admin(running, "reset", {"seed": 0})
     nb = nbformat.read(path, as_version=4)
     started = time.monotonic()
-    NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False,
+    NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False, store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb.metadata.pop("widgets", None)  # live widget models: random ids, and nothing without the kernel
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     nbformat.write(nb, path)
     return time.monotonic() - started
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Consecutive writes to one stream as one output, as JupyterLab saves them (the kernel sends them apart)."""
+    merged: list = []
+    for out in outputs:
+        if merged and out.output_type == "stream" and merged[-1].output_type == "stream" \
+                and merged[-1].name == out.name:
+            merged[-1].text += out.text
+        else:
+            merged.append(out)
+    return merged
 
 
 def main(paths: list[str]) -> int:

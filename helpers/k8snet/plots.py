@@ -452,24 +452,25 @@ def _candidates(ax: Axes, i: int, candidates: list[tuple[str, bool]], x: float, 
     cell = width / cols
     for k, (name, chosen) in enumerate(candidates):
         ax.text(x + (k % cols) * cell, top - (k // cols) * line, ("▶ " if chosen else "  ") + name,
-                fontsize=FONT["body"], family="monospace", fontweight="bold" if chosen else "normal",
+                fontsize=FONT["small"], family="monospace", fontweight="bold" if chosen else "normal",
                 color=PALETTE["ink"], va="top", gid=f"{'chosen' if chosen else 'candidate'}:{i}:{name}")
 
 
 def _columns(candidates: list[tuple[str, bool]], width: float) -> int:
     """How many candidates fit side by side in ``width`` inches (DejaVu Sans Mono's advance is 0.6 em)."""
-    cell = (max(len(c) for c, _ in candidates) + 4) * 0.6 * FONT["body"] / 72
+    cell = (max(len(c) for c, _ in candidates) + 4) * 0.6 * FONT["small"] / 72  # the "▶ " and two spaces
     return max(1, min(len(candidates), int(width // cell)))
 
 
 def _wrap(text: str, width: float, size: float, bold: bool = False) -> list[str]:
     """``text`` in lines that fit ``width`` inches at ``size`` points, broken only between words.
 
-    DejaVu Sans averages about 0.55 em a character (0.6 em bold); a word longer than a line stays whole.
+    DejaVu Sans averages about 0.55 em a character (0.6 em bold) in prose; lines full of digits and capitals run
+    wider, so lines are measured at 0.58 em (0.63 em bold). A word longer than a line stays whole.
     """
     import textwrap
 
-    most = max(8, int(width / ((0.6 if bold else 0.55) * size / 72)))
+    most = max(8, int(width / ((0.63 if bold else 0.58) * size / 72)))
     return textwrap.wrap(text, most, break_long_words=False, break_on_hyphens=False) or [""]
 
 
