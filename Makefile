@@ -26,7 +26,7 @@ lab: venv
 	$(if $(filter $(BACKEND),sandbox kind),,$(error BACKEND must be sandbox or kind, not "$(BACKEND)"))
 	$(BIN)/k8snet $(BACKEND) up
 	@echo "The $(CLUSTER) runs on its own: it keeps running after JupyterLab stops ('make $(BACKEND)-down' stops it)."
-	@K8SNET_BACKEND=$(BACKEND) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_ARGS) START.ipynb \
+	@K8SNET_BACKEND=$(BACKEND) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/START.ipynb $(ALLOW_ROOT) $(LAB_ARGS) \
 		|| { status=$$?; echo; echo "JupyterLab did not start or stopped with an error (exit status $$status; its message is above)."; \
 		     echo "The $(CLUSTER) is still running: 'make $(BACKEND)-down' stops it, or fix the error and run 'make lab' again (it reuses the cluster)."; \
 		     exit $$status; }
