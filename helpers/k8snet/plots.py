@@ -404,20 +404,19 @@ def trace_picture(trace) -> Figure:
     how = "reported by the sandbox's data plane" if trace.reported else "reconstructed from API state"
     heading = _wrap(f"GET {trace.url}  ·  {trace.backend}, {how}", TRACE_W - 2 * margin, FONT["heading"], bold=True)
     blocks = [_trace_block(hop, trace, text_w) for hop in hops]
-    heights = [max(len(_wrap(HOP_TITLES.get(h["kind"], h["kind"]), title_w - 2 * pad, FONT["body"], bold=True)),
-                   len(lines) + (0.5 + -(-len(cands) // _columns(cands, text_w)) if cands else 0)) * line + 2 * pad
-               for h, (lines, cands) in zip(hops, blocks, strict=True)]
+    titles = [_wrap(HOP_TITLES.get(h["kind"], h["kind"]), title_w - 2 * pad, FONT["body"], bold=True) for h in hops]
+    heights = [max(len(title), len(lines) + _candidate_rows(cands, text_w)) * line + 2 * pad
+               for title, (lines, cands) in zip(titles, blocks, strict=True)]
     head_h = 0.25 + len(heading) * FONT["heading"] * 1.3 / 72
     height = head_h + sum(heights) + gap * (len(hops) - 1) + margin
     fig, ax = _canvas(TRACE_W, height)
     ax.text(margin, height - 0.15, "\n".join(heading), fontsize=FONT["heading"], color=PALETTE["ink"], va="top",
             fontweight="bold", linespacing=1.3)
     top = height - head_h
-    for i, (hop, (lines, candidates), h) in enumerate(zip(hops, blocks, heights, strict=True)):
+    for i, (hop, title, (lines, candidates), h) in enumerate(zip(hops, titles, blocks, heights, strict=True)):
         kind = hop["kind"]
         colour = HOP_COLOURS.get(kind, PALETTE["muted"])
         _box(ax, margin, top, box_w, h, colour, gid=f"hop:{i}:{kind}")
-        title = _wrap(HOP_TITLES.get(kind, kind), title_w - 2 * pad, FONT["body"], bold=True)
         ax.text(margin + pad, top - pad, "\n".join(title), fontsize=FONT["body"], fontweight="bold",
                 color=PALETTE["ink"], va="top", linespacing=1.35, gid=f"hop-title:{i}")
         ax.text(text_x, top - pad, "\n".join(lines), fontsize=FONT["body"], color=PALETTE["ink"], va="top",
@@ -456,6 +455,11 @@ def _candidates(ax: Axes, i: int, candidates: list[tuple[str, bool]], x: float, 
                 color=PALETTE["ink"], va="top", gid=f"{'chosen' if chosen else 'candidate'}:{i}:{name}")
 
 
+def _candidate_rows(candidates: list[tuple[str, bool]], width: float) -> float:
+    """Lines the candidates take under a hop's text: half a line of space, then one row per ``_columns``."""
+    return 0.5 + -(-len(candidates) // _columns(candidates, width)) if candidates else 0
+
+
 def _columns(candidates: list[tuple[str, bool]], width: float) -> int:
     """How many candidates fit side by side in ``width`` inches (DejaVu Sans Mono's advance is 0.6 em)."""
     cell = (max(len(c) for c, _ in candidates) + 4) * 0.6 * FONT["small"] / 72  # the "▶ " and two spaces
@@ -487,8 +491,8 @@ def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
 
     Every cell carries its verdict twice, as a colour and as a mark (✓ allowed,
     ✗ blocked, ◐ some endpoints). With ``expected``, a cell that differs is
-    framed and its mark set on white, and the title carries the ``N wrong, M correct`` line,
-    so mismatches stand out.
+    framed and its mark set on white, and the title carries the ``N wrong, M
+    correct`` line, so mismatches stand out.
     """
     from matplotlib.patches import Patch, Rectangle
 
