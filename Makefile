@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-BACKEND ?= sandbox
+BACKEND ?= $(or $(K8SNET_BACKEND),sandbox)
+LAB_ARGS ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv lab test test-unit test-kind bench bench-kind sandbox-up sandbox-down sandbox-reset kind-up kind-down lint clean
+.PHONY: venv lab notebooks test test-unit test-kind bench bench-kind sandbox-up sandbox-down sandbox-reset kind-up kind-down lint clean
 
 venv: $(STAMP)
 
@@ -15,13 +16,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# make lab [BACKEND=kind] [LAB_ARGS="--port 9999 --no-browser"]: start the cluster, then JupyterLab at the
+# repository root on START.ipynb. BACKEND also comes from K8SNET_BACKEND. As root (containers, Codespaces,
+# JupyterHub images) JupyterLab refuses to start without --allow-root, so it gets it there.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+CLUSTER := $(if $(filter kind,$(BACKEND)),kind cluster,sandbox)
+
 lab: venv
-ifeq ($(BACKEND),kind)
-	$(BIN)/k8snet kind up
-else
-	$(BIN)/k8snet sandbox up
-endif
-	K8SNET_BACKEND=$(BACKEND) $(BIN)/jupyter lab notebooks/
+	$(if $(filter $(BACKEND),sandbox kind),,$(error BACKEND must be sandbox or kind, not "$(BACKEND)"))
+	$(BIN)/k8snet $(BACKEND) up
+	@echo "The $(CLUSTER) runs on its own: it keeps running after JupyterLab stops ('make $(BACKEND)-down' stops it)."
+	@K8SNET_BACKEND=$(BACKEND) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/START.ipynb $(ALLOW_ROOT) $(LAB_ARGS) \
+		|| { status=$$?; echo; echo "JupyterLab did not start or stopped with an error (exit status $$status; its message is above)."; \
+		     echo "The $(CLUSTER) is still running: 'make $(BACKEND)-down' stops it, or fix the error and run 'make lab' again (it reuses the cluster)."; \
+		     exit $$status; }
+
+# Regenerate stored notebook outputs as `make test` checks them (each on a fresh sandbox reset with seed 0),
+# after changing a notebook or anything that changes what it shows: make notebooks NB=notebooks/01-*.ipynb
+NB ?= notebooks/*.ipynb labs/*/solution.ipynb
+notebooks: venv
+	$(BIN)/python tests/notebook_outputs.py $(NB)
 
 test: venv
 	$(BIN)/python -m pytest -q tests notebooks labs/*/solution.ipynb --nbval --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider

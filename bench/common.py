@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from k8snet import pins
 from k8snet.sandbox import process
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -72,6 +73,8 @@ class Env:
 def private_env() -> Iterator[Env]:
     """Point K8SNET_HOME and KUBECONFIG at a fresh temp dir; stop any sandbox started there, then remove it.
 
+    The sandbox's ingress edge takes free ports (``K8SNET_EDGE_HTTP_PORT``/``K8SNET_EDGE_HTTPS_PORT`` = 0), so a
+    benchmark never collides with a learner's sandbox or anything else on 127.0.0.1:8080/8443.
     Child processes also get a bytecode cache in that dir (PYTHONPYCACHEPREFIX), even where the caller's shell
     sets PYTHONDONTWRITEBYTECODE: a student's machine keeps .pyc files, and without them every sandbox start
     recompiles k8snet's modules (benchmark 1 shows that case separately).
@@ -79,10 +82,11 @@ def private_env() -> Iterator[Env]:
     root = Path(tempfile.mkdtemp(prefix="k8snet-bench-"))
     env = Env(root)
     old = {k: os.environ.get(k) for k in ("K8SNET_HOME", "KUBECONFIG", "PYTHONPYCACHEPREFIX",
-                                          "PYTHONDONTWRITEBYTECODE")}
+                                          "PYTHONDONTWRITEBYTECODE", *pins.EDGE_ENV)}
     os.environ["K8SNET_HOME"] = str(root / "k8snet")
     os.environ["KUBECONFIG"] = str(env.kubeconfig)
     os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+    os.environ.update(dict.fromkeys(pins.EDGE_ENV, "0"))  # any free port: see the docstring
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         yield env

@@ -142,34 +142,25 @@ def run() -> list[Result]:
         proc.terminate()
         proc.wait(timeout=10)
     results += figures("floor: aiohttp hello world, same load", floor, None)
-    saved = {k: os.environ.get(k) for k in ("K8SNET_EDGE_HTTP_PORT", "K8SNET_EDGE_HTTPS_PORT")}
-    os.environ.update({"K8SNET_EDGE_HTTP_PORT": "0", "K8SNET_EDGE_HTTPS_PORT": "0"})  # never a developer's ports
-    try:
-        with private_env() as env:
-            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(env.kubeconfig)
-            cluster = k8snet.connect("sandbox")
-            running = process.status()
-            assert running is not None and running.edge_http_port and running.edge_https_port
-            cluster.apply(manifests())
-            cluster.wait_ready("echo", NAMESPACE, timeout=120)
-            where = ingress.edge(cluster)
-            first = ingress.send(cluster, f"http://{HOST}/", n=2)
-            log(f"sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
-            http = series("edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid)
-            https = series("edge HTTPS", where.https_port, "--host-header", HOST, "--tls", pid=running.pid)
-            fresh = series("edge HTTP, new connection per request", where.http_port, "--host-header", HOST, "--fresh",
-                           pid=running.pid)
-            bursts = []
-            for _ in range(5):
-                r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
-                bursts.append(r.rows[-1].t + r.rows[-1].elapsed)
-            log(f"ingress.send {SEND_N} back to back: {[f'{b * 1000:.0f} ms' for b in bursts]}")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with private_env() as env:  # the edge on free ports, never a developer's 8080/8443
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(env.kubeconfig)
+        cluster = k8snet.connect("sandbox")
+        running = process.status()
+        assert running is not None and running.edge_http_port and running.edge_https_port
+        cluster.apply(manifests())
+        cluster.wait_ready("echo", NAMESPACE, timeout=120)
+        where = ingress.edge(cluster)
+        first = ingress.send(cluster, f"http://{HOST}/", n=2)
+        log(f"sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
+        http = series("edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid)
+        https = series("edge HTTPS", where.https_port, "--host-header", HOST, "--tls", pid=running.pid)
+        fresh = series("edge HTTP, new connection per request", where.http_port, "--host-header", HOST, "--fresh",
+                       pid=running.pid)
+        bursts = []
+        for _ in range(5):
+            r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
+            bursts.append(r.rows[-1].t + r.rows[-1].elapsed)
+        log(f"ingress.send {SEND_N} back to back: {[f'{b * 1000:.0f} ms' for b in bursts]}")
     results += figures("edge HTTP → Ingress → http-echo", http, TARGET_RPS, floor["rps"])
     results += figures("edge HTTPS → Ingress → http-echo", https, None, floor["rps"])
     results.append(Result("edge HTTP, a new connection per request", fresh["rps"], "req/s",

@@ -157,15 +157,14 @@ class Cluster:
         """Wait until a Deployment's rollout is complete (what ``kubectl rollout status`` checks)."""
         deadline = time.monotonic() + timeout
         last = None
-        with progress(f"deployment {deployment}") as bar:
+        d = self.apps.read_namespaced_deployment(deployment, namespace)
+        with progress(f"deployment {deployment}", total=_replicas(d)) as bar:
             while time.monotonic() < deadline:
                 d = self.apps.read_namespaced_deployment(deployment, namespace)
                 last = d.status
-                want = d.spec.replicas if d.spec.replicas is not None else 1
+                want = _replicas(d)
                 st = d.status
-                bar.total = want
-                bar.n = st.available_replicas or 0
-                bar.refresh()
+                advance(bar, st.available_replicas or 0, want)
                 if ((st.observed_generation or 0) >= (d.metadata.generation or 0)
                         and (st.updated_replicas or 0) == want and (st.replicas or 0) == want
                         and (st.available_replicas or 0) == want):
@@ -190,8 +189,9 @@ class Cluster:
                 phase = pod.status.phase
                 ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
                 if phase == "Running" and ready:
-                    bar.update(1)
+                    advance(bar, 1, 1)
                     return pod.to_dict()
+                advance(bar, 0, 1)
                 time.sleep(0.05)
         raise TimeoutError(f"pod {namespace}/{name} not ready after {timeout:.0f}s (phase {phase})")
 
@@ -221,12 +221,31 @@ class Applied(list):
         return "\n".join(f"{o['kind'].lower()}/{o['metadata']['name']} applied" for o in self)
 
 
-def progress(what: str, total: int | None = None):
-    """A progress bar that appears only when a wait lasts over a second (``K8SNET_PROGRESS=0`` hides it)."""
+def _replicas(deployment: client.V1Deployment) -> int:
+    """The replicas a Deployment asks for (the API defaults an unset field to 1)."""
+    return deployment.spec.replicas if deployment.spec.replicas is not None else 1
+
+
+def progress(what: str, total: int):
+    """A progress bar that appears only when a wait lasts over a second (``K8SNET_PROGRESS=0`` hides it).
+
+    It always has a total: without one, tqdm's Jupyter widget is a fixed 20 px box that never fills.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"waiting for {what}", delay=1.0,
+    return tqdm(total=max(1, total), desc=f"waiting for {what}", delay=1.0,
                 disable=os.environ.get("K8SNET_PROGRESS", "1") == "0", leave=False)
+
+
+def advance(bar, done: int, total: int) -> None:
+    """Move ``bar`` to ``done`` of ``total``; a new total (a scale during the wait) resets it to the new size.
+
+    Called on every poll, also without progress, so the bar shows up once the wait outlasts its delay.
+    """
+    total = max(1, total)
+    if bar.total != total:
+        bar.reset(total=total)
+    bar.update(min(done, total) - bar.n)
 
 
 def load_manifests(manifests: str | Path | dict | Iterable[dict]) -> list[dict[str, Any]]:

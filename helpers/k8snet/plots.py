@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -306,6 +307,7 @@ def distribution(result, expected: list[str] | None = None, ax: Axes | None = No
         ax.legend(fontsize=FONT["small"], loc="upper right", frameon=False)
     ax.set_xticks(range(len(names)), [_short(n) for n in names], rotation=20, ha="right", fontsize=FONT["small"])
     ax.set_ylabel("requests answered", fontsize=FONT["body"])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 requests
     ax.set_ylim(0, max(values + [1]) * 1.25)
     ax.set_title(f"{len(result)} requests from {result.source} to {result.url}  ·  {result.backend}",
                  fontsize=FONT["body"])
@@ -335,6 +337,7 @@ def timeline(phases: list[tuple[str, object]]) -> Figure:
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     ax.set_xticks(range(len(phases)), [label for label, _ in phases], fontsize=FONT["small"])
     ax.set_ylabel("requests answered", fontsize=FONT["body"])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 requests
     ax.legend(fontsize=FONT["small"], bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     backend = phases[0][1].backend if phases else ""
@@ -371,60 +374,125 @@ def dns_table(answers: list) -> DnsTable:
 HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": PALETTE["service"],
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
                "ingress": PALETTE["api"], "error": "#C0392B"}
-HOP_TITLES = {"dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
+HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress", "error": "failed"}
 
 
+TRACE_W = 8.0
+"""Width of the trace picture in inches: JupyterLab shows a notebook's output about 830 px wide, and at 100 dpi
+a figure this wide is shown at its real size, so its 9 pt text stays 9 pt."""
+
+
 def trace_picture(trace) -> Figure:
-    """One request's path as a chain of boxes, left to right: the workbook's signature picture.
+    """One request's path as a column of boxes, top to bottom: the workbook's signature picture.
 
     Each box is one decision (the DNS answer, the Service and port, the endpoint
     kube-proxy chose and why, the policy verdict, the pod that answered); an
-    endpoint hop lists the candidates with the chosen one marked.
+    endpoint hop lists the candidates with the chosen one marked (▶, in bold).
+    The figure is as wide as a notebook shows it and each box as tall as its
+    text, wrapped between words, so every name and sentence is whole.
+
+    Artists carry gids for tests: ``hop:I:KIND`` (the box), ``hop-title:I``,
+    ``hop-text:I`` and ``candidate:I:NAME`` (``chosen:I:NAME`` for the chosen one).
+    """
+    hops = [{"kind": "source", "summary": f"client pod {trace.source}", "detail": {}}] + list(trace.hops)
+    margin, title_w, pad, gap = 0.2, 1.95, 0.12, 0.3
+    box_w = TRACE_W - 2 * margin
+    text_x = margin + title_w
+    text_w = box_w - title_w - pad
+    line = FONT["body"] * 1.35 / 72  # one line of body text, in inches
+    how = "reported by the sandbox's data plane" if trace.reported else "reconstructed from API state"
+    heading = _wrap(f"GET {trace.url}  ·  {trace.backend}, {how}", TRACE_W - 2 * margin, FONT["heading"], bold=True)
+    blocks = [_trace_block(hop, trace, text_w) for hop in hops]
+    titles = [_wrap(HOP_TITLES.get(h["kind"], h["kind"]), title_w - 2 * pad, FONT["body"], bold=True) for h in hops]
+    heights = [max(len(title), len(lines) + _candidate_rows(cands, text_w)) * line + 2 * pad
+               for title, (lines, cands) in zip(titles, blocks, strict=True)]
+    head_h = 0.25 + len(heading) * FONT["heading"] * 1.3 / 72
+    height = head_h + sum(heights) + gap * (len(hops) - 1) + margin
+    fig, ax = _canvas(TRACE_W, height)
+    ax.text(margin, height - 0.15, "\n".join(heading), fontsize=FONT["heading"], color=PALETTE["ink"], va="top",
+            fontweight="bold", linespacing=1.3)
+    top = height - head_h
+    for i, (hop, title, (lines, candidates), h) in enumerate(zip(hops, titles, blocks, heights, strict=True)):
+        kind = hop["kind"]
+        colour = HOP_COLOURS.get(kind, PALETTE["muted"])
+        _box(ax, margin, top, box_w, h, colour, gid=f"hop:{i}:{kind}")
+        ax.text(margin + pad, top - pad, "\n".join(title), fontsize=FONT["body"], fontweight="bold",
+                color=PALETTE["ink"], va="top", linespacing=1.35, gid=f"hop-title:{i}")
+        ax.text(text_x, top - pad, "\n".join(lines), fontsize=FONT["body"], color=PALETTE["ink"], va="top",
+                linespacing=1.35, gid=f"hop-text:{i}")
+        _candidates(ax, i, candidates, text_x, top - pad - (len(lines) + 0.5) * line, text_w, line)
+        if i < len(hops) - 1:
+            x = margin + title_w / 2
+            ax.annotate("", xy=(x, top - h - gap + 0.03), xytext=(x, top - h - 0.03),
+                        arrowprops={"arrowstyle": "-|>", "color": PALETTE["muted"], "lw": 1.4})
+        top -= h + gap
+    return fig
+
+
+def _trace_block(hop: dict, trace, width: float) -> tuple[list[str], list[tuple[str, bool]]]:
+    """A hop's summary wrapped to ``width`` inches, and its candidates as (name, chosen) when it has any.
+
+    A reconstructed trace knows no chosen endpoint; the pod that answered is marked instead.
+    """
+    detail = hop.get("detail") or {}
+    candidates = [str(c) for c in detail.get("candidates") or []]
+    chosen = detail.get("chosen") or detail.get("endpoint") or trace.answered_by
+    marked = [(c, c == chosen) for c in candidates]
+    return _wrap(hop["summary"], width, FONT["body"]), marked
+
+
+def _candidates(ax: Axes, i: int, candidates: list[tuple[str, bool]], x: float, top: float, width: float,
+                line: float) -> None:
+    """The endpoints kube-proxy chose from, in columns; the chosen one with ▶ and in bold."""
+    if not candidates:
+        return
+    cols = _columns(candidates, width)
+    cell = width / cols
+    for k, (name, chosen) in enumerate(candidates):
+        ax.text(x + (k % cols) * cell, top - (k // cols) * line, ("▶ " if chosen else "  ") + name,
+                fontsize=FONT["small"], family="monospace", fontweight="bold" if chosen else "normal",
+                color=PALETTE["ink"], va="top", gid=f"{'chosen' if chosen else 'candidate'}:{i}:{name}")
+
+
+def _candidate_rows(candidates: list[tuple[str, bool]], width: float) -> float:
+    """Lines the candidates take under a hop's text: half a line of space, then one row per ``_columns``."""
+    return 0.5 + -(-len(candidates) // _columns(candidates, width)) if candidates else 0
+
+
+def _columns(candidates: list[tuple[str, bool]], width: float) -> int:
+    """How many candidates fit side by side in ``width`` inches (DejaVu Sans Mono's advance is 0.6 em)."""
+    cell = (max(len(c) for c, _ in candidates) + 4) * 0.6 * FONT["small"] / 72  # the "▶ " and two spaces
+    return max(1, min(len(candidates), int(width // cell)))
+
+
+def _wrap(text: str, width: float, size: float, bold: bool = False) -> list[str]:
+    """``text`` in lines that fit ``width`` inches at ``size`` points, broken only between words.
+
+    DejaVu Sans averages about 0.55 em a character (0.6 em bold) in prose; lines full of digits and capitals run
+    wider, so lines are measured at 0.58 em (0.63 em bold). A word longer than a line stays whole.
     """
     import textwrap
 
-    hops = [{"kind": "source", "summary": f"client pod {trace.source}", "detail": {}}] + list(trace.hops)
-    width = 2.35
-    fig, ax = _canvas(0.4 + width * len(hops) + 0.35 * (len(hops) - 1), 2.8)
-    ax.set_xlim(0, 0.4 + width * len(hops) + 0.35 * (len(hops) - 1))
-    ax.set_ylim(-2.7, 0.3)
-    how = "reported by the sandbox's data plane" if trace.reported else "reconstructed from API state"
-    ax.text(0.2, 0.05, f"GET {trace.url}  ·  {trace.backend}, {how}", fontsize=FONT["heading"],
-            color=PALETTE["ink"], va="bottom", fontweight="bold")
-    x = 0.2
-    for i, hop in enumerate(hops):
-        kind = hop["kind"]
-        colour = HOP_COLOURS.get(kind, PALETTE["muted"])
-        _box(ax, x, -0.35, width, 2.2, colour, gid=f"hop:{i}:{kind}")
-        ax.text(x + 0.1, -0.5, HOP_TITLES.get(kind, kind), fontsize=FONT["body"], fontweight="bold",
-                color=colour if kind != "pod" else PALETTE["ink"], va="top")
-        lines = textwrap.wrap(hop["summary"], 30)[:8]
-        detail = hop.get("detail") or {}
-        candidates = detail.get("candidates")
-        if candidates:
-            chosen = detail.get("chosen") or detail.get("endpoint")
-            lines = lines[:4] + [""] + [("▶ " if c == chosen else "   ") + _short(str(c), 26) for c in candidates[:6]]
-        ax.text(x + 0.1, -0.85, "\n".join(lines), fontsize=FONT["small"], color=PALETTE["ink"], va="top",
-                family="monospace" if candidates else None, linespacing=1.35)
-        if i < len(hops) - 1:
-            ax.annotate("", xy=(x + width + 0.33, -1.45), xytext=(x + width + 0.02, -1.45),
-                        arrowprops={"arrowstyle": "-|>", "color": PALETTE["muted"], "lw": 1.4})
-        x += width + 0.35
-    return fig
+    most = max(8, int(width / ((0.63 if bold else 0.58) * size / 72)))
+    return textwrap.wrap(text, most, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 # -- connectivity ------------------------------------------------------------------------------
 
 VERDICT_COLOURS = {True: "#009E73", False: "#D55E00", None: "#F0E442"}
 """Allowed (green), blocked (vermillion), partial: only some of a Service's endpoints (yellow)."""
+VERDICT_MARKS = {True: "✓", False: "✗", None: "◐"}
+"""The same verdicts as marks, so a cell never says what it says by colour alone."""
 
 
 def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
     """A heatmap per (port, protocol): rows are sources, columns targets.
 
-    With ``expected``, a cell that differs is crossed out and outlined, and the
-    title carries the ``N wrong, M correct`` line, so mismatches stand out.
+    Every cell carries its verdict twice, as a colour and as a mark (✓ allowed,
+    ✗ blocked, ◐ some endpoints). With ``expected``, a cell that differs is
+    framed and its mark set on white, and the title carries the ``N wrong, M
+    correct`` line, so mismatches stand out.
     """
     from matplotlib.patches import Patch, Rectangle
 
@@ -444,11 +512,15 @@ def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
                 ax_.add_patch(Rectangle((j, i), 1, 1, facecolor=VERDICT_COLOURS[cell.allowed],
                                         edgecolor="white", linewidth=1.5, gid=f"cell:{s}>{t}:{port}/{proto}"))
                 want = expected.cells.get((s, t, port, proto)) if expected is not None else None
-                if want is not None and want.allowed != cell.allowed:
-                    ax_.add_patch(Rectangle((j + 0.06, i + 0.06), 0.88, 0.88, fill=False, edgecolor=PALETTE["ink"],
-                                            linewidth=2.2, gid=f"wrong:{s}>{t}:{port}/{proto}"))
-                    ax_.text(j + 0.5, i + 0.5, "✗", ha="center", va="center", fontsize=FONT["heading"],
-                             color=PALETTE["ink"])
+                wrong = want is not None and want.allowed != cell.allowed
+                if wrong:
+                    ax_.add_patch(Rectangle((j + 0.08, i + 0.08), 0.84, 0.84, facecolor="none",
+                                            edgecolor=PALETTE["ink"], linewidth=2.6,
+                                            gid=f"wrong:{s}>{t}:{port}/{proto}"))
+                ax_.text(j + 0.5, i + 0.5, VERDICT_MARKS[cell.allowed], ha="center", va="center",
+                         fontsize=FONT["heading"], color=PALETTE["ink"], fontweight="bold" if wrong else "normal",
+                         bbox={"boxstyle": "circle,pad=0.2", "facecolor": "white", "edgecolor": "none"}
+                         if wrong else None, gid=f"mark:{s}>{t}:{port}/{proto}")
         ax_.set_xlim(0, len(cols))
         ax_.set_ylim(len(rows), 0)
         ax_.set_xticks([j + 0.5 for j in range(len(cols))], cols, rotation=45, ha="right", fontsize=FONT["small"])
@@ -463,12 +535,13 @@ def connectivity(matrix, expected=None, ax: Axes | None = None) -> Figure:
     title = f"{matrix.kind} connectivity · {matrix.backend}" if matrix.backend else f"{matrix.kind} connectivity"
     if expected is not None:
         title += f"\n{str(matrix.compare(expected)).splitlines()[0]} against the expectation"
-    legend = [Patch(facecolor=VERDICT_COLOURS[True], label="allowed"),
-              Patch(facecolor=VERDICT_COLOURS[False], label="blocked")]
+    legend = [Patch(facecolor=VERDICT_COLOURS[True], label=f"{VERDICT_MARKS[True]} allowed"),
+              Patch(facecolor=VERDICT_COLOURS[False], label=f"{VERDICT_MARKS[False]} blocked")]
     if any(c.allowed is None for c in matrix.cells.values()):
-        legend.append(Patch(facecolor=VERDICT_COLOURS[None], label="some endpoints"))
+        legend.append(Patch(facecolor=VERDICT_COLOURS[None], label=f"{VERDICT_MARKS[None]} some endpoints"))
     if expected is not None:
-        legend.append(Patch(facecolor="white", edgecolor=PALETTE["ink"], label="✗ differs from expected"))
+        legend.append(Patch(facecolor="white", edgecolor=PALETTE["ink"], linewidth=2.0,
+                            label="framed, mark on white: differs from expected"))
     fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=FONT["small"], frameon=False)
     fig.suptitle(title, fontsize=FONT["body"])
     fig.tight_layout(rect=(0, 0.06, 1, 1))

@@ -99,4 +99,9 @@ def _service_for(cluster: Cluster, ip: str):
         services = cluster.core.list_service_for_all_namespaces().items
     except ApiException:
         return None
-    return next((s for s in services if ip in (s.spec.cluster_i_ps or [s.spec.cluster_ip])), None)
+    return next((s for s in services if ip in (_cluster_ips(s.spec) or [s.spec.cluster_ip])), None)
+
+
+def _cluster_ips(spec) -> list[str]:
+    """``spec.clusterIPs``: the client's attribute is ``cluster_ips`` since kubernetes 35, ``cluster_i_ps`` before."""
+    return getattr(spec, "cluster_ips", None) or getattr(spec, "cluster_i_ps", None) or []

@@ -258,7 +258,7 @@ def policy_panel(cluster: Cluster, policies: Sequence[Obj], sources: Sequence[st
     """A panel with one checkbox per policy: ticking applies it, unticking deletes it, and the matrix is redrawn.
 
     The boxes start as the cluster is (a policy that exists is ticked).
-    With ``expected``, wrong cells are crossed out and counted in the status
+    With ``expected``, wrong cells are framed and counted in the status
     line ("2 policies on · 0 wrong, 81 correct").
 
     Example:

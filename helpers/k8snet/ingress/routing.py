@@ -32,29 +32,43 @@ class RouteRow:
     backend: str = ""
 
     def cells(self) -> list[str]:
-        who = ", ".join(f"{k} ×{v}" for k, v in self.answered.items()) or "—"
-        codes = ", ".join(f"{k} ×{v}" for k, v in self.statuses.items())
-        return [self.url, self.ingress or "—", self.rule or "no rule matches", self.service or "—", who, codes,
-                self.note]
+        who = ", ".join(self._answered()) or "—"
+        return [self.url, self.ingress or "—", self.rule or "no rule matches", self.service or "—", who,
+                self._codes(), self.note]
+
+    def narrow_cells(self) -> list[str]:
+        """The same facts in four columns (and the note): the Ingress over its rule, the Service over its pods."""
+        return [self.url, f"{self.ingress or '—'}\n{self.rule or 'no rule matches'}",
+                "\n".join([self.service or "—", *self._answered()]), self._codes(), self.note]
+
+    def _answered(self) -> list[str]:
+        return [f"{k} ×{v}" for k, v in self.answered.items()]
+
+    def _codes(self) -> str:
+        return ", ".join(f"{k} ×{v}" for k, v in self.statuses.items())
 
 
 class RoutingTable:
     """The routing table of some URLs, shown as an HTML table in Jupyter and as text elsewhere."""
 
     HEADER = ["URL", "Ingress", "rule", "Service:port", "answered by", "status", "note"]
+    NARROW_HEADER = ["URL", "Ingress and rule", "Service:port and the pods that answered", "status", "note"]
 
     def __init__(self, rows: list[RouteRow], backend: str):
         self.rows = rows
         self.backend = backend
 
     def table(self) -> Table:
+        return Table(self.HEADER, [r.cells() for r in self.rows], self._caption())
+
+    def _caption(self) -> str:
         n = sum(sum(r.statuses.values()) for r in self.rows)
-        caption = f"{len(self.rows)} URL{'s' if len(self.rows) != 1 else ''}, {n} requests through the ingress " \
-                  f"edge ({self.backend})"
-        return Table(self.HEADER, [r.cells() for r in self.rows], caption)
+        return f"{len(self.rows)} URL{'s' if len(self.rows) != 1 else ''}, {n} requests through the ingress " \
+               f"edge ({self.backend})"
 
     def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
+        """Four columns, so the table fits a notebook's width (seven did not: pod names wrapped over four lines)."""
+        return Table(self.NARROW_HEADER, [r.narrow_cells() for r in self.rows], self._caption())._repr_html_()
 
     def __repr__(self) -> str:
         return repr(self.table())

@@ -349,7 +349,7 @@ def expected(exercise_id: str, namespace: str) -> policy.Matrix:
 
 
 def picture(cluster: Cluster, exercise_id: str, namespace: str | None = None) -> Figure:
-    """The measured matrix of an exercise as a heatmap, wrong cells crossed out against the expectation."""
+    """The measured matrix of an exercise as a heatmap, wrong cells framed against the expectation."""
     namespace = namespace or next(e.namespace for e in exercises() if e.id == exercise_id)
     want = expected(exercise_id, namespace)
     return measure(cluster, want).plot(want)

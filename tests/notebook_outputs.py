@@ -1,0 +1,73 @@
+"""Regenerate notebooks' stored outputs the way ``make test`` checks them (``make notebooks [NB=...]``).
+
+nbval compares each notebook's fresh outputs with the stored ones, after the root conftest.py has pointed
+the kernel at a private sandbox and reset it with seed 0. Here every notebook runs the same way: one private
+sandbox (its edge on free ports, progress bars off), reset with seed 0 before each notebook, the kernel
+started in the notebook's folder; the outputs are written back into the file.
+
+Usage: ``python tests/notebook_outputs.py notebooks/01-services-and-discovery.ipynb [...]``
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from k8snet.sandbox import process
+
+
+def private_sandbox() -> process.Running:
+    """A sandbox of our own in a temp dir: never the learner's cluster, never their 8080/8443."""
+    base = Path(tempfile.mkdtemp(prefix="k8snet-notebooks-"))
+    os.environ.update(K8SNET_HOME=str(base / "home"), KUBECONFIG=str(base / "kubeconfig"), K8SNET_PROGRESS="0")
+    return process.up(seed=0, edge_http_port=0, edge_https_port=0)
+
+
+def execute(path: Path, running: process.Running) -> float:
+    """Run ``path`` top to bottom on the freshly reset sandbox and store its outputs; the seconds it took."""
+    process.admin(running, "reset", {"seed": 0})
+    nb = nbformat.read(path, as_version=4)
+    started = time.monotonic()
+    NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False, store_widget_state=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb.metadata.pop("widgets", None)  # live widget models: random ids, and nothing without the kernel
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
+    nbformat.write(nb, path)
+    return time.monotonic() - started
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Consecutive writes to one stream as one output, as JupyterLab saves them (the kernel sends them apart)."""
+    merged: list = []
+    for out in outputs:
+        if merged and out.output_type == "stream" and merged[-1].output_type == "stream" \
+                and merged[-1].name == out.name:
+            merged[-1].text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
+def main(paths: list[str]) -> int:
+    if not paths:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    running = private_sandbox()
+    try:
+        for name in paths:
+            print(f"{name}: {execute(Path(name), running):.0f} s", flush=True)
+    finally:
+        process.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
