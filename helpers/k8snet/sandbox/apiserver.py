@@ -310,11 +310,11 @@ class Api:
             raise errors.unsupported_media_type(patch_type)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch produced something that is not an object")
-        rv = (patched.get("metadata") or {}).get("resourceVersion")
+        obj = self._decode(rt, patched, ns, opts)  # the patched object is decoded like a body (metadata's type)
+        rv = obj["metadata"].get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise errors.stale(rt.plural, rt.group, name)
-        patched.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
-        obj = self._decode(rt, patched, ns, opts)
+        obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         self._check_patched_identity(rt, old, obj, name)
         return self._replace(rt, old, obj, opts, subresource)
 
