@@ -57,6 +57,8 @@ def test_a_doubling_file_ends_with_no_space_left_on_device(sandbox, ns):
     proc = sandbox.kubectl("-n", ns, "exec", "filler", "--", "sh", "-c", script, check=False)
     assert proc.returncode == 1, proc.stderr
     assert "cat: write error: No space left on device" in proc.stderr
+    events = sandbox.kubectl_json("-n", ns, "get", "events")["items"]
+    assert any(e["reason"] == "BudgetExceeded" and "file system budget" in e["message"] for e in events)
     assert "survived" not in proc.stdout
     assert admin_status(sandbox)["containers"]["fileSystemBytes"] <= 64 << 20
     sandbox.kubectl("-n", ns, "exec", "filler", "--", "rm", "a", "b")

@@ -297,3 +297,16 @@ def test_porter_serves_each_serve_variable_on_its_protocol():
     assert program.opts["values"][(81, "UDP")] == "bar"
     assert "{go} Started SCTP server" in program.startup
     assert parse_program("agnhost", ["/agnhost", "porter", "--bogus"], env).name == "exited"
+
+
+def test_a_container_log_keeps_at_most_the_kubelet_s_rotation_size(sb, monkeypatch):
+    """containerLogMaxSize (10Mi by default): older lines are rotated away, in bytes as well as lines."""
+    from k8snet.sandbox.dataplane import logs
+
+    monkeypatch.setattr(logs, "BYTES", 1000)
+    book = LogBook(sb.clock)
+    for i in range(100):
+        book.append("uid", "c", f"{i:03d} " + "x" * 96)
+    kept = book.lines("uid", "c")
+    assert sum(len(text) + 1 for _, text in kept) <= 1000
+    assert kept[-1][1].startswith("099") and len(kept) == 9

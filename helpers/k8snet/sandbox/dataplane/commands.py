@@ -81,8 +81,10 @@ OUTPUT_BUDGET = 128 << 20
 """Bytes of output one exec may hold (what it writes to its streams; output redirected to a file counts
 against the file system's budget instead): a program that writes without end is ended like one past its
 CPU budget."""
-SLICE = 0.005
+SLICE = 0.002
 """Seconds an exec runs before it lets the API server serve others (a cooperative time slice)."""
+TOKENS_PER_STEP = 200
+"""Tokens read between pauses while a script is parsed."""
 KILLED = 137  # 128 + SIGKILL, what the runtime reports for a killed process
 
 
@@ -186,12 +188,7 @@ def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], st
              tty: bool = False, cpu_budget: float = EXEC_CPU_BUDGET) -> ExecResult:
     """The same as :func:`run` in one go, for a synchronous reconcile (exec probes, container scripts),
     bounded by ``cpu_budget`` (a probe's timeoutSeconds)."""
-    steps = _steps(dataplane, pod, container, argv, stdin, tty, cpu_budget)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return _drain(_steps(dataplane, pod, container, argv, stdin, tty, cpu_budget))
 
 
 def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None, tty: bool,
@@ -232,16 +229,21 @@ def _timed(ctx: Ctx, fn: Any, *args: Any) -> Any:
         ctx.charge(time.perf_counter() - began)
 
 
-def _killed(ctx: Ctx, argv: list[str], budget: str) -> ExecResult:
-    """A program ended for going over a budget: exit 137 as after SIGKILL, a note naming the budget, and an
-    Event on the pod so ``kubectl describe pod`` says what happened."""
+def _budget_event(ctx: Ctx, message: str) -> None:
+    """A Warning Event on the pod naming the budget, so ``kubectl describe pod`` says what happened."""
     from ..controllers.events import record
 
+    record(ctx.dp.sb, ctx.pod, "BudgetExceeded", message, "k8snet-sandbox", type_="Warning",
+           field_path=f"spec.containers{{{ctx.container}}}")
+
+
+def _killed(ctx: Ctx, argv: list[str], budget: str) -> ExecResult:
+    """A program ended for going over a budget: exit 137 as after SIGKILL, a note naming the budget, and an
+    Event on the pod."""
     command = " ".join(argv)[:80]
     message = (f"k8snet sandbox: `{command}` in container {ctx.container} went over its {budget} and was "
                f"ended as a kill would end it (exit {KILLED})")
-    record(ctx.dp.sb, ctx.pod, "BudgetExceeded", message, "k8snet-sandbox", type_="Warning",
-           field_path=f"spec.containers{{{ctx.container}}}")
+    _budget_event(ctx, message)
     out = b"".join(ctx.out)[:OUTPUT_BUDGET]
     return ExecResult(out, b"".join(ctx.err)[:1 << 20] + f"{message}\n".encode(), KILLED)
 
@@ -300,11 +302,29 @@ class Simple:
 
 def tokenize(script: str, env: dict[str, str]) -> list[tuple[str, str, int]]:
     """Split a command line into words and operators, honouring quotes, escapes and $VAR expansion."""
+    return _drain(tokenize_steps(script, env))
+
+
+def _drain(steps: Generator[None, None, Any]) -> Any:
+    """Run a stepwise computation in one go; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def tokenize_steps(script: str, env: dict[str, str]) -> Generator[None, None, list[tuple[str, str, int]]]:
+    """:func:`tokenize`, pausing every :data:`TOKENS_PER_STEP` tokens (a long script is read in slices)."""
     tokens: list[tuple[str, str, int]] = []
+    pause_at = TOKENS_PER_STEP
     i, n = 0, len(script)
     word: list[str] | None = None
     start = 0
     while i < n:
+        if len(tokens) >= pause_at:
+            pause_at += TOKENS_PER_STEP
+            yield
         ch = script[i]
         if ch in " \t" or ch in ";&|<>\n" or (ch == "#" and word is None):
             if word is not None:
@@ -379,9 +399,14 @@ def _var(script: str, i: int, env: dict[str, str]) -> tuple[str, int]:
 
 def parse(script: str, env: dict[str, str]) -> list[Simple] | str:
     """Simple commands joined by ``;``, ``&&``, ``||`` (or an error message for what is not emulated)."""
+    return _drain(parse_steps(script, env))
+
+
+def parse_steps(script: str, env: dict[str, str]) -> Generator[None, None, list[Simple] | str]:
+    """:func:`parse`, pausing while it reads a long script."""
     commands: list[Simple] = []
     current = Simple([], [], ";", 0)
-    tokens = tokenize(script, env)
+    tokens = yield from tokenize_steps(script, env)
     i = 0
     while i < len(tokens):
         kind, text, pos = tokens[i]
@@ -433,12 +458,7 @@ SHELL_NAMES = {"sh", "ash", "bash", "dash", "/bin/sh", "/bin/ash", "/bin/bash", 
 
 def shell(ctx: Ctx, name: str, args: list[str]) -> int:
     """``sh -c SCRIPT`` (or a script on stdin) in one go: a nested shell, a probe, a container's setup."""
-    steps = shell_steps(ctx, name, args)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return _drain(shell_steps(ctx, name, args))
 
 
 def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[None, None, int]:
@@ -470,12 +490,7 @@ def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[None, None, i
 
 def script_run(ctx: Ctx, script: str) -> int:
     """Run a script in one go (see :func:`script_steps`)."""
-    steps = script_steps(ctx, script)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return _drain(script_steps(ctx, script))
 
 
 def script_steps(ctx: Ctx, script: str) -> Generator[None, None, int]:
@@ -485,9 +500,17 @@ def script_steps(ctx: Ctx, script: str) -> Generator[None, None, int]:
     (``$VAR`` and ``$?`` take the values of that moment), which costs the command's length, so a
     script's cost is linear in its length.
     """
-    began = time.perf_counter()
-    commands = parse(script, ctx.env)
-    ctx.charge(time.perf_counter() - began)
+    parsing = parse_steps(script, ctx.env)
+    while True:
+        began = time.perf_counter()
+        try:
+            next(parsing)
+        except StopIteration as done:
+            commands = done.value
+            break
+        finally:
+            ctx.charge(time.perf_counter() - began)
+        yield
     if isinstance(commands, str):
         ctx.error(f"sh: {commands}\n")
         return 2
@@ -583,6 +606,8 @@ def _redirect(ctx: Ctx, redirs: list[tuple[str, str]], out_at: int, err_at: int,
         problem = ctx.fs.write(FileSystem.norm(target, ctx.cwd), data, append)
         if problem == NO_SPACE:
             ctx.error(f"{program}: write error: {NO_SPACE}\n")
+            _budget_event(ctx, f"the file system budget ({ctx.fs.budget >> 20} MiB) of container {ctx.container} "
+                               f"is full: `{program}` got \"{NO_SPACE}\"")
             return 1
         if problem:
             ctx.error(_not_found_prefix(ctx) + f"can't create {target}: {problem}\n" if ctx.shell != "bash"

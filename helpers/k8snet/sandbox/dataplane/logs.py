@@ -18,6 +18,8 @@ from ..clock import Clock
 Line = tuple[datetime, str]
 LIMIT = 10_000
 """Lines kept per container (older lines are dropped, like a rotated log file)."""
+BYTES = 10 << 20
+"""Bytes kept per container: the kubelet's containerLogMaxSize default (10Mi) before it rotates a log."""
 
 
 class LogBook:
@@ -34,15 +36,21 @@ class LogBook:
         self.clock = clock
         self.limit = limit
         self._lines: dict[tuple[str, str], deque[Line]] = {}
+        self._bytes: dict[tuple[str, str], int] = {}
         self._followers: dict[tuple[str, str], list[asyncio.Queue[Line | None]]] = {}
 
     def append(self, pod_uid: str, container: str, line: str, at: datetime | None = None) -> None:
         """Add one line (or several, split on newlines) and hand it to every follower."""
         key = (pod_uid, container)
-        book = self._lines.setdefault(key, deque(maxlen=self.limit))
+        book = self._lines.setdefault(key, deque())
         when = at or self.clock.now()
         for text in line.rstrip("\n").split("\n"):
+            text = text[:BYTES]
             book.append((when, text))
+            size = self._bytes.get(key, 0) + len(text) + 1
+            while len(book) > self.limit or size > BYTES:  # rotated away, oldest first
+                size -= len(book.popleft()[1]) + 1
+            self._bytes[key] = size
             for queue in self._followers.get(key, []):
                 queue.put_nowait((when, text))
 
@@ -72,6 +80,7 @@ class LogBook:
         """Drop a deleted pod's logs and end its followers' streams, as the kubelet does."""
         for key in [k for k in self._lines if k[0] == pod_uid]:
             del self._lines[key]
+            self._bytes.pop(key, None)
         for key in [k for k in self._followers if k[0] == pod_uid]:
             for queue in self._followers.pop(key):
                 queue.put_nowait(None)
