@@ -1,7 +1,8 @@
 """Fuzzing the sandbox API from its own OpenAPI v3 documents: never a 5xx, always a Status, memory = disk.
 
 The default run is bounded for CI (a fixed, derandomized set of examples, about a minute); set
-``K8SNET_FUZZ=deep`` for a run twenty times longer. Each run uses a private sandbox process; at the end it is
+``K8SNET_FUZZ=deep`` for a run about seventeen times longer that also shrinks what it finds, or
+``K8SNET_FUZZ=N`` for N examples per kind. Each run uses a private sandbox process; at the end it is
 killed with SIGKILL and its store, read from disk, must hold exactly what the API listed.
 """
 
@@ -26,8 +27,10 @@ from k8snet.sandbox.store import Store
 
 from .strategies import JSON_PATCHES, PATCH_TYPES, QUERIES, RAW_BODIES, SCALARS, Schemas, mutate
 
-DEEP = os.environ.get("K8SNET_FUZZ", "") == "deep"
-EXAMPLES = 2000 if DEEP else 120
+FUZZ_ENV = os.environ.get("K8SNET_FUZZ", "")
+DEEP = FUZZ_ENV == "deep"
+EXAMPLES = 2000 if DEEP else int(FUZZ_ENV) if FUZZ_ENV.isdigit() else 120
+"""Examples per kind: 120 in CI, 2,000 (with shrinking) for ``K8SNET_FUZZ=deep``, or ``K8SNET_FUZZ=N``."""
 NAMESPACE = "fuzz"
 
 KINDS = [

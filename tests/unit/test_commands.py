@@ -243,9 +243,9 @@ def test_present_but_not_emulated_exits_127_with_the_list(sb, pair):
 
 
 def test_unknown_image_runs_nothing(sb):
-    pod = running(sb, "bb", image="busybox:1.36", command=["sleep", "3600"])
+    pod = running(sb, "bb", image="redis:7.4", command=["sleep", "3600"])
     out, err, code = sh(sb, pod, "sh", "-c", "true")
-    assert code == 127 and "busybox:1.36 is not emulated" in err
+    assert code == 127 and "redis:7.4 is not emulated" in err
 
 
 # -- budgets: a runaway program is ended as a kill would end it ------------------------------------------
@@ -275,3 +275,81 @@ def test_output_redirected_to_a_file_counts_against_the_file_system_instead(sb, 
     monkeypatch.setattr(commands, "OUTPUT_BUDGET", 1000)
     pod = running(sb, "quiet", args=["netexec"])
     assert sh(sb, pod, "sh", "-c", "echo 0123456789 >> /tmp/log; " * 200 + "echo ok")[2] == 0
+
+
+# -- busybox wget's whole option set (networking/wget.c wget_longopts) --------------------------------------
+
+
+def test_wget_long_options_as_the_networkpolicy_recipes_use_them(sb, pair):
+    client, server = pair
+    ip = server["status"]["podIP"]
+    url = f"http://{ip}:8080/hostname"
+    for argv in (["--timeout=2", "-qO-", url], ["-q", "--timeout", "2", "-O", "-", url], ["-qO-", "-T", "2", url],
+                 ["--time=2", "--quiet", "--output-document=-", url], ["-q", "--tries=1", "-O-", url]):
+        assert sh(sb, client, "wget", *argv) == ("server", "", 0), argv
+    assert sh(sb, client, "wget", "--spider", "-q", url) == ("", "", 0)
+    assert sh(sb, client, "wget", "-qO-", "--timeout=1", "http://10.244.7.7/") == ("", "wget: download timed out\n", 1)
+
+
+def test_wget_server_response_headers_and_post(sb, pair):
+    client, server = pair
+    ip = server["status"]["podIP"]
+    out, err, code = sh(sb, client, "wget", "-S", "-qO-", f"http://{ip}:8080/hostname")
+    assert code == 0 and out == "server" and err.startswith("  HTTP/1.1 200 OK\n") and "  Content-Length: 6\n" in err
+    out, _, _ = sh(sb, client, "wget", "-qO-", "--header", "X-Probe: yes", f"http://{ip}:8080/header?key=X-Probe")
+    assert out == "yes"
+    out, _, _ = sh(sb, client, "wget", "-qO-", "-U", "probe/1", f"http://{ip}:8080/header?key=User-Agent")
+    assert out == "probe/1"
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["--bogus", "http://x/"], "wget: unrecognized option '--bogus'"),
+    (["-Z", "http://x/"], "wget: invalid option -- 'Z'"),
+    (["--no", "http://x/"], "wget: ambiguous option '--no'"),
+    (["-T", "abc", "http://x/"], "wget: invalid number 'abc'"),
+    (["-O"], "wget: option requires an argument -- 'O'"),
+])
+def test_wget_refuses_what_busybox_refuses(sb, pair, argv, line):
+    client, _ = pair
+    _, err, code = sh(sb, client, "wget", *argv)
+    assert code == 1 and err.startswith(line + "\n")
+
+
+# -- the images tutorials reach for: busybox, alpine, curlimages/curl, nicolaka/netshoot ------------------
+
+
+@pytest.mark.parametrize("image,family", [
+    ("busybox", "busybox"), ("busybox:1.36", "busybox"), ("docker.io/library/busybox:1.37", "busybox"),
+    ("alpine:3.20", "alpine"), ("curlimages/curl:8.5.0", "curl"), ("nicolaka/netshoot", "netshoot"),
+])
+def test_tutorial_images_are_recognised(image, family):
+    from k8snet.sandbox.dataplane.workloads import image_family
+
+    assert image_family(image) == family
+
+
+def test_busybox_has_wget_and_its_shell_but_no_curl_or_bash(sb, pair):
+    _, server = pair
+    ip = server["status"]["podIP"]
+    box = running(sb, "box", image="busybox:1.36", command=["sleep", "3600"])
+    assert sh(sb, box, "wget", "-qO-", "--timeout=2", f"http://{ip}:8080/hostname") == ("server", "", 0)
+    assert sh(sb, box, "sh", "-c", "curl -s web") == ("", "sh: curl: not found\n", 127)
+    assert isinstance(run_sync(sb.dataplane, box, "main", ["bash"]), ExecStartFailure)
+    out, _, code = sh(sb, box, "sh", "-c", "echo $HOSTNAME; hostname")
+    assert code == 0 and out.splitlines()[-1] == "box"
+
+
+def test_alpine_refuses_apk_with_the_reason(sb):
+    pod = running(sb, "alp", image="alpine:3.20", command=["sleep", "3600"])
+    _, err, code = sh(sb, pod, "apk", "add", "curl")
+    assert code == 1 and "apk cannot reach a package mirror" in err
+
+
+def test_curl_and_netshoot_carry_curl(sb, pair):
+    _, server = pair
+    ip = server["status"]["podIP"]
+    for name, image in (("c", "curlimages/curl:8.5.0"), ("n", "nicolaka/netshoot")):
+        pod = running(sb, name, image=image, command=["sleep", "infinity"])
+        assert sh(sb, pod, "curl", "-s", f"http://{ip}:8080/hostname") == ("server", "", 0), image
+    netshoot = sb.store.get("pods", "default", "n")
+    assert sh(sb, netshoot, "bash", "-c", "echo from bash")[0] == "from bash\n"

@@ -71,10 +71,11 @@ def test_image_families_from_references():
     assert image_family("docker.io/library/nginx:1.27") == "nginx"
     assert image_family("nginx") == "nginx"
     assert image_family("registry.k8s.io/coredns/coredns:v1.12.0") == "coredns"
-    assert image_family("busybox:1.36") is None
+    assert image_family("redis:7.4") is None
     assert nginx_version("1.27") == "1.27.5" and nginx_version("1.26.2-alpine") == "1.26.2"
     assert image_family("docker.io/library/traefik:v3.7.14@sha256:" + "0" * 64) == "traefik"
-    assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik"}
+    assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "alpine", "curl",
+                             "netshoot"}
 
 
 def test_agnhost_defaults_from_upstream_flags():
@@ -109,7 +110,7 @@ def test_args_expand_env_as_kubernetes_does(sb: Sandbox):
 
 
 def test_unknown_image_listens_nowhere_and_says_so(sb: Sandbox):
-    pod = running(sb, "bb", image="busybox:1.36", command=["sleep", "3600"], ports=[{"containerPort": 80}])
+    pod = running(sb, "bb", image="redis:7.4", command=["sleep", "3600"], ports=[{"containerPort": 80}])
     assert not sb.dataplane.workloads.listening(pod, 80, "TCP")
     text = sb.dataplane.workloads.describe(pod)
     assert "not emulated" in text and "refused" in text

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from . import net_error_line
 from .model import DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
 from .workloads import (
+    BUSYBOX_FAMILIES,
     COREDNS_VERSION,
     EMPTY_REPLY,
     EMULATED,
@@ -44,11 +45,17 @@ if TYPE_CHECKING:
 
 Pod = dict[str, Any]
 
-CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1"}  # Alpine 3.21's curl; Debian bookworm's curl
+CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1", "netshoot": "8.12.1", "curl": "8.17.0"}
+"""Alpine 3.21's curl (agnhost, netshoot); Debian bookworm's (nginx); curlimages/curl's own build."""
 BASIC = {"cat", "echo", "touch", "rm", "ls", "mkdir", "hostname", "date", "env", "printenv", "sleep", "true",
          "false", "test", "[", "sh", "bash", "pwd"}
+_BUSYBOX_EMULATED = (BASIC - {"bash"}) | {"ash", "wget", "nslookup"}  # busybox and Alpine have no bash
 AVAILABLE = {
     "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2"},
+    "busybox": _BUSYBOX_EMULATED,
+    "alpine": _BUSYBOX_EMULATED | {"apk"},
+    "curl": _BUSYBOX_EMULATED | {"curl"},
+    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash"},
     "nginx": BASIC | {"dash", "curl", "nginx"},
     "http-echo": {"/http-echo"},
     "coredns": {"/coredns"},
@@ -67,6 +74,14 @@ PRESENT = {
     # Alpine 3.21 busybox applets plus the packages agnhost's Dockerfile adds (bind-tools curl netcat-openbsd
     # iproute2 iperf bash) and coredns from the image root
     "agnhost": set(_BUSYBOX.split()) | {"ash", "bash", "curl", "dig", "host", "nc", "ss", "iperf", "apk"},
+    "busybox": set(_BUSYBOX.split()) | {"ash"},  # the busybox image: its applets and nothing else
+    "alpine": set(_BUSYBOX.split()) | {"ash", "apk"},
+    "curl": set(_BUSYBOX.split()) | {"ash", "curl", "apk"},  # Alpine with curl
+    # Alpine with netshoot's packages (its Dockerfile and build/fetch_binaries.sh)
+    "netshoot": set(_BUSYBOX.split()) | {"ash", "bash", "zsh", "curl", "dig", "host", "nc", "ss", "ip", "iperf",
+                                         "iperf3", "tcpdump", "nmap", "socat", "mtr", "traceroute", "iftop",
+                                         "conntrack", "iptables", "ethtool", "tshark", "grpcurl", "httpie",
+                                         "apk", "jq", "openssl", "ping", "nsenter"},
     # debian:bookworm-slim plus what the nginx image installs (curl, gettext-base's envsubst, nginx)
     "nginx": set(_COREUTILS.split()) | {"bash", "dash", "curl", "envsubst", "nginx", "nginx-debug", "openssl"},
 }
@@ -464,7 +479,8 @@ def shell(ctx: Ctx, name: str, args: list[str]) -> int:
 def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[None, None, int]:
     """``sh -c SCRIPT`` (or a script on stdin): busybox ash, dash or bash, by image and name; pauses between
     commands."""
-    flavour = "bash" if posixpath.basename(name) == "bash" else ("ash" if ctx.family == "agnhost" else "dash")
+    flavour = "bash" if posixpath.basename(name) == "bash" else (
+        "ash" if ctx.family in BUSYBOX_FAMILIES else "dash")
     name = posixpath.basename(name)
     if args[:1] == ["-c"]:
         if len(args) < 2:
@@ -1207,45 +1223,124 @@ def _curl_write_out(ctx: Ctx, fmt: str, state: dict[str, Any], code: int, messag
 # -- busybox wget 1.37 (networking/wget.c) ----------------------------------------------------------------
 
 
-def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
-    quiet, output, spider, headers, ua = False, "", False, [], "Wget"
+WGET_USAGE = ("BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: wget [-cqS] "
+              "[--spider] [-O FILE] [-o LOGFILE] [--header STR] [--post-data STR | --post-file FILE] "
+              "[-Y on/off] [--no-check-certificate] [-P DIR] [-U AGENT] [-T SEC] URL...\n")
+WGET_LONG = {
+    # busybox networking/wget.c wget_longopts (FEATURE_WGET_LONG_OPTIONS, DESKTOP): name → (short, has_arg);
+    # "" marks the options busybox accepts and ignores
+    "continue": ("c", False), "quiet": ("q", False), "server-response": ("S", False),
+    "output-document": ("O", True), "output-file": ("o", True), "directory-prefix": ("P", True),
+    "proxy": ("Y", True), "user-agent": ("U", True), "timeout": ("T", True), "tries": ("t", True),
+    "header": ("header", True), "post-data": ("post-data", True), "post-file": ("post-file", True),
+    "spider": ("spider", False), "no-check-certificate": ("", False), "passive-ftp": ("", False),
+    "no-cache": ("", False), "no-verbose": ("", False), "no-clobber": ("", False),
+    "no-host-directories": ("", False), "no-parent": ("", False),
+}
+WGET_SHORT = {"c": False, "q": False, "S": False, "O": True, "o": True, "P": True, "Y": True, "U": True, "T": True,
+              "t": True}
+
+
+def wget_options(args: list[str]) -> tuple[list[tuple[str, str]], list[str]] | str:
+    """busybox wget's command line as getopt_long reads it: (options, URLs), or the error line.
+
+    Long options take ``--name=value`` or ``--name value`` and any unambiguous prefix (``--time=2``), short
+    ones cluster (``-qO-``); an option busybox does not know is ``unrecognized option`` / ``invalid option``.
+    """
+    opts: list[tuple[str, str]] = []
     urls: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in ("--spider",):
-            spider = True
-        elif arg.startswith("--header"):
-            value = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
-            i += 0 if "=" in arg else 1
-            headers.append(value)
-        elif arg.startswith("-") and len(arg) > 1 and not arg.startswith("--"):
+        if arg == "--":
+            urls += args[i + 1:]
+            break
+        if arg.startswith("--"):
+            key, eq, value = arg[2:].partition("=")
+            matches = [n for n in WGET_LONG if n == key] or [n for n in WGET_LONG if n.startswith(key)]
+            if len(matches) != 1:
+                word = "ambiguous" if len(matches) > 1 else "unrecognized"
+                return f"wget: {word} option '{arg.split('=')[0] if word == 'ambiguous' else arg}'"
+            short, has_arg = WGET_LONG[matches[0]]
+            if has_arg and not eq:
+                if i + 1 >= len(args):
+                    return f"wget: option '--{matches[0]}' requires an argument"
+                i += 1
+                value = args[i]
+            elif not has_arg and eq:
+                return f"wget: option '--{matches[0]}' doesn't allow an argument"
+            if short:
+                opts.append((short, value))
+        elif arg.startswith("-") and len(arg) > 1:
             j = 1
             while j < len(arg):
                 c = arg[j]
-                if c == "q":
-                    quiet = True
-                elif c in "OTU":
-                    value = arg[j + 1:] or (args[i + 1] if i + 1 < len(args) else "")
-                    if not arg[j + 1:]:
+                if c not in WGET_SHORT:
+                    return f"wget: invalid option -- '{c}'"
+                if WGET_SHORT[c]:
+                    value = arg[j + 1:]
+                    if not value:
+                        if i + 1 >= len(args):
+                            return f"wget: option requires an argument -- '{c}'"
                         i += 1
-                    if c == "O":
-                        output = value
-                    elif c == "U":
-                        ua = value  # -T: a timed-out connection fails at once either way
+                        value = args[i]
+                    opts.append((c, value))
                     break
-                else:
-                    ctx.error(f"k8snet sandbox: wget -{c} is not emulated (-q, -O, -T, -U, --header and --spider "
-                              "are)\n")
-                    return 1
+                opts.append((c, ""))
                 j += 1
         else:
             urls.append(arg)
         i += 1
+    return opts, urls
+
+
+def cmd_apk(ctx: Ctx, name: str, args: list[str]) -> int:
+    """Alpine's package manager: the sandbox has no network outside the cluster, so no mirror answers."""
+    if args[:1] in (["--version"], ["-V"]):
+        ctx.write("apk-tools 2.14.6, compiled for x86_64.\n")
+        return 0
+    ctx.error("k8snet sandbox: apk cannot reach a package mirror: the sandbox has no network outside the cluster. "
+              "Use an image that has the program (curlimages/curl for curl, nicolaka/netshoot for dig, nc, "
+              "tcpdump).\n")
+    return 1
+
+
+def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
+    """busybox wget: GET (or POST with --post-data), --spider, -S, -O, -T, --header, -U (networking/wget.c)."""
+    parsed = wget_options(args)
+    if isinstance(parsed, str):
+        ctx.error(f"{parsed}\n{WGET_USAGE}")
+        return 1
+    opts, urls = parsed
+    quiet, output, spider, show_headers = False, "", False, False
+    headers: list[str] = []
+    ua, post = "Wget", None
+    for key, value in opts:
+        if key == "q":
+            quiet = True
+        elif key == "O":
+            output = value
+        elif key == "U":
+            ua = value
+        elif key == "S":
+            show_headers = True
+        elif key == "header":
+            headers.append(value)
+        elif key == "post-data":
+            post = value.encode()
+        elif key == "post-file":
+            post = ctx.fs.read(FileSystem.norm(value, ctx.cwd))
+            if post is None:
+                ctx.error(f"wget: can't open '{value}': No such file or directory\n")
+                return 1
+        elif key == "spider":
+            spider = True
+        elif key == "T" and not value.isdigit():  # "T:+": a number (xatou)
+            ctx.error(f"wget: invalid number '{value}'\n")
+            return 1
+        # -T: a timed-out connection fails at once either way; -c -P -Y -t -o: accepted, no effect here
     if not urls:
-        ctx.error("BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: wget [-cqS] "
-                  "[--spider] [-O FILE] [-o LOGFILE] [--header STR] [--post-data STR | --post-file FILE] "
-                  "[-Y on/off] [--no-check-certificate] [-P DIR] [-U AGENT] [-T SEC] URL...\n")
+        ctx.error(WGET_USAGE)
         return 1
     parts = urlsplit(urls[0] if "://" in urls[0] else "http://" + urls[0])
     host, port = parts.hostname or "", parts.port or 80
@@ -1271,14 +1366,24 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
         ctx.error("wget: error getting response: Connection reset by peer\n")
         return 1
     request_headers = {"Host": parts.netloc, "User-Agent": ua, "Connection": "close"}
+    if post is not None:
+        request_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request_headers["Content-Length"] = str(len(post))
     for h in headers:
         key, _, value = h.partition(":")
         request_headers[key.strip()] = value.strip()
-    response = ctx.dp.workloads.serve_http(conn, HttpRequest("HEAD" if spider else "GET", path, request_headers,
+    method = "POST" if post is not None else "HEAD" if spider else "GET"
+    response = ctx.dp.workloads.serve_http(conn, HttpRequest(method, path, request_headers, body=post or b"",
                                                              host=parts.netloc))
     if response.status in (RAW_REPLY, EMPTY_REPLY):
         ctx.error("wget: error getting response\n")
         return 1
+    if show_headers:  # -S: the status line and headers, two spaces in (wget.c gethdr with option_mask S)
+        import http as http_status
+
+        reason = http_status.HTTPStatus(response.status).phrase if 100 <= response.status < 600 else ""
+        ctx.error(f"  HTTP/1.1 {response.status} {reason}\n" +
+                  "".join(f"  {k}: {v}\n" for k, v in response.headers.items()))
     if response.status >= 400:
         import http as http_status
 
@@ -1340,7 +1445,7 @@ HANDLERS = {
     "cat": cmd_cat, "echo": cmd_echo, "touch": cmd_touch, "rm": cmd_rm, "ls": cmd_ls, "mkdir": cmd_mkdir,
     "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env, "sleep": cmd_sleep,
     "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd,
-    "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
+    "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell, "apk": cmd_apk,
     "curl": cmd_curl, "wget": cmd_wget, "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
     "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
 }

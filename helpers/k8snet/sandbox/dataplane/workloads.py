@@ -78,6 +78,28 @@ EMULATED: dict[str, dict[str, Any]] = {
         "programs": ["coredns: 53/UDP+TCP (answered by the sandbox's DNS), 8080 /health, 8181 /ready, 9153 /metrics"],
         "commands": ["none (the image has no shell)"],
     },
+    "busybox": {
+        "images": ["busybox", "busybox:1.36", "busybox:1.37"],
+        "programs": ["sleep / tail -f (idle: serves no port); the image's default `sh` and scripts that end "
+                     "are not yet run as processes"],
+        "commands": ["sh -c (busybox ash)", "wget", "nslookup", "hostname", "cat", "echo", "touch", "rm", "ls",
+                     "mkdir", "test", "date", "env", "sleep"],
+    },
+    "alpine": {
+        "images": ["alpine", "alpine:<version>"],
+        "programs": ["as busybox"],
+        "commands": ["as busybox", "apk (refused: the sandbox reaches no package mirror)"],
+    },
+    "curl": {
+        "images": ["curlimages/curl", "curlimages/curl:<version>"],
+        "programs": ["as busybox (its entrypoint runs curl with the container's args)"],
+        "commands": ["curl", "as busybox"],
+    },
+    "netshoot": {
+        "images": ["nicolaka/netshoot"],
+        "programs": ["as busybox"],
+        "commands": ["curl", "bash -c", "as busybox"],
+    },
     "traefik": {
         "images": ["traefik", "traefik:<version>"],
         "programs": ["traefik v3.7: the entrypoints of its --entrypoints.<name>.address args (Ingress routing, "
@@ -94,7 +116,13 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
     "coredns": (["/coredns"], []),
     "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
+    "busybox": ([], ["sh"]),  # docker-library/busybox Dockerfile: CMD ["sh"]
+    "alpine": ([], ["/bin/sh"]),  # alpinelinux/docker-alpine Dockerfile: CMD ["/bin/sh"]
+    "curl": (["/entrypoint.sh"], ["curl"]),  # curl/curl-container Dockerfile: ENTRYPOINT, CMD ["curl"]
+    "netshoot": ([], ["zsh"]),  # nicolaka/netshoot Dockerfile: CMD ["zsh"]
 }
+BUSYBOX_FAMILIES = frozenset({"agnhost", "busybox", "alpine", "curl", "netshoot"})
+"""Images whose /bin/sh is busybox ash (agnhost and curlimages/curl and netshoot are built on Alpine)."""
 
 SHELLS = {"sh", "ash", "bash", "dash"}
 IDLE = {"sleep", "tail"}  # long-running commands that serve nothing (sleep 3600, tail -f /dev/null)
@@ -123,7 +151,8 @@ def image_family(image: str) -> str | None:
         return "coredns"
     if path in ("traefik", "library/traefik"):
         return "traefik"
-    return None
+    return {"busybox": "busybox", "library/busybox": "busybox", "alpine": "alpine", "library/alpine": "alpine",
+            "curlimages/curl": "curl", "nicolaka/netshoot": "netshoot"}.get(path)
 
 
 def image_tag(image: str) -> str:
@@ -279,7 +308,7 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
     if not argv:
         return Program("exited", family, problem="it has no command to run")
     exe = posixpath.basename(argv[0])
-    if exe in SHELLS and len(argv) >= 3 and argv[1] == "-c" and family in ("agnhost", "nginx"):
+    if exe in SHELLS and len(argv) >= 3 and argv[1] == "-c" and (family in BUSYBOX_FAMILIES or family == "nginx"):
         return _script_program(family, argv[2], env, tag)
     if argv[0] in ("/agnhost", "/agnhost-2", "agnhost") and family == "agnhost":
         return _agnhost(argv[1:], env)
@@ -562,9 +591,13 @@ def seed_files(sb: Sandbox, pod: Pod, family: str | None) -> FileSystem:
                   "nameserver 10.96.0.10\noptions ndots:5\n")
     files = {"/etc/hosts": hosts.encode(), "/etc/resolv.conf": resolv.encode(), "/etc/hostname": f"{name}\n".encode()}
     dirs = {"/tmp", "/dev", "/proc", "/etc", "/root", "/var/run"}
+    if family in BUSYBOX_FAMILIES:  # Alpine's (or busybox's) root file system
+        dirs |= {"/bin", "/usr/bin", "/usr/local/bin", "/lib", "/home", "/sbin", "/var", "/usr", "/mnt", "/opt"}
     if family == "agnhost":
         files.update({"/agnhost": b"", "/agnhost-2": b"", "/localhost.crt": b"", "/localhost.key": b""})
-        dirs |= {"/uploads", "/bin", "/usr/bin", "/usr/local/bin", "/lib", "/home", "/sbin"}
+        dirs.add("/uploads")
+    elif family == "curl":
+        files["/entrypoint.sh"] = b""
     elif family == "nginx":
         files.update({"/usr/share/nginx/html/index.html": NGINX_INDEX,
                       "/usr/share/nginx/html/50x.html": b"<!DOCTYPE html>\n<html>\n<head>\n<title>Error</title>\n",
