@@ -52,6 +52,7 @@ def test_kill_9_loses_no_acknowledged_write(own_sandbox):
     time.sleep(1.0)  # let a few hundred writes happen, then pull the plug mid-loop
     pid = process.status().pid
     os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)  # the kernel has ended it (SIGKILL is delivered asynchronously)
     stop.set()
     t.join(10)
     assert len(acknowledged) > 20

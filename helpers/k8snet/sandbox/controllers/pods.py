@@ -9,6 +9,7 @@ start, a failing readiness probe — is a new stage or different delays.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import ipaddress
@@ -70,6 +71,9 @@ def set_condition(status: dict[str, Any], ctype: str, value: str, now: str, reas
         if c["type"] == ctype:
             if c["status"] != value:
                 c["status"], c["lastTransitionTime"] = value, now
+            if value == "True" and not reason:  # a condition that holds again carries no reason
+                c.pop("reason", None)
+                c.pop("message", None)
             if reason:
                 c["reason"] = reason
             if message:
@@ -251,6 +255,110 @@ def terminate(sb: Sandbox, pod: Pod) -> None:
         return
     # the store's DELETED event frees the pod's address, files and logs (Sandbox._pod_gone)
     sb.api.delete(rt, pod["metadata"]["namespace"], pod["metadata"]["name"], DeleteOptions(grace_period=0))
+
+
+# -- a container's process ends (pkg/kubelet/kuberuntime: computePodActions, doBackOff) -----------------
+
+BACKOFF_INITIAL = 10.0
+"""Seconds of the kubelet's first crash back-off; it doubles up to :data:`BACKOFF_MAX` (kubelet.go
+backOffPeriod 10s, MaxContainerBackOff 300s)."""
+BACKOFF_MAX = 300.0
+BACKOFF_RESET = 600.0
+"""A container that ran this long before it exited starts its back-off again from the first step."""
+
+
+def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: Any = None) -> None:
+    """A container's process ended with ``code``: terminated state, then the pod's phase or a restart, as the
+    kubelet decides by ``restartPolicy`` (Never: Completed/Error; OnFailure: restart unless 0; Always: restart),
+    with the crash back-off (``CrashLoopBackOff``) between restarts."""
+    meta = pod["metadata"]
+    current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
+    if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
+        return
+    new = copy.deepcopy(current)
+    status, now = new["status"], sb.api.now()
+    cs = next((c for c in status.get("containerStatuses") or [] if c["name"] == container), None)
+    if cs is None:
+        return
+    running = (cs.get("state") or {}).get("running") or {}
+    started = running.get("startedAt", now)
+    failed_to_start = result is not None and type(result).__name__ == "ExecStartFailure"
+    terminated = {"exitCode": code, "reason": "StartError" if failed_to_start else "Completed" if code == 0
+                  else "Error", "startedAt": started, "finishedAt": now, "containerID": cs.get("containerID")}
+    if failed_to_start:
+        terminated["message"] = result.message
+    policy = new["spec"].get("restartPolicy", "Always")
+    restart = policy == "Always" or (policy == "OnFailure" and code != 0)
+    cs.update({"ready": False, "started": False})
+    node = new["spec"].get("nodeName", "")
+    path = f"spec.containers{{{container}}}"
+    if restart:
+        failures = sb.dataplane.processes.failures
+        key = (meta.get("uid", ""), container)
+        ran = (parse_time(now) - parse_time(started)).total_seconds()
+        count = 0 if ran >= BACKOFF_RESET else failures.get(key, 0)
+        failures[key] = count + 1
+        delay = 0.0 if count == 0 else min(BACKOFF_INITIAL * 2 ** (count - 1), BACKOFF_MAX)
+        cs["lastState"] = {"terminated": terminated}
+        if delay:
+            pod_ref = f"{meta['name']}_{meta.get('namespace', '')}({meta.get('uid', '')})"
+            cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": f"back-off {_go_seconds(delay)} "
+                                       f"restarting failed container={container} pod={pod_ref}"}}
+            record(sb, new, "BackOff", f"Back-off restarting failed container {container} in pod {pod_ref}",
+                   "kubelet", "Warning", host=node, field_path=path)
+        else:
+            cs["state"] = {"terminated": terminated}
+        asyncio.get_running_loop().call_later(max(delay, 0.5), restart_container, sb, current, container)
+    else:
+        cs["state"] = {"terminated": terminated}
+    states = [c.get("state") or {} for c in status.get("containerStatuses") or []]
+    if all("terminated" in st for st in states) and not restart:
+        status["phase"] = "Succeeded" if all(st["terminated"]["exitCode"] == 0 for st in states) else "Failed"
+        set_condition(status, "Ready", "False", now, "PodCompleted")
+        set_condition(status, "ContainersReady", "False", now, "PodCompleted")
+    else:
+        names = " ".join(c["name"] for c in status["containerStatuses"] if not c.get("ready"))
+        set_condition(status, "Ready", "False", now, "ContainersNotReady",
+                      f"containers with unready status: [{names}]")
+        set_condition(status, "ContainersReady", "False", now, "ContainersNotReady",
+                      f"containers with unready status: [{names}]")
+    write_status(sb, new)
+
+
+def _go_seconds(seconds: float) -> str:
+    """time.Duration's String for whole seconds: 10s, 1m20s, 5m0s."""
+    whole = int(seconds)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60}s"
+
+
+def restart_container(sb: Sandbox, pod: Pod, container: str) -> None:
+    """The back-off has passed: start the container again (a new ID, restartCount + 1, fresh files)."""
+    meta = pod["metadata"]
+    current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
+    if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
+        return
+    new = copy.deepcopy(current)
+    status, now = new["status"], sb.api.now()
+    cs = next((c for c in status.get("containerStatuses") or [] if c["name"] == container), None)
+    if cs is None:
+        return
+    spec = next(c for c in new["spec"]["containers"] if c["name"] == container)
+    cs["restartCount"] = cs.get("restartCount", 0) + 1
+    digest = hashlib.sha256(f"{meta.get('uid')}/{container}/{cs['restartCount']}".encode()).hexdigest()
+    cs["containerID"] = "containerd://" + digest
+    cs["state"] = {"running": {"startedAt": now}}
+    cs["started"] = not spec.get("startupProbe")
+    cs["ready"] = not spec.get("readinessProbe") and not spec.get("startupProbe")
+    if all(c.get("ready") for c in status["containerStatuses"]):
+        set_condition(status, "Ready", "True", now)
+        set_condition(status, "ContainersReady", "True", now)
+    write_status(sb, new)
+    node, path = new["spec"].get("nodeName", ""), f"spec.containers{{{container}}}"
+    record(sb, new, "Pulled", f'Container image "{spec["image"]}" already present on machine', "kubelet",
+           host=node, field_path=path)
+    record(sb, new, "Created", f"Created container: {container}", "kubelet", host=node, field_path=path)
+    record(sb, new, "Started", f"Started container {container}", "kubelet", host=node, field_path=path)
+    sb.dataplane.workloads.on_container_restarted(new, container)
 
 
 # -- kubelet probes (pkg/kubelet/prober: worker.go, prober.go; pkg/probe/http, pkg/probe/tcp) --------------

@@ -55,6 +55,7 @@ class DataPlane:
         from .logs import LogBook
         from .network import Network
         from .policy import NetworkPolicyEngine
+        from .processes import Processes
         from .proxy import KubeProxy
         from .workloads import Workloads
 
@@ -65,6 +66,7 @@ class DataPlane:
         self.network = Network(sandbox, self)
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
+        self.processes = Processes(self)
         self.ingress = Ingress(sandbox, self)
 
     def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",
@@ -81,7 +83,8 @@ class DataPlane:
         return response
 
     def forget(self, pod_uid: str) -> None:
-        """A pod left the cluster: its programs, files and logs go."""
+        """A pod left the cluster: its processes, programs, files and logs go."""
+        self.processes.forget(pod_uid)
         self.workloads.forget(pod_uid)
 
     async def exec(self, pod: dict[str, Any], container: str, argv: list[str], stdin: bytes | None = None,

@@ -18,7 +18,7 @@ import hashlib
 import posixpath
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -136,6 +136,7 @@ class Ctx:
     env: dict[str, str]
     tty: bool = False
     stdin: bytes = b""
+    detached: bool = False  # a container's own process: no terminal, stdin at EOF (a bare `sh` just exits)
     cwd: str = "/"
     shell: str = ""  # "ash", "dash" or "bash" inside a script, "" at the top level
     out: list[bytes] = field(default_factory=list)
@@ -207,8 +208,12 @@ def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], st
 
 
 def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None, tty: bool,
-           cpu_budget: float) -> Generator[None, None, ExecResult]:
-    """Run a command, pausing (yield) between the commands of a script; returns its result."""
+           cpu_budget: float, watch: Callable[[Ctx], None] | None = None) -> Generator[None, None, ExecResult]:
+    """Run a command, pausing (yield) between the commands of a script; returns its result.
+
+    ``watch`` gets the command's context before it runs: a container's process reads its output between
+    steps (its log) and is detached from any terminal.
+    """
     spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
     if spec is None:
         return ExecResult(b"", f'container {container} is not valid for pod {pod["metadata"]["name"]}\n'.encode(), 1)
@@ -217,6 +222,8 @@ def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdi
     family = image_family(spec.get("image", ""))
     ctx = Ctx(dataplane, pod, container, family, workloads.files(pod, container),
               workloads.env(pod, container), tty, stdin or b"", cpu_budget=cpu_budget)
+    if watch is not None:
+        watch(ctx)
     if not argv:
         return ExecResult(b"", b"error: you must specify at least one command for the container\n", 1)
     if family is None:
@@ -299,6 +306,9 @@ def resolve(ctx: Ctx, exe: str) -> str | None:
 
 # -- the shell ------------------------------------------------------------------------------
 
+RESERVED = {"if", "then", "elif", "else", "fi", "while", "until", "for", "do", "done", "case", "esac", "function",
+            "select", "{", "}", "(", ")", "!"}
+"""Words that open or close a compound command (POSIX 2.4): the loops and branches the shell does not run yet."""
 TOKEN = re.compile(r"&&|\|\||[0-2]?>>|[0-2]?>&[0-2]|&>|[0-2]?>|<|;|\||&")
 FD_REDIRECT = re.compile(r"[0-2](>>|>&[0-2]|>)")
 VARIABLE = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\?)")
@@ -427,6 +437,9 @@ def parse_steps(script: str, env: dict[str, str]) -> Generator[None, None, list[
         kind, text, pos = tokens[i]
         if kind == "word":
             if not current.words and not current.redirs:
+                if text in RESERVED:
+                    return (f"k8snet sandbox: `{text}` is not emulated yet (this shell runs commands joined by ;, "
+                            "&&, || and newlines, with redirections and $VARIABLES)")
                 current.start = pos
             current.words.append(text)
         elif text in (";", "&&", "||", "&"):
@@ -493,6 +506,8 @@ def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[None, None, i
         return 127
     elif ctx.stdin:
         script = ctx.stdin.decode(errors="replace")
+    elif ctx.detached:  # a container's `sh` with stdin at EOF reads nothing and exits 0 (busybox:latest's CMD)
+        return 0
     else:
         ctx.error("k8snet sandbox: interactive shells are not emulated; run one command line per exec, e.g. "
                   "kubectl exec POD -- sh -c 'curl -sS web; echo done'\n")
@@ -902,9 +917,22 @@ def go_duration(text: str) -> float | None:
     return sum(float(a) * units[b] for a, b in parts)
 
 
+AGNHOST_COMMANDS = {
+    # test/images/agnhost/agnhost.go: the subcommands cobra knows
+    "audit-proxy", "connect", "crd-conversion-webhook", "dns-server-list", "dns-suffix", "entrypoint-tester",
+    "etc-hosts", "fake-gitserver", "grpc-health-checking", "guestbook", "help", "inclusterclient", "liveness",
+    "logs-generator", "mounttest", "net", "netexec", "nettest", "no-snat-test", "no-snat-test-proxy", "pause",
+    "port-forward-tester", "porter", "resource-consumer-controller", "serve-hostname", "tcp-reset",
+    "test-webserver", "webhook", "completion",
+}
+
+
 def cmd_agnhost(ctx: Ctx, name: str, args: list[str]) -> int:
     if args[:1] != ["connect"]:
         sub = args[0] if args else ""
+        if sub and sub not in AGNHOST_COMMANDS:  # cobra's answer (command.go: unknown command)
+            ctx.error(f'Error: unknown command "{sub}" for "agnhost"\nRun \'agnhost --help\' for usage.\n')
+            return 1
         ctx.error(f"k8snet sandbox: `/agnhost {sub}` is not emulated in exec; `/agnhost connect HOST:PORT "
                   "--timeout=1s --protocol=tcp|udp|sctp` is\n")
         return 127

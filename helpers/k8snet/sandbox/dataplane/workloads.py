@@ -124,6 +124,9 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
 BUSYBOX_FAMILIES = frozenset({"agnhost", "busybox", "alpine", "curl", "netshoot"})
 """Images whose /bin/sh is busybox ash (agnhost and curlimages/curl and netshoot are built on Alpine)."""
 
+PROCESS_FAMILIES = BUSYBOX_FAMILIES | {"nginx"}
+"""Images whose containers' commands run as processes when they start no emulated server (they have a shell and
+the programs exec runs)."""
 SHELLS = {"sh", "ash", "bash", "dash"}
 IDLE = {"sleep", "tail"}  # long-running commands that serve nothing (sleep 3600, tail -f /dev/null)
 
@@ -221,6 +224,15 @@ def container_argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
     else:
         argv = entry + list(container.get("args") or cmd)
     return [expand(a, env) for a in argv]
+
+
+def process_argv(family: str | None, argv: list[str]) -> list[str]:
+    """The argv a container's process really runs: curlimages/curl's /entrypoint.sh puts ``curl`` before
+    arguments that start with ``-`` and then execs its arguments (curl/curl-container entrypoint.sh)."""
+    if family == "curl" and argv[:1] == ["/entrypoint.sh"]:
+        rest = argv[1:]
+        return ["curl", *rest] if rest[:1] and rest[0].startswith("-") else rest
+    return argv
 
 
 def hostname(pod: Pod) -> str:
@@ -746,6 +758,11 @@ class Workloads:
         uid = pod["metadata"].get("uid", "")
         self._started.add((uid, container))
         program = self.program(pod, container)
+        if program.name == "exited" and program.family in PROCESS_FAMILIES:
+            spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+            self.dp.processes.start(pod, container, process_argv(program.family,
+                                                                container_argv(spec, self.env(pod, container))))
+            return
         if program.setup:
             from .commands import run_sync
 

@@ -1,0 +1,105 @@
+"""A container's own command, run as a process: its output is its log, its exit goes to the kubelet.
+
+Servers the sandbox emulates (netexec, nginx, http-echo, …) answer connections and never exit. Every other
+command a container starts in an image with a shell (``sh -c 'echo hi; exit 3'``, ``wget -qO- http://web``,
+busybox's bare ``sh``) runs here, through the same emulated programs as ``kubectl exec``, in slices between
+the API server's other requests and under the same budgets. What it writes becomes log lines as it runs;
+when it ends, :func:`k8snet.sandbox.controllers.pods.container_exited` decides the pod's fate as the kubelet
+does (``restartPolicy``, back-off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import commands
+
+if TYPE_CHECKING:
+    from . import DataPlane
+
+log = logging.getLogger("k8snet.sandbox.processes")
+Pod = dict[str, Any]
+Key = tuple[str, str]  # (pod uid, container)
+
+
+class Processes:
+    """The running container processes of one sandbox, one asyncio task each."""
+
+    def __init__(self, dataplane: DataPlane):
+        self.dp = dataplane
+        self._tasks: dict[Key, asyncio.Task[None]] = {}
+        self.failures: dict[Key, int] = {}  # the kubelet's crash back-off: exits since the last reset
+
+    def start(self, pod: Pod, container: str, argv: list[str]) -> None:
+        """Start a container's command (replacing an earlier run of the same container)."""
+        key = (pod["metadata"].get("uid", ""), container)
+        self.stop(key)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop (a synchronous test): the container's command does not run
+        self._tasks[key] = loop.create_task(self._run(pod, container, argv), name=f"process-{container}")
+
+    def stop(self, key: Key) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None and not task.done():
+            task.cancel()
+
+    def forget(self, pod_uid: str) -> None:
+        """The pod is gone: its processes are killed."""
+        for key in [k for k in self._tasks if k[0] == pod_uid]:
+            self.stop(key)
+        for key in [k for k in self.failures if k[0] == pod_uid]:
+            del self.failures[key]
+
+    def running(self) -> int:
+        return sum(1 for t in self._tasks.values() if not t.done())
+
+    async def _run(self, pod: Pod, container: str, argv: list[str]) -> None:
+        uid = pod["metadata"].get("uid", "")
+        seen: list[commands.Ctx] = []
+        logs = self.dp.logs
+
+        def flush() -> None:
+            for ctx in seen:
+                for stream in (ctx.out, ctx.err):
+                    if stream:
+                        text = b"".join(stream).decode(errors="replace")
+                        stream.clear()
+                        if text:
+                            logs.append(uid, container, text)
+
+        def attach(ctx: commands.Ctx) -> None:
+            ctx.detached = True
+            seen.append(ctx)
+
+        steps = commands._steps(self.dp, pod, container, argv, None, False, commands.EXEC_CPU_BUDGET, attach)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    result = done.value
+                    break
+                flush()
+                if loop.time() - started > commands.SLICE:
+                    await asyncio.sleep(0)
+                    started = loop.time()
+        except asyncio.CancelledError:
+            return
+        for stream in (result.stdout, result.stderr):  # what the last step wrote (or a start failure's message)
+            if stream:
+                logs.append(uid, container, stream.decode(errors="replace"))
+        code = result.exit_code
+        if isinstance(result, commands.ExecStartFailure):
+            code = 128  # containerd: the process could not start (StartError)
+        from ..controllers.pods import container_exited
+
+        try:
+            container_exited(self.dp.sb, pod, container, code, result)
+        except Exception:  # a kubelet bug must not kill the loop
+            log.exception("recording the exit of %s/%s failed", pod["metadata"].get("name"), container)
