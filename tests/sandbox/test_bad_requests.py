@@ -271,3 +271,22 @@ def test_immortal_namespaces_cannot_be_deleted(sandbox, name):
     time.sleep(0.05)
     ns = sandbox.kubectl_json("get", "namespace", name)
     assert not ns["metadata"].get("deletionTimestamp")
+
+
+def test_an_applied_list_item_without_its_key_is_a_400(sandbox, ns):
+    """structuredmerge.go: ``failed to create typed patch object (...): element 0: associative list with keys
+    has an element that omits all key fields ["uid"]`` — the applied object's fault, so a 400, not a 500."""
+    body = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  ownerReferences:\n"
+            "  - {apiVersion: v1, kind: ConfigMap, name: x}\n")
+    code, status, _ = call(sandbox, "PATCH", cm_path(ns, "applied") + "?fieldManager=t", body,
+                           "application/apply-patch+yaml")
+    assert "omits all key fields" in status_of(400, status)["message"]
+    assert not exists(sandbox, ns, "applied")
+
+
+def test_a_null_list_item_decodes_to_its_zero_value_and_is_validated(sandbox, ns):
+    """encoding/json: ``[null]`` in a []EndpointPort is one zero EndpointPort, which validation then refuses."""
+    body = json.dumps({"metadata": {"name": "nullport"},
+                       "subsets": [{"addresses": [{"ip": "10.244.1.9"}], "ports": [None]}]})
+    code, status, _ = call(sandbox, "POST", f"/api/v1/namespaces/{ns}/endpoints", body)
+    assert "subsets[0].ports[0].port" in status_of(422, status)["message"]

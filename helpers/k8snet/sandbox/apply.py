@@ -1055,9 +1055,12 @@ def server_side_apply(live: dict | None, applied: dict, manager: str, force: boo
     except _Conflicts as c:
         raise conflict_error(c.conflicts) from None
     except TypedError as e:
+        # structuredmerge.go returns this as a plain error, which reaches clients as a 500; it is always the
+        # applied object's fault (a list item without its key, a value of the wrong type), so the sandbox
+        # answers it as the 400 BadRequest it is, with upstream's message
         raise ApiError(f"failed to create typed patch object ({_meta(applied).get('namespace', '')}/"
-                       f"{_meta(applied).get('name', '')}; {_gvk_string(api_version, kind)}): {e}", 500,
-                       "InternalError") from e
+                       f"{_meta(applied).get('name', '')}; {_gvk_string(api_version, kind)}): {e}", 400,
+                       "BadRequest") from e
     _strip_meta(managers, ident)
     if changed:
         if ident in managers:

@@ -1120,6 +1120,47 @@ def _validate_endpoint_slice(obj: dict[str, Any], old: dict[str, Any] | None) ->
     return out
 
 
+def _validate_endpoints(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """pkg/apis/core/validation ValidateEndpoints → validateEndpointSubsets, -Address, -Port."""
+    out: list[Cause] = []
+    for i, subset in enumerate(obj.get("subsets") or []):
+        path = f"subsets[{i}]"
+        ready, not_ready = subset.get("addresses") or [], subset.get("notReadyAddresses") or []
+        if not ready and not not_ready:
+            out.append(required(path, "must specify `addresses` or `notReadyAddresses`"))
+        for field_name, addresses in (("addresses", ready), ("notReadyAddresses", not_ready)):
+            for j, addr in enumerate(addresses):
+                apath = f"{path}.{field_name}[{j}]"
+                ip = addr.get("ip") or ""
+                parsed = parse_ip(ip)
+                if parsed is None:
+                    out.append(invalid_value(f"{apath}.ip", ip, _IP_MSG))
+                elif parsed.is_unspecified:  # ValidateNonSpecialIP
+                    out.append(invalid_value(f"{apath}.ip", ip, "may not be unspecified (0.0.0.0)"))
+                elif parsed.is_loopback:
+                    out.append(invalid_value(f"{apath}.ip", ip, "may not be in the loopback range (127.0.0.0/8, "
+                                                                 "::1/128)"))
+                if addr.get("hostname"):
+                    out += [invalid_value(f"{apath}.hostname", addr["hostname"], m)
+                            for m in is_dns1123_label(addr["hostname"])]
+        ports = subset.get("ports") or []
+        for j, port in enumerate(ports):
+            ppath = f"{path}.ports[{j}]"
+            name = port.get("name") or ""
+            if len(ports) > 1 and not name:
+                out.append(required(f"{ppath}.name"))
+            elif name:
+                out += [invalid_value(f"{ppath}.name", name, m) for m in is_dns1123_label(name)]
+            number = port.get("port") or 0
+            out += [invalid_value(f"{ppath}.port", number, m) for m in is_valid_port_num(number)]
+            proto = port.get("protocol")
+            if not proto:
+                out.append(required(f"{ppath}.protocol"))
+            elif proto not in _PROTOCOLS:
+                out.append(not_supported(f"{ppath}.protocol", proto, _PROTOCOLS))
+    return out
+
+
 # --------------------------------------------------------------------------
 # Ingress, IngressClass, NetworkPolicy: pkg/apis/networking/validation
 # --------------------------------------------------------------------------
@@ -1358,6 +1399,7 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Namespace"): _validate_namespace,
     ("", "ConfigMap"): _validate_config_map,
     ("", "Secret"): _validate_secret,
+    ("", "Endpoints"): _validate_endpoints,
     ("apps", "Deployment"): _validate_deployment,
     ("apps", "ReplicaSet"): _validate_replica_set,
     ("discovery.k8s.io", "EndpointSlice"): _validate_endpoint_slice,
@@ -1553,8 +1595,11 @@ class _Walker:
         if "object" in types and isinstance(value, dict):
             return self.walk_object(value, resolved, short or struct, struct, fields, path)
         if "array" in types and isinstance(value, list):
+            items = resolved.get("items") or {}
             for i, item in enumerate(value):
-                self.walk(item, resolved.get("items") or {}, struct, fields, f"{path}[{i}]")
+                if item is None and self.typed:  # encoding/json: null in a slice is the element's zero value
+                    item = value[i] = _zero(types_of(self.schemas.resolve(items)))
+                self.walk(item, items, struct, fields, f"{path}[{i}]")
             return
         if "object" in types or "array" in types:
             return self.type_mismatch(value, gotype, struct, fields, path, "object" if "object" in types else "array")
@@ -1620,6 +1665,21 @@ class _Walker:
     def check_enum(self, value: Any, node: Node, path: str) -> None:
         if not self.typed and node.get("enum") and value not in node["enum"]:
             self.causes.append(not_supported(path, value, [str(e) for e in node["enum"]]))
+
+
+def _zero(types: set[str]) -> Any:
+    """Go's zero value of a schema type, as it reads back in JSON (a struct with nothing set is ``{}``)."""
+    if "object" in types:
+        return {}
+    if "array" in types:
+        return []
+    if "string" in types:
+        return ""
+    if "integer" in types or "number" in types:
+        return 0
+    if "boolean" in types:
+        return False
+    return None
 
 
 def _json_type(value: Any) -> str:
