@@ -290,3 +290,10 @@ def test_a_null_list_item_decodes_to_its_zero_value_and_is_validated(sandbox, ns
                        "subsets": [{"addresses": [{"ip": "10.244.1.9"}], "ports": [None]}]})
     code, status, _ = call(sandbox, "POST", f"/api/v1/namespaces/{ns}/endpoints", body)
     assert "subsets[0].ports[0].port" in status_of(422, status)["message"]
+
+
+def test_a_null_struct_field_is_the_zero_value(sandbox, ns):
+    """encoding/json leaves a field given as null at its zero value: ``"spec": null`` is an empty spec."""
+    body = json.dumps({"metadata": {"name": "nullspec"}, "spec": None})
+    code, obj, _ = call(sandbox, "POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies", body)
+    assert code == 201, obj

@@ -1647,9 +1647,17 @@ class _Walker:
                     fields: list[str], path: str) -> None:
         props = node.get("properties") or {}
         extra = node.get("additionalProperties")
+        required_keys = node.get("required") or ()
         for key in list(value):
             child_path = f"{path}.{key}" if path else key
             if key in props:
+                if value[key] is None and self.typed and key not in required_keys and \
+                        "object" in types_of(self.schemas.resolve(props[key])):
+                    # encoding/json leaves a struct or map field given as null at its zero value (nil for
+                    # pointers and maps, which omitempty drops); lists and scalars keep their null, as a field
+                    # without omitempty encodes it
+                    del value[key]
+                    continue
                 self.walk(value[key], props[key], struct_name, fields + [key], child_path)
             elif isinstance(extra, dict):  # map values: Go keeps the enclosing struct and field stack
                 self.walk(value[key], extra, parent_struct, fields, f"{path}[{key}]")
