@@ -297,3 +297,42 @@ def test_a_null_struct_field_is_the_zero_value(sandbox, ns):
     body = json.dumps({"metadata": {"name": "nullspec"}, "spec": None})
     code, obj, _ = call(sandbox, "POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies", body)
     assert code == 201, obj
+
+
+# -- honest 404s: kube-apiserver's generic answer for what it does not serve -------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/namespaces/default/podtemplates",
+    "/api/v1/namespaces/default/pods/nosuch/nosuchsub",
+    "/api/v1/namespaces/default/nodes",
+    "/apis/apps/v1/namespaces/default/nosuchthings",
+])
+def test_an_unserved_resource_is_the_generic_404(sandbox, path):
+    code, status, _ = call(sandbox, "GET", path)
+    assert status_of(404, status)["message"] == "the server could not find the requested resource"
+
+
+def test_an_unserved_subresource_of_a_running_pod_is_not_a_missing_pod(sandbox, ns):
+    pending_pod(sandbox, ns, "here")
+    code, status, _ = call(sandbox, "GET", f"/api/v1/namespaces/{ns}/pods/here/nosuchsub")
+    assert status_of(404, status)["message"] == "the server could not find the requested resource"
+    code, status, _ = call(sandbox, "GET", f"/api/v1/namespaces/{ns}/pods/gone")
+    assert status_of(404, status)["message"] == 'pods "gone" not found'
+
+
+def test_kubectl_cluster_info_dump_completes(sandbox, tmp_path):
+    out = tmp_path / "dump"
+    sandbox.kubectl("cluster-info", "dump", "--namespaces", "default,kube-system", f"--output-directory={out}",
+                    timeout=120)
+    assert (out / "nodes.json").exists()
+
+
+def test_read_only_kinds_list_empty_and_refuse_writes(sandbox, ns):
+    """ReplicationControllers, DaemonSets and StatefulSets list as on kind; a write is a 405, never accepted."""
+    assert sandbox.kubectl_json("-n", ns, "get", "daemonsets")["items"] == []
+    proc = sandbox.kubectl("-n", ns, "create", "-f", "-", check=False, input=json.dumps({
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+                 "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+    assert proc.returncode != 0 and "does not allow this method" in proc.stderr

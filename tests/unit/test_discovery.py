@@ -298,7 +298,8 @@ def test_kubectl_api_resources_filters(server: _Server, tmp_path: Path) -> None:
                           "api-resources", "--categories=all", "-o", "name"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    assert set(out.stdout.split()) == {"pods", "services", "deployments.apps", "replicasets.apps",
+    assert set(out.stdout.split()) == {"pods", "services", "replicationcontrollers", "deployments.apps",
+                                       "replicasets.apps", "daemonsets.apps", "statefulsets.apps",
                                        "widgets.stable.example.com"}
 
 

@@ -111,6 +111,10 @@ def builtin() -> Registry:
         ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
         ResourceType("", "v1", "secrets", "Secret", field_selectors=("type",)),
         ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        # served so that listing them answers as on kind (`kubectl cluster-info dump` lists them), read-only
+        # until the sandbox runs their controllers: a write is refused with 405, never silently accepted
+        ResourceType("", "v1", "replicationcontrollers", "ReplicationController", short_names=("rc",),
+                     categories=("all",), verbs=READ_VERBS),
         ResourceType("", "v1", "events", "Event", short_names=("ev",),
                      field_selectors=("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
                                       "involvedObject.uid", "involvedObject.apiVersion",
@@ -122,6 +126,10 @@ def builtin() -> Registry:
                      subresources=("status", "scale")),
         ResourceType("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",),
                      subresources=("status", "scale"), field_selectors=("status.replicas",)),
+        ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), categories=("all",),
+                     verbs=READ_VERBS),
+        ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
+                     verbs=READ_VERBS),
     ]
     networking = [
         ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),

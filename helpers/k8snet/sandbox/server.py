@@ -156,20 +156,18 @@ class ApiServer:
         """Split a resource path into (type, namespace, name, subresource)."""
         registry = self.sandbox.registry
         ns: str | None = None
-        if group == "" and rest[0] == "namespaces" and len(rest) >= 3 and registry.lookup("", version, rest[2]):
-            ns, rest = rest[1], rest[2:]
-        elif group and rest[0] == "namespaces" and len(rest) >= 3:
-            ns, rest = rest[1], rest[2:]
+        namespaces = registry.lookup("", "v1", "namespaces")
+        if rest[0] == "namespaces" and len(rest) >= 3 and (group or rest[2] not in namespaces.subresources):
+            ns, rest = rest[1], rest[2:]  # a resource inside a namespace (not a namespace's own subresource)
         rt = registry.lookup(group, version, rest[0])
-        if rt is None:
-            raise errors.ApiError("the server could not find the requested resource", 404, "NotFound",
-                                  {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
-        if ns is not None and not rt.namespaced:
-            raise errors.not_found(rt.plural, rt.group, rest[1] if len(rest) > 1 else "")
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if sub and sub not in rt.subresources:
-            raise errors.not_found(rt.plural, rt.group, name)
+        if rt is None or (ns is not None and not rt.namespaced) or len(rest) > 3 or \
+                (sub and sub not in rt.subresources):
+            # an unserved resource or subresource is kube-apiserver's generic 404; NotFound naming an object is
+            # only for an object that is missing
+            raise errors.ApiError("the server could not find the requested resource", 404, "NotFound",
+                                  {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
         return rt, ns, name, sub
 
     async def resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
@@ -193,6 +191,13 @@ class ApiServer:
             return await self.sandbox.subresource(request, rt, key_ns, name, sub)
         if sub == "scale":
             return await self.scale(request, rt, key_ns, name)
+        verb = request_verb(method, name, q)
+        if verb not in rt.verbs:  # a resource the sandbox serves read-only (its controller is not emulated)
+            raise errors.ApiError("the server does not allow this method on the requested resource", 405,
+                                  "MethodNotAllowed", {"kind": rt.plural, **({"group": rt.group} if rt.group else {}),
+                                                       "causes": [{"reason": "UnexpectedServerResponse", "message":
+                                                                   f"k8snet sandbox: {rt.group_resource} are served "
+                                                                   "read-only; their controller is not emulated"}]})
         if method == "GET":
             watching = options.boolean(q, "watch")
             if not name:
@@ -478,6 +483,15 @@ class ApiServer:
         if action == "trace":
             return json_response(trace_request(sb, body))
         raise errors.not_found("", "", f"admin/{action}")
+
+
+def request_verb(method: str, name: str, query: Any) -> str:
+    """The Kubernetes verb of a request (apiserver RequestInfoFactory: GET with watch → watch, etc.)."""
+    if method == "GET":
+        return "watch" if options.boolean(query, "watch") else "get" if name else "list"
+    if method == "DELETE":
+        return "delete" if name else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
 
 
 HEALTH_CHECKS = ("ping", "log", "etcd")

@@ -798,6 +798,57 @@ REPLICA_SET_COLUMNS = (
 )
 
 
+def print_replication_controller(obj: Obj, now: datetime) -> list[Cell]:
+    """``printReplicationController``: NAME DESIRED CURRENT READY AGE | CONTAINERS IMAGES SELECTOR."""
+    status = _status(obj)
+    names, images = layout_container_cells(_template_containers(obj))
+    return [_name(obj), _replicas(obj), int(status.get("replicas") or 0), int(status.get("readyReplicas") or 0),
+            age(obj, now), names, images, format_labels(_spec(obj).get("selector"))]
+
+
+DAEMON_SET_COLUMNS = (
+    _name_col(),
+    Column("Desired", "integer", "The desired number of daemon pods"),
+    Column("Current", "integer", "The current number of daemon pods"),
+    Column("Ready", "integer", "The number of daemon pods that are ready"),
+    Column("Up-to-date", "integer", "The number of daemon pods that are up to date"),
+    Column("Available", "integer", "The number of daemon pods that are available"),
+    Column("Node Selector", "string", "Which nodes the daemon pods run on"),
+    _age_col(),
+    Column("Containers", "string", DESC_CONTAINERS, priority=1),
+    Column("Images", "string", DESC_IMAGES, priority=1),
+    Column("Selector", "string", DESC_RS_SELECTOR, priority=1),
+)
+
+
+def print_daemon_set(obj: Obj, now: datetime) -> list[Cell]:
+    """``printDaemonSet``: NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE | …"""
+    status = _status(obj)
+    names, images = layout_container_cells(_template_containers(obj))
+    template_spec = ((_spec(obj).get("template") or {}).get("spec") or {})
+    return [_name(obj), *(int(status.get(k) or 0) for k in ("desiredNumberScheduled", "currentNumberScheduled",
+                                                           "numberReady", "updatedNumberScheduled",
+                                                           "numberAvailable")),
+            format_labels(template_spec.get("nodeSelector")), age(obj, now), names, images,
+            format_label_selector(_spec(obj).get("selector"))]
+
+
+STATEFUL_SET_COLUMNS = (
+    _name_col(),
+    Column("Ready", "string", "Number of the pod with ready state"),
+    _age_col(),
+    Column("Containers", "string", DESC_CONTAINERS, priority=1),
+    Column("Images", "string", DESC_IMAGES, priority=1),
+)
+
+
+def print_stateful_set(obj: Obj, now: datetime) -> list[Cell]:
+    """``printStatefulSet``: NAME READY AGE | CONTAINERS IMAGES."""
+    names, images = layout_container_cells(_template_containers(obj))
+    ready = int(_status(obj).get("readyReplicas") or 0)
+    return [_name(obj), f"{ready}/{_replicas(obj)}", age(obj, now), names, images]
+
+
 # --------------------------------------------------------------------------- networking
 def format_hosts(rules: Sequence[Obj] | None) -> str:
     """``formatHosts``: up to three rule hosts, ``*`` when no rule names a host."""
@@ -1024,6 +1075,9 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "serviceaccounts"): Printer(SERVICE_ACCOUNT_COLUMNS, print_service_account),
     ("apps", "deployments"): Printer(DEPLOYMENT_COLUMNS, print_deployment),
     ("apps", "replicasets"): Printer(REPLICA_SET_COLUMNS, print_replica_set),
+    ("", "replicationcontrollers"): Printer(REPLICA_SET_COLUMNS, print_replication_controller),
+    ("apps", "daemonsets"): Printer(DAEMON_SET_COLUMNS, print_daemon_set),
+    ("apps", "statefulsets"): Printer(STATEFUL_SET_COLUMNS, print_stateful_set),
     ("discovery.k8s.io", "endpointslices"): Printer(ENDPOINT_SLICE_COLUMNS, print_endpoint_slice),
     ("networking.k8s.io", "ingresses"): Printer(INGRESS_COLUMNS, print_ingress),
     ("networking.k8s.io", "ingressclasses"): Printer(INGRESS_CLASS_COLUMNS, print_ingress_class),
