@@ -382,6 +382,7 @@ class ProbeWorker:
     last: bool | None = None
     run: int = 0
     on_hold: bool = False  # after a liveness/startup failure, until the container restarts
+    pending: asyncio.Task[Any] | None = None  # an exec probe still running (the kubelet's prober is async too)
 
     def setting(self, name: str) -> int:
         return int(self.spec.get(name) or PROBE_DEFAULTS[name])
@@ -423,10 +424,18 @@ class Prober:
                 w.container_id, w.result, w.last, w.run, w.on_hold = cs.get("containerID", ""), INITIAL[w.kind], \
                     None, 0, False
                 w.due = parse_time(running["startedAt"]).timestamp() + w.setting("initialDelaySeconds")
-            if w.on_hold or now < w.due or (w.kind == "Startup") == bool(cs.get("started")):
-                continue  # startup probes run until started; the others only after
-            w.due = now + w.setting("periodSeconds")
-            ok = self._probe(new, w)
+            if w.pending is not None:  # an exec probe that was started earlier
+                if not w.pending.done():
+                    continue
+                task, w.pending = w.pending, None
+                ok = self._probe(new, w, task.result() if not task.cancelled() else None)
+            else:
+                if w.on_hold or now < w.due or (w.kind == "Startup") == bool(cs.get("started")):
+                    continue  # startup probes run until started; the others only after
+                w.due = now + w.setting("periodSeconds")
+                if "exec" in w.spec and self._start_exec(new, w):
+                    continue  # its result is read when the program ends, off this reconcile
+                ok = self._probe(new, w)
             if ok is None:  # the probe errored: the result is thrown away (worker.go doProbe)
                 continue
             w.run = w.run + 1 if w.last == ok else 1
@@ -442,8 +451,23 @@ class Prober:
         self._readiness(new, workers)
         if new["status"] != pod["status"]:
             write_status(sb, new)
+        if any(w.pending is not None for w in workers.values()):
+            return 0.05  # an exec probe is running: look for its result soon
         pending = [w.due for w in workers.values() if not w.on_hold]
         return max(min(pending) - now, 0.25) if pending else None
+
+    def _start_exec(self, pod: Pod, w: ProbeWorker) -> bool:
+        """Start an exec probe's command as a task (False: no event loop here, run it in place)."""
+        from ..dataplane.commands import run_probe
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        budget = float(w.spec.get("timeoutSeconds", PROBE_DEFAULTS["timeoutSeconds"]))
+        w.pending = loop.create_task(run_probe(self.sb.dataplane, pod, w.container,
+                                               list(w.spec["exec"].get("command") or []), budget))
+        return True
 
     def _workers(self, pod: Pod) -> dict[tuple[str, str], ProbeWorker]:
         uid = pod["metadata"].get("uid", "")
@@ -478,9 +502,10 @@ class Prober:
                         c.pop("message", None)
                 set_condition(status, ctype, "True", now)
 
-    def _probe(self, pod: Pod, w: ProbeWorker) -> bool | None:
-        """Run one probe (prober.go runProbe); a failure records an Unhealthy event as the kubelet words it."""
-        ok, output, errored = self._run(pod, w)
+    def _probe(self, pod: Pod, w: ProbeWorker, exec_result: Any = None) -> bool | None:
+        """Run one probe, or judge an exec probe's finished result (prober.go runProbe); a failure records an
+        Unhealthy event as the kubelet words it."""
+        ok, output, errored = self._exec_outcome(exec_result) if exec_result is not None else self._run(pod, w)
         if errored:
             self._unhealthy(pod, w.container, f"{w.kind} probe errored and resulted in unknown state: {output}")
             return None
@@ -488,9 +513,19 @@ class Prober:
             self._unhealthy(pod, w.container, f"{w.kind} probe failed: {output}")
         return ok
 
+    @staticmethod
+    def _exec_outcome(result: Any) -> tuple[bool, str, bool]:
+        """(success, output, errored) of an exec probe's result (pkg/probe/exec)."""
+        from ..dataplane.commands import ExecStartFailure
+
+        if isinstance(result, ExecStartFailure):
+            return False, "rpc error: code = Unknown desc = " + result.message.removeprefix(
+                "error executing command in container: "), True
+        return result.exit_code == 0, (result.stdout + result.stderr).decode(errors="replace"), False
+
     def _run(self, pod: Pod, w: ProbeWorker) -> tuple[bool, str, bool]:
         """(success, output, errored) of an exec, httpGet or tcpSocket probe."""
-        from ..dataplane.commands import ExecStartFailure, run_sync
+        from ..dataplane.commands import run_sync
         from ..dataplane.model import Connection, HttpRequest
         from ..dataplane.workloads import EMPTY_REPLY, RAW_REPLY
 
@@ -498,12 +533,9 @@ class Prober:
         ip = pod["status"].get("podIP", "")
         if "exec" in spec:
             # the probe's timeoutSeconds bounds its work, as the kubelet's exec probe timeout does
-            result = run_sync(dp, pod, w.container, list(spec["exec"].get("command") or []),
-                              cpu_budget=float(spec.get("timeoutSeconds", PROBE_DEFAULTS["timeoutSeconds"])))
-            if isinstance(result, ExecStartFailure):
-                return False, "rpc error: code = Unknown desc = " + result.message.removeprefix(
-                    "error executing command in container: "), True
-            return result.exit_code == 0, (result.stdout + result.stderr).decode(errors="replace"), False
+            return self._exec_outcome(run_sync(dp, pod, w.container, list(spec["exec"].get("command") or []),
+                                               cpu_budget=float(spec.get("timeoutSeconds",
+                                                                         PROBE_DEFAULTS["timeoutSeconds"]))))
         if "tcpSocket" in spec:
             port = self._port(pod, w.container, spec["tcpSocket"].get("port"))
             if dp.workloads.listening(pod, port, "TCP"):

@@ -181,23 +181,35 @@ async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], s
     Raises:
         ApiError: the image has no such executable (containerd's "failed to start exec" error).
     """
-    steps = _steps(dataplane, pod, container, argv, stdin, tty, EXEC_CPU_BUDGET)
+    result = await drive(_steps(dataplane, pod, container, argv, stdin, tty, EXEC_CPU_BUDGET))
+    if isinstance(result, ExecStartFailure):
+        from ..errors import ApiError
+
+        raise ApiError(result.message)
+    return result
+
+
+async def drive(steps: Generator[None, None, ExecResult], between: Callable[[], None] | None = None) -> ExecResult:
+    """Play a stepwise program on the event loop, handing it back every :data:`SLICE` seconds; ``between`` runs
+    after each step (a container's process turns its new output into log lines there)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     while True:
         try:
             next(steps)
         except StopIteration as done:
-            result: ExecResult = done.value
-            break
+            return done.value
+        if between is not None:
+            between()
         if loop.time() - started > SLICE:
             await asyncio.sleep(0)
             started = loop.time()
-    if isinstance(result, ExecStartFailure):
-        from ..errors import ApiError
 
-        raise ApiError(result.message)
-    return result
+
+async def run_probe(dataplane: DataPlane, pod: Pod, container: str, argv: list[str],
+                    cpu_budget: float) -> ExecResult:
+    """An exec probe's command, in slices, bounded by the probe's timeoutSeconds of work."""
+    return await drive(_steps(dataplane, pod, container, argv, None, False, cpu_budget))
 
 
 def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,

@@ -76,19 +76,8 @@ class Processes:
             seen.append(ctx)
 
         steps = commands._steps(self.dp, pod, container, argv, None, False, commands.EXEC_CPU_BUDGET, attach)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         try:
-            while True:
-                try:
-                    next(steps)
-                except StopIteration as done:
-                    result = done.value
-                    break
-                flush()
-                if loop.time() - started > commands.SLICE:
-                    await asyncio.sleep(0)
-                    started = loop.time()
+            result = await commands.drive(steps, flush)
         except asyncio.CancelledError:
             return
         for stream in (result.stdout, result.stderr):  # what the last step wrote (or a start failure's message)
