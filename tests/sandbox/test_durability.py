@@ -7,27 +7,12 @@ import signal
 import threading
 import time
 
-import pytest
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+from tests.sandbox.conftest import core_api
 from urllib3.exceptions import HTTPError
 
 from k8snet.sandbox import process
-
-
-@pytest.fixture
-def own_sandbox(tmp_path, monkeypatch):
-    """A sandbox of this test's own, so it can be killed."""
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
-    monkeypatch.setenv("K8SNET_HOME", str(tmp_path / "home"))
-    process.up(seed=1)
-    yield tmp_path
-    process.down()
-
-
-def core_api(tmp_path) -> client.CoreV1Api:
-    api = config.new_client_from_config(config_file=str(tmp_path / "kubeconfig"), context=process.CONTEXT)
-    return client.CoreV1Api(api)
 
 
 def test_kill_9_loses_no_acknowledged_write(own_sandbox):

@@ -7,19 +7,10 @@ import signal
 import subprocess
 import sys
 
-import pytest
-from kubernetes import client, config
+from kubernetes import client
+from tests.sandbox.conftest import core_api
 
 from k8snet.sandbox import lock, process
-
-
-@pytest.fixture
-def own_sandbox(tmp_path, monkeypatch):
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
-    monkeypatch.setenv("K8SNET_HOME", str(tmp_path / "home"))
-    process.up(seed=0, edge_http_port=0, edge_https_port=0)
-    yield tmp_path
-    process.down()
 
 
 def servers(state) -> list[int]:
@@ -62,8 +53,7 @@ def test_a_second_server_on_the_same_directory_refuses_to_start(own_sandbox):
 
 
 def test_kill_9_frees_the_directory_and_up_shows_the_acknowledged_state(own_sandbox):
-    api = client.CoreV1Api(config.new_client_from_config(config_file=str(own_sandbox / "kubeconfig"),
-                                                         context=process.CONTEXT))
+    api = core_api(own_sandbox)
     api.create_namespaced_config_map("default", client.V1ConfigMap(
         metadata=client.V1ObjectMeta(name="kept"), data={"a": "1"}))
     state = process.home()
@@ -73,8 +63,7 @@ def test_kill_9_frees_the_directory_and_up_shows_the_acknowledged_state(own_sand
     assert lock.holder(state) is None and process.status() is None
     running = process.up()
     assert running.pid != pid and servers(state) == [running.pid]
-    api = client.CoreV1Api(config.new_client_from_config(config_file=str(own_sandbox / "kubeconfig"),
-                                                         context=process.CONTEXT))
+    api = core_api(own_sandbox)
     assert api.read_namespaced_config_map("kept", "default").data == {"a": "1"}
 
 

@@ -10,24 +10,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from tests.conftest import wait_for
+from tests.sandbox.conftest import core_api
 
 from k8snet.sandbox import process
-
-
-@pytest.fixture
-def own_sandbox(tmp_path, monkeypatch):
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
-    monkeypatch.setenv("K8SNET_HOME", str(tmp_path / "home"))
-    process.up(seed=0, edge_http_port=0, edge_https_port=0)
-    yield tmp_path
-    process.down()
-
-
-def core_api(tmp_path) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(config_file=str(tmp_path / "kubeconfig"),
-                                                          context=process.CONTEXT))
 
 
 def all_uids(core: client.CoreV1Api) -> set[str]:
