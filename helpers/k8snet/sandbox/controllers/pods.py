@@ -271,15 +271,11 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
     """A container's process ended with ``code``: terminated state, then the pod's phase or a restart, as the
     kubelet decides by ``restartPolicy`` (Never: Completed/Error; OnFailure: restart unless 0; Always: restart),
     with the crash back-off (``CrashLoopBackOff``) between restarts."""
-    meta = pod["metadata"]
-    current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
-    if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
+    live = _live_container(sb, pod, container)
+    if live is None:
         return
-    new = copy.deepcopy(current)
-    status, now = new["status"], sb.api.now()
-    cs = next((c for c in status.get("containerStatuses") or [] if c["name"] == container), None)
-    if cs is None:
-        return
+    new, cs = live
+    meta, status, now = new["metadata"], new["status"], sb.api.now()
     running = (cs.get("state") or {}).get("running") or {}
     started = running.get("startedAt", now)
     failed_to_start = result is not None and type(result).__name__ == "ExecStartFailure"
@@ -308,7 +304,7 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
                    "kubelet", "Warning", host=node, field_path=path)
         else:
             cs["state"] = {"terminated": terminated}
-        asyncio.get_running_loop().call_later(max(delay, 0.5), restart_container, sb, current, container)
+        asyncio.get_running_loop().call_later(max(delay, 0.5), restart_container, sb, pod, container)
     else:
         cs["state"] = {"terminated": terminated}
     states = [c.get("state") or {} for c in status.get("containerStatuses") or []]
@@ -325,6 +321,18 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
     write_status(sb, new)
 
 
+def _live_container(sb: Sandbox, pod: Pod, container: str) -> tuple[Pod, dict[str, Any]] | None:
+    """A copy of the pod as stored now and its container's status, or None when that pod is gone, replaced or
+    terminating (a process that ends after its pod must not write)."""
+    meta = pod["metadata"]
+    current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
+    if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
+        return None
+    new = copy.deepcopy(current)
+    cs = next((c for c in new["status"].get("containerStatuses") or [] if c["name"] == container), None)
+    return (new, cs) if cs is not None else None
+
+
 def _go_seconds(seconds: float) -> str:
     """time.Duration's String for whole seconds: 10s, 1m20s, 5m0s."""
     whole = int(seconds)
@@ -333,15 +341,11 @@ def _go_seconds(seconds: float) -> str:
 
 def restart_container(sb: Sandbox, pod: Pod, container: str) -> None:
     """The back-off has passed: start the container again (a new ID, restartCount + 1, fresh files)."""
-    meta = pod["metadata"]
-    current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
-    if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
+    live = _live_container(sb, pod, container)
+    if live is None:
         return
-    new = copy.deepcopy(current)
-    status, now = new["status"], sb.api.now()
-    cs = next((c for c in status.get("containerStatuses") or [] if c["name"] == container), None)
-    if cs is None:
-        return
+    new, cs = live
+    meta, status, now = new["metadata"], new["status"], sb.api.now()
     spec = next(c for c in new["spec"]["containers"] if c["name"] == container)
     cs["restartCount"] = cs.get("restartCount", 0) + 1
     digest = hashlib.sha256(f"{meta.get('uid')}/{container}/{cs['restartCount']}".encode()).hexdigest()
