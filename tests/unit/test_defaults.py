@@ -241,6 +241,6 @@ def test_every_lesson_kind_is_covered_or_deliberately_empty():
     for rt in REGISTRY.types:
         if rt.kind in ("Node", "ServiceAccount", "Event", "Lease"):  # no API defaults to apply
             continue
-        if "create" not in rt.verbs:  # served read-only: nothing is ever written to default
+        if "create" not in rt.verbs or rt.verbs == ("create",):  # read-only, or reviews never stored
             continue
         assert (rt.group, rt.kind) in covered

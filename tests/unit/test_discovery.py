@@ -86,7 +86,8 @@ def test_api_group_list_orders_by_priority(reg: Registry) -> None:
     body = discovery.api_group_list(reg)
     assert body["kind"] == "APIGroupList" and body["apiVersion"] == "v1"
     names = [g["name"] for g in body["groups"]]
-    assert names == ["apps", "networking.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "stable.example.com"]
+    assert names == ["apps", "authentication.k8s.io", "authorization.k8s.io", "networking.k8s.io",
+                     "coordination.k8s.io", "discovery.k8s.io", "stable.example.com"]
     apps = body["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
     assert apps["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
@@ -161,12 +162,13 @@ def test_aggregated_core(reg: Registry) -> None:
 def test_aggregated_groups(reg: Registry) -> None:
     body = discovery.aggregated_discovery(reg, core=False)
     assert [i["metadata"]["name"] for i in body["items"]] == \
-        ["apps", "networking.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "stable.example.com"]
+        ["apps", "authentication.k8s.io", "authorization.k8s.io", "networking.k8s.io", "coordination.k8s.io",
+         "discovery.k8s.io", "stable.example.com"]
     apps = body["items"][0]["versions"][0]
     deploy = next(r for r in apps["resources"] if r["resource"] == "deployments")
     scale = next(s for s in deploy["subresources"] if s["subresource"] == "scale")
     assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
-    widgets = body["items"][4]["versions"][0]["resources"][0]
+    widgets = body["items"][-1]["versions"][0]["resources"][0]
     assert widgets["resource"] == "widgets" and widgets["shortNames"] == ["wd"]
     assert {s["subresource"] for s in widgets["subresources"]} == {"status", "scale"}
 

@@ -117,6 +117,8 @@ KINDS: dict[tuple[str, str], str] = {
     ("networking.k8s.io/v1", "IngressClass"): "io.k8s.api.networking.v1.IngressClass",
     ("networking.k8s.io/v1", "NetworkPolicy"): "io.k8s.api.networking.v1.NetworkPolicy",
     ("autoscaling/v1", "Scale"): "io.k8s.api.autoscaling.v1.Scale",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
 }
 """Request-body kinds this module decodes, by (apiVersion, kind).
 
@@ -1385,6 +1387,75 @@ MESSAGES: dict[str, dict[int, str]] = {
         2: "protocol string",
         3: "error,omitempty *string",
     },
+    # --- k8s.io/api/authorization/v1 generated.proto (kubectl auth can-i) ----------------------------------
+    f"{META}.FieldSelectorRequirement": {
+        1: "key string",
+        2: "operator string",
+        3: "values,omitempty []string",
+    },
+    "io.k8s.api.authorization.v1.SelfSubjectAccessReview": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec SelfSubjectAccessReviewSpec",
+        3: "status,omitempty SubjectAccessReviewStatus",
+    },
+    "io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec": {
+        1: "resourceAttributes,omitempty *ResourceAttributes",
+        2: "nonResourceAttributes,omitempty *NonResourceAttributes",
+    },
+    "io.k8s.api.authorization.v1.ResourceAttributes": {
+        1: "namespace,omitempty string",
+        2: "verb,omitempty string",
+        3: "group,omitempty string",
+        4: "version,omitempty string",
+        5: "resource,omitempty string",
+        6: "subresource,omitempty string",
+        7: "name,omitempty string",
+        8: "fieldSelector,omitempty *FieldSelectorAttributes",
+        9: "labelSelector,omitempty *LabelSelectorAttributes",
+    },
+    "io.k8s.api.authorization.v1.FieldSelectorAttributes": {
+        1: "rawSelector,omitempty string",
+        2: "requirements,omitempty []metav1.FieldSelectorRequirement",
+    },
+    "io.k8s.api.authorization.v1.LabelSelectorAttributes": {
+        1: "rawSelector,omitempty string",
+        2: "requirements,omitempty []metav1.LabelSelectorRequirement",
+    },
+    "io.k8s.api.authorization.v1.NonResourceAttributes": {
+        1: "path,omitempty string",
+        2: "verb,omitempty string",
+    },
+    "io.k8s.api.authorization.v1.SubjectAccessReviewStatus": {
+        1: "allowed bool",
+        4: "denied,omitempty bool",
+        2: "reason,omitempty string",
+        3: "evaluationError,omitempty string",
+    },
+    "io.k8s.api.authorization.v1.SelfSubjectRulesReview": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec SelfSubjectRulesReviewSpec",
+        3: "status,omitempty SubjectRulesReviewStatus",
+    },
+    "io.k8s.api.authorization.v1.SelfSubjectRulesReviewSpec": {
+        1: "namespace,omitempty string",
+    },
+    "io.k8s.api.authorization.v1.SubjectRulesReviewStatus": {
+        1: "resourceRules []ResourceRule",
+        2: "nonResourceRules []NonResourceRule",
+        3: "incomplete bool",
+        4: "evaluationError,omitempty string",
+    },
+    "io.k8s.api.authorization.v1.ResourceRule": {
+        1: "verbs []string",
+        2: "apiGroups,omitempty []string",
+        3: "resources,omitempty []string",
+        4: "resourceNames,omitempty []string",
+    },
+    "io.k8s.api.authorization.v1.NonResourceRule": {
+        1: "verbs []string",
+        2: "nonResourceURLs,omitempty []string",
+    },
+
     "io.k8s.api.networking.v1.IngressClass": {
         1: "metadata,omitempty metav1.ObjectMeta",
         2: "spec,omitempty IngressClassSpec",

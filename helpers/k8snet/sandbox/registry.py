@@ -139,7 +139,13 @@ def builtin() -> Registry:
         ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
     ]
     coordination = [ResourceType("coordination.k8s.io", "v1", "leases", "Lease")]
-    for rt in core + apps + networking + coordination:
+    # kubectl auth can-i / whoami: create-only reviews, answered and never stored (reviews.py)
+    reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
+               for plural, kind in (("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+                                    ("selfsubjectrulesreviews", "SelfSubjectRulesReview"))]
+    reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
+                                namespaced=False, verbs=("create",)))
+    for rt in core + apps + networking + coordination + reviews:
         r.add(rt)
     return r
 

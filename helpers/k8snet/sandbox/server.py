@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import decode, discovery, errors, openapi, options, protobuf, tables
+from . import decode, discovery, errors, openapi, options, protobuf, reviews, tables
 from .apiserver import DeleteOptions, WriteOptions
 from .registry import ResourceType
 from .store import TooOld
@@ -191,6 +191,8 @@ class ApiServer:
             return await self.sandbox.subresource(request, rt, key_ns, name, sub)
         if sub == "scale":
             return await self.scale(request, rt, key_ns, name)
+        if reviews.is_review(rt.group, rt.plural) and method == "POST" and not name:
+            return json_response(reviews.answer(rt.group, rt.plural, await self.body(request)), 201)
         verb = request_verb(method, name, q)
         if verb not in rt.verbs:  # a resource the sandbox serves read-only (its controller is not emulated)
             raise errors.ApiError("the server does not allow this method on the requested resource", 405,

@@ -1063,7 +1063,22 @@ SERVICE_ACCOUNT_COLUMNS = (_name_col(), Column("Secrets", "string", DESC_SA_SECR
 
 
 # --------------------------------------------------------------------------- registry of printers
+DEFAULT_COLUMNS = (
+    _name_col(),
+    Column("Created At", "date", "CreationTimestamp is a timestamp representing the server time when this object "
+                                 "was created."),
+)
+
+
+def print_default(obj: Obj, now: datetime) -> list[Cell]:
+    """k8s.io/apiserver rest.defaultTableConvertor: NAME and CREATED AT, for kinds with no printer of their own."""
+    return [_name(obj), (obj.get("metadata") or {}).get("creationTimestamp")]
+
+
 PRINTERS: dict[tuple[str, str], Printer] = {
+    ("authorization.k8s.io", "selfsubjectaccessreviews"): Printer(DEFAULT_COLUMNS, print_default),
+    ("authorization.k8s.io", "selfsubjectrulesreviews"): Printer(DEFAULT_COLUMNS, print_default),
+    ("authentication.k8s.io", "selfsubjectreviews"): Printer(DEFAULT_COLUMNS, print_default),
     ("", "pods"): Printer(POD_COLUMNS, print_pod, _pod_conditions),
     ("", "services"): Printer(SERVICE_COLUMNS, print_service),
     ("", "endpoints"): Printer(ENDPOINTS_COLUMNS, print_endpoints),
