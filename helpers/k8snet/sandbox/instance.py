@@ -75,6 +75,8 @@ class Sandbox:
             from .dataplane import DataPlane
 
             self._dataplane = DataPlane(self)
+            self._dataplane.processes.on_exit = lambda pod, container, code, result: pods.container_exited(
+                self, pod, container, code, result)
         return self._dataplane
 
     # -- lifecycle -------------------------------------------------------------------

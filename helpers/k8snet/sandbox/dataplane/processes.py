@@ -4,7 +4,7 @@ Servers the sandbox emulates (netexec, nginx, http-echo, …) answer connections
 command a container starts in an image with a shell (``sh -c 'echo hi; exit 3'``, ``wget -qO- http://web``,
 busybox's bare ``sh``) runs here, through the same emulated programs as ``kubectl exec``, in slices between
 the API server's other requests and under the same budgets. What it writes becomes log lines as it runs;
-when it ends, :func:`k8snet.sandbox.controllers.pods.container_exited` decides the pod's fate as the kubelet
+when it ends, the kubelet's hook (``on_exit``: :func:`k8snet.sandbox.controllers.pods.container_exited`) decides the pod's fate as the kubelet
 does (``restartPolicy``, back-off).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import commands
@@ -31,6 +32,8 @@ class Processes:
         self.dp = dataplane
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self.failures: dict[Key, int] = {}  # the kubelet's crash back-off: exits since the last reset
+        self.on_exit: Callable[[Pod, str, int, Any], None] | None = None
+        """The kubelet's hook for an ended process (set by the sandbox: the data plane sits below controllers)."""
 
     def start(self, pod: Pod, container: str, argv: list[str]) -> None:
         """Start a container's command (replacing an earlier run of the same container)."""
@@ -86,9 +89,9 @@ class Processes:
         code = result.exit_code
         if isinstance(result, commands.ExecStartFailure):
             code = 128  # containerd: the process could not start (StartError)
-        from ..controllers.pods import container_exited
-
+        if self.on_exit is None:
+            return
         try:
-            container_exited(self.dp.sb, pod, container, code, result)
+            self.on_exit(pod, container, code, result)
         except Exception:  # a kubelet bug must not kill the loop
             log.exception("recording the exit of %s/%s failed", pod["metadata"].get("name"), container)
