@@ -47,11 +47,30 @@ def test_a_crashing_container_restarts_with_back_off(sandbox, ns):
     assert "CrashLoopBackOff" in sandbox.kubectl("-n", ns, "get", "pod", "crash").stdout
 
 
-def test_a_loop_the_shell_does_not_run_yet_says_so_in_the_log(sandbox, ns):
+def test_a_looping_client_is_a_traffic_generator_whose_log_grows(sandbox, ns):
+    """The classic `while true; do wget …; sleep 1; done`: each turn fetches through the Service and sleeps a
+    second of sandbox time; the pod stays Running and its log is the answers."""
+    sandbox.kubectl("-n", ns, "create", "deployment", "web", f"--image={AGNHOST}", "--", "/agnhost", "netexec",
+                    "--http-port=8080")
+    sandbox.kubectl("-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
+    sandbox.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=30s")
     sandbox.kubectl("-n", ns, "run", "loop", "--image=busybox:1.36", "--restart=Never", "--",
-                    "sh", "-c", "while true; do wget -qO- http://web; sleep 1; done")
-    wait_for(lambda: phase(sandbox, ns, "loop") == "Failed", what="pod loop to end")
-    assert "`while` is not emulated yet" in sandbox.kubectl("-n", ns, "logs", "loop").stdout
+                    "sh", "-c", "while true; do wget -qO- -T 2 http://web/hostname; sleep 1; done")
+
+    def lines() -> list[str]:
+        return sandbox.kubectl("-n", ns, "logs", "loop", check=False).stdout.splitlines()
+
+    seen = wait_for(lambda: len(lines()) >= 3 and lines(), timeout=30, what="three turns of the loop")
+    assert all(line.startswith("web-") for line in seen), seen
+    assert phase(sandbox, ns, "loop") == "Running"
+
+
+def test_a_script_with_a_syntax_error_fails_with_the_shell_s_message(sandbox, ns):
+    sandbox.kubectl("-n", ns, "run", "bad", "--image=busybox:1.36", "--restart=Never", "--",
+                    "sh", "-c", "echo before\nwhile true; do echo")
+    wait_for(lambda: phase(sandbox, ns, "bad") == "Failed", what="pod bad to fail")
+    assert sandbox.kubectl("-n", ns, "logs", "bad").stdout == (
+        'before\nsh: syntax error: unexpected end of file (expecting "done")\n')
 
 
 def test_servers_keep_running(sandbox, ns):

@@ -6,7 +6,9 @@ lessons (certificate renewal, ages) can step time deterministically.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -15,9 +17,27 @@ class Clock:
 
     def __init__(self, offset: timedelta = timedelta(0)):
         self.offset = offset
+        self._sleepers: set[asyncio.Future[None]] = set()
 
     def now(self) -> datetime:
         return datetime.now(UTC).replace(microsecond=0) + self.offset
+
+    def time(self) -> float:
+        """Sandbox time in seconds since the epoch, with sub-second precision (what ``sleep`` waits on)."""
+        return time.time() + self.offset.total_seconds()
+
+    async def sleep_until(self, when: float) -> None:
+        """Wait until sandbox time ``when``; an advance of the clock wakes the sleeper early."""
+        loop = asyncio.get_running_loop()
+        while (remaining := when - self.time()) > 0:
+            woken: asyncio.Future[None] = loop.create_future()
+            timer = loop.call_later(min(remaining, 86400.0), lambda f=woken: f.done() or f.set_result(None))
+            self._sleepers.add(woken)
+            try:
+                await woken
+            finally:
+                timer.cancel()
+                self._sleepers.discard(woken)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward; an advance it cannot represent changes nothing.
@@ -34,6 +54,9 @@ class Clock:
             raise ValueError(f"advancing the clock by {seconds:g}s goes past the largest date the sandbox can "
                              f"write (year 9999)") from None
         self.offset = offset
+        for sleeper in list(self._sleepers):
+            if not sleeper.done():
+                sleeper.get_loop().call_soon_threadsafe(lambda f=sleeper: f.done() or f.set_result(None))
 
 
 def rfc3339(t: datetime) -> str:

@@ -23,8 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import net_error_line
+from . import applets, net_error_line
+from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, Budget, Ctx, Killed, WriteFailed
 from .model import DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
+from .shell.interp import Host, Interp, Step, new_state, static_words
+from .shell.syntax import Parser, ShellSyntaxError
+from .shell.syntax import Simple as SimpleCommand
 from .workloads import (
     BUSYBOX_FAMILIES,
     COREDNS_VERSION,
@@ -48,7 +52,7 @@ Pod = dict[str, Any]
 CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1", "netshoot": "8.12.1", "curl": "8.17.0"}
 """Alpine 3.21's curl (agnhost, netshoot); Debian bookworm's (nginx); curlimages/curl's own build."""
 BASIC = {"cat", "echo", "touch", "rm", "ls", "mkdir", "hostname", "date", "env", "printenv", "sleep", "true",
-         "false", "test", "[", "sh", "bash", "pwd"}
+         "false", "test", "[", "sh", "bash", "pwd"} | set(applets.HANDLERS) | set(applets.STEPWISE)
 _BUSYBOX_EMULATED = (BASIC - {"bash"}) | {"ash", "wget", "nslookup"}  # busybox and Alpine have no bash
 AVAILABLE = {
     "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2"},
@@ -88,27 +92,12 @@ PRESENT = {
 """Every command the real image has; one outside this set and AVAILABLE is ``not found``."""
 
 
-EXEC_CPU_BUDGET = 10.0
-"""Seconds of work one exec may take (a probe gets its timeoutSeconds). The sandbox runs every program in
-its own process, so a learner's 200,000-command script is run in slices between other requests, and a
-program past its budget is ended as a kill would end it (exit 137) instead of running for ever."""
-OUTPUT_BUDGET = 128 << 20
-"""Bytes of output one exec may hold (what it writes to its streams; output redirected to a file counts
-against the file system's budget instead): a program that writes without end is ended like one past its
-CPU budget."""
 SLICE = 0.002
 """Seconds an exec runs before it lets the API server serve others (a cooperative time slice)."""
-TOKENS_PER_STEP = 200
-"""Tokens read between pauses while a script is parsed."""
 KILLED = 137  # 128 + SIGKILL, what the runtime reports for a killed process
-
-
-class Killed(Exception):
-    """A program went over one of its budgets; ``budget`` names it."""
-
-    def __init__(self, budget: str):
-        super().__init__(budget)
-        self.budget = budget
+PROCESS_CPU_SHARE = 0.25
+"""The share of a CPU a container's own process may use while busy (a CPU limit, as the CFS quota throttles
+it): a container that loops without sleeping slows down instead of slowing the API server."""
 
 
 @dataclass
@@ -124,64 +113,17 @@ class ExecStartFailure(ExecResult):
     message: str = ""
 
 
-@dataclass
-class Ctx:
-    """One exec: the container, its files and environment, and the shell state."""
-
-    dp: DataPlane
-    pod: Pod
-    container: str
-    family: str | None
-    fs: FileSystem
-    env: dict[str, str]
-    tty: bool = False
-    stdin: bytes = b""
-    detached: bool = False  # a container's own process: no terminal, stdin at EOF (a bare `sh` just exits)
-    cwd: str = "/"
-    shell: str = ""  # "ash", "dash" or "bash" inside a script, "" at the top level
-    out: list[bytes] = field(default_factory=list)
-    err: list[bytes] = field(default_factory=list)
-    cpu_budget: float = EXEC_CPU_BUDGET
-    cpu_used: float = 0.0
-    written: int = 0
-
-    def write(self, text: str | bytes) -> None:
-        data = text.encode() if isinstance(text, str) else text
-        self._count(len(data))
-        self.out.append(data)
-
-    def error(self, text: str) -> None:
-        data = text.encode()
-        self._count(len(data))
-        self.err.append(data)
-
-    def _count(self, size: int) -> None:
-        self.written += size
-        if self.written > OUTPUT_BUDGET:
-            raise Killed(f"output budget ({OUTPUT_BUDGET >> 20} MiB)")
-
-    def charge(self, seconds: float) -> None:
-        """Count work done; past the CPU budget the program is ended (:class:`Killed`)."""
-        self.cpu_used += seconds
-        if self.cpu_used > self.cpu_budget:
-            raise Killed(f"CPU budget ({self.cpu_budget:g} s)")
-
-    @property
-    def pod_ip(self) -> str:
-        return (self.pod.get("status") or {}).get("podIP", "")
-
-
 async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,
               tty: bool = False) -> ExecResult:
     """Run an emulated command in a container (the exec subresource's entry point).
 
     The command runs in slices of :data:`SLICE` seconds, handing the event loop back in between, so the
-    API server answers other clients while a long script runs.
+    API server answers other clients while a long script runs; ``sleep`` waits on the sandbox clock.
 
     Raises:
         ApiError: the image has no such executable (containerd's "failed to start exec" error).
     """
-    result = await drive(_steps(dataplane, pod, container, argv, stdin, tty, EXEC_CPU_BUDGET))
+    result = await drive(dataplane, _steps(dataplane, pod, container, argv, stdin, tty, Budget()))
     if isinstance(result, ExecStartFailure):
         from ..errors import ApiError
 
@@ -189,42 +131,62 @@ async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], s
     return result
 
 
-async def drive(steps: Generator[None, None, ExecResult], between: Callable[[], None] | None = None) -> ExecResult:
-    """Play a stepwise program on the event loop, handing it back every :data:`SLICE` seconds; ``between`` runs
-    after each step (a container's process turns its new output into log lines there)."""
+async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
+                between: Callable[[], None] | None = None, share: float | None = None) -> ExecResult:
+    """Play a stepwise program on the event loop.
+
+    It hands the loop back every :data:`SLICE` seconds of work, waits on the sandbox clock when the
+    program sleeps (``yield t``: not before sandbox time ``t``), and with a CPU ``share`` pauses a busy
+    program so it uses no more than that share. ``between`` runs after each step (a container's process
+    turns its new output into log lines there).
+    """
     loop = asyncio.get_running_loop()
+    clock = dataplane.sb.clock
     started = loop.time()
     while True:
         try:
-            next(steps)
+            step = next(steps)
         except StopIteration as done:
             return done.value
         if between is not None:
             between()
-        if loop.time() - started > SLICE:
-            await asyncio.sleep(0)
+        if isinstance(step, float):
+            await clock.sleep_until(step)
+            started = loop.time()
+        elif loop.time() - started > SLICE:
+            busy = loop.time() - started
+            await asyncio.sleep(0 if share is None else busy * (1 / share - 1))
             started = loop.time()
 
 
 async def run_probe(dataplane: DataPlane, pod: Pod, container: str, argv: list[str],
                     cpu_budget: float) -> ExecResult:
     """An exec probe's command, in slices, bounded by the probe's timeoutSeconds of work."""
-    return await drive(_steps(dataplane, pod, container, argv, None, False, cpu_budget))
+    return await drive(dataplane, _steps(dataplane, pod, container, argv, None, False, Budget(cpu=cpu_budget)))
 
 
 def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,
              tty: bool = False, cpu_budget: float = EXEC_CPU_BUDGET) -> ExecResult:
-    """The same as :func:`run` in one go, for a synchronous reconcile (exec probes, container scripts),
-    bounded by ``cpu_budget`` (a probe's timeoutSeconds)."""
-    return _drain(_steps(dataplane, pod, container, argv, stdin, tty, cpu_budget))
+    """The same as :func:`run` in one go, for a synchronous reconcile (a server's setup commands, netexec's
+    /shell), bounded by ``cpu_budget``; ``sleep`` returns at once here."""
+    return _drain(_steps(dataplane, pod, container, argv, stdin, tty, Budget(cpu=cpu_budget)))
+
+
+def _drain(steps: Generator[Any, None, Any]) -> Any:
+    """Run a stepwise computation in one go; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None, tty: bool,
-           cpu_budget: float, watch: Callable[[Ctx], None] | None = None) -> Generator[None, None, ExecResult]:
+           budget: Budget, watch: Callable[[Ctx], None] | None = None) -> Generator[Step, None, ExecResult]:
     """Run a command, pausing (yield) between the commands of a script; returns its result.
 
     ``watch`` gets the command's context before it runs: a container's process reads its output between
-    steps (its log) and is detached from any terminal.
+    steps (its log) and is detached from any terminal. Each step's work is charged to ``budget``.
     """
     spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
     if spec is None:
@@ -233,7 +195,7 @@ def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdi
     workloads.ensure_started(pod)
     family = image_family(spec.get("image", ""))
     ctx = Ctx(dataplane, pod, container, family, workloads.files(pod, container),
-              workloads.env(pod, container), tty, stdin or b"", cpu_budget=cpu_budget)
+              workloads.env(pod, container), tty, stdin or b"", budget=budget)
     if watch is not None:
         watch(ctx)
     if not argv:
@@ -245,22 +207,35 @@ def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdi
     if name is None:
         return start_failure(ctx, argv[0])
     try:
-        if name in SHELL_NAMES and (argv[1:2] == ["-c"] or len(argv) == 1):  # a script: run in slices
-            code = yield from shell_steps(ctx, name, argv[1:])
-        else:
-            code = _timed(ctx, execute, [name, *argv[1:]])
+        code = yield from _metered(ctx, program(ctx, [name, *argv[1:]]))
     except Killed as exc:
         return _killed(ctx, argv, exc.budget)
+    except WriteFailed as exc:  # the container's own stream cannot fail; a program's file write did
+        ctx.error(f"{posixpath.basename(name)}: write error: {exc}\n")
+        code = 1
     return ExecResult(b"".join(ctx.out), b"".join(ctx.err), code)
 
 
-def _timed(ctx: Ctx, fn: Any, *args: Any) -> Any:
-    """Run one command and charge its time to the program's CPU budget."""
-    began = time.perf_counter()
-    try:
-        return fn(ctx, *args)
-    finally:
+def _metered(ctx: Ctx, steps: Generator[Step, None, int]) -> Generator[Step, None, int]:
+    """Charge each step's work to the program's CPU budget (time asleep is not work)."""
+    while True:
+        began = time.perf_counter()
+        try:
+            step = next(steps)
+        except StopIteration as done:
+            ctx.charge(time.perf_counter() - began)
+            return done.value
         ctx.charge(time.perf_counter() - began)
+        yield step
+
+
+def program(ctx: Ctx, argv: list[str]) -> Generator[Step, None, int]:
+    """A resolved command's run: a stepwise program (a shell, ``sleep``) or an applet that runs at once."""
+    name = argv[0]
+    stepwise = STEPWISE.get(name) or STEPWISE.get(posixpath.basename(name))
+    if stepwise is not None and _emulated(ctx, name):
+        return (yield from stepwise(ctx, name, argv[1:]))
+    return execute(ctx, argv)
 
 
 def _budget_event(ctx: Ctx, message: str) -> None:
@@ -318,365 +293,111 @@ def resolve(ctx: Ctx, exe: str) -> str | None:
 
 # -- the shell ------------------------------------------------------------------------------
 
-RESERVED = {"if", "then", "elif", "else", "fi", "while", "until", "for", "do", "done", "case", "esac", "function",
-            "select", "{", "}", "(", ")", "!"}
-"""Words that open or close a compound command (POSIX 2.4): the loops and branches the shell does not run yet."""
-TOKEN = re.compile(r"&&|\|\||[0-2]?>>|[0-2]?>&[0-2]|&>|[0-2]?>|<|;|\||&")
-FD_REDIRECT = re.compile(r"[0-2](>>|>&[0-2]|>)")
-VARIABLE = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\?)")
-
-
-@dataclass
-class Simple:
-    """One simple command of a script: its words, redirections, the operator before it and its span."""
-
-    words: list[str]
-    redirs: list[tuple[str, str]]
-    op: str
-    start: int
-    end: int = 0
-
-
-def tokenize(script: str, env: dict[str, str]) -> list[tuple[str, str, int]]:
-    """Split a command line into words and operators, honouring quotes, escapes and $VAR expansion."""
-    return _drain(tokenize_steps(script, env))
-
-
-def _drain(steps: Generator[None, None, Any]) -> Any:
-    """Run a stepwise computation in one go; its return value."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
-def tokenize_steps(script: str, env: dict[str, str]) -> Generator[None, None, list[tuple[str, str, int]]]:
-    """:func:`tokenize`, pausing every :data:`TOKENS_PER_STEP` tokens (a long script is read in slices)."""
-    tokens: list[tuple[str, str, int]] = []
-    pause_at = TOKENS_PER_STEP
-    i, n = 0, len(script)
-    word: list[str] | None = None
-    start = 0
-    while i < n:
-        if len(tokens) >= pause_at:
-            pause_at += TOKENS_PER_STEP
-            yield
-        ch = script[i]
-        if ch in " \t" or ch in ";&|<>\n" or (ch == "#" and word is None):
-            if word is not None:
-                tokens.append(("word", "".join(word), start))
-                word = None
-            if ch == "#":
-                while i < n and script[i] != "\n":
-                    i += 1
-                continue
-            if ch in " \t":
-                i += 1
-                continue
-            if ch == "\n":
-                tokens.append(("op", ";", i))
-                i += 1
-                continue
-            m = TOKEN.match(script, i)
-            assert m is not None
-            tokens.append(("op", m.group(0), i))
-            i = m.end()
-            continue
-        if word is None:
-            word, start = [], i
-            m = FD_REDIRECT.match(script, i)
-            if m:
-                tokens.append(("op", m.group(0), i))
-                i += len(m.group(0))
-                word = None
-                continue
-        if ch == "'":
-            j = script.find("'", i + 1)
-            j = n if j < 0 else j
-            word.append(script[i + 1:j])
-            i = j + 1
-        elif ch == '"':
-            j = i + 1
-            buf = []
-            while j < n and script[j] != '"':
-                if script[j] == "\\" and j + 1 < n and script[j + 1] in '"\\$`':
-                    buf.append(script[j + 1])
-                    j += 2
-                elif script[j] == "$":
-                    text, j = _var(script, j, env)
-                    buf.append(text)
-                else:
-                    buf.append(script[j])
-                    j += 1
-            word.append("".join(buf))
-            i = j + 1
-        elif ch == "\\" and i + 1 < n:
-            word.append(script[i + 1])
-            i += 2
-        elif ch == "$":
-            text, i = _var(script, i, env)
-            word.append(text)
-        else:
-            word.append(ch)
-            i += 1
-    if word is not None:
-        tokens.append(("word", "".join(word), start))
-    return tokens
-
-
-def _var(script: str, i: int, env: dict[str, str]) -> tuple[str, int]:
-    m = VARIABLE.match(script, i)  # matched in place: never a copy of the rest of the script
-    if not m:
-        return "$", i + 1
-    if m.group(0) == "$?":
-        return env.get("?", "0"), i + 2
-    return env.get(m.group(2) or m.group(3), ""), m.end()
-
-
-def parse(script: str, env: dict[str, str]) -> list[Simple] | str:
-    """Simple commands joined by ``;``, ``&&``, ``||`` (or an error message for what is not emulated)."""
-    return _drain(parse_steps(script, env))
-
-
-def parse_steps(script: str, env: dict[str, str]) -> Generator[None, None, list[Simple] | str]:
-    """:func:`parse`, pausing while it reads a long script."""
-    commands: list[Simple] = []
-    current = Simple([], [], ";", 0)
-    tokens = yield from tokenize_steps(script, env)
-    i = 0
-    while i < len(tokens):
-        kind, text, pos = tokens[i]
-        if kind == "word":
-            if not current.words and not current.redirs:
-                if text in RESERVED:
-                    return (f"k8snet sandbox: `{text}` is not emulated yet (this shell runs commands joined by ;, "
-                            "&&, || and newlines, with redirections and $VARIABLES)")
-                current.start = pos
-            current.words.append(text)
-        elif text in (";", "&&", "||", "&"):
-            if current.words or current.redirs:
-                current.end = pos
-                commands.append(current)
-            elif text != ";":
-                return f"syntax error: unexpected \"{text}\""
-            current = Simple([], [], ";" if text == "&" else text, 0)
-        elif text == "|":
-            return "pipes are not emulated by the k8snet sandbox; run each command in its own exec"
-        elif text.endswith(("&1", "&2")):
-            current.redirs.append((text, ""))
-        else:
-            if i + 1 >= len(tokens) or tokens[i + 1][0] != "word":
-                return "syntax error: unexpected newline"
-            current.redirs.append((text, tokens[i + 1][1]))
-            i += 1
-        i += 1
-    if current.words or current.redirs:
-        current.end = len(script)
-        commands.append(current)
-    return commands
-
-
 SERVERS = {"/agnhost", "agnhost", "/http-echo", "nginx", "nginx-debug", "/docker-entrypoint.sh", "/coredns",
            "sleep", "tail"}
 
 
 def split_script(script: str, env: dict[str, str]) -> tuple[str, list[str] | None]:
-    """A container's ``sh -c`` script as (setup commands, the long-running command's argv or None)."""
-    commands = parse(script, env)
-    if isinstance(commands, str):
+    """A container's ``sh -c`` script as (setup commands, the long-running command's argv or None): the
+    first command (``exec`` or not) that starts a server the sandbox emulates, and the text before it."""
+    try:
+        parsed = Parser(script).whole()
+    except (ShellSyntaxError, RecursionError):
         return "", None
-    for cmd in commands:
-        words = cmd.words[1:] if cmd.words[:1] == ["exec"] else cmd.words
-        if words and (words[0] in SERVERS or posixpath.basename(words[0]) in SERVERS):
-            return script[: cmd.start].rstrip(" \t\n;&|"), words
+    for item in parsed.items:
+        for pipe in [item.body.first, *(p for _, p in item.body.rest)]:
+            cmd = pipe.commands[0]
+            if len(pipe.commands) != 1 or not isinstance(cmd, SimpleCommand) or cmd.assigns:
+                continue
+            words = static_words(cmd.words, env)
+            if words and words[0] == "exec":
+                words = words[1:]
+            if words and (words[0] in SERVERS or posixpath.basename(words[0]) in SERVERS):
+                return script[: pipe.start].rstrip(" \t\n;&|"), words
     return script, None
 
 
 SHELL_NAMES = {"sh", "ash", "bash", "dash", "/bin/sh", "/bin/ash", "/bin/bash", "/bin/dash"}
 
 
-def shell(ctx: Ctx, name: str, args: list[str]) -> int:
-    """``sh -c SCRIPT`` (or a script on stdin) in one go: a nested shell, a probe, a container's setup."""
-    return _drain(shell_steps(ctx, name, args))
-
-
-def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[None, None, int]:
-    """``sh -c SCRIPT`` (or a script on stdin): busybox ash, dash or bash, by image and name; pauses between
-    commands."""
+def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """``sh -c SCRIPT [NAME [ARGS…]]``, ``sh FILE``, or a script on stdin: busybox ash, dash or bash, by image
+    and name (:mod:`.shell.interp`); pauses between commands."""
     flavour = "bash" if posixpath.basename(name) == "bash" else (
         "ash" if ctx.family in BUSYBOX_FAMILIES else "dash")
-    name = posixpath.basename(name)
+    base = posixpath.basename(name)
+    argv0, params = name, []  # $0, and the name the shell's messages start with
+    options = [a for a in args[:1] if a.startswith("-") and a not in ("-c", "-", "--")]
+    if options and set(options[0][1:]) <= set("euxf"):  # sh -e -c …, sh -x -c …
+        args = args[1:]
     if args[:1] == ["-c"]:
         if len(args) < 2:
-            ctx.error(f"{name}: -c requires an argument\n" if flavour != "bash" else
+            ctx.error(f"{base}: -c requires an argument\n" if flavour != "bash" else
                       "bash: -c: option requires an argument\n")
             return 2
         script = args[1]
-    elif args:
-        ctx.error(f"k8snet sandbox: `{name} {' '.join(args)}` is not emulated; use {name} -c 'COMMANDS'\n")
-        return 127
+        if len(args) > 2:
+            argv0, params = args[2], args[3:]
+    elif args and args[0] not in ("-", "-s"):
+        data = ctx.fs.read(ctx.fs.norm(args[0], ctx.cwd))
+        if data is None:
+            ctx.error(f"{base}: can't open '{args[0]}': No such file or directory\n" if flavour == "ash" else
+                      f"{base}: 0: cannot open {args[0]}: No such file\n" if flavour == "dash" else
+                      f"bash: {args[0]}: No such file or directory\n")
+            return 2 if flavour != "bash" else 127
+        script, argv0, params = data.decode(errors="replace"), args[0], args[1:]
     elif ctx.stdin:
         script = ctx.stdin.decode(errors="replace")
+        ctx.stdin = b""
     elif ctx.detached:  # a container's `sh` with stdin at EOF reads nothing and exits 0 (busybox:latest's CMD)
         return 0
     else:
-        ctx.error("k8snet sandbox: interactive shells are not emulated; run one command line per exec, e.g. "
+        ctx.error("k8snet sandbox: interactive shells are not emulated yet; run one command line per exec, e.g. "
                   "kubectl exec POD -- sh -c 'curl -sS web; echo done'\n")
         return 1
-    saved, ctx.shell = ctx.shell, flavour
-    try:
-        return (yield from script_steps(ctx, script))
-    finally:
-        ctx.shell = saved
+    state = new_state(flavour, argv0, ctx.env, params, ctx.budget.next_pid() if ctx.shell else 1, ctx.cwd)
+    if options:
+        state.options.update(options[0][1:])
+    return (yield from Interp(ctx.fork(), state, _host(ctx)).run_text(script))
 
 
-def script_run(ctx: Ctx, script: str) -> int:
-    """Run a script in one go (see :func:`script_steps`)."""
-    return _drain(script_steps(ctx, script))
+def _host(ctx: Ctx) -> Host:
+    return Host(run=_host_run, lookup=_lookup, now=ctx.dp.sb.clock.time, disk_full=_disk_full)
 
 
-def script_steps(ctx: Ctx, script: str) -> Generator[None, None, int]:
-    """Run a script's simple commands, honouring ``;``, ``&&``, ``||`` and ``exit``; pauses after each one.
-
-    Parsing is one pass over the script; each command's own words are expanded again when it runs
-    (``$VAR`` and ``$?`` take the values of that moment), which costs the command's length, so a
-    script's cost is linear in its length.
-    """
-    parsing = parse_steps(script, ctx.env)
-    while True:
-        began = time.perf_counter()
-        try:
-            next(parsing)
-        except StopIteration as done:
-            commands = done.value
-            break
-        finally:
-            ctx.charge(time.perf_counter() - began)
-        yield
-    if isinstance(commands, str):
-        ctx.error(f"sh: {commands}\n")
-        return 2
-    code = 0
-    for cmd in commands:
-        yield
-        if (cmd.op == "&&" and code != 0) or (cmd.op == "||" and code == 0):
-            continue
-        ctx.env["?"] = str(code)
-        began = time.perf_counter()
-        try:
-            now = parse(script[cmd.start:cmd.end], ctx.env)  # expand $VAR and $? when the command runs
-            if isinstance(now, str) or not now:
-                continue
-            code = simple(ctx, now[0].words, now[0].redirs)
-        finally:
-            ctx.charge(time.perf_counter() - began)
-        if code < 0:  # exit
-            return -code - 1
-    return code
+def _host_run(ctx: Ctx, argv: list[str]) -> Generator[Step, None, int] | None:
+    name = resolve(ctx, argv[0])
+    return None if name is None else program(ctx, [name, *argv[1:]])
 
 
-def simple(ctx: Ctx, words: list[str], redirs: list[tuple[str, str]]) -> int:
-    """Run one simple command with its redirections; returns its exit code (negative: ``exit N`` as -N-1)."""
-    while words and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", words[0]):
-        key, _, value = words.pop(0).partition("=")
-        ctx.env[key] = value
-    if not words:
-        return 0
-    out_before, err_before = len(ctx.out), len(ctx.err)
-    if words[0] == "exit":
-        code = int(words[1]) if len(words) > 1 and words[1].lstrip("-").isdigit() else 0
-        return -(code % 256) - 1
-    if words[0] == "exec":
-        words = words[1:] or ["true"]
-    if words[0] == "cd":
-        target = FileSystem.norm(words[1] if len(words) > 1 else "/root", ctx.cwd)
-        if not ctx.fs.is_dir(target):
-            ctx.error(_not_found_prefix(ctx) + f"cd: can't cd to {words[1]}: No such file or directory\n")
-            return 2
-        ctx.cwd = target
-        return 0
-    if words[0] == "export":
-        for w in words[1:]:
-            key, _, value = w.partition("=")
-            ctx.env[key] = value
-        return 0
-    name = resolve(ctx, words[0])
-    stdin_saved = ctx.stdin
-    for op, target in redirs:
-        if op == "<":
-            data = ctx.fs.read(FileSystem.norm(target, ctx.cwd))
-            if data is None:
-                ctx.error(_not_found_prefix(ctx) + f"can't open {target}: no such file\n")
-                return 1
-            ctx.stdin = data
-    if name is None:
-        ctx.error(_not_found(ctx, words[0]))
-        code = 127
-    else:
-        code = execute(ctx, [name, *words[1:]])
-    ctx.stdin = stdin_saved
-    return _redirect(ctx, redirs, out_before, err_before, code, posixpath.basename(words[0]))
+def _lookup(ctx: Ctx, name: str) -> str | None:
+    """Where ``command -v`` finds a program: busybox's applets live in /bin in the busybox image and in
+    /bin or /usr/bin elsewhere; the sandbox names /usr/bin for all but the shells and /bin's core."""
+    found = resolve(ctx, name)
+    if found is None:
+        return None
+    if "/" in found:
+        return found
+    if ctx.family == "busybox" or found in ("sh", "ash", "bash", "dash", "cat", "ls", "echo", "date", "hostname",
+                                            "mkdir", "rm", "touch", "sleep", "true", "false", "pwd"):
+        return f"/bin/{found}"
+    return f"/usr/bin/{found}"
 
 
-def _redirect(ctx: Ctx, redirs: list[tuple[str, str]], out_at: int, err_at: int, code: int,
-              program: str = "sh") -> int:
-    """Apply ``>``, ``>>``, ``2>``, ``2>&1``, ``&>`` to what the command just wrote.
-
-    A full file system fails the program's own write (busybox and coreutils both say
-    ``cat: write error: No space left on device`` and exit 1), after what fits was written.
-    """
-    out, err = b"".join(ctx.out[out_at:]), b"".join(ctx.err[err_at:])
-    del ctx.out[out_at:], ctx.err[err_at:]
-    keep_out, keep_err = out, err
-    for op, target in redirs:
-        if op == "<":
-            continue
-        if op in ("2>&1",):
-            keep_out, keep_err = keep_out + keep_err, b""
-            continue
-        if op in ("1>&2", ">&2"):
-            keep_err, keep_out = keep_err + keep_out, b""
-            continue
-        append = op.endswith(">>")
-        if op in ("&>",):
-            data, keep_out, keep_err = keep_out + keep_err, b"", b""
-        elif op.startswith("2"):
-            data, keep_err = keep_err, b""
-        else:
-            data, keep_out = keep_out, b""
-        ctx.written -= len(data)  # what goes to a file counts against the file system's budget instead
-        problem = ctx.fs.write(FileSystem.norm(target, ctx.cwd), data, append)
-        if problem == NO_SPACE:
-            ctx.error(f"{program}: write error: {NO_SPACE}\n")
-            _budget_event(ctx, f"the file system budget ({ctx.fs.budget >> 20} MiB) of container {ctx.container} "
-                               f"is full: `{program}` got \"{NO_SPACE}\"")
-            return 1
-        if problem:
-            ctx.error(_not_found_prefix(ctx) + f"can't create {target}: {problem}\n" if ctx.shell != "bash"
-                      else f"bash: line 1: {target}: {problem}\n")
-            return 1
-    ctx.out.append(keep_out)
-    ctx.err.append(keep_err)
-    return code
+def _disk_full(ctx: Ctx, program: str) -> None:
+    _budget_event(ctx, f"the file system budget ({ctx.fs.budget >> 20} MiB) of container {ctx.container} "
+                       f"is full: `{program}` got \"{NO_SPACE}\"")
 
 
-def _not_found_prefix(ctx: Ctx) -> str:
+def _shell_prefix(ctx: Ctx) -> str:
     return {"ash": "sh: ", "dash": "sh: 1: ", "bash": "bash: line 1: "}.get(ctx.shell, "")
-
-
-def _not_found(ctx: Ctx, exe: str) -> str:
-    """A shell's "not found" line: busybox ash, dash and bash word it differently."""
-    if ctx.shell == "bash":
-        return f"bash: line 1: {exe}: {'No such file or directory' if '/' in exe else 'command not found'}\n"
-    return f"{_not_found_prefix(ctx)}{exe}: not found\n"
 
 
 def execute(ctx: Ctx, argv: list[str]) -> int:
     """Dispatch one resolved command to its emulation."""
     name, args = argv[0], argv[1:]
-    family = ctx.family or ""
-    if name not in AVAILABLE.get(family, set()) and posixpath.basename(name) not in AVAILABLE.get(family, set()):
+    if not _emulated(ctx, name):
+        family = ctx.family or ""
         emulated = ", ".join(sorted(AVAILABLE.get(family, set())))
         ctx.error(f"k8snet sandbox: `{name}` is not emulated in the {family} image (no host command is ever "
                   f"run). Emulated here: {emulated}.\n")
@@ -684,6 +405,11 @@ def execute(ctx: Ctx, argv: list[str]) -> int:
     handler = HANDLERS.get(name) or HANDLERS.get(posixpath.basename(name))
     assert handler is not None, name
     return handler(ctx, name, args)
+
+
+def _emulated(ctx: Ctx, name: str) -> bool:
+    available = AVAILABLE.get(ctx.family or "", set())
+    return name in available or posixpath.basename(name) in available
 
 
 # -- file and text commands (busybox 1.37 in agnhost, GNU coreutils in nginx) ----------------------------
@@ -796,7 +522,7 @@ def cmd_test(ctx: Ctx, name: str, args: list[str]) -> int:
     """``test``/``[``: file tests (-e -f -d -s), string tests (-z -n = !=), integer comparisons, ``!``."""
     if name == "[":
         if args[-1:] != ["]"]:
-            ctx.error(f"{_not_found_prefix(ctx)}[: missing ]\n")
+            ctx.error(f"{_shell_prefix(ctx)}[: missing ]\n")
             return 2
         args = args[:-1]
     negate = bool(args) and args[0] == "!"
@@ -869,13 +595,31 @@ def cmd_true(ctx: Ctx, name: str, args: list[str]) -> int:
     return 1 if name == "false" else 0
 
 
-def cmd_sleep(ctx: Ctx, name: str, args: list[str]) -> int:
-    """``sleep N`` returns at once: the sandbox does not make an exec wait."""
+SLEEP_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def cmd_sleep(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """``sleep N[smhd]…`` (busybox and coreutils both add up several durations, take fractions and ``inf``):
+    waits on the sandbox clock (a synchronous run returns at once)."""
+    if not args:
+        ctx.error("sleep: missing operand\nTry 'sleep --help' for more information.\n" if _gnu(ctx) else
+                  "BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: sleep [N]...\n")
+        return 1
+    total = 0.0
+    for arg in args:
+        m = re.fullmatch(r"(inf(?:inity)?|[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)([smhd]?)", arg)
+        if m is None:
+            ctx.error(f"sleep: invalid time interval '{arg}'\nTry 'sleep --help' for more information.\n"
+                      if _gnu(ctx) else f"sleep: invalid number '{arg}'\n")
+            return 1
+        total += float(m.group(1)) * SLEEP_UNITS[m.group(2)]
+    if total > 0:
+        yield ctx.dp.sb.clock.time() + min(total, 1e12)
     return 0
 
 
-def cmd_shell(ctx: Ctx, name: str, args: list[str]) -> int:
-    return shell(ctx, posixpath.basename(name), args)
+def cmd_shell(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    return (yield from shell_steps(ctx, name, args))
 
 
 def cmd_nginx(ctx: Ctx, name: str, args: list[str]) -> int:
@@ -1483,9 +1227,12 @@ def cmd_nslookup(ctx: Ctx, name: str, args: list[str]) -> int:
 
 HANDLERS = {
     "cat": cmd_cat, "echo": cmd_echo, "touch": cmd_touch, "rm": cmd_rm, "ls": cmd_ls, "mkdir": cmd_mkdir,
-    "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env, "sleep": cmd_sleep,
-    "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd,
-    "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell, "apk": cmd_apk,
+    "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env,
+    "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd, "apk": cmd_apk,
     "curl": cmd_curl, "wget": cmd_wget, "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
     "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
 }
+HANDLERS.update(applets.HANDLERS)
+STEPWISE = {"sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
+            **applets.STEPWISE}
+"""Programs that pause: they yield between their steps, and ``sleep`` waits on the clock."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import commands
+from .context import Budget, Ctx
 
 if TYPE_CHECKING:
     from . import DataPlane
@@ -62,25 +64,28 @@ class Processes:
 
     async def _run(self, pod: Pod, container: str, argv: list[str]) -> None:
         uid = pod["metadata"].get("uid", "")
-        seen: list[commands.Ctx] = []
+        seen: list[Ctx] = []
         logs = self.dp.logs
+
+        budget = Budget(cpu=math.inf)  # a container's process is throttled (drive's share), never ended
 
         def flush() -> None:
             for ctx in seen:
                 for stream in (ctx.out, ctx.err):
                     if stream:
-                        text = b"".join(stream).decode(errors="replace")
+                        data = b"".join(stream)
                         stream.clear()
-                        if text:
-                            logs.append(uid, container, text)
+                        budget.held -= len(data)  # handed to the log: no longer held
+                        if data:
+                            logs.append(uid, container, data.decode(errors="replace"))
 
-        def attach(ctx: commands.Ctx) -> None:
+        def attach(ctx: Ctx) -> None:
             ctx.detached = True
             seen.append(ctx)
 
-        steps = commands._steps(self.dp, pod, container, argv, None, False, commands.EXEC_CPU_BUDGET, attach)
+        steps = commands._steps(self.dp, pod, container, argv, None, False, budget, attach)
         try:
-            result = await commands.drive(steps, flush)
+            result = await commands.drive(self.dp, steps, flush, commands.PROCESS_CPU_SHARE)
         except asyncio.CancelledError:
             return
         for stream in (result.stdout, result.stderr):  # what the last step wrote (or a start failure's message)

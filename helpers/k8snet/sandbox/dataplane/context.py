@@ -1,0 +1,161 @@
+"""What a program running in a container sees: its pod, files, environment, streams and budgets.
+
+A program writes through file descriptors (:attr:`Ctx.fds`): 1 and 2 are the exec's or the container's
+streams until the shell points them at a file, a pipe or a command substitution. Work and output are
+counted against budgets shared by everything one exec (or one container process) runs, so a script cannot
+outrun them by starting subshells or background jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .workloads import NO_SPACE, FileSystem
+
+if TYPE_CHECKING:
+    from . import DataPlane
+
+Pod = dict[str, Any]
+
+EXEC_CPU_BUDGET = 10.0
+"""Seconds of work one exec may take (a probe gets its timeoutSeconds). The sandbox runs every program in
+its own process, so a learner's 200,000-command script is run in slices between other requests, and a
+program past its budget is ended as a kill would end it (exit 137) instead of running for ever."""
+OUTPUT_BUDGET = 128 << 20
+"""Bytes of output one exec may hold (what it writes to its streams; output redirected to a file counts
+against the file system's budget instead): a program that writes without end is ended like one past its
+CPU budget."""
+
+
+class Killed(Exception):
+    """A program went over one of its budgets; ``budget`` names it."""
+
+    def __init__(self, budget: str):
+        super().__init__(budget)
+        self.budget = budget
+
+
+class WriteFailed(Exception):
+    """A write the file system refused (``No space left on device``); the program reports it and fails."""
+
+
+@dataclass
+class Budget:
+    """CPU seconds and held output bytes, shared by all the shells and jobs of one exec or process."""
+
+    cpu: float = EXEC_CPU_BUDGET
+    cpu_used: float = 0.0
+    held: int = 0  # output bytes written to the streams and not yet handed on (to the log, to the client)
+    pids: int = 1  # the last process ID handed out ($$, $!)
+
+    def charge(self, seconds: float) -> None:
+        """Count work done; past the CPU budget the program is ended (:class:`Killed`)."""
+        self.cpu_used += seconds
+        if self.cpu_used > self.cpu:
+            raise Killed(f"CPU budget ({self.cpu:g} s)")
+
+    def hold(self, size: int) -> None:
+        self.held += size
+        if self.held > OUTPUT_BUDGET:
+            raise Killed(f"output budget ({OUTPUT_BUDGET >> 20} MiB)")
+
+    def next_pid(self) -> int:
+        self.pids += 1
+        return self.pids
+
+
+class Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+@dataclass
+class Stream:
+    """One of the exec's (or the container's) own streams: what reaches the client or the log."""
+
+    chunks: list[bytes]
+    budget: Budget
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.budget.hold(len(data))
+            self.chunks.append(data)
+
+
+@dataclass
+class Capture:
+    """A pipe's or a command substitution's buffer, read when the writer is done."""
+
+    budget: Budget
+    data: bytearray = field(default_factory=bytearray)
+
+    def write(self, data: bytes) -> None:
+        self.budget.hold(len(data))
+        self.data += data
+
+
+@dataclass
+class FileSink:
+    """A file opened by a redirection: every write lands in the container's file system at once, so another
+    exec reading it sees it grow."""
+
+    fs: FileSystem
+    path: str
+
+    def write(self, data: bytes) -> None:
+        if data and self.fs.write(self.path, data, append=True) == NO_SPACE:
+            raise WriteFailed(NO_SPACE)
+
+
+class Null:
+    """A closed descriptor (``>&-``) or ``/dev/null``: writes vanish."""
+
+    def write(self, data: bytes) -> None:
+        return None
+
+
+@dataclass
+class Ctx:
+    """One program's view of its container: the pod, its files and environment, its descriptors."""
+
+    dp: DataPlane
+    pod: Pod
+    container: str
+    family: str | None
+    fs: FileSystem
+    env: dict[str, str]
+    tty: bool = False
+    stdin: bytes = b""
+    detached: bool = False  # a container's own process: no terminal, stdin at EOF (a bare `sh` just exits)
+    cwd: str = "/"
+    shell: str = ""  # "ash", "dash" or "bash" inside a script, "" at the top level
+    out: list[bytes] = field(default_factory=list)  # the exec's or container's stdout, as written
+    err: list[bytes] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
+    fds: dict[int, Sink] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.fds:
+            self.fds = {1: Stream(self.out, self.budget), 2: Stream(self.err, self.budget)}
+
+    def write(self, text: str | bytes) -> None:
+        self.fds.get(1, NULL).write(text.encode() if isinstance(text, str) else text)
+
+    def error(self, text: str) -> None:
+        self.fds.get(2, NULL).write(text.encode())
+
+    def charge(self, seconds: float) -> None:
+        self.budget.charge(seconds)
+
+    def fork(self) -> Ctx:
+        """A child's view (a subshell, a pipeline's stage, a background job): its own descriptors, directory
+        and input, the same container, streams and budgets."""
+        return dataclasses.replace(self, env=dict(self.env), fds=dict(self.fds))
+
+    @property
+    def pod_ip(self) -> str:
+        return (self.pod.get("status") or {}).get("podIP", "")
+
+
+NULL = Null()
