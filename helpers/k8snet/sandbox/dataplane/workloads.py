@@ -179,12 +179,8 @@ def container_env(sb: Sandbox, pod: Pod, container: dict[str, Any]) -> dict[str,
         env["ECHO_TEXT"] = "hello-world"  # ENV in the image's Dockerfile
     if family == "nginx":
         env["NGINX_VERSION"] = nginx_version(image_tag(container["image"]))
-    # the master Service's link variables are set in every container, whatever enableServiceLinks says
-    env.update({"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
-                    "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://10.96.0.1:443",
-                    "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
-                "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.1"})
     ns = pod["metadata"].get("namespace", "default")
+    env.update(service_links(sb, ns, pod["spec"].get("enableServiceLinks", True) is not False))
     status = pod.get("status") or {}
     fields = {"metadata.name": pod["metadata"]["name"], "metadata.namespace": ns,
               "metadata.uid": pod["metadata"].get("uid", ""), "spec.nodeName": pod["spec"].get("nodeName", ""),
@@ -207,6 +203,42 @@ def container_env(sb: Sandbox, pod: Pod, container: dict[str, Any]) -> dict[str,
                 value = base64.b64decode(value).decode(errors="replace")
             if value is not None:
                 env[var["name"]] = value
+    return env
+
+
+def service_links(sb: Sandbox, ns: str, enabled: bool) -> dict[str, str]:
+    """The Service variables the kubelet sets (pkg/kubelet/envvars FromServices, kubelet_pods.go
+    getServiceEnvVarMap): for each Service of the pod's namespace with a ClusterIP (all of them unless
+    ``enableServiceLinks: false``) and always for ``default/kubernetes``, ``NAME_SERVICE_HOST``,
+    ``NAME_SERVICE_PORT[_PORTNAME]`` and the Docker-link ``NAME_PORT_80_TCP…`` set."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for svc in sb.store.list("services", ns) if enabled else []:
+        chosen[svc["metadata"]["name"]] = svc
+    master = sb.store.get("services", "default", "kubernetes")
+    if master is not None and "kubernetes" not in chosen:
+        chosen["kubernetes"] = master
+    env: dict[str, str] = {}
+    for name, svc in sorted(chosen.items()):
+        spec = svc.get("spec") or {}
+        ip, ports = spec.get("clusterIP") or "", spec.get("ports") or []
+        if ip in ("", "None") or not ports:
+            continue
+        prefix = name.upper().replace("-", "_")
+        env[f"{prefix}_SERVICE_HOST"] = ip
+        env[f"{prefix}_SERVICE_PORT"] = str(ports[0].get("port"))
+        for port in ports:
+            if port.get("name"):
+                env[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(port.get("port"))
+        host = f"[{ip}]" if ":" in ip else ip
+        first = ports[0]
+        env[f"{prefix}_PORT"] = f"{first.get('protocol', 'TCP').lower()}://{host}:{first.get('port')}"
+        for port in ports:
+            proto = port.get("protocol", "TCP")
+            link = f"{prefix}_PORT_{port.get('port')}_{proto.upper()}"
+            env[link] = f"{proto.lower()}://{host}:{port.get('port')}"
+            env[f"{link}_PROTO"] = proto.lower()
+            env[f"{link}_PORT"] = str(port.get("port"))
+            env[f"{link}_ADDR"] = ip
     return env
 
 
@@ -479,14 +511,23 @@ must end with "No space left on device" long before it can take the cluster's me
 NO_SPACE = "No space left on device"
 
 
+READ_ONLY = "Read-only file system"
+
+
 class FileSystem:
-    """A container's writable layer, in memory: what ``touch``, ``rm``, ``cat`` and exec probes see."""
+    """A container's writable layer, in memory: what ``touch``, ``rm``, ``cat`` and exec probes see.
+
+    Volumes are other file systems mounted at a directory (:meth:`mount`): an ``emptyDir`` is one object
+    mounted in each container that names it, so they share its files; ConfigMap and Secret volumes are
+    read-only, as the kubelet mounts them.
+    """
 
     def __init__(self, files: dict[str, bytes], dirs: set[str], budget: int = FS_BUDGET):
         self.files = dict(files)
         self.size = sum(len(data) for data in self.files.values())
         self.budget = budget
         self.dirs = set(dirs) | {"/"}
+        self.mounts: dict[str, tuple[FileSystem, bool]] = {}  # mount point -> (volume, read-only)
         for path in list(self.files) + list(self.dirs):
             while path != "/":
                 path = posixpath.dirname(path)
@@ -496,20 +537,42 @@ class FileSystem:
     def norm(path: str, cwd: str = "/") -> str:
         return posixpath.normpath(posixpath.join(cwd, path)).replace("//", "/")
 
+    def mount(self, point: str, volume: FileSystem, read_only: bool) -> None:
+        point = self.norm(point)
+        self.mkdir(point, parents=True)
+        self.mounts[point] = (volume, read_only)
+
+    def _route(self, p: str) -> tuple[FileSystem, str, bool] | None:
+        """The mounted volume holding path ``p`` (longest mount point first), with the path inside it."""
+        for point in sorted(self.mounts, key=len, reverse=True):
+            if p == point or p.startswith(point + "/"):
+                volume, read_only = self.mounts[point]
+                return volume, "/" + p[len(point):].lstrip("/"), read_only
+        return None
+
     def exists(self, path: str) -> bool:
         p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            return routed[0].exists(routed[1])
         return p in self.files or p in self.dirs or p == "/dev/null"
 
     def is_dir(self, path: str) -> bool:
-        return self.norm(path) in self.dirs
+        p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            return routed[0].is_dir(routed[1])
+        return p in self.dirs
 
     def read(self, path: str) -> bytes | None:
         p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            return routed[0].read(routed[1])
         return b"" if p == "/dev/null" else self.files.get(p)
 
     def write(self, path: str, data: bytes, append: bool = False) -> str:
         """Write a file; returns '' or the errno text (``No such file or directory``, ``Is a directory``)."""
         p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            return READ_ONLY if routed[2] else routed[0].write(routed[1], data, append)
         if p == "/dev/null":
             return ""
         if p in self.dirs:
@@ -527,6 +590,10 @@ class FileSystem:
 
     def remove(self, path: str, recursive: bool = False) -> str:
         p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            if routed[1] == "/":
+                return "Device or resource busy"
+            return READ_ONLY if routed[2] else routed[0].remove(routed[1], recursive)
         if p in self.files:
             self.size -= len(self.files.pop(p))
             return ""
@@ -541,6 +608,8 @@ class FileSystem:
 
     def mkdir(self, path: str, parents: bool = False) -> str:
         p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            return READ_ONLY if routed[2] and routed[1] != "/" else routed[0].mkdir(routed[1], parents)
         if p in self.dirs or p in self.files:
             return "" if parents and p in self.dirs else "File exists"
         if posixpath.dirname(p) not in self.dirs and not parents:
@@ -552,6 +621,8 @@ class FileSystem:
 
     def listdir(self, path: str) -> list[str]:
         p = self.norm(path)
+        if (routed := self._route(p)) is not None:
+            return routed[0].listdir(routed[1])
         prefix = p.rstrip("/") + "/"
         names = {x[len(prefix):].split("/")[0] for x in list(self.files) + list(self.dirs)
                  if x.startswith(prefix) and x != p}
@@ -695,6 +766,8 @@ class Workloads:
         self.dp = dataplane
         self._programs: dict[tuple[str, str, str], Program] = {}
         self._files: dict[tuple[str, str], FileSystem] = {}
+        self._volumes: dict[str, dict[str, FileSystem]] = {}  # pod uid -> its emptyDir volumes by name
+        self._env: dict[tuple[str, str], dict[str, str]] = {}  # the environment each container started with
         self._started: set[tuple[str, str]] = set()
         self._ports = 0
 
@@ -707,7 +780,7 @@ class Workloads:
             return Program("unknown", None, problem=f"the pod has no container {container!r}")
         key = (pod["metadata"].get("uid", ""), container, spec.get("image", ""))
         if key not in self._programs:
-            env = container_env(self.sb, pod, spec)
+            env = self.env(pod, container)
             family = image_family(spec.get("image", ""))
             self._programs[key] = parse_program(family, container_argv(spec, env), env,
                                                 image_tag(spec.get("image", "")))
@@ -717,13 +790,27 @@ class Workloads:
         """The container's file system (created with the image's files on first use)."""
         key = (pod["metadata"].get("uid", ""), container)
         if key not in self._files:
+            from .volumes import mount_all
+
             spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
-            self._files[key] = seed_files(self.sb, pod, image_family(spec.get("image", "")))
+            fs = seed_files(self.sb, pod, image_family(spec.get("image", "")))
+            mount_all(self.sb, pod, spec, fs, self._volumes.setdefault(key[0], {}),
+                      lambda message: self._failed_mount(pod, message))
+            self._files[key] = fs
         return self._files[key]
 
+    def _failed_mount(self, pod: Pod, message: str) -> None:
+        from ..controllers.events import record
+
+        record(self.sb, pod, "FailedMount", message, "kubelet", type_="Warning")
+
     def env(self, pod: Pod, container: str) -> dict[str, str]:
-        spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
-        return container_env(self.sb, pod, spec)
+        """The environment the container started with (Service links are those of that moment)."""
+        key = (pod["metadata"].get("uid", ""), container)
+        if key not in self._env:
+            spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
+            self._env[key] = container_env(self.sb, pod, spec)
+        return dict(self._env[key])
 
     def on_pod_started(self, pod: Pod) -> None:
         """The kubelet started the pod's containers: fresh files, the script's setup, the startup log."""
@@ -734,6 +821,7 @@ class Workloads:
         """A restarted container gets a fresh writable layer and prints its startup lines again."""
         uid = pod["metadata"].get("uid", "")
         self._files.pop((uid, container), None)
+        self._env.pop((uid, container), None)
         self._start(pod, container)
 
     def footprint(self) -> dict[str, int]:
@@ -744,6 +832,8 @@ class Workloads:
         """The pod is gone: drop its programs, files and logs."""
         self._programs = {k: v for k, v in self._programs.items() if k[0] != pod_uid}
         self._files = {k: v for k, v in self._files.items() if k[0] != pod_uid}
+        self._env = {k: v for k, v in self._env.items() if k[0] != pod_uid}
+        self._volumes.pop(pod_uid, None)
         self._started = {k for k in self._started if k[0] != pod_uid}
         self.dp.logs.forget(pod_uid)
 
@@ -757,6 +847,8 @@ class Workloads:
     def _start(self, pod: Pod, container: str) -> None:
         uid = pod["metadata"].get("uid", "")
         self._started.add((uid, container))
+        self.env(pod, container)  # the environment and volumes of the moment the container starts
+        self.files(pod, container)
         program = self.program(pod, container)
         if program.name == "exited" and program.family in PROCESS_FAMILIES:
             spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)

@@ -665,7 +665,7 @@ class Interp:
                    "!": lambda: None if s.last_bg is None else str(s.last_bg), "-": lambda: "".join(
                        sorted(o for o in s.options if len(o) == 1)), "@": lambda: " ".join(s.params),
                    "*": lambda: (s.vars.get("IFS", " ")[:1]).join(s.params),
-                   "LINENO": lambda: str(s.line), "RANDOM": lambda: str(self.ctx.dp.sb.random.randrange(32768))}
+                   "LINENO": lambda: str(s.line), "RANDOM": lambda: str(self.ctx.dp.sb.random.stream("shell").randrange(32768))}
         if name in special and (name not in ("LINENO", "RANDOM") or name not in s.vars):
             return special[name]()
         return s.vars.get(name)

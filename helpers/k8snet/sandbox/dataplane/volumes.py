@@ -1,0 +1,175 @@
+"""The volumes the kubelet mounts into a container: emptyDir, configMap, secret, downwardAPI and projected.
+
+Contents are taken when the container starts (the kubelet's later refresh of ConfigMap and Secret
+volumes, about a minute after an update, is not emulated yet). A volume the sandbox cannot provide (a
+missing ConfigMap that is not ``optional``, a hostPath, a PersistentVolumeClaim, a serviceAccountToken
+projection) is mounted empty and named in a ``FailedMount`` Warning event with the kubelet's words.
+Sources: pkg/volume/configmap, secret, downwardapi, projected (their ``MakePayload``), emptydir.
+"""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .workloads import FS_BUDGET, FileSystem
+
+if TYPE_CHECKING:
+    from ..instance import Sandbox
+
+Pod = dict[str, Any]
+Problem = Callable[[str], None]
+
+QUANTITY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "k": 1000}
+
+
+def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
+              shared: dict[str, FileSystem], problem: Problem) -> None:
+    """Mount the container's ``volumeMounts`` into ``fs``; ``shared`` holds the pod's emptyDirs by name."""
+    volumes = {v.get("name"): v for v in pod["spec"].get("volumes") or []}
+    for m in container.get("volumeMounts") or []:
+        vol = volumes.get(m.get("name"))
+        if vol is None:
+            continue
+        if "emptyDir" in vol:
+            limit = _bytes((vol.get("emptyDir") or {}).get("sizeLimit")) or FS_BUDGET
+            source = shared.setdefault(vol["name"], FileSystem({}, set(), budget=min(limit, FS_BUDGET)))
+            read_only = bool(m.get("readOnly"))
+        else:
+            files = _payload(sb, pod, vol, problem)
+            source = FileSystem(files, set())
+            read_only = True
+        sub = m.get("subPath") or ""
+        if not sub:
+            fs.mount(m["mountPath"], source, read_only)
+            continue
+        inner = "/" + sub.strip("/")
+        if "emptyDir" in vol:  # the kubelet creates the subPath directory inside the volume
+            source.mkdir(inner, parents=True)
+        if source.is_dir(inner):
+            fs.mount(m["mountPath"], _Sub(source, inner), read_only)
+        elif (data := source.read(inner)) is not None:  # one file, copied: subPath mounts never update
+            fs.mkdir(posixpath.dirname(FileSystem.norm(m["mountPath"])), parents=True)
+            fs.write(m["mountPath"], data)
+
+
+def _bytes(quantity: Any) -> int:
+    if not quantity:
+        return 0
+    text = str(quantity)
+    for suffix, factor in QUANTITY.items():
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return int(float(text[: -len(suffix)]) * factor)
+    return int(float(text)) if text.replace(".", "", 1).isdigit() else 0
+
+
+def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem) -> dict[str, bytes]:
+    """The files a ConfigMap, Secret, downwardAPI or projected volume holds, by path from its root."""
+    name = vol.get("name", "")
+    if "configMap" in vol:
+        return _object_files(sb, pod, "configmaps", vol["configMap"], name, problem)
+    if "secret" in vol:
+        return _object_files(sb, pod, "secrets", vol["secret"], name, problem)
+    if "downwardAPI" in vol:
+        return _downward(pod, vol["downwardAPI"].get("items") or [])
+    if "projected" in vol:
+        files: dict[str, bytes] = {}
+        for source in vol["projected"].get("sources") or []:
+            if "configMap" in source:
+                files.update(_object_files(sb, pod, "configmaps", source["configMap"], name, problem))
+            elif "secret" in source:
+                files.update(_object_files(sb, pod, "secrets", source["secret"], name, problem))
+            elif "downwardAPI" in source:
+                files.update(_downward(pod, source["downwardAPI"].get("items") or []))
+            else:
+                kind = next(iter(source), "source")
+                problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: the {kind} projection '
+                        "is not emulated yet; its files are missing")
+        return files
+    kind = next((k for k in vol if k != "name"), "unknown")
+    problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: {kind} volumes are not emulated; '
+            "the directory is mounted empty")
+    return {}
+
+
+def _object_files(sb: Sandbox, pod: Pod, resource: str, source: dict[str, Any], volume: str,
+                  problem: Problem) -> dict[str, bytes]:
+    ns = pod["metadata"].get("namespace", "default")
+    obj_name = source.get("name") or source.get("secretName") or ""
+    obj = sb.store.get(resource, ns, obj_name)
+    kind = "configmap" if resource == "configmaps" else "secret"
+    if obj is None:
+        if not source.get("optional"):
+            problem(f'MountVolume.SetUp failed for volume "{volume}" : {kind} "{obj_name}" not found')
+        return {}
+    data: dict[str, bytes] = {}
+    for key, value in (obj.get("data") or {}).items():
+        data[key] = base64.b64decode(value) if resource == "secrets" else str(value).encode()
+    for key, value in (obj.get("binaryData") or {}).items():
+        data[key] = base64.b64decode(value)
+    items = source.get("items")
+    if not items:
+        return {"/" + key: value for key, value in data.items()}
+    files = {}
+    for item in items:
+        if item.get("key") in data:
+            files["/" + item.get("path", item["key"]).lstrip("/")] = data[item["key"]]
+        elif not source.get("optional"):
+            problem(f'MountVolume.SetUp failed for volume "{volume}" : configmap references non-existent '
+                    f'config key: {item.get("key")}' if kind == "configmap" else
+                    f'MountVolume.SetUp failed for volume "{volume}" : references non-existent secret key: '
+                    f'{item.get("key")}')
+    return files
+
+
+def _downward(pod: Pod, items: list[dict[str, Any]]) -> dict[str, bytes]:
+    """downwardAPI files: a field's value, or labels/annotations as ``key="value"`` lines, sorted
+    (pkg/fieldpath FormatMap)."""
+    meta = pod["metadata"]
+    files = {}
+    for item in items:
+        path = item.get("fieldRef", {}).get("fieldPath", "")
+        if path in ("metadata.labels", "metadata.annotations"):
+            values = meta.get(path.split(".")[1]) or {}
+            text = "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
+        else:
+            text = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", ""),
+                    "metadata.uid": meta.get("uid", ""), "spec.nodeName": pod["spec"].get("nodeName", ""),
+                    "spec.serviceAccountName": pod["spec"].get("serviceAccountName", ""),
+                    "status.podIP": (pod.get("status") or {}).get("podIP", "")}.get(path, "")
+        files["/" + item.get("path", "").lstrip("/")] = text.encode()
+    return files
+
+
+class _Sub(FileSystem):
+    """A directory inside a shared emptyDir, mounted on its own (``subPath``): writes land in the volume."""
+
+    def __init__(self, volume: FileSystem, inner: str):
+        super().__init__({}, set(), volume.budget)
+        self.volume, self.inner = volume, inner.rstrip("/")
+
+    def _at(self, path: str) -> str:
+        return self.norm(self.inner + "/" + path.lstrip("/"))
+
+    def exists(self, path: str) -> bool:
+        return self.volume.exists(self._at(path))
+
+    def is_dir(self, path: str) -> bool:
+        return self.volume.is_dir(self._at(path))
+
+    def read(self, path: str) -> bytes | None:
+        return self.volume.read(self._at(path))
+
+    def write(self, path: str, data: bytes, append: bool = False) -> str:
+        return self.volume.write(self._at(path), data, append)
+
+    def remove(self, path: str, recursive: bool = False) -> str:
+        return self.volume.remove(self._at(path), recursive)
+
+    def mkdir(self, path: str, parents: bool = False) -> str:
+        return self.volume.mkdir(self._at(path), parents)
+
+    def listdir(self, path: str) -> list[str]:
+        return self.volume.listdir(self._at(path))
