@@ -162,7 +162,7 @@ class ApiServer:
         rt = registry.lookup(group, version, rest[0])
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
-        if rt is None or (ns is not None and not rt.namespaced) or len(rest) > 3 or \
+        if rt is None or (ns is not None and not rt.namespaced) or (len(rest) > 3 and sub != "proxy") or \
                 (sub and sub not in rt.subresources):
             # an unserved resource or subresource is kube-apiserver's generic 404; NotFound naming an object is
             # only for an object that is missing
@@ -172,6 +172,11 @@ class ApiServer:
 
     async def resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
         rt, ns, name, sub = self._locate(group, version, rest)
+        if sub == "proxy":
+            from . import proxysub
+
+            path = "/".join(rest[5:] if ns is not None else rest[3:])
+            return await proxysub.handle(self.sandbox, request, rt, ns or "", name, path)
         resp = await self._resource(request, rt, ns, name, sub)
         if rt.group == "" and rt.plural == "endpoints" and not resp.prepared:
             # kube-apiserver 1.33 warns on every v1 Endpoints request (KEP-4974)
