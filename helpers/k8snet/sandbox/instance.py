@@ -186,9 +186,11 @@ class Sandbox:
             self.allocators.pod_ips[node].release(ip)
 
     async def subresource(self, request: web.Request, rt, ns: str, name: str, sub: str) -> web.StreamResponse:
-        """Pod subresources that stream (exec, log) or act (binding, eviction)."""
-        from . import podsub
+        """Pod subresources that stream (exec, attach, log) or act (binding, eviction)."""
+        from . import podattach, podsub
 
+        if sub == "attach" and request.method in ("GET", "POST"):
+            return await podattach.attach(self, request, rt, ns, name)
         return await podsub.handle(self, request, rt, ns, name, sub)
 
     # -- bootstrap ---------------------------------------------------------------------

@@ -261,15 +261,7 @@ async def exec_(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, na
     container = choose_container(pod, opts.container)
     require_node(pod)
     opts.validate()
-    ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
-    ready = ws.can_prepare(request)
-    if not ready.ok:
-        if request.headers.get("Upgrade", "").lower().startswith("spdy"):
-            raise errors.bad_request("the k8snet sandbox serves exec over WebSocket only (v5.channel.k8s.io, "
-                                     "v4.channel.k8s.io); SPDY is not supported")
-        raise errors.bad_request("Upgrade request required")
-    await ws.prepare(request)
-    channels = Channels(ws, ready.protocol or V1)  # no subprotocol: the kubelet's "" is channel.k8s.io
+    ws, channels = await upgrade(request, "exec")
     if not opts.stdin and not request.headers.get("User-Agent", "").startswith(PYTHON_CLIENT):
         await asyncio.sleep(STREAM_SETUP_GRACE)
     try:
@@ -283,6 +275,19 @@ async def exec_(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, na
     finally:
         await ws.close()
     return ws
+
+
+async def upgrade(request: web.Request, verb: str) -> tuple[web.WebSocketResponse, Channels]:
+    """Switch the request to a WebSocket with the channel protocol it offers (errors as HTTP Status)."""
+    ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
+    ready = ws.can_prepare(request)
+    if not ready.ok:
+        if request.headers.get("Upgrade", "").lower().startswith("spdy"):
+            raise errors.bad_request(f"the k8snet sandbox serves {verb} over WebSocket only (v5.channel.k8s.io, "
+                                     "v4.channel.k8s.io); SPDY is not supported")
+        raise errors.bad_request("Upgrade request required")
+    await ws.prepare(request)
+    return ws, Channels(ws, ready.protocol or V1)  # no subprotocol: the kubelet's "" is channel.k8s.io
 
 
 async def run_exec(sb: Sandbox, pod: Pod, container: str, opts: ExecOptions,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import applets, net_error_line
-from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, Budget, Ctx, Killed, WriteFailed
+from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
 from .shell.interp import Host, Interp, Step, new_state, static_words
 from .shell.syntax import Parser, ShellSyntaxError
@@ -152,6 +152,9 @@ async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
             between()
         if isinstance(step, float):
             await clock.sleep_until(step)
+            started = loop.time()
+        elif isinstance(step, Pipe):
+            await step.readable()
             started = loop.time()
         elif loop.time() - started > SLICE:
             busy = loop.time() - started
@@ -346,6 +349,9 @@ def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, i
                       f"bash: {args[0]}: No such file or directory\n")
             return 2 if flavour != "bash" else 127
         script, argv0, params = data.decode(errors="replace"), args[0], args[1:]
+    elif ctx.pipe is not None:  # standard input held open: commands run as their lines arrive
+        state = new_state(flavour, argv0, ctx.env, params, 1, ctx.cwd)
+        return (yield from Interp(ctx.fork(), state, _host(ctx)).run_interactive(ctx.pipe, ctx.tty))
     elif ctx.stdin:
         script = ctx.stdin.decode(errors="replace")
         ctx.stdin = b""

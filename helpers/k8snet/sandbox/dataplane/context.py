@@ -8,6 +8,7 @@ outrun them by starting subshells or background jobs.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -115,6 +116,47 @@ class Null:
         return None
 
 
+class Pipe:
+    """A container's standard input held open (``stdin: true``): what ``kubectl attach`` or ``kubectl run -i``
+    sends arrives here, a line at a time for the shell reading it; closed is end of file."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.data += data
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    def line(self) -> bytes | None:
+        """The next whole line (the rest at end of file); None while it has not arrived."""
+        end = self.data.find(b"\n")
+        if end < 0 and not (self.closed and self.data):
+            return None
+        end = len(self.data) if end < 0 else end + 1
+        out = bytes(self.data[:end])
+        del self.data[:end]
+        return out
+
+    def ready(self) -> bool:
+        return b"\n" in self.data or self.closed
+
+    async def readable(self) -> None:
+        """Wait until a line (or end of file) is there."""
+        while not self.ready():
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
 @dataclass
 class Ctx:
     """One program's view of its container: the pod, its files and environment, its descriptors."""
@@ -134,6 +176,7 @@ class Ctx:
     err: list[bytes] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
     fds: dict[int, Sink] = field(default_factory=dict)
+    pipe: Pipe | None = None  # standard input held open (a container with ``stdin: true``)
 
     def __post_init__(self) -> None:
         if not self.fds:

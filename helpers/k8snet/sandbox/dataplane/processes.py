@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import commands
-from .context import Budget, Ctx
+from .context import Budget, Ctx, Pipe
 
 if TYPE_CHECKING:
     from . import DataPlane
@@ -34,6 +34,8 @@ class Processes:
         self.dp = dataplane
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self.failures: dict[Key, int] = {}  # the kubelet's crash back-off: exits since the last reset
+        self.pipes: dict[Key, Pipe] = {}  # held-open standard inputs (containers with ``stdin: true``)
+        self._watchers: dict[Key, list[Callable[[bytes | None], None]]] = {}  # attached clients
         self.on_exit: Callable[[Pod, str, int, Any], None] | None = None
         """The kubelet's hook for an ended process (set by the sandbox: the data plane sits below controllers)."""
 
@@ -41,6 +43,11 @@ class Processes:
         """Start a container's command (replacing an earlier run of the same container)."""
         key = (pod["metadata"].get("uid", ""), container)
         self.stop(key)
+        spec = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == container), {})
+        if spec.get("stdin"):
+            self.pipes[key] = Pipe()  # a new process gets a new pipe (stdinOnce closed the last one)
+        else:
+            self.pipes.pop(key, None)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -58,6 +65,27 @@ class Processes:
             self.stop(key)
         for key in [k for k in self.failures if k[0] == pod_uid]:
             del self.failures[key]
+        for key in [k for k in self.pipes if k[0] == pod_uid]:
+            self.pipes.pop(key).close()
+        for key in [k for k in self._watchers if k[0] == pod_uid]:
+            for watcher in self._watchers.pop(key):
+                watcher(None)
+
+    def attach(self, pod: Pod, container: str, watcher: Callable[[bytes | None], None]) -> Pipe | None | bool:
+        """Hand the process's output to ``watcher`` from now on (None once it has ended); its held-open
+        standard input, None without one, or False when the container runs no process of its own."""
+        key = (pod["metadata"].get("uid", ""), container)
+        task = self._tasks.get(key)
+        if task is None or task.done():
+            return False
+        self._watchers.setdefault(key, []).append(watcher)
+        return self.pipes.get(key)
+
+    def detach(self, pod: Pod, container: str, watcher: Callable[[bytes | None], None]) -> None:
+        key = (pod["metadata"].get("uid", ""), container)
+        watchers = self._watchers.get(key, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
 
     def running(self) -> int:
         return sum(1 for t in self._tasks.values() if not t.done())
@@ -69,6 +97,9 @@ class Processes:
 
         budget = Budget(cpu=math.inf)  # a container's process is throttled (drive's share), never ended
 
+        key = (uid, container)
+        spec = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == container), {})
+
         def flush() -> None:
             for ctx in seen:
                 for stream in (ctx.out, ctx.err):
@@ -78,9 +109,13 @@ class Processes:
                         budget.held -= len(data)  # handed to the log: no longer held
                         if data:
                             logs.append(uid, container, data.decode(errors="replace"))
+                            for watcher in list(self._watchers.get(key, [])):
+                                watcher(data)
 
         def attach(ctx: Ctx) -> None:
             ctx.detached = True
+            ctx.pipe = self.pipes.get(key)
+            ctx.tty = bool(spec.get("tty"))
             seen.append(ctx)
 
         steps = commands._steps(self.dp, pod, container, argv, None, False, budget, attach)
@@ -91,6 +126,10 @@ class Processes:
         for stream in (result.stdout, result.stderr):  # what the last step wrote (or a start failure's message)
             if stream:
                 logs.append(uid, container, stream.decode(errors="replace"))
+                for watcher in list(self._watchers.get(key, [])):
+                    watcher(stream)
+        for watcher in self._watchers.pop(key, []):
+            watcher(None)
         code = result.exit_code
         if isinstance(result, commands.ExecStartFailure):
             code = 128  # containerd: the process could not start (StartError)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context import NULL, Capture, Ctx, FileSink, Sink, WriteFailed
+from ..context import NULL, Capture, Ctx, FileSink, Pipe, Sink, WriteFailed
 from . import arith
 from .syntax import (
     DQ,
@@ -59,7 +59,7 @@ class Waiting:
     jobs: list[Job]
 
 
-Step = float | Waiting | None
+Step = float | Waiting | Pipe | None
 Steps = Generator[Step, None, Any]
 
 UNCHANGED: tuple[()] = ()  # what _redirect returns when a command has no redirections (nothing to put back)
@@ -186,6 +186,53 @@ class Interp:
     def run_script(self, script: Script) -> Steps:
         """Run a parsed script as this (sub)shell's whole life; its exit status."""
         return self._scheduled(self._top(self._one(script)))
+
+    def run_interactive(self, pipe: Pipe, terminal: bool) -> Steps:
+        """Read commands from a held-open standard input as they arrive (``kubectl run -i``, ``attach``);
+        on a terminal, with the prompt, and errors do not end the shell."""
+        return self._scheduled(self._top(self._interactive(pipe, terminal)))
+
+    def _interactive(self, pipe: Pipe, terminal: bool) -> Steps:
+        status, pending = 0, ""
+        while True:
+            if terminal:
+                self.ctx.error(self._prompt(continued=bool(pending)))
+            while (data := pipe.line()) is None:
+                if pipe.closed:
+                    return status
+                yield pipe
+            if not data and pipe.closed:
+                return status
+            pending += data.decode(errors="replace")
+            try:
+                script = Parser(pending, bash=self.state.flavour == "bash").whole()
+            except ShellSyntaxError as exc:
+                unfinished = exc.unexpected == "end of file" or exc.message == "unterminated quoted string"
+                if unfinished and not pipe.closed:
+                    continue  # the construct goes on on the next line (PS2)
+                self.ctx.error(f"{self.state.argv0}: {exc.text(self.state.flavour)}\n")
+                pending, status = "", 2
+                continue
+            pending = ""
+            try:
+                status = yield from self._script(script)
+            except ShellError as exc:
+                self.ctx.error(self._message(exc.message))
+                status = exc.code
+
+    def _prompt(self, continued: bool) -> str:
+        """PS1 as each image's shell shows it to root: ash ``/ # ``, dash ``# ``, Debian's bash
+        ``root@HOST:/# ``; PS2 ``> `` on a continued line."""
+        if continued:
+            return self.state.vars.get("PS2", "> ")
+        home = self.state.vars.get("HOME", "/root")
+        where = "~" + self.ctx.cwd[len(home):] if self.ctx.cwd == home or self.ctx.cwd.startswith(home + "/") \
+            else self.ctx.cwd
+        if self.state.flavour == "bash":
+            return f"root@{self.state.vars.get('HOSTNAME', '')}:{where}# "
+        if self.state.flavour == "dash":
+            return "# "
+        return f"{where} # "
 
     def subshell(self) -> Interp:
         return Interp(self.ctx.fork(), self.state.copy(), self.host)
@@ -1322,6 +1369,8 @@ def _ready(step: Step, now: float) -> bool:
         return True
     if isinstance(step, Waiting):
         return all(j.done for j in step.jobs)
+    if isinstance(step, Pipe):
+        return step.ready()
     return now >= step
 
 

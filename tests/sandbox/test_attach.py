@@ -1,0 +1,84 @@
+"""``kubectl run -i/-it --rm`` and ``kubectl attach``: a container's own process with its standard input held
+open (stdin, stdinOnce, tty), as kubectl's run and attach commands and the kubelet's attach use it."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+
+from tests.conftest import KUBECTL, wait_for
+
+AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+
+
+def test_run_i_rm_feeds_the_shell_and_deletes_the_pod(sandbox, ns):
+    sandbox.kubectl("-n", ns, "create", "deployment", "web", f"--image={AGNHOST}", "--", "/agnhost", "netexec",
+                    "--http-port=8080")
+    sandbox.kubectl("-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
+    sandbox.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=30s")
+    proc = sandbox.kubectl("-n", ns, "run", "client", "-i", "--rm", "--restart=Never", "--image=busybox:1.36",
+                           "--", "sh", input="echo hello\nwget -qO- -T 2 http://web/hostname\necho\nexit 0\n")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "hello" and lines[1].startswith("web-"), proc.stdout
+    assert lines[-1] == 'pod "client" deleted'
+    assert sandbox.kubectl("-n", ns, "get", "pod", "client", check=False).returncode == 1
+
+
+def test_a_short_command_with_run_i_rm_prints_its_output(sandbox, ns):
+    """The command may end before kubectl attaches: kubectl then reads the logs (its fallback)."""
+    proc = sandbox.kubectl("-n", ns, "run", "once", "-i", "--rm", "--restart=Never", "--image=busybox:1.36",
+                           "--", "sh", "-c", "echo from-the-pod")
+    assert "from-the-pod" in proc.stdout and 'pod "once" deleted' in proc.stdout
+
+
+def test_run_it_gives_a_terminal_with_a_prompt_and_echo(sandbox, ns):
+    """kubectl run -it in a real terminal (a pty): the prompt, the typed command echoed, CR LF line ends."""
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([KUBECTL, "-n", ns, "run", "term", "-it", "--rm", "--restart=Never",
+                             "--image=busybox:1.36", "--", "sh"], stdin=follower, stdout=follower, stderr=follower,
+                            env=env, close_fds=True)
+    os.close(follower)
+    seen = bytearray()
+
+    def read_until(text: bytes, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            assert time.monotonic() < deadline, bytes(seen)
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    seen.extend(os.read(leader, 4096))
+                except OSError:
+                    break
+
+    try:
+        read_until(b"If you don't see a command prompt, try pressing enter.")
+        os.write(leader, b"\r")
+        read_until(b"/ # ")
+        os.write(leader, b"echo $((6*7))\r")
+        read_until(b"42\r\n")
+        assert b"echo $((6*7))\r\n42\r\n" in seen
+        os.write(leader, b"exit\r")
+        read_until(b'pod "term" deleted')
+    finally:
+        proc.wait(30)
+        os.close(leader)
+
+
+def test_attach_follows_a_running_loop(sandbox, ns):
+    sandbox.kubectl("-n", ns, "run", "ticker", "--image=busybox:1.36", "--", "sh", "-c",
+                    "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/ticker", "--timeout=30s")
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
+    proc = subprocess.Popen([KUBECTL, "-n", ns, "attach", "ticker"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        first = wait_for(proc.stdout.readline, what="a line through attach")
+        second = proc.stdout.readline()
+        assert first.startswith("tick ") and int(second.split()[1]) == int(first.split()[1]) + 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
