@@ -82,3 +82,61 @@ def test_attach_follows_a_running_loop(sandbox, ns):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _terminal(sandbox, *argv: str):
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([KUBECTL, *argv], stdin=follower, stdout=follower, stderr=follower, env=env,
+                            close_fds=True)
+    os.close(follower)
+    seen = bytearray()
+
+    def read_until(text: bytes, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            assert time.monotonic() < deadline, bytes(seen)
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    seen.extend(os.read(leader, 4096))
+                except OSError:
+                    break
+
+    return proc, leader, seen, read_until
+
+
+def test_exec_it_sh_is_an_interactive_shell_and_ctrl_c_stops_the_foreground_command(sandbox, ns):
+    sandbox.kubectl("-n", ns, "run", "shell", "--image=busybox:1.36", "--", "sleep", "3600")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/shell", "--timeout=30s")
+    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "exec", "-it", "shell", "--", "sh")
+    try:
+        read_until(b"/ # ")
+        os.write(leader, b"cd /tmp; for i in 1 2; do echo n$i; done\r")
+        read_until(b"n2\r\n/tmp # ")
+        os.write(leader, b"sleep 3600\r")
+        time.sleep(0.3)
+        os.write(leader, b"\x03")  # Ctrl-C ends the sleep, not the shell
+        read_until(b"^C")
+        os.write(leader, b"echo status=$?\r")
+        read_until(b"status=130")
+        os.write(leader, b"exit 3\r")
+        assert proc.wait(30) == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+
+
+def test_exec_output_arrives_as_it_is_written(sandbox, ns):
+    sandbox.kubectl("-n", ns, "run", "slow", "--image=busybox:1.36", "--", "sleep", "3600")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/slow", "--timeout=30s")
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
+    proc = subprocess.Popen([KUBECTL, "-n", ns, "exec", "slow", "--", "sh", "-c", "echo first; sleep 3600"],
+                            stdout=subprocess.PIPE, env=env)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready and proc.stdout.readline() == b"first\n"  # long before the sleep ends
+    finally:
+        proc.kill()
+        proc.wait(10)

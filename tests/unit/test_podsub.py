@@ -68,7 +68,8 @@ class FakeDataPlane:
     def forget(self, pod_uid: str) -> None:
         self.forgotten.append(pod_uid)
 
-    async def exec(self, pod, container, argv, stdin=None, tty=False) -> ExecResult:  # noqa: ANN001
+    async def exec(self, pod, container, argv, stdin=None, tty=False, pipe=None,  # noqa: ANN001
+                   on_output=None) -> ExecResult:  # noqa: ANN001
         self.calls.append((container, argv, stdin, tty))
         if argv[0] == "exit":
             return ExecResult(b"", b"bye\n", int(argv[1]))
@@ -247,7 +248,7 @@ def test_exec_tty_merges_stderr_into_stdout(monkeypatch):
             async with client.ws_connect(exec_url("p", "exit", "2", stdin="true", stdout="true", stderr="true",
                                                   tty="true"), headers=AUTH, protocols=[podsub.V5]) as ws:
                 got = channels(await frames(ws))
-        assert got[1] == b"bye\n" and 2 not in got
+        assert got[1] == b"bye\r\n" and 2 not in got  # one stream, and the pty's ONLCR turns \n into \r\n
         assert sb.dataplane.calls[-1][3] is True
     asyncio.run(main())
 

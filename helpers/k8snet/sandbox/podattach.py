@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import errors
-from .dataplane.context import Pipe
+from .dataplane.context import Pipe, Terminal
 from .podsub import (
     CLOSE,
     ERROR,
@@ -58,47 +58,6 @@ class AttachOptions:
         tty = truthy(query.get("tty"))
         return cls(query.get("container", ""), truthy(query.get("stdin")), truthy(query.get("stdout")),
                    truthy(query.get("stderr")) and not tty, tty)
-
-
-class Terminal:
-    """A pty's canonical line discipline between the client's keys and the process's standard input."""
-
-    def __init__(self, pipe: Pipe | None):
-        self.pipe = pipe
-        self.line = bytearray()
-
-    def keys(self, data: bytes) -> bytes:
-        """Take typed bytes; what the terminal echoes back."""
-        echo = bytearray()
-        for byte in data:
-            ch = bytes([byte])
-            if ch in (b"\r", b"\n"):
-                echo += b"\r\n"
-                self._send(bytes(self.line) + b"\n")
-                self.line.clear()
-            elif ch in (b"\x7f", b"\x08"):
-                if self.line:
-                    self.line.pop()
-                    echo += b"\b \b"
-            elif ch == b"\x03":  # ^C: the line is dropped; the shell shows a fresh prompt
-                echo += b"^C\r\n"
-                self.line.clear()
-                self._send(b"\n")
-            elif ch == b"\x04":  # ^D on an empty line: end of file
-                if not self.line and self.pipe is not None:
-                    self.pipe.close()
-            else:
-                self.line += ch
-                echo += ch
-        return bytes(echo)
-
-    def _send(self, data: bytes) -> None:
-        if self.pipe is not None and not self.pipe.closed:
-            self.pipe.feed(data)
-
-    @staticmethod
-    def output(data: bytes) -> bytes:
-        return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 async def attach(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, name: str) -> web.StreamResponse:

@@ -39,6 +39,7 @@ from aiohttp import WSMsgType, web
 
 from . import decode, errors, options, protobuf
 from .apiserver import DeleteOptions
+from .dataplane.context import Pipe, Terminal
 from .validation import check_schema
 
 if TYPE_CHECKING:
@@ -292,33 +293,95 @@ async def upgrade(request: web.Request, verb: str) -> tuple[web.WebSocketRespons
 
 async def run_exec(sb: Sandbox, pod: Pod, container: str, opts: ExecOptions,
                    channels: Channels) -> dict[str, Any] | None:
-    """Collect stdin, run the emulated command, write its output; the Status to send (None: client gone)."""
+    """Run the emulated command, its output sent as it is written; the Status to send (None: client gone).
+
+    With a terminal and stdin the session is interactive (the keys go through the pty's line discipline
+    into the command's open standard input, as ``kubectl exec -it POD -- sh``); stdin without a terminal is
+    collected first (``echo … | kubectl exec -i``)."""
     problem = not_running(pod, container)
     if problem:
         return internal_status(problem)
+    pipe = terminal = None
     stdin: bytes | None = None
-    if opts.stdin:
+    if opts.stdin and opts.tty:
+        pipe = Pipe()
+        terminal = Terminal(pipe)
+    elif opts.stdin:
         stdin = await channels.read_stdin(STDIN_QUIET)
         if stdin is None:
             return None
     try:
-        result = await data_plane(sb).exec(pod, container, opts.command, stdin, opts.tty)
+        dp = data_plane(sb)
+    except errors.ApiError as exc:
+        return internal_status(exc.message)
+    output: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    task = asyncio.create_task(dp.exec(pod, container, opts.command, stdin, opts.tty, pipe,
+                                       lambda channel, data: output.put_nowait((channel, data))))
+    keys = asyncio.create_task(_keys(channels, terminal)) if terminal is not None else None
+    try:
+        while not task.done() or not output.empty():
+            getter = asyncio.create_task(output.get())
+            waits = {getter, task} | ({keys} if keys is not None else set())
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                if keys is not None and keys in done and not task.done():
+                    task.cancel()  # the client left: the command is killed with its session
+                    return None
+                continue
+            await _send_output(channels, opts, *getter.result())
+        result = task.result()
     except errors.ApiError as exc:
         return internal_status(exc.message)
     except ImportError as exc:  # a data plane module has not landed yet
         return internal_status(f"the sandbox data plane is not available: {exc}")
+    except asyncio.CancelledError:
+        raise
     except Exception as exc:  # a bug: reported on the error channel, as the translator reports failures
         log.exception("exec %s in %s/%s failed", opts.command, pod["metadata"].get("namespace"),
                       pod["metadata"]["name"])
         return internal_status(f"{type(exc).__name__}: {exc}")
-    stdout, stderr = result.stdout, result.stderr
-    if opts.tty:  # a terminal has one output stream
-        stdout, stderr = stdout + stderr, b""
-    if opts.stdout and stdout:
-        await channels.send(STDOUT, stdout)
-    if opts.stderr and stderr:
-        await channels.send(STDERR, stderr)
+    finally:
+        if keys is not None:
+            keys.cancel()
+        if not task.done():
+            task.cancel()
+    await _send_output(channels, opts, 1, result.stdout)
+    await _send_output(channels, opts, 2, result.stderr)
     return exit_status(result.exit_code)
+
+
+async def _send_output(channels: Channels, opts: ExecOptions, channel: int, data: bytes) -> None:
+    """A chunk of the command's output on its channel; a terminal has one output stream, with CR LF."""
+    if not data:
+        return
+    if opts.tty:
+        if opts.stdin:
+            data = Terminal.output(data)
+        if opts.stdout:
+            await channels.send(STDOUT, data)
+    elif channel == 1 and opts.stdout:
+        await channels.send(STDOUT, data)
+    elif channel == 2 and opts.stderr:
+        await channels.send(STDERR, data)
+
+
+async def _keys(channels: Channels, terminal: Terminal) -> None:
+    """Typed keys into the terminal until the client leaves; the echo goes back on stdout."""
+    while True:
+        msg = await channels.ws.receive()
+        if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+            return
+        frame = channels.decode(msg.data)
+        if frame is None:
+            continue
+        channel, data = frame
+        if channel == STDIN:
+            echo = terminal.keys(data)
+            if echo:
+                await channels.send(STDOUT, echo)
+        elif channel == CLOSE and channels.v5 and data[:1] == bytes([STDIN]) and terminal.pipe is not None:
+            terminal.pipe.close()
 
 
 # -- log --------------------------------------------------------------------------------

@@ -88,11 +88,12 @@ class DataPlane:
         self.workloads.forget(pod_uid)
 
     async def exec(self, pod: dict[str, Any], container: str, argv: list[str], stdin: bytes | None = None,
-                   tty: bool = False) -> ExecResult:
-        """Run an emulated command in a container; an unknown command exits 127 with what is supported."""
+                   tty: bool = False, pipe: Any = None, on_output: Any = None) -> ExecResult:
+        """Run an emulated command in a container; an unknown command exits 127 with what is supported.
+        ``pipe`` keeps its standard input open; ``on_output(channel, data)`` gets its output as it comes."""
         from .commands import run
 
-        return await run(self, pod, container, argv, stdin, tty)
+        return await run(self, pod, container, argv, stdin, tty, pipe, on_output)
 
 
 def net_error_line(exc: NetError) -> str:

@@ -114,16 +114,35 @@ class ExecStartFailure(ExecResult):
 
 
 async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None = None,
-              tty: bool = False) -> ExecResult:
+              tty: bool = False, pipe: Pipe | None = None,
+              on_output: Callable[[int, bytes], None] | None = None) -> ExecResult:
     """Run an emulated command in a container (the exec subresource's entry point).
 
     The command runs in slices of :data:`SLICE` seconds, handing the event loop back in between, so the
-    API server answers other clients while a long script runs; ``sleep`` waits on the sandbox clock.
+    API server answers other clients while a long script runs; ``sleep`` waits on the sandbox clock. With
+    ``pipe`` its standard input stays open (an interactive ``kubectl exec -it``); with ``on_output`` what it
+    writes is handed over as it is written (1: stdout, 2: stderr) and the result keeps only the rest.
 
     Raises:
         ApiError: the image has no such executable (containerd's "failed to start exec" error).
     """
-    result = await drive(dataplane, _steps(dataplane, pod, container, argv, stdin, tty, Budget()))
+    seen: list[Ctx] = []
+
+    def watch(ctx: Ctx) -> None:
+        ctx.pipe = pipe
+        seen.append(ctx)
+
+    def hand_over() -> None:
+        for ctx in seen:
+            for channel, stream in ((1, ctx.out), (2, ctx.err)):
+                if stream and on_output is not None:
+                    data = b"".join(stream)
+                    stream.clear()
+                    ctx.budget.held -= len(data)
+                    on_output(channel, data)
+
+    steps = _steps(dataplane, pod, container, argv, stdin, tty, Budget(), watch)
+    result = await drive(dataplane, steps, hand_over if on_output else None, interrupt=pipe)
     if isinstance(result, ExecStartFailure):
         from ..errors import ApiError
 
@@ -132,13 +151,14 @@ async def run(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], s
 
 
 async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
-                between: Callable[[], None] | None = None, share: float | None = None) -> ExecResult:
+                between: Callable[[], None] | None = None, share: float | None = None,
+                interrupt: Pipe | None = None) -> ExecResult:
     """Play a stepwise program on the event loop.
 
     It hands the loop back every :data:`SLICE` seconds of work, waits on the sandbox clock when the
-    program sleeps (``yield t``: not before sandbox time ``t``), and with a CPU ``share`` pauses a busy
-    program so it uses no more than that share. ``between`` runs after each step (a container's process
-    turns its new output into log lines there).
+    program sleeps (``yield t``: not before sandbox time ``t``; Ctrl-C on ``interrupt``'s terminal cuts the
+    wait short), and with a CPU ``share`` pauses a busy program so it uses no more than that share.
+    ``between`` runs after each step (a container's process turns its new output into log lines there).
     """
     loop = asyncio.get_running_loop()
     clock = dataplane.sb.clock
@@ -151,7 +171,10 @@ async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
         if between is not None:
             between()
         if isinstance(step, float):
-            await clock.sleep_until(step)
+            if interrupt is None:
+                await clock.sleep_until(step)
+            else:
+                await _first(clock.sleep_until(step), interrupt.until_interrupted())
             started = loop.time()
         elif isinstance(step, Pipe):
             await step.readable()
@@ -160,6 +183,16 @@ async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
             busy = loop.time() - started
             await asyncio.sleep(0 if share is None else busy * (1 / share - 1))
             started = loop.time()
+
+
+async def _first(*waits: Any) -> None:
+    """Wait for whichever of ``waits`` ends first; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def run_probe(dataplane: DataPlane, pod: Pod, container: str, argv: list[str],
@@ -621,6 +654,8 @@ def cmd_sleep(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int
         total += float(m.group(1)) * SLEEP_UNITS[m.group(2)]
     if total > 0:
         yield ctx.dp.sb.clock.time() + min(total, 1e12)
+    if ctx.pipe is not None and ctx.pipe.interrupted:
+        return 130  # Ctrl-C: SIGINT ended it (128 + 2)
     return 0
 
 

@@ -123,7 +123,9 @@ class Pipe:
     def __init__(self) -> None:
         self.data = bytearray()
         self.closed = False
+        self.interrupted = False  # Ctrl-C on its terminal: the foreground command stops at its next step
         self._waiter: asyncio.Future[None] | None = None
+        self._interrupt: asyncio.Future[None] | None = None
 
     def feed(self, data: bytes) -> None:
         self.data += data
@@ -144,7 +146,18 @@ class Pipe:
         return out
 
     def ready(self) -> bool:
-        return b"\n" in self.data or self.closed
+        return b"\n" in self.data or self.closed or self.interrupted
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self._wake()
+        if self._interrupt is not None and not self._interrupt.done():
+            self._interrupt.set_result(None)
+
+    async def until_interrupted(self) -> None:
+        while not self.interrupted:
+            self._interrupt = asyncio.get_running_loop().create_future()
+            await self._interrupt
 
     async def readable(self) -> None:
         """Wait until a line (or end of file) is there."""
@@ -155,6 +168,47 @@ class Pipe:
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+
+class Terminal:
+    """A pty's canonical line discipline between typed keys and a held-open standard input: characters are
+    echoed, Enter ends a line, backspace erases, Ctrl-C interrupts and drops the line, Ctrl-D on an empty
+    line is end of file; output newlines become CR LF (ONLCR)."""
+
+    def __init__(self, pipe: Pipe | None):
+        self.pipe = pipe
+        self.line = bytearray()
+
+    def keys(self, data: bytes) -> bytes:
+        """Take typed bytes; what the terminal echoes back."""
+        echo = bytearray()
+        for byte in data:
+            ch = bytes([byte])
+            if ch in (b"\r", b"\n"):
+                echo += b"\r\n"
+                if self.pipe is not None and not self.pipe.closed:
+                    self.pipe.feed(bytes(self.line) + b"\n")
+                self.line.clear()
+            elif ch in (b"\x7f", b"\x08"):
+                if self.line:
+                    self.line.pop()
+                    echo += b"\b \b"
+            elif ch == b"\x03":
+                echo += b"^C\r\n"
+                self.line.clear()
+                if self.pipe is not None:
+                    self.pipe.interrupt()
+            elif ch == b"\x04":
+                if not self.line and self.pipe is not None:
+                    self.pipe.close()
+            else:
+                self.line += ch
+                echo += ch
+        return bytes(echo)
+
+    @staticmethod
+    def output(data: bytes) -> bytes:
+        return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 @dataclass

@@ -120,7 +120,8 @@ class Processes:
 
         steps = commands._steps(self.dp, pod, container, argv, None, False, budget, attach)
         try:
-            result = await commands.drive(self.dp, steps, flush, commands.PROCESS_CPU_SHARE)
+            result = await commands.drive(self.dp, steps, flush, commands.PROCESS_CPU_SHARE,
+                                          self.pipes.get(key) if spec.get("tty") else None)
         except asyncio.CancelledError:
             return
         for stream in (result.stdout, result.stderr):  # what the last step wrote (or a start failure's message)

@@ -96,6 +96,11 @@ class Continue(Break):
     pass
 
 
+class Interrupted(Exception):
+    """Ctrl-C on the terminal (SIGINT): the foreground command stops; an interactive shell goes on, any other
+    ends with 130 (128 + SIGINT)."""
+
+
 class ShellError(Exception):
     """An error that ends a non-interactive shell (a bad substitution, ``${x?}``, ``set -u``), exit 2."""
 
@@ -197,10 +202,14 @@ class Interp:
         while True:
             if terminal:
                 self.ctx.error(self._prompt(continued=bool(pending)))
-            while (data := pipe.line()) is None:
+            while (data := pipe.line()) is None and not pipe.interrupted:
                 if pipe.closed:
                     return status
                 yield pipe
+            if pipe.interrupted:  # Ctrl-C at the prompt: the line is dropped, a fresh prompt
+                pipe.interrupted, pending = False, ""
+                self.state.status = status = 130
+                continue
             if not data and pipe.closed:
                 return status
             pending += data.decode(errors="replace")
@@ -219,6 +228,11 @@ class Interp:
             except ShellError as exc:
                 self.ctx.error(self._message(exc.message))
                 status = exc.code
+            except Interrupted:
+                pipe.interrupted, status = False, 130
+            if pipe.interrupted:  # the foreground command was interrupted as it ended
+                pipe.interrupted, status = False, 130
+            self.state.status = status
 
     def _prompt(self, continued: bool) -> str:
         """PS1 as each image's shell shows it to root: ash ``/ # ``, dash ``# ``, Debian's bash
@@ -267,6 +281,8 @@ class Interp:
             status = exc.code
         except (Break, Return) as exc:
             status = getattr(exc, "code", 0)
+        except Interrupted:
+            status = 130
         except RecursionError:
             self.ctx.error(self._message("k8snet sandbox: the script nests too deeply"))
             status = 2
@@ -360,6 +376,8 @@ class Interp:
 
     def _pipeline(self, pipe: Pipeline) -> Steps:
         yield None  # a pause point before every pipeline: a long script runs in slices
+        if self.ctx.pipe is not None and self.ctx.pipe.interrupted:
+            raise Interrupted
         if len(pipe.commands) == 1:
             status = yield from self._command(pipe.commands[0])
         else:
@@ -441,6 +459,8 @@ class Interp:
         try:
             while True:
                 yield None
+                if self.ctx.pipe is not None and self.ctx.pipe.interrupted:
+                    raise Interrupted
                 if ((yield from self._condition(loop.cond)) == 0) == loop.until:
                     return status
                 try:
