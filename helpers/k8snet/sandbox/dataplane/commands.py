@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import applets, net_error_line
+from . import applets, net_error_line, netapplets
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
 from .shell.interp import Host, Interp, Step, new_state, static_words
@@ -53,19 +53,21 @@ CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1", "netshoot": "8.12.1", "c
 """Alpine 3.21's curl (agnhost, netshoot); Debian bookworm's (nginx); curlimages/curl's own build."""
 BASIC = {"cat", "echo", "touch", "rm", "ls", "mkdir", "hostname", "date", "env", "printenv", "sleep", "true",
          "false", "test", "[", "sh", "bash", "pwd"} | set(applets.HANDLERS) | set(applets.STEPWISE)
-_BUSYBOX_EMULATED = (BASIC - {"bash"}) | {"ash", "wget", "nslookup"}  # busybox and Alpine have no bash
+_NET_BUSYBOX = {"nc", "ping", "ip", "ifconfig", "route", "netstat"}
+_BUSYBOX_EMULATED = (BASIC - {"bash"}) | {"ash", "wget", "nslookup"} | _NET_BUSYBOX  # busybox, Alpine: no bash
 AVAILABLE = {
-    "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2"},
+    "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2", "ss", "dig", "host"}
+    | _NET_BUSYBOX,
     "busybox": _BUSYBOX_EMULATED,
     "alpine": _BUSYBOX_EMULATED | {"apk"},
     "curl": _BUSYBOX_EMULATED | {"curl"},
-    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash"},
+    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "ss", "dig", "host"},
     "nginx": BASIC | {"dash", "curl", "nginx"},
     "http-echo": {"/http-echo"},
     "coredns": {"/coredns"},
 }
 """The commands emulated in each image family."""
-_BUSYBOX = ("arp awk base64 basename cat chmod chown cp cut date dd df dirname dmesg du echo egrep env expr false "
+_BUSYBOX = ("nc arp awk base64 basename cat chmod chown cp cut date dd df dirname dmesg du echo egrep env expr false "
             "fgrep find free grep gunzip gzip head hostname id ifconfig ip ipcalc kill killall less ln ls md5sum "
             "mkdir mktemp more mount mv netstat nice nohup nslookup pgrep ping ping6 pkill printenv printf ps pwd "
             "readlink realpath rm rmdir route sed seq sh sha256sum sleep sort stat tail tar tee test time timeout "
@@ -1274,6 +1276,7 @@ HANDLERS = {
     "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
 }
 HANDLERS.update(applets.HANDLERS)
+HANDLERS.update(netapplets.HANDLERS)
 STEPWISE = {"sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
-            **applets.STEPWISE}
+            **applets.STEPWISE, **netapplets.STEPWISE}
 """Programs that pause: they yield between their steps, and ``sleep`` waits on the clock."""

@@ -1,0 +1,386 @@
+"""The network tools of debugging guides: ping, nc, ip, ifconfig, route, netstat/ss, dig, host.
+
+They see the emulated network as a pod sees it: its eth0 with the pod IP on the node's pod range
+(kindnet's ptp plugin: a /24 per node, the node's address on that range as the gateway), the Services' VIPs
+that only kube-proxy's rules know, and the NetworkPolicies on the way. ``ping`` is the classic lesson: a
+pod IP answers, a ClusterIP does not (kube-proxy's iptables rules only forward the Service's ports, and no
+interface owns the address), and a NetworkPolicy rule that names ports lets no ICMP through. Each tool
+prints as the image's build does: busybox 1.37 (busybox, Alpine, curl) or the packages agnhost and
+netshoot add (iputils ping, OpenBSD netcat, iproute2, bind-tools); cited at each function.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Generator
+
+from .context import Ctx
+from .model import DnsError, NetError, Refused, Timeout
+
+Step = float | None
+SERVICES = {21: "ftp", 22: "ssh", 25: "smtp", 53: "domain", 80: "http", 443: "https", 3306: "mysql",
+            5432: "postgresql", 6379: "redis", 8080: "http-alt", 9090: "websm"}
+"""Port names from /etc/services, as OpenBSD netcat prints them after ``[tcp/…]``."""
+
+
+def _busybox(ctx: Ctx, tool: str) -> bool:
+    """Whether ``tool`` is busybox's applet in this image (else the package the image adds)."""
+    packaged = {"agnhost": {"nc", "ss", "dig", "host"},
+                "netshoot": {"nc", "ss", "dig", "host", "ping", "ip", "ifconfig", "netstat", "route"}}
+    return tool not in packaged.get(ctx.family or "", set())
+
+
+def _node_of(ctx: Ctx) -> str:
+    return ctx.pod["spec"].get("nodeName", "")
+
+
+def _gateway(ctx: Ctx) -> str:
+    return ctx.dp.proxy.gateway(_node_of(ctx))
+
+
+def _mac(ip: str) -> str:
+    """A stable locally administered MAC for the pod's veth end."""
+    packed = ipaddress.ip_address(ip or "0.0.0.0").packed
+    return "02:42:" + ":".join(f"{b:02x}" for b in packed)
+
+
+# -- ping ---------------------------------------------------------------------------------------------
+
+
+def echo_reply(ctx: Ctx, ip: str) -> int | None:
+    """Whether an ICMP echo to ``ip`` is answered, and the reply's TTL (None: no reply)."""
+    own = _node_of(ctx)
+    if ipaddress.ip_address(ip).is_loopback or ip == ctx.pod_ip:
+        return 64
+    node = ctx.dp.proxy.node_of_ip(ip)
+    if node is not None:
+        return 64 if node == own else 63
+    owners = [p for p in ctx.dp.sb.store.list("pods") if (p.get("status") or {}).get("podIP") == ip
+              and (p.get("status") or {}).get("phase") == "Running"]
+    if not owners:
+        return None  # a Service VIP (no interface owns it), a gone pod, or outside the sandbox
+    target = owners[0]
+    allowed, _ = ctx.dp.policy.verdict(ctx.pod, ctx.pod_ip, target, 0, "ICMP")
+    if not allowed:
+        return None
+    return 63 if target["spec"].get("nodeName") == own else 62
+
+
+def cmd_ping(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """busybox ping (networking/ping.c) or iputils ping (netshoot): ``-c N``, ``-i S``, ``-W S``, ``-w S``,
+    ``-q``; one echo a second of sandbox time; exit 0 when any reply came."""
+    count, interval, quiet, host = None, 1.0, False, ""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-c", "-i", "-W", "-w", "-s", "-t") and i + 1 < len(args):
+            if arg == "-c":
+                count = int(args[i + 1]) if args[i + 1].isdigit() else None
+            elif arg == "-i":
+                interval = max(float(args[i + 1]), 0.2)
+            elif arg == "-w" and count is None:
+                count = max(int(float(args[i + 1])), 1)
+            i += 2
+            continue
+        if arg.startswith("-c") and arg[2:].isdigit():
+            count = int(arg[2:])
+        elif arg == "-q":
+            quiet = True
+        elif arg.startswith("-") and arg not in ("-4", "-n"):
+            ctx.error(f"k8snet sandbox: ping {arg} is not emulated (-c, -i, -W, -w, -q are)\n")
+            return 2
+        else:
+            host = arg
+        i += 1
+    busybox = _busybox(ctx, "ping")
+    if not host:
+        ctx.error("BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: ping [OPTIONS] HOST\n"
+                  if busybox else "ping: usage error: Destination address required\n")
+        return 1 if busybox else 2
+    try:
+        ip = ctx.dp.network.resolve(ctx.pod, host, [])
+    except DnsError:
+        ctx.error(f"ping: bad address '{host}'\n" if busybox else f"ping: {host}: Name does not resolve\n")
+        return 1 if busybox else 2
+    rng = ctx.dp.sb.random.stream("ping")
+    ctx.write(f"PING {host} ({ip}): 56 data bytes\n" if busybox else f"PING {host} ({ip}) 56(84) bytes of data.\n")
+    sent, times = 0, []
+    start = ctx.dp.sb.clock.time()
+    while count is None or sent < count:
+        if sent:
+            yield ctx.dp.sb.clock.time() + interval
+            if ctx.pipe is not None and ctx.pipe.interrupted:
+                break
+        ttl = echo_reply(ctx, ip)
+        sent += 1
+        if ttl is not None:
+            rtt = rng.uniform(0.04, 0.09) if ttl >= 63 else rng.uniform(0.08, 0.2)
+            times.append(rtt)
+            if not quiet:
+                ctx.write(f"64 bytes from {ip}: seq={sent - 1} ttl={ttl} time={rtt:.3f} ms\n" if busybox else
+                          f"64 bytes from {ip}: icmp_seq={sent} ttl={ttl} time={rtt:.3f} ms\n")
+    if count is not None and not times:
+        yield ctx.dp.sb.clock.time() + 1.0  # the wait for a last reply that does not come
+    lost = 100 - (100 * len(times) // sent if sent else 0)
+    ctx.write(f"\n--- {host} ping statistics ---\n")
+    if busybox:
+        ctx.write(f"{sent} packets transmitted, {len(times)} packets received, {lost}% packet loss\n")
+        if times:
+            ctx.write(f"round-trip min/avg/max = {min(times):.3f}/{sum(times) / len(times):.3f}/{max(times):.3f} ms\n")
+    else:
+        elapsed = int((ctx.dp.sb.clock.time() - start) * 1000)
+        ctx.write(f"{sent} packets transmitted, {len(times)} received, {lost}% packet loss, time {elapsed}ms\n")
+        if times:
+            mean = sum(times) / len(times)
+            mdev = (sum((t - mean) ** 2 for t in times) / len(times)) ** 0.5
+            ctx.write(f"rtt min/avg/max/mdev = {min(times):.3f}/{mean:.3f}/{max(times):.3f}/{mdev:.3f} ms\n")
+    return 0 if times else 1
+
+
+# -- nc -----------------------------------------------------------------------------------------------
+
+
+def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``nc [-zvnu] [-w S] HOST PORT``: busybox's nc (netcat 1.10 style, busybox images) or OpenBSD netcat
+    (agnhost, netshoot); data on stdin is sent and an HTTP server's answer printed. Listening (``-l``) is
+    refused by name."""
+    flags, timeout, rest = set(), None, []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-w", "-W", "-p", "-q", "-i") and i + 1 < len(args):
+            if arg == "-w":
+                timeout = args[i + 1]
+            i += 2
+            continue
+        if arg.startswith("-w") and arg[2:].isdigit():
+            timeout = arg[2:]
+        elif arg.startswith("-") and len(arg) > 1:
+            flags.update(arg[1:])
+        else:
+            rest.append(arg)
+        i += 1
+    busybox = _busybox(ctx, "nc")
+    del timeout  # a dropped connection is reported as timed out whatever the wait
+    if "l" in flags:
+        ctx.error("k8snet sandbox: nc -l (listening) is not emulated yet: run an emulated server such as "
+                  "agnhost netexec instead\n")
+        return 1
+    if unsupported := flags - set("zvnuNcCdD46"):
+        ctx.error(f"k8snet sandbox: nc -{''.join(sorted(unsupported))} is not emulated (-z, -v, -w, -u, -n are)\n")
+        return 1
+    if len(rest) < 2 or not rest[1].isdigit():
+        ctx.error("BusyBox v1.37.0 (2024-12-13 17:06:28 UTC) multi-call binary.\n\nUsage: nc [OPTIONS] HOST PORT  "
+                  "- connect\nnc [OPTIONS] -l -p PORT [HOST] [PORT]  - listen\n" if busybox else
+                  "usage: nc [-46CDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]\n")
+        return 1
+    host, port = rest[0], int(rest[1])
+    protocol = "UDP" if "u" in flags else "TCP"
+    verbose = "v" in flags
+    try:
+        ip = ctx.dp.network.resolve(ctx.pod, host, [])
+    except DnsError:
+        ctx.error(f"nc: bad address '{host}'\n" if busybox else
+                  f'nc: getaddrinfo for host "{host}" port {port}: Name does not resolve\n')
+        return 1
+    service = SERVICES.get(port, "*")
+    try:
+        conn = ctx.dp.connect(ctx.pod, ip, port, protocol)
+    except NetError as exc:
+        if protocol == "UDP" and isinstance(exc, Timeout):  # UDP has no handshake: nothing says it failed
+            conn = None
+        else:
+            why = "Connection refused" if isinstance(exc, Refused) else "Connection timed out"
+            if busybox:
+                ctx.error(f"nc: {host} ({ip}:{port}): {why}\n")
+            elif isinstance(exc, Refused):
+                ctx.error(f"nc: connect to {host} ({ip}) port {port} ({protocol.lower()}) failed: {why}\n")
+            else:
+                ctx.error(f"nc: connect to {host} ({ip}) port {port} ({protocol.lower()}) timed out: "
+                          "Operation now in progress\n")
+            return 1
+    if verbose:
+        ctx.error(f"{host} ({ip}:{port}) open\n" if busybox else
+                  f"Connection to {host} ({ip}) {port} port [{protocol.lower()}/{service}] succeeded!\n")
+    if "z" in flags or conn is None or not ctx.stdin:
+        return 0
+    return _exchange(ctx, conn, ctx.stdin)
+
+
+def _exchange(ctx: Ctx, conn: object, data: bytes) -> int:
+    """What was piped into nc, sent; an HTTP server's reply written back as it comes off the wire."""
+    from .model import HttpRequest
+
+    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
+    lines = head.decode(errors="replace").split("\n")
+    parts = lines[0].split()
+    if len(parts) < 2:
+        return 0  # not an HTTP request: the server reads it and answers nothing
+    headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+    headers = {k.strip(): v.strip() for k, v in headers.items()}
+    request = HttpRequest(parts[0], parts[1], headers, body, headers.get("Host", ""))
+    response = ctx.dp.workloads.serve_http(conn, request)
+    if response.status <= 0:  # a raw reply (serve-hostname --tcp)
+        ctx.write(response.body)
+        return 0
+    from http import HTTPStatus
+
+    reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
+    out = [f"HTTP/1.1 {response.status} {reason}"]
+    out += [f"{k}: {v}" for k, v in response.headers.items()]
+    if not any(k.lower() == "content-length" for k in response.headers):
+        out.append(f"Content-Length: {len(response.body)}")
+    ctx.write(("\r\n".join(out) + "\r\n\r\n").encode() + response.body)
+    return 0
+
+
+# -- interfaces and routes --------------------------------------------------------------------------
+
+
+def _prefix(ctx: Ctx) -> tuple[str, str, str]:
+    """(pod IP, prefix length, broadcast) of eth0 on the node's pod range."""
+    cidr = (ctx.dp.sb.store.get("nodes", "", _node_of(ctx)) or {}).get("spec", {}).get("podCIDR") or "10.244.0.0/24"
+    net = ipaddress.ip_network(cidr)
+    return ctx.pod_ip, str(net.prefixlen), str(net.broadcast_address)
+
+
+def cmd_ip(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``ip addr``, ``ip route``, ``ip link`` (busybox's ip applet, or iproute2 in netshoot, alike here)."""
+    words = [a for a in args if not a.startswith("-")]
+    obj = words[0] if words else ""
+    ip, length, broadcast = _prefix(ctx)
+    index = 2 + sum(ord(c) for c in ctx.pod["metadata"].get("uid", "")) % 20
+    eth = f"eth0@if{index + 4}"
+    if obj in ("a", "ad", "addr", "address"):
+        ctx.write("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000\n"
+                  "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+                  "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n"
+                  f"{index}: {eth}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue state UP \n"
+                  f"    link/ether {_mac(ip)} brd ff:ff:ff:ff:ff:ff\n"
+                  f"    inet {ip}/{length} brd {broadcast} scope global eth0\n"
+                  "       valid_lft forever preferred_lft forever\n")
+        return 0
+    if obj in ("r", "ro", "route"):
+        gw = _gateway(ctx)
+        net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
+        ctx.write(f"default via {gw} dev eth0 \n{net} via {gw} dev eth0 src {ip} \n"
+                  f"{gw} dev eth0 scope link src {ip} \n")
+        return 0
+    if obj in ("l", "li", "link"):
+        ctx.write("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000\n"
+                  "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+                  f"{index}: {eth}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue state UP \n"
+                  f"    link/ether {_mac(ip)} brd ff:ff:ff:ff:ff:ff\n")
+        return 0
+    ctx.error(f"k8snet sandbox: `ip {' '.join(args)}` is not emulated (ip addr, ip route, ip link are)\n")
+    return 1
+
+
+def cmd_ifconfig(ctx: Ctx, name: str, args: list[str]) -> int:
+    """busybox ifconfig (networking/interface.c): eth0 and lo."""
+    ip, length, broadcast = _prefix(ctx)
+    mask = str(ipaddress.ip_network(f"0.0.0.0/{length}").netmask)
+    ctx.write(f"eth0      Link encap:Ethernet  HWaddr {_mac(ip).upper()}  \n"
+              f"          inet addr:{ip}  Bcast:{broadcast}  Mask:{mask}\n"
+              "          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\n"
+              "lo        Link encap:Local Loopback  \n"
+              "          inet addr:127.0.0.1  Mask:255.0.0.0\n"
+              "          UP LOOPBACK RUNNING  MTU:65536  Metric:1\n\n")
+    return 0
+
+
+def cmd_route(ctx: Ctx, name: str, args: list[str]) -> int:
+    """busybox ``route -n``: the kernel IP routing table."""
+    ip, length, _ = _prefix(ctx)
+    gw = _gateway(ctx)
+    net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
+    numeric = "-n" in args
+    ctx.write("Kernel IP routing table\n"
+              "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n"
+              f"{'0.0.0.0' if numeric else 'default':<16}{gw:<16}{'0.0.0.0':<16}UG    0      0        0 eth0\n"
+              f"{str(net.network_address):<16}{gw:<16}{str(net.netmask):<16}UG    0      0        0 eth0\n"
+              f"{gw:<16}{'0.0.0.0':<16}{'255.255.255.255':<16}UH    0      0        0 eth0\n")
+    return 0
+
+
+def cmd_netstat(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``netstat -tuln`` / ``ss -tuln``: the sockets the pod's programs listen on (the pod's network
+    namespace, shared by its containers)."""
+    listening = []
+    for c in ctx.pod["spec"].get("containers") or []:
+        program = ctx.dp.workloads.program(ctx.pod, c["name"])
+        for (port, protocol), _role in sorted(program.ports.items()):
+            listening.append((protocol, port))
+    ss = name == "ss"
+    if ss:
+        ctx.write("Netid State  Recv-Q Send-Q Local Address:Port  Peer Address:Port\n")
+        for protocol, port in listening:
+            state = "LISTEN" if protocol == "TCP" else "UNCONN"
+            ctx.write(f"{protocol.lower():<5} {state:<6} 0      {4096 if protocol == 'TCP' else 0:<6} "
+                      f"{'*:' + str(port):<19} {'*:*':<17}\n")
+        return 0
+    ctx.write("Active Internet connections (only servers)\n"
+              "Proto Recv-Q Send-Q Local Address           Foreign Address         State       \n")
+    for protocol, port in listening:
+        ctx.write(f"{protocol.lower() + '6' if protocol == 'TCP' else protocol.lower():<5}       0      0 "
+                  f"{':::' + str(port):<23} {':::*':<23} {'LISTEN' if protocol == 'TCP' else '':<11}\n")
+    return 0
+
+
+# -- dig and host (bind-tools 9.18 in agnhost and netshoot) -------------------------------------------
+
+
+def cmd_dig(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``dig [+short] [@server] NAME [TYPE]``: BIND's dig resolves the name as given (no search list
+    unless ``+search``)."""
+    short = "+short" in args
+    search = "+search" in args
+    words = [a for a in args if not a.startswith(("+", "@", "-"))]
+    if not words:
+        ctx.error("k8snet sandbox: dig with no name (the root servers) is not emulated\n")
+        return 1
+    qname = words[0]
+    qtype = words[1].upper() if len(words) > 1 and words[1].upper() in ("A", "SRV", "CNAME", "AAAA", "PTR") else "A"
+    fq = qname if qname.endswith(".") or search else qname + "."
+    answer = ctx.dp.dns.lookup(ctx.pod, qname if search else fq, qtype, stop_at_nodata=True)
+    records = list(answer.records)
+    if short:
+        for r in records:
+            ctx.write(f"{r.data}{'.' if r.type != 'A' else ''}\n")
+        return 0
+    server = answer.server or "10.96.0.10"
+    status = answer.rcode if answer.rcode in ("NOERROR", "NXDOMAIN", "SERVFAIL") else "SERVFAIL"
+    ctx.write(f"\n; <<>> DiG 9.18.33 <<>> {' '.join(args)}\n;; global options: +cmd\n;; Got answer:\n"
+              f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: {ctx.dp.workloads.ephemeral_port()}\n"
+              f";; flags: qr aa rd; QUERY: 1, ANSWER: {len(records)}, AUTHORITY: 0, ADDITIONAL: 1\n"
+              ";; WARNING: recursion requested but not available\n\n"
+              f";; QUESTION SECTION:\n;{answer.name if answer.name.endswith('.') else answer.name + '.'}\t\t\tIN\t"
+              f"{qtype}\n\n")
+    if records:
+        ctx.write(";; ANSWER SECTION:\n")
+        for r in records:
+            ctx.write(f"{r.name}.\t\t{r.ttl}\tIN\t{r.type}\t{r.data}{'.' if r.type != 'A' else ''}\n")
+        ctx.write("\n")
+    ctx.write(f";; Query time: 0 msec\n;; SERVER: {server}#53({server}) (UDP)\n"
+              f";; WHEN: {ctx.dp.sb.clock.now().strftime('%a %b %d %H:%M:%S UTC %Y')}\n;; MSG SIZE  rcvd: 106\n\n")
+    return 0
+
+
+def cmd_host(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``host NAME``: BIND's host uses the search list; ``NAME has address IP`` per A record."""
+    words = [a for a in args if not a.startswith("-")]
+    if not words:
+        ctx.error("Usage: host [-aCdilrTvVw] [-c class] [-N ndots] [-t type] [-W time]\n")
+        return 1
+    answer = ctx.dp.dns.lookup(ctx.pod, words[0], "A")
+    if not answer.addresses:
+        ctx.write(f"Host {words[0]} not found: 3(NXDOMAIN)\n")
+        return 1
+    for address in answer.addresses:
+        ctx.write(f"{answer.name.rstrip('.')} has address {address}\n")
+    return 0
+
+
+HANDLERS = {"nc": cmd_nc, "ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
+            "ss": cmd_netstat, "dig": cmd_dig, "host": cmd_host}
+STEPWISE = {"ping": cmd_ping}
