@@ -55,7 +55,7 @@ def test_a_looping_client_is_a_traffic_generator_whose_log_grows(sandbox, ns):
     sandbox.kubectl("-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
     sandbox.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=30s")
     sandbox.kubectl("-n", ns, "run", "loop", "--image=busybox:1.36", "--restart=Never", "--",
-                    "sh", "-c", "while true; do wget -qO- -T 2 http://web/hostname; sleep 1; done")
+                    "sh", "-c", "while true; do wget -qO- -T 2 http://web/hostname; echo; sleep 1; done")
 
     def lines() -> list[str]:
         return sandbox.kubectl("-n", ns, "logs", "loop", check=False).stdout.splitlines()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 LABS = {"lab-01-services": "k8snet.labs.lab01", "lab-02-network-policies": "k8snet.labs.lab02",
-        "lab-03-ingress": "k8snet.labs.lab03"}
+        "lab-03-ingress": "k8snet.labs.lab03", "lab-04-debugging": "k8snet.labs.lab04"}
 
 
 @dataclass
@@ -99,6 +99,15 @@ class Lab:
             return Result(ex.id, True, ex.check(self.cluster, ex.namespace))
         except Hint as hint:
             return Result(ex.id, False, str(hint))
+
+    def hint(self, exercise_id: str, tier: int = 1) -> str:
+        """The exercise's hints one tier at a time: the symptom first, where to look next, the fix last."""
+        hints = self.exercise(exercise_id).hints
+        if not hints:
+            return f"{exercise_id} has no written hints: run lab.check({exercise_id!r}), its answer names what is off."
+        tier = max(1, min(tier, len(hints)))
+        more = f" (lab.hint({exercise_id!r}, {tier + 1}) for the next)" if tier < len(hints) else ""
+        return f"Hint {tier} of {len(hints)}: {hints[tier - 1]}{more}"
 
     def solution_path(self, exercise_id: str) -> Path:
         return self.folder / "solutions" / self.exercise(exercise_id).solution

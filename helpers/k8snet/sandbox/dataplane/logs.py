@@ -38,6 +38,7 @@ class LogBook:
         self._lines: dict[tuple[str, str], deque[Line]] = {}
         self._bytes: dict[tuple[str, str], int] = {}
         self._followers: dict[tuple[str, str], list[asyncio.Queue[Line | None]]] = {}
+        self._partial: dict[tuple[str, str], str] = {}  # the unfinished last line of each program's output
 
     def append(self, pod_uid: str, container: str, line: str, at: datetime | None = None) -> None:
         """Add one line (or several, split on newlines) and hand it to every follower."""
@@ -53,6 +54,23 @@ class LogBook:
             self._bytes[key] = size
             for queue in self._followers.get(key, []):
                 queue.put_nowait((when, text))
+
+    def write(self, pod_uid: str, container: str, text: str) -> None:
+        """A program's raw output: whole lines become log lines at once; a line still being written waits for
+        its end (the runtime's log joins partial writes), or for :meth:`close_line`."""
+        key = (pod_uid, container)
+        text = self._partial.pop(key, "") + text
+        head, newline, tail = text.rpartition("\n")
+        if tail:
+            self._partial[key] = tail
+        if newline:
+            self.append(pod_uid, container, head)
+
+    def close_line(self, pod_uid: str, container: str) -> None:
+        """The program ended: a last line without its newline is logged as it is."""
+        tail = self._partial.pop((pod_uid, container), "")
+        if tail:
+            self.append(pod_uid, container, tail)
 
     def has(self, pod_uid: str, container: str) -> bool:
         """Whether the container has written anything yet (its program has started)."""
@@ -78,6 +96,8 @@ class LogBook:
 
     def forget(self, pod_uid: str) -> None:
         """Drop a deleted pod's logs and end its followers' streams, as the kubelet does."""
+        for key in [k for k in self._partial if k[0] == pod_uid]:
+            del self._partial[key]
         for key in [k for k in self._lines if k[0] == pod_uid]:
             del self._lines[key]
             self._bytes.pop(key, None)

@@ -108,7 +108,7 @@ class Processes:
                         stream.clear()
                         budget.held -= len(data)  # handed to the log: no longer held
                         if data:
-                            logs.append(uid, container, data.decode(errors="replace"))
+                            logs.write(uid, container, data.decode(errors="replace"))
                             for watcher in list(self._watchers.get(key, [])):
                                 watcher(data)
 
@@ -126,9 +126,10 @@ class Processes:
             return
         for stream in (result.stdout, result.stderr):  # what the last step wrote (or a start failure's message)
             if stream:
-                logs.append(uid, container, stream.decode(errors="replace"))
+                logs.write(uid, container, stream.decode(errors="replace"))
                 for watcher in list(self._watchers.get(key, [])):
                     watcher(stream)
+        logs.close_line(uid, container)
         for watcher in self._watchers.pop(key, []):
             watcher(None)
         code = result.exit_code
