@@ -1,4 +1,4 @@
-"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits]`` (``make bench``): run the benchmarks, print a table.
+"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops]`` (``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
 kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import dataplane, edge, kubectl_get, limits, policy, scale, startup
+from . import dataplane, edge, kubectl_get, limits, loops, policy, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
@@ -25,6 +25,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
     "policy": ("5. NetworkPolicy: 9×9 and 50×50 matrices through exec, engine growth", policy.run),
     "edge": ("6. ingress edge: requests/s and p50/p99 over HTTP and HTTPS, beside a trivial Python server", edge.run),
     "limits": ("7. the API while one exec runs a 200,000-command script: /healthz p50/p99", limits.run),
+    "loops": ("8. 100 pods each running a wget loop (1 request/s): CPU share, requests/s, /healthz p99, "
+              "logs -f delay", loops.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 

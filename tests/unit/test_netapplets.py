@@ -7,10 +7,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from tests.unit.test_commands import running, sb  # noqa: F401  (the sandbox fixture)
 
 from k8snet.sandbox.apiserver import WriteOptions
 from k8snet.sandbox.instance import Sandbox
-from tests.unit.test_commands import running, sb  # noqa: F401  (the sandbox fixture)
 
 
 def run(sb: Sandbox, pod: dict[str, Any], *argv: str, stdin: bytes | None = None) -> tuple[str, str, int]:  # noqa: F811

@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import pytest
+from tests.unit.test_commands import running, sb  # noqa: F401  (the sandbox fixture)
 
 from k8snet.sandbox.dataplane.shell import arith
 from k8snet.sandbox.dataplane.shell.syntax import Parser, ShellSyntaxError
 from k8snet.sandbox.instance import Sandbox
-from tests.unit.test_commands import running, sb  # noqa: F401  (the sandbox fixture)
 
 
 @pytest.fixture
