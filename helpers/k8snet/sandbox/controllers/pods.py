@@ -184,48 +184,120 @@ def schedule(sb: Sandbox, pod: Pod) -> None:
 
 
 def start(sb: Sandbox, pod: Pod) -> None:
-    """Pull (already present), create and start every container; the CNI hands out the pod IP."""
+    """Create the pod's sandbox (the CNI hands out its IP), then run its init containers in order, then the
+    app containers (kubelet: computePodActions; init containers, sidecars with ``restartPolicy: Always``)."""
     node = pod["spec"]["nodeName"]
     new = copy.deepcopy(pod)
     status = new.setdefault("status", {})
     now = sb.api.now()
     ip = sb.pod_ip(node)
     host = node_ip(sb, node)
-    status.update({"phase": "Running", "hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip,
-                   "podIPs": [{"ip": ip}], "startTime": status.get("startTime") or now})
+    status.update({"hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip, "podIPs": [{"ip": ip}],
+                   "startTime": status.get("startTime") or now})
+    init = new["spec"].get("initContainers") or []
+    if not init:
+        _start_app_containers(sb, new, now)
+        return
+    status["phase"] = "Pending"
+    status["initContainerStatuses"] = [_waiting(c) for c in init]
+    status["containerStatuses"] = [_waiting(c) for c in new["spec"]["containers"]]
+    set_condition(status, "PodReadyToStartContainers", "True", now)
+    set_condition(status, "Initialized", "False", now, "ContainersNotInitialized",
+                  f"containers with incomplete status: [{' '.join(c['name'] for c in init)}]")
+    _not_ready(status, now)
+    _sort_conditions(status)
+    write_status(sb, new)
+    _run_init(sb, new, 0)
+
+
+def _waiting(c: dict[str, Any]) -> dict[str, Any]:
+    """A container the kubelet has not started yet, waiting for the init containers."""
+    return {"image": full_image(c["image"]), "imageID": "", "lastState": {}, "name": c["name"], "ready": False,
+            "restartCount": 0, "started": False, "state": {"waiting": {"reason": "PodInitializing"}}}
+
+
+def _not_ready(status: dict[str, Any], now: str) -> None:
+    names = " ".join(cs["name"] for cs in status.get("containerStatuses") or [] if not cs.get("ready"))
+    for ctype in ("Ready", "ContainersReady"):
+        set_condition(status, ctype, "False", now, "ContainersNotReady", f"containers with unready status: [{names}]")
+
+
+def _sort_conditions(status: dict[str, Any]) -> None:
+    order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+    status["conditions"].sort(key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
+
+
+def _started_events(sb: Sandbox, pod: Pod, c: dict[str, Any], kind: str) -> None:
+    node, path = pod["spec"].get("nodeName", ""), f"spec.{kind}{{{c['name']}}}"
+    record(sb, pod, "Pulled", f'Container image "{c["image"]}" already present on machine', "kubelet",
+           host=node, field_path=path)
+    record(sb, pod, "Created", f"Created container: {c['name']}", "kubelet", host=node, field_path=path)
+    record(sb, pod, "Started", f"Started container {c['name']}", "kubelet", host=node, field_path=path)
+
+
+def _run_init(sb: Sandbox, pod: Pod, index: int) -> None:
+    """Start init container ``index``; a sidecar (``restartPolicy: Always``) keeps running and the next one
+    starts at once, a regular one is waited for (its exit lands in :func:`container_exited`)."""
+    init = pod["spec"].get("initContainers") or []
+    while index < len(init):
+        c = init[index]
+        current = sb.store.get("pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+        if current is None or current["metadata"].get("uid") != pod["metadata"].get("uid") or _deleting(current):
+            return
+        new = copy.deepcopy(current)
+        cs = new["status"]["initContainerStatuses"][index]
+        sidecar = c.get("restartPolicy") == "Always"
+        cs.update({"containerID": container_id(new, c["name"]), "state": {"running": {"startedAt": sb.api.now()}},
+                   "started": True, "ready": sidecar and not c.get("readinessProbe")})
+        write_status(sb, new)
+        _started_events(sb, new, c, "initContainers")
+        workloads = getattr(sb.dataplane, "workloads", None)
+        if workloads is not None:
+            workloads.start_container(new, c["name"])
+        if not sidecar:
+            return
+        index += 1
+    current = sb.store.get("pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+    if current is not None and current["metadata"].get("uid") == pod["metadata"].get("uid"):
+        _start_app_containers(sb, copy.deepcopy(current), sb.api.now())
+
+
+def _start_app_containers(sb: Sandbox, new: Pod, now: str) -> None:
+    """The init containers are done (or there are none): start the app containers; the pod is Running."""
+    status = new["status"]
+    status["phase"] = "Running"
     statuses = []
-    all_ready = True
+    all_ready = all(cs.get("ready") for cs in status.get("initContainerStatuses") or []
+                    if _is_sidecar(new, cs["name"]))
     for c in new["spec"]["containers"]:
         # ready at once without a readiness or startup probe; otherwise the prober decides (see Prober)
         ready = not c.get("readinessProbe") and not c.get("startupProbe")
         all_ready = all_ready and ready
-        statuses.append({"containerID": container_id(pod, c["name"]), "image": full_image(c["image"]),
+        statuses.append({"containerID": container_id(new, c["name"]), "image": full_image(c["image"]),
                          "imageID": "", "lastState": {}, "name": c["name"], "ready": ready,
                          "restartCount": 0, "started": not c.get("startupProbe"),
                          "state": {"running": {"startedAt": now}}})
     status["containerStatuses"] = statuses
     set_condition(status, "PodReadyToStartContainers", "True", now)
     set_condition(status, "Initialized", "True", now)
-    set_condition(status, "Ready", "True" if all_ready else "False", now,
-                  "" if all_ready else "ContainersNotReady",
-                  "" if all_ready else "containers with unready status: [" + " ".join(
-                      cs["name"] for cs in statuses if not cs["ready"]) + "]")
-    set_condition(status, "ContainersReady", "True" if all_ready else "False", now,
-                  "" if all_ready else "ContainersNotReady")
-    order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
-    status["conditions"].sort(key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
+    if all_ready:
+        set_condition(status, "Ready", "True", now)
+        set_condition(status, "ContainersReady", "True", now)
+    else:
+        _not_ready(status, now)
+    _sort_conditions(status)
     write_status(sb, new)
-    for c in pod["spec"]["containers"]:
-        record(sb, new, "Pulled", f'Container image "{c["image"]}" already present on machine', "kubelet",
-               host=node, field_path=f"spec.containers{{{c['name']}}}")
-        record(sb, new, "Created", f"Created container: {c['name']}", "kubelet", host=node,
-               field_path=f"spec.containers{{{c['name']}}}")
-        record(sb, new, "Started", f"Started container {c['name']}", "kubelet", host=node,
-               field_path=f"spec.containers{{{c['name']}}}")
+    for c in new["spec"]["containers"]:
+        _started_events(sb, new, c, "containers")
     workloads = getattr(sb.dataplane, "workloads", None)  # tests may stand a smaller data plane in
     if workloads is not None:
         workloads.on_pod_started(new)  # the programs start: startup log lines, the script's setup
         warn_not_emulated(sb, new, workloads)
+
+
+def _is_sidecar(pod: Pod, name: str) -> bool:
+    return any(c.get("name") == name and c.get("restartPolicy") == "Always"
+               for c in pod["spec"].get("initContainers") or [])
 
 
 def warn_not_emulated(sb: Sandbox, pod: Pod, workloads: Any) -> None:
@@ -270,7 +342,8 @@ BACKOFF_RESET = 600.0
 def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: Any = None) -> None:
     """A container's process ended with ``code``: terminated state, then the pod's phase or a restart, as the
     kubelet decides by ``restartPolicy`` (Never: Completed/Error; OnFailure: restart unless 0; Always: restart),
-    with the crash back-off (``CrashLoopBackOff``) between restarts."""
+    with the crash back-off (``CrashLoopBackOff``) between restarts. An init container that succeeds lets the
+    next one start (then the app containers); a sidecar restarts whatever the pod's policy."""
     live = _live_container(sb, pod, container)
     if live is None:
         return
@@ -283,11 +356,15 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
                   else "Error", "startedAt": started, "finishedAt": now, "containerID": cs.get("containerID")}
     if failed_to_start:
         terminated["message"] = result.message
+    init = [c["name"] for c in new["spec"].get("initContainers") or []]
+    sidecar = _is_sidecar(new, container)
     policy = new["spec"].get("restartPolicy", "Always")
-    restart = policy == "Always" or (policy == "OnFailure" and code != 0)
+    restart = sidecar or policy == "Always" or (policy == "OnFailure" and code != 0)
+    if container in init and not sidecar:
+        restart = code != 0 and policy != "Never"  # an init container that failed is retried, one that ran is done
     cs.update({"ready": False, "started": False})
     node = new["spec"].get("nodeName", "")
-    path = f"spec.containers{{{container}}}"
+    path = f"spec.{'initContainers' if container in init else 'containers'}{{{container}}}"
     if restart:
         failures = sb.dataplane.processes.failures
         key = (meta.get("uid", ""), container)
@@ -307,29 +384,36 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
         asyncio.get_running_loop().call_later(max(delay, 0.5), restart_container, sb, pod, container)
     else:
         cs["state"] = {"terminated": terminated}
+    if container in init and not sidecar:
+        if code == 0:
+            cs["ready"] = True  # a completed init container counts as ready (kubelet: initContainerStatuses)
+            write_status(sb, new)
+            _run_init(sb, new, init.index(container) + 1)
+            return
+        if not restart:  # restartPolicy Never: the pod fails in its init phase
+            status["phase"] = "Failed"
+        write_status(sb, new)
+        return
     states = [c.get("state") or {} for c in status.get("containerStatuses") or []]
     if all("terminated" in st for st in states) and not restart:
         status["phase"] = "Succeeded" if all(st["terminated"]["exitCode"] == 0 for st in states) else "Failed"
         set_condition(status, "Ready", "False", now, "PodCompleted")
         set_condition(status, "ContainersReady", "False", now, "PodCompleted")
     else:
-        names = " ".join(c["name"] for c in status["containerStatuses"] if not c.get("ready"))
-        set_condition(status, "Ready", "False", now, "ContainersNotReady",
-                      f"containers with unready status: [{names}]")
-        set_condition(status, "ContainersReady", "False", now, "ContainersNotReady",
-                      f"containers with unready status: [{names}]")
+        _not_ready(status, now)
     write_status(sb, new)
 
 
 def _live_container(sb: Sandbox, pod: Pod, container: str) -> tuple[Pod, dict[str, Any]] | None:
-    """A copy of the pod as stored now and its container's status, or None when that pod is gone, replaced or
-    terminating (a process that ends after its pod must not write)."""
+    """A copy of the pod as stored now and its container's status (an app or an init container), or None when
+    that pod is gone, replaced or terminating (a process that ends after its pod must not write)."""
     meta = pod["metadata"]
     current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
     if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
         return None
     new = copy.deepcopy(current)
-    cs = next((c for c in new["status"].get("containerStatuses") or [] if c["name"] == container), None)
+    statuses = (new["status"].get("containerStatuses") or []) + (new["status"].get("initContainerStatuses") or [])
+    cs = next((c for c in statuses if c["name"] == container), None)
     return (new, cs) if cs is not None else None
 
 
@@ -346,22 +430,21 @@ def restart_container(sb: Sandbox, pod: Pod, container: str) -> None:
         return
     new, cs = live
     meta, status, now = new["metadata"], new["status"], sb.api.now()
-    spec = next(c for c in new["spec"]["containers"] if c["name"] == container)
+    init = any(c["name"] == container for c in new["spec"].get("initContainers") or [])
+    spec = next(c for c in new["spec"].get("initContainers" if init else "containers") or []
+                if c["name"] == container)
     cs["restartCount"] = cs.get("restartCount", 0) + 1
     digest = hashlib.sha256(f"{meta.get('uid')}/{container}/{cs['restartCount']}".encode()).hexdigest()
     cs["containerID"] = "containerd://" + digest
     cs["state"] = {"running": {"startedAt": now}}
     cs["started"] = not spec.get("startupProbe")
-    cs["ready"] = not spec.get("readinessProbe") and not spec.get("startupProbe")
-    if all(c.get("ready") for c in status["containerStatuses"]):
+    cs["ready"] = not spec.get("readinessProbe") and not spec.get("startupProbe") and (not init or
+                                                                                         _is_sidecar(new, container))
+    if not init and all(c.get("ready") for c in status["containerStatuses"]):
         set_condition(status, "Ready", "True", now)
         set_condition(status, "ContainersReady", "True", now)
     write_status(sb, new)
-    node, path = new["spec"].get("nodeName", ""), f"spec.containers{{{container}}}"
-    record(sb, new, "Pulled", f'Container image "{spec["image"]}" already present on machine', "kubelet",
-           host=node, field_path=path)
-    record(sb, new, "Created", f"Created container: {container}", "kubelet", host=node, field_path=path)
-    record(sb, new, "Started", f"Started container {container}", "kubelet", host=node, field_path=path)
+    _started_events(sb, new, spec, "initContainers" if init else "containers")
     sb.dataplane.workloads.on_container_restarted(new, container)
 
 

@@ -38,6 +38,7 @@ from .workloads import (
     NO_SPACE,
     RAW_REPLY,
     FileSystem,
+    container_spec,
     dialed_ip,
     hostname,
     image_family,
@@ -226,7 +227,7 @@ def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdi
     ``watch`` gets the command's context before it runs: a container's process reads its output between
     steps (its log) and is detached from any terminal. Each step's work is charged to ``budget``.
     """
-    spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
+    spec = container_spec(pod, container)
     if spec is None:
         return ExecResult(b"", f'container {container} is not valid for pod {pod["metadata"]["name"]}\n'.encode(), 1)
     workloads = dataplane.workloads

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import commands
 from .context import Budget, Ctx, Pipe
+from .workloads import container_spec
 
 if TYPE_CHECKING:
     from . import DataPlane
@@ -43,7 +44,7 @@ class Processes:
         """Start a container's command (replacing an earlier run of the same container)."""
         key = (pod["metadata"].get("uid", ""), container)
         self.stop(key)
-        spec = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == container), {})
+        spec = container_spec(pod, container) or {}
         if spec.get("stdin"):
             self.pipes[key] = Pipe()  # a new process gets a new pipe (stdinOnce closed the last one)
         else:
@@ -98,7 +99,7 @@ class Processes:
         budget = Budget(cpu=math.inf)  # a container's process is throttled (drive's share), never ended
 
         key = (uid, container)
-        spec = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == container), {})
+        spec = container_spec(pod, container) or {}
 
         def flush() -> None:
             for ctx in seen:

@@ -55,6 +55,26 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
             fs.write(m["mountPath"], data)
 
 
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem) -> None:
+    """The ServiceAccount admission's ``kube-api-access`` volume as a container sees it: ``namespace`` and
+    ``ca.crt`` (the namespace's kube-root-ca.crt), read-only, unless ``automountServiceAccountToken: false``
+    (on the pod, else on its ServiceAccount). The bound ``token`` is not issued yet: the file is absent."""
+    ns = pod["metadata"].get("namespace", "default")
+    automount = pod["spec"].get("automountServiceAccountToken")
+    if automount is None:
+        account = sb.store.get("serviceaccounts", ns, pod["spec"].get("serviceAccountName") or "default") or {}
+        automount = account.get("automountServiceAccountToken")
+    if automount is False or any(m.get("mountPath", "").rstrip("/") == SERVICE_ACCOUNT_DIR
+                                 for m in container.get("volumeMounts") or []):
+        return
+    root_ca = ((sb.store.get("configmaps", ns, "kube-root-ca.crt") or {}).get("data") or {}).get("ca.crt", "")
+    fs.mount(SERVICE_ACCOUNT_DIR, FileSystem({"/namespace": ns.encode(), "/ca.crt": root_ca.encode()}, set()),
+             read_only=True)
+
+
 def _bytes(quantity: Any) -> int:
     if not quantity:
         return 0

@@ -267,6 +267,30 @@ def process_argv(family: str | None, argv: list[str]) -> list[str]:
     return argv
 
 
+def container_spec(pod: Pod, name: str) -> dict[str, Any] | None:
+    """A container of the pod by name: an app, init (sidecars included) or ephemeral container."""
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in pod["spec"].get(key) or []:
+            if c.get("name") == name:
+                return c
+    return None
+
+
+def serving_containers(pod: Pod) -> list[dict[str, Any]]:
+    """The containers that may listen: the app containers and the sidecars (init containers that keep
+    running, ``restartPolicy: Always``)."""
+    return [c for c in pod["spec"].get("initContainers") or [] if c.get("restartPolicy") == "Always"] + \
+        list(pod["spec"].get("containers") or [])
+
+
+def initialized(pod: Pod) -> bool:
+    """Whether the kubelet has run the init containers (or there are none): the app containers may start."""
+    if not pod["spec"].get("initContainers"):
+        return True
+    return any(c.get("type") == "Initialized" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
 def hostname(pod: Pod) -> str:
     """os.Hostname() in the pod: ``spec.hostname`` or the pod name (63 characters at most)."""
     return (pod["spec"].get("hostname") or pod["metadata"]["name"])[:63]
@@ -775,7 +799,7 @@ class Workloads:
 
     def program(self, pod: Pod, container: str) -> Program:
         """The program a container runs (worked out once per pod, container and image)."""
-        spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), None)
+        spec = container_spec(pod, container)
         if spec is None:
             return Program("unknown", None, problem=f"the pod has no container {container!r}")
         key = (pod["metadata"].get("uid", ""), container, spec.get("image", ""))
@@ -790,12 +814,13 @@ class Workloads:
         """The container's file system (created with the image's files on first use)."""
         key = (pod["metadata"].get("uid", ""), container)
         if key not in self._files:
-            from .volumes import mount_all
+            from .volumes import mount_all, mount_service_account
 
-            spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
+            spec = container_spec(pod, container) or {}
             fs = seed_files(self.sb, pod, image_family(spec.get("image", "")))
             mount_all(self.sb, pod, spec, fs, self._volumes.setdefault(key[0], {}),
                       lambda message: self._failed_mount(pod, message))
+            mount_service_account(self.sb, pod, spec, fs)
             self._files[key] = fs
         return self._files[key]
 
@@ -808,14 +833,18 @@ class Workloads:
         """The environment the container started with (Service links are those of that moment)."""
         key = (pod["metadata"].get("uid", ""), container)
         if key not in self._env:
-            spec = next((c for c in pod["spec"]["containers"] if c["name"] == container), {})
+            spec = container_spec(pod, container) or {}
             self._env[key] = container_env(self.sb, pod, spec)
         return dict(self._env[key])
 
     def on_pod_started(self, pod: Pod) -> None:
-        """The kubelet started the pod's containers: fresh files, the script's setup, the startup log."""
+        """The kubelet started the pod's app containers: fresh files, the script's setup, the startup log."""
         for c in pod["spec"]["containers"]:
             self._start(pod, c["name"])
+
+    def start_container(self, pod: Pod, container: str) -> None:
+        """The kubelet started one container (an init container or a sidecar)."""
+        self._start(pod, container)
 
     def on_container_restarted(self, pod: Pod, container: str) -> None:
         """A restarted container gets a fresh writable layer and prints its startup lines again."""
@@ -840,6 +869,8 @@ class Workloads:
     def ensure_started(self, pod: Pod) -> None:
         """Start the pod's programs lazily when it was started before the data plane existed."""
         uid = pod["metadata"].get("uid", "")
+        if not initialized(pod):
+            return  # the app containers wait for the init containers
         for c in pod["spec"]["containers"]:
             if (uid, c["name"]) not in self._started and (pod.get("status") or {}).get("podIP"):
                 self._start(pod, c["name"])
@@ -850,15 +881,20 @@ class Workloads:
         self.env(pod, container)  # the environment and volumes of the moment the container starts
         self.files(pod, container)
         program = self.program(pod, container)
-        if program.name == "exited" and program.family in PROCESS_FAMILIES:
-            spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+        if program.name in ("exited", "idle") and program.family in PROCESS_FAMILIES:
+            # a command the sandbox does not serve from, or one that only waits (sleep 3600, tail -f): it runs
+            # as the container's process, so its output is its log and its end decides the pod
+            spec = container_spec(pod, container) or {}
             self.dp.processes.start(pod, container, process_argv(program.family,
                                                                 container_argv(spec, self.env(pod, container))))
             return
         if program.setup:
             from .commands import run_sync
 
-            run_sync(self.dp, pod, container, ["sh", "-c", program.setup], None, False)
+            done = run_sync(self.dp, pod, container, ["sh", "-c", program.setup], None, False)
+            for stream in (done.stdout, done.stderr):  # what the script printed before the server started
+                if stream:
+                    self.dp.logs.append(uid, container, stream.decode(errors="replace"))
         at = self._started_at(pod, container)
         for line in program.startup:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
@@ -910,7 +946,10 @@ class Workloads:
         if pod["metadata"].get("deletionTimestamp") and not (pod.get("status") or {}).get("podIP"):
             return None
         self.ensure_started(pod)
-        for c in pod["spec"]["containers"]:
+        uid = pod["metadata"].get("uid", "")
+        for c in serving_containers(pod):
+            if (uid, c["name"]) not in self._started:
+                continue  # not started yet (waiting for the init containers)
             p = self.program(pod, c["name"])
             role = p.ports.get((int(port), protocol.upper()))
             if role:
