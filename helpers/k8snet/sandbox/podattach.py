@@ -16,20 +16,19 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from . import errors
 from .dataplane.context import Pipe, Terminal
 from .podsub import (
-    CLOSE,
     ERROR,
     STDERR,
-    STDIN,
     STDOUT,
     Channels,
     choose_container,
     internal_status,
     not_running,
+    pump_stdin,
     require_node,
     truthy,
     upgrade,
@@ -93,7 +92,8 @@ async def _session(sb: Sandbox, pod: Pod, container: str, opts: AttachOptions,
         return await _follow_log(sb, pod, container, opts, channels)
     terminal = Terminal(pipe if isinstance(pipe, Pipe) else None) if opts.tty else None
     spec = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == container), {})
-    reader = asyncio.create_task(_keys(channels, pipe if isinstance(pipe, Pipe) else None, terminal, opts))
+    stdin = pipe if isinstance(pipe, Pipe) and opts.stdin else None
+    reader = asyncio.create_task(pump_stdin(channels, stdin, terminal if opts.stdin else None))
     try:
         while True:
             getter = asyncio.create_task(output.get())
@@ -113,34 +113,12 @@ async def _session(sb: Sandbox, pod: Pod, container: str, opts: AttachOptions,
             pipe.close()  # the kubelet closes a stdinOnce container's input when its one client leaves
 
 
-async def _keys(channels: Channels, pipe: Pipe | None, terminal: Terminal | None, opts: AttachOptions) -> None:
-    """The client's standard input into the process until the client leaves (returns then)."""
-    while True:
-        msg = await channels.ws.receive()
-        if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
-            return
-        frame = channels.decode(msg.data)
-        if frame is None:
-            continue
-        channel, data = frame
-        if channel == CLOSE and channels.v5 and data[:1] == bytes([STDIN]):
-            if pipe is not None:
-                pipe.close()
-        elif channel == STDIN and opts.stdin:
-            if terminal is not None:
-                echo = terminal.keys(data)
-                if echo:
-                    await channels.send(STDOUT, echo)
-            elif pipe is not None and not pipe.closed:
-                pipe.feed(data)
-
-
 async def _follow_log(sb: Sandbox, pod: Pod, container: str, opts: AttachOptions,
                       channels: Channels) -> dict[str, Any] | None:
     """Attach to an emulated server: each new log line is its output, until the pod goes."""
     logs = sb.dataplane.logs
     lines = logs.subscribe(pod["metadata"].get("uid", ""), container)
-    leaving = asyncio.create_task(_drain(channels))
+    leaving = asyncio.create_task(pump_stdin(channels, None, None))  # a server reads no standard input
     try:
         while True:
             getter = asyncio.create_task(lines.get())
@@ -156,11 +134,3 @@ async def _follow_log(sb: Sandbox, pod: Pod, container: str, opts: AttachOptions
     finally:
         leaving.cancel()
         logs.unsubscribe(lines)
-
-
-async def _drain(channels: Channels) -> None:
-    """Read (and drop) what the client sends until it leaves: a server reads no standard input."""
-    while True:
-        msg = await channels.ws.receive()
-        if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
-            return

@@ -317,7 +317,7 @@ async def run_exec(sb: Sandbox, pod: Pod, container: str, opts: ExecOptions,
     output: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
     task = asyncio.create_task(dp.exec(pod, container, opts.command, stdin, opts.tty, pipe,
                                        lambda channel, data: output.put_nowait((channel, data))))
-    keys = asyncio.create_task(_keys(channels, terminal)) if terminal is not None else None
+    keys = asyncio.create_task(pump_stdin(channels, pipe, terminal)) if terminal is not None else None
     try:
         while not task.done() or not output.empty():
             getter = asyncio.create_task(output.get())
@@ -366,8 +366,10 @@ async def _send_output(channels: Channels, opts: ExecOptions, channel: int, data
         await channels.send(STDERR, data)
 
 
-async def _keys(channels: Channels, terminal: Terminal) -> None:
-    """Typed keys into the terminal until the client leaves; the echo goes back on stdout."""
+async def pump_stdin(channels: Channels, pipe: Pipe | None, terminal: Terminal | None) -> None:
+    """The client's standard input into a held-open ``pipe`` (through the ``terminal``'s line discipline, whose
+    echo goes back on stdout) until the client leaves; v5's close of stdin is end of file. Without a pipe
+    what the client sends is read and dropped."""
     while True:
         msg = await channels.ws.receive()
         if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
@@ -376,12 +378,15 @@ async def _keys(channels: Channels, terminal: Terminal) -> None:
         if frame is None:
             continue
         channel, data = frame
-        if channel == STDIN:
+        if channel == CLOSE and channels.v5 and data[:1] == bytes([STDIN]):
+            if pipe is not None:
+                pipe.close()
+        elif channel == STDIN and terminal is not None:
             echo = terminal.keys(data)
             if echo:
                 await channels.send(STDOUT, echo)
-        elif channel == CLOSE and channels.v5 and data[:1] == bytes([STDIN]) and terminal.pipe is not None:
-            terminal.pipe.close()
+        elif channel == STDIN and pipe is not None and not pipe.closed:
+            pipe.feed(data)
 
 
 # -- log --------------------------------------------------------------------------------

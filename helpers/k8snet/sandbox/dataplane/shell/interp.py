@@ -463,15 +463,10 @@ class Interp:
                     raise Interrupted
                 if ((yield from self._condition(loop.cond)) == 0) == loop.until:
                     return status
-                try:
-                    status = yield from self._script(loop.body)
-                except Continue as exc:
-                    if exc.levels > 1:
-                        raise Continue(exc.levels - 1) from None
-                except Break as exc:
-                    if exc.levels > 1:
-                        raise Break(exc.levels - 1) from None
+                turn, broke = yield from self._turn(loop.body)
+                if broke:
                     return 0
+                status = status if turn is None else turn
         finally:
             self.loops -= 1
 
@@ -483,18 +478,27 @@ class Interp:
             for value in values:
                 yield None
                 self._assign(loop.var, value)
-                try:
-                    status = yield from self._script(loop.body)
-                except Continue as exc:
-                    if exc.levels > 1:
-                        raise Continue(exc.levels - 1) from None
-                except Break as exc:
-                    if exc.levels > 1:
-                        raise Break(exc.levels - 1) from None
+                turn, broke = yield from self._turn(loop.body)
+                if broke:
                     return 0
+                status = status if turn is None else turn
         finally:
             self.loops -= 1
         return status
+
+    def _turn(self, body: Script) -> Steps:
+        """One turn of a loop: (its status, None after ``continue``; whether ``break`` ended the loop). A
+        ``break N``/``continue N`` aimed at an outer loop goes on up one level less."""
+        try:
+            return (yield from self._script(body)), False
+        except Continue as exc:
+            if exc.levels > 1:
+                raise Continue(exc.levels - 1) from None
+            return None, False
+        except Break as exc:
+            if exc.levels > 1:
+                raise Break(exc.levels - 1) from None
+            return None, True
 
     def _case(self, case: Case) -> Steps:
         subject = yield from self._string(case.word)

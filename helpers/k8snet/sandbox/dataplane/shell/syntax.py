@@ -319,7 +319,7 @@ class Parser:
             elif ch == "'":
                 end = src.find("'", self.pos + 1)
                 if end < 0:
-                    raise ShellSyntaxError("", line=self.line, message="unterminated quoted string")
+                    raise self._unterminated()
                 flush()
                 text = src[self.pos + 1:end]
                 self.line += text.count("\n")
@@ -347,17 +347,24 @@ class Parser:
         return parts
 
     def _double_quoted(self) -> list[Part]:
+        return self._quoted_parts('"', '$`"\\\n')
+
+    def _quoted_parts(self, close: str, escapes: str) -> list[Part]:
+        """Text read as inside double quotes up to ``close`` (end of text when empty): expansions happen, a
+        backslash escapes only the characters in ``escapes`` (XCU 2.2.3; a here-document's body, 2.7.4)."""
         src, n = self.src, len(self.src)
         parts: list[Part] = []
         lit: list[str] = []
         while True:
             if self.pos >= n:
-                raise ShellSyntaxError("", line=self.line, message="unterminated quoted string")
+                if close:
+                    raise self._unterminated()
+                break
             ch = src[self.pos]
-            if ch == '"':
+            if close and ch == close:
                 self.pos += 1
                 break
-            if ch == "\\" and self.pos + 1 < n and src[self.pos + 1] in '$`"\\\n':
+            if ch == "\\" and self.pos + 1 < n and src[self.pos + 1] in escapes:
                 if src[self.pos + 1] == "\n":
                     self.line += 1
                 else:
@@ -378,6 +385,9 @@ class Parser:
             parts.append(Lit("".join(lit)))
         return parts
 
+    def _unterminated(self) -> ShellSyntaxError:
+        return ShellSyntaxError("", line=self.line, message="unterminated quoted string")
+
     def _ansi_c(self) -> str:
         """``$'…'`` (bash, and ash's bash compatibility): backslash escapes are decoded."""
         src, n = self.src, len(self.src)
@@ -385,7 +395,7 @@ class Parser:
         out: list[str] = []
         while True:
             if self.pos >= n:
-                raise ShellSyntaxError("", line=self.line, message="unterminated quoted string")
+                raise self._unterminated()
             ch = src[self.pos]
             if ch == "'":
                 self.pos += 1
@@ -480,7 +490,7 @@ class Parser:
         out: list[str] = []
         while True:
             if self.pos >= n:
-                raise ShellSyntaxError("", line=self.line, message='unterminated quoted string')
+                raise self._unterminated()
             ch = src[self.pos]
             if ch == "`":
                 self.pos += 1
@@ -575,27 +585,7 @@ class Parser:
 
     def _heredoc_word(self) -> Word:
         """A here-document's body: like double quotes, but a double quote is just a character."""
-        src, n = self.src, len(self.src)
-        parts: Word = []
-        lit: list[str] = []
-        while self.pos < n:
-            ch = src[self.pos]
-            if ch == "\\" and self.pos + 1 < n and src[self.pos + 1] in "$`\\\n":
-                if src[self.pos + 1] != "\n":
-                    lit.append(src[self.pos + 1])
-                self.pos += 2
-                continue
-            if ch in "$`":
-                if lit:
-                    parts.append(Quoted("".join(lit)))
-                    lit = []
-                parts.append(DQ([self._dollar() if ch == "$" else self._backquote()]))
-                continue
-            lit.append(ch)
-            self.pos += 1
-        if lit:
-            parts.append(Quoted("".join(lit)))
-        return parts
+        return [DQ(self._quoted_parts("", "$`\\\n"))]
 
     # -- the grammar ----------------------------------------------------------------------------
 
