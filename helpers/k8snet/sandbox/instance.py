@@ -187,10 +187,12 @@ class Sandbox:
 
     async def subresource(self, request: web.Request, rt, ns: str, name: str, sub: str) -> web.StreamResponse:
         """Pod subresources that stream (exec, attach, log) or act (binding, eviction)."""
-        from . import podattach, podsub
+        from . import podattach, podforward, podsub
 
         if sub == "attach" and request.method in ("GET", "POST"):
             return await podattach.attach(self, request, rt, ns, name)
+        if sub == "portforward" and request.method in ("GET", "POST"):
+            return await podforward.portforward(self, request, rt, ns, name)
         return await podsub.handle(self, request, rt, ns, name, sub)
 
     # -- bootstrap ---------------------------------------------------------------------

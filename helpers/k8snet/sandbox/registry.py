@@ -102,7 +102,7 @@ def builtin() -> Registry:
                      subresources=("status", "proxy"),
                      field_selectors=("spec.unschedulable",)),
         ResourceType("", "v1", "pods", "Pod", short_names=("po",), categories=("all",),
-                     subresources=("status", "exec", "attach", "log", "binding", "eviction", "proxy"),
+                     subresources=("status", "exec", "attach", "portforward", "log", "binding", "eviction", "proxy"),
                      field_selectors=("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                                       "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                                       "status.podIP", "status.nominatedNodeName")),

@@ -98,6 +98,19 @@ class HttpResponse:
     served_by: str = ""  # the pod name that answered
     hops: list[Hop] = field(default_factory=list)
 
+    def wire(self) -> bytes:
+        """The response as it leaves the server on the connection: status line, headers, body (a raw reply,
+        status 0, is just its bytes)."""
+        if self.status <= 0:
+            return self.body
+        from http import HTTPStatus
+
+        reason = HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
+        lines = [f"HTTP/1.1 {self.status} {reason}", *(f"{k}: {v}" for k, v in self.headers.items())]
+        if not any(k.lower() == "content-length" for k in self.headers):
+            lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
 
 @dataclass
 class ExecResult:

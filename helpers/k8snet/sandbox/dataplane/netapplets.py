@@ -219,18 +219,7 @@ def _exchange(ctx: Ctx, conn: object, data: bytes) -> int:
     headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
     headers = {k.strip(): v.strip() for k, v in headers.items()}
     request = HttpRequest(parts[0], parts[1], headers, body, headers.get("Host", ""))
-    response = ctx.dp.workloads.serve_http(conn, request)
-    if response.status <= 0:  # a raw reply (serve-hostname --tcp)
-        ctx.write(response.body)
-        return 0
-    from http import HTTPStatus
-
-    reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else ""
-    out = [f"HTTP/1.1 {response.status} {reason}"]
-    out += [f"{k}: {v}" for k, v in response.headers.items()]
-    if not any(k.lower() == "content-length" for k in response.headers):
-        out.append(f"Content-Length: {len(response.body)}")
-    ctx.write(("\r\n".join(out) + "\r\n\r\n").encode() + response.body)
+    ctx.write(ctx.dp.workloads.serve_http(conn, request).wire())
     return 0
 
 
