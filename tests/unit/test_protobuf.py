@@ -255,7 +255,7 @@ def test_unknown_field_is_415_naming_message_and_number() -> None:
 
 
 def test_unknown_kind_and_encoding_are_415() -> None:
-    for body in (envelope("batch/v1", "Job", b""),
+    for body in (envelope("policy/v1", "PodDisruptionBudget", b""),
                  protobuf.MAGIC + ld(1, ld(1, "v1") + ld(2, "Pod")) + ld(2, b"") + ld(3, "gzip")):
         with pytest.raises(errors.ApiError) as err:
             decode(body)

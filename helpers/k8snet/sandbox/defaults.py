@@ -271,6 +271,42 @@ def default_deployment(obj: Obj) -> None:
     _default_template(spec)
 
 
+def default_job(obj: Obj) -> None:
+    """batch/v1 SetDefaults_Job: completions and parallelism 1 when both are unset (parallelism 1 alone
+    otherwise), backoffLimit 6, NonIndexed, not suspended, replacement once a pod is TerminatingOrFailed."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    if spec.get("parallelism") is None:
+        spec["parallelism"] = 1
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 6
+    _set(spec, "completionMode", "NonIndexed")
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("podReplacementPolicy") is None and not spec.get("podFailurePolicy"):
+        spec["podReplacementPolicy"] = "TerminatingOrFailed"
+    if spec.get("manualSelector") is None:
+        pass  # stays unset: the selector is generated (strategies.generate_job_selector)
+    _default_template(spec)
+
+
+def default_cron_job(obj: Obj) -> None:
+    """batch/v1 SetDefaults_CronJob: Allow, not suspended, 3 successful and 1 failed Jobs kept."""
+    spec = obj.setdefault("spec", {})
+    _set(spec, "concurrencyPolicy", "Allow")
+    if spec.get("suspend") is None:
+        spec["suspend"] = False
+    if spec.get("successfulJobsHistoryLimit") is None:
+        spec["successfulJobsHistoryLimit"] = 3
+    if spec.get("failedJobsHistoryLimit") is None:
+        spec["failedJobsHistoryLimit"] = 1
+    template = spec.setdefault("jobTemplate", {})
+    template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+    default_job(template)
+
+
 def default_replica_set(obj: Obj) -> None:
     """apps/v1 SetDefaults_ReplicaSet."""
     spec = obj.setdefault("spec", {})
@@ -317,6 +353,8 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("", "Endpoints"): default_endpoints,
     ("apps", "Deployment"): default_deployment,
     ("apps", "ReplicaSet"): default_replica_set,
+    ("batch", "Job"): default_job,
+    ("batch", "CronJob"): default_cron_job,
     ("networking.k8s.io", "NetworkPolicy"): default_network_policy,
     ("networking.k8s.io", "IngressClass"): default_ingress_class,
     ("discovery.k8s.io", "EndpointSlice"): default_endpoint_slice,

@@ -132,6 +132,11 @@ def builtin() -> Registry:
         ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
                      verbs=READ_VERBS),
     ]
+    batch = [
+        ResourceType("batch", "v1", "jobs", "Job", categories=("all",), subresources=("status",)),
+        ResourceType("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), categories=("all",),
+                     subresources=("status",)),
+    ]
     networking = [
         ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
         ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",),
@@ -146,7 +151,7 @@ def builtin() -> Registry:
                                     ("selfsubjectrulesreviews", "SelfSubjectRulesReview"))]
     reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                                 namespaced=False, verbs=("create",)))
-    for rt in core + apps + networking + coordination + reviews:
+    for rt in core + apps + batch + networking + coordination + reviews:
         r.add(rt)
     return r
 

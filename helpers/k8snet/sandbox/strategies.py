@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
-BUILTIN_GROUPS = {"", "apps", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io"}
-GENERATION_KINDS = {"Deployment", "ReplicaSet", "Ingress", "IngressClass", "NetworkPolicy", "EndpointSlice"}
-STATUS_KINDS = {"Deployment", "ReplicaSet", "Service", "Ingress", "Pod", "Namespace", "Node"}
+BUILTIN_GROUPS = {"", "apps", "batch", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io"}
+GENERATION_KINDS = {"Deployment", "ReplicaSet", "Job", "CronJob", "Ingress", "IngressClass", "NetworkPolicy",
+                    "EndpointSlice"}
+STATUS_KINDS = {"Deployment", "ReplicaSet", "Job", "CronJob", "Service", "Ingress", "Pod", "Namespace", "Node"}
 CREATE_ON_UPDATE_KINDS = {"Endpoints"}
 
 SERVICE_CIDR = "10.96.0.0/12"
@@ -57,10 +58,28 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
         obj["status"] = initial_status(rt, obj)
     if _is(rt, "", "Service"):
         allocate_service(api, obj, None)
+    if _is(rt, "batch", "Job"):
+        generate_job_selector(obj)
     if _is(rt, "networking.k8s.io", "Ingress"):  # the DefaultIngressClass admission plugin
         from .dataplane.ingress.admission import default_ingress_class
 
         default_ingress_class(api.store, obj)
+
+
+def generate_job_selector(job: Obj) -> None:
+    """pkg/registry/batch/job/strategy.go generateSelector: unless ``manualSelector``, the Job selects its pods
+    by its own uid, and its template carries the labels (the ``batch.kubernetes.io/`` ones and the legacy
+    unprefixed pair)."""
+    spec = job.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    uid, name = job["metadata"]["uid"], job["metadata"]["name"]
+    meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    labels = meta.get("labels") or {}
+    labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                   "controller-uid": uid, "job-name": name})
+    meta["labels"] = labels
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
 
 
 def initial_status(rt: ResourceType, obj: Obj) -> Obj:

@@ -776,6 +776,81 @@ def print_replica_set(obj: Obj, now: datetime) -> list[Cell]:
     ]
 
 
+def _has_condition(obj: Obj, ctype: str) -> bool:
+    return any(c.get("type") == ctype and c.get("status") == "True" for c in _status(obj).get("conditions") or [])
+
+
+def print_job(obj: Obj, now: datetime) -> list[Cell]:
+    """``printJob``: NAME STATUS COMPLETIONS DURATION AGE | CONTAINERS IMAGES SELECTOR."""
+    spec, status = _spec(obj), _status(obj)
+    succeeded = int(status.get("succeeded") or 0)
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{spec['completions']}"
+    else:
+        parallelism = int(spec.get("parallelism") or 0)
+        completions = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+    start, end = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+    took = "" if start is None else human_duration((end or now) - start)
+    for ctype, word in (("Complete", "Complete"), ("Failed", "Failed")):
+        if _has_condition(obj, ctype):
+            state = word
+            break
+    else:
+        state = "Terminating" if obj["metadata"].get("deletionTimestamp") else next(
+            (word for ctype, word in (("Suspended", "Suspended"), ("FailureTarget", "FailureTarget"),
+                                      ("SuccessCriteriaMet", "SuccessCriteriaMet")) if _has_condition(obj, ctype)),
+            "Running")
+    names, images = layout_container_cells(_template_containers(obj))
+    return [_name(obj), state, completions, took, age(obj, now), names, images,
+            selector_string(spec.get("selector"))]
+
+
+def print_cron_job(obj: Obj, now: datetime) -> list[Cell]:
+    """``printCronJob``: NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE | CONTAINERS IMAGES SELECTOR."""
+    spec, status = _spec(obj), _status(obj)
+    last = parse_time(status.get("lastScheduleTime"))
+    suspend = spec.get("suspend")
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    names, images = layout_container_cells(((job_spec.get("template") or {}).get("spec") or {}).get("containers")
+                                           or [])
+    return [_name(obj), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            "<unset>" if suspend is None else str(bool(suspend)).capitalize(), len(status.get("active") or []),
+            "<none>" if last is None else human_duration(now - last), age(obj, now), names, images,
+            selector_string(job_spec.get("selector"))]
+
+
+JOB_COLUMNS = (
+    _name_col(),
+    Column("Status", "string", "Status of the job."),
+    Column("Completions", "string", "The number of pods which reached phase Succeeded. The value increases "
+                                    "monotonically for a given spec. However, it may decrease in reaction to scale "
+                                    "down of elastic indexed jobs."),
+    Column("Duration", "string", "Time required to complete the job."),
+    _age_col(),
+    Column("Containers", "string", "Names of each container in the template.", priority=1),
+    Column("Images", "string", "Images referenced by each container in the template.", priority=1),
+    Column("Selector", "string", "A label query over pods that should match the pod count. Normally, the system "
+                                 "sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
+                                 "working-with-objects/labels/#label-selectors", priority=1),
+)
+CRON_JOB_COLUMNS = (
+    _name_col(),
+    Column("Schedule", "string", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+    Column("Timezone", "string", "The time zone name for the given schedule, see "
+                                 "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
+    Column("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions, it does not apply "
+                                 "to already started executions.  Defaults to false."),
+    Column("Active", "integer", "A list of pointers to currently running jobs."),
+    Column("Last Schedule", "string", "Information when was the last time the job was successfully scheduled."),
+    _age_col(),
+    Column("Containers", "string", "Names of each container in the template.", priority=1),
+    Column("Images", "string", "Images referenced by each container in the template.", priority=1),
+    Column("Selector", "string", "A label query over pods that should match the pod count. Normally, the system "
+                                 "sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
+                                 "working-with-objects/labels/#label-selectors", priority=1),
+)
+
+
 DEPLOYMENT_COLUMNS = (
     _name_col(),
     Column("Ready", "string", "Number of the pod with ready state"),
@@ -1093,6 +1168,8 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "replicationcontrollers"): Printer(REPLICA_SET_COLUMNS, print_replication_controller),
     ("apps", "daemonsets"): Printer(DAEMON_SET_COLUMNS, print_daemon_set),
     ("apps", "statefulsets"): Printer(STATEFUL_SET_COLUMNS, print_stateful_set),
+    ("batch", "jobs"): Printer(JOB_COLUMNS, print_job),
+    ("batch", "cronjobs"): Printer(CRON_JOB_COLUMNS, print_cron_job),
     ("discovery.k8s.io", "endpointslices"): Printer(ENDPOINT_SLICE_COLUMNS, print_endpoint_slice),
     ("networking.k8s.io", "ingresses"): Printer(INGRESS_COLUMNS, print_ingress),
     ("networking.k8s.io", "ingressclasses"): Printer(INGRESS_CLASS_COLUMNS, print_ingress_class),

@@ -19,6 +19,7 @@ Per-kind validators live in :data:`VALIDATORS`, keyed by (group, kind).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Callable
@@ -1071,6 +1072,60 @@ def _validate_replica_set(obj: dict[str, Any], old: dict[str, Any] | None) -> li
 
 
 # --------------------------------------------------------------------------
+# Job: pkg/apis/batch/validation/validation.go (ValidateJob, validateJobSpec)
+# --------------------------------------------------------------------------
+
+def _validate_job(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    out: list[Cause] = []
+    for key in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
+        out += _nonnegative(spec, key, "spec")
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels")
+    selector = spec.get("selector")
+    if selector is None:
+        out.append(required("spec.selector"))
+    elif not selector_matches(selector, labels):
+        out.append(invalid_value("spec.template.metadata.labels", labels or {},
+                                 "`selector` does not match template `labels`"))
+    out += validate_pod_template(template, "spec.template")
+    restart = (template.get("spec") or {}).get("restartPolicy") or ""
+    if restart not in ("OnFailure", "Never"):
+        out.append(not_supported("spec.template.spec.restartPolicy", restart, ["OnFailure", "Never"]) if restart
+                   else required("spec.template.spec.restartPolicy", 'valid values: "OnFailure", "Never"'))
+    if old is not None:
+        out += _selector_immutable(obj, old)
+        if (old.get("spec") or {}).get("template") != template:
+            out.append(immutable("spec.template", template))
+        if (old.get("spec") or {}).get("completions") != spec.get("completions"):
+            out.append(immutable("spec.completions", spec.get("completions")))
+    return out
+
+
+CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def _validate_cron_job(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """ValidateCronJobSpec: a schedule robfig/cron reads (five fields, a macro or ``@every``), and a Job
+    template that is a valid Job spec."""
+    spec = obj.get("spec") or {}
+    out: list[Cause] = []
+    schedule = spec.get("schedule") or ""
+    if not schedule:
+        out.append(required("spec.schedule"))
+    elif not (len(schedule.split()) == 5 or schedule in CRON_MACROS or schedule.startswith("@every ")):
+        fields = len(schedule.split())
+        out.append(invalid_value("spec.schedule", schedule, f"expected exactly 5 fields, found {fields}: {schedule}"))
+    template = spec.get("jobTemplate") or {}
+    job = {"metadata": obj.get("metadata") or {}, "spec": template.get("spec") or {}}
+    for cause in _validate_job(job, None):
+        if cause.field == "spec.selector":
+            continue  # the CronJob's Jobs get their selectors when they are created
+        out.append(dataclasses.replace(cause, field="spec.jobTemplate." + cause.field))
+    return out
+
+
+# --------------------------------------------------------------------------
 # EndpointSlice: pkg/apis/discovery/validation/validation.go
 # --------------------------------------------------------------------------
 
@@ -1402,6 +1457,8 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Endpoints"): _validate_endpoints,
     ("apps", "Deployment"): _validate_deployment,
     ("apps", "ReplicaSet"): _validate_replica_set,
+    ("batch", "Job"): _validate_job,
+    ("batch", "CronJob"): _validate_cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _validate_endpoint_slice,
     ("networking.k8s.io", "Ingress"): _validate_ingress,
     ("networking.k8s.io", "IngressClass"): _validate_ingress_class,
