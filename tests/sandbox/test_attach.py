@@ -36,25 +36,8 @@ def test_a_short_command_with_run_i_rm_prints_its_output(sandbox, ns):
 
 def test_run_it_gives_a_terminal_with_a_prompt_and_echo(sandbox, ns):
     """kubectl run -it in a real terminal (a pty): the prompt, the typed command echoed, CR LF line ends."""
-    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([KUBECTL, "-n", ns, "run", "term", "-it", "--rm", "--restart=Never",
-                             "--image=busybox:1.36", "--", "sh"], stdin=follower, stdout=follower, stderr=follower,
-                            env=env, close_fds=True)
-    os.close(follower)
-    seen = bytearray()
-
-    def read_until(text: bytes, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in seen:
-            assert time.monotonic() < deadline, bytes(seen)
-            ready, _, _ = select.select([leader], [], [], 0.2)
-            if ready:
-                try:
-                    seen.extend(os.read(leader, 4096))
-                except OSError:
-                    break
-
+    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "run", "term", "-it", "--rm", "--restart=Never",
+                                               "--image=busybox:1.36", "--", "sh")
     try:
         read_until(b"If you don't see a command prompt, try pressing enter.")
         os.write(leader, b"\r")

@@ -819,6 +819,14 @@ def print_cron_job(obj: Obj, now: datetime) -> list[Cell]:
             selector_string(job_spec.get("selector"))]
 
 
+JOB_WIDE_COLUMNS = (
+    Column("Containers", "string", "Names of each container in the template.", priority=1),
+    Column("Images", "string", "Images referenced by each container in the template.", priority=1),
+    Column("Selector", "string", "A label query over pods that should match the pod count. Normally, the system "
+                                 "sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
+                                 "working-with-objects/labels/#label-selectors", priority=1),
+)
+"""``kubectl get jobs|cronjobs -o wide``'s extra columns (printJob and printCronJob share them)."""
 JOB_COLUMNS = (
     _name_col(),
     Column("Status", "string", "Status of the job."),
@@ -827,11 +835,7 @@ JOB_COLUMNS = (
                                     "down of elastic indexed jobs."),
     Column("Duration", "string", "Time required to complete the job."),
     _age_col(),
-    Column("Containers", "string", "Names of each container in the template.", priority=1),
-    Column("Images", "string", "Images referenced by each container in the template.", priority=1),
-    Column("Selector", "string", "A label query over pods that should match the pod count. Normally, the system "
-                                 "sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
-                                 "working-with-objects/labels/#label-selectors", priority=1),
+    *JOB_WIDE_COLUMNS,
 )
 CRON_JOB_COLUMNS = (
     _name_col(),
@@ -843,11 +847,7 @@ CRON_JOB_COLUMNS = (
     Column("Active", "integer", "A list of pointers to currently running jobs."),
     Column("Last Schedule", "string", "Information when was the last time the job was successfully scheduled."),
     _age_col(),
-    Column("Containers", "string", "Names of each container in the template.", priority=1),
-    Column("Images", "string", "Images referenced by each container in the template.", priority=1),
-    Column("Selector", "string", "A label query over pods that should match the pod count. Normally, the system "
-                                 "sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/"
-                                 "working-with-objects/labels/#label-selectors", priority=1),
+    *JOB_WIDE_COLUMNS,
 )
 
 
