@@ -74,7 +74,11 @@ def test_image_families_from_references():
     assert image_family("redis:7.4") is None
     assert nginx_version("1.27") == "1.27.5" and nginx_version("1.26.2-alpine") == "1.26.2"
     assert image_family("docker.io/library/traefik:v3.7.14@sha256:" + "0" * 64) == "traefik"
+    assert image_family("registry.k8s.io/serve_hostname") == image_family("k8s.gcr.io/serve_hostname") == \
+        "serve_hostname"
+    assert image_family("gcr.io/google-containers/busybox") == "busybox"
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "alpine", "curl",
+                             "serve_hostname",
                              "netshoot"}
 
 

@@ -65,6 +65,7 @@ AVAILABLE = {
     "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "ss", "dig", "host"},
     "nginx": BASIC | {"dash", "curl", "nginx"},
     "http-echo": {"/http-echo"},
+    "serve_hostname": {"/serve_hostname"},
     "coredns": {"/coredns"},
 }
 """The commands emulated in each image family."""

@@ -62,6 +62,12 @@ EMULATED: dict[str, dict[str, Any]] = {
         "commands": ["/agnhost connect", "curl", "wget", "nslookup", "hostname", "cat", "echo", "touch", "rm",
                      "ls", "mkdir", "test", "date", "env", "sleep", "sh -c / bash -c"],
     },
+    "serve_hostname": {
+        "images": ["registry.k8s.io/serve_hostname"],
+        "programs": ["serve_hostname (-port 9376, -http/-tcp/-udp): its hostname over HTTP, as the Debug Services "
+                     "page uses it"],
+        "commands": ["none (the image has only its program)"],
+    },
     "http-echo": {
         "images": ["hashicorp/http-echo"],
         "programs": ["http-echo (-listen :5678, -text or $ECHO_TEXT, -status-code 200); /health"],
@@ -80,10 +86,10 @@ EMULATED: dict[str, dict[str, Any]] = {
     },
     "busybox": {
         "images": ["busybox", "busybox:1.36", "busybox:1.37"],
-        "programs": ["sleep / tail -f (idle: serves no port); the image's default `sh` and scripts that end "
-                     "are not yet run as processes"],
-        "commands": ["sh -c (busybox ash)", "wget", "nslookup", "hostname", "cat", "echo", "touch", "rm", "ls",
-                     "mkdir", "test", "date", "env", "sleep"],
+        "programs": ["its command as a process (busybox ash scripts with loops, pipes and sleep; the image's "
+                     "default `sh`, which reads a held-open stdin)"],
+        "commands": ["sh (busybox ash)", "wget", "nslookup", "nc", "ping", "ip", "ifconfig", "route", "netstat",
+                     "the text tools (printf, grep, sed, …)", "hostname", "cat", "echo", "sleep"],
     },
     "alpine": {
         "images": ["alpine", "alpine:<version>"],
@@ -113,6 +119,7 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     # family: (ENTRYPOINT, CMD) of the real image
     "agnhost": (["/agnhost"], ["pause"]),  # test/images/agnhost/Dockerfile
     "http-echo": (["/http-echo"], []),  # hashicorp/http-echo Dockerfile
+    "serve_hostname": (["/serve_hostname"], []),  # contrib/for-demos/serve_hostname Dockerfile (FROM scratch)
     "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
     "coredns": (["/coredns"], []),
     "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
@@ -154,7 +161,10 @@ def image_family(image: str) -> str | None:
         return "coredns"
     if path in ("traefik", "library/traefik"):
         return "traefik"
-    return {"busybox": "busybox", "library/busybox": "busybox", "alpine": "alpine", "library/alpine": "alpine",
+    if path.rsplit("/", 1)[-1] == "serve_hostname":  # registry.k8s.io/, k8s.gcr.io/, gcr.io/google_containers/
+        return "serve_hostname"
+    return {"busybox": "busybox", "library/busybox": "busybox", "google-containers/busybox": "busybox",
+            "google_containers/busybox": "busybox", "alpine": "alpine", "library/alpine": "alpine",
             "curlimages/curl": "curl", "nicolaka/netshoot": "netshoot"}.get(path)
 
 
@@ -380,6 +390,11 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
         return _script_program(family, argv[2], env, tag)
     if argv[0] in ("/agnhost", "/agnhost-2", "agnhost") and family == "agnhost":
         return _agnhost(argv[1:], env)
+    if exe == "serve_hostname" and family == "serve_hostname":  # Go flags: -port=9376 as well as --port=9376
+        program = _agnhost(["serve-hostname", *("-" + a if a.startswith("-") and not a.startswith("--") else a
+                                                for a in argv[1:])], env)
+        program.family = "serve_hostname"
+        return program
     if exe == "http-echo" and family == "http-echo":
         return _http_echo(argv[1:], env)
     if exe == "docker-entrypoint.sh" and family == "nginx":
@@ -714,6 +729,8 @@ def seed_files(sb: Sandbox, pod: Pod, family: str | None) -> FileSystem:
         dirs |= {"/bin", "/usr/bin", "/var/log/nginx", "/var/cache/nginx", "/docker-entrypoint.d", "/home"}
     elif family == "http-echo":
         files["/http-echo"] = b""
+    elif family == "serve_hostname":
+        files["/serve_hostname"] = b""
     elif family == "coredns":
         files["/coredns"] = b""
         dirs.add("/etc/coredns")
