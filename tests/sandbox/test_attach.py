@@ -83,7 +83,8 @@ def _terminal(sandbox, *argv: str):
             if ready:
                 try:
                     seen.extend(os.read(leader, 4096))
-                except OSError:
+                except OSError:  # kubectl has exited: what it wrote is all there is
+                    assert text in seen, bytes(seen)
                     break
 
     return proc, leader, seen, read_until
@@ -123,3 +124,51 @@ def test_exec_output_arrives_as_it_is_written(sandbox, ns):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_kubectl_debug_adds_an_ephemeral_container_with_a_shell(sandbox, ns):
+    """kubectl debug -it pod/web --image=busybox --target=web: the pods/ephemeralcontainers subresource, the
+    kubelet starts the container once, kubectl attaches to its shell."""
+    sandbox.kubectl("-n", ns, "run", "web", f"--image={AGNHOST}", "--", "netexec", "--http-port=8080")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "--timeout=30s")
+    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "debug", "-it", "pod/web", "--image=busybox:1.36",
+                                               "--target=web", "--container=dbg")
+    try:
+        read_until(b"If you don't see a command prompt, try pressing enter.")
+        os.write(leader, b"\r")
+        read_until(b"/ # ")
+        os.write(leader, b"wget -qO- localhost:8080/hostname; echo\r")
+        read_until(b"web\r\n")
+        os.write(leader, b"exit\r")
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    pod = sandbox.kubectl_json("-n", ns, "get", "pod", "web")
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["dbg"]
+    assert pod["spec"]["ephemeralContainers"][0]["targetContainerName"] == "web"
+    state = wait_for(lambda: sandbox.kubectl_json("-n", ns, "get", "pod", "web")["status"][
+        "ephemeralContainerStatuses"][0]["state"].get("terminated"), what="the debug container to end")
+    assert state["exitCode"] == 0
+
+
+def test_kubectl_debug_with_netshoot_gets_its_default_shell(sandbox, ns):
+    """netshoot's CMD is zsh: the sandbox's shell answers for it, saying so, with zsh's own prompt."""
+    sandbox.kubectl("-n", ns, "run", "api", f"--image={AGNHOST}", "--", "netexec", "--http-port=8080")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/api", "--timeout=30s")
+    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "debug", "-it", "pod/api",
+                                               "--image=nicolaka/netshoot", "--target=api", "--container=shoot")
+    try:
+        read_until(b"If you don't see a command prompt, try pressing enter.")
+        os.write(leader, b"\r")
+        read_until(b"api# ")
+        os.write(leader, b"nc -zv localhost 8080; frobnicate\r")
+        read_until(b"zsh: command not found: frobnicate")
+        assert b"Connection to localhost (127.0.0.1) 8080 port [tcp/http-alt] succeeded!" in seen
+        os.write(leader, b"exit\r")
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)

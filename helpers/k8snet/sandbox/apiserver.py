@@ -250,6 +250,8 @@ class Api:
             meta["namespace"] = old_meta.get("namespace", "")
         if subresource == "status":
             obj = strategies.keep_spec(rt, obj, old)
+        elif subresource == "ephemeralcontainers":
+            obj = strategies.keep_all_but_ephemeral(obj, old)
         elif subresource == "":
             obj = strategies.keep_status(rt, obj, old)
         defaults.apply_defaults(rt, obj)

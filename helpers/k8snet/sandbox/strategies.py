@@ -150,6 +150,16 @@ def keep_spec(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
     return out
 
 
+def keep_all_but_ephemeral(obj: Obj, old: Obj) -> Obj:
+    """A write to pods/ephemeralcontainers changes only ``spec.ephemeralContainers``."""
+    out = copy.deepcopy(old)
+    out["spec"]["ephemeralContainers"] = copy.deepcopy((obj.get("spec") or {}).get("ephemeralContainers") or [])
+    if not out["spec"]["ephemeralContainers"]:
+        out["spec"].pop("ephemeralContainers")
+    out["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion", old["metadata"]["resourceVersion"])
+    return out
+
+
 def spec_changed(obj: Obj, old: Obj) -> bool:
     """True when anything but metadata and status changed (what bumps metadata.generation)."""
     skip = ("metadata", "status")

@@ -681,9 +681,18 @@ def _validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause
         munged.pop("tolerations", None)
         if "tolerations" in ospec:
             munged["tolerations"] = ospec["tolerations"]
+    # ephemeral containers are added through pods/ephemeralcontainers (ValidatePodEphemeralContainersUpdate):
+    # the ones already there may not change or go
+    new_eph, old_eph = munged.pop("ephemeralContainers", []) or [], ospec.get("ephemeralContainers") or []
+    ospec = {k: v for k, v in ospec.items() if k != "ephemeralContainers"}
     if munged != ospec:
         # Upstream appends a cmp.Diff of the two specs after a newline; that diff is not reproduced.
         out.append(forbidden("spec", f"pod updates may not change fields other than {_UPDATABLE_POD_FIELDS}"))
+    for i, container in enumerate(old_eph):
+        if i >= len(new_eph) or new_eph[i] != container:
+            out.append(forbidden("spec.ephemeralContainers",
+                                 f'existing ephemeral containers "{container.get("name")}" may not be changed'))
+            break
     return out
 
 

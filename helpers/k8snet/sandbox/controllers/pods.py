@@ -356,6 +356,10 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
                   else "Error", "startedAt": started, "finishedAt": now, "containerID": cs.get("containerID")}
     if failed_to_start:
         terminated["message"] = result.message
+    if any(c["name"] == container for c in new["spec"].get("ephemeralContainers") or []):
+        cs.update({"ready": False, "state": {"terminated": terminated}})  # never restarted
+        write_status(sb, new)
+        return
     init = [c["name"] for c in new["spec"].get("initContainers") or []]
     sidecar = _is_sidecar(new, container)
     policy = new["spec"].get("restartPolicy", "Always")
@@ -412,7 +416,8 @@ def _live_container(sb: Sandbox, pod: Pod, container: str) -> tuple[Pod, dict[st
     if current is None or current["metadata"].get("uid") != meta.get("uid") or _deleting(current):
         return None
     new = copy.deepcopy(current)
-    statuses = (new["status"].get("containerStatuses") or []) + (new["status"].get("initContainerStatuses") or [])
+    statuses = [cs for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
+                for cs in new["status"].get(key) or []]
     cs = next((c for c in statuses if c["name"] == container), None)
     return (new, cs) if cs is not None else None
 
@@ -720,6 +725,31 @@ def _deleting(pod: Pod) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp"))
 
 
+def _new_ephemeral(pod: Pod) -> list[dict[str, Any]]:
+    """Ephemeral containers added (``kubectl debug``) that the kubelet has not started yet."""
+    known = {cs.get("name") for cs in (pod.get("status") or {}).get("ephemeralContainerStatuses") or []}
+    return [c for c in pod["spec"].get("ephemeralContainers") or [] if c.get("name") not in known]
+
+
+def start_ephemeral(sb: Sandbox, pod: Pod) -> None:
+    """The kubelet starts each new ephemeral container once; it is never restarted (pkg/kubelet:
+    ephemeral containers)."""
+    new = copy.deepcopy(pod)
+    statuses = new["status"].setdefault("ephemeralContainerStatuses", [])
+    started = []
+    for c in _new_ephemeral(new):
+        statuses.append({"containerID": container_id(new, c["name"]), "image": full_image(c["image"]),
+                         "imageID": "", "lastState": {}, "name": c["name"], "ready": False, "restartCount": 0,
+                         "state": {"running": {"startedAt": sb.api.now()}}})
+        started.append(c)
+    write_status(sb, new)
+    for c in started:
+        _started_events(sb, new, c, "ephemeralContainers")
+        workloads = getattr(sb.dataplane, "workloads", None)
+        if workloads is not None:
+            workloads.start_container(new, c["name"])
+
+
 def _probed(pod: Pod) -> bool:
     return any(c.get(kind) for c in pod["spec"]["containers"] for kind, _ in PROBES)
 
@@ -728,8 +758,10 @@ STAGES: list[Stage] = [
     Stage("terminate", lambda p: _deleting(p) and bool(p["spec"].get("nodeName")), lambda p: 0.2, terminate),
     Stage("schedule", lambda p: not p["spec"].get("nodeName") and not _deleting(p) and _ours(p), lambda p: 0.0,
           schedule),
-    Stage("start", lambda p: bool(p["spec"].get("nodeName")) and _phase(p) == "Pending" and not _deleting(p),
-          lambda p: 0.1, start),
+    Stage("start", lambda p: bool(p["spec"].get("nodeName")) and _phase(p) == "Pending" and not _deleting(p)
+          and not (p.get("status") or {}).get("podIP"), lambda p: 0.1, start),  # once: init containers keep it Pending
+    Stage("ephemeral", lambda p: _phase(p) == "Running" and not _deleting(p) and bool(_new_ephemeral(p)),
+          lambda p: 0.1, lambda sb, p: start_ephemeral(sb, p)),
     # the kubelet's prober: its stage is added per sandbox by controller(), as it remembers results (Prober)
 ]
 """The pod lifecycle, first matching stage wins (delays in seconds of sandbox time)."""

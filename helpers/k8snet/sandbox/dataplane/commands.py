@@ -62,7 +62,7 @@ AVAILABLE = {
     "busybox": _BUSYBOX_EMULATED,
     "alpine": _BUSYBOX_EMULATED | {"apk"},
     "curl": _BUSYBOX_EMULATED | {"curl"},
-    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "ss", "dig", "host"},
+    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "zsh", "ss", "dig", "host"},
     "nginx": BASIC | {"dash", "curl", "nginx"},
     "http-echo": {"/http-echo"},
     "serve_hostname": {"/serve_hostname"},
@@ -357,13 +357,13 @@ def split_script(script: str, env: dict[str, str]) -> tuple[str, list[str] | Non
     return script, None
 
 
-SHELL_NAMES = {"sh", "ash", "bash", "dash", "/bin/sh", "/bin/ash", "/bin/bash", "/bin/dash"}
+SHELL_NAMES = {"sh", "ash", "bash", "dash", "zsh", "/bin/sh", "/bin/ash", "/bin/bash", "/bin/dash", "/bin/zsh"}
 
 
 def shell_steps(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
     """``sh -c SCRIPT [NAME [ARGS…]]``, ``sh FILE``, or a script on stdin: busybox ash, dash or bash, by image
     and name (:mod:`.shell.interp`); pauses between commands."""
-    flavour = "bash" if posixpath.basename(name) == "bash" else (
+    flavour = posixpath.basename(name) if posixpath.basename(name) in ("bash", "zsh") else (
         "ash" if ctx.family in BUSYBOX_FAMILIES else "dash")
     base = posixpath.basename(name)
     argv0, params = name, []  # $0, and the name the shell's messages start with
@@ -1280,5 +1280,6 @@ HANDLERS = {
 HANDLERS.update(applets.HANDLERS)
 HANDLERS.update(netapplets.HANDLERS)
 STEPWISE = {"sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
+            "zsh": cmd_shell,
             **applets.STEPWISE, **netapplets.STEPWISE}
 """Programs that pause: they yield between their steps, and ``sleep`` waits on the clock."""

@@ -199,6 +199,9 @@ class Interp:
 
     def _interactive(self, pipe: Pipe, terminal: bool) -> Steps:
         status, pending = 0, ""
+        if self.state.flavour == "zsh" and terminal:
+            self.ctx.error("k8snet sandbox: zsh is emulated by the sandbox's POSIX shell (no zsh-only syntax, "
+                           "no theme)\n")
         while True:
             if terminal:
                 self.ctx.error(self._prompt(continued=bool(pending)))
@@ -244,6 +247,8 @@ class Interp:
             else self.ctx.cwd
         if self.state.flavour == "bash":
             return f"root@{self.state.vars.get('HOSTNAME', '')}:{where}# "
+        if self.state.flavour == "zsh":  # zsh's own default for root, %m%# (netshoot's theme is not drawn)
+            return f"{self.state.vars.get('HOSTNAME', '').split('.')[0]}# "
         if self.state.flavour == "dash":
             return "# "
         return f"{where} # "
@@ -711,6 +716,8 @@ class Interp:
         return f"{self.state.argv0}: {text}\n"
 
     def _not_found(self, name: str) -> str:
+        if self.state.flavour == "zsh":
+            return f"zsh: command not found: {name}\n"
         if self.state.flavour == "bash":
             return self._message(f"{name}: {'No such file or directory' if '/' in name else 'command not found'}")
         return self._message(f"{name}: not found")

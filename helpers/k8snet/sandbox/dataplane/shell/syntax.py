@@ -185,6 +185,8 @@ class ShellSyntaxError(Exception):
         if flavour == "dash":
             tail = f" (expecting {self.expecting})" if self.expecting else ""
             return f"{self.line}: Syntax error: {self.unexpected} unexpected{tail}"
+        if flavour == "zsh":
+            return f"parse error near `{self.unexpected.strip(chr(34))}'"
         if flavour == "bash":
             if self.unexpected == "end of file":
                 return f"-c: line {self.line}: syntax error: unexpected end of file"
