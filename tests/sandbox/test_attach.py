@@ -172,3 +172,17 @@ def test_kubectl_debug_with_netshoot_gets_its_default_shell(sandbox, ns):
         if proc.poll() is None:
             proc.kill()
         os.close(leader)
+
+
+def test_kubectl_cp_both_ways_through_tar(sandbox, ns, tmp_path):
+    sandbox.kubectl("-n", ns, "run", "files", "--image=busybox:1.36", "--", "sleep", "3600")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/files", "--timeout=30s")
+    local = tmp_path / "page.html"
+    local.write_text("<h1>copied in</h1>\n")
+    sandbox.kubectl("-n", ns, "cp", str(local), "files:/tmp/page.html")
+    assert sandbox.kubectl("-n", ns, "exec", "files", "--", "cat", "/tmp/page.html").stdout == "<h1>copied in</h1>\n"
+    sandbox.kubectl("-n", ns, "exec", "files", "--", "sh", "-c", "mkdir -p /tmp/out/sub; echo a > /tmp/out/a.txt; "
+                    "echo b > /tmp/out/sub/b.txt")
+    sandbox.kubectl("-n", ns, "cp", "files:/tmp/out", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
+    assert (tmp_path / "out" / "sub" / "b.txt").read_text() == "b\n"

@@ -965,8 +965,104 @@ def cmd_expr(ctx: Ctx, name: str, args: list[str]) -> int:
     return 1 if value in ("", "0") else 0
 
 
+def cmd_tar(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``tar c|x|t [v] [m] [-f -|FILE] [-C DIR] [PATHS…]`` (busybox tar, GNU tar alike here), with the long
+    options ``kubectl cp`` sends (``--no-same-permissions``, ``--no-same-owner``): archives of the
+    container's files, on stdout/stdin or in a file."""
+    import io
+    import tarfile
+
+    mode, archive, directory, paths = "", "", ctx.cwd, []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--no-same-permissions", "--no-same-owner", "--preserve-permissions", "-m", "-v"):
+            pass
+        elif arg == "-C" and i + 1 < len(args):
+            directory = FileSystem.norm(args[i + 1], ctx.cwd)
+            i += 1
+        elif arg in ("-f", "--file") and i + 1 < len(args):
+            archive = args[i + 1]
+            i += 1
+        elif arg.startswith("-") and arg != "-" or (i == 0 and not arg.startswith("-")):
+            letters = arg.lstrip("-")
+            if set(letters) - set("cxtvmfpoO"):
+                return _unsupported(ctx, "tar", arg)
+            mode = next((m for m in "cxt" if m in letters), mode)
+            if "f" in letters and i + 1 < len(args):
+                archive = args[i + 1]
+                i += 1
+        else:
+            paths.append(arg)
+        i += 1
+    if not mode:
+        ctx.error("tar: need at least one option\n" if not _gnu(ctx) else
+                  "tar: You must specify one of the '-Acdtrux', '--delete' or '--test-label' options\n")
+        return 1
+    if mode == "c":
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as out:
+            for path in paths:
+                member = path.lstrip("/")
+                if member != path:
+                    ctx.error("tar: removing leading '/' from member names\n")
+                _tar_add(out, ctx.fs, FileSystem.norm(path, directory), member)
+        data = buffer.getvalue()
+        if archive in ("", "-"):
+            ctx.write(data)
+        elif ctx.fs.write(FileSystem.norm(archive, ctx.cwd), data):
+            ctx.error(f"tar: can't open '{archive}'\n")
+            return 1
+        return 0
+    raw = ctx.stdin if archive in ("", "-") else ctx.fs.read(FileSystem.norm(archive, ctx.cwd))
+    if raw is None:
+        ctx.error(f"tar: can't open '{archive}': No such file or directory\n")
+        return 1
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as src:
+            for member in src.getmembers():
+                if mode == "t":
+                    ctx.write(member.name + ("/" if member.isdir() else "") + "\n")
+                    continue
+                target = FileSystem.norm(member.name.lstrip("/"), directory)
+                if member.isdir():
+                    ctx.fs.mkdir(target, parents=True)
+                elif member.isfile():
+                    ctx.fs.mkdir(posixpath.dirname(target), parents=True)
+                    handle = src.extractfile(member)
+                    problem = ctx.fs.write(target, handle.read() if handle else b"")
+                    if problem:
+                        ctx.error(f"tar: can't open '{member.name}': {problem}\n")
+                        return 1
+    except tarfile.TarError:
+        ctx.error("tar: invalid tar magic\n")
+        return 1
+    return 0
+
+
+def _tar_add(out: object, fs: FileSystem, path: str, member: str) -> None:
+    import io
+    import tarfile
+
+    assert isinstance(out, tarfile.TarFile)
+    if fs.is_dir(path):
+        info = tarfile.TarInfo(member.rstrip("/") or ".")
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        out.addfile(info)
+        for entry in fs.listdir(path):
+            _tar_add(out, fs, posixpath.join(path, entry), posixpath.join(member, entry))
+        return
+    data = fs.read(path)
+    if data is None:
+        return
+    info = tarfile.TarInfo(member)
+    info.size, info.mode = len(data), 0o644
+    out.addfile(info, io.BytesIO(data))
+
+
 HANDLERS = {"printf": cmd_printf, "head": cmd_head, "wc": cmd_wc, "grep": cmd_grep, "egrep": cmd_grep,
             "fgrep": cmd_grep, "cut": cmd_cut, "sort": cmd_sort, "uniq": cmd_uniq, "tr": cmd_tr, "sed": cmd_sed,
             "seq": cmd_seq, "tee": cmd_tee, "cp": cmd_cp, "mv": cmd_cp, "basename": cmd_basename,
-            "dirname": cmd_basename, "id": cmd_id, "whoami": cmd_whoami, "uname": cmd_uname, "expr": cmd_expr}
+            "dirname": cmd_basename, "id": cmd_id, "whoami": cmd_whoami, "uname": cmd_uname, "expr": cmd_expr,
+            "tar": cmd_tar}
 STEPWISE = {"tail": cmd_tail}
