@@ -36,20 +36,32 @@ def test_a_short_command_with_run_i_rm_prints_its_output(sandbox, ns):
 
 def test_run_it_gives_a_terminal_with_a_prompt_and_echo(sandbox, ns):
     """kubectl run -it in a real terminal (a pty): the prompt, the typed command echoed, CR LF line ends."""
-    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "run", "term", "-it", "--rm", "--restart=Never",
-                                               "--image=busybox:1.36", "--", "sh")
+    seen = _converse(sandbox, ["-n", ns, "run", "term", "-it", "--rm", "--restart=Never", "--image=busybox:1.36",
+                               "--", "sh"], b"/ # ", [(b"echo $((6*7))\r", b"42\r\n")], b'pod "term" deleted')
+    assert b"echo $((6*7))\r\n42\r\n" in seen
+
+
+def _converse(sandbox, argv: list[str], prompt: bytes, exchanges: list[tuple[bytes, bytes]],
+              farewell: bytes = b"") -> bytearray:
+    """A terminal session as kubectl run -it and kubectl debug -it begin it (press enter for the prompt), then
+    each (keys, expected output) in turn, then ``exit``; what the terminal showed."""
+    proc, leader, seen, read_until = _terminal(sandbox, *argv)
     try:
         read_until(b"If you don't see a command prompt, try pressing enter.")
         os.write(leader, b"\r")
-        read_until(b"/ # ")
-        os.write(leader, b"echo $((6*7))\r")
-        read_until(b"42\r\n")
-        assert b"echo $((6*7))\r\n42\r\n" in seen
+        read_until(prompt)
+        for keys, expected in exchanges:
+            os.write(leader, keys)
+            read_until(expected)
         os.write(leader, b"exit\r")
-        read_until(b'pod "term" deleted')
-    finally:
+        if farewell:
+            read_until(farewell)
         proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
         os.close(leader)
+    return seen
 
 
 def test_attach_follows_a_running_loop(sandbox, ns):
@@ -131,20 +143,8 @@ def test_kubectl_debug_adds_an_ephemeral_container_with_a_shell(sandbox, ns):
     kubelet starts the container once, kubectl attaches to its shell."""
     sandbox.kubectl("-n", ns, "run", "web", f"--image={AGNHOST}", "--", "netexec", "--http-port=8080")
     sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "--timeout=30s")
-    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "debug", "-it", "pod/web", "--image=busybox:1.36",
-                                               "--target=web", "--container=dbg")
-    try:
-        read_until(b"If you don't see a command prompt, try pressing enter.")
-        os.write(leader, b"\r")
-        read_until(b"/ # ")
-        os.write(leader, b"wget -qO- localhost:8080/hostname; echo\r")
-        read_until(b"web\r\n")
-        os.write(leader, b"exit\r")
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(leader)
+    _converse(sandbox, ["-n", ns, "debug", "-it", "pod/web", "--image=busybox:1.36", "--target=web",
+                        "--container=dbg"], b"/ # ", [(b"wget -qO- localhost:8080/hostname; echo\r", b"web\r\n")])
     pod = sandbox.kubectl_json("-n", ns, "get", "pod", "web")
     assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["dbg"]
     assert pod["spec"]["ephemeralContainers"][0]["targetContainerName"] == "web"
@@ -157,21 +157,10 @@ def test_kubectl_debug_with_netshoot_gets_its_default_shell(sandbox, ns):
     """netshoot's CMD is zsh: the sandbox's shell answers for it, saying so, with zsh's own prompt."""
     sandbox.kubectl("-n", ns, "run", "api", f"--image={AGNHOST}", "--", "netexec", "--http-port=8080")
     sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/api", "--timeout=30s")
-    proc, leader, seen, read_until = _terminal(sandbox, "-n", ns, "debug", "-it", "pod/api",
-                                               "--image=nicolaka/netshoot", "--target=api", "--container=shoot")
-    try:
-        read_until(b"If you don't see a command prompt, try pressing enter.")
-        os.write(leader, b"\r")
-        read_until(b"api# ")
-        os.write(leader, b"nc -zv localhost 8080; frobnicate\r")
-        read_until(b"zsh: command not found: frobnicate")
-        assert b"Connection to localhost (127.0.0.1) 8080 port [tcp/http-alt] succeeded!" in seen
-        os.write(leader, b"exit\r")
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(leader)
+    seen = _converse(sandbox, ["-n", ns, "debug", "-it", "pod/api", "--image=nicolaka/netshoot", "--target=api",
+                               "--container=shoot"], b"api# ",
+                     [(b"nc -zv localhost 8080; frobnicate\r", b"zsh: command not found: frobnicate")])
+    assert b"Connection to localhost (127.0.0.1) 8080 port [tcp/http-alt] succeeded!" in seen
 
 
 def test_kubectl_cp_both_ways_through_tar(sandbox, ns, tmp_path):
