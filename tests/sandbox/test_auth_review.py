@@ -18,8 +18,16 @@ def test_auth_can_i_list_shows_every_rule(sandbox):
     assert "*.*" in out and "[*]" in out
 
 
+def test_kubectl_auth_whoami(sandbox):
+    """kubectl 1.32+ sends its SelfSubjectReview as protobuf; the table prints kind's admin."""
+    out = sandbox.kubectl("auth", "whoami").stdout.splitlines()
+    assert out[0].split() == ["ATTRIBUTE", "VALUE"]
+    assert out[1].split() == ["Username", "kubernetes-admin"]
+    assert out[2].split()[0] == "Groups" and "kubeadm:cluster-admins" in out[2]
+
+
 def test_a_self_subject_review_names_kind_s_admin(sandbox):
-    """What `kubectl auth whoami` asks (its protobuf body is not decoded yet: JSON here)."""
+    """What `kubectl auth whoami` asks, over JSON."""
     code, review, _ = call(sandbox, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
                            json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}))
     info = review["status"]["userInfo"]

@@ -93,7 +93,9 @@ MICRO_TIME = f"{META}.MicroTime"
 FIELDS_V1 = f"{META}.FieldsV1"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
-SPECIAL = (TIME, MICRO_TIME, FIELDS_V1, QUANTITY, INT_OR_STRING)
+EXTRA_VALUE = "io.k8s.api.authentication.v1.ExtraValue"
+"""``type ExtraValue []string``: a message of one repeated string on the wire, a plain list in JSON."""
+SPECIAL = (TIME, MICRO_TIME, FIELDS_V1, QUANTITY, INT_OR_STRING, EXTRA_VALUE)
 """Messages whose JSON form is not an object of their fields (custom Go JSON marshalling)."""
 
 SCALARS = ("string", "bool", "int32", "int64", "[]byte")
@@ -121,6 +123,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("autoscaling/v1", "Scale"): "io.k8s.api.autoscaling.v1.Scale",
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "io.k8s.api.authentication.v1.SelfSubjectReview",
 }
 """Request-body kinds this module decodes, by (apiVersion, kind).
 
@@ -1492,6 +1495,20 @@ MESSAGES: dict[str, dict[int, str]] = {
         2: "operator string",
         3: "values,omitempty []string",
     },
+    # --- k8s.io/api/authentication/v1/generated.proto ---------------------------------------
+    "io.k8s.api.authentication.v1.SelfSubjectReview": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "status,omitempty SelfSubjectReviewStatus",
+    },
+    "io.k8s.api.authentication.v1.SelfSubjectReviewStatus": {
+        1: "userInfo,omitempty UserInfo",
+    },
+    "io.k8s.api.authentication.v1.UserInfo": {
+        1: "username,omitempty string",
+        2: "uid,omitempty string",
+        3: "groups,omitempty []string",
+        4: "extra,omitempty map[string]ExtraValue",
+    },
     "io.k8s.api.authorization.v1.SelfSubjectAccessReview": {
         1: "metadata,omitempty metav1.ObjectMeta",
         2: "spec SelfSubjectAccessReviewSpec",
@@ -1849,6 +1866,8 @@ def _decode_value(field: Field, wire: int, value: int | bytes, message: str, pat
         return _decode_int_or_string(data)
     if kind == FIELDS_V1:
         return _decode_fields_v1(data, path)
+    if kind == EXTRA_VALUE:
+        return [_need_bytes(v, message, field).decode("utf-8", "replace") for n, _, v in read_fields(data) if n == 1]
     return decode_message(kind, data, path)
 
 
