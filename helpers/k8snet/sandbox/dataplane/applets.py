@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Generator
 
 from .context import Ctx
-from .workloads import FileSystem
+from .files import FileSystem
 
 Step = float | None
 

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .workloads import NO_SPACE, FileSystem
+from .files import NO_SPACE, FileSystem
 
 if TYPE_CHECKING:
     from . import DataPlane

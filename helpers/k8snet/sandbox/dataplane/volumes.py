@@ -14,7 +14,7 @@ import posixpath
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .workloads import FS_BUDGET, FileSystem
+from .files import FS_BUDGET, FileSystem
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
