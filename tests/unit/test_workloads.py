@@ -77,9 +77,10 @@ def test_image_families_from_references():
     assert image_family("registry.k8s.io/serve_hostname") == image_family("k8s.gcr.io/serve_hostname") == \
         "serve_hostname"
     assert image_family("gcr.io/google-containers/busybox") == "busybox"
-    assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "alpine", "curl",
-                             "serve_hostname",
-                             "netshoot"}
+    assert image_family("bprashanth/nginxhttps:1.0") == "nginx"
+    assert image_family("radial/busyboxplus:curl") == "busyboxplus"
+    assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
+                             "alpine", "curl", "serve_hostname", "netshoot"}
 
 
 def test_agnhost_defaults_from_upstream_flags():

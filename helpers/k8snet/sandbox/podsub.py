@@ -532,8 +532,8 @@ async def log_(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str, nam
     book = data_plane(sb).logs
     uid = pod["metadata"]["uid"]
     writer = LogWriter(opts, sb.clock.now())
-    if opts.previous:  # no container restarts in the sandbox keep their logs
-        return web.Response(body=b"", content_type="text/plain")
+    if opts.previous:  # the last terminated instance's lines (never followed: that instance has ended)
+        return web.Response(body=writer.backlog(book.previous(uid, container)), content_type="text/plain")
     if not opts.follow:
         return web.Response(body=writer.backlog(book.lines(uid, container)), content_type="text/plain")
     queue = book.subscribe(uid, container)  # before reading the backlog: no line falls in between

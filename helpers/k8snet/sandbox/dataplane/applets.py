@@ -902,6 +902,7 @@ GROUPS = {
     # the root user's groups in each image's /etc/group
     "alpine": "0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),11(floppy),20(dialout),26(tape),27(video)",
     "busybox": "0(root),10(wheel)",
+    "busyboxplus": "0(root),10(wheel)",
     "nginx": "0(root)",
 }
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from . import applets, net_error_line, netapplets
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, Budget, Ctx, Killed, Pipe, WriteFailed
-from .model import DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
+from .model import Connection, DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
 from .shell.interp import Host, Interp, Step, new_state, static_words
 from .shell.syntax import Parser, ShellSyntaxError
 from .shell.syntax import Simple as SimpleCommand
@@ -60,6 +60,7 @@ AVAILABLE = {
     "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2", "ss", "dig", "host"}
     | _NET_BUSYBOX,
     "busybox": _BUSYBOX_EMULATED,
+    "busyboxplus": _BUSYBOX_EMULATED | {"curl"},
     "alpine": _BUSYBOX_EMULATED | {"apk"},
     "curl": _BUSYBOX_EMULATED | {"curl"},
     "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "zsh", "ss", "dig", "host"},
@@ -83,6 +84,7 @@ PRESENT = {
     # iproute2 iperf bash) and coredns from the image root
     "agnhost": set(_BUSYBOX.split()) | {"ash", "bash", "curl", "dig", "host", "nc", "ss", "iperf", "apk"},
     "busybox": set(_BUSYBOX.split()) | {"ash"},  # the busybox image: its applets and nothing else
+    "busyboxplus": set(_BUSYBOX.split()) | {"ash", "curl"},  # radial/busyboxplus:curl: busybox and curl
     "alpine": set(_BUSYBOX.split()) | {"ash", "apk"},
     "curl": set(_BUSYBOX.split()) | {"ash", "curl", "apk"},  # Alpine with curl
     # Alpine with netshoot's packages (its Dockerfile and build/fetch_binaries.sh)
@@ -421,7 +423,7 @@ def _lookup(ctx: Ctx, name: str) -> str | None:
         return None
     if "/" in found:
         return found
-    if ctx.family == "busybox" or found in ("sh", "ash", "bash", "dash", "cat", "ls", "echo", "date", "hostname",
+    if ctx.family in ("busybox", "busyboxplus") or found in ("sh", "ash", "bash", "dash", "cat", "ls", "echo", "date", "hostname",
                                             "mkdir", "rm", "touch", "sleep", "true", "false", "pwd"):
         return f"/bin/{found}"
     return f"/usr/bin/{found}"
@@ -668,20 +670,43 @@ def cmd_shell(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int
 
 
 def cmd_nginx(ctx: Ctx, name: str, args: list[str]) -> int:
-    version = ctx.dp.workloads.program(ctx.pod, ctx.container).opts.get("version", "")
+    """nginx's command line (src/core/nginx.c): -v, -t, -s reload, and a start that reads the configuration."""
+    workloads = ctx.dp.workloads
+    version = workloads.program(ctx.pod, ctx.container).opts.get("version", "")
+    stamp = ctx.dp.sb.clock.now().strftime("%Y/%m/%d %H:%M:%S")
+    conf = "/etc/nginx/nginx.conf"
     if args[:1] in (["-v"], ["-V"]):
         ctx.error(f"nginx version: nginx/{version}\n")
         return 0
     if args[:1] == ["-t"]:
-        ctx.error("nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"
-                  "nginx: configuration file /etc/nginx/nginx.conf test is successful\n")
+        problem = workloads.load_nginx(ctx.pod, ctx.container)
+        if isinstance(problem, str):
+            ctx.error(f"nginx: [emerg] {problem}\nnginx: configuration file {conf} test failed\n")
+            return 1
+        ctx.error(f"nginx: the configuration file {conf} syntax is ok\n"
+                  f"nginx: configuration file {conf} test is successful\n")
         return 0
     if args[:2] == ["-s", "reload"]:
-        stamp = ctx.dp.sb.clock.now().strftime("%Y/%m/%d %H:%M:%S")
+        problem = workloads.reload_nginx(ctx.pod, ctx.container)
+        if problem:
+            ctx.error(f"nginx: [emerg] {problem}\n")
+            return 1
         ctx.error(f"{stamp} [notice] 40#40: signal process started\n")
+        ctx.dp.logs.append(ctx.pod["metadata"].get("uid", ""), ctx.container,
+                           f"{stamp} [notice] 1#1: signal 1 (SIGHUP) received from 40, reconfiguring\n"
+                           f"{stamp} [notice] 1#1: reconfiguring\n")
         return 0
-    ctx.error("k8snet sandbox: only nginx -v, -t and -s reload are emulated\n")
-    return 127
+    if args and args[0] not in ("-g", "-c", "-e", "-p"):
+        ctx.error(f"nginx: invalid option: \"{args[0].lstrip('-')}\"\n")
+        return 1
+    config = workloads.load_nginx(ctx.pod, ctx.container)
+    if isinstance(config, str):  # what stops nginx at start: the error log (stderr) and the master's own line
+        ctx.error(f"{stamp} [emerg] 1#1: {config}\nnginx: [emerg] {config}\n")
+        return 1
+    port = min(config.ports() or {(80, "TCP"): ""})[0]  # a second nginx in a running container
+    ctx.error(f"nginx: [emerg] bind() to 0.0.0.0:{port} failed (98: Address already in use)\n" * 5
+              + "nginx: [emerg] still could not bind()\n")
+    return 1
 
 
 def cmd_http_echo(ctx: Ctx, name: str, args: list[str]) -> int:
@@ -958,15 +983,10 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -
         state.update(ip=dialed_ip(conn, address), port=port,
                      local_port=conn.client_port if conn.client_ip == ctx.pod_ip else
                      ctx.dp.workloads.ephemeral_port())
-        if scheme == "https" and not ctx.dp.workloads.speaks_tls(conn.dst_pod, conn.port):
-            # a plain-HTTP server answers the TLS ClientHello with an HTTP 400: OpenSSL's "wrong version number"
-            prefix = "TLS connect error: " if version >= "8" else ""
-            return 35, f"{prefix}error:0A00010B:SSL routines::wrong version number"
-        if scheme == "https" and "insecure" not in o.flags:
-            return 60, ("SSL certificate problem: self-signed certificate\nMore details here: "
-                        "https://curl.se/docs/sslcerts.html\n\ncurl failed to verify the legitimacy of the server "
-                        "and therefore could not\nestablish a secure connection to it. To learn more about this "
-                        "situation and\nhow to fix it, please visit the webpage mentioned above.")
+        if scheme == "https":
+            code, message = _curl_tls(ctx, o, conn, host, version)
+            if code:
+                return code, message
         headers = {"Host": parts.netloc, "User-Agent": o.values.get("user-agent", f"curl/{version}"), "Accept": "*/*"}
         if "referer" in o.values:
             headers["Referer"] = o.values["referer"]
@@ -994,6 +1014,51 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -
             continue
         return 0, ""
     return 47, "Maximum (50) redirects followed"
+
+
+CURL_VERIFY_HELP = ("\nMore details here: https://curl.se/docs/sslcerts.html\n\ncurl failed to verify the legitimacy "
+                    "of the server and therefore could not\nestablish a secure connection to it. To learn more about "
+                    "this situation and\nhow to fix it, please visit the webpage mentioned above.")
+"""What curl's tool adds after a CURLE_PEER_FAILED_VERIFICATION (60) message (src/tool_operate.c)."""
+
+
+def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) -> tuple[int, str]:
+    """A real handshake with the server's certificate (:mod:`.tls`), then curl's checks and words
+    (lib/vtls/openssl.c: ossl_connect_step2 and ossl_verifyhost)."""
+    from . import tls
+
+    sni = "" if is_ip(host) else host  # curl sends no SNI for an IP address
+    server = ctx.dp.workloads.tls_server(conn, sni)
+    if server is None:  # a plain-HTTP server answers the ClientHello with an HTTP 400
+        prefix = "TLS connect error: " if version >= "8" else ""
+        return 35, f"{prefix}error:0A00010B:SSL routines::wrong version number"
+    verify = "insecure" not in o.flags
+    files: dict[str, bytes] = {}
+    for opt in ("cacert", "cert", "key"):
+        if opt in o.values:
+            data = ctx.fs.read(FileSystem.norm(o.values[opt], ctx.cwd))
+            if data is None:
+                if opt == "cacert":
+                    return 77, f"error setting certificate file: {o.values[opt]}"
+                return 58, f"could not load PEM client certificate from {o.values[opt]}, OpenSSL error " \
+                           "error:80000002:system library::No such file or directory"
+            files[opt] = data
+    try:
+        client = tls.client_context(files.get("cacert"), verify, files.get("cert", b""), files.get("key", b""))
+    except (tls.TlsLoadError, ValueError):
+        return 58, f"unable to set private key file: '{o.values.get('key', '')}' type PEM"
+    shake = tls.handshake(client, server, sni)
+    if not shake.ok:
+        if shake.verify_code:
+            return 60, f"SSL certificate problem: {shake.verify_message}{CURL_VERIFY_HELP}"
+        if shake.failed_side == "server":  # TLS 1.3: the server's alert arrives with the first read
+            return 56, f"OpenSSL SSL_read: {shake.error}, errno 0"
+        return 35, f"TLS connect error: {shake.error}"
+    if verify:
+        problem = tls.check_host(shake.peer_chain[0], host, ctx.dp.sb.clock.now())
+        if problem:
+            return 60, problem + CURL_VERIFY_HELP
+    return 0, ""
 
 
 def _curl_record(state: dict[str, Any], response: HttpResponse, method: str) -> None:
@@ -1062,7 +1127,7 @@ WGET_LONG = {
     "output-document": ("O", True), "output-file": ("o", True), "directory-prefix": ("P", True),
     "proxy": ("Y", True), "user-agent": ("U", True), "timeout": ("T", True), "tries": ("t", True),
     "header": ("header", True), "post-data": ("post-data", True), "post-file": ("post-file", True),
-    "spider": ("spider", False), "no-check-certificate": ("", False), "passive-ftp": ("", False),
+    "spider": ("spider", False), "no-check-certificate": ("no-check-certificate", False), "passive-ftp": ("", False),
     "no-cache": ("", False), "no-verbose": ("", False), "no-clobber": ("", False),
     "no-host-directories": ("", False), "no-parent": ("", False),
 }
@@ -1123,6 +1188,29 @@ def wget_options(args: list[str]) -> tuple[list[tuple[str, str]], list[str]] | s
     return opts, urls
 
 
+def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> bool:
+    """busybox wget's TLS: the busybox image's own TLS code verifies nothing and says so (networking/tls.c
+    via wget.c spawn_ssl_client); Alpine's busybox hands the connection to ``ssl_client`` (OpenSSL), which
+    verifies against the image's public CAs unless --no-check-certificate. False: the transfer failed."""
+    from . import tls
+
+    server = ctx.dp.workloads.tls_server(conn, "" if is_ip(host) else host)
+    if server is None:
+        ctx.error("wget: error getting response: Connection reset by peer\n")
+        return False
+    internal = ctx.family in ("busybox", "busyboxplus")
+    if internal and check:
+        ctx.error("wget: note: TLS certificate validation not implemented\n")
+    shake = tls.handshake(tls.client_context(None, check and not internal), server, "" if is_ip(host) else host)
+    if shake.ok:
+        return True
+    step = "tls_post_process_server_certificate" if shake.verify_code else "ssl3_read_bytes"
+    ctx.error(f"40D7F2E6A67F0000:error:0A000086:SSL routines:{step}:{shake.verify_message or shake.error}:"
+              "ssl/statem/statem_clnt.c:2124:\nssl_client: SSL_connect\n"
+              "wget: error getting response: Connection reset by peer\n")
+    return False
+
+
 def cmd_apk(ctx: Ctx, name: str, args: list[str]) -> int:
     """Alpine's package manager: the sandbox has no network outside the cluster, so no mirror answers."""
     if args[:1] in (["--version"], ["-V"]):
@@ -1141,7 +1229,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
         ctx.error(f"{parsed}\n{WGET_USAGE}")
         return 1
     opts, urls = parsed
-    quiet, output, spider, show_headers = False, "", False, False
+    quiet, output, spider, show_headers, check = False, "", False, False, True
     headers: list[str] = []
     ua, post = "Wget", None
     for key, value in opts:
@@ -1164,6 +1252,8 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
                 return 1
         elif key == "spider":
             spider = True
+        elif key == "no-check-certificate":
+            check = False
         elif key == "T" and not value.isdigit():  # "T:+": a number (xatou)
             ctx.error(f"wget: invalid number '{value}'\n")
             return 1
@@ -1172,7 +1262,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
         ctx.error(WGET_USAGE)
         return 1
     parts = urlsplit(urls[0] if "://" in urls[0] else "http://" + urls[0])
-    host, port = parts.hostname or "", parts.port or 80
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn = ctx.dp.connect(ctx.pod, host, port, "TCP")
@@ -1191,8 +1281,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
     ip = dialed_ip(conn, host)
     if not quiet:
         ctx.error(f"Connecting to {parts.netloc} ({ip}:{port})\n")
-    if parts.scheme == "https":
-        ctx.error("wget: error getting response: Connection reset by peer\n")
+    if parts.scheme == "https" and not _wget_tls(ctx, conn, host, check):
         return 1
     request_headers = {"Host": parts.netloc, "User-Agent": ua, "Connection": "close"}
     if post is not None:
@@ -1203,7 +1292,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
         request_headers[key.strip()] = value.strip()
     method = "POST" if post is not None else "HEAD" if spider else "GET"
     response = ctx.dp.workloads.serve_http(conn, HttpRequest(method, path, request_headers, body=post or b"",
-                                                             host=parts.netloc))
+                                                             host=parts.netloc, scheme=parts.scheme or "http"))
     if response.status in (RAW_REPLY, EMPTY_REPLY):
         ctx.error("wget: error getting response\n")
         return 1

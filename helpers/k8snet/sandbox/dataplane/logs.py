@@ -39,6 +39,7 @@ class LogBook:
         self._bytes: dict[tuple[str, str], int] = {}
         self._followers: dict[tuple[str, str], list[asyncio.Queue[Line | None]]] = {}
         self._partial: dict[tuple[str, str], str] = {}  # the unfinished last line of each program's output
+        self._previous: dict[tuple[str, str], list[Line]] = {}  # the last terminated instance's lines
 
     def append(self, pod_uid: str, container: str, line: str, at: datetime | None = None) -> None:
         """Add one line (or several, split on newlines) and hand it to every follower."""
@@ -72,6 +73,18 @@ class LogBook:
         if tail:
             self.append(pod_uid, container, tail)
 
+    def restarted(self, pod_uid: str, container: str) -> None:
+        """The container was started again: its log so far becomes the previous instance's (``--previous``);
+        the kubelet keeps one terminated instance, so the one before is gone."""
+        key = (pod_uid, container)
+        self.close_line(pod_uid, container)
+        self._previous[key] = list(self._lines.pop(key, ()))
+        self._bytes.pop(key, None)
+
+    def previous(self, pod_uid: str, container: str) -> list[Line]:
+        """The lines of the container's last terminated instance, oldest first."""
+        return list(self._previous.get((pod_uid, container), ()))
+
     def has(self, pod_uid: str, container: str) -> bool:
         """Whether the container has written anything yet (its program has started)."""
         return bool(self._lines.get((pod_uid, container)))
@@ -101,6 +114,8 @@ class LogBook:
         for key in [k for k in self._lines if k[0] == pod_uid]:
             del self._lines[key]
             self._bytes.pop(key, None)
+        for key in [k for k in self._previous if k[0] == pod_uid]:
+            del self._previous[key]
         for key in [k for k in self._followers if k[0] == pod_uid]:
             for queue in self._followers.pop(key):
                 queue.put_nowait(None)

@@ -7,7 +7,9 @@ and every decision can be reported as a :class:`Hop` of a trace.
 
 from __future__ import annotations
 
+import email.utils
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 Obj = dict[str, Any]
@@ -78,6 +80,11 @@ class Connection:
     client_port: int
     hops: list[Hop] = field(default_factory=list)
     service: Obj | None = None
+
+
+def http_date(t: datetime) -> str:
+    """An RFC 7231 date (``Wed, 25 Nov 2026 04:00:00 GMT``), as Date and Last-Modified carry it."""
+    return email.utils.formatdate(t.replace(tzinfo=UTC).timestamp(), usegmt=True)
 
 
 @dataclass

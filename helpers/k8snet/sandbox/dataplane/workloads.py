@@ -19,7 +19,6 @@ writable layer) that exec'd commands and exec probes read and write.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import http
 import ipaddress
@@ -33,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
-from .model import Connection, HttpRequest, HttpResponse, NetError, Refused, Timeout
+from .model import Connection, HttpRequest, HttpResponse, NetError, Refused, Timeout, http_date
+from .nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
+from .nginx import NGINX_CONF, NGINXHTTPS_CONF
 from .volumes import mount_all, mount_service_account
 
 if TYPE_CHECKING:
@@ -76,8 +77,11 @@ EMULATED: dict[str, dict[str, Any]] = {
         "commands": ["/http-echo -version (the image has no shell)"],
     },
     "nginx": {
-        "images": ["nginx", "nginx:<version>"],
-        "programs": ["nginx on 80/TCP serving /usr/share/nginx/html (default welcome page), access log"],
+        "images": ["nginx", "nginx:<version>", "bprashanth/nginxhttps:1.0 (the https-nginx example: the image's "
+                   "nginx without docker-entrypoint.sh)"],
+        "programs": ["nginx reading /etc/nginx/nginx.conf and its includes: listen (ssl), server_name, location, "
+                     "root, alias, index, try_files, return, error_page, add_header, proxy_pass and upstream, "
+                     "ssl_certificate (real TLS); the default site on 80/TCP; the main access log"],
         "commands": ["curl", "hostname", "cat", "echo", "touch", "rm", "ls", "mkdir", "test", "date", "env",
                      "sleep", "nginx -v", "sh -c / bash -c"],
     },
@@ -92,6 +96,11 @@ EMULATED: dict[str, dict[str, Any]] = {
                      "default `sh`, which reads a held-open stdin)"],
         "commands": ["sh (busybox ash)", "wget", "nslookup", "nc", "ping", "ip", "ifconfig", "route", "netstat",
                      "the text tools (printf, grep, sed, …)", "hostname", "cat", "echo", "sleep"],
+    },
+    "busyboxplus": {
+        "images": ["radial/busyboxplus:curl"],
+        "programs": ["as busybox"],
+        "commands": ["curl (answered as the sandbox's curl 8; the image's own build is older)", "as busybox"],
     },
     "alpine": {
         "images": ["alpine", "alpine:<version>"],
@@ -126,11 +135,16 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "coredns": (["/coredns"], []),
     "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
     "busybox": ([], ["sh"]),  # docker-library/busybox Dockerfile: CMD ["sh"]
+    "busyboxplus": ([], ["/bin/sh"]),  # radial/busyboxplus Dockerfile: CMD ["/bin/sh"]
     "alpine": ([], ["/bin/sh"]),  # alpinelinux/docker-alpine Dockerfile: CMD ["/bin/sh"]
     "curl": (["/entrypoint.sh"], ["curl"]),  # curl/curl-container Dockerfile: ENTRYPOINT, CMD ["curl"]
     "netshoot": ([], ["zsh"]),  # nicolaka/netshoot Dockerfile: CMD ["zsh"]
 }
-BUSYBOX_FAMILIES = frozenset({"agnhost", "busybox", "alpine", "curl", "netshoot"})
+IMAGE_OVERRIDES: dict[str, tuple[list[str], list[str]]] = {
+    # images of a family whose ENTRYPOINT/CMD differ from the family's
+    "bprashanth/nginxhttps": ([], ["nginx", "-g", "daemon off;"]),  # FROM nginx (2016): no docker-entrypoint.sh
+}
+BUSYBOX_FAMILIES = frozenset({"agnhost", "busybox", "busyboxplus", "alpine", "curl", "netshoot"})
 """Images whose /bin/sh is busybox ash (agnhost and curlimages/curl and netshoot are built on Alpine)."""
 
 PROCESS_FAMILIES = BUSYBOX_FAMILIES | {"nginx"}
@@ -143,8 +157,8 @@ IDLE = {"sleep", "tail"}  # long-running commands that serve nothing (sleep 3600
 # -- images and argv ---------------------------------------------------------------------
 
 
-def image_family(image: str) -> str | None:
-    """Which emulated program family an image reference names (None: not emulated)."""
+def image_path(image: str) -> str:
+    """An image reference's repository path without registry, tag or digest (``bprashanth/nginxhttps``)."""
     repo = image.split("@")[0]
     last = repo.rsplit("/", 1)[-1]
     if ":" in last:
@@ -152,12 +166,17 @@ def image_family(image: str) -> str | None:
     parts = repo.split("/")
     if "." in parts[0] or ":" in parts[0] or parts[0] == "localhost":
         parts = parts[1:]  # drop the registry
-    path = "/".join(parts)
+    return "/".join(parts)
+
+
+def image_family(image: str) -> str | None:
+    """Which emulated program family an image reference names (None: not emulated)."""
+    path = image_path(image)
     if path.endswith("e2e-test-images/agnhost") or path == "kubernetes-e2e-test-images/agnhost":
         return "agnhost"
     if path == "hashicorp/http-echo":
         return "http-echo"
-    if path in ("nginx", "library/nginx"):
+    if path in ("nginx", "library/nginx", "bprashanth/nginxhttps"):
         return "nginx"
     if path in ("coredns/coredns", "coredns"):
         return "coredns"
@@ -167,7 +186,7 @@ def image_family(image: str) -> str | None:
         return "serve_hostname"
     return {"busybox": "busybox", "library/busybox": "busybox", "google-containers/busybox": "busybox",
             "google_containers/busybox": "busybox", "alpine": "alpine", "library/alpine": "alpine",
-            "curlimages/curl": "curl", "nicolaka/netshoot": "netshoot"}.get(path)
+            "curlimages/curl": "curl", "nicolaka/netshoot": "netshoot", "radial/busyboxplus": "busyboxplus"}.get(path)
 
 
 def image_tag(image: str) -> str:
@@ -262,7 +281,8 @@ def expand(text: str, env: dict[str, str]) -> str:
 
 def container_argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
     """The process the runtime starts: ``command`` replaces ENTRYPOINT, ``args`` replaces CMD."""
-    entry, cmd = IMAGE_DEFAULTS.get(image_family(container.get("image", "")) or "", ([], []))
+    image = container.get("image", "")
+    entry, cmd = IMAGE_OVERRIDES.get(image_path(image)) or IMAGE_DEFAULTS.get(image_family(image) or "", ([], []))
     if container.get("command"):
         argv = list(container["command"]) + list(container.get("args") or [])
     else:
@@ -520,26 +540,38 @@ def _http_echo(args: list[str], env: dict[str, str]) -> Program:
 
 
 def _nginx(tag: str, entrypoint: bool) -> Program:
-    """The nginx image: docker-entrypoint.sh's lines, then nginx's notices (error log on stderr)."""
+    """The nginx image: docker-entrypoint.sh's lines (worked out from the files at start), then nginx's notices
+    (its error log is stderr). The ports come from the configuration read at start (:mod:`.nginx`)."""
     version = nginx_version(tag)
-    lines = []
-    if entrypoint:
-        lines = ["/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
-                 "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
-                 "/docker-entrypoint.sh: Launching /docker-entrypoint.d/10-listen-on-ipv6-by-default.sh",
-                 "10-listen-on-ipv6-by-default.sh: info: Getting the checksum of /etc/nginx/conf.d/default.conf",
-                 "10-listen-on-ipv6-by-default.sh: info: Enabled listen on IPv6 in /etc/nginx/conf.d/default.conf",
-                 "/docker-entrypoint.sh: Sourcing /docker-entrypoint.d/15-local-resolvers.envsh",
-                 "/docker-entrypoint.sh: Launching /docker-entrypoint.d/20-envsubst-on-templates.sh",
-                 "/docker-entrypoint.sh: Launching /docker-entrypoint.d/30-tune-worker-processes.sh",
-                 "/docker-entrypoint.sh: Configuration complete; ready for start up"]
     gcc = "14.2.0 (Debian 14.2.0-19)" if version >= "1.29" else "12.2.0 (Debian 12.2.0-14)"
-    lines += ['{ngx} [notice] 1#1: using the "epoll" event method', "{ngx} [notice] 1#1: nginx/" + version,
-              f"{{ngx}} [notice] 1#1: built by gcc {gcc} ", f"{{ngx}} [notice] 1#1: OS: Linux {platform.release()}",
-              "{ngx} [notice] 1#1: getrlimit(RLIMIT_NOFILE): 1048576:1048576",
-              "{ngx} [notice] 1#1: start worker processes", "{ngx} [notice] 1#1: start worker process 29",
-              "{ngx} [notice] 1#1: start worker process 30"]
-    return Program("nginx", "nginx", {(80, "TCP"): "http"}, {"version": version}, lines)
+    lines = ['{ngx} [notice] 1#1: using the "epoll" event method', "{ngx} [notice] 1#1: nginx/" + version,
+             f"{{ngx}} [notice] 1#1: built by gcc {gcc} ", f"{{ngx}} [notice] 1#1: OS: Linux {platform.release()}",
+             "{ngx} [notice] 1#1: getrlimit(RLIMIT_NOFILE): 1048576:1048576",
+             "{ngx} [notice] 1#1: start worker processes", "{ngx} [notice] 1#1: start worker process 29",
+             "{ngx} [notice] 1#1: start worker process 30"]
+    return Program("nginx", "nginx", {(80, "TCP"): "http"}, {"version": version, "entrypoint": entrypoint}, lines)
+
+
+def nginx_entrypoint_lines(fs: FileSystem) -> list[str]:
+    """docker-entrypoint.sh and its 10-listen-on-ipv6-by-default.sh, as the files decide (nginxinc/docker-nginx
+    entrypoint/): a mounted (read-only) or changed default.conf is left alone and the script says why."""
+    conf = "/etc/nginx/conf.d/default.conf"
+    ipv6 = "10-listen-on-ipv6-by-default.sh: info: "
+    if fs.read(conf) is None or fs.is_dir(conf):
+        step = [ipv6 + f"{conf} is not a file or does not exist"]
+    elif fs.write(conf, fs.read(conf) or b"", append=True):  # touch: fails on a ConfigMap's read-only mount
+        step = [ipv6 + f"can not modify {conf} (read-only file system?)"]
+    elif fs.read(conf) != NGINX_DEFAULT_CONF:
+        step = [ipv6 + f"Getting the checksum of {conf}", ipv6 + f"{conf} differs from the packaged version"]
+    else:
+        step = [ipv6 + f"Getting the checksum of {conf}", ipv6 + f"Enabled listen on IPv6 in {conf}"]
+    return ["/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration",
+            "/docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/",
+            "/docker-entrypoint.sh: Launching /docker-entrypoint.d/10-listen-on-ipv6-by-default.sh", *step,
+            "/docker-entrypoint.sh: Sourcing /docker-entrypoint.d/15-local-resolvers.envsh",
+            "/docker-entrypoint.sh: Launching /docker-entrypoint.d/20-envsubst-on-templates.sh",
+            "/docker-entrypoint.sh: Launching /docker-entrypoint.d/30-tune-worker-processes.sh",
+            "/docker-entrypoint.sh: Configuration complete; ready for start up"]
 
 
 NGINX_INDEX = b"""<!DOCTYPE html>
@@ -568,11 +600,34 @@ Commercial support is available at
 """
 """The Debian nginx package's /usr/share/nginx/html/index.html (615 bytes, as the access log reports)."""
 
+NGINX_50X = b"""<!DOCTYPE html>
+<html>
+<head>
+<title>Error</title>
+<style>
+html { color-scheme: light dark; }
+body { width: 35em; margin: 0 auto;
+font-family: Tahoma, Verdana, Arial, sans-serif; }
+</style>
+</head>
+<body>
+<h1>An error occurred.</h1>
+<p>Sorry, the page you are looking for is currently unavailable.<br/>
+Please try again later.</p>
+<p>If you are the system administrator of this resource then you should check
+the error log for details.</p>
+<p><em>Faithfully yours, nginx.</em></p>
+</body>
+</html>
+"""
+"""The package's /usr/share/nginx/html/50x.html (the default site's error_page for 500-504)."""
+
 NGINX_MTIME = datetime(2025, 8, 13, 15, 38, 43, tzinfo=UTC)  # index.html's mtime in the image (Last-Modified, ETag)
 
 
-def seed_files(sb: Sandbox, pod: Pod, family: str | None) -> FileSystem:
-    """The files a fresh container of ``family`` has: the image's, plus the kubelet-managed /etc files."""
+def seed_files(sb: Sandbox, pod: Pod, image: str) -> FileSystem:
+    """The files a fresh container of ``image`` has: the image's, plus the kubelet-managed /etc files."""
+    family = image_family(image)
     ns = pod["metadata"].get("namespace", "default")
     ip = (pod.get("status") or {}).get("podIP", "")
     name = hostname(pod)
@@ -595,11 +650,12 @@ def seed_files(sb: Sandbox, pod: Pod, family: str | None) -> FileSystem:
     elif family == "curl":
         files["/entrypoint.sh"] = b""
     elif family == "nginx":
-        files.update({"/usr/share/nginx/html/index.html": NGINX_INDEX,
-                      "/usr/share/nginx/html/50x.html": b"<!DOCTYPE html>\n<html>\n<head>\n<title>Error</title>\n",
-                      "/docker-entrypoint.sh": b"", "/etc/nginx/nginx.conf": b"",
-                      "/etc/nginx/conf.d/default.conf": b"server {\n    listen       80;\n    listen  [::]:80;\n"
-                                                        b"    server_name  localhost;\n"})
+        files.update({"/usr/share/nginx/html/index.html": NGINX_INDEX, "/usr/share/nginx/html/50x.html": NGINX_50X,
+                      "/docker-entrypoint.sh": b"", "/etc/nginx/nginx.conf": NGINX_CONF,
+                      "/etc/nginx/mime.types": b"types {\n    text/html html htm shtml;\n}\n",
+                      "/etc/nginx/conf.d/default.conf": NGINX_DEFAULT_CONF})
+        if image_path(image) == "bprashanth/nginxhttps":  # the example's default.conf, baked in
+            files["/etc/nginx/conf.d/default.conf"] = NGINXHTTPS_CONF
         dirs |= {"/bin", "/usr/bin", "/var/log/nginx", "/var/cache/nginx", "/docker-entrypoint.d", "/home"}
     elif family == "http-echo":
         files["/http-echo"] = b""
@@ -623,11 +679,6 @@ def go_json(value: Any) -> str:
     """encoding/json.Marshal: compact, map keys sorted, <, > and & escaped."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def http_date(t: datetime) -> str:
-    """An RFC 7231 date (``Wed, 25 Nov 2026 04:00:00 GMT``), as Date and Last-Modified carry it."""
-    return email.utils.formatdate(t.replace(tzinfo=UTC).timestamp(), usegmt=True)
 
 
 def go_response(now: datetime, status: int, body: bytes, extra: dict[str, str] | None = None,
@@ -706,7 +757,7 @@ class Workloads:
         key = (pod["metadata"].get("uid", ""), container)
         if key not in self._files:
             spec = container_spec(pod, container) or {}
-            fs = seed_files(self.sb, pod, image_family(spec.get("image", "")))
+            fs = seed_files(self.sb, pod, spec.get("image", ""))
             mount_all(self.sb, pod, spec, fs, self._volumes.setdefault(key[0], {}),
                       lambda message: self._failed_mount(pod, message))
             mount_service_account(self.sb, pod, spec, fs)
@@ -740,6 +791,7 @@ class Workloads:
         uid = pod["metadata"].get("uid", "")
         self._files.pop((uid, container), None)
         self._env.pop((uid, container), None)
+        self.dp.logs.restarted(uid, container)
         self._start(pod, container)
 
     def footprint(self) -> dict[str, int]:
@@ -770,6 +822,11 @@ class Workloads:
         self.env(pod, container)  # the environment and volumes of the moment the container starts
         self.files(pod, container)
         program = self.program(pod, container)
+        if program.name == "nginx":
+            configured = self._configure_nginx(pod, container, program)
+            if configured is None:
+                return  # it stopped at start: its process printed why and exits 1
+            program = configured
         if program.name in ("exited", "idle") and program.family in PROCESS_FAMILIES:
             # a command the sandbox does not serve from, or one that only waits (sleep 3600, tail -f): it runs
             # as the container's process, so its output is its log and its end decides the pod
@@ -789,6 +846,83 @@ class Workloads:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{zerolog}", at.strftime("%Y-%m-%dT%H:%M:%SZ")), at=at)
+
+    def _configure_nginx(self, pod: Pod, container: str, program: Program) -> Program | None:
+        """nginx reads its configuration at start: the ports and answers come from it; a bad one stops it."""
+        from dataclasses import replace
+
+        uid = pod["metadata"].get("uid", "")
+        fs = self.files(pod, container)
+        if program.opts.get("entrypoint"):
+            for line in nginx_entrypoint_lines(fs):
+                self.dp.logs.append(uid, container, line)
+        config = self.load_nginx(pod, container)
+        spec = container_spec(pod, container) or {}
+        key = (uid, container, spec.get("image", ""))
+        if isinstance(config, str):
+            self._programs[key] = replace(program, ports={}, problem=f"nginx stopped at start: {config}")
+            self.dp.processes.start(pod, container, ["nginx", "-g", "daemon off;"])
+            return None
+        configured = replace(program, ports=config.ports(), opts={**program.opts, "config": config}, problem="")
+        self._programs[key] = configured
+        if config.not_emulated:
+            from ..controllers.events import record
+
+            record(self.sb, pod, "NotEmulated", f"container {container}: nginx directives the k8snet sandbox does "
+                   f"not emulate, which have no effect here: {', '.join(config.not_emulated[:10])}",
+                   "kubelet", type_="Warning")
+        return configured
+
+    def load_nginx(self, pod: Pod, container: str) -> Any:
+        """The container's nginx configuration as nginx reads it now, or the ``[emerg]`` text that stops it."""
+        from . import nginx
+
+        def resolve(name: str) -> str | None:
+            if is_ip(name.strip("[]")) or name == "localhost":
+                return "127.0.0.1" if name == "localhost" else name.strip("[]")
+            return next(iter(self.dp.dns.lookup(pod, name).addresses), None)
+
+        try:
+            return nginx.load(self.files(pod, container), resolve)
+        except nginx.ConfigError as exc:
+            return str(exc)
+
+    def reload_nginx(self, pod: Pod, container: str) -> str:
+        """``nginx -s reload``: the new configuration replaces the old one, or the error leaves it as it was."""
+        config = self.load_nginx(pod, container)
+        if isinstance(config, str):
+            return config
+        spec = container_spec(pod, container) or {}
+        key = (pod["metadata"].get("uid", ""), container, spec.get("image", ""))
+        from dataclasses import replace
+
+        program = self.program(pod, container)
+        self._programs[key] = replace(program, ports=config.ports(), opts={**program.opts, "config": config})
+        return ""
+
+    def tls_server(self, conn: Connection, sni: str) -> Any:
+        """The SSL context the program on a TLS port presents for ``sni`` (None: it does not speak TLS)."""
+        found = self._listener(conn.dst_pod, conn.port, "TCP")
+        if found is None or found[2] != "https":
+            return None
+        container, program, _ = found
+        if program.name == "traefik":
+            chosen = self.dp.ingress.tls_context(conn, sni)
+            return chosen[0] if chosen else None
+        if program.name == "nginx":
+            from .nginx import choose_server
+
+            server = choose_server(program.opts["config"], conn.port, sni)
+            return server.tls if server is not None else None
+        from .tls import TlsLoadError, server_context
+
+        fs = self.files(conn.dst_pod, container)
+        cert = fs.read(program.opts.get("tls-cert-file") or "/localhost.crt") or b""
+        key = fs.read(program.opts.get("tls-private-key-file") or "/localhost.key") or b""
+        try:
+            return server_context(cert, key)
+        except TlsLoadError:
+            return None
 
     def _started_at(self, pod: Pod, container: str) -> datetime:
         from ..clock import parse_time
@@ -863,7 +997,7 @@ class Workloads:
             response = HttpResponse(RAW_REPLY, {}, hostname(pod).encode())
         elif role == "dns":
             response = HttpResponse(EMPTY_REPLY)
-        elif role == "https" and req.scheme != "https" and program.name != "traefik":  # Go's net/http answers so
+        elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         else:
             handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
@@ -1099,36 +1233,41 @@ class Workloads:
 
     def _nginx(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
                now: datetime) -> HttpResponse:
-        """nginx's default site: static files from /usr/share/nginx/html, its error pages, the combined log."""
-        version = program.opts["version"]
-        path = urlsplit(req.path).path or "/"
-        fs = self.files(pod, container)
-        target = "/usr/share/nginx/html" + (path + "index.html" if path.endswith("/") else path)
-        body = fs.read(target) if not fs.is_dir(target) else None
-        head = {"Server": f"nginx/{version}", "Date": http_date(now)}
-        if req.method not in ("GET", "HEAD") and body is not None:
-            status, body, headers = 405, _nginx_error(405, "Not Allowed", version), {"Content-Type": "text/html"}
-        elif body is None:
-            status, body, headers = 404, _nginx_error(404, "Not Found", version), {"Content-Type": "text/html"}
-            self._log(pod, container, f'{now.strftime("%Y/%m/%d %H:%M:%S")} [error] 29#29: *1 open() "{target}" '
-                                      f'failed (2: No such file or directory), client: {conn.client_ip}, server: '
-                                      f'localhost, request: "{req.method} {path} HTTP/1.1", host: "{req.host}"')
-        else:
-            status = 200
-            stamp = int(NGINX_MTIME.timestamp())
-            headers = {"Content-Type": "text/html" if target.endswith(".html") else "text/plain",
-                       "Last-Modified": http_date(NGINX_MTIME), "ETag": f'"{stamp:x}-{len(body):x}"',
-                       "Accept-Ranges": "bytes"}
-        headers = {**head, "Content-Type": headers.pop("Content-Type"), "Content-Length": str(len(body)),
-                   **({"Last-Modified": headers.pop("Last-Modified")} if "Last-Modified" in headers else {}),
-                   "Connection": "keep-alive", **headers}
-        sent = 0 if req.method == "HEAD" else len(body)
+        """nginx answering from its configuration (:mod:`.nginx`); its access log line in the ``main`` format."""
+        from . import nginx
+
+        uid = pod["metadata"].get("uid", "")
+        stamp = now.strftime("%Y/%m/%d %H:%M:%S")
+        started = self._started_at(pod, container)
+
+        def upstream(host: str, port: int, uri: str, headers: dict[str, str], body: bytes) -> Any:
+            address = program.opts["config"].resolved.get(host, host)
+            try:
+                c = self.dp.connect(pod, address, port, "TCP")
+            except Timeout:
+                return "timeout", f"{address}:{port}"
+            except NetError:
+                return "refused", f"{address}:{port}"
+            r = self.serve_http(c, HttpRequest(req.method, uri, headers, body, host=headers.get("Host", ""),
+                                               scheme="http"))
+            return nginx.Answer(r.status, {k: v for k, v in r.headers.items()
+                                           if k.lower() not in ("server", "date", "connection")}, r.body)
+
+        ex = nginx.Exchange(
+            fs=self.files(pod, container), version=program.opts["version"], method=req.method, uri=req.path,
+            headers=req.headers, body=req.body, client=f"{conn.client_ip}:{conn.client_port}", port=conn.port,
+            scheme=req.scheme, date=http_date(now),
+            mtime=lambda path: NGINX_MTIME if path.startswith("/usr/share/nginx/html/") else started,
+            error_log=lambda text: self.dp.logs.append(uid, container, f"{stamp} [error] 29#29: *1 {text}"),
+            upstream=upstream)
+        a = nginx.answer(program.opts["config"], ex, tls=req.scheme == "https")
+        sent = len(a.body)
         ua = next((v for k, v in req.headers.items() if k.lower() == "user-agent"), "-")
         referer = next((v for k, v in req.headers.items() if k.lower() == "referer"), "-")
         xff = next((v for k, v in req.headers.items() if k.lower() == "x-forwarded-for"), "-")
         self._log(pod, container, f'{conn.client_ip} - - [{now.strftime("%d/%b/%Y:%H:%M:%S +0000")}] '
-                                  f'"{req.method} {req.path} HTTP/1.1" {status} {sent} "{referer}" "{ua}" "{xff}"')
-        return HttpResponse(status, headers, b"" if req.method == "HEAD" else body)
+                                  f'"{req.method} {req.path} HTTP/1.1" {a.status} {sent} "{referer}" "{ua}" "{xff}"')
+        return HttpResponse(a.status, a.headers, a.body)
 
     def _coredns(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
                  now: datetime) -> HttpResponse:
@@ -1144,11 +1283,6 @@ class Workloads:
                                          b'coredns_build_info{goversion="go1.23.3",revision="51e11f1",version="'
                                + COREDNS_VERSION.encode() + b'"} 1\n', content_type="text/plain; version=0.0.4")
         return go_response(now, 200, b"OK")
-
-
-def _nginx_error(code: int, reason: str, version: str) -> bytes:
-    return (f"<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}"
-            f"</h1></center>\r\n<hr><center>nginx/{version}</center>\r\n</body>\r\n</html>\r\n").encode()
 
 
 def _hop_ip(exc: NetError, host: str) -> str:

@@ -1,0 +1,841 @@
+"""nginx as the sandbox runs it: the configuration read from the container's files, and requests answered from it.
+
+Sources (nginx 1.29, src/core/ngx_conf_file.c, src/http/ngx_http_core_module.c and the module docs at
+nginx.org/en/docs/http/):
+
+- the files: ``/etc/nginx/nginx.conf`` and what it includes (globs sorted, as ``glob()`` returns them), read
+  with nginx's tokenizer (``#`` comments, quotes and backslash escapes, ``;``/``{``/``}``); a syntax error, a
+  directive in the wrong block, a wrong number of arguments, a missing include or certificate stops nginx at
+  start with its ``[emerg]`` message, so the container exits 1 as it does on kind;
+- which server answers: the ``listen`` port, then the ``Host`` header against ``server_name`` (exact,
+  ``*.`` and ``.*`` wildcards), else the port's ``default_server``, else its first server; with ``ssl``
+  the server whose ``server_name`` matches the SNI presents its ``ssl_certificate``;
+- which location: ``=`` exact, the longest prefix (kept if ``^~``), else the first matching regex
+  (``~``, ``~*``), else the longest prefix;
+- what it does: ``return``, ``proxy_pass`` (to a name resolved at start, or an ``upstream`` block's servers
+  in turn), or static files from ``root``/``alias`` with ``try_files`` and ``index`` (a directory without its
+  slash is redirected with 301); ``add_header`` on the statuses nginx adds it to; ``error_page``; the
+  ``main`` access-log line and the error-log lines of the Debian build.
+
+Directives the sandbox knows and that do not change an answer here (``sendfile``, ``gzip``, ``worker_*``,
+timeouts, log formats, TLS protocol tuning…) are accepted. Any other directive is reported as not emulated
+(a Warning event names it) and has no effect, so nothing is silently assumed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .files import FileSystem
+from .model import http_date
+
+MAIN_CONF = "/etc/nginx/nginx.conf"
+PREFIX = "/etc/nginx"
+
+NGINX_CONF = b"""
+user  nginx;
+worker_processes  auto;
+
+error_log  /var/log/nginx/error.log notice;
+pid        /run/nginx.pid;
+
+
+events {
+    worker_connections  1024;
+}
+
+
+http {
+    include       /etc/nginx/mime.types;
+    default_type  application/octet-stream;
+
+    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                      '$status $body_bytes_sent "$http_referer" '
+                      '"$http_user_agent" "$http_x_forwarded_for"';
+
+    access_log  /var/log/nginx/access.log  main;
+
+    sendfile        on;
+    #tcp_nopush     on;
+
+    keepalive_timeout  65;
+
+    #gzip  on;
+
+    include /etc/nginx/conf.d/*.conf;
+}
+"""[1:]
+"""The image's /etc/nginx/nginx.conf (nginxinc/docker-nginx: the nginx.org Debian package's file)."""
+
+DEFAULT_CONF = b"""server {
+    listen       80;
+    listen  [::]:80;
+    server_name  localhost;
+
+    #access_log  /var/log/nginx/host.access.log  main;
+
+    location / {
+        root   /usr/share/nginx/html;
+        index  index.html index.htm;
+    }
+
+    #error_page  404              /404.html;
+
+    # redirect server error pages to the static page /50x.html
+    #
+    error_page   500 502 503 504  /50x.html;
+    location = /50x.html {
+        root   /usr/share/nginx/html;
+    }
+}
+"""
+"""/etc/nginx/conf.d/default.conf after the entrypoint's 10-listen-on-ipv6-by-default.sh (comments trimmed)."""
+
+NGINXHTTPS_CONF = b"""server {
+        listen 80 default_server;
+        listen [::]:80 default_server ipv6only=on;
+
+        listen 443 ssl;
+
+        root /usr/share/nginx/html;
+        index index.html;
+
+        server_name localhost;
+        ssl_certificate /etc/nginx/ssl/tls.crt;
+        ssl_certificate_key /etc/nginx/ssl/tls.key;
+
+        location / {
+                try_files $uri $uri/ =404;
+        }
+}
+"""
+"""kubernetes/examples staging/https-nginx/default.conf, which the bprashanth/nginxhttps image carries."""
+
+MIME_TYPES = {".html": "text/html", ".htm": "text/html", ".css": "text/css", ".js": "application/javascript",
+              ".json": "application/json", ".txt": "text/plain", ".xml": "text/xml", ".png": "image/png",
+              ".jpg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml", ".ico": "image/x-icon"}
+"""The common entries of /etc/nginx/mime.types."""
+
+# name -> (contexts it may appear in, argument count check); "main", "events", "http", "server", "location",
+# "upstream" as ngx_conf_file.c names them (NGX_MAIN_CONF, NGX_HTTP_SRV_CONF…)
+_ANY = {"main", "events", "http", "server", "location", "upstream", "types"}
+_HSL = {"http", "server", "location"}
+EMULATED: dict[str, tuple[set[str], Callable[[int], bool]]] = {
+    "events": ({"main"}, lambda n: n == 0), "http": ({"main"}, lambda n: n == 0),
+    "include": (_ANY, lambda n: n == 1),
+    "server": ({"http", "upstream"}, lambda n: True),  # a block in http, a directive in upstream
+    "upstream": ({"http"}, lambda n: n == 1),
+    "listen": ({"server"}, lambda n: n >= 1), "server_name": ({"server"}, lambda n: n >= 1),
+    "location": ({"server", "location"}, lambda n: n in (1, 2)),
+    "root": (_HSL, lambda n: n == 1), "alias": ({"location"}, lambda n: n == 1),
+    "index": (_HSL, lambda n: n >= 1), "try_files": ({"server", "location"}, lambda n: n >= 2),
+    "return": ({"server", "location"}, lambda n: n in (1, 2)),
+    "add_header": (_HSL, lambda n: n in (2, 3)), "error_page": (_HSL, lambda n: n >= 2),
+    "proxy_pass": ({"location"}, lambda n: n == 1), "server_tokens": (_HSL, lambda n: n == 1),
+    "ssl_certificate": ({"http", "server"}, lambda n: n == 1),
+    "ssl_certificate_key": ({"http", "server"}, lambda n: n == 1),
+    "default_type": (_HSL, lambda n: n == 1), "types": (_HSL, lambda n: n == 0),
+}
+INERT = {
+    # they tune performance, logging or protocol details the sandbox's answers do not depend on
+    "user", "worker_processes", "error_log", "pid", "worker_connections", "multi_accept", "use",
+    "worker_rlimit_nofile", "daemon", "master_process", "log_format", "access_log", "sendfile", "tcp_nopush",
+    "tcp_nodelay", "keepalive_timeout", "keepalive_requests", "gzip", "gzip_types", "gzip_vary", "gzip_proxied",
+    "gzip_comp_level", "gzip_min_length", "gzip_disable", "gzip_http_version", "gzip_buffers",
+    "client_max_body_size", "client_body_timeout", "client_header_timeout", "send_timeout", "charset",
+    "types_hash_max_size", "server_names_hash_bucket_size", "ssl_protocols", "ssl_ciphers",
+    "ssl_prefer_server_ciphers", "ssl_session_cache", "ssl_session_timeout", "ssl_session_tickets",
+    "ssl_dhparam", "ssl_ecdh_curve", "proxy_http_version", "proxy_set_header", "proxy_connect_timeout",
+    "proxy_read_timeout", "proxy_send_timeout", "proxy_buffering", "proxy_buffers", "proxy_buffer_size",
+    "resolver_timeout", "open_file_cache", "autoindex_localtime", "http2", "expires", "etag",
+    "port_in_redirect", "absolute_redirect", "server_name_in_redirect", "keepalive",
+}
+_INERT_CONTEXTS = {"worker_connections": {"events"}, "multi_accept": {"events"}, "use": {"events"},
+                   "user": {"main"}, "worker_processes": {"main"}, "pid": {"main"}, "daemon": {"main"},
+                   "worker_rlimit_nofile": {"main"}, "master_process": {"main"}, "log_format": {"http"},
+                   "keepalive": {"upstream"}}
+
+
+class ConfigError(Exception):
+    """What stops nginx at start or at ``nginx -t``: the text after ``[emerg]``."""
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    file: str
+    line: int
+    block: list[Directive] | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# -- reading the files ------------------------------------------------------------------------------------
+
+
+def parse(text: str, path: str) -> list[Directive]:
+    """ngx_conf_read_token and ngx_conf_parse: the directives of one file (blocks nested)."""
+    stack: list[list[Directive]] = [[]]
+    opened: list[Directive] = []
+    words: list[str] = []
+    word: list[str] | None = None
+    line, start_line, i, n = 1, 1, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        if word is None and ch in " \t\r\n":
+            i += 1
+            continue
+        if word is None and ch == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if word is None and ch in ";{}":
+            if ch == "}":
+                if words:
+                    raise ConfigError(f'unexpected "}}" in {path}:{line}')
+                if not opened:
+                    raise ConfigError(f'unexpected "}}" in {path}:{line}')
+                opened.pop()
+                stack.pop()
+            else:
+                if not words:
+                    raise ConfigError(f'unexpected "{ch}" in {path}:{line}')
+                d = Directive(words[0], words[1:], path, start_line, [] if ch == "{" else None)
+                stack[-1].append(d)
+                if d.block is not None:
+                    opened.append(d)
+                    stack.append(d.block)
+                words = []
+            i += 1
+            continue
+        if word is None and ch in "\"'":
+            quote, i, buf = ch, i + 1, []
+            if not words:
+                start_line = line
+            while i < n and text[i] != quote:
+                if text[i] == "\\" and i + 1 < n:
+                    buf.append(_unescape(text[i + 1]))
+                    i += 2
+                    continue
+                if text[i] == "\n":
+                    line += 1
+                buf.append(text[i])
+                i += 1
+            if i >= n:
+                raise ConfigError(f'unexpected end of file, expecting ";" or "}}" in {path}:{line}')
+            i += 1
+            if i < n and text[i] not in " \t\r\n;{})":
+                raise ConfigError(f'unexpected "{text[i]}" in {path}:{line}')
+            words.append("".join(buf))
+            continue
+        buf = []
+        if not words:
+            start_line = line
+        while i < n and text[i] not in " \t\r\n;{}":
+            if text[i] == "\\" and i + 1 < n:
+                buf.append(_unescape(text[i + 1]))
+                i += 2
+                continue
+            buf.append(text[i])
+            i += 1
+        words.append("".join(buf))
+    if words or opened:
+        raise ConfigError(f'unexpected end of file, expecting ";" or "}}" in {path}:{line}')
+    return stack[0]
+
+
+def _unescape(ch: str) -> str:
+    """ngx_conf_read_token's copy: ``\\"`` ``\\'`` ``\\\\`` lose the backslash, ``\\t`` ``\\r`` ``\\n`` become
+    control characters, any other pair (``\\d`` in a regex) stays as written."""
+    return {"t": "\t", "r": "\r", "n": "\n"}.get(ch, ch if ch in "\"'\\" else "\\" + ch)
+
+
+def _expand_includes(fs: FileSystem, directives: list[Directive], depth: int = 0) -> list[Directive]:
+    out: list[Directive] = []
+    for d in directives:
+        if d.name == "include" and d.block is None and len(d.args) == 1:
+            pattern = d.args[0] if d.args[0].startswith("/") else posixpath.join(PREFIX, d.args[0])
+            if depth > 16:
+                raise ConfigError(f"too many levels of includes in {d.where}")
+            if any(c in pattern for c in "*?["):
+                folder, glob = posixpath.split(pattern)
+                names = sorted(x for x in (fs.listdir(folder) if fs.is_dir(folder) else [])
+                               if fnmatch.fnmatch(x, glob) and not fs.is_dir(posixpath.join(folder, x)))
+                paths = [posixpath.join(folder, x) for x in names]
+            else:
+                if fs.read(pattern) is None:
+                    raise ConfigError(f'open() "{pattern}" failed (2: No such file or directory) in {d.where}')
+                paths = [pattern]
+            for p in paths:
+                if p.endswith("mime.types"):
+                    continue  # the types block: the sandbox keeps its own table (MIME_TYPES)
+                text = (fs.read(p) or b"").decode(errors="replace")
+                out.extend(_expand_includes(fs, parse(text, p), depth + 1))
+            continue
+        if d.block is not None:
+            d.block = _expand_includes(fs, d.block, depth)
+        out.append(d)
+    return out
+
+
+# -- the configuration model ---------------------------------------------------------------------------
+
+
+@dataclass
+class Listen:
+    port: int
+    ssl: bool = False
+    default: bool = False
+
+
+@dataclass
+class Location:
+    modifier: str  # "", "=", "^~", "~", "~*"
+    uri: str
+    directives: dict[str, list[Directive]]
+    parent: Location | Server
+
+
+@dataclass
+class Server:
+    listens: list[Listen]
+    names: list[str]
+    directives: dict[str, list[Directive]]
+    locations: list[Location]
+    http: dict[str, list[Directive]]
+    where: str
+    tls: Any = None  # the ssl.SSLContext of its certificate, when it listens with ssl
+
+
+@dataclass
+class Config:
+    servers: list[Server] = field(default_factory=list)
+    upstreams: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    resolved: dict[str, str] = field(default_factory=dict)  # proxy host names -> the address found at start
+    not_emulated: list[str] = field(default_factory=list)  # "name (file:line)"
+    turn: dict[str, int] = field(default_factory=dict)  # round robin over each upstream's servers
+
+    def ports(self) -> dict[tuple[int, str], str]:
+        """(port, "TCP") -> "https" when any server listens there with ssl, else "http"."""
+        out: dict[tuple[int, str], str] = {}
+        for s in self.servers:
+            for ls in s.listens:
+                if ls.ssl or (ls.port, "TCP") not in out:
+                    out[(ls.port, "TCP")] = "https" if ls.ssl else "http"
+        return out
+
+
+def load(fs: FileSystem, resolve: Callable[[str], str | None]) -> Config:
+    """Read nginx.conf and its includes as nginx does at start; raises ConfigError with nginx's message.
+    ``resolve`` turns a proxy host name into an address (None: not found), as nginx does once at start."""
+    text = fs.read(MAIN_CONF)
+    if text is None:
+        raise ConfigError(f'open() "{MAIN_CONF}" failed (2: No such file or directory)')
+    tree = _expand_includes(fs, parse(text.decode(errors="replace"), MAIN_CONF))
+    config = Config()
+    _check(tree, "main", config)
+    for d in tree:
+        if d.name == "http" and d.block is not None:
+            _load_http(fs, d.block, config, resolve)
+    return config
+
+
+def _check(block: list[Directive], context: str, config: Config) -> None:
+    """Context and argument-count checks (ngx_conf_handler), and the not-emulated list."""
+    for d in block:
+        rule = EMULATED.get(d.name)
+        if rule is not None:
+            contexts, arity = rule
+            is_block = d.name in ("events", "http", "location", "upstream", "types") or (
+                d.name == "server" and context == "http")
+            if context not in contexts:
+                raise ConfigError(f'"{d.name}" directive is not allowed here in {d.where}')
+            if is_block and d.block is None:
+                raise ConfigError(f'directive "{d.name}" has no opening "{{" in {d.where}')
+            if not is_block and d.block is not None:
+                raise ConfigError(f'directive "{d.name}" is not terminated by ";" in {d.where}')
+            if not arity(len(d.args)):
+                raise ConfigError(f'invalid number of arguments in "{d.name}" directive in {d.where}')
+        elif d.name in INERT:
+            if context not in _INERT_CONTEXTS.get(d.name, _ANY):
+                raise ConfigError(f'"{d.name}" directive is not allowed here in {d.where}')
+        else:
+            config.not_emulated.append(f"{d.name} ({d.where})")
+            continue
+        if d.block is not None and d.name != "types":
+            inner = {"http": "http", "events": "events", "server": "server", "location": "location",
+                     "upstream": "upstream"}.get(d.name, context)
+            _check(d.block, inner, config)
+
+
+def _index(block: list[Directive]) -> dict[str, list[Directive]]:
+    out: dict[str, list[Directive]] = {}
+    for d in block:
+        if d.name not in ("server", "location", "upstream"):
+            out.setdefault(d.name, []).append(d)
+    return out
+
+
+def _load_http(fs: FileSystem, block: list[Directive], config: Config, resolve: Callable[[str], str | None]) -> None:
+    http = _index(block)
+    for d in block:
+        if d.name == "upstream" and d.block is not None:
+            servers = []
+            for s in d.block:
+                if s.name == "server" and s.args:
+                    host, port = _host_port(s.args[0], 80)
+                    if not _is_ip(host) and resolve(host) is None:
+                        raise ConfigError(f'host not found in upstream "{s.args[0]}" in {s.where}')
+                    servers.append((host, port))
+            config.upstreams[d.args[0]] = servers
+    for d in block:
+        if d.name == "server" and d.block is not None:
+            config.servers.append(_load_server(fs, d, http, config, resolve))
+
+
+def _load_server(fs: FileSystem, d: Directive, http: dict[str, list[Directive]], config: Config,
+                 resolve: Callable[[str], str | None]) -> Server:
+    assert d.block is not None
+    own = _index(d.block)
+    listens = []
+    for ls in own.get("listen", []):
+        address = ls.args[0]
+        port_text = address.rsplit(":", 1)[-1] if (":" in address and not address.endswith("]")) else address
+        if address.startswith("unix:"):
+            continue
+        if not port_text.isdigit():
+            port_text = "80" if not port_text.replace(".", "").isdigit() else port_text
+            if not port_text.isdigit():
+                raise ConfigError(f'host not found in "{address}" of the "listen" directive in {ls.where}')
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ConfigError(f'invalid port in "{address}" of the "listen" directive in {ls.where}')
+        listens.append(Listen(port, "ssl" in ls.args[1:], "default_server" in ls.args[1:] or "default" in ls.args[1:]))
+    if not own.get("listen"):
+        listens.append(Listen(80))  # listen *:80 is the default (*:8000 when nginx runs without root)
+    names = [n.lower() for sn in own.get("server_name", []) for n in sn.args] or [""]
+    server = Server(listens, names, own, [], http, d.where)
+    for block in d.block:
+        if block.name == "location" and block.block is not None:
+            _load_location(block, server, server.locations, config, resolve)
+    if any(ls.ssl for ls in listens):
+        server.tls = _server_tls(fs, own, http, d.where)
+    return server
+
+
+def _load_location(d: Directive, parent: Location | Server, into: list[Location], config: Config,
+                   resolve: Callable[[str], str | None]) -> None:
+    assert d.block is not None
+    modifier, uri = (d.args[0], d.args[1]) if len(d.args) == 2 else ("", d.args[0])
+    if modifier not in ("", "=", "^~", "~", "~*"):
+        raise ConfigError(f'invalid location modifier "{modifier}" in {d.where}')
+    if modifier in ("~", "~*"):
+        try:
+            re.compile(uri)
+        except re.error as exc:
+            raise ConfigError(f'pcre2_compile() failed: {exc} in "{uri}" in {d.where}') from None
+    loc = Location(modifier, uri, _index(d.block), parent)
+    for p in loc.directives.get("proxy_pass", []):
+        target = p.args[0]
+        if not re.match(r"https?://", target):
+            raise ConfigError(f'invalid URL prefix in {p.where}')
+        host, _ = _host_port(re.sub(r"^https?://", "", target).split("/", 1)[0], 80)
+        if "$" not in host and host not in config.upstreams and not _is_ip(host):
+            address = resolve(host)
+            if address is None:
+                raise ConfigError(f'host not found in upstream "{host}" in {p.where}')
+            config.resolved[host] = address
+    into.append(loc)
+    for inner in d.block:
+        if inner.name == "location" and inner.block is not None:
+            _load_location(inner, loc, into, config, resolve)
+
+
+def _server_tls(fs: FileSystem, own: dict[str, list[Directive]], http: dict[str, list[Directive]],
+                where: str) -> Any:
+    from .tls import TlsLoadError, server_context
+
+    cert_d = (own.get("ssl_certificate") or http.get("ssl_certificate") or [None])[-1]
+    key_d = (own.get("ssl_certificate_key") or http.get("ssl_certificate_key") or [None])[-1]
+    if cert_d is None:
+        raise ConfigError(f'no "ssl_certificate" is defined for the "listen ... ssl" directive in {where}')
+    if key_d is None:
+        raise ConfigError(f'no "ssl_certificate_key" is defined for certificate "{cert_d.args[0]}"')
+    cert_path = _conf_path(cert_d.args[0])
+    key_path = _conf_path(key_d.args[0])
+    cert, key = fs.read(cert_path), fs.read(key_path)
+    if cert is None:
+        raise ConfigError(f'cannot load certificate "{cert_path}": BIO_new_file() failed (SSL: error:80000002:'
+                          f'system library::No such file or directory:calling fopen({cert_path}, r) '
+                          'error:10000080:BIO routines::no such file)')
+    if key is None:
+        raise ConfigError(f'cannot load certificate key "{key_path}": BIO_new_file() failed (SSL: '
+                          f'error:80000002:system library::No such file or directory:calling fopen({key_path}, r) '
+                          'error:10000080:BIO routines::no such file)')
+    try:
+        return server_context(cert, key)
+    except TlsLoadError as exc:
+        if exc.what == "key":
+            raise ConfigError(f'cannot load certificate key "{key_path}": PEM_read_bio_PrivateKey() failed '
+                              f'(SSL: {exc.openssl})') from None
+        if exc.what == "mismatch":
+            raise ConfigError(f'SSL_CTX_use_PrivateKey("{key_path}") failed (SSL: {exc.openssl})') from None
+        raise ConfigError(f'cannot load certificate "{cert_path}": PEM_read_bio_X509_AUX() failed '
+                          f'(SSL: {exc.openssl}:Expecting: TRUSTED CERTIFICATE)') from None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _conf_path(path: str) -> str:
+    return path if path.startswith("/") else posixpath.join(PREFIX, path)
+
+
+def _host_port(text: str, default: int) -> tuple[str, int]:
+    host, _, port = text.rpartition(":") if ":" in text and not text.endswith("]") else (text, "", "")
+    return (host.strip("[]") or text), (int(port) if port.isdigit() else default)
+
+
+# -- choosing the server and the location -------------------------------------------------------------
+
+
+def _name_matches(name: str, pattern: str) -> bool:
+    if pattern.startswith("~"):
+        return re.search(pattern[1:], name) is not None
+    if pattern.startswith("*."):
+        return name.endswith(pattern[1:])
+    if pattern.startswith("."):
+        return name == pattern[1:] or name.endswith(pattern)
+    if pattern.endswith(".*"):
+        return name.startswith(pattern[:-1])
+    return name == pattern
+
+
+def choose_server(config: Config, port: int, host: str) -> Server | None:
+    """ngx_http_find_virtual_server: exact names, then leading and trailing wildcards, then regexes,
+    else the port's default server (the first one listed when none says default_server)."""
+    on_port = [s for s in config.servers if any(ls.port == port for ls in s.listens)]
+    if not on_port:
+        return None
+    name = host.rsplit(":", 1)[0].strip("[]").rstrip(".").lower() if host else ""
+    for test in (lambda p: not p.startswith(("~", "*", ".")) and not p.endswith(".*") and p == name,
+                 lambda p: p.startswith(("*.", ".")) and _name_matches(name, p),
+                 lambda p: p.endswith(".*") and _name_matches(name, p),
+                 lambda p: p.startswith("~") and _name_matches(name, p)):
+        for s in on_port:
+            if name and any(test(p) for p in s.names):
+                return s
+    defaults = [s for s in on_port if any(ls.port == port and ls.default for ls in s.listens)]
+    return (defaults or on_port)[0]
+
+
+def choose_location(server: Server, uri: str) -> Location | None:
+    """ngx_http_core_find_location: exact, longest prefix (final with ^~), regexes in order, longest prefix."""
+    prefixes = [loc for loc in server.locations if loc.modifier in ("", "^~", "=")]
+    for loc in prefixes:
+        if loc.modifier == "=" and loc.uri == uri:
+            return loc
+    best = max((loc for loc in prefixes if loc.modifier != "=" and uri.startswith(loc.uri)),
+               key=lambda loc: len(loc.uri), default=None)
+    if best is not None and best.modifier == "^~":
+        return best
+    for loc in server.locations:
+        if loc.modifier in ("~", "~*") and re.search(loc.uri, uri, re.IGNORECASE if loc.modifier == "~*" else 0):
+            return loc
+    return best
+
+
+def setting(loc: Location | Server | None, server: Server, name: str) -> Directive | None:
+    """A directive's value as nginx merges it: the location's, its parents', the server's, then http's."""
+    node: Any = loc
+    while isinstance(node, Location):
+        if name in node.directives:
+            return node.directives[name][-1]
+        node = node.parent
+    for scope in (server.directives, server.http):
+        if name in scope:
+            return scope[name][-1]
+    return None
+
+
+def settings(loc: Location | Server | None, server: Server, name: str) -> list[Directive]:
+    """All of a list directive's entries at the innermost level that has any (add_header, error_page)."""
+    node: Any = loc
+    while isinstance(node, Location):
+        if name in node.directives:
+            return node.directives[name]
+        node = node.parent
+    for scope in (server.directives, server.http):
+        if name in scope:
+            return scope[name]
+    return []
+
+
+# -- answering a request ------------------------------------------------------------------------------------
+
+ADD_HEADER_STATUSES = {200, 201, 204, 206, 301, 302, 303, 304, 307, 308}
+"""ngx_http_headers_filter: add_header applies to these unless ``always`` is given."""
+REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass
+class Exchange:
+    """One request as nginx sees it, and what the sandbox hands it to answer (files, logs, upstreams)."""
+
+    fs: FileSystem
+    version: str
+    method: str
+    uri: str  # the request line's target, with its query
+    headers: dict[str, str]
+    body: bytes
+    client: str  # "ip:port"
+    port: int
+    scheme: str
+    date: str  # the Date header
+    mtime: Callable[[str], Any]  # a file's Last-Modified time
+    error_log: Callable[[str], None]
+    upstream: Callable[[str, int, str, dict[str, str], bytes], Any]  # (host, port, uri, headers, body)
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def error_page(code: int, reason: str, server: str, detail: str = "") -> bytes:
+    """ngx_http_special_response.c: the built-in error pages."""
+    title = f"{code} {reason}" if not detail else f"{code} {detail}"
+    extra = f"<center>{detail}</center>\r\n" if detail else ""
+    head = "400 Bad Request" if detail else title
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{head}</h1></center>\r\n"
+            f"{extra}<hr><center>{server}</center>\r\n</body>\r\n</html>\r\n").encode()
+
+
+REASONS = {301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
+           308: "Permanent Redirect", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+           405: "Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily "
+           "Unavailable", 504: "Gateway Time-out"}
+
+
+def answer(config: Config, ex: Exchange, tls: bool) -> Answer:
+    """The response nginx sends to one request (status, headers, body), writing its error log."""
+    server = choose_server(config, ex.port, ex.header("Host"))
+    if server is None:  # nothing listens there: the caller refuses the connection before this
+        return Answer(400)
+    tokens = setting(None, server, "server_tokens")
+    software = "nginx" if tokens is not None and tokens.args[0] == "off" else f"nginx/{ex.version}"
+    https_port = any(ls.port == ex.port and ls.ssl for ls in server.listens)
+    if https_port and not tls:
+        body = error_page(400, "Bad Request", software, "The plain HTTP request was sent to HTTPS port")
+        return _finish(Answer(400, {"Content-Type": "text/html"}, body), software, None, server, ex)
+    path = ex.uri.split("?", 1)[0] or "/"
+    result = _handle(config, server, ex, path, software, depth=0)
+    return _finish(result[0], software, result[1], server, ex)
+
+
+def _finish(a: Answer, software: str, loc: Location | None, server: Server, ex: Exchange) -> Answer:
+    head = {"Server": software, "Date": ex.date}
+    adds = {}
+    for d in settings(loc, server, "add_header"):
+        if a.status in ADD_HEADER_STATUSES or (len(d.args) == 3 and d.args[2] == "always"):
+            adds[d.args[0]] = expand(d.args[1], _vars(ex, server))
+    content_type = a.headers.pop("Content-Type", "text/html")
+    ordered = {**head, "Content-Type": content_type, "Content-Length": str(len(a.body))}
+    if "Last-Modified" in a.headers:
+        ordered["Last-Modified"] = a.headers.pop("Last-Modified")
+    ordered["Connection"] = "keep-alive"
+    ordered.update(a.headers)
+    ordered.update(adds)
+    return Answer(a.status, ordered, b"" if ex.method == "HEAD" else a.body)
+
+
+def _handle(config: Config, server: Server, ex: Exchange, path: str, software: str,
+            depth: int) -> tuple[Answer, Location | None]:
+    loc = choose_location(server, path)
+    if depth > 10:
+        return _error(500, software, server, loc, ex, depth), loc
+    ret = setting(loc, server, "return") if loc is None or "return" in loc.directives or \
+        "return" in server.directives else None
+    if ret is not None:
+        return _return(ret, server, ex, software), loc
+    if loc is not None and "proxy_pass" in loc.directives:
+        return _proxy(config, loc, server, ex, path, software), loc
+    if ex.method not in ("GET", "HEAD", "POST"):  # ngx_http_static_handler; POST is refused once a file is found
+        return _error(405, software, server, loc, ex, depth), loc
+    try_files = setting(loc, server, "try_files")
+    if try_files is not None:
+        for candidate in try_files.args[:-1]:
+            uri = expand(candidate, _vars(ex, server, path))
+            target = _file_path(loc, server, uri)
+            if uri.endswith("/") and ex.fs.is_dir(target):
+                return _directory(config, server, ex, loc, uri, target, software, depth), loc
+            if not uri.endswith("/") and ex.fs.read(target) is not None and not ex.fs.is_dir(target):
+                return _file(ex, target, software, server, loc, depth), loc
+        last = try_files.args[-1]
+        if last.startswith("="):
+            return _error(int(last[1:]) if last[1:].isdigit() else 404, software, server, loc, ex, depth), loc
+        return _handle(config, server, ex, expand(last, _vars(ex, server, path)), software, depth + 1)
+    target = _file_path(loc, server, path)
+    if path.endswith("/"):
+        return _directory(config, server, ex, loc, path, target, software, depth), loc
+    if ex.fs.is_dir(target):
+        host = ex.header("Host").rsplit(":", 1)[0] or (server.names[0] or "localhost")
+        port = "" if ex.port == (443 if ex.scheme == "https" else 80) else f":{ex.port}"
+        return _redirect(301, f"{ex.scheme}://{host}{port}{path}/", software), loc
+    if ex.fs.read(target) is None:
+        ex.error_log(f'open() "{target}" failed (2: No such file or directory), client: '
+                     f'{ex.client.rsplit(":", 1)[0]}, server: {server.names[0]}, request: '
+                     f'"{ex.method} {ex.uri} HTTP/1.1", host: "{ex.header("Host")}"')
+        return _error(404, software, server, loc, ex, depth), loc
+    return _file(ex, target, software, server, loc, depth), loc
+
+
+def _directory(config: Config, server: Server, ex: Exchange, loc: Location | None, uri: str, target: str,
+               software: str, depth: int) -> Answer:
+    index = setting(loc, server, "index")
+    for name in (index.args if index else ["index.html"]):
+        candidate = posixpath.join(target, expand(name, _vars(ex, server, uri)))
+        if ex.fs.read(candidate) is not None and not ex.fs.is_dir(candidate):
+            return _handle(config, server, ex, uri + name, software, depth + 1)[0]
+    if not ex.fs.is_dir(target):
+        ex.error_log(f'"{target}{(index.args if index else ["index.html"])[0]}" is not found (2: No such file or '
+                     f'directory), client: {ex.client.rsplit(":", 1)[0]}, server: {server.names[0]}, request: '
+                     f'"{ex.method} {ex.uri} HTTP/1.1", host: "{ex.header("Host")}"')
+        return _error(404, software, server, loc, ex, depth)
+    ex.error_log(f'directory index of "{target.rstrip("/")}/" is forbidden, client: {ex.client.rsplit(":", 1)[0]}, '
+                 f'server: {server.names[0]}, request: "{ex.method} {ex.uri} HTTP/1.1", host: "{ex.header("Host")}"')
+    return _error(403, software, server, loc, ex, depth)
+
+
+def _file_path(loc: Location | None, server: Server, uri: str) -> str:
+    alias = loc.directives.get("alias") if loc is not None else None
+    if alias and loc is not None:
+        return posixpath.normpath(alias[-1].args[0] + uri[len(loc.uri):]) + ("/" if uri.endswith("/") else "")
+    root = setting(loc, server, "root")
+    base = _conf_path(root.args[0]) if root else posixpath.join(PREFIX, "html")
+    return base.rstrip("/") + uri
+
+
+def _file(ex: Exchange, target: str, software: str, server: Server, loc: Location | None, depth: int) -> Answer:
+    if ex.method == "POST":
+        return _error(405, software, server, loc, ex, depth)
+    return _static(ex, target)
+
+
+def _static(ex: Exchange, target: str) -> Answer:
+    body = ex.fs.read(target) or b""
+    mtime = ex.mtime(target)
+    ext = posixpath.splitext(target)[1].lower()
+    return Answer(200, {"Content-Type": MIME_TYPES.get(ext, "application/octet-stream"),
+                        "Last-Modified": http_date(mtime),
+                        "ETag": f'"{int(mtime.timestamp()):x}-{len(body):x}"', "Accept-Ranges": "bytes"}, body)
+
+
+def _error(code: int, software: str, server: Server, loc: Location | None, ex: Exchange, depth: int) -> Answer:
+    for d in settings(loc, server, "error_page"):
+        codes, target = d.args[:-1], d.args[-1]
+        if str(code) in codes and target.startswith("/") and depth < 5:
+            path = target.split("?", 1)[0]
+            page_loc = choose_location(server, path)
+            file = _file_path(page_loc, server, path)
+            if ex.fs.read(file) is not None:
+                page = _static(ex, file)
+                return Answer(code, {"Content-Type": page.headers["Content-Type"]}, page.body)
+    return Answer(code, {"Content-Type": "text/html"}, error_page(code, REASONS.get(code, ""), software))
+
+
+def _redirect(code: int, location: str, software: str) -> Answer:
+    return Answer(code, {"Content-Type": "text/html", "Location": location},
+                  error_page(code, REASONS.get(code, ""), software))
+
+
+def _return(d: Directive, server: Server, ex: Exchange, software: str) -> Answer:
+    """ngx_http_rewrite_module ``return code [text]``, ``return code URL``, ``return URL``."""
+    values = _vars(ex, server)
+    if not d.args[0].isdigit():
+        return _redirect(302, expand(d.args[0], values), software)
+    code = int(d.args[0])
+    text = expand(d.args[1], values) if len(d.args) > 1 else None
+    if code in REDIRECTS and text is not None:
+        return _redirect(code, text, software)
+    if text is not None:
+        default = setting(None, server, "default_type")
+        return Answer(code, {"Content-Type": default.args[0] if default else "text/plain"}, text.encode())
+    if code >= 400 or code in REDIRECTS:
+        return Answer(code, {"Content-Type": "text/html"}, error_page(code, REASONS.get(code, ""), software))
+    return Answer(code, {"Content-Type": "text/plain"}, b"")
+
+
+def _proxy(config: Config, loc: Location, server: Server, ex: Exchange, path: str, software: str) -> Answer:
+    """ngx_http_proxy_module: the request goes on to the upstream with Host $proxy_host and Connection close."""
+    target = loc.directives["proxy_pass"][-1].args[0]
+    rest = re.sub(r"^https?://", "", target)
+    hostport, slash, prefix = rest.partition("/")
+    name, port = _host_port(hostport, 80)
+    if name in config.upstreams and config.upstreams[name]:
+        servers = config.upstreams[name]
+        turn = config.turn.get(name, 0)
+        config.turn[name] = turn + 1
+        host, port = servers[turn % len(servers)]
+    else:
+        host = name
+    uri = ex.uri
+    if slash and loc.modifier in ("", "^~"):  # a URI part replaces the location's prefix
+        uri = "/" + prefix + ex.uri[len(loc.uri):]
+    headers = {k: v for k, v in ex.headers.items() if k.lower() not in ("host", "connection")}
+    headers = {"Host": hostport, "Connection": "close", **headers}
+    request = f'"{ex.method} {ex.uri} HTTP/1.1"'
+    result = ex.upstream(host, port, uri, headers, ex.body)
+    if isinstance(result, Answer):
+        return result
+    kind, address = result  # an error: ("refused" | "timeout", "ip:port")
+    client = ex.client.rsplit(":", 1)[0]
+    if kind == "timeout":
+        ex.error_log(f"upstream timed out (110: Connection timed out) while connecting to upstream, client: "
+                     f'{client}, server: {server.names[0]}, request: {request}, upstream: "http://{address}{uri}", '
+                     f'host: "{ex.header("Host")}"')
+        return Answer(504, {"Content-Type": "text/html"}, error_page(504, REASONS[504], software))
+    ex.error_log(f"connect() failed (111: Connection refused) while connecting to upstream, client: {client}, "
+                 f'server: {server.names[0]}, request: {request}, upstream: "http://{address}{uri}", '
+                 f'host: "{ex.header("Host")}"')
+    return Answer(502, {"Content-Type": "text/html"}, error_page(502, REASONS[502], software))
+
+
+def _vars(ex: Exchange, server: Server, uri: str | None = None) -> dict[str, str]:
+    path = uri if uri is not None else (ex.uri.split("?", 1)[0] or "/")
+    host = ex.header("Host").rsplit(":", 1)[0] if ex.header("Host") else server.names[0]
+    values = {"host": host.lower(), "request_uri": ex.uri, "uri": path, "document_uri": path,
+              "scheme": ex.scheme, "server_name": server.names[0], "server_port": str(ex.port),
+              "remote_addr": ex.client.rsplit(":", 1)[0], "remote_port": ex.client.rsplit(":", 1)[-1],
+              "args": ex.uri.split("?", 1)[1] if "?" in ex.uri else "", "request_method": ex.method,
+              "https": "on" if ex.scheme == "https" else "", "nginx_version": ex.version}
+    values["query_string"] = values["args"]
+    for k, v in ex.headers.items():
+        values["http_" + k.lower().replace("-", "_")] = v
+    return values
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    """nginx variables in a directive's value: ``$name`` and ``${name}`` (an unknown one is empty)."""
+    return re.sub(r"\$\{?([A-Za-z0-9_]+)\}?", lambda m: values.get(m.group(1).lower(), ""), text)
