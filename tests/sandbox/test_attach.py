@@ -175,3 +175,27 @@ def test_kubectl_cp_both_ways_through_tar(sandbox, ns, tmp_path):
     sandbox.kubectl("-n", ns, "cp", "files:/tmp/out", str(tmp_path / "out"))
     assert (tmp_path / "out" / "a.txt").read_text() == "a\n"
     assert (tmp_path / "out" / "sub" / "b.txt").read_text() == "b\n"
+
+
+def test_kubectl_debug_node_sees_the_nodes_network(sandbox, ns):
+    """kubectl debug node/NAME: a hostNetwork pod on that node with its / at /host. It has the node's address
+    and name, the node's interfaces and kindnet's routes (a /32 per local pod on its veth, every other node's
+    pod range through that node) and reaches pods as the node does."""
+    sandbox.kubectl("-n", ns, "run", "web", f"--image={AGNHOST}", "--overrides",
+                    '{"spec": {"nodeName": "k8snet-worker"}}', "--", "netexec", "--http-port=8080")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "--timeout=30s")
+    web_ip = sandbox.kubectl_json("-n", ns, "get", "pod", "web")["status"]["podIP"]
+    nodes = {n["metadata"]["name"]: n for n in sandbox.kubectl_json("get", "nodes")["items"]}
+    worker2 = nodes["k8snet-worker2"]
+    worker2_ip = next(a["address"] for a in worker2["status"]["addresses"] if a["type"] == "InternalIP")
+    seen = _converse(sandbox, ["-n", ns, "debug", "-it", "node/k8snet-worker", "--image=busybox:1.36",
+                               "--profile=general"], b"/ # ",
+                     [(b"hostname; cat /host/etc/hostname\r", b"k8snet-worker\r\nk8snet-worker\r\n"),
+                      (b"ip route\r", f"{worker2['spec']['podCIDR']} via {worker2_ip} dev eth0".encode()),
+                      (b"wget -qO- " + web_ip.encode() + b":8080/clientip; echo\r", b"172.18.0.")])
+    assert f"{web_ip} dev veth".encode() in seen  # the local pod's /32 route
+    debugger = next(p for p in sandbox.kubectl_json("-n", ns, "get", "pods")["items"]
+                    if p["metadata"]["name"].startswith("node-debugger-k8snet-worker-"))
+    node_ip = next(a["address"] for a in nodes["k8snet-worker"]["status"]["addresses"] if a["type"] == "InternalIP")
+    assert debugger["spec"]["hostNetwork"] and debugger["status"]["podIP"] == node_ip
+    assert f"{node_ip}:".encode() in seen  # netexec saw the node's address as the client

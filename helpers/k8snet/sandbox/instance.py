@@ -87,7 +87,7 @@ class Sandbox:
         strategies.rebuild(self.api)
         for pod in self.store.list("pods"):
             node, ip = pod["spec"].get("nodeName"), (pod.get("status") or {}).get("podIP")
-            if node in self.allocators.pod_ips and ip:
+            if node in self.allocators.pod_ips and ip and not pod["spec"].get("hostNetwork"):
                 self.allocators.pod_ips[node].reserve(ip)
 
     async def start(self) -> None:
@@ -174,7 +174,7 @@ class Sandbox:
         """A pod left the store, gracefully or forced (``--force --grace-period=0`` skips the kubelet's
         termination): its address, programs, files and logs go with it either way."""
         ip, node = (pod.get("status") or {}).get("podIP"), (pod.get("spec") or {}).get("nodeName")
-        if ip and node:
+        if ip and node and not (pod.get("spec") or {}).get("hostNetwork"):  # a host-network pod has the node's
             self.release_pod_ip(node, ip)
         if self._dataplane is not None:
             self._dataplane.forget(pod["metadata"].get("uid", ""))

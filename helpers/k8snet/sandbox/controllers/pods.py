@@ -190,8 +190,8 @@ def start(sb: Sandbox, pod: Pod) -> None:
     new = copy.deepcopy(pod)
     status = new.setdefault("status", {})
     now = sb.api.now()
-    ip = sb.pod_ip(node)
     host = node_ip(sb, node)
+    ip = host if new["spec"].get("hostNetwork") else sb.pod_ip(node)  # the CNI is not called for the host's
     status.update({"hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip, "podIPs": [{"ip": ip}],
                    "startTime": status.get("startTime") or now})
     init = new["spec"].get("initContainers") or []

@@ -11,8 +11,10 @@ netshoot add (iputils ping, OpenBSD netcat, iproute2, bind-tools); cited at each
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Generator
+from dataclasses import dataclass
 
 from .context import Ctx
 from .model import DnsError, NetError, Refused, Timeout
@@ -233,46 +235,113 @@ def _prefix(ctx: Ctx) -> tuple[str, str, str]:
     return ctx.pod_ip, str(net.prefixlen), str(net.broadcast_address)
 
 
+KIND_NETWORK = ipaddress.ip_network("172.18.0.0/16")
+"""The Docker network ``kind`` that the nodes' eth0 sit on; its gateway is 172.18.0.1."""
+
+
+@dataclass
+class Link:
+    """One interface as ``ip`` shows it."""
+
+    index: int
+    name: str  # "eth0", "veth1a2b3c4d"
+    peer: int  # the ifindex of its other end
+    mac: str
+    address: str  # "10.244.1.5/24"
+    broadcast: str = ""
+
+
+@dataclass
+class View:
+    """A network namespace's interfaces and routes: a pod's (eth0 on the node's pod range) or, for a
+    hostNetwork pod such as ``kubectl debug node/…``, its node's (eth0 on the kind network, one veth per
+    local pod with a /32 route, and a route to every other node's pod range through that node, as kindnet
+    programs them)."""
+
+    links: list[Link]
+    routes: list[tuple[str, str, str, str]]  # (destination, gateway or "", device, "ip route" line)
+
+
+def view(ctx: Ctx) -> View:
+    ip, length, broadcast = _prefix(ctx)
+    if not ctx.pod["spec"].get("hostNetwork"):
+        index = 2 + sum(ord(c) for c in ctx.pod["metadata"].get("uid", "")) % 20
+        gw = _gateway(ctx)
+        net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
+        return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/{length}", broadcast)],
+                     [("0.0.0.0/0", gw, "eth0", f"default via {gw} dev eth0 "),
+                      (str(net), gw, "eth0", f"{net} via {gw} dev eth0 src {ip} "),
+                      (f"{gw}/32", "", "eth0", f"{gw} dev eth0 scope link src {ip} ")])
+    node = _node_of(ctx)
+    gateway = str(next(KIND_NETWORK.hosts()))
+    links = [Link(2, "eth0", 3 + sum(ord(c) for c in node) % 20, _mac(ip), f"{ip}/{KIND_NETWORK.prefixlen}",
+                  str(KIND_NETWORK.broadcast_address))]
+    routes = [("0.0.0.0/0", gateway, "eth0", f"default via {gateway} dev eth0 ")]
+    local = sorted((p for p in ctx.dp.sb.store.list("pods") if p["spec"].get("nodeName") == node
+                    and not p["spec"].get("hostNetwork") and (p.get("status") or {}).get("podIP")
+                    and (p.get("status") or {}).get("phase") == "Running"),
+                   key=lambda p: ipaddress.ip_address(p["status"]["podIP"]))
+    own = _gateway(ctx)
+    for n, pod in enumerate(local):
+        veth = "veth" + hashlib.sha256(pod["metadata"].get("uid", "").encode()).hexdigest()[:8]
+        links.append(Link(4 + n, veth, 2, _veth_mac(veth), f"{own}/32"))
+        routes.append((f"{pod['status']['podIP']}/32", "", veth, f"{pod['status']['podIP']} dev {veth} scope host "))
+    for other in sorted(ctx.dp.sb.store.list("nodes"), key=lambda o: o["metadata"]["name"]):
+        cidr = (other.get("spec") or {}).get("podCIDR")
+        via = next((a["address"] for a in (other.get("status") or {}).get("addresses") or []
+                    if a.get("type") == "InternalIP"), "")
+        if other["metadata"]["name"] != node and cidr and via:
+            routes.append((cidr, via, "eth0", f"{cidr} via {via} dev eth0 "))
+    routes.append((str(KIND_NETWORK), "", "eth0", f"{KIND_NETWORK} dev eth0 proto kernel scope link src {ip} "))
+    return View(links, routes)
+
+
+def _veth_mac(name: str) -> str:
+    digest = hashlib.sha256(name.encode()).digest()
+    return "ca:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
 def cmd_ip(ctx: Ctx, name: str, args: list[str]) -> int:
     """``ip addr``, ``ip route``, ``ip link`` (busybox's ip applet, or iproute2 in netshoot, alike here)."""
     words = [a for a in args if not a.startswith("-")]
     obj = words[0] if words else ""
-    ip, length, broadcast = _prefix(ctx)
-    index = 2 + sum(ord(c) for c in ctx.pod["metadata"].get("uid", "")) % 20
-    eth = f"eth0@if{index + 4}"
+    v = view(ctx)
+    lo = ("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000\n"
+          "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n")
+
+    def head(link: Link) -> str:
+        return (f"{link.index}: {link.name}@if{link.peer}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 "
+                f"qdisc noqueue state UP \n    link/ether {link.mac} brd ff:ff:ff:ff:ff:ff\n")
+
     if obj in ("a", "ad", "addr", "address"):
-        ctx.write("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000\n"
-                  "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
-                  "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n"
-                  f"{index}: {eth}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue state UP \n"
-                  f"    link/ether {_mac(ip)} brd ff:ff:ff:ff:ff:ff\n"
-                  f"    inet {ip}/{length} brd {broadcast} scope global eth0\n"
-                  "       valid_lft forever preferred_lft forever\n")
+        out = lo + "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n"
+        for link in v.links:
+            brd = f" brd {link.broadcast}" if link.broadcast else ""
+            out += head(link) + (f"    inet {link.address}{brd} scope global {link.name}\n"
+                                 "       valid_lft forever preferred_lft forever\n")
+        ctx.write(out)
         return 0
     if obj in ("r", "ro", "route"):
-        gw = _gateway(ctx)
-        net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
-        ctx.write(f"default via {gw} dev eth0 \n{net} via {gw} dev eth0 src {ip} \n"
-                  f"{gw} dev eth0 scope link src {ip} \n")
+        ctx.write("".join(line + "\n" for *_, line in v.routes))
         return 0
     if obj in ("l", "li", "link"):
-        ctx.write("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000\n"
-                  "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
-                  f"{index}: {eth}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue state UP \n"
-                  f"    link/ether {_mac(ip)} brd ff:ff:ff:ff:ff:ff\n")
+        ctx.write(lo + "".join(head(link) for link in v.links))
         return 0
     ctx.error(f"k8snet sandbox: `ip {' '.join(args)}` is not emulated (ip addr, ip route, ip link are)\n")
     return 1
 
 
 def cmd_ifconfig(ctx: Ctx, name: str, args: list[str]) -> int:
-    """busybox ifconfig (networking/interface.c): eth0 and lo."""
-    ip, length, broadcast = _prefix(ctx)
-    mask = str(ipaddress.ip_network(f"0.0.0.0/{length}").netmask)
-    ctx.write(f"eth0      Link encap:Ethernet  HWaddr {_mac(ip).upper()}  \n"
-              f"          inet addr:{ip}  Bcast:{broadcast}  Mask:{mask}\n"
-              "          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\n"
-              "lo        Link encap:Local Loopback  \n"
+    """busybox ifconfig (networking/interface.c): the interfaces, then lo."""
+    out = ""
+    for link in view(ctx).links:
+        address, length = link.address.split("/")
+        mask = str(ipaddress.ip_network(f"0.0.0.0/{length}").netmask)
+        bcast = f"  Bcast:{link.broadcast}" if link.broadcast else ""
+        out += (f"{link.name:<10}Link encap:Ethernet  HWaddr {link.mac.upper()}  \n"
+                f"          inet addr:{address}{bcast}  Mask:{mask}\n"
+                "          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\n")
+    ctx.write(out + "lo        Link encap:Local Loopback  \n"
               "          inet addr:127.0.0.1  Mask:255.0.0.0\n"
               "          UP LOOPBACK RUNNING  MTU:65536  Metric:1\n\n")
     return 0
@@ -280,15 +349,15 @@ def cmd_ifconfig(ctx: Ctx, name: str, args: list[str]) -> int:
 
 def cmd_route(ctx: Ctx, name: str, args: list[str]) -> int:
     """busybox ``route -n``: the kernel IP routing table."""
-    ip, length, _ = _prefix(ctx)
-    gw = _gateway(ctx)
-    net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
     numeric = "-n" in args
-    ctx.write("Kernel IP routing table\n"
-              "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n"
-              f"{'0.0.0.0' if numeric else 'default':<16}{gw:<16}{'0.0.0.0':<16}UG    0      0        0 eth0\n"
-              f"{str(net.network_address):<16}{gw:<16}{str(net.netmask):<16}UG    0      0        0 eth0\n"
-              f"{gw:<16}{'0.0.0.0':<16}{'255.255.255.255':<16}UH    0      0        0 eth0\n")
+    out = ("Kernel IP routing table\n"
+           "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n")
+    for dest, gw, dev, _ in view(ctx).routes:
+        net = ipaddress.ip_network(dest)
+        shown = "default" if dest == "0.0.0.0/0" and not numeric else str(net.network_address)
+        flags = "U" + ("G" if gw else "") + ("H" if net.prefixlen == 32 else "")
+        out += f"{shown:<16}{gw or '0.0.0.0':<16}{str(net.netmask):<16}{flags:<6}0      0        0 {dev}\n"
+    ctx.write(out)
     return 0
 
 

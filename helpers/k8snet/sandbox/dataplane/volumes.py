@@ -75,6 +75,30 @@ def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: 
              read_only=True)
 
 
+OS_RELEASE = b"""PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+"""
+"""/etc/os-release of the kindest/node image (Debian 12)."""
+
+
+def node_root(sb: Sandbox, node: str) -> dict[str, bytes]:
+    """The few files of a kind node's root the sandbox knows (a hostPath of ``/``, as ``kubectl debug node``
+    mounts it): its name, OS, resolver and hosts. Other host paths are not emulated."""
+    addresses = ((sb.store.get("nodes", "", node) or {}).get("status") or {}).get("addresses") or []
+    ip = next((a["address"] for a in addresses if a.get("type") == "InternalIP"), "")
+    return {"/etc/hostname": f"{node}\n".encode(), "/etc/os-release": OS_RELEASE,
+            "/etc/resolv.conf": b"nameserver 172.18.0.1\noptions ndots:0\n",
+            "/etc/hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                          f"{ip}\t{node}\n".encode()}
+
+
 def _bytes(quantity: Any) -> int:
     if not quantity:
         return 0
@@ -108,6 +132,8 @@ def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem) -> di
                 problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: the {kind} projection '
                         "is not emulated yet; its files are missing")
         return files
+    if (vol.get("hostPath") or {}).get("path", "").rstrip("/") == "" and "hostPath" in vol:
+        return node_root(sb, pod["spec"].get("nodeName", ""))  # kubectl debug node/…: the node's / at /host
     kind = next((k for k in vol if k != "name"), "unknown")
     problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: {kind} volumes are not emulated; '
             "the directory is mounted empty")

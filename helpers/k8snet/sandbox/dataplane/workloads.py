@@ -324,7 +324,10 @@ def initialized(pod: Pod) -> bool:
 
 
 def hostname(pod: Pod) -> str:
-    """os.Hostname() in the pod: ``spec.hostname`` or the pod name (63 characters at most)."""
+    """os.Hostname() in the pod: ``spec.hostname`` or the pod name (63 characters at most); a hostNetwork pod
+    shares its node's UTS namespace, so it has the node's name (kubelet GeneratePodHostNameAndDomain)."""
+    if pod["spec"].get("hostNetwork"):
+        return pod["spec"].get("nodeName") or pod["metadata"]["name"]
     return (pod["spec"].get("hostname") or pod["metadata"]["name"])[:63]
 
 
