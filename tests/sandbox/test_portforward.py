@@ -87,3 +87,26 @@ def test_kubectl_1_30_which_speaks_plain_spdy_is_told_why(sandbox, ns):
     proc = sandbox.kubectl("-n", ns, "port-forward", "pod/old", ":8080", check=False, binary=KUBECTL_MINORS[30],
                            timeout=30)
     assert proc.returncode != 0 and "SPDY tunnelled in a WebSocket" in proc.stderr
+
+
+def test_port_forward_to_a_netcat_listener_carries_raw_bytes(sandbox, ns):
+    """A non-HTTP server (nc -l): the forwarded connection's bytes reach it as they are and its answer (its
+    standard input) comes back."""
+    import socket
+
+    sandbox.kubectl("-n", ns, "run", "raw", "--image=busybox:1.36", "--restart=Never", "--", "sh", "-c",
+                    "echo 'pong from the pod' | nc -l -p 9000")
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/raw", "--timeout=30s")
+    proc, port = forward(sandbox, "-n", ns, "pod/raw", ":9000")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"ping from the laptop\n")
+            s.shutdown(socket.SHUT_WR)
+            received = b""
+            while chunk := s.recv(4096):
+                received += chunk
+        assert received == b"pong from the pod\n"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert wait_for(lambda: sandbox.kubectl("-n", ns, "logs", "raw").stdout, what="the log") == "ping from the laptop\n"

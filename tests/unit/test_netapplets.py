@@ -57,8 +57,9 @@ def test_a_policy_that_names_ports_stops_ping_but_not_the_port(sb, net):  # noqa
 
 
 def test_openbsd_netcat_in_netshoot_words_it_its_way(sb, net):  # noqa: F811
+    # netcat.c report_connect: " (ADDRESS)" only when the host given was a name
     _, err, code = run(sb, net["shoot"], "nc", "-zv", net["ip"], "8080")
-    assert (err, code) == (f"Connection to {net['ip']} ({net['ip']}) 8080 port [tcp/http-alt] succeeded!\n", 0)
+    assert (err, code) == (f"Connection to {net['ip']} 8080 port [tcp/http-alt] succeeded!\n", 0)
     _, err, code = run(sb, net["shoot"], "nc", "-zv", net["ip"], "9")
     assert code == 1 and err == f"nc: connect to {net['ip']} ({net['ip']}) port 9 (tcp) failed: Connection refused\n"
 

@@ -127,7 +127,19 @@ class _Session:
         fwd.closed = True
 
     async def _relay(self, fwd: Forward, fin: bool) -> None:
-        """Answer every whole HTTP request in the buffer; when the client has finished, finish too."""
+        """Answer every whole HTTP request in the buffer (a stream server, ``nc -l``, gets the bytes as they
+        are); when the client has finished, finish too."""
+        workloads = self.sb.dataplane.workloads
+        if fwd.buffer and workloads.speaks_stream(self.pod, fwd.port):
+            try:
+                conn = self.sb.dataplane.connect(self.pod, "127.0.0.1", fwd.port)
+                answer = workloads.exchange(conn, bytes(fwd.buffer))
+            except NetError as exc:
+                await self._fail(fwd, str(exc))
+                return
+            fwd.buffer.clear()
+            if answer:
+                await self.ws.send_bytes(self.codec.data(fwd.data, answer))
         while True:
             parsed = _http_request(fwd.buffer)
             if parsed is None:

@@ -57,6 +57,7 @@ class DataPlane:
         from .policy import NetworkPolicyEngine
         from .processes import Processes
         from .proxy import KubeProxy
+        from .streams import Streams
         from .workloads import Workloads
 
         self.sb = sandbox
@@ -67,6 +68,7 @@ class DataPlane:
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
         self.processes = Processes(self)
+        self.streams = Streams()
         self.ingress = Ingress(sandbox, self)
 
     def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",
@@ -83,8 +85,9 @@ class DataPlane:
         return response
 
     def forget(self, pod_uid: str) -> None:
-        """A pod left the cluster: its processes, programs, files and logs go."""
+        """A pod left the cluster: its processes, listeners, programs, files and logs go."""
         self.processes.forget(pod_uid)
+        self.streams.forget(pod_uid)
         self.workloads.forget(pod_uid)
 
     async def exec(self, pod: dict[str, Any], container: str, argv: list[str], stdin: bytes | None = None,

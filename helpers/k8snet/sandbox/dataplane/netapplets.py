@@ -16,10 +16,10 @@ import ipaddress
 from collections.abc import Generator
 from dataclasses import dataclass
 
-from .context import Ctx
+from .context import Ctx, Pipe
 from .model import DnsError, NetError, Refused, Timeout
 
-Step = float | None
+Step = float | Pipe | None
 SERVICES = {21: "ftp", 22: "ssh", 25: "smtp", 53: "domain", 80: "http", 443: "https", 3306: "mysql",
             5432: "postgresql", 6379: "redis", 8080: "http-alt", 9090: "websm"}
 """Port names from /etc/services, as OpenBSD netcat prints them after ``[tcp/…]``."""
@@ -142,21 +142,25 @@ def cmd_ping(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
 # -- nc -----------------------------------------------------------------------------------------------
 
 
-def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> int:
-    """``nc [-zvnu] [-w S] HOST PORT``: busybox's nc (netcat 1.10 style, busybox images) or OpenBSD netcat
-    (agnhost, netshoot); data on stdin is sent and an HTTP server's answer printed. Listening (``-l``) is
-    refused by name."""
-    flags, timeout, rest = set(), None, []
+def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """``nc [-zvnu] [-w S] HOST PORT`` and ``nc -l``: busybox's nc (netcat 1.10 style, busybox images) or
+    OpenBSD netcat (agnhost, netshoot). Connecting sends what is on stdin and prints the answer; listening
+    (:mod:`.streams`) prints what a client sends and answers with stdin."""
+    flags, timeout, rest, local_port = set(), None, [], ""
     i = 0
     while i < len(args):
         arg = args[i]
         if arg in ("-w", "-W", "-p", "-q", "-i") and i + 1 < len(args):
             if arg == "-w":
                 timeout = args[i + 1]
+            if arg == "-p":
+                local_port = args[i + 1]
             i += 2
             continue
         if arg.startswith("-w") and arg[2:].isdigit():
             timeout = arg[2:]
+        elif arg.startswith("-p") and arg[2:].isdigit():
+            local_port = arg[2:]
         elif arg.startswith("-") and len(arg) > 1:
             flags.update(arg[1:])
         else:
@@ -165,9 +169,7 @@ def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> int:
     busybox = _busybox(ctx, "nc")
     del timeout  # a dropped connection is reported as timed out whatever the wait
     if "l" in flags:
-        ctx.error("k8snet sandbox: nc -l (listening) is not emulated yet: run an emulated server such as "
-                  "agnhost netexec instead\n")
-        return 1
+        return (yield from _listen(ctx, flags, local_port, rest, busybox))
     if unsupported := flags - set("zvnuNcCdD46"):
         ctx.error(f"k8snet sandbox: nc -{''.join(sorted(unsupported))} is not emulated (-z, -v, -w, -u, -n are)\n")
         return 1
@@ -203,26 +205,67 @@ def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> int:
             return 1
     if verbose:
         ctx.error(f"{host} ({ip}:{port}) open\n" if busybox else
-                  f"Connection to {host} ({ip}) {port} port [{protocol.lower()}/{service}] succeeded!\n")
-    if "z" in flags or conn is None or not ctx.stdin:
+                  f"Connection to {host}{'' if host == ip else f' ({ip})'} {port} port "
+                  f"[{protocol.lower()}/{service}] succeeded!\n")  # netcat.c: the address only for a name
+    if "z" in flags or conn is None:
         return 0
-    return _exchange(ctx, conn, ctx.stdin)
-
-
-def _exchange(ctx: Ctx, conn: object, data: bytes) -> int:
-    """What was piped into nc, sent; an HTTP server's reply written back as it comes off the wire."""
-    from .model import HttpRequest
-
-    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
-    lines = head.decode(errors="replace").split("\n")
-    parts = lines[0].split()
-    if len(parts) < 2:
-        return 0  # not an HTTP request: the server reads it and answers nothing
-    headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
-    headers = {k.strip(): v.strip() for k, v in headers.items()}
-    request = HttpRequest(parts[0], parts[1], headers, body, headers.get("Host", ""))
-    ctx.write(ctx.dp.workloads.serve_http(conn, request).wire())
+    if protocol == "UDP":
+        answer = ctx.dp.workloads.serve_udp(conn, ctx.stdin.decode(errors="replace")) if ctx.stdin else None
+        ctx.write((answer or "").encode())
+        return 0
+    ctx.write(ctx.dp.workloads.exchange(conn, ctx.stdin))  # what was piped in, sent; the answer as it comes
     return 0
+
+
+def _listen(ctx: Ctx, flags: set[str], port_text: str, rest: list[str],
+            busybox: bool) -> Generator[Step, None, int]:
+    """netcat listening: bind the port in the pod's network namespace, print what each client sends, answer
+    with stdin; busybox takes one connection (``-lk`` only with ``-e``), OpenBSD's ``-k`` keeps listening."""
+    from .streams import StreamServer
+
+    if not port_text and not busybox and rest and rest[-1].isdigit():
+        port_text = rest[-1]  # OpenBSD: nc -l 8080
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        ctx.error("k8snet sandbox: nc -l needs a port: nc -l -p PORT (busybox) or nc -l PORT (OpenBSD)\n")
+        return 1
+    if unsupported := flags - set("lkvnu46"):
+        ctx.error(f"k8snet sandbox: nc -l with -{''.join(sorted(unsupported))} is not emulated "
+                  "(-l, -p, -k, -v, -u, -n are)\n")
+        return 1
+    port, protocol = int(port_text), "UDP" if "u" in flags else "TCP"
+    keep = "k" in flags and not busybox
+    stdin = {"data": ctx.stdin}
+
+    def reply() -> bytes:
+        if ctx.pipe is not None:  # a terminal or held-open stdin: what has been typed so far
+            data, ctx.pipe.data[:] = bytes(ctx.pipe.data), b""
+            return data
+        data, stdin["data"] = stdin["data"], b""
+        return data
+
+    server = StreamServer(ctx.pod["metadata"].get("uid", ""), ctx.container, port, protocol, keep, reply)
+    if ctx.dp.workloads.listening(ctx.pod, port, protocol) or not ctx.dp.streams.listen(server):
+        ctx.error("nc: bind: Address in use\n" if busybox else "nc: Address in use\n")
+        return 1
+    if "v" in flags:
+        ctx.error(f"listening on [::]:{port} ...\n" if busybox else f"Listening on 0.0.0.0 {port}\n")
+    try:
+        while True:
+            for client, data in server.take():
+                ip, _, client_port = client.rpartition(":")
+                if "v" in flags:
+                    ctx.error(f"connect to [::ffff:{ctx.pod_ip}]:{port} from [::ffff:{ip}]:{client_port} "
+                              f"([::ffff:{ip}]:{client_port})\n" if busybox else
+                              f"Connection received on {ip} {client_port}\n")
+                    yield None  # written before the data, as netcat does
+                ctx.write(data)
+            if server.closed:
+                return 0
+            if ctx.pipe is not None and ctx.pipe.interrupted:
+                return 130
+            yield server.arrivals
+    finally:
+        ctx.dp.streams.close(server)
 
 
 # -- interfaces and routes --------------------------------------------------------------------------
@@ -369,6 +412,8 @@ def cmd_netstat(ctx: Ctx, name: str, args: list[str]) -> int:
         program = ctx.dp.workloads.program(ctx.pod, c["name"])
         for (port, protocol), _role in sorted(program.ports.items()):
             listening.append((protocol, port))
+    uid = ctx.pod["metadata"].get("uid", "")
+    listening += [(protocol, port) for port, protocol in ctx.dp.streams.held(uid)]
     ss = name == "ss"
     if ss:
         ctx.write("Netid State  Recv-Q Send-Q Local Address:Port  Peer Address:Port\n")
@@ -439,6 +484,6 @@ def cmd_host(ctx: Ctx, name: str, args: list[str]) -> int:
     return 0
 
 
-HANDLERS = {"nc": cmd_nc, "ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
+HANDLERS = {"ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
             "ss": cmd_netstat, "dig": cmd_dig, "host": cmd_host}
-STEPWISE = {"ping": cmd_ping}
+STEPWISE = {"ping": cmd_ping, "nc": cmd_nc}

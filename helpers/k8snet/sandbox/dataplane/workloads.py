@@ -707,6 +707,38 @@ def go_time(t: datetime, since: float) -> str:
     return f"{t.strftime('%Y-%m-%d %H:%M:%S')} +0000 UTC m=+{since:.9f}"
 
 
+def request_bytes(req: HttpRequest) -> bytes:
+    """An HTTP/1.1 request as a client writes it on the connection."""
+    head = [f"{req.method} {req.path} HTTP/1.1", *(f"{k}: {v}" for k, v in req.headers.items())]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + req.body
+
+
+def parse_request(data: bytes) -> HttpRequest | None:
+    """The HTTP request in bytes a client sent (lines may end in LF only, as typed into nc); None if none."""
+    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
+    lines = head.decode(errors="replace").split("\n")
+    parts = lines[0].split()
+    if len(parts) < 2:
+        return None
+    headers = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)}
+    return HttpRequest(parts[0], parts[1], headers, body, headers.get("Host", ""))
+
+
+def _parse_reply(data: bytes) -> HttpResponse:
+    """What a stream server sent back, as an HTTP client reads it: a status line and headers, or bytes
+    without them (HTTP/0.9 to curl), or nothing (an empty reply)."""
+    if not data:
+        return HttpResponse(EMPTY_REPLY)
+    if not data.startswith(b"HTTP/"):
+        return HttpResponse(RAW_REPLY, {}, data)
+    head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
+    lines = head.decode(errors="replace").split("\n")
+    parts = lines[0].split(None, 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 200
+    headers = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if ":" in line)}
+    return HttpResponse(status, headers, body)
+
+
 def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -795,6 +827,7 @@ class Workloads:
         self._files.pop((uid, container), None)
         self._env.pop((uid, container), None)
         self.dp.logs.restarted(uid, container)
+        self.dp.streams.forget(uid, container)
         self._start(pod, container)
 
     def footprint(self) -> dict[str, int]:
@@ -963,6 +996,11 @@ class Workloads:
         """Whether any container of the pod listens on ``port``/``protocol`` (containers share the pod's IP)."""
         return self._listener(pod, port, protocol) is not None
 
+    def speaks_stream(self, pod: Pod, port: int) -> bool:
+        """Whether a raw byte stream server (``nc -l``) holds the TCP port."""
+        found = self._listener(pod, port, "TCP")
+        return found is not None and found[2] == "stream"
+
     def speaks_tls(self, pod: Pod, port: int) -> bool:
         """Whether the program on a TCP port expects TLS (agnhost netexec --tls-cert-file)."""
         found = self._listener(pod, port, "TCP")
@@ -980,6 +1018,10 @@ class Workloads:
             role = p.ports.get((int(port), protocol.upper()))
             if role:
                 return c["name"], p, role
+        stream = self.dp.streams.find(uid, int(port), protocol)
+        if stream is not None:  # nc -l in one of its containers (an exec'd one too)
+            return stream.container, Program("nc", None, {(int(port), protocol.upper()): "stream"},
+                                             {"server": stream}), "stream"
         return None
 
     def ephemeral_port(self) -> int:
@@ -995,7 +1037,10 @@ class Workloads:
             raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused")
         container, program, role = found
         now = self.sb.clock.now()
-        if role == "raw":  # serve-hostname --tcp writes the hostname and closes
+        if role == "stream":  # nc -l: it prints the request and answers with its standard input
+            response = _parse_reply(program.opts["server"].accept(f"{conn.client_ip}:{conn.client_port}",
+                                                                   request_bytes(req)))
+        elif role == "raw":  # serve-hostname --tcp writes the hostname and closes
             self._log(pod, container, f"TCP request from {conn.client_ip}:{conn.client_port}", go=True)
             response = HttpResponse(RAW_REPLY, {}, hostname(pod).encode())
         elif role == "dns":
@@ -1010,6 +1055,17 @@ class Workloads:
         response.served_by = pod["metadata"]["name"]
         return response
 
+    def exchange(self, conn: Connection, data: bytes) -> bytes:
+        """Bytes sent on a fresh connection (nc, a forwarded port) and the bytes that come back: a stream
+        server gets them as they are; an HTTP program answers the request they hold (nothing, if none)."""
+        found = self._listener(conn.dst_pod, conn.port, "TCP")
+        if found is not None and found[2] == "stream":
+            return found[1].opts["server"].accept(f"{conn.client_ip}:{conn.client_port}", data)
+        request = parse_request(data)
+        if request is None:
+            return b""  # not an HTTP request: the server reads it and answers nothing
+        return self.serve_http(conn, request).wire()
+
     def serve_udp(self, conn: Connection, payload: str) -> str | None:
         """Answer one datagram (netexec's UDP/SCTP commands, serve-hostname --udp); None: no reply."""
         found = self._listener(conn.dst_pod, conn.port, conn.protocol)
@@ -1017,6 +1073,9 @@ class Workloads:
             return None
         container, program, role = found
         pod, client = conn.dst_pod, f"{conn.client_ip}:{conn.client_port}"
+        if role == "stream":  # nc -lu: the datagram is printed; its standard input goes back
+            answer = program.opts["server"].accept(client, payload.encode())
+            return answer.decode(errors="replace") if answer else None
         if program.name == "serve-hostname":
             self._log(pod, container, f"UDP request from {client}", go=True)
             return hostname(pod)
