@@ -88,3 +88,21 @@ def test_dig_and_host_resolve_through_cluster_dns(sb, net):  # noqa: F811
     assert run(sb, net["shoot"], "host", "web")[0] == f"web.default.svc.cluster.local has address {net['vip']}\n"
     assert "status: NXDOMAIN" in run(sb, net["shoot"], "dig", "web")[0]  # dig does not use the search list
     assert run(sb, net["box"], "sh", "-c", "dig web") == ("", "sh: dig: not found\n", 127)  # not in busybox
+
+
+def test_traceroute_crosses_the_nodes_and_stops_at_a_cluster_ip(sb, net):  # noqa: F811
+    """Hops as kindnet routes them: the pod's gateway on its node, the other node's eth0, the pod; a
+    ClusterIP answers nothing past the node (traceroute's UDP ports are not the Service's)."""
+    box, server = net["box"], net["server"]
+    out, _, code = run(sb, box, "traceroute", "-n", net["ip"])
+    lines = out.splitlines()
+    assert lines[0] == f"traceroute to {net['ip']} ({net['ip']}), 30 hops max, 46 byte packets" and code == 0
+    gateway = sb.dataplane.proxy.gateway(box["spec"]["nodeName"])
+    expected = [gateway] + ([] if box["spec"]["nodeName"] == server["spec"]["nodeName"] else
+                            [sb.dataplane.proxy.node_ips()[server["spec"]["nodeName"]]]) + [net["ip"]]
+    assert [line.split()[1] for line in lines[1:]] == expected
+    assert lines[1].startswith(f" 1  {gateway} ({gateway})  ") and lines[1].count(" ms") == 3
+    out, _, _ = run(sb, box, "traceroute", "-m", "2", "-w", "1", net["vip"])
+    assert out.splitlines()[1].startswith(f" 1  {gateway} ({gateway})  ") and out.splitlines()[2] == " 2  *  *  *"
+    out, _, _ = run(sb, net["shoot"], "traceroute", "-m", "2", "-w", "1", "-q", "1", net["vip"])
+    assert out.splitlines()[0].endswith("60 byte packets") and out.splitlines()[2] == " 2  *"

@@ -54,7 +54,7 @@ CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1", "netshoot": "8.12.1", "c
 """Alpine 3.21's curl (agnhost, netshoot); Debian bookworm's (nginx); curlimages/curl's own build."""
 BASIC = {"cat", "echo", "touch", "rm", "ls", "mkdir", "hostname", "date", "env", "printenv", "sleep", "true",
          "false", "test", "[", "sh", "bash", "pwd"} | set(applets.HANDLERS) | set(applets.STEPWISE)
-_NET_BUSYBOX = {"nc", "ping", "ip", "ifconfig", "route", "netstat"}
+_NET_BUSYBOX = {"nc", "ping", "ip", "ifconfig", "route", "netstat", "traceroute"}
 _BUSYBOX_EMULATED = (BASIC - {"bash"}) | {"ash", "wget", "nslookup"} | _NET_BUSYBOX  # busybox, Alpine: no bash
 AVAILABLE = {
     "agnhost": BASIC | {"ash", "curl", "wget", "nslookup", "/agnhost", "/agnhost-2", "ss", "dig", "host"}

@@ -28,7 +28,7 @@ SERVICES = {21: "ftp", 22: "ssh", 25: "smtp", 53: "domain", 80: "http", 443: "ht
 def _busybox(ctx: Ctx, tool: str) -> bool:
     """Whether ``tool`` is busybox's applet in this image (else the package the image adds)."""
     packaged = {"agnhost": {"nc", "ss", "dig", "host"},
-                "netshoot": {"nc", "ss", "dig", "host", "ping", "ip", "ifconfig", "netstat", "route"}}
+                "netshoot": {"nc", "ss", "dig", "host", "ping", "ip", "ifconfig", "netstat", "route", "traceroute"}}
     return tool not in packaged.get(ctx.family or "", set())
 
 
@@ -137,6 +137,87 @@ def cmd_ping(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
             mdev = (sum((t - mean) ** 2 for t in times) / len(times)) ** 0.5
             ctx.write(f"rtt min/avg/max/mdev = {min(times):.3f}/{mean:.3f}/{max(times):.3f}/{mdev:.3f} ms\n")
     return 0 if times else 1
+
+
+# -- traceroute -------------------------------------------------------------------------------------
+
+
+def path_to(ctx: Ctx, ip: str) -> tuple[list[str], bool]:
+    """The addresses that answer a probe from the pod to ``ip``, and whether the last is ``ip``: the pod's node
+    (its gateway on the pod range), the destination's node when it is another one (kindnet routes a
+    remote pod range through that node's eth0), then the destination. A ClusterIP has no interface and
+    traceroute's UDP ports are none of the Service's, so after the node nothing answers (kube-proxy)."""
+    own, gateway = _node_of(ctx), _gateway(ctx)
+    if ipaddress.ip_address(ip).is_loopback or ip == ctx.pod_ip:
+        return [ip], True
+    hops = [] if ctx.pod["spec"].get("hostNetwork") else [gateway]
+    node = ctx.dp.proxy.node_of_ip(ip)
+    if node is not None:
+        return ([] if node == own else hops) + [ip], True
+    owners = [p for p in ctx.dp.sb.store.list("pods") if (p.get("status") or {}).get("podIP") == ip
+              and (p.get("status") or {}).get("phase") == "Running"]
+    if not owners:
+        return hops, False
+    target = owners[0]
+    there = target["spec"].get("nodeName")
+    if there != own:
+        hops.append(ctx.dp.proxy.node_ips().get(there, ""))
+    allowed, _ = ctx.dp.policy.verdict(ctx.pod, ctx.pod_ip, target, 33434, "UDP")
+    return (hops + [ip], True) if allowed else (hops, False)
+
+
+def cmd_traceroute(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """busybox traceroute (networking/traceroute.c) or Linux traceroute 2.1 (netshoot): ``-n``, ``-m MAX``,
+    ``-w WAIT``, ``-q N``; UDP probes from port 33434, three a hop; a hop that does not answer waits
+    ``-w`` seconds of sandbox time a probe and shows ``*``."""
+    max_hops, wait, queries, host = 30, 5.0, 3, ""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-m", "-w", "-q") and i + 1 < len(args):
+            value = args[i + 1]
+            if arg == "-m":
+                max_hops = int(value) if value.isdigit() else max_hops
+            elif arg == "-w":
+                wait = float(value)
+            else:
+                queries = int(value) if value.isdigit() else queries
+            i += 2
+            continue
+        if arg.startswith("-") and arg not in ("-n", "-I", "-4"):
+            ctx.error(f"k8snet sandbox: traceroute {arg} is not emulated (-n, -m, -w, -q are)\n")
+            return 1
+        if not arg.startswith("-"):
+            host = arg
+        i += 1
+    busybox = ctx.family != "netshoot"
+    if not host:
+        ctx.error("BusyBox v1.37.0 multi-call binary.\n\nUsage: traceroute [-46IFlnrv] [-f 1ST_TTL] [-m MAXTTL] "
+                  "[-q PROBES] [-p PORT] HOST [BYTES]\n" if busybox else "Specify \"host\" missing argument.\n")
+        return 1
+    try:
+        ip = ctx.dp.network.resolve(ctx.pod, host, [])
+    except DnsError:
+        ctx.error(f"traceroute: bad address '{host}'\n" if busybox else
+                  f"{host}: Name does not resolve\nCannot handle \"host\" cmdline arg `{host}' on position 1 "
+                  "(argc 1)\n")
+        return 1 if busybox else 2
+    ctx.write(f"traceroute to {host} ({ip}), {max_hops} hops max, {46 if busybox else 60} byte packets\n")
+    routers, reached = path_to(ctx, ip)
+    rng = ctx.dp.sb.random.stream("traceroute")
+    for ttl in range(1, max_hops + 1):
+        if ttl > len(routers):
+            yield ctx.dp.sb.clock.time() + wait * queries
+            ctx.write(f"{ttl:2d}  " + ("*  " * queries if busybox else "* " * queries).rstrip() + "\n")
+            if ctx.pipe is not None and ctx.pipe.interrupted:
+                return 130
+            continue
+        router = routers[ttl - 1]
+        times = "  ".join(f"{rng.uniform(0.003, 0.02) * ttl:.3f} ms" for _ in range(queries))
+        ctx.write(f"{ttl:2d}  {router} ({router})  {times}\n")
+        if ttl == len(routers) and reached:
+            return 0
+    return 0
 
 
 # -- nc -----------------------------------------------------------------------------------------------
@@ -486,4 +567,4 @@ def cmd_host(ctx: Ctx, name: str, args: list[str]) -> int:
 
 HANDLERS = {"ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
             "ss": cmd_netstat, "dig": cmd_dig, "host": cmd_host}
-STEPWISE = {"ping": cmd_ping, "nc": cmd_nc}
+STEPWISE = {"ping": cmd_ping, "nc": cmd_nc, "traceroute": cmd_traceroute}
