@@ -79,8 +79,9 @@ def test_image_families_from_references():
     assert image_family("gcr.io/google-containers/busybox") == "busybox"
     assert image_family("bprashanth/nginxhttps:1.0") == "nginx"
     assert image_family("radial/busyboxplus:curl") == "busyboxplus"
+    assert image_family("docker.io/kennethreitz/httpbin") == "httpbin"
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
-                             "alpine", "curl", "serve_hostname", "netshoot"}
+                             "alpine", "curl", "serve_hostname", "netshoot", "httpbin"}
 
 
 def test_agnhost_defaults_from_upstream_flags():

@@ -906,8 +906,9 @@ def curl_args(args: list[str]) -> CurlOpts | str:
     return o
 
 
-def cmd_curl(ctx: Ctx, name: str, args: list[str]) -> int:
-    """curl 8 (7.88 on Debian) for HTTP: the flags of the probe contract, its error lines and exit codes."""
+def cmd_curl(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """curl 8 (7.88 on Debian) for HTTP: the flags of the probe contract, its error lines and exit codes; a
+    server that takes its time (httpbin /delay/N) is waited for on the sandbox clock, up to ``-m``."""
     parsed = curl_args(args)
     if isinstance(parsed, str):
         supported = " ".join(sorted({*CURL_FLAGS, *CURL_VALUE}))
@@ -923,6 +924,12 @@ def cmd_curl(ctx: Ctx, name: str, args: list[str]) -> int:
     state: dict[str, Any] = {"url": o.urls[0], "status": 0, "ip": "", "port": 0, "local_port": 0,
                              "body": b"", "headers": b"", "redirects": 0, "content_type": ""}
     code, message = _curl_transfer(ctx, o, version, state)
+    if state.get("delay"):
+        limit = float(o.values.get("max-time") or 0)
+        yield ctx.dp.sb.clock.time() + (min(state["delay"], limit) if limit else state["delay"])
+        if limit and state["delay"] > limit:
+            code, message = 28, f"Operation timed out after {int(limit * 1000) + 1} milliseconds with 0 bytes received"
+            state["body"], state["headers"], state["status"] = b"", b"", 0
     output = state["headers"] if "head" in o.flags else (
         state["headers"] + state["body"] if "include" in o.flags else state["body"])
     if code == 0 and "fail" in o.flags and state["status"] >= 400:
@@ -1005,6 +1012,7 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -
         if response.status == EMPTY_REPLY:
             return 52, "Empty reply from server"
         _curl_record(state, response, method)
+        state["delay"] = state.get("delay", 0.0) + response.delay
         location = response.headers.get("Location")
         if "location" in o.flags and 300 <= response.status < 400 and location:
             url = location if "://" in location else f"{scheme}://{parts.netloc}{location}"
@@ -1363,12 +1371,12 @@ HANDLERS = {
     "cat": cmd_cat, "echo": cmd_echo, "touch": cmd_touch, "rm": cmd_rm, "ls": cmd_ls, "mkdir": cmd_mkdir,
     "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env,
     "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd, "apk": cmd_apk,
-    "curl": cmd_curl, "wget": cmd_wget, "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
+    "wget": cmd_wget, "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
     "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
 }
 HANDLERS.update(applets.HANDLERS)
 HANDLERS.update(netapplets.HANDLERS)
 STEPWISE = {"sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
-            "zsh": cmd_shell,
+            "zsh": cmd_shell, "curl": cmd_curl,
             **applets.STEPWISE, **netapplets.STEPWISE}
 """Programs that pause: they yield between their steps, and ``sleep`` waits on the clock."""

@@ -104,6 +104,7 @@ class HttpResponse:
     body: bytes = b""
     served_by: str = ""  # the pod name that answered
     hops: list[Hop] = field(default_factory=list)
+    delay: float = 0.0  # seconds the server took before answering (a client waits them on the sandbox clock)
 
     def wire(self) -> bytes:
         """The response as it leaves the server on the connection: status line, headers, body (a raw reply,

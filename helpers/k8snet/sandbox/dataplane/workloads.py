@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import Connection, HttpRequest, HttpResponse, NetError, Refused, Timeout, http_date
 from .nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
@@ -85,6 +86,12 @@ EMULATED: dict[str, dict[str, Any]] = {
         "commands": ["curl", "hostname", "cat", "echo", "touch", "rm", "ls", "mkdir", "test", "date", "env",
                      "sleep", "nginx -v", "sh -c / bash -c"],
     },
+    "httpbin": {
+        "images": ["kennethreitz/httpbin"],
+        "programs": ["the real httpbin (the httpbin package's WSGI app, as the image's gunicorn serves it) on "
+                     "80/TCP: /get, /headers, /ip, /status/N, /anything, /delay/N (waited on the sandbox clock)…"],
+        "commands": ["none (the sandbox does not emulate the image's shell)"],
+    },
     "coredns": {
         "images": ["registry.k8s.io/coredns/coredns"],
         "programs": ["coredns: 53/UDP+TCP (answered by the sandbox's DNS), 8080 /health, 8181 /ready, 9153 /metrics"],
@@ -133,6 +140,7 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "serve_hostname": (["/serve_hostname"], []),  # contrib/for-demos/serve_hostname Dockerfile (FROM scratch)
     "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
     "coredns": (["/coredns"], []),
+    "httpbin": ([], ["gunicorn", "-b", "0.0.0.0:80", "httpbin:app", "-k", "gevent"]),  # kennethreitz/httpbin
     "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
     "busybox": ([], ["sh"]),  # docker-library/busybox Dockerfile: CMD ["sh"]
     "busyboxplus": ([], ["/bin/sh"]),  # radial/busyboxplus Dockerfile: CMD ["/bin/sh"]
@@ -180,6 +188,8 @@ def image_family(image: str) -> str | None:
         return "nginx"
     if path in ("coredns/coredns", "coredns"):
         return "coredns"
+    if path == "kennethreitz/httpbin":
+        return "httpbin"
     if path in ("traefik", "library/traefik"):
         return "traefik"
     if path.rsplit("/", 1)[-1] == "serve_hostname":  # registry.k8s.io/, k8s.gcr.io/, gcr.io/google_containers/
@@ -438,6 +448,13 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
                        startup=[".:53", "[INFO] plugin/reload: Running configuration SHA512 = "
                                 + hashlib.sha512(b"Corefile").hexdigest(),
                                 f"CoreDNS-{COREDNS_VERSION}", "linux/amd64, go1.23.3, 51e11f1"])
+    if exe == "gunicorn" and family == "httpbin":
+        bind = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-b", "--bind")), "127.0.0.1:8000")
+        port = bind.rsplit(":", 1)[-1]
+        if not port.isdigit() or "httpbin:app" not in argv:
+            return Program("exited", family, problem=f"the sandbox runs only `{' '.join(IMAGE_DEFAULTS['httpbin'][1])}`"
+                           " (with any -b address) in this image")
+        return Program("httpbin", family, {(int(port), "TCP"): "http"}, {"bind": bind})
     if exe in IDLE:
         return Program("idle", family, problem=f"it runs `{' '.join(argv)}`, which serves no port")
     return Program("exited", family, problem=f"the sandbox does not emulate the program `{' '.join(argv)}`")
@@ -878,6 +895,8 @@ class Workloads:
                 if stream:
                     self.dp.logs.append(uid, container, stream.decode(errors="replace"))
         at = self._started_at(pod, container)
+        if program.name == "httpbin":
+            program.startup = httpbin.startup(program.opts["bind"], at)
         for line in program.startup:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S"))
@@ -1050,6 +1069,7 @@ class Workloads:
         else:
             handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
                        "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns,
+                       "httpbin": lambda pod, c, prog, conn, r, now: httpbin.serve(r, conn.client_ip, now),
                        "traefik": lambda *args: self.dp.ingress.serve_http(*args)}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
