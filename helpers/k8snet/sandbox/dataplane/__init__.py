@@ -50,6 +50,7 @@ class DataPlane:
     """Everything traffic-related for one sandbox, built from its store, clock and random source."""
 
     def __init__(self, sandbox: Sandbox):
+        from .capture import Capture
         from .dns import Resolver
         from .ingress import Ingress
         from .logs import LogBook
@@ -69,6 +70,7 @@ class DataPlane:
         self.workloads = Workloads(sandbox, self)
         self.processes = Processes(self)
         self.streams = Streams()
+        self.capture = Capture(sandbox.clock.now)
         self.ingress = Ingress(sandbox, self)
 
     def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",

@@ -63,7 +63,7 @@ AVAILABLE = {
     "busyboxplus": _BUSYBOX_EMULATED | {"curl"},
     "alpine": _BUSYBOX_EMULATED | {"apk"},
     "curl": _BUSYBOX_EMULATED | {"curl"},
-    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "zsh", "ss", "dig", "host"},
+    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "zsh", "ss", "dig", "host", "tcpdump", "iperf3"},
     "nginx": BASIC | {"dash", "curl", "nginx"},
     "http-echo": {"/http-echo"},
     "serve_hostname": {"/serve_hostname"},

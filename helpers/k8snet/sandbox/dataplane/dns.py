@@ -188,12 +188,31 @@ class Resolver:
         for candidate in self.candidates(name.lower(), conf):
             result, fqdn = self._ask(conf.nameserver, candidate, qtype), candidate
             attempts.append((candidate, result.rcode))
+            self._captured(pod, conf.nameserver, candidate, qtype, result)
             if result.rcode == "NOERROR" and (result.records or stop_at_nodata):
                 break
         answer = DnsAnswer(name, qtype, result.rcode, fqdn, result.records, attempts, conf.nameserver,
                            result.authoritative, result.note)
         answer.hop = self._hop(answer)
         return answer
+
+    def _captured(self, pod: Obj | None, server: str, name: str, qtype: str, result: _Result) -> None:
+        """The query and its answer as tcpdump on the pod's eth0 prints them (print-domain.c)."""
+        capture = self.sb.dataplane.capture
+        ip = ((pod or {}).get("status") or {}).get("podIP")
+        if not capture.taps or not ip:
+            return
+        self._query_id = (getattr(self, "_query_id", 4660) * 75 + 74) % 65537 % 65536
+        qid, size = self._query_id, 12 + len(name) + 2 + 4
+        question = f"{qid}+ {qtype}? {name}. ({size})"
+        if result.rcode == "NOERROR":
+            records = " ".join(f"{r.type} {r.data}" + ("." if r.type in ("CNAME", "SRV") else "")
+                               for r in result.records)
+            reply = f"{qid}*- {len(result.records)}/0/0{' ' + records if records else ''} ({size + 16 * len(result.records)})"
+        else:
+            word = {"NXDOMAIN": "NXDomain", "SERVFAIL": "ServFail"}.get(result.rcode, result.rcode)
+            reply = f"{qid} {word}*- 0/1/0 ({size + 93})"
+        capture.datagram((ip, 30000 + qid % 30000), (server, 53), question.encode(), reply.encode(), dns=True)
 
     def _dropped(self, pod: Obj | None, server: str) -> Hop | None:
         """The policy hop that drops a pod's queries to its nameserver, or None when they get through.

@@ -80,6 +80,8 @@ class Connection:
     client_port: int
     hops: list[Hop] = field(default_factory=list)
     service: Obj | None = None
+    source_ip: str = ""  # the client's own address, before any SNAT
+    dialed: tuple[str, int] = ("", 0)  # the address and port the client connected to (a ClusterIP, a pod)
 
 
 def http_date(t: datetime) -> str:

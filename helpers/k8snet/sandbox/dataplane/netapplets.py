@@ -220,6 +220,82 @@ def cmd_traceroute(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None
     return 0
 
 
+# -- tcpdump (netshoot) -------------------------------------------------------------------------------
+
+
+def cmd_tcpdump(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
+    """tcpdump 4.99 on the pod's eth0 (:mod:`.capture`): ``-i eth0|any``, ``-n``/``-nn``, ``-c N``, ``-A``,
+    ``-l``, ``-v``, and a filter of ``tcp``/``udp``/``host``/``port``/``src``/``dst`` with and/or/not. It
+    runs until ``-c`` packets or Ctrl-C, then prints its counts."""
+    from .capture import Tap, compile_filter
+
+    count, ascii_dump, words, iface = 0, False, [], "eth0"
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-c", "-i", "-s", "-w") and i + 1 < len(args):
+            if arg == "-c":
+                count = int(args[i + 1]) if args[i + 1].isdigit() else 0
+            elif arg == "-i":
+                iface = args[i + 1]
+            elif arg == "-w":
+                ctx.error("k8snet sandbox: tcpdump -w (a pcap file) is not emulated; the sandbox prints what it "
+                          "captures\n")
+                return 1
+            i += 2
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            flags = arg[1:]
+            if unknown := set(flags) - set("nAlvqtSe"):
+                ctx.error(f"k8snet sandbox: tcpdump -{''.join(sorted(unknown))} is not emulated (-i, -n, -c, -A, "
+                          "-l, -v are)\n")
+                return 1
+            ascii_dump = ascii_dump or "A" in flags
+        else:
+            words.append(arg)
+        i += 1
+    if iface not in ("eth0", "any"):
+        ctx.error(f"tcpdump: {iface}: No such device exists\n(SIOCGIFHWADDR: No such device)\n")
+        return 1
+    try:
+        accept = compile_filter(words)
+    except ValueError as exc:
+        ctx.error(f"tcpdump: {exc}\n")
+        return 1
+    link = "LINUX_SLL2 (Linux cooked v2)" if iface == "any" else "EN10MB (Ethernet)"
+    ctx.error("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\n"
+              f"listening on {iface}, link-type {link}, snapshot length 262144 bytes\n")
+    tap = Tap(ctx.pod_ip, accept)
+    ctx.dp.capture.open(tap)
+    captured = 0
+    try:
+        while not count or captured < count:
+            for packet in tap.take():
+                ctx.write(packet.line(ascii_dump) + "\n")
+                captured += 1
+                if count and captured >= count:
+                    break
+            if count and captured >= count:
+                break
+            if ctx.pipe is not None and ctx.pipe.interrupted:
+                ctx.write("^C")
+                break
+            yield tap.arrivals
+    finally:
+        ctx.dp.capture.close(tap)
+    ctx.error(f"{captured} packet{'s' if captured != 1 else ''} captured\n"
+              f"{captured} packet{'s' if captured != 1 else ''} received by filter\n0 packets dropped by kernel\n")
+    return 0
+
+
+def cmd_iperf3(ctx: Ctx, name: str, args: list[str]) -> int:
+    """iperf3 measures a link's bandwidth; the emulated network has none to measure, and a number the
+    sandbox made up would teach nothing true, so it says so."""
+    ctx.error("k8snet sandbox: iperf3 is not emulated: the sandbox's network carries requests, not bytes at a "
+              "rate, so there is no throughput to measure. Run it on kind (make lab BACKEND=kind).\n")
+    return 1
+
+
 # -- nc -----------------------------------------------------------------------------------------------
 
 
@@ -565,6 +641,6 @@ def cmd_host(ctx: Ctx, name: str, args: list[str]) -> int:
     return 0
 
 
-HANDLERS = {"ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
+HANDLERS = {"iperf3": cmd_iperf3, "ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
             "ss": cmd_netstat, "dig": cmd_dig, "host": cmd_host}
-STEPWISE = {"ping": cmd_ping, "nc": cmd_nc, "traceroute": cmd_traceroute}
+STEPWISE = {"ping": cmd_ping, "nc": cmd_nc, "traceroute": cmd_traceroute, "tcpdump": cmd_tcpdump}

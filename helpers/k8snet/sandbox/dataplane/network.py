@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from .model import Connection, DnsError, Hop, Refused, Timeout
+from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -50,11 +50,29 @@ class Network:
         protocol = protocol.upper()
         hops: list[Hop] = []
         status = (src_pod or {}).get("status") or {}
-        src_node = ((src_pod or {}).get("spec") or {}).get("nodeName")
-        client_ip = src_ip or status.get("podIP") or HOST_IP
+        source_ip = src_ip or status.get("podIP") or HOST_IP
         ip = self.resolve(src_pod, host, hops)
         if ipaddress.ip_address(ip).is_loopback:
             return self._loopback(src_pod, ip, port, protocol, hops)
+        capture = self.dp.capture
+        try:
+            conn = self._connect(src_pod, source_ip, ip, port, protocol, hops)
+        except NetError as exc:
+            if capture.taps and protocol == "TCP":  # what the client's interface saw: SYN, then RST or nothing
+                client = (source_ip, self.dp.workloads.ephemeral_port())
+                capture.connection(client, (ip, port), (ip, port), client,
+                                   "refused" if isinstance(exc, Refused) else "dropped")
+            raise
+        conn.source_ip, conn.dialed = source_ip, (ip, port)
+        if capture.taps and protocol == "TCP":
+            capture.connection((source_ip, conn.client_port), (ip, port), (conn.dst_ip, conn.port),
+                               (conn.client_ip, conn.client_port), "established")
+        return conn
+
+    def _connect(self, src_pod: Obj | None, client_ip: str, ip: str, port: int, protocol: str,
+                 hops: list[Hop]) -> Connection:
+        """kube-proxy's rewrite, the destination pod, its NetworkPolicies and its listening port."""
+        src_node = ((src_pod or {}).get("spec") or {}).get("nodeName")
         service = None
         dst_ip, dst_port = ip, port
         route = self.dp.proxy.route(src_pod, src_node, ip, port, protocol, src_ip=client_ip)

@@ -1073,6 +1073,10 @@ class Workloads:
                        "traefik": lambda *args: self.dp.ingress.serve_http(*args)}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
+        if self.dp.capture.taps and conn.dialed[0]:
+            self.dp.capture.exchange((conn.source_ip, conn.client_port), conn.dialed, (conn.dst_ip, conn.port),
+                                     (conn.client_ip, conn.client_port), request_bytes(req), response.wire(),
+                                     encrypted=req.scheme == "https")
         return response
 
     def exchange(self, conn: Connection, data: bytes) -> bytes:
