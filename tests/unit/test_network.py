@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from k8snet.sandbox.dataplane import AllowAll, net_error_line
+from k8snet.sandbox.dataplane.capture import Capture
 from k8snet.sandbox.dataplane.dns import Resolver
 from k8snet.sandbox.dataplane.model import DnsError, Hop, Refused, Timeout
 from k8snet.sandbox.dataplane.network import Network
@@ -57,7 +58,7 @@ def sb() -> Sandbox:
 
 def network(sb: Sandbox, listening: set[tuple[str, int, str]], policy: Any = None) -> Network:
     dp = SimpleNamespace(dns=Resolver(sb), proxy=KubeProxy(sb), policy=policy or AllowAll(),
-                         workloads=Workloads(listening))
+                         workloads=Workloads(listening), capture=Capture(sb.clock.now))
     return Network(sb, dp)
 
 
