@@ -106,3 +106,20 @@ def test_traceroute_crosses_the_nodes_and_stops_at_a_cluster_ip(sb, net):  # noq
     assert out.splitlines()[1].startswith(f" 1  {gateway} ({gateway})  ") and out.splitlines()[2] == " 2  *  *  *"
     out, _, _ = run(sb, net["shoot"], "traceroute", "-m", "2", "-w", "1", "-q", "1", net["vip"])
     assert out.splitlines()[0].endswith("60 byte packets") and out.splitlines()[2] == " 2  *"
+
+
+def test_a_shell_waiting_on_a_listening_job_sleeps_instead_of_spinning(sb, net):  # noqa: F811
+    """``nc -l -p 9000 & wait``: with nothing to read, the script's steps ask to wait for input (AnyOf), never
+    to be run again at once (a bare None would spin a quarter of a CPU); a client's connection wakes it."""
+    from k8snet.sandbox.dataplane import commands
+    from k8snet.sandbox.dataplane.context import AnyOf, Budget
+
+    steps = commands._steps(sb.dataplane, net["box"], "main", ["sh", "-c", "nc -l -p 9000 & wait"], None, False,
+                            Budget())
+    seen = [next(steps) for _ in range(6)]
+    assert isinstance(seen[-1], AnyOf) and all(isinstance(s, AnyOf) for s in seen[-3:])
+    conn = sb.dataplane.connect(net["shoot"], net["box"]["status"]["podIP"], 9000)
+    assert sb.dataplane.workloads.exchange(conn, b"hello\n") == b""
+    assert seen[-1].ready(0.0)
+    rest = list(steps)
+    assert all(not isinstance(s, AnyOf) for s in rest)  # the job printed what came and both ended

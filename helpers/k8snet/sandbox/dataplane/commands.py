@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import applets, net_error_line, netapplets
-from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, Budget, Ctx, Killed, Pipe, WriteFailed
+from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import Connection, DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
 from .shell.interp import Host, Interp, Step, new_state, static_words
 from .shell.syntax import Parser, ShellSyntaxError
@@ -63,7 +63,7 @@ AVAILABLE = {
     "busyboxplus": _BUSYBOX_EMULATED | {"curl"},
     "alpine": _BUSYBOX_EMULATED | {"apk"},
     "curl": _BUSYBOX_EMULATED | {"curl"},
-    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "zsh", "ss", "dig", "host", "tcpdump", "iperf3"},
+    "netshoot": _BUSYBOX_EMULATED | {"curl", "bash", "zsh", "ss", "dig", "host", "tcpdump", "iperf3", "iptables", "iptables-save"},
     "nginx": BASIC | {"dash", "curl", "nginx"},
     "http-echo": {"/http-echo"},
     "serve_hostname": {"/serve_hostname"},
@@ -90,8 +90,8 @@ PRESENT = {
     # Alpine with netshoot's packages (its Dockerfile and build/fetch_binaries.sh)
     "netshoot": set(_BUSYBOX.split()) | {"ash", "bash", "zsh", "curl", "dig", "host", "nc", "ss", "ip", "iperf",
                                          "iperf3", "tcpdump", "nmap", "socat", "mtr", "traceroute", "iftop",
-                                         "conntrack", "iptables", "ethtool", "tshark", "grpcurl", "httpie",
-                                         "apk", "jq", "openssl", "ping", "nsenter"},
+                                         "conntrack", "iptables", "iptables-save", "ethtool", "tshark", "grpcurl",
+                                         "httpie", "apk", "jq", "openssl", "ping", "nsenter"},
     # debian:bookworm-slim plus what the nginx image installs (curl, gettext-base's envsubst, nginx)
     "nginx": set(_COREUTILS.split()) | {"bash", "dash", "curl", "envsubst", "nginx", "nginx-debug", "openssl"},
 }
@@ -184,6 +184,14 @@ async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
             started = loop.time()
         elif isinstance(step, Pipe):
             await step.readable()
+            started = loop.time()
+        elif isinstance(step, AnyOf):
+            waits = [p.readable() for p in step.pipes]
+            if step.until is not None:
+                waits.append(clock.sleep_until(step.until))
+            if interrupt is not None:
+                waits.append(interrupt.until_interrupted())
+            await _first(*waits)
             started = loop.time()
         elif loop.time() - started > SLICE:
             busy = loop.time() - started

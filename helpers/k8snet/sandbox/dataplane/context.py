@@ -170,6 +170,18 @@ class Pipe:
             self._waiter.set_result(None)
 
 
+@dataclass
+class AnyOf:
+    """A step that waits for the first of several things: input on any of ``pipes`` (a background job's
+    netcat or tcpdump, a held-open stdin) or sandbox time ``until``."""
+
+    pipes: list[Pipe]
+    until: float | None = None
+
+    def ready(self, now: float) -> bool:
+        return any(p.ready() for p in self.pipes) or (self.until is not None and now >= self.until)
+
+
 class Terminal:
     """A pty's canonical line discipline between typed keys and a held-open standard input: characters are
     echoed, Enter ends a line, backspace erases, Ctrl-C interrupts and drops the line, Ctrl-D on an empty

@@ -288,6 +288,60 @@ def cmd_tcpdump(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, i
     return 0
 
 
+def cmd_iptables(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``iptables-save [-t TABLE]`` and ``iptables [-t TABLE] -S [CHAIN]`` (iptables 1.8.10, nf_tables) over
+    kube-proxy's rules (:mod:`.iptables`): the node's when the pod is on the host network, none in a pod's own
+    network namespace; NET_ADMIN is needed to read them."""
+    from . import iptables
+    from .workloads import container_spec
+
+    table, chain, listing = None, None, name == "iptables-save"
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-t", "--table") and i + 1 < len(args):
+            table, i = args[i + 1], i + 2
+            continue
+        if arg in ("-S", "--list-rules"):
+            listing = True
+            if i + 1 < len(args) and not args[i + 1].startswith("-"):
+                chain, i = args[i + 1], i + 1
+        elif arg in ("-n", "-v", "--numeric", "-c"):
+            pass
+        elif arg in ("-L", "--list"):
+            ctx.error("k8snet sandbox: iptables -L is not emulated; iptables -S and iptables-save print the same "
+                      "rules as commands\n")
+            return 1
+        else:
+            ctx.error(f"k8snet sandbox: {name} {arg} is not emulated (-t TABLE, -S [CHAIN] are; the sandbox's rules "
+                      "are kube-proxy's and cannot be changed)\n")
+            return 1
+        i += 1
+    if not listing:
+        ctx.error(f"{name} v1.8.10 (nf_tables): no command specified\nTry `{name} -h' or '{name} --help' for more "
+                  "information.\n")
+        return 2
+    if table not in (None, "nat", "filter"):
+        ctx.error("k8snet sandbox: only the filter and nat tables are emulated (kube-proxy's rules)\n")
+        return 1
+    if not iptables.may_read(container_spec(ctx.pod, ctx.container) or {}):
+        ctx.error(f"{name} v1.8.10 (nf_tables): Could not fetch rule set generation id: Permission denied (you "
+                  "must be root)\n")
+        return 4 if name == "iptables" else 1
+    if not ctx.pod["spec"].get("hostNetwork"):
+        return 0  # the pod's own network namespace: kube-proxy writes its rules on the node, none here
+    node = _node_of(ctx)
+    if name == "iptables-save":
+        ctx.write(iptables.iptables_save(ctx.dp.sb, node, table, ctx.dp.sb.clock.now()))
+        return 0
+    rules = iptables.chain_rules(ctx.dp.sb, node, table or "filter", chain)
+    if rules is None:
+        ctx.error("iptables: No chain/target/match by that name.\n")
+        return 1
+    ctx.write(rules)
+    return 0
+
+
 def cmd_iperf3(ctx: Ctx, name: str, args: list[str]) -> int:
     """iperf3 measures a link's bandwidth; the emulated network has none to measure, and a number the
     sandbox made up would teach nothing true, so it says so."""
@@ -641,6 +695,6 @@ def cmd_host(ctx: Ctx, name: str, args: list[str]) -> int:
     return 0
 
 
-HANDLERS = {"iperf3": cmd_iperf3, "ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
+HANDLERS = {"iperf3": cmd_iperf3, "iptables": cmd_iptables, "iptables-save": cmd_iptables, "ip": cmd_ip, "ifconfig": cmd_ifconfig, "route": cmd_route, "netstat": cmd_netstat,
             "ss": cmd_netstat, "dig": cmd_dig, "host": cmd_host}
 STEPWISE = {"ping": cmd_ping, "nc": cmd_nc, "traceroute": cmd_traceroute, "tcpdump": cmd_tcpdump}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context import NULL, Capture, Ctx, FileSink, Pipe, Sink, WriteFailed
+from ..context import NULL, AnyOf, Capture, Ctx, FileSink, Pipe, Sink, WriteFailed
 from . import arith
 from .syntax import (
     DQ,
@@ -59,7 +59,7 @@ class Waiting:
     jobs: list[Job]
 
 
-Step = float | Waiting | Pipe | None
+Step = float | Waiting | Pipe | AnyOf | None
 Steps = Generator[Step, None, Any]
 
 UNCHANGED: tuple[()] = ()  # what _redirect returns when a command has no redirections (nothing to put back)
@@ -332,9 +332,16 @@ class Interp:
                             job.done, job.status = True, done.value
                 if ran:
                     yield None
-                else:
-                    waits = [w for w in [state, *(j.wake for j in live if not j.done)] if isinstance(w, float)]
-                    yield min(waits) if waits else None
+                else:  # nothing can move: sleep until the earliest timer or the first input, never spin
+                    wakes = [state, *(j.wake for j in live if not j.done)]
+                    times = [w for w in wakes if isinstance(w, float)]
+                    pipes = [p for w in wakes for p in ([w] if isinstance(w, Pipe) else
+                                                         w.pipes if isinstance(w, AnyOf) else [])]
+                    times += [w.until for w in wakes if isinstance(w, AnyOf) and w.until is not None]
+                    if pipes:
+                        yield AnyOf(pipes, min(times) if times else None)
+                    else:
+                        yield min(times) if times else None
         finally:
             for job in self.jobs:
                 if not job.done:
@@ -1402,6 +1409,8 @@ def _ready(step: Step, now: float) -> bool:
         return all(j.done for j in step.jobs)
     if isinstance(step, Pipe):
         return step.ready()
+    if isinstance(step, AnyOf):
+        return step.ready(now)
     return now >= step
 
 
