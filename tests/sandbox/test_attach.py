@@ -193,7 +193,7 @@ def test_kubectl_debug_node_sees_the_nodes_network(sandbox, ns):
                                "--profile=general"], b"/ # ",
                      [(b"hostname; cat /host/etc/hostname\r", b"k8snet-worker\r\nk8snet-worker\r\n"),
                       (b"ip route\r", f"{worker2['spec']['podCIDR']} via {worker2_ip} dev eth0".encode()),
-                      (b"wget -qO- " + web_ip.encode() + b":8080/clientip; echo\r", f"\n{node_ip}:".encode())])
+                      (b"wget -qO- " + web_ip.encode() + b":8080/clientip; echo\r", f"{node_ip}:".encode())])
     assert f"{web_ip} dev veth".encode() in seen  # the local pod's /32 route
     debugger = next(p for p in sandbox.kubectl_json("-n", ns, "get", "pods")["items"]
                     if p["metadata"]["name"].startswith("node-debugger-k8snet-worker-"))
