@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .cluster import Cluster, ConnectError, connect
+    from .cluster import Cluster, ConnectError
+    from .connection import connect
 
 __all__ = ["Cluster", "ConnectError", "connect"]
 __version__ = "0.1.0"
@@ -18,6 +19,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     """Import the client side lazily: the sandbox process and the CLI start without the kubernetes client."""
+    if name == "connect":
+        from .connection import connect
+
+        return connect
     if name in __all__:
         from . import cluster
 

@@ -64,7 +64,7 @@ def sandbox_reset(args: argparse.Namespace) -> int:
 
 def explain(args: argparse.Namespace) -> int:
     """Why one connection is allowed or dropped, per direction (k8snet.policy.explain)."""
-    from .cluster import connect
+    from .connection import connect
     from .policy import explain as walkthrough
 
     result = walkthrough(connect(args.backend, start=False), args.source, args.target, args.port, args.protocol)

@@ -1,6 +1,6 @@
-"""The Cluster facade: pick a backend, connect through kubeconfig, and speak kubectl's verbs.
+"""The Cluster facade: a backend's cluster through kubeconfig, and kubectl's verbs.
 
-Only lifecycle differs between backends; everything else goes through the
+Only lifecycle differs between backends (``connection.connect`` starts them); everything else goes through the
 Kubernetes API with the official client (server-side apply, get, watch), so
 the code CI runs against the sandbox is the code that drives kind.
 """
@@ -37,33 +37,16 @@ def choose_backend(backend: str | None = None) -> str:
     return chosen
 
 
-def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
-    """Connect to the workbook's cluster, starting the sandbox if needed.
-
-    Example:
-        >>> cluster = k8snet.connect()          # the sandbox, unless K8SNET_BACKEND=kind
-        >>> cluster.backend
-        'sandbox'
-    """
-    chosen = choose_backend(backend)
-    context = CONTEXTS[chosen]
-    if chosen == "sandbox":
-        from .sandbox import process
-
-        running = process.status() if not start else process.up()
-        if running is None:
+def open_cluster(backend: str) -> Cluster:
+    """The backend's cluster through its kubeconfig context, starting nothing (``connection.connect`` starts a
+    missing one); ConnectError when the context is not there."""
+    context = CONTEXTS[backend]
+    if kubeconfig.context(context) is None:
+        if backend == "sandbox":
             raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
-    elif kubeconfig.context(context) is None:
-        if not start:
-            raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
-        from .kind import commands, lifecycle
-
-        try:
-            lifecycle.up()  # as `k8snet kind up`: checks docker and kind, creates the cluster and its add-ons
-        except commands.ToolError as exc:
-            raise ConnectError(f"cannot create the kind cluster: {exc}") from exc
+        raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
     api = config.new_client_from_config(config_file=str(kubeconfig.path()), context=context)
-    return Cluster(chosen, context, api)
+    return Cluster(backend, context, api)
 
 
 @dataclass
@@ -211,7 +194,14 @@ def warn_not_emulated(obj: dict[str, Any]) -> None:
         if image and image_family(image) is None:
             print(f"note: the sandbox does not emulate {image!r}: {obj['kind']} {obj['metadata']['name']} gets "
                   "Running pods with IPs, but nothing answers on their ports and exec runs none of its programs. "
-                  "Emulated: agnhost, hashicorp/http-echo, nginx.")
+                  f"Emulated: {', '.join(emulated_images())}.")
+
+
+def emulated_images() -> list[str]:
+    """The image names the sandbox emulates, as its table lists them."""
+    from .sandbox.dataplane.workloads import EMULATED
+
+    return [image.split(" (")[0] for entry in EMULATED.values() for image in entry["images"]]
 
 
 class Applied(list):

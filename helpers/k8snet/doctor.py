@@ -155,7 +155,8 @@ def port_findings(st: Status | None) -> list[Finding]:
 def canary_findings(backend: str, st: Status | None) -> list[Finding]:
     """Run the NetworkPolicy canary on the active backend when it is up."""
     from .canary import policy_enforcement_check
-    from .cluster import ConnectError, connect
+    from .cluster import ConnectError
+    from .connection import connect
 
     if backend == "kind" and not (st and st.reachable):
         return [Finding("policy", "NetworkPolicy", INFO, "not checked: no reachable kind cluster")]

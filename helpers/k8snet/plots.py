@@ -11,7 +11,7 @@ bars, connectivity heatmaps, timelines) to this module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from kubernetes import client
@@ -554,14 +554,14 @@ TOPO_COL_W, TOPO_GAP, TOPO_ROW = 3.1, 1.1, 0.64
 """Namespace column width and the gap between columns (room for the arrows); one pod chip row."""
 
 
-def topology(cluster: Cluster, namespaces: list[str], ports: list[int] | tuple[int, ...] | None = None,
-             protocol: str = "TCP", matrix=None) -> Figure:
+def topology(snap: Any, namespaces: list[str], matrix: Any, cases: list[tuple[int, str]], protocol: str,
+             backend: str) -> Figure:
     """Namespaces as boxes, their pods and Services as chips, and arrows for the pod-to-pod connections allowed.
 
-    The edges come from ``policy.predict`` on ``ports`` (default 80), or from a
-    given ``matrix`` (a measured one, say; then its ports for ``protocol``).
-    A pair is an edge when at least one port connects; an arrow allowed on
-    only some ports says which. To stay legible at a lesson's scale the
+    It draws what it is given: a cluster ``snap`` (``policy.Snapshot``), the ``namespaces`` to show, a
+    reachability ``matrix`` (predicted or measured) and the (port, protocol) ``cases`` to read from it;
+    ``policy.topology`` gathers them from a cluster. A pair is an edge when at least one port connects; an
+    arrow allowed on only some ports says which. To stay legible at a lesson's scale the
     picture draws the smaller side: when most pairs connect it draws the
     *blocked* pairs (dashed), plus the pairs a policy rule lets into an
     isolated pod; when every pair connects it only says so in the title.
@@ -572,30 +572,12 @@ def topology(cluster: Cluster, namespaces: list[str], ports: list[int] | tuple[i
     Artists carry gids for tests: ``namespace:NS``, ``pod:NS/NAME``,
     ``service:NS/NAME``, ``isolated:NS/NAME``, ``backs:NS/SVC>NS/POD``,
     ``edge:SRC>DST`` (allowed) and ``blocked:SRC>DST``.
-
-    Example:
-        >>> plots.topology(cluster, ["shop", "payments", "tools"], ports=[8080])
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
-    from .policy import Snapshot, predict
-
-    protocol = protocol.upper()
-    snap = Snapshot.read(cluster)
-    missing = [n for n in namespaces if n not in snap.namespaces]
-    if missing:
-        raise LookupError(f'namespace{"s" if len(missing) > 1 else ""} {", ".join(missing)} not found')
     pods = {ns: sorted(k for k, p in snap.pods.items() if p["metadata"]["namespace"] == ns) for ns in namespaces}
     names = [p for ns in namespaces for p in pods[ns]]
-    if matrix is None:
-        cases = [(int(p), protocol) for p in (ports or (80,))]
-        matrix = predict(cluster, names, names, [p for p, _ in cases], [protocol]) if names else None
-    else:
-        cases = [(p, proto) for p, proto in matrix.cases if proto == protocol and (not ports or p in ports)]
-        if not cases:
-            raise ValueError(f"the matrix has no {protocol} port{' among ' + str(list(ports)) if ports else ''}: "
-                             f"it has {', '.join(f'{p}/{proto}' for p, proto in matrix.cases)}")
     # One entry per ordered pair of distinct pods the matrix covers: the ports that connect.
     pairs: dict[tuple[str, str], list[int]] = {}
     for s in names:
@@ -619,7 +601,7 @@ def topology(cluster: Cluster, namespaces: list[str], ports: list[int] | tuple[i
 
     ports_text = ", ".join(f"{p}/{proto}" for p, proto in cases)
     kind = matrix.kind if matrix is not None else "predicted"
-    backend = (matrix.backend if matrix is not None else "") or cluster.backend
+    backend = (matrix.backend if matrix is not None else "") or backend
     n, total = len(names), len(pairs)
     if not pairs:
         mode, summary = "none", f"{n} pod{'s' if n != 1 else ''}: no connections between pods to draw"

@@ -239,6 +239,33 @@ def predict(cluster: Cluster, sources: Sequence[str], targets: Sequence[str], po
     return m
 
 
+def topology(cluster: Cluster, namespaces: list[str], ports: Sequence[int] | None = None, protocol: str = "TCP",
+             matrix: Matrix | None = None) -> Any:
+    """The cluster's namespaces, pods and Services with the pod-to-pod connections allowed, drawn by
+    ``plots.topology``: edges from ``predict`` on ``ports`` (default 80), or from a given (measured) ``matrix``.
+
+    Example:
+        >>> policy.topology(cluster, ["shop", "payments", "tools"], ports=[8080])
+    """
+    from . import plots
+
+    protocol = protocol.upper()
+    snap = Snapshot.read(cluster)
+    missing = [n for n in namespaces if n not in snap.namespaces]
+    if missing:
+        raise LookupError(f'namespace{"s" if len(missing) > 1 else ""} {", ".join(missing)} not found')
+    names = sorted(k for k, p in snap.pods.items() if p["metadata"]["namespace"] in namespaces)
+    if matrix is None:
+        cases = [(int(p), protocol) for p in (ports or (80,))]
+        matrix = predict(cluster, names, names, [p for p, _ in cases], [protocol]) if names else None
+    else:
+        cases = [(p, proto) for p, proto in matrix.cases if proto == protocol and (not ports or p in ports)]
+        if not cases:
+            raise ValueError(f"the matrix has no {protocol} port{' among ' + str(list(ports)) if ports else ''}: "
+                             f"it has {', '.join(f'{p}/{proto}' for p, proto in matrix.cases)}")
+    return plots.topology(snap, namespaces, matrix, cases, protocol, cluster.backend)
+
+
 def _predict_cell(snap: Snapshot, src: Peer, target: str, port: int, protocol: str) -> Cell:
     backends = snap.backends(target, port, protocol)
     if not backends:

@@ -95,6 +95,11 @@ def _error_text(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def _namespace_gone(exc: Exception) -> bool:
+    """A 404 about a namespace: the objects the panel works on were deleted, not the panel's fault."""
+    return isinstance(exc, ApiException) and exc.status == 404 and "namespaces" in (exc.body or "")
+
+
 def _key(p: Obj) -> str:
     meta = p.get("metadata") or {}
     if p.get("kind") != "NetworkPolicy" or not meta.get("name"):
@@ -226,6 +231,9 @@ class PolicyPanel:
             finally:
                 self._syncing = False
             self.error = f"could not {'apply' if change['new'] else 'delete'} {key}: {_error_text(exc)}"
+            if _namespace_gone(exc):
+                self.error += (" — the namespace does not exist (a notebook's clean-up deletes its namespaces at "
+                               "the end): run the notebook again from the top to recreate them")
             self._render()
 
     def _render(self) -> None:

@@ -97,7 +97,9 @@ def test_a_failed_apply_is_shown_and_the_box_unticked(cluster):
     panel.toggles["nope/deny"].value = True
     assert panel.state == {"nope/deny": False} and panel.toggles["nope/deny"].value is False
     assert panel.status_line() == ("0 policies on · 1 of 1 probes connected · could not apply nope/deny: "
-                                   'Error from server (NotFound): namespaces "nope" not found')
+                                   'Error from server (NotFound): namespaces "nope" not found — the namespace does '
+                                   "not exist (a notebook's clean-up deletes its namespaces at the end): run the "
+                                   "notebook again from the top to recreate them")
     assert "could not apply nope/deny" in panel.status.value and "color:#D55E00" in panel.status.value
 
 

@@ -146,10 +146,10 @@ def ensure_cluster(run: _Run) -> None:
 def connect(run: _Run) -> Cluster:
     from urllib3.exceptions import HTTPError
 
-    from ..cluster import connect as connect_cluster
+    from ..cluster import open_cluster
 
     try:
-        run.cluster = connect_cluster("kind", start=False)
+        run.cluster = open_cluster("kind")
     except (HTTPError, OSError) as exc:
         nodes = " ".join(f"{run.opts.name}-{n}" for n in ("control-plane", "worker", "worker2"))
         raise commands.ToolError(
@@ -355,10 +355,10 @@ def _inspect_cluster(st: Status, name: str) -> None:
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    from ..cluster import connect as connect_cluster
+    from ..cluster import open_cluster
 
     try:
-        cluster = connect_cluster("kind", start=False)
+        cluster = open_cluster("kind")
         st.kubernetes = cluster.version()
     except (ApiException, HTTPError, OSError) as exc:
         st.problems.append(Problem("api", f"the API server of kind-{name} does not answer: {exc}",

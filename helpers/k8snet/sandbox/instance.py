@@ -23,20 +23,12 @@ from .randomness import Randomness
 from .registry import Registry, builtin, traefik_crds
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
+from .topology import CLUSTER_NAME, KUBE_DNS_IP, NODES, POD_CIDR  # noqa: F401  (re-exported for their users)
 
 PATCH_VERSION = "1"
 GIT_VERSION = f"v{KUBERNETES_VERSION}.{PATCH_VERSION}"
-CLUSTER_NAME = "k8snet"
-POD_CIDR = "10.244.0.0/16"
-NODES = [
-    # name, podCIDR, InternalIP (kind puts nodes on the docker network 172.18.0.0/16)
-    (f"{CLUSTER_NAME}-control-plane", "10.244.0.0/24", "172.18.0.2"),
-    (f"{CLUSTER_NAME}-worker", "10.244.1.0/24", "172.18.0.3"),
-    (f"{CLUSTER_NAME}-worker2", "10.244.2.0/24", "172.18.0.4"),
-]
 SYSTEM_NAMESPACES = ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"]
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.0"
-KUBE_DNS_IP = "10.96.0.10"
 
 
 class Sandbox:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .model import Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError
+from .model import Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError, net_error_line  # noqa: F401
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -100,9 +100,10 @@ class DataPlane:
 
         return await run(self, pod, container, argv, stdin, tty, pipe, on_output)
 
+    def run_sync(self, pod: dict[str, Any], container: str, argv: list[str]) -> ExecResult:
+        """A command run to its end at once (a server's setup script, netexec's /shell), within its budget."""
+        from .commands import run_sync
 
-def net_error_line(exc: NetError) -> str:
-    """agnhost connect's stderr line for a failed connection: ``TIMEOUT``, ``REFUSED``, ``DNS: …``, ``OTHER: …``."""
-    if exc.code in ("TIMEOUT", "REFUSED"):
-        return exc.code
-    return f"{exc.code}: {exc.message}"
+        return run_sync(self, pod, container, argv, None, False)
+
+

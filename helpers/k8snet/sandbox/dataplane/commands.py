@@ -23,12 +23,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import applets, net_error_line, netapplets
+from . import applets, netapplets
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
-from .model import Connection, DnsError, ExecResult, HttpRequest, HttpResponse, NetError, Refused, Timeout
-from .shell.interp import Host, Interp, Step, new_state, static_words
-from .shell.syntax import Parser, ShellSyntaxError
-from .shell.syntax import Simple as SimpleCommand
+from .model import (
+    Connection,
+    DnsError,
+    ExecResult,
+    HttpRequest,
+    HttpResponse,
+    NetError,
+    Refused,
+    Timeout,
+    net_error_line,
+)
+from .shell.interp import Host, Interp, Step, new_state
+from .shell.split import SERVERS, split_script  # noqa: F401  (split_script re-exported for its users)
 from .workloads import (
     BUSYBOX_FAMILIES,
     COREDNS_VERSION,
@@ -342,30 +351,6 @@ def resolve(ctx: Ctx, exe: str) -> str | None:
 
 
 # -- the shell ------------------------------------------------------------------------------
-
-SERVERS = {"/agnhost", "agnhost", "/http-echo", "nginx", "nginx-debug", "/docker-entrypoint.sh", "/coredns",
-           "sleep", "tail"}
-
-
-def split_script(script: str, env: dict[str, str]) -> tuple[str, list[str] | None]:
-    """A container's ``sh -c`` script as (setup commands, the long-running command's argv or None): the
-    first command (``exec`` or not) that starts a server the sandbox emulates, and the text before it."""
-    try:
-        parsed = Parser(script).whole()
-    except (ShellSyntaxError, RecursionError):
-        return "", None
-    for item in parsed.items:
-        for pipe in [item.body.first, *(p for _, p in item.body.rest)]:
-            cmd = pipe.commands[0]
-            if len(pipe.commands) != 1 or not isinstance(cmd, SimpleCommand) or cmd.assigns:
-                continue
-            words = static_words(cmd.words, env)
-            if words and words[0] == "exec":
-                words = words[1:]
-            if words and (words[0] in SERVERS or posixpath.basename(words[0]) in SERVERS):
-                return script[: pipe.start].rstrip(" \t\n;&|"), words
-    return script, None
-
 
 SHELL_NAMES = {"sh", "ash", "bash", "dash", "zsh", "/bin/sh", "/bin/ash", "/bin/bash", "/bin/dash", "/bin/zsh"}
 

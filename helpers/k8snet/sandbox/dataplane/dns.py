@@ -130,7 +130,7 @@ class Resolver:
         "ClusterFirst … with hostNetwork … fall back to … Default"; "None" takes
         everything from dnsConfig, whose fields are otherwise merged in.
         """
-        from ..instance import KUBE_DNS_IP
+        from ..topology import KUBE_DNS_IP
 
         spec = (pod or {}).get("spec") or {}
         ns = (pod or {}).get("metadata", {}).get("namespace", "default")
@@ -229,7 +229,7 @@ class Resolver:
 
     def _ask(self, server: str, fqdn: str, qtype: str, depth: int = 0) -> _Result:
         """One query to ``server``; CNAMEs are chased as CoreDNS chases them (backend_lookup.go A())."""
-        from ..instance import KUBE_DNS_IP
+        from ..topology import KUBE_DNS_IP
 
         if server == KUBE_DNS_IP and (fqdn == ZONE or fqdn.endswith("." + ZONE)):
             result = self._cluster(fqdn, qtype)
@@ -252,7 +252,7 @@ class Resolver:
         the kind nodes; other names go to the host's resolvers, outside the
         sandbox.
         """
-        from ..instance import NODES
+        from ..topology import NODES
 
         if docker:
             for node, _, ip in NODES:

@@ -129,3 +129,30 @@ class ExecResult:
     stdout: bytes = b""
     stderr: bytes = b""
     exit_code: int = 0
+
+
+RAW_REPLY = 0
+"""HttpResponse.status of a server that answers bytes without an HTTP status line (HTTP/0.9 to curl)."""
+EMPTY_REPLY = -1
+"""HttpResponse.status of a server that closes the connection without answering."""
+
+
+@dataclass
+class Program:
+    """What one container runs: the program's name, its ports, its options and startup log."""
+
+    name: str  # netexec, serve-hostname, pause, http-echo, nginx, coredns, idle, exited, unknown
+    family: str | None
+    ports: dict[tuple[int, str], str] = field(default_factory=dict)  # (port, protocol) -> http|udp|raw|dns
+    opts: dict[str, Any] = field(default_factory=dict)
+    startup: list[str] = field(default_factory=list)  # log lines; "{go}" is replaced by the Go log timestamp
+    setup: str = ""  # shell commands the container's script runs before the program (sh -c "touch …; exec …")
+    problem: str = ""  # why it serves nothing (exited, not emulated)
+    sigterm_exit: int = 0  # the exit code the program ends with when the kubelet stops it
+
+
+def net_error_line(exc: NetError) -> str:
+    """agnhost connect's stderr line for a failed connection: ``TIMEOUT``, ``REFUSED``, ``DNS: …``, ``OTHER: …``."""
+    if exc.code in ("TIMEOUT", "REFUSED"):
+        return exc.code
+    return f"{exc.code}: {exc.message}"

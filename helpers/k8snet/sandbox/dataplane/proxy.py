@@ -181,7 +181,7 @@ class KubeProxy:
         return self._rules().node_ips
 
     def _node_ips(self) -> dict[str, str]:
-        from ..instance import NODES
+        from ..topology import NODES
 
         ips = {name: ip for name, _, ip in NODES}
         for node in self.sb.store.list("nodes"):
@@ -195,7 +195,7 @@ class KubeProxy:
 
     def gateway(self, node: str) -> str:
         """The node's address on its pod network (the first address of its podCIDR), as MASQUERADE picks it."""
-        from ..instance import NODES
+        from ..topology import NODES
 
         obj = self.sb.store.get("nodes", "", node) or {}
         cidr = (obj.get("spec") or {}).get("podCIDR") or next((c for n, c, _ in NODES if n == node), "")
@@ -204,7 +204,7 @@ class KubeProxy:
     @staticmethod
     def in_cluster_cidr(ip: str) -> bool:
         """kube-proxy's local-traffic detector (``--detect-local-mode=ClusterCIDR``, kind's default)."""
-        from ..instance import POD_CIDR
+        from ..topology import POD_CIDR
 
         try:
             return ipaddress.ip_address(ip) in ipaddress.ip_network(POD_CIDR)

@@ -26,14 +26,24 @@ import json
 import platform
 import posixpath
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
-from .model import Connection, HttpRequest, HttpResponse, NetError, Refused, Timeout, http_date
+from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
+    EMPTY_REPLY,
+    RAW_REPLY,
+    Connection,
+    HttpRequest,
+    HttpResponse,
+    NetError,
+    Program,
+    Refused,
+    Timeout,
+    http_date,
+)
 from .nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
 from .nginx import NGINX_CONF, NGINXHTTPS_CONF
 from .volumes import mount_all, mount_service_account
@@ -50,10 +60,6 @@ COREDNS_VERSION = "1.12.0"
 NGINX_MINORS = {"1.25": "1.25.5", "1.26": "1.26.3", "1.27": "1.27.5", "1.28": "1.28.0", "1.29": NGINX_LATEST}
 """The patch release a two-part nginx tag (``nginx:1.27``) pulled last."""
 
-RAW_REPLY = 0
-"""HttpResponse.status of a server that answers bytes without an HTTP status line (HTTP/0.9 to curl)."""
-EMPTY_REPLY = -1
-"""HttpResponse.status of a server that closes the connection without answering."""
 
 EMULATED: dict[str, dict[str, Any]] = {
     "agnhost": {
@@ -344,20 +350,6 @@ def hostname(pod: Pod) -> str:
 # -- programs ----------------------------------------------------------------------------
 
 
-@dataclass
-class Program:
-    """What one container runs: the program's name, its ports, its options and startup log."""
-
-    name: str  # netexec, serve-hostname, pause, http-echo, nginx, coredns, idle, exited, unknown
-    family: str | None
-    ports: dict[tuple[int, str], str] = field(default_factory=dict)  # (port, protocol) -> http|udp|raw|dns
-    opts: dict[str, Any] = field(default_factory=dict)
-    startup: list[str] = field(default_factory=list)  # log lines; "{go}" is replaced by the Go log timestamp
-    setup: str = ""  # shell commands the container's script runs before the program (sh -c "touch …; exec …")
-    problem: str = ""  # why it serves nothing (exited, not emulated)
-    sigterm_exit: int = 0  # the exit code the program ends with when the kubelet stops it
-
-
 def pflags(args: list[str], spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Parse cobra/pflag flags (``--name=value`` or ``--name value``); returns (values, error)."""
     values = dict(spec)
@@ -462,7 +454,7 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
 
 def _script_program(family: str, script: str, env: dict[str, str], tag: str) -> Program:
     """``sh -c "touch /tmp/healthy; exec /agnhost netexec"``: setup commands, then the long-running program."""
-    from .commands import split_script
+    from .shell.split import split_script
 
     setup, main = split_script(script, env)
     if main is None:
@@ -888,9 +880,7 @@ class Workloads:
                                                                 container_argv(spec, self.env(pod, container))))
             return
         if program.setup:
-            from .commands import run_sync
-
-            done = run_sync(self.dp, pod, container, ["sh", "-c", program.setup], None, False)
+            done = self.dp.run_sync(pod, container, ["sh", "-c", program.setup])
             for stream in (done.stdout, done.stderr):  # what the script printed before the server started
                 if stream:
                     self.dp.logs.append(uid, container, stream.decode(errors="replace"))
@@ -1190,11 +1180,9 @@ class Workloads:
 
     def _shell(self, pod: Pod, container: str, form: dict[str, str], now: datetime) -> HttpResponse:
         """/shell?cmd=: runs the command through the sandbox's emulated shell, never on the host."""
-        from .commands import run_sync
-
         cmd = form.get("shellCommand") or form.get("cmd", "")
         self._log(pod, container, f"GET /shell?cmd={cmd}", go=True)
-        result = run_sync(self.dp, pod, container, ["/bin/sh", "-c", cmd], None, False)
+        result = self.dp.run_sync(pod, container, ["/bin/sh", "-c", cmd])
         output: dict[str, str] = {}
         combined = (result.stdout + result.stderr).decode(errors="replace")
         if combined:

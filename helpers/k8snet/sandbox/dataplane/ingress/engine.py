@@ -29,9 +29,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model import EMPTY_REPLY as EMPTY_REPLY_STATUS
+from ..model import RAW_REPLY as RAW_REPLY_STATUS
 from ..model import HttpRequest, NetError, Timeout
-from ..workloads import EMPTY_REPLY as EMPTY_REPLY_STATUS
-from ..workloads import RAW_REPLY as RAW_REPLY_STATUS
 from .accesslog import common_line
 from .balancer import RoundRobin
 from .config import ENTRYPOINTS, TLS_ENTRYPOINTS

@@ -51,7 +51,7 @@ def entrypoints(argv: list[str]) -> tuple[dict[int, str], set[int]]:
 
 def traefik_program(argv: list[str]) -> Any:
     """The :class:`~k8snet.sandbox.dataplane.workloads.Program` a Traefik container runs."""
-    from ..workloads import Program
+    from ..model import Program
 
     args = argv[1:] if argv and argv[0].endswith(("entrypoint.sh", "traefik")) else argv
     if args and args[0] == "traefik":
