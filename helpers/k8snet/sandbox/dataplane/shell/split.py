@@ -5,7 +5,8 @@ from __future__ import annotations
 import posixpath
 
 from .interp import static_words
-from .syntax import Parser, ShellSyntaxError, SimpleCommand
+from .syntax import Parser, ShellSyntaxError
+from .syntax import Simple as SimpleCommand
 
 SERVERS = {"/agnhost", "agnhost", "/http-echo", "nginx", "nginx-debug", "/docker-entrypoint.sh", "/coredns",
            "sleep", "tail"}
