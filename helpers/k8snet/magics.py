@@ -71,6 +71,9 @@ def k8s(line: str, cell: str) -> list[str]:
         raise ValueError(f"usage: %%k8s apply|delete [-n NAMESPACE] (got {line!r}): {exc}") from None
     cluster = _cluster()
     lines: list[str] = []
+    if not load_manifests(cell):
+        print(f"error: no objects passed to {args.verb}")  # kubectl's words for an empty file
+        return []
     if args.verb == "apply":
         for obj in cluster.apply(cell, namespace=args.namespace):
             group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
