@@ -252,21 +252,20 @@ def compile_filter(words: list[str]) -> Filter:
         raise ValueError(f"syntax error in filter expression: {word or 'end of expression'}"
                          " (the k8snet sandbox knows tcp, udp, host, port, src, dst, and, or, not)")
 
-    def conjunction() -> Filter:
-        left = primary()
-        while peek() in ("and", "&&"):
+    def chain(operand: Callable[[], Filter], words: tuple[str, str], both: bool) -> Filter:
+        """``operand (and operand)*`` (``both``) or ``operand (or operand)*``, left to right."""
+        left = operand()
+        while peek() in words:
             take()
-            right = primary()
-            left = (lambda a, b: lambda p: a(p) and b(p))(left, right)
+            right = operand()
+            left = (lambda a, b: (lambda p: a(p) and b(p)) if both else (lambda p: a(p) or b(p)))(left, right)
         return left
 
+    def conjunction() -> Filter:
+        return chain(primary, ("and", "&&"), True)
+
     def disjunction() -> Filter:
-        left = conjunction()
-        while peek() in ("or", "||"):
-            take()
-            right = conjunction()
-            left = (lambda a, b: lambda p: a(p) or b(p))(left, right)
-        return left
+        return chain(conjunction, ("or", "||"), False)
 
     if not tokens:
         return lambda p: True
