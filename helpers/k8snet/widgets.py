@@ -260,6 +260,60 @@ class PolicyPanel:
         return f"{boxes}\n{self.status_line()}"
 
 
+class Prediction:
+    """Predict, then run: a question with choices to pick before an experiment, answered by its measurement.
+
+    The choices are buttons while the kernel runs and plain text in the saved notebook; ``reveal`` prints the
+    pick beside what was measured, so the lesson reads the same whether or not anyone picked.
+    """
+
+    def __init__(self, question: str, choices: Sequence[str]):
+        if len(choices) < 2:
+            raise ValueError("a prediction needs at least two choices")
+        self.question, self.choices = question, list(choices)
+        self.buttons = w.RadioButtons(options=self.choices, value=None, layout=w.Layout(width="100%"))
+
+    @property
+    def picked(self) -> str | None:
+        return self.buttons.value
+
+    def reveal(self, measured: str, why: str = "") -> str:
+        """Compare the pick with the choice the measurement bears out; returns (and prints) the verdict."""
+        if measured not in self.choices:
+            raise ValueError(f"{measured!r} is not one of the choices: {self.choices}")
+        if self.picked is None:
+            verdict = f"The measurement says: {measured}."
+        elif self.picked == measured:
+            verdict = f"You predicted {self.picked!r}, and so it is."
+        else:
+            verdict = f"You predicted {self.picked!r}; the measurement says: {measured}."
+        text = verdict + (f" {why}" if why else "")
+        print(text)
+        return text
+
+    def _ipython_display_(self) -> None:
+        """The question and its choices as text (what a saved notebook shows), then buttons to pick one."""
+        from IPython.display import display
+
+        print(repr(self))
+        display(self.buttons)
+
+    def __repr__(self) -> str:
+        return "Predict, then run: " + self.question + "\n" + "\n".join(
+            f"  ({chr(97 + i)}) {c}" for i, c in enumerate(self.choices))
+
+
+def predict(question: str, choices: Sequence[str]) -> Prediction:
+    """A prediction prompt to answer before the next experiment.
+
+    Example:
+        >>> guess = widgets.predict("60 requests to 3 pods: how many reach each?", ["exactly 20", "about 20"])
+        >>> guess                                              # the choices
+        >>> guess.reveal("about 20", "each connection is an independent draw")
+    """
+    return Prediction(question, choices)
+
+
 def policy_panel(cluster: Cluster, policies: Sequence[Obj], sources: Sequence[str], targets: Sequence[str],
                  ports: Iterable[int] = (80,), protocols: Iterable[str] = ("TCP",),
                  expected: policy.Matrix | None = None, settle: float | None = None) -> PolicyPanel:
@@ -277,4 +331,4 @@ def policy_panel(cluster: Cluster, policies: Sequence[Obj], sources: Sequence[st
     return PolicyPanel(cluster, policies, sources, targets, ports, protocols, expected, settle)
 
 
-__all__ = ["PolicyPanel", "describe_policy", "policy_panel"]
+__all__ = ["PolicyPanel", "Prediction", "describe_policy", "policy_panel", "predict"]
