@@ -5,6 +5,8 @@
    exec, the Python client's WebSocket included; the rate counts the responses in the returned JSON.
 2. Exec round trip: ``hostname`` through ``traffic.exec_in``, p50 and p95.
 3. ``traffic.send`` of 30 requests (one exec running a 30-curl shell loop), as in the lessons.
+4. The same 30 requests over HTTPS to nginx with a mounted certificate, curl verifying it with ``--cacert``: every
+   request is a real TLS handshake in memory; the ratio to 3. is what TLS costs a lesson.
 """
 
 from __future__ import annotations
@@ -38,6 +40,59 @@ def manifests() -> list[dict[str, Any]]:
                                                         "ports": [{"containerPort": 8080, "name": "http"}]}]}}}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NAMESPACE},
          "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http", "protocol": "TCP"}]}},
+    ]
+
+
+NGINX_TLS_CONF = """server {
+    listen 8443 ssl;
+    server_name tls;
+    ssl_certificate /etc/nginx/ssl/tls.crt;
+    ssl_certificate_key /etc/nginx/ssl/tls.key;
+    location / { return 200 "tls\\n"; }
+}
+"""
+
+
+def tls_manifests() -> list[dict[str, Any]]:
+    """nginx on 8443 with a self-signed certificate for the name ``tls`` (a Secret) and its config (a ConfigMap)."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("tls")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    labels = {"app": "tls"}
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls", "namespace": NAMESPACE},
+         "type": "kubernetes.io/tls", "data": {"tls.crt": b64(pem), "tls.key": b64(key_pem)}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tls-conf", "namespace": NAMESPACE},
+         "data": {"default.conf": NGINX_TLS_CONF}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "tls", "namespace": NAMESPACE},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"volumes": [{"name": "cert", "secret": {"secretName": "tls"}},
+                                                    {"name": "conf", "configMap": {"name": "tls-conf"}}],
+                                        "containers": [{"name": "nginx", "image": "nginx:1.29",
+                                                        "volumeMounts": [
+                                                            {"name": "cert", "mountPath": "/etc/nginx/ssl"},
+                                                            {"name": "conf", "mountPath": "/etc/nginx/conf.d"}]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "tls", "namespace": NAMESPACE},
+         "spec": {"selector": labels, "ports": [{"port": 443, "targetPort": 8443, "protocol": "TCP"}]}},
     ]
 
 
@@ -124,4 +179,25 @@ def run() -> list[Result]:
         log(f"traffic.send n={SEND_N}: {[f'{s:.3f}' for s in send_times]} s; last counts {counts}")
         results.append(Result(f"traffic.send, {SEND_N} requests", statistics.median(send_times) * 1000, "ms",
                               note=f"median of {SEND_RUNS}; {sum(counts.values())} answered; informational"))
+
+        # 4. the same over HTTPS, the certificate verified: a TLS handshake per request
+        cluster.apply(tls_manifests())
+        cluster.wait_ready("tls", NAMESPACE, timeout=120)
+        import base64
+
+        ca = base64.b64decode(cluster.core.read_namespaced_secret("tls", NAMESPACE).data["tls.crt"]).decode()
+        traffic.exec_in(cluster, client, ["sh", "-c", f"printf '%s' '{ca}' > /tmp/ca.crt"])
+        loop = (f"for i in $(seq {SEND_N}); do curl -s --cacert /tmp/ca.crt https://tls/ || echo FAIL; done")
+        tls_times, answered = [], 0
+        for _ in range(SEND_RUNS):
+            t0 = time.perf_counter()
+            out = traffic.exec_in(cluster, client, ["sh", "-c", loop], timeout=120)
+            tls_times.append(time.perf_counter() - t0)
+            answered = out.stdout.count("tls\n")
+        plain = statistics.median(send_times)
+        log(f"https loop n={SEND_N}: {[f'{s:.3f}' for s in tls_times]} s; {answered} answered")
+        results.append(Result(f"{SEND_N} HTTPS requests with --cacert (TLS handshake each)",
+                              statistics.median(tls_times) * 1000, "ms",
+                              note=f"median of {SEND_RUNS}; {answered}/{SEND_N} verified answers; "
+                                   f"{statistics.median(tls_times) / plain:.2f}× the plain HTTP send"))
     return results
