@@ -271,14 +271,15 @@ class Prediction:
         if len(choices) < 2:
             raise ValueError("a prediction needs at least two choices")
         self.question, self.choices = question, list(choices)
+        self.verdict = ""
         self.buttons = w.RadioButtons(options=self.choices, value=None, layout=w.Layout(width="100%"))
 
     @property
     def picked(self) -> str | None:
         return self.buttons.value
 
-    def reveal(self, measured: str, why: str = "") -> str:
-        """Compare the pick with the choice the measurement bears out; returns (and prints) the verdict."""
+    def reveal(self, measured: str, why: str = "") -> None:
+        """Print the pick beside the choice the measurement bears out (kept in ``verdict``)."""
         if measured not in self.choices:
             raise ValueError(f"{measured!r} is not one of the choices: {self.choices}")
         if self.picked is None:
@@ -287,9 +288,8 @@ class Prediction:
             verdict = f"You predicted {self.picked!r}, and so it is."
         else:
             verdict = f"You predicted {self.picked!r}; the measurement says: {measured}."
-        text = verdict + (f" {why}" if why else "")
-        print(text)
-        return text
+        self.verdict = verdict + (f" {why}" if why else "")
+        print(self.verdict)
 
     def _ipython_display_(self) -> None:
         """The question and its choices as text (what a saved notebook shows), then buttons to pick one."""

@@ -150,11 +150,14 @@ def test_a_prediction_is_text_then_buttons_and_reveal_compares():
     guess = widgets.predict("60 requests to 3 pods: how many reach each?", ["exactly 20", "about 20, not exactly"])
     assert repr(guess).splitlines() == ["Predict, then run: 60 requests to 3 pods: how many reach each?",
                                         "  (a) exactly 20", "  (b) about 20, not exactly"]
-    assert guess.reveal("about 20, not exactly") == "The measurement says: about 20, not exactly."
+    guess.reveal("about 20, not exactly")
+    assert guess.verdict == "The measurement says: about 20, not exactly."
     guess.buttons.value = "exactly 20"
-    assert guess.reveal("about 20, not exactly", "Each connection is a new draw.") == (
-        "You predicted 'exactly 20'; the measurement says: about 20, not exactly. Each connection is a new draw.")
+    guess.reveal("about 20, not exactly", "Each connection is a new draw.")
+    assert guess.verdict == ("You predicted 'exactly 20'; the measurement says: about 20, not exactly. Each "
+                             "connection is a new draw.")
     guess.buttons.value = "about 20, not exactly"
-    assert guess.reveal("about 20, not exactly").startswith("You predicted 'about 20, not exactly', and so it is")
+    guess.reveal("about 20, not exactly")
+    assert guess.verdict.startswith("You predicted 'about 20, not exactly', and so it is")
     with pytest.raises(ValueError, match="not one of the choices"):
         guess.reveal("maybe")
