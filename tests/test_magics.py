@@ -62,3 +62,19 @@ def test_a_bad_magic_line_says_how_it_is_used(sandbox):
     magics._current = k8snet.connect()
     with pytest.raises(ValueError, match=r"usage: %%k8s apply\|delete"):
         magics.k8s("frobnicate", SERVICE)
+
+
+def test_a_helper_change_can_show_its_kubectl_command(sandbox, ns, capsys):
+    import k8snet
+
+    cluster = k8snet.connect()
+    cluster.show_kubectl = True
+    cluster.apply(SERVICE, namespace=ns)
+    cluster.delete("Service", "web", ns)
+    cluster.delete("Deployment", "web", ns, api_version="apps/v1", wait=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"$ kubectl apply --server-side --force-conflicts --field-manager=k8snet -n {ns} -f -   # service/web",
+        f"$ kubectl apply --server-side --force-conflicts --field-manager=k8snet -n {ns} -f -   # deployment.apps/web",
+        f"$ kubectl delete service web -n {ns} --ignore-not-found --cascade=background --wait=false",
+        f"$ kubectl delete deployment.apps web -n {ns} --ignore-not-found --cascade=background --wait=true"]

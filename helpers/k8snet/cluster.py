@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class Cluster:
     backend: str
     context: str
     api: client.ApiClient
+    show_kubectl: bool = field(default_factory=lambda: os.environ.get("K8SNET_SHOW_KUBECTL") == "1")
+    """Print the kubectl command each change is equivalent to (``cluster.show_kubectl = True``)."""
 
     def __post_init__(self) -> None:
         self.core = client.CoreV1Api(self.api)
@@ -90,6 +92,8 @@ class Cluster:
             ns = obj.get("metadata", {}).get("namespace") or (namespace if res.namespaced else None)
             if res.namespaced and not ns:
                 ns = "default"
+            if self.show_kubectl:
+                print(f"$ {kubectl_apply(obj, ns)}")
             applied = res.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=ns,
                                             field_manager=FIELD_MANAGER, force_conflicts=force)
             out.append(applied.to_dict())
@@ -109,6 +113,8 @@ class Cluster:
                wait: bool = False, timeout: float = 60) -> None:
         """Delete an object (absent is fine); with ``wait``, until it is gone."""
         res = self._resource(api_version, kind)
+        if self.show_kubectl:
+            print(f"$ {kubectl_delete(kind, api_version, name, namespace, wait)}")
         try:
             res.delete(name=name, namespace=namespace, body={"propagationPolicy": "Background"})
         except ApiException as exc:
@@ -195,6 +201,26 @@ def warn_not_emulated(obj: dict[str, Any]) -> None:
             print(f"note: the sandbox does not emulate {image!r}: {obj['kind']} {obj['metadata']['name']} gets "
                   "Running pods with IPs, but nothing answers on their ports and exec runs none of its programs. "
                   f"Emulated: {', '.join(emulated_images())}.")
+
+
+def _kubectl_type(kind: str, api_version: str) -> str:
+    """The resource as kubectl names it in a command: ``deployment.apps``, ``service``, ``ingress.networking.k8s.io``."""
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    return kind.lower() + (f".{group}" if group else "")
+
+
+def kubectl_apply(obj: dict[str, Any], namespace: str | None) -> str:
+    """The kubectl command a helper's apply of ``obj`` is equivalent to (the manifest on stdin)."""
+    ns = f" -n {namespace}" if namespace else ""
+    return (f"kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER}{ns} -f -   "
+            f"# {_kubectl_type(obj['kind'], obj['apiVersion'])}/{obj['metadata']['name']}")
+
+
+def kubectl_delete(kind: str, api_version: str, name: str, namespace: str | None, wait: bool) -> str:
+    """The kubectl command a helper's delete is equivalent to."""
+    ns = f" -n {namespace}" if namespace else ""
+    return (f"kubectl delete {_kubectl_type(kind, api_version)} {name}{ns} --ignore-not-found "
+            f"--cascade=background --wait={'true' if wait else 'false'}")
 
 
 def emulated_images() -> list[str]:

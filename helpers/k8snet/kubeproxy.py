@@ -16,9 +16,8 @@ import time
 from dataclasses import dataclass
 
 from .cluster import Cluster
+from .kind.versions import NETSHOOT_IMAGE as IMAGE
 from .traffic import PodRef, exec_in
-
-IMAGE = "nicolaka/netshoot:v0.13"
 
 
 def node_rules(cluster: Cluster, node: str, table: str = "nat", namespace: str = "default",

@@ -202,7 +202,7 @@ def test_busy_edge_ports_stop_creation_before_kind_runs(fake):
 
 
 def test_preload_pulls_only_missing_images_then_loads_all(fake):
-    agnhost, echo, nginx = versions.LESSON_IMAGES
+    agnhost, echo, nginx, netshoot = versions.LESSON_IMAGES
     fake.add("docker", [(["docker", "image", "inspect", "--format", "{{.Id}}", agnhost], "sha256:aa\n", "", 0),
                         (["docker", "image", "inspect"], "", "Error: No such image\n", 1),
                         (["docker", "pull"], "done\n", "", 0)])
@@ -210,8 +210,9 @@ def test_preload_pulls_only_missing_images_then_loads_all(fake):
     said: list[str] = []
     lifecycle.preload_images(lifecycle._Run(lifecycle.Options(), said.append))
     calls = fake.calls()
-    assert [c for c in calls if c[1] == "pull"] == [["docker", "pull", echo], ["docker", "pull", nginx]]
-    assert calls[-1] == ["kind", "load", "docker-image", agnhost, echo, nginx, "--name", "k8snet"]
+    assert [c for c in calls if c[1] == "pull"] == [["docker", "pull", echo], ["docker", "pull", nginx],
+                                                     ["docker", "pull", netshoot]]
+    assert calls[-1] == ["kind", "load", "docker-image", agnhost, echo, nginx, netshoot, "--name", "k8snet"]
 
 
 @pytest.mark.parametrize("state,expected,done", [

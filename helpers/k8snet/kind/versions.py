@@ -103,6 +103,7 @@ CLOUD_PROVIDER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 HTTP_ECHO_IMAGE = "hashicorp/http-echo:1.0.0"
 NGINX_IMAGE = "nginx:1.29.1"
-LESSON_IMAGES = (AGNHOST_IMAGE, HTTP_ECHO_IMAGE, NGINX_IMAGE)
+NETSHOOT_IMAGE = "nicolaka/netshoot:v0.13"  # lesson 02 reads a node's iptables with it (k8snet.kubeproxy)
+LESSON_IMAGES = (AGNHOST_IMAGE, HTTP_ECHO_IMAGE, NGINX_IMAGE, NETSHOOT_IMAGE)
 """Pulled on the host and ``kind load``-ed into every node so lessons never wait on a pull. Lessons must name
 these exact references (by tag): kind loads an image under the name it was pulled by."""
