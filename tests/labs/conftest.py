@@ -21,6 +21,18 @@ def lab(sandbox, request) -> Iterator[labs.Lab]:
     loaded.teardown()
 
 
+def assert_fails_then_passes(lab: labs.Lab, exercise: str) -> str:
+    """The exercise's check fails on its starting state and passes once the reference solution is applied (a check
+    that cannot fail grades nothing; one that cannot pass cannot be solved); returns the starting state's hint."""
+    lab.setup(exercise)
+    before = lab.check(exercise)
+    assert not before.passed, f"the check passed on the starting state: {before.message}"
+    lab.apply_solution(exercise)
+    after = lab.check(exercise)
+    assert after.passed, f"the reference solution did not pass: {after.message}"
+    return before.message
+
+
 def assert_wrong_answer_hinted(lab: labs.Lab, exercise: str, manifests: list[dict], phrases: list[str]) -> None:
     """Apply a wrong answer over the exercise's starting state: its check must fail with every phrase in the hint."""
     lab.setup(exercise)

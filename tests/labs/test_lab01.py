@@ -6,19 +6,15 @@ A check that cannot fail grades nothing; one that cannot pass cannot be solved.
 from __future__ import annotations
 
 import pytest
+from tests.labs.conftest import assert_fails_then_passes
 
 LAB = "lab-01-services"
 
 
 @pytest.mark.parametrize("exercise", ["expose", "selector", "sticky"])
 def test_check_fails_before_and_passes_after_the_solution(lab, exercise):
-    lab.setup(exercise)
-    before = lab.check(exercise)
-    assert not before.passed, f"the check passed on the starting state: {before.message}"
-    assert before.message and "try again" not in before.message.lower()
-    lab.apply_solution(exercise)
-    after = lab.check(exercise)
-    assert after.passed, f"the reference solution did not pass: {after.message}"
+    hint = assert_fails_then_passes(lab, exercise)
+    assert hint and "try again" not in hint.lower()
 
 
 def test_hints_name_what_is_off(lab):

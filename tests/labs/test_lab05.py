@@ -4,18 +4,14 @@ is applied, graded on who answered real requests from the client pod; the hints 
 from __future__ import annotations
 
 import pytest
+from tests.labs.conftest import assert_fails_then_passes
 
 LAB = "lab-05-load-balancing"
 
 
 @pytest.mark.parametrize("exercise", ["bluegreen", "local", "canary"])
 def test_check_fails_before_and_passes_after_the_solution(lab, exercise):
-    lab.setup(exercise)
-    before = lab.check(exercise)
-    assert not before.passed, f"the check passed on the starting state: {before.message}"
-    lab.apply_solution(exercise)
-    after = lab.check(exercise)
-    assert after.passed, f"the reference solution did not pass: {after.message}"
+    assert_fails_then_passes(lab, exercise)
 
 
 def test_the_hints_name_what_is_off(lab):
