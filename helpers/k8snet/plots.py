@@ -373,9 +373,11 @@ def dns_table(answers: list) -> DnsTable:
 
 HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": PALETTE["service"],
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
-               "ingress": PALETTE["api"], "error": "#C0392B"}
+               "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
+               "tls": PALETTE["control_plane"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
-              "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress", "error": "failed"}
+              "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
+              "edge": "ingress edge", "tls": "TLS, by SNI"}
 
 
 TRACE_W = 8.0
@@ -395,13 +397,15 @@ def trace_picture(trace) -> Figure:
     Artists carry gids for tests: ``hop:I:KIND`` (the box), ``hop-title:I``,
     ``hop-text:I`` and ``candidate:I:NAME`` (``chosen:I:NAME`` for the chosen one).
     """
-    hops = [{"kind": "source", "summary": f"client pod {trace.source}", "detail": {}}] + list(trace.hops)
+    origin = getattr(trace, "origin", "") or f"client pod {trace.source}"
+    hops = [{"kind": "source", "summary": origin, "detail": {}}] + list(trace.hops)
     margin, title_w, pad, gap = 0.2, 1.95, 0.12, 0.3
     box_w = TRACE_W - 2 * margin
     text_x = margin + title_w
     text_w = box_w - title_w - pad
     line = FONT["body"] * 1.35 / 72  # one line of body text, in inches
-    how = "reported by the sandbox's data plane" if trace.reported else "reconstructed from API state"
+    how = getattr(trace, "how", "") or ("reported by the sandbox's data plane" if trace.reported
+                                        else "reconstructed from API state")
     heading = _wrap(f"GET {trace.url}  ·  {trace.backend}, {how}", TRACE_W - 2 * margin, FONT["heading"], bold=True)
     blocks = [_trace_block(hop, trace, text_w) for hop in hops]
     titles = [_wrap(HOP_TITLES.get(h["kind"], h["kind"]), title_w - 2 * pad, FONT["body"], bold=True) for h in hops]

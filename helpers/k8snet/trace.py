@@ -35,6 +35,8 @@ class Trace:
     status: int | None = None
     answered_by: str | None = None
     error: str | None = None
+    origin: str = ""  # what sent it, in words (default: the client pod)
+    how: str = ""  # where the hops come from, in words (default: reported or reconstructed)
 
     def plot(self) -> Figure:
         from . import plots

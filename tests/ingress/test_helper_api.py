@@ -396,3 +396,21 @@ def test_access_log_lines_in_traefiks_common_format_are_read():
     assert (first.method, first.path, first.status, first.user_agent) == ("GET", "/cart", 200, "k8snet-edge/3.1")
     assert (first.router, first.server) == ("shop-shop-example-test@kubernetes", "http://10.244.1.5:5678")
     assert (second.status, second.router, second.server, second.user_agent) == (404, "", "", 'say "hi"')
+
+
+def test_path_draws_one_request_from_the_edge_to_the_pod(sandbox, ns, cluster, shop):
+    trace = edge_api.path(cluster, f"http://{shop}/hostname")
+    kinds = [h["kind"] for h in trace.hops]
+    assert kinds == ["edge", "service", "ingress", "service", "pod"]
+    assert "NodePort 32080" in trace.hops[0]["summary"] and "traefik/traefik" in trace.hops[1]["summary"]
+    assert trace.hops[2]["summary"].startswith(f'router Host("{shop}")') and f"Ingress {ns}/shop" in \
+        trace.hops[2]["summary"]
+    balanced = trace.hops[3]["detail"]
+    assert set(balanced["candidates"]) == pods_of(sandbox, ns, "web") and balanced["chosen"] == trace.answered_by
+    assert trace.hops[4]["summary"] == f"{trace.answered_by} answered 200"
+    fig = trace.plot()
+    titles = [t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("hop-title:")]
+    assert titles[:3] == ["source", "ingress edge", "Service"]
+    missing = edge_api.path(cluster, f"http://nowhere.{ns}.test/")
+    assert [h["kind"] for h in missing.hops][-2:] == ["error", "error"]
+    assert missing.hops[-2]["summary"] == "no router matches: Traefik answers 404 itself"

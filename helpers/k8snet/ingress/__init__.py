@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from .certs import CertSummary, certificate
 from .client import TlsInfo
 from .edge import Edge, EdgeError, edge
+from .path import path
 from .result import EdgeRequest, EdgeResult, Table
 from .routing import RouteRow, RoutingTable, routing_table
 from .send import send
@@ -30,7 +31,7 @@ from .send import send
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
+__all__ = ["path", "CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
            "TlsInfo", "certificate", "edge", "routing_table", "send", "status_over_time"]
 
 
