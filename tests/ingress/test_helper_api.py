@@ -414,3 +414,17 @@ def test_path_draws_one_request_from_the_edge_to_the_pod(sandbox, ns, cluster, s
     missing = edge_api.path(cluster, f"http://nowhere.{ns}.test/")
     assert [h["kind"] for h in missing.hops][-2:] == ["error", "error"]
     assert missing.hops[-2]["summary"] == "no router matches: Traefik answers 404 itself"
+
+
+def test_path_names_the_middlewares_and_the_one_that_answered(sandbox, ns, cluster, shop):
+    middleware(sandbox, ns, "https-only", {"redirectScheme": {"scheme": "https", "permanent": True}})
+    middleware(sandbox, ns, "tagged", {"headers": {"customResponseHeaders": {"X-Shop": "1"}}})
+    ingress(sandbox, ns, "shop", [rule(shop, ("/", "Prefix", "web"))],
+            annotations={"traefik.ingress.kubernetes.io/router.middlewares":
+                         f"{ns}-tagged@kubernetescrd,{ns}-https-only@kubernetescrd"})
+    trace = wait_for(lambda: (t := edge_api.path(cluster, f"http://{shop}/hostname")) and
+                     any(h["kind"] == "middleware" for h in t.hops) and t, what="the middlewares to apply")
+    chain = next(h for h in trace.hops if h["kind"] == "middleware")["summary"]
+    assert chain.startswith("in order: tagged (headers); https-only (redirectScheme)")
+    assert chain.endswith("one of them answered 301 itself")
+    assert trace.hops[-1] == {"kind": "error", "summary": "no pod answered: 301", "detail": {}}

@@ -23,6 +23,39 @@ if TYPE_CHECKING:
 TRAEFIK_NAMESPACE = "traefik"
 
 
+MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
+
+
+def middlewares(cluster: Cluster, ingress: str) -> list[str]:
+    """The Middlewares an Ingress's router runs, in order, as ``name (kind)``: the annotation names them as
+    ``<namespace>-<name>@kubernetescrd`` (Traefik's provider reference), the CRs say what each one is."""
+    ns, _, name = ingress.partition("/")
+    if not name:
+        return []
+    try:
+        obj = cluster.get("Ingress", name, ns, api_version="networking.k8s.io/v1")
+    except Exception:  # noqa: BLE001  (gone since the request: draw without the chain)
+        return []
+    refs = [r.strip() for r in ((obj["metadata"].get("annotations") or {}).get(MIDDLEWARES) or "").split(",")]
+    out = []
+    for ref in filter(None, refs):
+        full = ref.split("@", 1)[0]
+        # a namespace may hold dashes: try the Ingress's own namespace first, then each split of the reference
+        splits = [(ns, full[len(ns) + 1:])] if full.startswith(ns + "-") else []
+        splits += [(full[:i], full[i + 1:]) for i, ch in enumerate(full) if ch == "-"]
+        out.append(next((f"{mw} ({', '.join(spec)})" for mw_ns, mw in splits
+                         for spec in [_middleware_spec(cluster, mw_ns, mw)] if spec is not None),
+                        f"{full} (not found)"))
+    return out
+
+
+def _middleware_spec(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        return cluster.get("Middleware", name, namespace, api_version="traefik.io/v1alpha1").get("spec") or {}
+    except Exception:  # noqa: BLE001  (no such Middleware there)
+        return None
+
+
 def path(cluster: Cluster, url: str, cacert: Any = None) -> Trace:
     """Send one request to ``url`` through the edge and explain its way, hop by hop (over HTTPS the
     certificate is checked against ``cacert`` when given; without it the request still goes through).
@@ -58,12 +91,17 @@ def path(cluster: Cluster, url: str, cacert: Any = None) -> Trace:
                                                + ("" if served.verified is None else
                                                   "; verified against the given CA" if served.verified else
                                                   f"; not trusted: {served.verify_error}"), "detail": {}})
+    answered = next((pod for pod in row.answered if pod not in ("Traefik", "unknown", "no answer")), None)
+    status = next(iter(row.statuses), None)
     if row.rule:
         hops.append({"kind": "ingress", "summary": f"router {row.rule}, from Ingress {row.ingress}", "detail": {}})
+        chain = middlewares(cluster, row.ingress or "")
+        if chain:
+            ended = "" if answered else f" — one of them answered {status} itself"
+            hops.append({"kind": "middleware", "summary": "in order: " + "; ".join(chain) + ended, "detail": {}})
     else:
         hops.append({"kind": "error", "summary": "no router matches: Traefik answers 404 itself", "detail": {}})
-    answered = next((pod for pod in row.answered if pod not in ("Traefik", "unknown", "no answer")), None)
-    if row.service:
+    if row.service and answered:  # no pod answered: a middleware (or the router's absence) ended it first
         ns, _, rest = row.service.partition("/")
         name = rest.split(":", 1)[0]
         endpoints = [e["pod"] for e in traffic.endpoints_of(cluster, ns, name) if e.get("ready")]
@@ -71,7 +109,6 @@ def path(cluster: Cluster, url: str, cacert: Any = None) -> Trace:
                                                    "endpoints itself (its own load balancer; kube-proxy is not on "
                                                    "this hop)", "detail": {"candidates": endpoints,
                                                                            "chosen": answered}})
-    status = next(iter(row.statuses), None)
     if answered:
         hops.append({"kind": "pod", "summary": f"{answered} answered {status}", "detail": {}})
     elif status is not None:
