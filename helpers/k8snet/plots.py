@@ -374,10 +374,12 @@ def dns_table(answers: list) -> DnsTable:
 HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": PALETTE["service"],
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
-               "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"]}
+               "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
+               "traefik": PALETTE["api"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
-              "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares"}
+              "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
+              "traefik": "answered by"}
 
 
 TRACE_W = 8.0

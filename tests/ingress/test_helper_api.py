@@ -412,8 +412,9 @@ def test_path_draws_one_request_from_the_edge_to_the_pod(sandbox, ns, cluster, s
     titles = [t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("hop-title:")]
     assert titles[:3] == ["source", "ingress edge", "Service"]
     missing = edge_api.path(cluster, f"http://nowhere.{ns}.test/")
-    assert [h["kind"] for h in missing.hops][-2:] == ["error", "error"]
+    assert [h["kind"] for h in missing.hops][-2:] == ["error", "traefik"]
     assert missing.hops[-2]["summary"] == "no router matches: Traefik answers 404 itself"
+    assert missing.hops[-1]["summary"] == "Traefik answered 404 itself; no pod was asked"
 
 
 def test_path_names_the_middlewares_and_the_one_that_answered(sandbox, ns, cluster, shop):
@@ -427,4 +428,5 @@ def test_path_names_the_middlewares_and_the_one_that_answered(sandbox, ns, clust
     chain = next(h for h in trace.hops if h["kind"] == "middleware")["summary"]
     assert chain.startswith("in order: tagged (headers); https-only (redirectScheme)")
     assert chain.endswith("one of them answered 301 itself")
-    assert trace.hops[-1] == {"kind": "error", "summary": "no pod answered: 301", "detail": {}}
+    assert trace.hops[-1] == {"kind": "traefik", "summary": "Traefik answered 301 itself; no pod was asked",
+                              "detail": {}}

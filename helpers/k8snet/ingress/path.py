@@ -111,8 +111,11 @@ def path(cluster: Cluster, url: str, cacert: Any = None) -> Trace:
                                                                            "chosen": answered}})
     if answered:
         hops.append({"kind": "pod", "summary": f"{answered} answered {status}", "detail": {}})
+    elif isinstance(status, int):
+        hops.append({"kind": "traefik", "summary": f"Traefik answered {status} itself; no pod was asked",
+                     "detail": {}})
     elif status is not None:
-        hops.append({"kind": "error", "summary": f"no pod answered: {status}", "detail": {}})
+        hops.append({"kind": "error", "summary": f"no answer: {status}", "detail": {}})
     trace = Trace("this notebook", url, cluster.backend, False, hops, status if isinstance(status, int) else None,
                   answered)
     trace.origin = f"this notebook, on the machine that runs JupyterLab ({where.host})"
