@@ -336,3 +336,23 @@ def test_read_only_kinds_list_empty_and_refuse_writes(sandbox, ns):
         "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
     assert proc.returncode != 0 and "does not allow this method" in proc.stderr
+
+
+def test_status_bodies_are_byte_for_byte_the_apiservers(sandbox, ns):
+    """metav1.Status in its Go field order (details before code, StatusDetails name, group, kind) and the JSON
+    encoder's trailing newline, as client libraries compare them (client-python's e2e tests do)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(sandbox.api_client())
+    with pytest.raises(ApiException) as err:
+        core.create_namespace({"metadata": {"name": ns}})
+    body = err.value.body.decode() if isinstance(err.value.body, bytes) else err.value.body
+    assert body == ('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"namespaces '
+                    f'\\"{ns}\\" already exists","reason":"AlreadyExists","details":{{"name":"{ns}","kind":'
+                    '"namespaces"},"code":409}\n')
+    apps = client.AppsV1Api(sandbox.api_client())
+    with pytest.raises(ApiException) as err:
+        apps.read_namespaced_deployment("nope", ns)
+    body = err.value.body.decode() if isinstance(err.value.body, bytes) else err.value.body
+    assert body.endswith('"details":{"name":"nope","group":"apps","kind":"deployments"},"code":404}\n')

@@ -47,17 +47,15 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
-        if self.details:
+        if self.details:  # metav1.Status's field order: ..., reason, details, code (the encoder keeps it)
             body["details"] = self.details
+        body["code"] = self.code
         return body
 
 
 def _details(kind: str, name: str, group: str = "", causes: list[Cause] | None = None) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "kind": kind}
-    if group:
-        details["group"] = group
+    details: dict[str, Any] = {"name": name, "group": group, "kind": kind}  # StatusDetails's field order
     if causes:
         details["causes"] = [c.to_dict() for c in causes]
     return {k: v for k, v in details.items() if v != ""}

@@ -45,9 +45,15 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def json_body(obj: Any) -> bytes:
+    """A response body as kube-apiserver's JSON serializer writes it: compact, then a newline (Go's
+    ``json.NewEncoder(w).Encode``, apimachinery runtime/serializer/json)."""
+    return dumps(obj) + b"\n"
+
+
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None,
                   content_type: str = "application/json") -> web.Response:
-    resp = web.Response(body=dumps(obj), status=status, content_type=content_type.split(";")[0])
+    resp = web.Response(body=json_body(obj), status=status, content_type=content_type.split(";")[0])
     if ";" in content_type:
         resp.headers["Content-Type"] = content_type
     for w in warnings or []:
