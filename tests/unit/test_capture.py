@@ -46,3 +46,16 @@ def test_each_end_sees_its_own_addresses_and_tls_hides_the_request():
     data = next(p for p in seen_by_client if p.payload)
     assert data.payload[:3] == b"\x17\x03\x03" and b"GET" not in data.payload
     assert "HTTP:" not in data.line() and data.line(ascii_dump=True).split("\n", 1)[1].startswith("E.")
+
+
+def test_a_capture_nobody_reads_drops_and_counts_instead_of_growing():
+    from k8snet.sandbox.dataplane.capture import PENDING_LIMIT
+
+    capture = Capture(lambda: NOW)
+    tap = Tap("10.244.1.5", compile_filter([]))
+    capture.open(tap)
+    for _ in range(PENDING_LIMIT // 6 + 10):  # each connection puts six packets on the client's interface
+        capture.exchange(("10.244.1.5", 40000), ("10.96.0.42", 80), ("10.244.2.7", 8080), ("10.244.1.5", 40000),
+                         b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n")
+    assert len(tap.pending) == PENDING_LIMIT and tap.dropped > 0
+    assert len(tap.take()) == PENDING_LIMIT and tap.pending == []

@@ -81,6 +81,9 @@ class Packet:
 
 
 Filter = Callable[[Packet], bool]
+PENDING_LIMIT = 4096
+"""Packets a tap holds until its tcpdump prints them; beyond that they are dropped and counted, as the kernel's
+capture buffer does, so a stalled capture cannot grow without bound."""
 
 
 @dataclass
@@ -92,8 +95,13 @@ class Tap:
     arrivals: Pipe = field(default_factory=Pipe)
     pending: list[Packet] = field(default_factory=list)
 
+    dropped: int = 0
+
     def offer(self, packet: Packet) -> None:
         if packet.on == self.ip and self.accept(packet):
+            if len(self.pending) >= PENDING_LIMIT:  # a capture nobody reads: the kernel's buffer is full
+                self.dropped += 1
+                return
             self.pending.append(packet)
             self.arrivals.feed(b"\n")
 

@@ -284,7 +284,8 @@ def cmd_tcpdump(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, i
     finally:
         ctx.dp.capture.close(tap)
     ctx.error(f"{captured} packet{'s' if captured != 1 else ''} captured\n"
-              f"{captured} packet{'s' if captured != 1 else ''} received by filter\n0 packets dropped by kernel\n")
+              f"{captured + tap.dropped} packet{'s' if captured + tap.dropped != 1 else ''} received by filter\n"
+              f"{tap.dropped} packet{'s' if tap.dropped != 1 else ''} dropped by kernel\n")
     return 0
 
 

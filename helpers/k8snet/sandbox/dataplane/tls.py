@@ -37,7 +37,7 @@ def server_context(cert_pem: bytes, key_pem: bytes, client_ca: bytes = b"") -> s
         return ctx
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.set_alpn_protocols(["http/1.1"])
-    _load_chain(ctx, cert_pem, key_pem)
+    load_chain(ctx, cert_pem, key_pem)
     if client_ca:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cadata=client_ca.decode(errors="replace"))
@@ -47,13 +47,14 @@ def server_context(cert_pem: bytes, key_pem: bytes, client_ca: bytes = b"") -> s
     return ctx
 
 
-def _load_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
-    """load_cert_chain reads files only: the PEMs go through a private file that is gone at once."""
+def load_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes, directory: str | None = None) -> None:
+    """load_cert_chain reads files only: the PEMs go through a private file (mode 0600, in ``directory`` or the
+    system's temporary one) that is gone at once."""
     if b"-----BEGIN CERTIFICATE-----" not in cert_pem:
         raise TlsLoadError("certificate", "error:0480006C:PEM routines::no start line")
     if b"PRIVATE KEY-----" not in key_pem:
         raise TlsLoadError("key", "error:1E08010C:DECODER routines::unsupported")
-    fd, path = tempfile.mkstemp(prefix="k8snet-tls-", suffix=".pem")
+    fd, path = tempfile.mkstemp(prefix="k8snet-tls-", suffix=".pem", dir=directory)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -78,7 +79,7 @@ def client_context(cafile_pem: bytes | None, verify: bool, cert_pem: bytes = b""
     if cafile_pem:
         ctx.load_verify_locations(cadata=cafile_pem.decode(errors="replace"))
     if cert_pem:
-        _load_chain(ctx, cert_pem, key_pem or cert_pem)
+        load_chain(ctx, cert_pem, key_pem or cert_pem)
     return ctx
 
 

@@ -25,14 +25,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
-import os
 import secrets
 import ssl
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..tls import load_chain
 from .match import domain_matches
 
 DEFAULT_OPTIONS = "default"
@@ -246,14 +245,7 @@ class ContextFactory:
 
     def _build(self, options: TLSOptions, cert: Certificate) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        fd, path = tempfile.mkstemp(prefix="k8snet-tls-", suffix=".pem", dir=self.tmp_dir)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(cert.key_pem + b"\n" + cert.cert_pem)
-            ctx.load_cert_chain(path)
-        finally:
-            os.unlink(path)
+        load_chain(ctx, cert.cert_pem, cert.key_pem, self.tmp_dir)
         ctx.set_alpn_protocols(["http/1.1"])
         if options.min_version in VERSIONS:
             ctx.minimum_version = VERSIONS[options.min_version]
