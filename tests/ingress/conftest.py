@@ -86,7 +86,10 @@ class Edge:
     def until(self, host: str, path: str = "/", status: int = 200, **kw) -> Resp:
         """Poll until the edge answers ``status`` (pods becoming ready, configuration reloads)."""
         def check():
-            r = self.request(host, path, **kw)
+            try:
+                r = self.request(host, path, **kw)
+            except ConnectionError:  # Traefik is starting (no ready endpoint yet): kube-proxy resets
+                return None
             return r if r.status == status else None
         return wait_for(check, what=f"{host}{path} to answer {status}")
 

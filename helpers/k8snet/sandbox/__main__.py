@@ -42,11 +42,19 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(crt, key)
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
-    edge = Edge(sandbox, http_port=edge_http_port, https_port=edge_https_port)
+    traefik = bridge = None
+    if os.environ.get("K8SNET_SANDBOX_TRAEFIK") == "real":
+        from .components.traefik import launch
+
+        traefik, bridge = await launch(sandbox, state, bound, token)
+    edge = Edge(sandbox, http_port=edge_http_port, https_port=edge_https_port, traefik=traefik)
     try:
         edge_http, edge_https = await edge.start()
     except EdgePortBusy as exc:
         print(f"k8snet-edge-port-busy: {exc.strerror}", file=sys.stderr, flush=True)
+        if traefik is not None and bridge is not None:
+            await traefik.stop()
+            await bridge.stop()
         await shutdown(sandbox, runner)
         sandbox.close()
         return EDGE_PORT_BUSY
@@ -58,6 +66,9 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await edge.stop()
+    if traefik is not None and bridge is not None:
+        await traefik.stop()
+        await bridge.stop()
     await shutdown(sandbox, runner)
     sandbox.close()
     (state / "ready.json").unlink(missing_ok=True)

@@ -36,11 +36,15 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
+from .dataplane.ingress.config import ENTRYPOINTS
 from .dataplane.ingress.exchange import Headers, TlsInfo
 from .dataplane.ingress.tls import parse_client_hello, record_length
 from .dataplane.model import Connection, NetError
 
+from .components.traefik import proxy_header
+
 if TYPE_CHECKING:
+    from .components.traefik import Traefik
     from .instance import Sandbox
 
 log = logging.getLogger("k8snet.sandbox.edge")
@@ -50,6 +54,7 @@ IDLE_TIMEOUT = 180.0  # ... idleTimeout default
 MAX_HEADER_BYTES = 1 << 20  # Go's http.DefaultMaxHeaderBytes (Traefik's http.maxHeaderBytes default)
 MAX_BODY = 64 << 20  # the sandbox's own cap on a buffered request body (Traefik streams; answers 413 here)
 MAX_CLIENT_HELLO = 16384 + 5
+ENTRYPOINT_OF_PORT = {port: name for name, port in ENTRYPOINTS.items()}
 
 
 class EdgePortBusy(OSError):
@@ -176,7 +181,8 @@ class Edge:
     """
 
     def __init__(self, sandbox: Sandbox, http_port: int = 8080, https_port: int = 8443, host: str = "127.0.0.1",
-                 read_timeout: float = READ_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT):
+                 read_timeout: float = READ_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
+                 traefik: Traefik | None = None):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the ingress edge listens on loopback only")
         self.sb = sandbox
@@ -188,6 +194,8 @@ class Edge:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: _EdgeServer | None = None
         self.idle_timeout = idle_timeout
+        self.traefik = traefik
+        """The real Traefik the edge relays to (None: the emulated one answers)."""
 
     async def start(self) -> tuple[int, int]:
         """Bind both ports (raises EdgePortBusy) and start accepting; returns the bound (http, https) ports."""
@@ -294,6 +302,9 @@ class Edge:
                 log.info("edge: %s: %s", entrypoint, exc.message)
                 _reset(sock)
                 return
+            if self.traefik is not None:
+                await self._relay(sock, conn)
+                return
             ctx: ssl.SSLContext | None = None
             info: TlsInfo | None = None
             if first[0] in (0x16, 0x80):  # a TLS record, or an SSLv2 hello: TLS (router.go clientHelloInfo)
@@ -320,6 +331,24 @@ class Edge:
             log.debug("edge: connection closed: %s", exc)
             with contextlib.suppress(OSError):
                 sock.close()
+
+    async def _relay(self, sock: socket.socket, conn: Connection) -> None:
+        """Carry the connection's bytes to the real Traefik's entrypoint, after a PROXY protocol header with
+        the addresses the Traefik pod sees on a cluster (kube-proxy's rewrite of the host's connection)."""
+        assert self.traefik is not None
+        entrypoint = ENTRYPOINT_OF_PORT.get(conn.port, "")
+        port = self.traefik.ports.get(entrypoint)
+        try:
+            if not port:
+                raise ConnectionRefusedError(f"no Traefik entrypoint for pod port {conn.port}")
+            upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", port)
+        except OSError as exc:  # Traefik is (re)starting: as a pod that is not listening yet, a reset
+            log.info("edge: Traefik's %s entrypoint: %s", entrypoint or conn.port, exc)
+            _reset(sock)
+            return
+        upstream_w.write(proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port))
+        client_r, client_w = await asyncio.open_connection(sock=sock)
+        await asyncio.gather(_pipe(client_r, upstream_w), _pipe(upstream_r, client_w))
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -399,6 +428,21 @@ def _tls_info(base: TlsInfo | None, request: BaseRequest) -> TlsInfo | None:
         if peer:
             info.peer_subject = ",".join("=".join(x) for rdn in peer.get("subject", ()) for x in rdn)
     return info
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until end of file, then half-close, as a TCP proxy does; a reset ends both ways."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        writer.transport.abort()
+    except asyncio.CancelledError:
+        writer.transport.abort()
+        raise
 
 
 def _reset(sock: socket.socket) -> None:

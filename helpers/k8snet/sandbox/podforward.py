@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import errors
-from .dataplane.model import HttpRequest, NetError
+from .dataplane.http1 import BadRequest, read_request
+from .dataplane.model import PENDING, NetError, answer_of
 from .podsub import require_node
 from .spdy import PING, RST_STREAM, SYN_STREAM, Codec, Frame, SpdyError
 
@@ -141,14 +142,24 @@ class _Session:
             if answer:
                 await self.ws.send_bytes(self.codec.data(fwd.data, answer))
         while True:
-            parsed = _http_request(fwd.buffer)
+            try:
+                parsed = read_request(fwd.buffer)
+            except BadRequest:  # not HTTP: the server answers as Go's net/http does, and closes
+                await self.ws.send_bytes(self.codec.data(fwd.data, b"HTTP/1.1 400 Bad Request\r\nContent-Type: "
+                                                         b"text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+                                                         b"400 Bad Request", fin=True))
+                fwd.closed = True
+                return
             if parsed is None:
                 break
             req, used = parsed
             del fwd.buffer[:used]
             try:
                 conn = self.sb.dataplane.connect(self.pod, "127.0.0.1", fwd.port)
-                answer = self.sb.dataplane.workloads.serve_http(conn, req).wire()
+                response = self.sb.dataplane.workloads.serve_http(conn, req)
+                if response.status == PENDING:  # a real component (Traefik) answers
+                    response = await answer_of(response)
+                answer = response.wire()
             except NetError as exc:
                 await self._fail(fwd, str(exc))
                 return
@@ -161,23 +172,3 @@ class _Session:
             if fwd.error:
                 await self.ws.send_bytes(self.codec.data(fwd.error, b"", fin=True))
             fwd.closed = True
-
-
-def _http_request(buffer: bytearray) -> tuple[HttpRequest, int] | None:
-    """The first whole HTTP/1.x request in ``buffer`` and the bytes it took (None: not whole yet)."""
-    end = buffer.find(b"\r\n\r\n")
-    if end < 0:
-        return None
-    head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-    parts = head[0].split()
-    headers: dict[str, str] = {}
-    for line in head[1:]:
-        key, _, value = line.partition(":")
-        headers[key.strip()] = value.strip()
-    length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0") or 0)
-    if len(buffer) < end + 4 + length:
-        return None
-    body = bytes(buffer[end + 4:end + 4 + length])
-    method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
-    host = next((v for k, v in headers.items() if k.lower() == "host"), "")
-    return HttpRequest(method, target, headers, body, host), end + 4 + length

@@ -160,5 +160,6 @@ def builtin() -> Registry:
 def traefik_crds() -> list[ResourceType]:
     """Traefik's CRDs that the sandbox serves (installed with Traefik, as on kind): no short names or categories,
     as their CRDs declare; schemas in k8snet.sandbox.dataplane.ingress.schemas."""
-    return [ResourceType("traefik.io", "v1alpha1", "middlewares", "Middleware"),
-            ResourceType("traefik.io", "v1alpha1", "tlsoptions", "TLSOption")]
+    kinds = ("IngressRoute", "IngressRouteTCP", "IngressRouteUDP", "Middleware", "MiddlewareTCP", "TraefikService",
+             "TLSOption", "TLSStore", "ServersTransport", "ServersTransportTCP")
+    return [ResourceType("traefik.io", "v1alpha1", kind.lower() + "s", kind) for kind in kinds]

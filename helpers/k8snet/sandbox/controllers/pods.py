@@ -619,7 +619,7 @@ class Prober:
         """(success, output, errored) of an exec, httpGet or tcpSocket probe."""
         from ..dataplane.commands import run_sync
         from ..dataplane.model import Connection, HttpRequest
-        from ..dataplane.workloads import EMPTY_REPLY, RAW_REPLY
+        from ..dataplane.model import EMPTY_REPLY, RAW_REPLY, settled
 
         dp, spec = self.sb.dataplane, w.spec
         ip = pod["status"].get("podIP", "")
@@ -649,8 +649,8 @@ class Prober:
             headers.update({h["name"]: h.get("value", "") for h in get.get("httpHeaders") or []})
             conn = Connection(None, pod, ip, port, "TCP", self._source(pod),
                               self.sb.random.stream("kubelet-probes").randint(32768, 60999))
-            response = dp.workloads.serve_http(conn, HttpRequest("GET", path, headers, host=f"{ip}:{port}",
-                                                                 scheme=scheme))
+            response = settled(dp.workloads.serve_http(conn, HttpRequest("GET", path, headers, host=f"{ip}:{port}",
+                                                                 scheme=scheme)))
             if response.status == RAW_REPLY:
                 return False, (f"{url}: net/http: HTTP/1.x transport connection broken: malformed HTTP response "
                                f'"{response.body.decode(errors="replace")}"'), False

@@ -20,9 +20,11 @@ No host process is ever run: every command is emulated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .model import Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError, net_error_line  # noqa: F401
+from .model import (Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError, net_error_line,  # noqa: F401
+                    settled)
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -69,6 +71,8 @@ class DataPlane:
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
         self.processes = Processes(self)
+        self.real_servers: dict[str, Callable[[Connection, HttpRequest], HttpResponse]] = {}
+        """Program name → the real component that answers for it (``traefik``: the supervised binary)."""
         self.streams = Streams()
         self.capture = Capture(sandbox.clock.now)
         self.ingress = Ingress(sandbox, self)
@@ -82,7 +86,7 @@ class DataPlane:
              src_ip: str | None = None) -> HttpResponse:
         """One HTTP exchange over a fresh connection (so kube-proxy chooses an endpoint per request)."""
         conn = self.connect(src_pod, host, port, "TCP", src_ip=src_ip)
-        response = self.workloads.serve_http(conn, request)
+        response = settled(self.workloads.serve_http(conn, request))
         response.hops = conn.hops + response.hops
         return response
 

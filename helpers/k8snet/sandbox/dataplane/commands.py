@@ -36,6 +36,7 @@ from .model import (
     Timeout,
     net_error_line,
 )
+from .model import PENDING
 from .shell.interp import Host, Interp, Step, new_state
 from .shell.split import SERVERS, split_script  # noqa: F401  (split_script re-exported for its users)
 from .workloads import (
@@ -916,7 +917,7 @@ def cmd_curl(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     version = CURL_VERSION.get(ctx.family or "", "8.12.1")
     state: dict[str, Any] = {"url": o.urls[0], "status": 0, "ip": "", "port": 0, "local_port": 0,
                              "body": b"", "headers": b"", "redirects": 0, "content_type": ""}
-    code, message = _curl_transfer(ctx, o, version, state)
+    code, message = yield from _curl_transfer(ctx, o, version, state)
     if state.get("delay"):
         limit = float(o.values.get("max-time") or 0)
         yield ctx.dp.sb.clock.time() + (min(state["delay"], limit) if limit else state["delay"])
@@ -946,7 +947,8 @@ def cmd_curl(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     return code
 
 
-def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -> tuple[int, str]:
+def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
+                   state: dict[str, Any]) -> Generator[Step, None, tuple[int, str]]:
     """Connect, send and receive (following redirects with -L); returns (curl exit code, error message)."""
     method = o.values.get("request") or ("HEAD" if "head" in o.flags else ("POST" if "data" in o.values else "GET"))
     url = state["url"]
@@ -1000,6 +1002,10 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -
                 headers[key.strip()] = value.strip()
         request = HttpRequest(method, path, headers, body, host=parts.netloc, scheme=scheme)
         response = ctx.dp.workloads.serve_http(conn, request)
+        if response.status == PENDING:
+            response = yield from await_answer(ctx, response, timeout)
+            if response is None:
+                return 28, f"Operation timed out after {int(timeout * 1000) + 1} milliseconds with 0 bytes received"
         if response.status == RAW_REPLY:
             return 1, "Received HTTP/0.9 when not allowed"
         if response.status == EMPTY_REPLY:
@@ -1015,6 +1021,22 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str, state: dict[str, Any]) -
             continue
         return 0, ""
     return 47, "Maximum (50) redirects followed"
+
+
+def await_answer(ctx: Ctx, response: HttpResponse, timeout: float) -> Generator[Step, None, HttpResponse | None]:
+    """Wait for a real component's answer (None: ``timeout`` seconds passed first, 0 = no limit); a connection
+    it broke reads as an empty reply."""
+    done = Pipe()
+    response.pending.add_done_callback(lambda _: done.close())
+    yield AnyOf([done], ctx.dp.sb.clock.time() + timeout if timeout else None)
+    if not response.pending.done():
+        response.pending.cancel()
+        return None if timeout else HttpResponse(EMPTY_REPLY)
+    if response.pending.cancelled() or response.pending.exception() is not None:
+        return HttpResponse(EMPTY_REPLY)
+    answer: HttpResponse = response.pending.result()
+    answer.served_by = response.served_by
+    return answer
 
 
 CURL_VERIFY_HELP = ("\nMore details here: https://curl.se/docs/sslcerts.html\n\ncurl failed to verify the legitimacy "
@@ -1223,7 +1245,7 @@ def cmd_apk(ctx: Ctx, name: str, args: list[str]) -> int:
     return 1
 
 
-def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
+def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
     """busybox wget: GET (or POST with --post-data), --spider, -S, -O, -T, --header, -U (networking/wget.c)."""
     parsed = wget_options(args)
     if isinstance(parsed, str):
@@ -1232,7 +1254,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
     opts, urls = parsed
     quiet, output, spider, show_headers, check = False, "", False, False, True
     headers: list[str] = []
-    ua, post = "Wget", None
+    ua, post, timeout = "Wget", None, 900  # busybox's default -T: 900 s
     for key, value in opts:
         if key == "q":
             quiet = True
@@ -1258,6 +1280,8 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
         elif key == "T" and not value.isdigit():  # "T:+": a number (xatou)
             ctx.error(f"wget: invalid number '{value}'\n")
             return 1
+        elif key == "T":
+            timeout = int(value)
         # -T: a timed-out connection fails at once either way; -c -P -Y -t -o: accepted, no effect here
     if not urls:
         ctx.error(WGET_USAGE)
@@ -1294,6 +1318,11 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> int:
     method = "POST" if post is not None else "HEAD" if spider else "GET"
     response = ctx.dp.workloads.serve_http(conn, HttpRequest(method, path, request_headers, body=post or b"",
                                                              host=parts.netloc, scheme=parts.scheme or "http"))
+    if response.status == PENDING:
+        response = yield from await_answer(ctx, response, float(timeout))
+        if response is None:
+            ctx.error("wget: download timed out\n")
+            return 1
     if response.status in (RAW_REPLY, EMPTY_REPLY):
         ctx.error("wget: error getting response\n")
         return 1
@@ -1364,12 +1393,12 @@ HANDLERS = {
     "cat": cmd_cat, "echo": cmd_echo, "touch": cmd_touch, "rm": cmd_rm, "ls": cmd_ls, "mkdir": cmd_mkdir,
     "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env,
     "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd, "apk": cmd_apk,
-    "wget": cmd_wget, "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
+    "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
     "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
 }
 HANDLERS.update(applets.HANDLERS)
 HANDLERS.update(netapplets.HANDLERS)
-STEPWISE = {"sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
+STEPWISE = {"wget": cmd_wget, "sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
             "zsh": cmd_shell, "curl": cmd_curl,
             **applets.STEPWISE, **netapplets.STEPWISE}
 """Programs that pause: they yield between their steps, and ``sleep`` waits on the clock."""

@@ -107,6 +107,8 @@ class HttpResponse:
     served_by: str = ""  # the pod name that answered
     hops: list[Hop] = field(default_factory=list)
     delay: float = 0.0  # seconds the server took before answering (a client waits them on the sandbox clock)
+    pending: Any = None
+    """A real component answers (status PENDING): an asyncio Future of the HttpResponse it sent."""
 
     def wire(self) -> bytes:
         """The response as it leaves the server on the connection: status line, headers, body (a raw reply,
@@ -135,6 +137,28 @@ RAW_REPLY = 0
 """HttpResponse.status of a server that answers bytes without an HTTP status line (HTTP/0.9 to curl)."""
 EMPTY_REPLY = -1
 """HttpResponse.status of a server that closes the connection without answering."""
+PENDING = -2
+"""HttpResponse.status while a real component's answer is on its way (``HttpResponse.pending``)."""
+
+
+async def answer_of(response: HttpResponse) -> HttpResponse:
+    """Wait for a real component's answer (a broken connection reads as an empty reply)."""
+    try:
+        answer: HttpResponse = await response.pending
+    except (OSError, EOFError, ValueError, TimeoutError):
+        return HttpResponse(EMPTY_REPLY, served_by=response.served_by)
+    answer.served_by = response.served_by
+    return answer
+
+
+def settled(response: HttpResponse) -> HttpResponse:
+    """The answer as a caller that cannot wait sees it: a real component's, if it has come; else an empty reply."""
+    if response.status != PENDING:
+        return response
+    if response.pending.done() and not response.pending.cancelled() and response.pending.exception() is None:
+        return response.pending.result()
+    response.pending.cancel()
+    return HttpResponse(EMPTY_REPLY, served_by=response.served_by)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
+from .model import settled
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
     RAW_REPLY,
@@ -951,6 +952,8 @@ class Workloads:
         if found is None or found[2] != "https":
             return None
         container, program, _ = found
+        if program.name in self.dp.real_servers:
+            return None  # the real component holds its certificates: TLS from a pod to it is not emulated yet
         if program.name == "traefik":
             chosen = self.dp.ingress.tls_context(conn, sni)
             return chosen[0] if chosen else None
@@ -1056,6 +1059,8 @@ class Workloads:
             response = HttpResponse(EMPTY_REPLY)
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
+        elif program.name in self.dp.real_servers:  # a real program the sandbox runs answers (Traefik)
+            response = self.dp.real_servers[program.name](conn, req)
         else:
             handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
                        "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns,
@@ -1078,7 +1083,7 @@ class Workloads:
         request = parse_request(data)
         if request is None:
             return b""  # not an HTTP request: the server reads it and answers nothing
-        return self.serve_http(conn, request).wire()
+        return settled(self.serve_http(conn, request)).wire()
 
     def serve_udp(self, conn: Connection, payload: str) -> str | None:
         """Answer one datagram (netexec's UDP/SCTP commands, serve-hostname --udp); None: no reply."""
@@ -1259,7 +1264,7 @@ class Workloads:
             req = HttpRequest("GET", "/" + request.lstrip("/"), {"Host": f"{ip}:{port}",
                                                                    "User-Agent": "Go-http-client/1.1",
                                                                    "Accept-Encoding": "gzip"}, host=f"{ip}:{port}")
-            resp = self.serve_http(conn, req)
+            resp = settled(self.serve_http(conn, req))
             if resp.status == RAW_REPLY:
                 raise _DialError(f'{url}: net/http: HTTP/1.x transport connection broken: malformed HTTP response '
                                  f'"{resp.body.decode(errors="replace")}"')
@@ -1322,8 +1327,8 @@ class Workloads:
                 return "timeout", f"{address}:{port}"
             except NetError:
                 return "refused", f"{address}:{port}"
-            r = self.serve_http(c, HttpRequest(req.method, uri, headers, body, host=headers.get("Host", ""),
-                                               scheme="http"))
+            r = settled(self.serve_http(c, HttpRequest(req.method, uri, headers, body, host=headers.get("Host", ""),
+                                               scheme="http")))
             return nginx.Answer(r.status, {k: v for k, v in r.headers.items()
                                            if k.lower() not in ("server", "date", "connection")}, r.body)
 

@@ -51,6 +51,8 @@ ARGS = [
     "--entrypoints.websecure.http.tls=true",
     "--ping=true",
     "--accesslog=true",
+    "--accesslog.fields.headers.names.User-Agent=keep",
+    "--accesslog.fields.headers.names.Referer=keep",
     "--providers.kubernetesingress=true",
     f"--providers.kubernetesingress.ingressendpoint.publishedservice={PUBLISHED_SERVICE}",
     "--providers.kubernetesingress.allowemptyservices=true",
@@ -58,6 +60,7 @@ ARGS = [
     "--providers.kubernetescrd=true",
     "--providers.kubernetescrd.allowemptyservices=true",
     "--log.level=INFO",
+    "--log.nocolor=true",
     "--global.checknewversion=false",
     "--global.sendanonymoususage=false",
 ]

