@@ -8,15 +8,17 @@ PROXY protocol header. Everything here goes through real sockets, kubectl and Tr
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.conftest import SandboxEnv, wait_for
-from tests.ingress.conftest import AGNHOST, Edge
+from tests.ingress.conftest import AGNHOST, Edge, Pki, Resp, pki, subject_cn  # noqa: F401  (pki: a fixture)
 
 from k8snet.sandbox import process
 from k8snet.sandbox.components.traefik import binary, write_kubeconfig
@@ -160,3 +162,51 @@ def test_traefik_is_started_with_fixed_arguments_and_no_inherited_environment(re
     assert sorted(env) == [b"HOME", b"HTTPS_PROXY", b"HTTP_PROXY", b"KUBECONFIG", b"NO_PROXY", b"PATH"]
     assert env[b"HTTP_PROXY"].startswith(b"socks5://k8snet:") and b"@127.0.0.1:" in env[b"HTTP_PROXY"]
     assert (os.stat(env[b"KUBECONFIG"]).st_mode & 0o777) == 0o600
+
+
+def test_https_through_the_edge_presents_the_ingress_secret_chosen_by_sni(real, edge, shop, pki):
+    crt, key = pki.issue("shop-tls", ["shop.test"])
+    real.kubectl("create", "secret", "tls", "shop-tls", "-n", "shop", f"--cert={crt}", f"--key={key}")
+    real.kubectl("patch", "ingress", "shop", "-n", "shop", "--type=merge",
+                 "-p", '{"spec":{"tls":[{"hosts":["shop.test"],"secretName":"shop-tls"}]}}')
+    answer = wait_for(lambda: _verified(edge, pki), what="Traefik to serve the Secret's certificate")
+    assert answer.status == 200 and answer.text.startswith("web-")
+    other = edge.request("elsewhere.test", "/", https=True)  # no certificate for this name: Traefik's default
+    assert subject_cn(other) == "TRAEFIK DEFAULT CERT" and other.status == 404
+
+
+def _verified(edge: Edge, pki: Pki) -> Resp | None:
+    try:
+        return edge.request("shop.test", "/hostname", https=True, cafile=pki.ca_file)
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+def test_a_middleware_from_the_crd_provider_runs_in_the_real_traefik(real, edge, shop):
+    real.kubectl("apply", "-n", "shop", "-f", "-", input=json.dumps({
+        "apiVersion": "traefik.io/v1alpha1", "kind": "Middleware", "metadata": {"name": "tag"},
+        "spec": {"headers": {"customResponseHeaders": {"X-Served-Through": "real-traefik"}}}}))
+    real.kubectl("annotate", "ingress", "shop", "-n", "shop",
+                 "traefik.ingress.kubernetes.io/router.middlewares=shop-tag@kubernetescrd")
+    tagged = wait_for(lambda: (r := edge.request("shop.test", "/hostname")).headers.get("x-served-through") and r,
+                      what="the middleware's header")
+    assert tagged.headers["x-served-through"] == "real-traefik"
+    real.kubectl("annotate", "ingress", "shop", "-n", "shop", "traefik.ingress.kubernetes.io/router.middlewares-")
+
+
+def test_native_lb_keeps_one_connection_so_kube_proxy_chooses_once(real, edge, shop):
+    """With service.nativelb Traefik's one server is the ClusterIP, and it keeps its connection alive: kube-proxy
+    chooses a pod per connection (conntrack), so sequential requests all reach the pod chosen first — as on a
+    cluster, where only concurrent requests (more connections) spread."""
+    real.kubectl("annotate", "service", "web", "-n", "shop", "traefik.ingress.kubernetes.io/service.nativelb=true")
+    cluster_ip = real.kubectl_json("get", "svc", "web", "-n", "shop")["spec"]["clusterIP"]
+
+    def through_cluster_ip() -> bool:
+        edge.request(shop, "/hostname")
+        log = real.kubectl("logs", "-n", "traefik", "deploy/traefik", "--tail=1").stdout
+        return f'"http://{cluster_ip}:80"' in log
+
+    wait_for(through_cluster_ip, what="Traefik to send to the ClusterIP")
+    names = {edge.request(shop, "/hostname").text for _ in range(10)}
+    assert len(names) == 1
+    real.kubectl("annotate", "service", "web", "-n", "shop", "traefik.ingress.kubernetes.io/service.nativelb-")
