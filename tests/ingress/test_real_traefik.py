@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import SandboxEnv, wait_for
-from tests.ingress.conftest import AGNHOST, Edge, Pki, Resp, pki, subject_cn  # noqa: F401  (pki: a fixture)
+from tests.ingress.conftest import AGNHOST, Edge, Pki, Resp, subject_cn
 
 from k8snet.sandbox import process
 from k8snet.sandbox.components.traefik import binary, write_kubeconfig
@@ -175,9 +175,9 @@ def test_https_through_the_edge_presents_the_ingress_secret_chosen_by_sni(real, 
     assert subject_cn(other) == "TRAEFIK DEFAULT CERT" and other.status == 404
 
 
-def _verified(edge: Edge, pki: Pki) -> Resp | None:
+def _verified(edge: Edge, authority: Pki) -> Resp | None:
     try:
-        return edge.request("shop.test", "/hostname", https=True, cafile=pki.ca_file)
+        return edge.request("shop.test", "/hostname", https=True, cafile=authority.ca_file)
     except (ssl.SSLError, ConnectionError):
         return None
 

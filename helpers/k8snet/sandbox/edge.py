@@ -36,12 +36,11 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
+from .components.traefik import proxy_header
 from .dataplane.ingress.config import ENTRYPOINTS
 from .dataplane.ingress.exchange import Headers, TlsInfo
 from .dataplane.ingress.tls import parse_client_hello, record_length
 from .dataplane.model import Connection, NetError
-
-from .components.traefik import proxy_header
 
 if TYPE_CHECKING:
     from .components.traefik import Traefik

@@ -618,8 +618,7 @@ class Prober:
     def _run(self, pod: Pod, w: ProbeWorker) -> tuple[bool, str, bool]:
         """(success, output, errored) of an exec, httpGet or tcpSocket probe."""
         from ..dataplane.commands import run_sync
-        from ..dataplane.model import Connection, HttpRequest
-        from ..dataplane.model import EMPTY_REPLY, RAW_REPLY, settled
+        from ..dataplane.model import EMPTY_REPLY, RAW_REPLY, Connection, HttpRequest, settled
 
         dp, spec = self.sb.dataplane, w.spec
         ip = pod["status"].get("podIP", "")

@@ -23,8 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .model import (Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError, net_error_line,  # noqa: F401
-                    settled)
+from .model import Connection, ExecResult, Hop, HttpRequest, HttpResponse, NetError, net_error_line, settled  # noqa: F401
 
 if TYPE_CHECKING:
     from ..instance import Sandbox

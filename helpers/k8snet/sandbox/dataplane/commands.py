@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from . import applets, netapplets
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import (
+    PENDING,
     Connection,
     DnsError,
     ExecResult,
@@ -36,7 +37,6 @@ from .model import (
     Timeout,
     net_error_line,
 )
-from .model import PENDING
 from .shell.interp import Host, Interp, Step, new_state
 from .shell.split import SERVERS, split_script  # noqa: F401  (split_script re-exported for its users)
 from .workloads import (

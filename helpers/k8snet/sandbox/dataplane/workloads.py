@@ -32,7 +32,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
-from .model import settled
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
     RAW_REPLY,
@@ -44,6 +43,7 @@ from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-expor
     Refused,
     Timeout,
     http_date,
+    settled,
 )
 from .nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
 from .nginx import NGINX_CONF, NGINXHTTPS_CONF
