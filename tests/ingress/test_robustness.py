@@ -63,7 +63,8 @@ def test_garbage_gets_go_s_400_and_the_connection_closes(edge, site):
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") and answer.endswith(b"\r\n\r\n400 Bad Request")
     assert b"Connection: close" in answer and b"Server:" not in answer
     # plain garbage on the HTTPS port is read as HTTP too (no TLS record type): the same 400
-    assert raw(edge.https_port, b"HELLO?\r\n\r\n").startswith(b"HTTP/1.1 400 Bad Request")
+    assert raw(edge.https_port, b"HELLO? this is not TLS and not HTTP either\r\n\r\n").startswith(
+        b"HTTP/1.1 400 Bad Request")
     still_serving(edge, site)
 
 
@@ -181,11 +182,12 @@ def test_a_busy_edge_port_fails_up_with_a_clear_message(tmp_path, monkeypatch):
 
 
 def test_a_request_line_without_a_version_gets_go_s_400(edge, site):
-    """net/http parseRequestLine needs three fields: ``400 Bad Request: malformed HTTP request``, on an
-    HTTP/1.1 status line, never an HTTP/0.9 answer."""
-    answer = raw(edge.http_port, b"GET /\r\n\r\n")
+    """net/http parseRequestLine needs three fields: ``400 Bad Request`` on an HTTP/1.1 status line, never an
+    HTTP/0.9 answer. (Traefik 3.7.15 reads more before it decides: ``GET /`` alone, 9 bytes, is answered only at
+    its 60 s readTimeout, as measured; 24 bytes or more are answered at once.)"""
+    answer = raw(edge.http_port, b"GET /a-path-long-enough-to-be-read\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:80]
-    assert answer.endswith(b"400 Bad Request: malformed HTTP request") and b"Connection: close" in answer
+    assert answer.endswith(b"400 Bad Request") and b"Connection: close" in answer
     still_serving(edge, site)
 
 

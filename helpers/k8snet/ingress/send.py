@@ -124,8 +124,8 @@ def _attribute(cluster: Cluster, where: Edge, result: EdgeResult, port: int, tls
     lines = attribution.access_log(cluster, seconds + 2, len(result.rows) + 200) if answered else []
     by_agent = {line.user_agent: line for line in lines}
     wanted = {a for r, a in zip(result.rows, user_agents, strict=True) if a and r.status is not None}
-    if cluster.backend != "sandbox" and wanted - set(by_agent):
-        time.sleep(0.5)  # a real container's log reaches the API a moment after the answer: read it once more
+    if wanted - set(by_agent):
+        time.sleep(0.5)  # Traefik's log reaches the API a moment after the answer (both backends): read it again
         lines = attribution.access_log(cluster, seconds + 3, len(result.rows) + 200)
         by_agent = {line.user_agent: line for line in lines}
     for row, agent in zip(result.rows, user_agents, strict=True):
