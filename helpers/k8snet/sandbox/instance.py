@@ -57,6 +57,8 @@ class Sandbox:
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
         self._dataplane: Any = None
+        self.real_servers: dict[str, Any] = {}
+        """Real components the sandbox process runs, by the program name they stand behind (``traefik``)."""
         self._node_load: dict[str, int] | None = None
         self.store.subscribe(self._on_pod_event)
 

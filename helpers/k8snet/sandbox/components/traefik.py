@@ -225,16 +225,19 @@ class Traefik:
 
 
 async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[Traefik, Bridge]:
-    """Start the pod-network bridge and the supervised Traefik for one sandbox process (not waiting for it)."""
+    """Start the pod-network bridge and the supervised Traefik for one sandbox process (not waiting for it).
+
+    Everything looks the data plane up through ``sb`` at each use: ``k8snet sandbox reset`` builds a new one.
+    """
     from ..dataplane.bridge import Bridge
 
-    dp = sb.dataplane
-    bridge = Bridge(dp, source=lambda: _running_pod(dp.ingress.pods()))
+    bridge = Bridge(lambda: sb.dataplane, source=lambda: _running_pod(sb.dataplane.ingress.pods()))
     await bridge.start()
     kubeconfig = state / "traefik" / "kubeconfig"
     write_kubeconfig(kubeconfig, f"https://127.0.0.1:{api_port}", sb.ca_pem, token)
 
     def output(line: str) -> None:
+        dp = sb.dataplane
         for pod in dp.ingress.pods():
             if (pod.get("status") or {}).get("podIP"):
                 dp.logs.append(pod["metadata"]["uid"], "traefik", line)
@@ -243,7 +246,7 @@ async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[T
     await traefik.start()
     pods = PodSide(traefik)
     pods.start()
-    dp.real_servers["traefik"] = pods.serve
+    sb.real_servers["traefik"] = pods.serve
     traefik.on_stop = pods.stop
     return traefik, bridge
 

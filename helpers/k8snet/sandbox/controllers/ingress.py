@@ -55,7 +55,7 @@ def controller(sb: Sandbox) -> Controller:
     def reconcile(sb: Sandbox, key: Key) -> float | None:
         ns, name = key
         ingress = sb.store.get(INGRESSES, ns, name)
-        if ingress is None or "traefik" in sb.dataplane.real_servers:  # the real Traefik writes its own status
+        if ingress is None or "traefik" in sb.real_servers:  # the real Traefik writes its own status
             return None
         uid = ingress["metadata"].get("uid", "")
         front = sb.dataplane.ingress

@@ -70,8 +70,9 @@ class DataPlane:
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
         self.processes = Processes(self)
-        self.real_servers: dict[str, Callable[[Connection, HttpRequest], HttpResponse]] = {}
-        """Program name → the real component that answers for it (``traefik``: the supervised binary)."""
+        self.real_servers: dict[str, Callable[[Connection, HttpRequest], HttpResponse]] = sandbox.real_servers
+        """Program name → the real component that answers for it (``traefik``: the supervised binary); the
+        sandbox's own table, so a reset's new data plane keeps it."""
         self.streams = Streams()
         self.capture = Capture(sandbox.clock.now)
         self.ingress = Ingress(sandbox, self)

@@ -57,13 +57,14 @@ class Bridge:
     """A SOCKS5 endpoint on 127.0.0.1 that opens data-plane connections from a component's pod.
 
     Example:
-        >>> bridge = Bridge(dataplane, source=lambda: traefik_pod)
+        >>> bridge = Bridge(lambda: sandbox.dataplane, source=lambda: traefik_pod)
         >>> await bridge.start()
         >>> bridge.proxy_url  # 'socks5://k8snet:…@127.0.0.1:41877', for the component's HTTP(S)_PROXY
     """
 
-    def __init__(self, dataplane: DataPlane, source: Callable[[], Pod | None]):
-        self.dp = dataplane
+    def __init__(self, dataplane: Callable[[], DataPlane], source: Callable[[], Pod | None]):
+        self.dataplane = dataplane
+        """The sandbox's current data plane (a reset replaces it), looked up for each connection."""
         self.source = source
         self.secret = secrets.token_urlsafe(24)
         self.port = 0
@@ -97,7 +98,7 @@ class Bridge:
         try:
             conn = await self._handshake(reader, writer)
             if conn is not None:
-                await _Relay(self.dp, conn, reader, writer).run()
+                await _Relay(self.dataplane, conn, reader, writer).run()
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             log.debug("bridge: connection ended: %s", exc)
         finally:
@@ -141,7 +142,7 @@ class Bridge:
             writer.write(_reply(GENERAL_FAILURE))
             return None
         try:
-            conn = self.dp.connect(pod, host, port, "TCP")
+            conn = self.dataplane().connect(pod, host, port, "TCP")
         except Timeout:
             writer.write(_reply(SUCCEEDED))  # a dropped SYN: the dial "succeeds" and nothing ever answers
             await writer.drain()
@@ -162,8 +163,11 @@ class Bridge:
 class _Relay:
     """One bridged connection: the component's bytes in, the pod program's answers out."""
 
-    def __init__(self, dp: DataPlane, conn: Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.dp, self.conn, self.reader, self.writer = dp, conn, reader, writer
+    def __init__(self, dataplane: Callable[[], DataPlane], conn: Connection, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter):
+        self.current = dataplane
+        self.dp = dataplane()
+        self.conn, self.reader, self.writer = conn, reader, writer
         self.buffer = bytearray()
         self.tls: _TlsServer | None = None
         self.closing = False
@@ -220,6 +224,9 @@ class _Relay:
                 return
             request, used = parsed
             del self.buffer[:used]
+            if self.current() is not self.dp:  # the cluster was reset: this connection's pod is gone with it
+                self._reset()
+                return
             if self.tls is not None:
                 request.scheme = "https"
             try:
