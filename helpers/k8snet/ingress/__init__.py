@@ -13,7 +13,8 @@ Example:
 
 Parts: ``edge`` (where the edge listens), ``client`` (one request on a fresh connection), ``send`` (N requests
 and their attribution), ``attribution`` (Traefik's routers from the API objects, its access log), ``result``
-(rows and views), ``routing`` (the routing table), ``certs`` (the certificate summary), ``pictures``.
+(rows and views), ``routing`` (the routing table), ``certs`` (the certificate summary), ``settle`` (wait until
+Traefik has loaded what was applied), ``pictures``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from .path import path
 from .result import EdgeRequest, EdgeResult, Table
 from .routing import RouteRow, RoutingTable, routing_table
 from .send import send
+from .settle import settle
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["path", "CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
-           "TlsInfo", "certificate", "edge", "routing_table", "send", "status_over_time"]
+           "TlsInfo", "certificate", "edge", "routing_table", "send", "settle", "status_over_time"]
 
 
 def status_over_time(result: EdgeResult) -> Figure:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .client import Pem, certificate_facts, describe, is_ip, tls_context
 from .edge import edge
 from .result import Table
+from .settle import settle
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -128,6 +129,7 @@ def certificate(cluster: Cluster, host: str, port: int | None = None, cacert: Pe
         False
     """
     where = edge(cluster)
+    settle(cluster)  # the certificate Traefik serves once it has loaded what was applied before this call
     port = port or where.https_port
     sni = None if is_ip(host) else host
     try:

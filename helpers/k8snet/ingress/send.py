@@ -12,6 +12,7 @@ from . import attribution
 from .client import BODY_LIMIT, Pem, Raw, request_once, tls_context
 from .edge import Edge, edge
 from .result import EdgeRequest, EdgeResult
+from .settle import settle
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -62,6 +63,7 @@ def send(cluster: Cluster, url: str, n: int = 20, rate: float | None = None, hea
     if rate is not None and rate <= 0:
         raise ValueError(f"rate is requests per second and must be positive (got {rate}); None sends back to back")
     where = edge(cluster)
+    settle(cluster)  # Traefik routes by what was applied before this call (it follows the API a moment later)
     port = where.port_for(url)
     parts = urlsplit(url)
     tls = parts.scheme == "https"

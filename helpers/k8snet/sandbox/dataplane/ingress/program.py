@@ -1,23 +1,15 @@
-"""The Traefik container as an emulated program: its entrypoints (listening ports) and startup log.
+"""The Traefik container's listening ports, from its arguments (the real binary answers on them).
 
 The image's ENTRYPOINT is ``/entrypoint.sh`` (which runs ``traefik`` with the container's args) and its CMD
 ``traefik`` (the Docker library image). Entrypoints come from ``--entrypoints.<name>.address=:<port>/tcp``
 (option names are case-insensitive); with none, Traefik listens on ``http`` :80. ``websecure``-style
-entrypoints with ``http.tls`` are marked as TLS ports, so in-cluster ``curl -k https://…`` reaches them.
-Log lines use zerolog's console format, as cmd/traefik/logger.go configures it.
+entrypoints with ``http.tls`` are marked as TLS ports.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-
-ENCODED_WARNING = ("Traefik can reject some encoded characters in the request path.When your backend is not fully "
-                   "compliant with [RFC 3986](https://datatracker.ietf.org/doc/html/rfc3986),it is recommended to "
-                   "set these options to `false` to avoid split-view situation.Refer to the documentation for more "
-                   "details: https://doc.traefik.io/traefik/v3.7/migrate/v3/#encoded-characters-configuration-"
-                   "default-values")
-"""cmd/traefik/traefik.go prints this at start (its three sentences concatenated without spaces)."""
 
 
 def entrypoints(argv: list[str]) -> tuple[dict[int, str], set[int]]:
@@ -58,16 +50,5 @@ def traefik_program(argv: list[str]) -> Any:
         args = args[1:]
     ports, tls = entrypoints(args)
     listening = {(port, "TCP"): ("https" if port in tls else "http") for port in ports}
-    startup = ["{zerolog} WRN " + ENCODED_WARNING,
-               "{zerolog} INF Starting provider aggregator *aggregator.ProviderAggregator",
-               "{zerolog} INF Starting provider *traefik.Provider"]
-    lowered = [a.lower() for a in args]
-    if any(a.startswith("--providers.kubernetesingress") for a in lowered):
-        startup += ["{zerolog} INF Starting provider *ingress.Provider",
-                    '{zerolog} INF ingress label selector is: "" providerName=kubernetes',
-                    "{zerolog} INF Creating in-cluster Provider client providerName=kubernetes"]
-    if any(a.startswith("--providers.kubernetescrd") for a in lowered):
-        startup += ["{zerolog} INF Starting provider *crd.Provider",
-                    '{zerolog} INF label selector is: "" providerName=kubernetescrd',
-                    "{zerolog} INF Creating in-cluster Provider client providerName=kubernetescrd"]
-    return Program("traefik", "traefik", listening, {"entrypoints": ports, "args": args}, startup)
+    # no startup lines of its own: the pod's log is the real process's output (components.traefik)
+    return Program("traefik", "traefik", listening, {"entrypoints": ports, "args": args})

@@ -1,0 +1,75 @@
+"""Wait until Traefik routes by what the API holds now.
+
+Traefik builds its routers from the objects it watches a moment after they change (its providers batch changes,
+``providersThrottleDuration``), on kind and in the sandbox alike: a request sent right after an ``apply`` can
+still meet the old routes. :func:`settle` makes "right after" safe: it points a probe Ingress (namespace
+``traefik``, a host of its own) at a Service with no endpoints and waits until Traefik answers that host with
+``503 no available server`` (``allowEmptyServices``) instead of ``404`` — a configuration that holds the probe
+holds everything written before it. ``ingress.send`` calls it first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import TYPE_CHECKING
+
+from .client import request_once
+from .edge import edge
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+NAMESPACE = "traefik"
+NAME = "k8snet-settle"
+LABELS = {"app.kubernetes.io/managed-by": "k8snet", "app.kubernetes.io/component": "settle-probe"}
+_ROUNDS = itertools.count(1)
+
+
+def settle(cluster: Cluster, timeout: float = 10.0) -> float:
+    """Block until Traefik's routers include every object written before this call; the seconds it took.
+
+    Raises TimeoutError when Traefik has not caught up within ``timeout`` (is it running?
+    ``kubectl get pods -n traefik``).
+
+    Example:
+        >>> cluster.apply(middleware)      # a new Middleware and its annotation
+        >>> ingress.settle(cluster)        # Traefik has loaded them: the next request meets them
+        0.12
+    """
+    started = time.monotonic()
+    host = f"settle-{os.getpid()}-{next(_ROUNDS)}.k8snet.invalid"
+    shown, cluster.show_kubectl = cluster.show_kubectl, False  # the probe is the helper's, not the learner's
+    try:
+        cluster.apply([_service(), _ingress(host)])
+    finally:
+        cluster.show_kubectl = shown
+    where = edge(cluster)
+    while True:
+        try:
+            answer = request_once(where.host, where.http_port, target="/", headers=[("Host", host)], timeout=2.0)
+            if answer.status == 503:
+                return time.monotonic() - started
+        except (OSError, ValueError):
+            pass  # Traefik not listening yet (starting): as a cluster whose ingress is not ready
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"Traefik did not load a new route within {timeout:g} s: is it running? "
+                               f"(kubectl get pods -n {NAMESPACE})")
+        time.sleep(0.02)
+
+
+def _service() -> dict:
+    """A Service without a selector: no endpoints, so a router to it answers 503 once it exists."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": NAME, "namespace": NAMESPACE,
+                                                                "labels": dict(LABELS)},
+            "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+
+
+def _ingress(host: str) -> dict:
+    backend = {"service": {"name": NAME, "port": {"number": 80}}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
+            "spec": {"ingressClassName": "traefik",
+                     "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                                                                  "backend": backend}]}}]}}
