@@ -93,10 +93,13 @@ def test_an_exact_path_longer_than_a_prefix_path_still_loses_to_it_in_traefik():
     assert winner([("Exact /aaa/bbb", exact), ("Prefix /aaa", prefix)], "h.test", "/aaa/bbb") == "Prefix /aaa"
 
 
-def test_implementation_specific_is_traefiks_character_wise_path_prefix():
+def test_implementation_specific_is_traefiks_path_prefix_made_element_wise_by_strict_prefix_matching():
+    """Measured against traefik 3.7.15 with strictPrefixMatching: ImplementationSpecific /api does not match /apix."""
     rule = build_rule("h.test", "/aaa/bb", "ImplementationSpecific")
-    assert rule.text == 'Host("h.test") && PathPrefix("/aaa/bb")'
-    assert rule.matches("h.test", "/aaa/bbb")  # a string prefix, unlike the Prefix path type
+    assert rule.text == 'Host("h.test") && (Path("/aaa/bb") || PathPrefix("/aaa/bb/"))'
+    assert rule.matches("h.test", "/aaa/bb/c") and not rule.matches("h.test", "/aaa/bbb")
+    loose = build_rule("h.test", "/aaa/bb", "ImplementationSpecific", strict=False)
+    assert loose.text == 'Host("h.test") && PathPrefix("/aaa/bb")' and loose.matches("h.test", "/aaa/bbb")
     exact = build_rule("h.test", "/api", "ImplementationSpecific", matcher="Path")  # router.pathmatcher: Path
     assert exact.matches("h.test", "/api") and not exact.matches("h.test", "/api/x")
     regexp = build_rule("h.test", "^/v[0-9]+/", "ImplementationSpecific", matcher="PathRegexp")

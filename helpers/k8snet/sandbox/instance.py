@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import platform
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class Sandbox:
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
         self._dataplane: Any = None
+        self.on_reset: list[Callable[[], Awaitable[None]]] = []
+        """What the real components do when the cluster is replaced (Traefik starts afresh, as a new pod would)."""
         self.real_servers: dict[str, Any] = {}
         """Real components the sandbox process runs, by the program name they stand behind (``traefik``)."""
         self._node_load: dict[str, int] | None = None
@@ -116,6 +119,8 @@ class Sandbox:
         self.allocators.node_ports.used.clear()
         self._init_pod_ipam()
         await self.start()
+        for hook in list(self.on_reset):
+            await hook()
 
     def reseed(self, seed: int) -> None:
         self.seed = seed

@@ -117,6 +117,7 @@ class Traefik:
     _task: asyncio.Task[None] | None = None
     _proc: asyncio.subprocess.Process | None = None
     _stopping: bool = False
+    _restarting: bool = False
     on_stop: Callable[[], Any] | None = None
 
     @property
@@ -177,6 +178,13 @@ class Traefik:
         finally:
             writer.close()
 
+    async def restart(self) -> None:
+        """End the process and start a new one at once (no back-off: it did not fail)."""
+        self._restarting = True
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+
     async def stop(self) -> None:
         self._stopping = True
         if self.on_stop is not None:
@@ -202,6 +210,10 @@ class Traefik:
             code = await self._run_once()
             if self._stopping:
                 return
+            if self._restarting:
+                self._restarting = False
+                failures = 0
+                continue
             self.last_exit = code
             ran = asyncio.get_running_loop().time() - started
             failures = 0 if ran > 60 else failures + 1
@@ -255,6 +267,7 @@ async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[T
     pods.start()
     sb.real_servers["traefik"] = pods.serve
     traefik.on_stop = pods.stop
+    sb.on_reset.append(traefik.restart)  # a new cluster gets a new Traefik, with no watches of the old one
     return traefik, bridge
 
 
