@@ -51,13 +51,19 @@ def json_body(obj: Any) -> bytes:
     return dumps(obj) + b"\n"
 
 
+def warning_header(text: str) -> str:
+    """A Warning header value as client-go's NewWarningHeader writes it: code, agent, then the text as an HTTP
+    quoted-string (``"`` and ``\\`` escaped), which is what kubectl parses back."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None,
                   content_type: str = "application/json") -> web.Response:
     resp = web.Response(body=json_body(obj), status=status, content_type=content_type.split(";")[0])
     if ";" in content_type:
         resp.headers["Content-Type"] = content_type
     for w in warnings or []:
-        resp.headers.add("Warning", f'299 - "{w}"')
+        resp.headers.add("Warning", warning_header(w))
     return resp
 
 
