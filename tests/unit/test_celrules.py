@@ -94,3 +94,11 @@ def test_a_library_function_the_engine_lacks_is_a_warning_naming_it():
     assert outcome.causes == []
     assert outcome.warnings == ['s: x-kubernetes-validations rule "self.format([\'a\']) != \'\'" was not checked: '
                                 "the k8snet sandbox's CEL engine lacks format"]
+
+
+def test_a_stored_rule_that_does_not_compile_fails_every_object_as_upstream():
+    # schema/cel/validation.go: "rule compile error: ..." for each object the rule would check
+    rules = celrules.RuleSet({"type": "object", "x-kubernetes-validations": [{"rule": "self.nope("}]})
+    causes = rules.validate({"metadata": {"name": "a"}}, None).causes
+    assert len(causes) == 1 and causes[0].field == "<nil>"
+    assert causes[0].message.startswith('Invalid value: "object": rule compile error: compilation failed: ERROR:')

@@ -138,3 +138,11 @@ def test_structural_schema_rules_as_validate_structural_words_them():
         "object fields",
     ])
     assert structural.structural_errors(SCHEMA, "s") == []
+
+
+def test_rules_inside_allof_are_not_structural():
+    # ValidateStructural runs with AllowNestedXValidations false: a rule in allOf would never run
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "allOf": [
+        {"x-kubernetes-validations": [{"rule": "true"}]}]}}}
+    assert messages(structural.structural_errors(schema, "s")) == [
+        "s.properties[spec].allOf[0].x-kubernetes-validations: Forbidden: must be empty to be structural"]

@@ -281,6 +281,7 @@ class Compiled:
     message_program: Any = None
     uses_old_self: bool = False
     missing: tuple[str, ...] = ()  # Kubernetes library functions the engine lacks
+    error: str = ""  # why the rule does not compile (a CRD stored before a stricter check)
 
     @property
     def text(self) -> str:
@@ -548,6 +549,7 @@ class RuleSet:
                     out.append(compile_rule(rule, s, root))
                 except RuleError as exc:
                     self.errors.append((path, i, str(exc)))
+                    out.append(Compiled(rule, error=str(exc)))
             self.compiled[id(s)] = out
         for name, prop in (s.get("properties") or {}).items():
             self._compile(prop, False, f"{path}.properties[{name}]")
@@ -591,6 +593,10 @@ class RuleSet:
 
     def _run(self, c: Compiled, value: Any, old: Any, s: Schema, path: str, root: bool, outcome: Outcome) -> None:
         where = path or "<nil>"
+        if c.error:  # validation.go: "rule compile error: ..." on every object, as upstream reports it
+            outcome.causes.append(Cause("FieldValueInvalid", f"Invalid value: {gofmt.quote(s.get('type') or '')}: "
+                                                             f"rule compile error: {c.error}", where))
+            return
         if c.missing:
             outcome.warnings.append(f"{where}: x-kubernetes-validations rule {gofmt.quote(c.text)} was not checked: "
                                     f"the k8snet sandbox's CEL engine lacks {', '.join(c.missing)}")

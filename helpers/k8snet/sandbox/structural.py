@@ -159,20 +159,19 @@ def _metadata_invariants(s: Schema, check_metadata: bool, level: str, path: str)
     return errs
 
 
-def _value_validation(s: Schema, skip_any_of: bool, skip_first_all_of_any_of: bool, path: str,
-                      cel_allowed: bool = True) -> list[Cause]:
+def _value_validation(s: Schema, skip_any_of: bool, skip_first_all_of_any_of: bool, path: str) -> list[Cause]:
     """validateValueValidation: what allOf/anyOf/oneOf/not may say, and the pattern compiles."""
     errs: list[Cause] = []
     if not skip_any_of:
         for i, alt in enumerate(s.get("anyOf") or []):
-            errs += _nested(alt, f"{child(path, 'anyOf')}[{i}]", False)
-    for i, alt in enumerate(s.get("allOf") or []):
+            errs += _nested(alt, f"{child(path, 'anyOf')}[{i}]")
+    for i, alt in enumerate(s.get("allOf") or []):  # ValidateStructural: AllowNestedXValidations is false
         skip = skip_first_all_of_any_of and i == 0
-        errs += _nested(alt, f"{child(path, 'allOf')}[{i}]", cel_allowed, skip_any_of=skip)
+        errs += _nested(alt, f"{child(path, 'allOf')}[{i}]", skip_any_of=skip)
     for i, alt in enumerate(s.get("oneOf") or []):
-        errs += _nested(alt, f"{child(path, 'oneOf')}[{i}]", False)
+        errs += _nested(alt, f"{child(path, 'oneOf')}[{i}]")
     if isinstance(s.get("not"), dict):
-        errs += _nested(s["not"], child(path, "not"), False)
+        errs += _nested(s["not"], child(path, "not"))
     pattern = s.get("pattern")
     if pattern:
         try:
@@ -183,15 +182,15 @@ def _value_validation(s: Schema, skip_any_of: bool, skip_first_all_of_any_of: bo
     return errs
 
 
-def _nested(v: Any, path: str, cel_allowed: bool, skip_any_of: bool = False) -> list[Cause]:
+def _nested(v: Any, path: str, skip_any_of: bool = False) -> list[Cause]:
     """validateNestedValueValidation: a nested node only restricts values; it declares nothing."""
     if not isinstance(v, dict):
         return []
-    errs = _value_validation(v, skip_any_of, False, path, cel_allowed)
+    errs = _value_validation(v, skip_any_of, False, path)
     if isinstance(v.get("items"), dict):
-        errs += _nested(v["items"], child(path, "items"), cel_allowed)
+        errs += _nested(v["items"], child(path, "items"))
     for name, prop in (v.get("properties") or {}).items():
-        errs += _nested(prop, key(child(path, "properties"), name), cel_allowed)
+        errs += _nested(prop, key(child(path, "properties"), name))
     for field_name, detail in _NESTED_FORBIDDEN_GENERICS:
         if v.get(field_name) not in (None, ""):
             errs.append(forbidden(child(path, field_name), detail))
@@ -200,8 +199,6 @@ def _nested(v: Any, path: str, cel_allowed: bool, skip_any_of: bool = False) -> 
     if v.get("nullable"):
         errs.append(forbidden(child(path, "nullable"), "must be false to be structural"))
     for field_name, detail in _NESTED_FORBIDDEN_EXTENSIONS:
-        if field_name == "x-kubernetes-validations" and cel_allowed:
-            continue
         if v.get(field_name):
             errs.append(forbidden(child(path, field_name), detail))
     if "metadata" in (v.get("properties") or {}):
