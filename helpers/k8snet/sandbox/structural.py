@@ -76,11 +76,11 @@ def duplicate(path: str, value: Any) -> Cause:
 # --------------------------------------------------------------------------- structural checks
 
 
-def _is_int_or_string_any_of(s: Schema) -> bool:
+def is_int_or_string_any_of(s: Schema) -> bool:
     return s.get("anyOf") == _INT_OR_STRING_ANY_OF
 
 
-def _is_int_or_string_all_of(s: Schema) -> bool:
+def is_int_or_string_all_of(s: Schema) -> bool:
     all_of = s.get("allOf") or []
     return bool(all_of) and isinstance(all_of[0], dict) and all_of[0].get("anyOf") == _INT_OR_STRING_ANY_OF
 
@@ -116,7 +116,7 @@ def _invariants(s: Schema | None, level: str, path: str) -> list[Cause]:
     if int_or_string and embedded:
         errs.append(Cause("FieldValueInvalid", "Invalid value: true: must be false if x-kubernetes-int-or-string is "
                                                "true", child(path, "x-kubernetes-embedded-resource")))
-    errs += _value_validation(s, _is_int_or_string_any_of(s), _is_int_or_string_all_of(s), path)
+    errs += _value_validation(s, is_int_or_string_any_of(s), is_int_or_string_all_of(s), path)
     check_metadata = level == "root" or embedded
     if embedded and t != "object":
         if not t:
