@@ -17,7 +17,8 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, deployments, endpoints, gc, ingress, jobs, namespaces, pods, replicasets
+from .controllers import Manager, crds, deployments, endpoints, gc, ingress, jobs, namespaces, pods, replicasets
+from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
 from .registry import Registry, builtin, traefik_crds
@@ -53,6 +54,9 @@ class Sandbox:
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
         self.allocators = strategies.Allocators(self.random)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
+        # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
+        self.crds = CustomResourceDefinitions(self.store, self.registry, self.schemas)
+        self.api.crds = self.crds
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
@@ -93,7 +97,7 @@ class Sandbox:
                                       deployments.controller(self), replicasets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self),
-                                      ingress.controller(self)])
+                                      ingress.controller(self), crds.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -108,6 +112,7 @@ class Sandbox:
         """Wipe every object and start again as a new cluster (``k8snet sandbox reset``)."""
         await self.stop()
         self.store.wipe()
+        self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
         if seed is not None:
