@@ -21,7 +21,7 @@ from .controllers import Manager, crds, deployments, endpoints, gc, ingress, job
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
-from .registry import Registry, builtin, traefik_crds
+from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
 from .topology import CLUSTER_NAME, KUBE_DNS_IP, NODES, POD_CIDR  # noqa: F401  (re-exported for their users)
@@ -43,11 +43,7 @@ class Sandbox:
         self.random = Randomness(seed)
         self.rng = self.random.stream("main")
         self.registry = registry or builtin()
-        for crd in traefik_crds():  # Traefik's CRDs, installed with it
-            if self.registry.lookup(crd.group, crd.version, crd.plural) is None:
-                self.registry.add(crd)
         self.schemas = schemas or upstream()
-        self.schemas.add(traefik_schemas())
         if self.state_dir:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.state_dir.chmod(0o700)  # the store, token and keys are the owner's only
@@ -93,6 +89,7 @@ class Sandbox:
         if self.store.get("namespaces", "", "default") is None:
             with self.store.batch():
                 self.bootstrap()
+        install_crds(self)  # the add-ons' kinds, also into a store made before they came
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
@@ -244,10 +241,25 @@ class Sandbox:
         install_traefik(self)
 
 
-def traefik_schemas() -> dict[str, Any]:
-    from .dataplane.ingress.schemas import definitions
+CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml")
+"""The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
+Traefik's and Gateway API's release manifests (the documents say what they were written from)."""
 
-    return definitions()
+
+def install_crds(sb: Sandbox) -> None:
+    """Create every CRD of :data:`CRD_DOCUMENTS` the store does not hold yet (they then serve like any CRD)."""
+    import json
+    from importlib.resources import files
+
+    import yaml
+
+    rt = sb.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    assert rt is not None
+    opts = WriteOptions(field_manager="k8snet")
+    for name in CRD_DOCUMENTS:
+        for doc in yaml.safe_load_all((files("k8snet.sandbox") / "crds" / name).read_text()):
+            if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
+                sb.api.create(rt, "", json.loads(json.dumps(doc)), opts)  # YAML aliases become separate copies
 
 
 def install_traefik(sb: Sandbox) -> None:

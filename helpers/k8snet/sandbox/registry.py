@@ -191,11 +191,3 @@ def builtin() -> Registry:
     for rt in core + apps + batch + networking + coordination + apiextensions + reviews:
         r.add(rt)
     return r
-
-
-def traefik_crds() -> list[ResourceType]:
-    """Traefik's CRDs that the sandbox serves (installed with Traefik, as on kind): no short names or categories,
-    as their CRDs declare; schemas in k8snet.sandbox.dataplane.ingress.schemas."""
-    kinds = ("IngressRoute", "IngressRouteTCP", "IngressRouteUDP", "Middleware", "MiddlewareTCP", "TraefikService",
-             "TLSOption", "TLSStore", "ServersTransport", "ServersTransportTCP")
-    return [ResourceType("traefik.io", "v1alpha1", kind.lower() + "s", kind) for kind in kinds]
