@@ -697,6 +697,8 @@ def test_validators_table_is_keyed_by_group_and_kind():
     for r in REGISTRY.types:
         if r.kind in ("Node", "ServiceAccount", "Event") or "create" not in r.verbs or r.verbs == ("create",):
             continue
+        if r.group == "apiextensions.k8s.io":  # CRDs: crdvalidation.py, through the CRD service (crds.py)
+            continue
         assert (r.group, r.kind) in validation.VALIDATORS
 
 

@@ -12,18 +12,26 @@ import base64
 import copy
 import json
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
-from . import defaults, errors, patch, strategies, validation
+from . import customresources, defaults, errors, patch, strategies, validation
 from .clock import Clock, rfc3339
+from .options import DeleteOptions, WriteOptions  # noqa: F401  (re-exported for the server and controllers)
 from .randomness import Randomness
 from .registry import Registry, ResourceType
 from .schema import SchemaSet
 from .selectors import parse_fields, parse_labels
 from .store import Obj, Store, Unstorable
+
+if TYPE_CHECKING:
+    from .crds import CustomResourceDefinitions
+    from .customresources import ServedVersion
+
+CRD_RESOURCE = "customresourcedefinitions.apiextensions.k8s.io"
+CRD_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml")
+"""What the CRD handler accepts for custom resources (customresource_handler.go supportedTypes)."""
 
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 """k8s.io/apiserver/pkg/storage/names: the alphabet of generateName suffixes."""
@@ -34,27 +42,6 @@ deleting one is ``namespaces "default" is forbidden: this namespace may not be d
 
 SYSTEM_META = ("uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp",
                "deletionGracePeriodSeconds", "managedFields", "selfLink")
-
-
-@dataclass
-class WriteOptions:
-    """Query options of a write: dryRun, fieldManager, fieldValidation, force."""
-
-    dry_run: bool = False
-    field_manager: str = ""
-    field_validation: str = "Strict"
-    force: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class DeleteOptions:
-    """The DeleteOptions body and query parameters."""
-
-    propagation: str | None = None
-    grace_period: int | None = None
-    preconditions: dict[str, str] = field(default_factory=dict)
-    dry_run: bool = False
 
 
 class Api:
@@ -68,8 +55,19 @@ class Api:
         self.clock = clock
         self.randomness = randomness
         self.allocators = allocators
+        self.crds: CustomResourceDefinitions | None = None
+        """The CRD service (set by the Sandbox): custom resources' served versions and the CRD lifecycle."""
 
     # -- helpers --------------------------------------------------------------------
+
+    def custom(self, rt: ResourceType) -> ServedVersion | None:
+        """The served CRD version behind ``rt``, or None for built-in kinds."""
+        return self.crds.lookup(rt) if self.crds is not None and rt.crd else None
+
+    def view(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A stored object as ``rt``'s version serves it (custom objects: read-time defaults, apiVersion)."""
+        sv = self.custom(rt)
+        return customresources.view(sv, obj) if sv is not None else obj
 
     def schema_node(self, rt: ResourceType) -> dict | None:
         if rt.schema_name:
@@ -128,6 +126,10 @@ class Api:
             meta["namespace"] = ns
         else:
             meta.pop("namespace", None)
+        sv = self.custom(rt)
+        if sv is not None:
+            opts.warnings += customresources.decode(sv, obj, self.schemas, opts.field_validation)
+            return obj
         node = self.schema_node(rt)
         if node is not None:
             opts.warnings += validation.check_schema(obj, self.schemas, node, kind=rt.kind,
@@ -153,22 +155,45 @@ class Api:
         manager = opts.field_manager or "unknown"
         return ssa.track_update(old, new, manager, self.schemas, node, self.now(), subresource)
 
-    def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions) -> Obj:
-        validation.validate(rt, obj, old, self.schemas)
+    def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions, subresource: str) -> None:
+        """Validation as the kind's strategy runs it: CRDs and custom objects by the apiextensions rules."""
+        sv = self.custom(rt)
+        if sv is None and (rt.group_resource != CRD_RESOURCE or self.crds is None):
+            validation.validate(rt, obj, old, self.schemas)
+            return
+        if sv is not None:
+            causes, warnings = customresources.validate(sv, obj, old, subresource)
+        else:
+            assert self.crds is not None
+            causes, warnings = self.crds.validate(obj, old, subresource)
+        opts.warnings += warnings
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name") or "", validation.dedupe(causes))
+
+    def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions, subresource: str = "") -> Obj:
+        self._validate(rt, obj, old, opts, subresource)
         if opts.dry_run:
             if old is None:
                 obj["metadata"].pop("resourceVersion", None)
             return obj
         strategies.before_store(self, rt, obj, old)
+        sv = self.custom(rt)
+        if sv is not None:
+            obj = customresources.to_storage(sv, obj)
         try:
-            return self.store.put(rt.group_resource, obj)
+            stored = self.store.put(rt.group_resource, obj)
         except Unstorable as exc:  # decoding admits only JSON values; this is the store's own guard
             raise errors.bad_request(f"the object cannot be stored as JSON: {exc}") from None
+        if sv is not None:
+            return customresources.view(sv, stored)
+        if rt.group_resource == CRD_RESOURCE and self.crds is not None:
+            self.crds.accept_names(self, stored)
+        return stored
 
     # -- reads ----------------------------------------------------------------------
 
     def get(self, rt: ResourceType, ns: str, name: str) -> Obj:
-        return self._require(rt, ns, name)
+        return self.view(rt, self._require(rt, ns, name))
 
     def list(self, rt: ResourceType, ns: str | None, label_selector: str | None = None,
              field_selector: str | None = None, limit: int = 0, cont: str | None = None) -> tuple[list[Obj], dict]:
@@ -188,7 +213,7 @@ class Api:
             if start_after and (meta.get("namespace", ""), meta["name"]) <= start_after:
                 continue
             if labels(meta.get("labels") or {}) and fields(obj):
-                items.append(obj)
+                items.append(self.view(rt, obj))
         list_meta: dict[str, Any] = {"resourceVersion": str(self.store.rv)}
         if limit and len(items) > limit:
             last = items[limit - 1]["metadata"]
@@ -224,6 +249,8 @@ class Api:
                                      f"({name})")
         meta["name"] = name
         old = self.store.get(rt.group_resource, ns if rt.namespaced else "", name)
+        if old is not None:
+            old = self.view(rt, old)
         if old is None:
             if subresource or not strategies.allow_create_on_update(rt):
                 raise errors.not_found(rt.plural, rt.group, name)
@@ -255,19 +282,22 @@ class Api:
         elif subresource == "":
             obj = strategies.keep_status(rt, obj, old)
         defaults.apply_defaults(rt, obj)
+        sv = self.custom(rt)
+        if sv is not None:
+            customresources.default(sv, obj)
         strategies.prepare_update(self, rt, obj, old)
-        if strategies.spec_changed(obj, old) and "generation" in meta:
+        if strategies.generation_changed(rt, obj, old) and "generation" in meta:
             meta["generation"] = old_meta["generation"] + 1
         if managed:
             obj = self._managed(rt, old, obj, opts, subresource)
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and strategies.deletes_when_finalized(rt):
-            validation.validate(rt, obj, old, self.schemas)
+            self._validate(rt, obj, old, opts, subresource)
             if opts.dry_run:
                 return obj
-            return self.store.remove(rt.group_resource, meta.get("namespace", ""), meta["name"]) or obj
+            return self.view(rt, self.store.remove(rt.group_resource, meta.get("namespace", ""), meta["name"]) or obj)
         if obj == old:
             return old  # a no-op write does not bump the resourceVersion
-        return self._commit(rt, obj, old, opts)
+        return self._commit(rt, obj, old, opts, subresource)
 
     def patch(self, rt: ResourceType, ns: str, name: str, patch_type: str, body: Any,
               opts: WriteOptions | None = None, subresource: str = "") -> Obj:
@@ -275,7 +305,12 @@ class Api:
         opts = opts or WriteOptions()
         key_ns = ns if rt.namespaced else ""
         old = self.store.get(rt.group_resource, key_ns, name)
+        if old is not None:
+            old = self.view(rt, old)
         node = self.schema_node(rt)
+        if patch_type == "strategic" and rt.crd:  # handlers/patch.go: the CRD handler does not offer it
+            raise errors.ApiError("the body of the request was in an unknown format - accepted media types include: "
+                                  + ", ".join(CRD_PATCH_TYPES), 415, "UnsupportedMediaType")
         if patch_type == "apply":
             if not opts.field_manager:
                 raise errors.invalid("PatchOptions", "meta.k8s.io", "", [errors.field_error(
@@ -345,6 +380,9 @@ class Api:
         if rt.kind in strategies.GENERATION_KINDS or rt.group not in strategies.BUILTIN_GROUPS:
             meta["generation"] = 1
         defaults.apply_defaults(rt, obj)
+        sv = self.custom(rt)
+        if sv is not None:
+            customresources.default(sv, obj)
         strategies.prepare_create(self, rt, obj)
         if managed_fields:
             meta["managedFields"] = managed_fields
@@ -372,6 +410,8 @@ class Api:
             raise errors.conflict(rt.plural, rt.group, name, "Precondition failed: ResourceVersion in precondition: "
                                   f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                   f"{old['metadata']['resourceVersion']}")
+        if rt.group_resource == CRD_RESOURCE and self.crds is not None:
+            return self.crds.delete(self, old, options)
         obj = copy.deepcopy(old)
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
@@ -382,15 +422,15 @@ class Api:
         grace = strategies.grace_period(rt, obj, options.grace_period)
         if not finalizers and not grace and not strategies.needs_termination(rt, obj):
             if options.dry_run:
-                return old, True
+                return self.view(rt, old), True
             strategies.release(self, rt, old)
             gone = self.store.remove(rt.group_resource, key_ns, name)
-            return gone or old, True
+            return self.view(rt, gone or old), True
         if meta.get("deletionTimestamp") and grace is not None:
             # A second delete may shorten the grace period (kubectl delete --now / --force), never extend it.
             current = meta.get("deletionGracePeriodSeconds")
             if current is not None and grace >= current:
-                return old, False
+                return self.view(rt, old), False
         meta["finalizers"] = finalizers
         if not finalizers:
             meta.pop("finalizers")
@@ -399,8 +439,8 @@ class Api:
         meta["deletionGracePeriodSeconds"] = grace or 0
         strategies.mark_terminating(rt, obj)
         if options.dry_run:
-            return obj, False
-        return self.store.put(rt.group_resource, obj), False
+            return self.view(rt, obj), False
+        return self.view(rt, self.store.put(rt.group_resource, obj)), False
 
     def delete_collection(self, rt: ResourceType, ns: str | None, label_selector: str | None,
                           field_selector: str | None, options: DeleteOptions) -> list[Obj]:

@@ -345,6 +345,22 @@ def default_endpoint_slice(obj: Obj) -> None:
 
 Defaulter = Callable[[Obj], None]
 
+def default_custom_resource_definition(crd: Obj) -> None:
+    """apiextensions v1 defaults.go SetDefaults_CustomResourceDefinitionSpec: singular and listKind from the kind,
+    conversion strategy None, a webhook service's port 443."""
+    spec = crd.setdefault("spec", {})
+    names = spec.setdefault("names", {})
+    if not names.get("singular") and names.get("kind"):
+        names["singular"] = str(names["kind"]).lower()
+    if not names.get("listKind") and names.get("kind"):
+        names["listKind"] = f"{names['kind']}List"
+    if spec.get("conversion") is None:
+        spec["conversion"] = {"strategy": "None"}
+    service = ((((spec.get("conversion") or {}).get("webhook") or {}).get("clientConfig")) or {}).get("service")
+    if isinstance(service, dict) and service.get("port") is None:
+        service["port"] = 443
+
+
 DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("", "Pod"): default_pod,
     ("", "Service"): default_service,
@@ -358,6 +374,7 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("networking.k8s.io", "NetworkPolicy"): default_network_policy,
     ("networking.k8s.io", "IngressClass"): default_ingress_class,
     ("discovery.k8s.io", "EndpointSlice"): default_endpoint_slice,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): default_custom_resource_definition,
 }
 """(group, kind) → defaulting function. Kinds without an entry (ConfigMap, Ingress) have no visible defaults."""
 

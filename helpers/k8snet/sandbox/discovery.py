@@ -331,7 +331,7 @@ def _api_resource(rt: ResourceType) -> dict[str, Any]:
         out["shortNames"] = list(rt.short_names)
     if rt.categories:
         out["categories"] = list(rt.categories)
-    out["storageVersionHash"] = storage_version_hash(rt.group, rt.version, rt.kind)
+    out["storageVersionHash"] = storage_version_hash(rt.group, rt.storage_version or rt.version, rt.kind)
     return out
 
 
@@ -423,16 +423,27 @@ def _resource_discovery(resources: list[dict[str, Any]]) -> list[dict[str, Any]]
     return out
 
 
+def _crd_response_kinds(registry: Registry, group: str, version: str, resources: list[dict[str, Any]]) -> None:
+    """The apiextensions DiscoveryController names a custom resource's (and its status's) group and version in
+    responseKind, where built-in kinds leave them empty."""
+    custom = {rt.plural for rt in registry.in_group_version(group, version) if rt.crd}
+    for entry in resources:
+        if entry["resource"] in custom:
+            entry["responseKind"] = _gvk(group, version, entry["responseKind"]["kind"])
+            for sub in entry.get("subresources") or []:
+                if sub["subresource"] == "status":
+                    sub["responseKind"] = _gvk(group, version, sub["responseKind"]["kind"])
+
+
 def _group_discovery(registry: Registry, group: str, versions: list[str]) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": group} if group else {}
     metadata["creationTimestamp"] = None  # Go's zero metav1.Time, as a 1.33 apiserver writes it
-    return {
-        "metadata": metadata,
-        "versions": [
-            {"version": v, "resources": _resource_discovery(api_resources(registry, group, v)), "freshness": "Current"}
-            for v in versions
-        ],
-    }
+    out_versions = []
+    for v in versions:
+        resources = _resource_discovery(api_resources(registry, group, v))
+        _crd_response_kinds(registry, group, v, resources)
+        out_versions.append({"version": v, "resources": resources, "freshness": "Current"})
+    return {"metadata": metadata, "versions": out_versions}
 
 
 def aggregated_discovery(registry: Registry, *, core: bool, choice: str = AGGREGATED_V2) -> dict[str, Any]:

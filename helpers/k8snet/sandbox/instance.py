@@ -18,10 +18,11 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
+from .controllers import Manager, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
+from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
-from .registry import Registry, builtin, traefik_crds
+from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
 from .topology import CLUSTER_NAME, KUBE_DNS_IP, NODES, POD_CIDR  # noqa: F401  (re-exported for their users)
@@ -43,17 +44,16 @@ class Sandbox:
         self.random = Randomness(seed)
         self.rng = self.random.stream("main")
         self.registry = registry or builtin()
-        for crd in traefik_crds():  # Traefik's CRDs, installed with it
-            if self.registry.lookup(crd.group, crd.version, crd.plural) is None:
-                self.registry.add(crd)
         self.schemas = schemas or upstream()
-        self.schemas.add(traefik_schemas())
         if self.state_dir:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.state_dir.chmod(0o700)  # the store, token and keys are the owner's only
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
         self.allocators = strategies.Allocators(self.random)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
+        # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
+        self.crds = CustomResourceDefinitions(self.store, self.registry, self.schemas)
+        self.api.crds = self.crds
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
@@ -92,10 +92,11 @@ class Sandbox:
         if self.store.get("namespaces", "", "default") is None:
             with self.store.batch():
                 self.bootstrap()
+        install_crds(self)  # the add-ons' kinds, also into a store made before they came
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
-                                      endpoints.controller(self)])
+                                      endpoints.controller(self), crds.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -110,6 +111,7 @@ class Sandbox:
         """Wipe every object and start again as a new cluster (``k8snet sandbox reset``)."""
         await self.stop()
         self.store.wipe()
+        self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
         if seed is not None:
@@ -243,10 +245,25 @@ class Sandbox:
         install_traefik(self)
 
 
-def traefik_schemas() -> dict[str, Any]:
-    from .dataplane.ingress.schemas import definitions
+CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml")
+"""The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
+Traefik's and Gateway API's release manifests (the documents say what they were written from)."""
 
-    return definitions()
+
+def install_crds(sb: Sandbox) -> None:
+    """Create every CRD of :data:`CRD_DOCUMENTS` the store does not hold yet (they then serve like any CRD)."""
+    import json
+    from importlib.resources import files
+
+    import yaml
+
+    rt = sb.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    assert rt is not None
+    opts = WriteOptions(field_manager="k8snet")
+    for name in CRD_DOCUMENTS:
+        for doc in yaml.safe_load_all((files("k8snet.sandbox") / "crds" / name).read_text()):
+            if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
+                sb.api.create(rt, "", json.loads(json.dumps(doc)), opts)  # YAML aliases become separate copies
 
 
 def install_traefik(sb: Sandbox) -> None:

@@ -804,11 +804,11 @@ def _resolve_kind(rt: ResourceType, schemas: SchemaSet, components: _Components)
     return _Kind(rt, name, list_name, is_builtin_group(rt.group))
 
 
-_API_VERSION_DESC = ("APIVersion defines the versioned schema of this representation of an object. Servers should "
+API_VERSION_DESC = ("APIVersion defines the versioned schema of this representation of an object. Servers should "
                      "convert recognized schemas to the latest internal value, and may reject unrecognized values. "
                      "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
                      "#resources")
-_KIND_DESC = ("Kind is a string value representing the REST resource this object represents. Servers may infer "
+KIND_DESC = ("Kind is a string value representing the REST resource this object represents. Servers may infer "
               "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: "
               "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds")
 
@@ -817,8 +817,8 @@ def _synth_kind(rt: ResourceType) -> Node:
     """A permissive schema for a registration without one (a CRD that preserves unknown fields)."""
     return {
         "properties": {
-            "apiVersion": {"description": _API_VERSION_DESC, "type": "string"},
-            "kind": {"description": _KIND_DESC, "type": "string"},
+            "apiVersion": {"description": API_VERSION_DESC, "type": "string"},
+            "kind": {"description": KIND_DESC, "type": "string"},
             "metadata": {"allOf": [_ref(META + "ObjectMeta")],
                          "description": "Standard object's metadata. More info: "
                                         "https://git.k8s.io/community/contributors/devel/sig-architecture/"
@@ -835,12 +835,12 @@ def _synth_list(rt: ResourceType, item_name: str) -> Node:
     return {
         "description": f"{rt.kind}List is a list of {rt.kind}",
         "properties": {
-            "apiVersion": {"description": _API_VERSION_DESC, "type": "string"},
+            "apiVersion": {"description": API_VERSION_DESC, "type": "string"},
             "items": {"description": f"List of {rt.plural}. More info: "
                                      "https://git.k8s.io/community/contributors/devel/sig-architecture/"
                                      "api-conventions.md",
                       "items": _ref(item_name), "type": "array"},
-            "kind": {"description": _KIND_DESC, "type": "string"},
+            "kind": {"description": KIND_DESC, "type": "string"},
             "metadata": {"allOf": [_ref(META + "ListMeta")],
                          "description": "Standard list metadata. More info: "
                                         "https://git.k8s.io/community/contributors/devel/sig-architecture/"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
@@ -22,6 +23,27 @@ INT64 = re.compile(r"[+-]?\d+")
 FIELD_MANAGER_MAX_LENGTH = 128
 FIELD_VALIDATION = ["", "Ignore", "Strict", "Warn"]
 PROPAGATION = ["Foreground", "Background", "Orphan", "nil"]
+
+
+@dataclass
+class WriteOptions:
+    """Query options of a write: dryRun, fieldManager, fieldValidation, force."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Strict"
+    force: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DeleteOptions:
+    """The DeleteOptions body and query parameters."""
+
+    propagation: str | None = None
+    grace_period: int | None = None
+    preconditions: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
 
 
 def int64(query: Mapping[str, str], name: str) -> int | None:

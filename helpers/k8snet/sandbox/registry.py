@@ -9,9 +9,14 @@ table printing look their per-kind behaviour up by the same keys. A new kind
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+CRD_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
+"""A custom resource's verbs, in the apiextensions DiscoveryController's order."""
+TERMINATING_CRD_VERBS = ("delete", "deletecollection", "get", "list", "watch")
+"""What discovery lists for a custom resource whose CRD is terminating."""
 READ_VERBS = ("get", "list", "watch")
 
 # Field selectors every resource supports (k8s.io/apiserver generic registry: DefaultClusterScopedAttr).
@@ -34,10 +39,16 @@ class ResourceType:
     field_selectors: tuple[str, ...] = ()
     schema_name: str | None = None
     """Definition name in the SchemaSet; None means the upstream GVK lookup."""
+    crd: str = ""
+    """The CustomResourceDefinition serving this type (``widgets.example.com``), "" for built-in kinds."""
+    singular_name: str = ""
+    """The singular name when it is not the lower-case kind (a CRD's ``names.singular``)."""
+    storage_version: str = ""
+    """The version objects are stored in, when it is not this one (a CRD's storage version)."""
 
     @property
     def singular(self) -> str:
-        return self.kind.lower()
+        return self.singular_name or self.kind.lower()
 
     @property
     def api_version(self) -> str:
@@ -66,6 +77,12 @@ class Registry:
     def add(self, rt: ResourceType) -> None:
         self.types.append(rt)
 
+    def remove_crd(self, name: str) -> list[ResourceType]:
+        """Stop serving every version a CRD registered; returns what was removed."""
+        gone = [rt for rt in self.types if rt.crd == name]
+        self.types = [rt for rt in self.types if rt.crd != name]
+        return gone
+
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         for rt in self.types:
             if rt.group == group and rt.version == version and rt.plural == plural:
@@ -81,14 +98,29 @@ class Registry:
     def groups(self) -> dict[str, list[str]]:
         """Group name → its versions (preferred first), core group under ""."""
         out: dict[str, list[str]] = {}
+        custom: set[str] = set()
         for rt in self.types:
             versions = out.setdefault(rt.group, [])
             if rt.version not in versions:
                 versions.append(rt.version)
+            if rt.crd:
+                custom.add(rt.group)
+        for group in custom:  # CRD groups: apiextensions sortGroupDiscoveryByKubeAwareVersion
+            out[group].sort(key=kube_aware_key)
         return out
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
         return [rt for rt in self.types if rt.group == group and rt.version == version]
+
+
+def kube_aware_key(version: str) -> tuple:
+    """Sort key for apimachinery version.CompareKubeAwareVersionStrings, highest priority first: GA before beta
+    before alpha, higher major (then minor) first, versions that are not Kubernetes-like last, alphabetically."""
+    m = re.fullmatch(r"v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?", version)
+    if m is None:
+        return (1, 0, 0, 0, version)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (0, stage, -int(m.group(1)), -int(m.group(3) or 0), version)
 
 
 def builtin() -> Registry:
@@ -146,20 +178,16 @@ def builtin() -> Registry:
         ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=("netpol",)),
     ]
     coordination = [ResourceType("coordination.k8s.io", "v1", "leases", "Lease")]
+    # apiextensions-apiserver's registry/customresourcedefinition: short names crd, crds; category api-extensions
+    apiextensions = [ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
+                                  namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
+                                  subresources=("status",))]
     # kubectl auth can-i / whoami: create-only reviews, answered and never stored (reviews.py)
     reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
                for plural, kind in (("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
                                     ("selfsubjectrulesreviews", "SelfSubjectRulesReview"))]
     reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                                 namespaced=False, verbs=("create",)))
-    for rt in core + apps + batch + networking + coordination + reviews:
+    for rt in core + apps + batch + networking + coordination + apiextensions + reviews:
         r.add(rt)
     return r
-
-
-def traefik_crds() -> list[ResourceType]:
-    """Traefik's CRDs that the sandbox serves (installed with Traefik, as on kind): no short names or categories,
-    as their CRDs declare; schemas in k8snet.sandbox.dataplane.ingress.schemas."""
-    kinds = ("IngressRoute", "IngressRouteTCP", "IngressRouteUDP", "Middleware", "MiddlewareTCP", "TraefikService",
-             "TLSOption", "TLSStore", "ServersTransport", "ServersTransportTCP")
-    return [ResourceType("traefik.io", "v1alpha1", kind.lower() + "s", kind) for kind in kinds]

@@ -41,6 +41,12 @@ class SchemaSet:
             self.definitions[name] = node
             self._index(name, node)
 
+    def remove(self, names: list[str]) -> None:
+        """Forget definitions (a deleted CRD's kinds) and their GVK index entries."""
+        for name in names:
+            self.definitions.pop(name, None)
+        self._by_gvk = {gvk: n for gvk, n in self._by_gvk.items() if n not in names}
+
     def name_for(self, group: str, version: str, kind: str) -> str | None:
         """The definition name for a group/version/kind, e.g. ``io.k8s.api.core.v1.Service``."""
         return self._by_gvk.get((group, version, kind))

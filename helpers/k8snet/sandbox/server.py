@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import decode, discovery, errors, openapi, options, protobuf, reviews, tables
+from . import customresources, decode, discovery, errors, openapi, options, protobuf, reviews, tables
 from .apiserver import DeleteOptions, WriteOptions
 from .registry import ResourceType
 from .store import TooOld
@@ -33,7 +33,7 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
     "application/apply-patch+cbor": "apply-cbor",
 }
-RETURNS_DELETED = {"Pod", "Service", "Namespace"}
+RETURNS_DELETED = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
 """Kinds whose registry returns the deleted object rather than a Status (ReturnDeletedObject)."""
 
 log = logging.getLogger("k8snet.sandbox.server")
@@ -51,13 +51,19 @@ def json_body(obj: Any) -> bytes:
     return dumps(obj) + b"\n"
 
 
+def warning_header(text: str) -> str:
+    """A Warning header value as client-go's NewWarningHeader writes it: code, agent, then the text as an HTTP
+    quoted-string (``"`` and ``\\`` escaped), which is what kubectl parses back."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None,
                   content_type: str = "application/json") -> web.Response:
     resp = web.Response(body=json_body(obj), status=status, content_type=content_type.split(";")[0])
     if ";" in content_type:
         resp.headers["Content-Type"] = content_type
     for w in warnings or []:
-        resp.headers.add("Warning", f'299 - "{w}"')
+        resp.headers.add("Warning", warning_header(w))
     return resp
 
 
@@ -184,6 +190,10 @@ class ApiServer:
             path = "/".join(rest[5:] if ns is not None else rest[3:])
             return await proxysub.handle(self.sandbox, request, rt, ns or "", name, path)
         resp = await self._resource(request, rt, ns, name, sub)
+        sv = self.sandbox.api.custom(rt)
+        if sv is not None and not resp.prepared:  # a deprecated CRD version warns on every request
+            for warning in sv.warnings:
+                resp.headers.add("Warning", warning_header(warning))
         if rt.group == "" and rt.plural == "endpoints" and not resp.prepared:
             # kube-apiserver 1.33 warns on every v1 Endpoints request (KEP-4974)
             resp.headers.add("Warning", '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 '
@@ -205,7 +215,13 @@ class ApiServer:
         if reviews.is_review(rt.group, rt.plural) and method == "POST" and not name:
             return json_response(reviews.answer(rt.group, rt.plural, await self.body(request)), 201)
         verb = request_verb(method, name, q)
-        if verb not in rt.verbs:  # a resource the sandbox serves read-only (its controller is not emulated)
+        sv = api.custom(rt)
+        if sv is not None and sv.terminating and verb == "create":  # customresource_handler.go serveResource
+            raise errors.ApiError("create not allowed while custom resource definition is terminating", 405,
+                                  "MethodNotAllowed", {"group": rt.group, "kind": rt.plural})
+        # a terminating CRD's discovery drops update and patch, but its handler serves them (finalizers must go)
+        terminating_write = sv is not None and sv.terminating and verb in ("update", "patch")
+        if verb not in rt.verbs and not terminating_write:  # served read-only (its controller is not emulated)
             raise errors.ApiError("the server does not allow this method on the requested resource", 405,
                                   "MethodNotAllowed", {"kind": rt.plural, **({"group": rt.group} if rt.group else {}),
                                                        "causes": [{"reason": "UnexpectedServerResponse", "message":
@@ -323,12 +339,18 @@ class ApiServer:
     def wants_table(self, request: web.Request) -> bool:
         return "as=Table" in request.headers.get("Accept", "")
 
+    def columns(self, rt: ResourceType) -> list[dict] | None:
+        """A custom resource's additionalPrinterColumns (its CRD's), else None (the kind's own printer)."""
+        sv = self.sandbox.api.custom(rt)
+        return sv.columns if sv is not None else None
+
     def respond_object(self, request: web.Request, rt: ResourceType, obj: dict, status: int = 200,
                        warnings: list[str] | None = None) -> web.Response:
         if self.wants_table(request):
             table = tables.to_table(rt, [obj], self.sandbox.clock.now(),
                                     include_object=request.query.get("includeObject", "Metadata"),
-                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                                    columns=self.columns(rt))
             return json_response(table, status, warnings)
         return json_response(obj, status, warnings)
 
@@ -336,7 +358,7 @@ class ApiServer:
         if self.wants_table(request):
             return json_response(tables.to_table(rt, items, self.sandbox.clock.now(),
                                                  include_object=request.query.get("includeObject", "Metadata"),
-                                                 list_meta=list_meta))
+                                                 list_meta=list_meta, columns=self.columns(rt)))
         strip = ("apiVersion", "kind")
         body = {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": list_meta,
                 "items": [{k: v for k, v in o.items() if k not in strip} for o in items]}
@@ -377,11 +399,18 @@ class ApiServer:
             raise errors.gone(f"too old resource version: {rv_text} ({api.store.compacted_rv + 1})") from None
         resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
+        sv = api.custom(rt)
+        for warning in sv.warnings if sv is not None else []:
+            resp.headers.add("Warning", warning_header(warning))
+        columns = self.columns(rt)
 
         def frame(kind: str, obj: dict) -> bytes:
+            if kind != "BOOKMARK":
+                obj = api.view(rt, obj)
             if table and kind != "BOOKMARK":
                 obj = tables.to_table(rt, [obj], self.sandbox.clock.now(), include_object=include,
-                                      list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+                                      list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                                      columns=columns)
             return dumps({"type": kind, "object": obj}) + b"\n"
 
         def bookmark(rv: int, initial_end: bool = False) -> bytes:
@@ -436,15 +465,21 @@ class ApiServer:
     # -- scale -------------------------------------------------------------------------
 
     async def scale(self, request: web.Request, rt: ResourceType, ns: str, name: str) -> web.Response:
-        """The autoscaling/v1 Scale subresource of Deployments and ReplicaSets."""
+        """The autoscaling/v1 Scale subresource of Deployments and ReplicaSets, and of custom resources whose CRD
+        declares one (its specReplicasPath, statusReplicasPath and labelSelectorPath)."""
         api = self.sandbox.api
+        sv = api.custom(rt)
         obj = api.get(rt, ns, name)
+
+        def scale_view(o: dict) -> dict:
+            return customresources.scale_of(sv, o) if sv is not None else scale_of(o)
+
         if request.method in ("PUT", "PATCH"):
             opts = self.write_options(request)
             ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
             options.validate_write("UpdateOptions" if request.method == "PUT" else "PatchOptions", request.query,
                                    opts.field_manager, None if request.method == "PUT" else PATCH_TYPES.get(ctype))
-            current = scale_of(obj)
+            current = scale_view(obj)
             if request.method == "PUT":
                 body = await self.body(request)
             else:
@@ -459,8 +494,15 @@ class ApiServer:
             if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
                 raise errors.invalid("Scale", "autoscaling", name, [errors.field_error(
                     "Scale", "must be greater than or equal to 0", "spec.replicas", replicas)])
-            obj = api.patch(rt, ns, name, "merge", {"spec": {"replicas": replicas}}, opts)
-        return json_response(scale_of(obj))
+            if sv is not None:
+                updated = customresources.set_replicas(sv, obj, replicas)
+                rv = ((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion")
+                if rv:  # the client's precondition
+                    updated["metadata"]["resourceVersion"] = rv
+                obj = api.update(rt, ns, name, updated, opts)
+            else:
+                obj = api.patch(rt, ns, name, "merge", {"spec": {"replicas": replicas}}, opts)
+        return json_response(scale_view(obj))
 
     # -- admin -------------------------------------------------------------------------
 

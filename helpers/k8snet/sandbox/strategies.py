@@ -12,7 +12,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import errors, ipam
+from . import crds, errors, ipam
 from .randomness import Randomness
 from .registry import ResourceType
 
@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
-BUILTIN_GROUPS = {"", "apps", "batch", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io"}
+BUILTIN_GROUPS = {"", "apps", "batch", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io",
+                  "apiextensions.k8s.io"}
 GENERATION_KINDS = {"Deployment", "ReplicaSet", "Job", "CronJob", "Ingress", "IngressClass", "NetworkPolicy",
-                    "EndpointSlice"}
+                    "EndpointSlice", "CustomResourceDefinition"}
 STATUS_KINDS = {"Deployment", "ReplicaSet", "Job", "CronJob", "Service", "Ingress", "Pod", "Namespace", "Node"}
 CREATE_ON_UPDATE_KINDS = {"Endpoints"}
 
@@ -64,6 +65,11 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
         from .dataplane.ingress.admission import default_ingress_class
 
         default_ingress_class(api.store, obj)
+    if _is(rt, crds.GROUP, "CustomResourceDefinition"):
+        crds.prepare_create(obj)
+    sv = api.custom(rt)
+    if sv is not None and sv.status:  # customresource strategy.go PrepareForCreate: status is the /status's
+        obj.pop("status", None)
 
 
 def generate_job_selector(job: Obj) -> None:
@@ -107,6 +113,8 @@ def qos_class(pod: Obj) -> str:
 
 
 def prepare_update(api: Api, rt: ResourceType, obj: Obj, old: Obj) -> None:
+    if _is(rt, crds.GROUP, "CustomResourceDefinition"):
+        crds.prepare_update(obj, old)
     if _is(rt, "", "Service"):
         drop_type_dependent_fields(obj, old)
         allocate_service(api, obj, old)
@@ -158,6 +166,14 @@ def keep_all_but_ephemeral(obj: Obj, old: Obj) -> Obj:
         out["spec"].pop("ephemeralContainers")
     out["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion", old["metadata"]["resourceVersion"])
     return out
+
+
+def generation_changed(rt: ResourceType, obj: Obj, old: Obj) -> bool:
+    """What bumps metadata.generation: spec changes; for a custom resource without a status subresource, any change
+    but metadata (customresource strategy.go PrepareForUpdate)."""
+    if rt.crd and "status" not in rt.subresources:
+        return {k: v for k, v in obj.items() if k != "metadata"} != {k: v for k, v in old.items() if k != "metadata"}
+    return spec_changed(obj, old)
 
 
 def spec_changed(obj: Obj, old: Obj) -> bool:

@@ -1175,6 +1175,8 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("networking.k8s.io", "ingressclasses"): Printer(INGRESS_CLASS_COLUMNS, print_ingress_class),
     ("networking.k8s.io", "networkpolicies"): Printer(NETWORK_POLICY_COLUMNS, print_network_policy),
     ("coordination.k8s.io", "leases"): Printer(LEASE_COLUMNS, print_lease),
+    # apiextensions-apiserver registers CRDs with rest.NewDefaultTableConvertor: NAME, CREATED AT
+    ("apiextensions.k8s.io", "customresourcedefinitions"): Printer(DEFAULT_COLUMNS, print_default),
 }
 """Per-kind printers keyed by (group, plural); kinds absent here print with :func:`crd_printer`."""
 
@@ -1321,7 +1323,7 @@ def crd_printer(columns: Sequence[Mapping[str, Any]] | None = None) -> Printer:
     (kubectl shows ``<none>``).
     """
     specs = list(columns or DEFAULT_CRD_COLUMNS)
-    parsed = [parse_json_path(c["jsonPath"]) for c in specs]
+    parsed = [_parse_or_none(c.get("jsonPath", "")) for c in specs]
     defs = [_name_col()] + [
         Column(c["name"], c.get("type", "string"),
                c.get("description") or f"Custom resource definition column (in JSONPath format): {c['jsonPath']}",
@@ -1332,7 +1334,7 @@ def crd_printer(columns: Sequence[Mapping[str, Any]] | None = None) -> Printer:
     def row(obj: Obj, now: datetime) -> list[Cell]:
         cells: list[Cell] = [_name(obj)]
         for col, steps in zip(defs[1:], parsed, strict=True):
-            found = json_path_find(obj, steps)
+            found = json_path_find(obj, steps) if steps is not None else []
             if not found or found[0] is None:
                 cells.append(None)
             elif col.type == "string":
@@ -1342,6 +1344,15 @@ def crd_printer(columns: Sequence[Mapping[str, Any]] | None = None) -> Printer:
         return cells
 
     return Printer(tuple(defs), row)
+
+
+def _parse_or_none(path: str) -> list[tuple[str, Any]] | None:
+    """A column's parsed JSONPath; None (cells print empty) for a path beyond the subset parse_json_path knows,
+    which CRD validation accepts (it checks only the leading dot)."""
+    try:
+        return parse_json_path(path)
+    except ValueError:
+        return None
 
 
 def register_crd_columns(group: str, plural: str, columns: Sequence[Mapping[str, Any]] | None) -> Printer:

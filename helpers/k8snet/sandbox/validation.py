@@ -1501,10 +1501,10 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, 
     if fn is not None:
         causes += fn(obj, old)
     if causes:
-        raise invalid(rt.kind, rt.group, meta.get("name") or "", _dedupe(causes))
+        raise invalid(rt.kind, rt.group, meta.get("name") or "", dedupe(causes))
 
 
-def _dedupe(causes: list[Cause]) -> list[Cause]:
+def dedupe(causes: list[Cause]) -> list[Cause]:
     """field.ErrorList.ToAggregate drops repeated messages."""
     seen: set[tuple[str, str]] = set()
     out = []
@@ -1825,8 +1825,45 @@ def check_schema(obj: dict[str, Any], schemas: SchemaSet, node: Node | None, *, 
     if unknown and mode.lower() == "warn":
         warnings = unknown
     if walker.causes:
-        raise invalid(kind, group, name, _dedupe(walker.causes))
+        raise invalid(kind, group, name, dedupe(walker.causes))
     return warnings
 
 
-__all__ = ["VALIDATORS", "NAME_VALIDATORS", "check_schema", "validate"]
+def check_object_meta(obj: dict[str, Any], schemas: SchemaSet, *, kind: str, mode: str) -> list[str]:
+    """A custom object's ``metadata`` decoded into ObjectMeta, as apiextensions' schemaobjectmeta does it
+    (GetObjectMetaWithOptions, ``kjson.UnmarshalStrict``): a wrong type is a 400 naming ``ObjectMeta.<field>``,
+    unknown fields are ``unknown field "metadata.x"`` (Strict: 400, Warn: warnings) and are dropped.
+
+    Returns the warnings.
+    """
+    meta = obj.get("metadata")
+    node = schemas.definitions.get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+    if not isinstance(meta, dict) or node is None:
+        return []
+    walker = _Walker(schemas, True, mode.lower() != "strict")
+    version = str(obj.get("apiVersion") or "").rsplit("/", 1)[-1]
+    prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: '
+    try:
+        walker.walk_object(meta, schemas.resolve(node), "ObjectMeta", "ObjectMeta", [], "metadata")
+    except _DecodeAbort as e:
+        raise bad_request(prefix + str(e)) from None
+    if walker.type_error:
+        raise bad_request(prefix + walker.type_error)
+    unknown = [f'unknown field "{p}"' for p in walker.unknown]
+    if unknown and mode.lower() == "strict":
+        raise bad_request(prefix + "strict decoding error: " + ", ".join(unknown))
+    return unknown if mode.lower() == "warn" else []
+
+
+def object_meta_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """The ObjectMeta part of :func:`validate` (create or update), for kinds validated elsewhere."""
+    meta = obj.get("metadata") or {}
+    causes: list[Cause] = []
+    if old is not None:
+        causes += validate_object_meta_update(meta, old.get("metadata") or {})
+    name_fn = NAME_VALIDATORS.get((rt.group, rt.kind), is_dns1123_subdomain)
+    return causes + validate_object_meta(meta, rt.namespaced, name_fn)
+
+
+__all__ = ["VALIDATORS", "NAME_VALIDATORS", "check_object_meta", "check_schema", "dedupe", "object_meta_causes",
+           "validate"]

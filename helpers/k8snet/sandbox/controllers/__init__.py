@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("k8snet.sandbox.controllers")
 
 Key = tuple[str, str]  # (namespace, name)
+ANY_RESOURCE = "*"
+"""A watch key for resources registered after the controller was built (custom resources of a new CRD)."""
 Reconcile = Callable[["Sandbox", Key], "float | None"]
 Mapper = Callable[["Sandbox", Event], Iterable[Key]]
 
@@ -77,7 +79,7 @@ class Manager:
 
     def on_event(self, event: Event) -> None:
         for c in self.controllers:
-            mapper = c.watches.get(event.resource)
+            mapper = c.watches.get(event.resource) or c.watches.get(ANY_RESOURCE)
             if mapper is not None:
                 for key in mapper(self.sandbox, event):
                     c.enqueue(key)
@@ -92,6 +94,8 @@ class Manager:
         """Enqueue every existing object once (start-up and reset), like an informer's initial list."""
         for c in self.controllers:
             for resource in c.watches:
+                if resource == ANY_RESOURCE:
+                    continue
                 for obj in self.sandbox.store.list(resource):
                     event = Event("ADDED", resource, obj, 0)
                     for key in c.watches[resource](self.sandbox, event):

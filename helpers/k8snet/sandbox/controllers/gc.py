@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..apiserver import DeleteOptions, WriteOptions
 from ..errors import ApiError
 from ..store import Event
-from . import Controller, Key
+from . import ANY_RESOURCE, Controller, Key
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -32,13 +32,14 @@ def dependents(sb: Sandbox, namespace: str, uid: str) -> list[tuple]:
     (namespace "") may have dependents anywhere.
     """
     out = []
-    for rt in sb.registry.types:
-        for obj in sb.store.owned_by(rt.group_resource, uid):
+    # one pass per stored resource: a CRD serves several versions of the same objects
+    for resource in dict.fromkeys(t.group_resource for t in sb.registry.types):
+        for obj in sb.store.owned_by(resource, uid):
             if namespace and obj["metadata"].get("namespace", "") != namespace:
                 continue
             for ref in obj["metadata"].get("ownerReferences") or []:
                 if ref.get("uid") == uid:
-                    out.append((rt, obj, ref))
+                    out.append((_rt_for(sb, resource, obj), obj, ref))
     return out
 
 
@@ -67,7 +68,7 @@ def reconcile_owner(sb: Sandbox, key: Key) -> float | None:
     finalizers = owner["metadata"].get("finalizers") or []
     if not owner["metadata"].get("deletionTimestamp"):
         return None
-    rt_owner = _rt_for(sb, resource)
+    rt_owner = _rt_for(sb, resource, owner)
     if "orphan" in finalizers:
         for rt, obj, _ in deps:
             _set_refs(sb, rt, obj, [r for r in obj["metadata"]["ownerReferences"] if r.get("uid") != uid])
@@ -96,11 +97,12 @@ def _exists(sb: Sandbox, obj: dict, ref: dict) -> bool:
     return False
 
 
-def _rt_for(sb: Sandbox, resource: str):
-    for rt in sb.registry.types:
-        if rt.group_resource == resource:
-            return rt
-    raise KeyError(resource)
+def _rt_for(sb: Sandbox, resource: str, obj: dict | None = None):
+    """The type serving ``resource``; of a CRD's versions, the one the object is stored in."""
+    found = [rt for rt in sb.registry.types if rt.group_resource == resource]
+    if not found:
+        raise KeyError(resource)
+    return next((rt for rt in found if obj is not None and rt.api_version == obj.get("apiVersion")), found[0])
 
 
 def _set_refs(sb: Sandbox, rt, obj: dict, refs: list) -> None:
@@ -136,5 +138,6 @@ def owners_of(sb: Sandbox, event: Event) -> list[Key]:
 
 
 def controller(sb: Sandbox) -> Controller:
-    return Controller("garbage-collector", reconcile_owner,
-                      {rt.group_resource: owners_of for rt in sb.registry.types})
+    watches = {rt.group_resource: owners_of for rt in sb.registry.types}
+    watches[ANY_RESOURCE] = owners_of  # custom resources, whose CRDs come and go
+    return Controller("garbage-collector", reconcile_owner, watches)
