@@ -13,6 +13,7 @@ import os
 import signal
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,9 +139,10 @@ def test_traefik_is_started_with_fixed_arguments_and_no_inherited_environment(re
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     env = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if item)
     assert b"--providers.kubernetesingress=true" in argv and b"--entrypoints.websecure.http.tls=true" in argv
-    assert all(a.startswith((b"--entrypoints.web.address=127.0.0.1:", b"--entrypoints.websecure.address=127.0.0.1:",
-                             b"--entrypoints.traefik.address=127.0.0.1:"))
-               for a in argv if b".address=" in a)
+    # the kind manifest's container ports, on a loopback address of the sandbox's own (Linux)
+    addresses = sorted(a.split(b"=", 1)[1] for a in argv if b".address=" in a)
+    host = addresses[0].split(b":")[0]
+    assert host.startswith(b"127.") and addresses == [host + b":8000/tcp", host + b":8080/tcp", host + b":8443/tcp"]
     assert sorted(env) == [b"HOME", b"HTTPS_PROXY", b"HTTP_PROXY", b"KUBECONFIG", b"NO_PROXY", b"PATH"]
     assert env[b"HTTP_PROXY"].startswith(b"socks5://k8snet:") and b"@127.0.0.1:" in env[b"HTTP_PROXY"]
     assert (os.stat(env[b"KUBECONFIG"]).st_mode & 0o777) == 0o600
@@ -188,3 +190,49 @@ def test_after_a_reset_traefik_serves_the_new_cluster(real, edge):
     real.kubectl("wait", "--for=condition=Ready", "pod/probe", "--timeout=30s")
     inside = real.kubectl("exec", "probe", "--", "curl", "-s", "-H", "Host: again.test", "http://traefik.traefik/hostname")
     assert inside.stdout.startswith("again-")
+
+
+def test_traefik_does_not_outlive_a_killed_sandbox(tmp_path):
+    """A sandbox process killed with SIGKILL takes its Traefik with it (PR_SET_PDEATHSIG on Linux)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux's")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "token").write_text("t")
+    env = {**os.environ, "K8SNET_HOME": str(tmp_path / "home"), "KUBECONFIG": str(tmp_path / "kubeconfig")}
+    proc = subprocess.Popen([sys.executable, "-m", "k8snet.sandbox", "serve", "--state", str(state),
+                             "--edge-http-port", "0", "--edge-https-port", "0"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        child = wait_for(lambda: subprocess.run(["pgrep", "-P", str(proc.pid), "-x", "traefik"], capture_output=True,
+                                                text=True).stdout.split(), what="the Traefik child")[0]
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
+             .lower(), what="Traefik to end with its sandbox")
+
+
+def test_gateway_api_routes_through_traefik_and_traefik_writes_the_status(real, edge):
+    """Gateway API v1.5.1 served from the CRD documents; Traefik's Gateway provider accepts the class, programs
+    the Gateway (its listener port 8000 is the web entrypoint's, as on kind) and routes the HTTPRoute."""
+    real.kubectl("create", "namespace", "gw")
+    real.kubectl("create", "deployment", "echo", "-n", "gw", f"--image={AGNHOST}", "--", "/agnhost", "netexec",
+                 "--http-port=8080")
+    real.kubectl("expose", "deployment", "echo", "-n", "gw", "--port=80", "--target-port=8080")
+    real.kubectl("apply", "-n", "gw", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "traefik"},
+         "spec": {"controllerName": "traefik.io/gateway-controller"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw"},
+         "spec": {"gatewayClassName": "traefik", "listeners": [{"name": "web", "protocol": "HTTP", "port": 8000}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "echo"},
+         "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["gw.test"],
+                  "rules": [{"backendRefs": [{"name": "echo", "port": 80}]}]}}]}))
+    real.kubectl("rollout", "status", "deployment/echo", "-n", "gw", "--timeout=30s")
+    assert edge.until("gw.test", "/hostname").text.startswith("echo-")
+    real.kubectl("wait", "-n", "gw", "gateway/gw", "--for=condition=Programmed", "--timeout=20s")
+    parents = real.kubectl_json("get", "httproute", "echo", "-n", "gw")["status"]["parents"]
+    assert {c["type"]: c["status"] for c in parents[0]["conditions"]} == {"Accepted": "True", "ResolvedRefs": "True"}
+    assert parents[0]["controllerName"] == "traefik.io/gateway-controller"
+    gateways = real.kubectl("get", "gateway", "-n", "gw").stdout.splitlines()
+    assert gateways[0].split() == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"] and "True" in gateways[1]

@@ -148,7 +148,7 @@ class Edge:
         try:
             if not port:
                 raise ConnectionRefusedError(f"no Traefik entrypoint for pod port {conn.port}")
-            upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", port)
+            upstream_r, upstream_w = await asyncio.open_connection(self.traefik.host, port)
         except OSError as exc:  # Traefik is (re)starting: as a pod that is not listening yet, a reset
             log.info("edge: Traefik's %s entrypoint: %s", entrypoint or conn.port, exc)
             _reset(sock)

