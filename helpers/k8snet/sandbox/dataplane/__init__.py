@@ -12,8 +12,8 @@ Parts, one job each:
   lines; ``files`` the per-container files that exec and probes see;
 - ``commands``: the exec'd commands of the probe contract (``/agnhost
   connect``, ``curl``, ``wget``, ``nslookup``, ``hostname``, …);
-- ``ingress``: the emulated Traefik v3.7 (Ingress routing, Middlewares,
-  TLS) that the edge listener and the Traefik pod serve through.
+- ``ingress``: what the data plane knows of the cluster's Traefik (its pods, the host's way in); Traefik
+  itself is the real binary (``components.traefik``), reached through the pod-network bridge (``bridge``).
 
 No host process is ever run: every command is emulated.
 """
