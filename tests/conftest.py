@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,17 +70,16 @@ def _edge_on_free_ports() -> Iterator[None]:
     process.EDGE_PORTS = saved
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
-    base = tmp_path_factory.mktemp("k8snet")
+@contextmanager
+def private_sandbox(base: Path) -> Iterator[SandboxEnv]:
+    """A sandbox of its own under ``base`` (state, kubeconfig, edge on free ports), reached through the
+    environment while it runs (``KUBECONFIG``, ``K8SNET_HOME``), which is restored afterwards."""
     kubeconfig = base / "kubeconfig"
     old = {k: os.environ.get(k) for k in ("KUBECONFIG", "K8SNET_HOME")}
-    os.environ["KUBECONFIG"] = str(kubeconfig)
-    os.environ["K8SNET_HOME"] = str(base / "home")
-    running = process.up(seed=0, edge_http_port=0, edge_https_port=0)  # never 8080/8443: a developer's sandbox
-    env = SandboxEnv(running, kubeconfig, base)
+    os.environ.update(KUBECONFIG=str(kubeconfig), K8SNET_HOME=str(base / "home"))
     try:
-        yield env
+        running = process.up(seed=0, edge_http_port=0, edge_https_port=0)  # never 8080/8443: a developer's sandbox
+        yield SandboxEnv(running, kubeconfig, base)
     finally:
         process.down()
         for k, v in old.items():
@@ -87,6 +87,12 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
+    with private_sandbox(tmp_path_factory.mktemp("k8snet")) as env:
+        yield env
 
 
 @pytest.fixture

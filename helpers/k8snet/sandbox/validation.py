@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import Cause, bad_request, invalid
+from .gofmt import quote as go_quote  # noqa: F401  (re-exported for its users)
 from .registry import ResourceType
 from .schema import REF_PREFIX, Node, SchemaSet, types_of
 
@@ -36,23 +37,6 @@ from .schema import REF_PREFIX, Node, SchemaSet, types_of
 
 class GoRaw(str):
     """A value already rendered the way Go's ``%#v`` prints it (structs, typed slices)."""
-
-
-def go_quote(s: str) -> str:
-    """Go ``%q`` (strconv.Quote) for the characters that show up in manifests."""
-    escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r",
-               "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v"}
-    out = []
-    for ch in s:
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        elif not ch.isprintable():
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def go_value(value: Any) -> str:
