@@ -236,3 +236,16 @@ def test_gateway_api_routes_through_traefik_and_traefik_writes_the_status(real, 
     assert parents[0]["controllerName"] == "traefik.io/gateway-controller"
     gateways = real.kubectl("get", "gateway", "-n", "gw").stdout.splitlines()
     assert gateways[0].split() == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"] and "True" in gateways[1]
+
+
+def test_settle_waits_only_when_something_was_written_since(real):
+    """ingress.settle probes Traefik after a write; with no write since its last probe it returns at once."""
+    import k8snet
+    from k8snet import ingress
+
+    cluster = k8snet.connect("sandbox")
+    ingress.settle(cluster)
+    assert ingress.settle(cluster) == 0.0
+    real.kubectl("create", "configmap", "nudge", "-n", "default")
+    assert ingress.settle(cluster) > 0.0
+    real.kubectl("delete", "configmap", "nudge", "-n", "default")

@@ -25,6 +25,13 @@ NAMESPACE = "traefik"
 NAME = "k8snet-settle"
 LABELS = {"app.kubernetes.io/managed-by": "k8snet", "app.kubernetes.io/component": "settle-probe"}
 _ROUNDS = itertools.count(1)
+_SETTLED: dict[int, str] = {}
+"""Per cluster object: the API's resourceVersion when Traefik last caught up (one global counter, as etcd's)."""
+
+
+def _revision(cluster: Cluster) -> str:
+    """The API's current resourceVersion: a list's, which every write anywhere moves on."""
+    return str(cluster.core.list_namespace(limit=1).metadata.resource_version)
 
 
 def settle(cluster: Cluster, timeout: float = 10.0) -> float:
@@ -39,6 +46,8 @@ def settle(cluster: Cluster, timeout: float = 10.0) -> float:
         0.12
     """
     started = time.monotonic()
+    if _revision(cluster) == _SETTLED.get(id(cluster)):
+        return 0.0  # nothing was written since the last settle: Traefik has it already
     host = f"settle-{os.getpid()}-{next(_ROUNDS)}.k8snet.invalid"
     shown, cluster.show_kubectl = cluster.show_kubectl, False  # the probe is the helper's, not the learner's
     try:
@@ -50,6 +59,7 @@ def settle(cluster: Cluster, timeout: float = 10.0) -> float:
         try:
             answer = request_once(where.host, where.http_port, target="/", headers=[("Host", host)], timeout=2.0)
             if answer.status == 503:
+                _SETTLED[id(cluster)] = _revision(cluster)
                 return time.monotonic() - started
         except (OSError, ValueError):
             pass  # Traefik not listening yet (starting): as a cluster whose ingress is not ready

@@ -69,18 +69,8 @@ def sharp_v(value: Any) -> str:
 
 
 def bad_value(value: Any) -> str:
-    """A bad value as ``field.Error.ErrorBody`` prints it."""
-    if value is None:
-        return '"null"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return float_v(value)
-    if isinstance(value, str):
-        return quote(value)
-    return sharp_v(value)
+    """A bad value as ``field.Error.ErrorBody`` prints it: ``%#v``, but a JSON null as the string "null"."""
+    return '"null"' if value is None else sharp_v(value)
 
 
 def json_text(value: Any) -> str:
