@@ -215,14 +215,14 @@ def test_traefik_does_not_outlive_a_killed_sandbox(tmp_path):
 
 def test_gateway_api_routes_through_traefik_and_traefik_writes_the_status(real, edge):
     """Gateway API v1.5.1 served from the CRD documents; Traefik's Gateway provider accepts the class, programs
-    the Gateway (its listener port 8000 is the web entrypoint's, as on kind) and routes the HTTPRoute."""
+    the Gateway (its listener port 8000 is the web entrypoint's, as on kind) and routes the HTTPRoute. The
+    sandbox installs GatewayClass ``traefik`` as kind's traefik-gateway.yaml does, and Traefik accepts it."""
+    real.kubectl("wait", "gatewayclass/traefik", "--for=condition=Accepted", "--timeout=20s")
     real.kubectl("create", "namespace", "gw")
     real.kubectl("create", "deployment", "echo", "-n", "gw", f"--image={AGNHOST}", "--", "/agnhost", "netexec",
                  "--http-port=8080")
     real.kubectl("expose", "deployment", "echo", "-n", "gw", "--port=80", "--target-port=8080")
     real.kubectl("apply", "-n", "gw", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "traefik"},
-         "spec": {"controllerName": "traefik.io/gateway-controller"}},
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw"},
          "spec": {"gatewayClassName": "traefik", "listeners": [{"name": "web", "protocol": "HTTP", "port": 8000}]}},
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "echo"},

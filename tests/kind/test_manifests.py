@@ -164,6 +164,8 @@ def test_traefiks_static_configuration_is_the_one_the_sandbox_emulates():
     assert sorted(args) == sorted(emulated.ARGS)  # one static configuration for both backends
     svc = next(o for o in objects() if o["kind"] == "Service")
     assert {p["name"]: p["nodePort"] for p in svc["spec"]["ports"]} == emulated.NODE_PORTS
+    gateway_class = next(o for o in objects() if o["kind"] == "GatewayClass")
+    assert gateway_class == emulated.gateway_class()  # the sandbox installs the same GatewayClass
 
 
 def test_cached_crds_are_read_without_the_network(tmp_path):

@@ -251,7 +251,8 @@ Traefik's and Gateway API's release manifests (the documents say what they were 
 
 
 def install_crds(sb: Sandbox) -> None:
-    """Create every CRD of :data:`CRD_DOCUMENTS` the store does not hold yet (they then serve like any CRD)."""
+    """Create every CRD of :data:`CRD_DOCUMENTS` the store does not hold yet (they then serve like any CRD), then
+    Traefik's GatewayClass."""
     import json
     from importlib.resources import files
 
@@ -264,6 +265,12 @@ def install_crds(sb: Sandbox) -> None:
         for doc in yaml.safe_load_all((files("k8snet.sandbox") / "crds" / name).read_text()):
             if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
                 sb.api.create(rt, "", json.loads(json.dumps(doc)), opts)  # YAML aliases become separate copies
+    from .dataplane.ingress import config
+
+    # Traefik's GatewayClass, applied once its CRD is served (as kind applies traefik-gateway.yaml)
+    classes = sb.registry.lookup("gateway.networking.k8s.io", "v1", "gatewayclasses")
+    if classes is not None and sb.store.get(classes.group_resource, "", config.GATEWAY_CLASS) is None:
+        sb.api.create(classes, "", config.gateway_class(), opts)
 
 
 def install_traefik(sb: Sandbox) -> None:

@@ -23,6 +23,8 @@ NAMESPACE = "traefik"
 NAME = "traefik"
 INGRESS_CLASS = "traefik"
 CONTROLLER = "traefik.io/ingress-controller"  # pkg/provider/kubernetes/ingress: traefikDefaultIngressClassController
+GATEWAY_CONTROLLER = "traefik.io/gateway-controller"  # pkg/provider/kubernetes/gateway: controllerName
+GATEWAY_CLASS = "traefik"
 PUBLISHED_SERVICE = f"{NAMESPACE}/{NAME}"
 LABELS = {"app.kubernetes.io/name": "traefik"}
 MANAGED = {"app.kubernetes.io/managed-by": "k8snet"}
@@ -89,6 +91,13 @@ def ingress_class() -> dict[str, Any]:
     return {"metadata": {"name": INGRESS_CLASS, "labels": {**LABELS, **MANAGED},
                          "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
             "spec": {"controller": CONTROLLER}}
+
+
+def gateway_class() -> dict[str, Any]:
+    """The GatewayClass lessons' Gateways name (kind: ``traefik-gateway.yaml``); Traefik's provider accepts it."""
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": GATEWAY_CLASS, "labels": {**LABELS, **MANAGED}},
+            "spec": {"controllerName": GATEWAY_CONTROLLER}}
 
 
 def deployment() -> dict[str, Any]:
