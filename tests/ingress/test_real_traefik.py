@@ -238,6 +238,79 @@ def test_gateway_api_routes_through_traefik_and_traefik_writes_the_status(real, 
     assert gateways[0].split() == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"] and "True" in gateways[1]
 
 
+def _deploy_netexec(real: SandboxEnv, ns: str, *names: str) -> None:
+    for name in names:
+        real.kubectl("create", "deployment", name, "-n", ns, f"--image={AGNHOST}", "--", "/agnhost", "netexec",
+                     "--http-port=8080")
+        real.kubectl("expose", "deployment", name, "-n", ns, "--port=80", "--target-port=8080")
+    for name in names:
+        real.kubectl("rollout", "status", f"deployment/{name}", "-n", ns, "--timeout=30s")
+
+
+def test_ingress_send_names_the_httproute_rule_service_and_pod_of_gateway_routes(real):
+    """Traefik's access log names the Gateway provider's router (httproute-<ns>-<name>-gw-…-ep-<entrypoint>-<rule>
+    and a hash, pkg/provider/kubernetes/gateway/httproute.go) and the server; ``ingress.send`` turns them into the
+    HTTPRoute rule, the Service of the backendRef and the pod. Weights split as Traefik's weighted round robin
+    does: 3:1 over 40 requests."""
+    import k8snet
+    from k8snet import ingress
+
+    real.kubectl("create", "namespace", "split")
+    _deploy_netexec(real, "split", "v1", "v2")
+    real.kubectl("apply", "-n", "split", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "edge"},
+         "spec": {"gatewayClassName": "traefik", "listeners": [{"name": "web", "protocol": "HTTP", "port": 8000}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "split"},
+         "spec": {"parentRefs": [{"name": "edge"}], "hostnames": ["split.test"],
+                  "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/only-v2"}}],
+                             "backendRefs": [{"name": "v2", "port": 80}]},
+                            {"backendRefs": [{"name": "v1", "port": 80, "weight": 3},
+                                             {"name": "v2", "port": 80, "weight": 1}]}]}}]}))
+    real.kubectl("wait", "-n", "split", "httproute/split", "--for=jsonpath={.status.parents[0].conditions[0].status}"
+                 "=True", "--timeout=20s")
+    cluster = k8snet.connect("sandbox")
+    result = ingress.send(cluster, "http://split.test/hostname", n=40)
+    assert result.counts() == {200: 40}
+    shares = result.services()
+    assert set(shares) == {"split/v1:80", "split/v2:80"} and abs(shares["split/v1:80"] - 30) <= 1, shares
+    assert all(r.ingress == "HTTPRoute split/split" and r.rule == "rules[1]" for r in result)
+    assert all(r.pod == r.body.strip() for r in result)  # the pod from the log's server is the one that answered
+    only = ingress.send(cluster, "http://split.test/only-v2/hostname", n=2)
+    assert [(r.rule, r.service) for r in only] == [("rules[0]", "split/v2:80")] * 2
+    status = ingress.gateway.status(cluster, "split")
+    assert [row[0] for row in status.rows] == ["Gateway split/edge", "  listener web · 1 route(s)",
+                                               "HTTPRoute split/split → split/edge"]
+    assert "ResolvedRefs=True (ResolvedRefs)" in status.rows[2][1]
+
+
+def test_a_backend_in_another_namespace_needs_a_reference_grant(real):
+    """Gateway API ReferenceGrant: without one, Traefik sets ResolvedRefs=False (RefNotPermitted) and answers 500
+    for that backend (httproute.go loadService/loadWRRService); with one in the Service's namespace, it routes."""
+    import k8snet
+    from k8snet import ingress
+
+    for ns in ("front", "back"):
+        real.kubectl("create", "namespace", ns)
+    _deploy_netexec(real, "back", "api")
+    real.kubectl("apply", "-n", "front", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "edge"},
+         "spec": {"gatewayClassName": "traefik", "listeners": [{"name": "web", "protocol": "HTTP", "port": 8000}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "api"},
+         "spec": {"parentRefs": [{"name": "edge"}], "hostnames": ["grant.test"],
+                  "rules": [{"backendRefs": [{"name": "api", "namespace": "back", "port": 80}]}]}}]}))
+    cluster = k8snet.connect("sandbox")
+    refused = wait_for(lambda: (lambda r: r if r[0].status == 500 and "RefNotPermitted" in r[0].note else None)(
+        ingress.send(cluster, "http://grant.test/hostname", n=1)), what="the 500 of an unresolved backendRef")
+    assert refused[0].answered_by == "Traefik" and refused[0].ingress == "HTTPRoute front/api"
+    real.kubectl("apply", "-n", "back", "-f", "-", input=json.dumps({
+        "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": "front"},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "front"}],
+                 "to": [{"group": "", "kind": "Service"}]}}))
+    served = wait_for(lambda: (lambda r: r if r[0].status == 200 else None)(
+        ingress.send(cluster, "http://grant.test/hostname", n=1)), what="the route once the grant exists")
+    assert served[0].service == "back/api:80" and served[0].pod == served[0].body.strip()
+
+
 def test_settle_waits_only_when_something_was_written_since(real):
     """ingress.settle probes Traefik after a write; with no write since its last probe it returns at once."""
     import k8snet

@@ -166,6 +166,8 @@ def test_log_writer_tail_since_timestamps_limit():
     out = podsub.LogWriter(opts, T0).backlog(lines).decode()
     assert out == "2026-01-01T12:00:03.5Z line 3\n2026-01-01T12:00:04.5Z line 4\n"
     assert podsub.LogWriter(podsub.LogOptions(tail_lines=0), T0).backlog(lines) == b""
+    # more lines asked for than there are: all of them (kubelet's tail), not a slice from the end
+    assert podsub.LogWriter(podsub.LogOptions(tail_lines=8), T0).backlog(lines).decode().count("line") == 5
     since = podsub.LogWriter(podsub.LogOptions(since_seconds=2), T0.replace(second=4, microsecond=0))
     assert since.backlog(lines) == b"line 2\nline 3\nline 4\n"
     limited = podsub.LogWriter(podsub.LogOptions(limit_bytes=10), T0)

@@ -13,7 +13,7 @@ Example:
 
 Parts: ``edge`` (where the edge listens), ``client`` (one request on a fresh connection), ``send`` (N requests
 and their attribution), ``attribution`` (Traefik's routers from the API objects, its access log), ``result``
-(rows and views), ``routing`` (the routing table), ``certs`` (the certificate summary), ``settle`` (wait until
+(rows and views), ``gateway`` (Gateway API routes in the access log, and their status), ``routing`` (the routing table), ``certs`` (the certificate summary), ``settle`` (wait until
 Traefik has loaded what was applied), ``pictures``.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import gateway
 from .certs import CertSummary, certificate
 from .client import TlsInfo
 from .edge import Edge, EdgeError, edge
@@ -33,7 +34,7 @@ from .settle import settle
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["path", "CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
+__all__ = ["gateway", "path", "CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
            "TlsInfo", "certificate", "edge", "routing_table", "send", "settle", "status_over_time"]
 
 

@@ -146,6 +146,14 @@ class EdgeResult:
                 out[r.pod] = out.get(r.pod, 0) + 1
         return dict(sorted(out.items()))
 
+    def services(self) -> dict[str, int]:
+        """Answers per Service port (``namespace/name:port``) of the rule that matched, sorted by name."""
+        out: dict[str, int] = {}
+        for r in self.rows:
+            if r.service and r.status is not None:
+                out[r.service] = out.get(r.service, 0) + 1
+        return dict(sorted(out.items()))
+
     def plot(self, ax: Any = None) -> Figure:
         """Status codes over time: one dot per request, one colour and lane per status (e.g. 200 vs 429)."""
         from .pictures import status_over_time

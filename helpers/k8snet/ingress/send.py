@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import attribution
+from .gateway import PROVIDER as GATEWAY_PROVIDER
+from .gateway import GatewayRoutes
 from .client import BODY_LIMIT, Pem, Raw, request_once, tls_context
 from .edge import Edge, edge
 from .result import EdgeRequest, EdgeResult
@@ -130,8 +132,13 @@ def _attribute(cluster: Cluster, where: Edge, result: EdgeResult, port: int, tls
         time.sleep(0.5)  # Traefik's log reaches the API a moment after the answer (both backends): read it again
         lines = attribution.access_log(cluster, seconds + 3, len(result.rows) + 200)
         by_agent = {line.user_agent: line for line in lines}
+    gateway: GatewayRoutes | None = None  # read only when a Gateway API router answered
     for row, agent in zip(result.rows, user_agents, strict=True):
         line = by_agent.get(agent) if agent and row.status is not None else None
+        if line is not None and line.router.endswith("@" + GATEWAY_PROVIDER):
+            gateway = gateway or GatewayRoutes(cluster)
+            _from_gateway(row, line, gateway)
+            continue
         route = predicted
         if line is not None:
             route = routing.by_name.get(line.router) if line.router else None
@@ -180,6 +187,30 @@ def _from_log(row: EdgeRequest, route: attribution.Route | None, line: attributi
         row.note = "TLS options of the SNI differ from the router's"
     else:
         row.note = f"before the backend on router {route.name}"
+
+
+def _from_gateway(row: EdgeRequest, line: attribution.LogLine, routes: GatewayRoutes) -> None:
+    """A request a Gateway API route answered: its HTTPRoute rule, and the Service and pod behind the server."""
+    row.router = line.router
+    rule = routes.rule_of(line.router)
+    if rule is not None:
+        row.ingress, row.rule = rule.route, rule.rule
+    if line.server:
+        backend, pod = routes.backend_of(rule, line.server) if rule else (None, None)
+        row.service, row.pod = (backend.name if backend else None), pod
+        row.answered_by = pod or f"a pod behind {line.server}"
+        row.note = "Traefik's access log" if pod else f"Traefik's access log: server {line.server}"
+        return
+    row.answered_by = "Traefik"
+    resolved = rule.resolved if rule else None
+    if resolved and resolved.get("status") == "False":  # Traefik answers 500 for a backendRef it could not resolve
+        row.note = f"ResolvedRefs=False ({resolved.get('reason')}): {resolved.get('message')}"
+    elif row.status is not None and 300 <= row.status < 400:
+        row.note = "the rule's RequestRedirect filter"
+    elif row.status == 503:
+        row.note = "no available server (no ready endpoint)"
+    else:
+        row.note = f"router {line.router}"
 
 
 def _from_rules(row: EdgeRequest, route: attribution.Route | None) -> None:

@@ -500,7 +500,7 @@ class LogWriter:
         if self.since is not None:
             lines = [(t, s) for t, s in lines if aware(t) >= aware(self.since)]
         if self.opts.tail_lines is not None:
-            lines = lines[len(lines) - self.opts.tail_lines:] if self.opts.tail_lines else []
+            lines = lines[max(0, len(lines) - self.opts.tail_lines):] if self.opts.tail_lines else []
         return b"".join(self.line(t, s) for t, s in lines)
 
     def line(self, t: datetime, text: str) -> bytes:
