@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import attribution
-from .gateway import PROVIDER as GATEWAY_PROVIDER
-from .gateway import GatewayRoutes
 from .client import BODY_LIMIT, Pem, Raw, request_once, tls_context
 from .edge import Edge, edge
+from .gateway import PROVIDER as GATEWAY_PROVIDER
+from .gateway import GatewayRoutes
 from .result import EdgeRequest, EdgeResult
 from .settle import settle
 
