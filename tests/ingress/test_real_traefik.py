@@ -275,6 +275,13 @@ def test_ingress_send_names_the_httproute_rule_service_and_pod_of_gateway_routes
     assert set(shares) == {"split/v1:80", "split/v2:80"} and abs(shares["split/v1:80"] - 30) <= 1, shares
     assert all(r.ingress == "HTTPRoute split/split" and r.rule == "rules[1]" for r in result)
     assert all(r.pod == r.body.strip() for r in result)  # the pod from the log's server is the one that answered
+    picture = ingress.shares([("3:1", result)])
+    assert sorted(p.get_gid() for p in picture.axes[0].patches if p.get_gid()) == [
+        "share:0:split/v1:80", "share:0:split/v2:80"]
+    # settle() follows the Gateway provider too: the request right after a weight change meets the new weights
+    real.kubectl("patch", "httproute", "split", "-n", "split", "--type=json", "-p",
+                 '[{"op": "replace", "path": "/spec/rules/1/backendRefs/0/weight", "value": 0}]')
+    assert ingress.send(cluster, "http://split.test/hostname", n=8).services() == {"split/v2:80": 8}
     only = ingress.send(cluster, "http://split.test/only-v2/hostname", n=2)
     assert [(r.rule, r.service) for r in only] == [("rules[0]", "split/v2:80")] * 2
     status = ingress.gateway.status(cluster, "split")

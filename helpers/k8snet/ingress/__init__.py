@@ -19,6 +19,7 @@ Traefik has loaded what was applied), ``pictures``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import gateway
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["gateway", "path", "CertSummary", "Edge", "EdgeError", "EdgeRequest", "EdgeResult", "RouteRow", "RoutingTable", "Table",
-           "TlsInfo", "certificate", "edge", "routing_table", "send", "settle", "status_over_time"]
+           "TlsInfo", "certificate", "edge", "routing_table", "send", "settle", "shares", "status_over_time"]
 
 
 def status_over_time(result: EdgeResult) -> Figure:
@@ -43,3 +44,10 @@ def status_over_time(result: EdgeResult) -> Figure:
     from .pictures import status_over_time as draw
 
     return draw(result)
+
+
+def shares(steps: Sequence[tuple[str, EdgeResult]], title: str = "") -> Figure:
+    """How each step of a traffic split shared its requests between Services (one bar per step)."""
+    from .pictures import shares as draw
+
+    return draw(steps, title)

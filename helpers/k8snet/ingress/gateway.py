@@ -73,7 +73,7 @@ class GatewayRoutes:
         self.cluster = cluster
         self.by_router: dict[str, RouteRule] = {}
         self._endpoints: dict[tuple[str, str], dict[str, str]] = {}  # (ns, service) → {"ip:port": pod}
-        for route in _list(cluster, "HTTPRoute"):
+        for route in list_objects(cluster, "HTTPRoute"):
             self._add(route)
 
     def _add(self, route: dict[str, Any]) -> None:
@@ -113,7 +113,7 @@ class GatewayRoutes:
         key = (ns, service)
         if key not in self._endpoints:
             found: dict[str, str] = {}
-            for eps in _list(self.cluster, "EndpointSlice", ns, f"kubernetes.io/service-name={service}",
+            for eps in list_objects(self.cluster, "EndpointSlice", ns, f"kubernetes.io/service-name={service}",
                              api_version="discovery.k8s.io/v1"):
                 for port in eps.get("ports") or []:
                     for ep in eps.get("endpoints") or []:
@@ -125,7 +125,7 @@ class GatewayRoutes:
         return self._endpoints[key]
 
 
-def _list(cluster: Cluster, kind: str, namespace: str | None = None, label_selector: str | None = None,
+def list_objects(cluster: Cluster, kind: str, namespace: str | None = None, label_selector: str | None = None,
           api_version: str = f"{GROUP}/v1") -> list[dict[str, Any]]:
     """Objects of a kind as dicts ([] when the kind is not served, e.g. no Gateway API CRDs on this cluster)."""
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -138,6 +138,12 @@ def _list(cluster: Cluster, kind: str, namespace: str | None = None, label_selec
 
 
 # -- status: what kubectl get / describe show -----------------------------------------------------------------
+
+
+def _learners(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Without the helpers' own probe objects (``ingress.settle``'s Gateway and HTTPRoute)."""
+    return [o for o in objects if (o["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+            != "settle-probe"]
 
 
 def _conditions(conditions: list[dict[str, Any]] | None) -> str:
@@ -154,13 +160,13 @@ def status(cluster: Cluster, namespace: str | None = None) -> Table:
         >>> ingress.gateway_status(cluster, "store")
     """
     rows: list[list[str]] = []
-    for gw in _list(cluster, "Gateway", namespace):
+    for gw in _learners(list_objects(cluster, "Gateway", namespace)):
         meta, st = gw["metadata"], gw.get("status") or {}
         rows.append([f"Gateway {meta['namespace']}/{meta['name']}", _conditions(st.get("conditions"))])
         for listener in st.get("listeners") or []:
             rows.append([f"  listener {listener.get('name')} · {listener.get('attachedRoutes', 0)} route(s)",
                          _conditions(listener.get("conditions"))])
-    for route in _list(cluster, "HTTPRoute", namespace):
+    for route in _learners(list_objects(cluster, "HTTPRoute", namespace)):
         meta = route["metadata"]
         parents = (route.get("status") or {}).get("parents") or []
         for parent in parents or [{}]:

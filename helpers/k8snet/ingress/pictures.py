@@ -1,4 +1,5 @@
-"""The edge's pictures: status codes over time (rate limiting shows as 200s turning into 429s).
+"""The edge's pictures: status codes over time (rate limiting shows as 200s turning into 429s), and how a
+traffic split shared real requests between Services, step by step.
 
 Drawn like the rest of the workbook's figures (``k8snet.plots``: its palette and font sizes, a figure pyplot no
 longer tracks, so a notebook shows it once).
@@ -6,9 +7,10 @@ longer tracks, so a notebook shows it once).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..plots import FONT, PALETTE, _figure
+from ..plots import FONT, PALETTE, _figure, pod_colours
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -50,5 +52,41 @@ def status_over_time(result: EdgeResult, ax: Any = None) -> Figure:
     pace = f"{result.rate:g} requests/s" if result.rate else "back to back"
     ax.set_title(f"{len(result)} × {result.method} {result.url} ({pace})  ·  {result.backend}",
                  fontsize=FONT["body"])
+    fig.tight_layout()
+    return fig
+
+
+def shares(steps: Sequence[tuple[str, EdgeResult]], title: str = "") -> Figure:
+    """One bar per step, split by the Service that answered (its share of the step's requests, in %): what each
+    change of a traffic split did to real requests. Requests without a known Service count as "other"."""
+    services = sorted({svc for _, result in steps for svc in result.services()})
+    colours = pod_colours(services)
+    fig, ax = _figure(7.0, 0.62 * len(steps) + 1.7)
+    for row, (_, result) in enumerate(steps):
+        counts = result.services()
+        other = len(result) - sum(counts.values())
+        left = 0.0
+        for name, n in [*((svc, counts.get(svc, 0)) for svc in services), ("other", other)]:
+            if not n:
+                continue
+            width = 100.0 * n / len(result)
+            ax.barh(row, width, left=left, height=0.62, color=colours.get(name, ERROR_COLOUR),
+                    edgecolor=PALETTE["ink"], linewidth=0.5, gid=f"share:{row}:{name}")
+            if width >= 7:
+                ax.text(left + width / 2, row, f"{n}", ha="center", va="center", fontsize=FONT["small"])
+            left += width
+    ax.set_yticks(range(len(steps)), [label for label, _ in steps], fontsize=FONT["body"])
+    ax.invert_yaxis()  # the first step on top, as the cells ran
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of the step's requests (%), labelled with the number of requests", fontsize=FONT["body"])
+    ax.spines[["top", "right"]].set_visible(False)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=colours[svc], edgecolor=PALETTE["ink"], linewidth=0.5, label=svc) for svc in services]
+    ax.legend(handles=handles, fontsize=FONT["small"], loc="upper center", bbox_to_anchor=(0.5, -0.32 if
+              len(steps) < 3 else -0.22), ncol=min(3, max(1, len(services))), frameon=False)
+    n = {len(result) for _, result in steps}
+    ax.set_title(title or f"{'/'.join(map(str, sorted(n)))} requests per step through the ingress edge  ·  "
+                 f"{steps[0][1].backend if steps else ''}", fontsize=FONT["body"])
     fig.tight_layout()
     return fig

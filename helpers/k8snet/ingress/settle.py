@@ -6,6 +6,10 @@ still meet the old routes. :func:`settle` makes "right after" safe: it points a 
 ``traefik``, a host of its own) at a Service with no endpoints and waits until Traefik answers that host with
 ``503 no available server`` (``allowEmptyServices``) instead of ``404`` — a configuration that holds the probe
 holds everything written before it. ``ingress.send`` calls it first.
+
+Traefik's Gateway provider follows the API on its own, so while any HTTPRoute exists a second probe goes through
+it: a Gateway and an HTTPRoute of the same name in ``traefik``, whose host Traefik answers ``500`` (the backendRef
+has no EndpointSlices: ResolvedRefs=False, BackendNotFound) instead of ``404`` once it has loaded the route.
 """
 
 from __future__ import annotations
@@ -48,21 +52,31 @@ def settle(cluster: Cluster, timeout: float = 10.0) -> float:
     started = time.monotonic()
     if _revision(cluster) == _SETTLED.get(id(cluster)):
         return 0.0  # nothing was written since the last settle: Traefik has it already
-    host = f"settle-{os.getpid()}-{next(_ROUNDS)}.k8snet.invalid"
+    round_ = f"{os.getpid()}-{next(_ROUNDS)}"
+    probes = {f"settle-{round_}.k8snet.invalid": lambda status: status == 503}
+    objects = [_service(), _ingress(next(iter(probes)))]
+    if _gateway_api_in_use(cluster):
+        gw_host = f"gw-settle-{round_}.k8snet.invalid"
+        probes[gw_host] = lambda status: status != 404
+        objects += _gateway_probe(gw_host)
     shown, cluster.show_kubectl = cluster.show_kubectl, False  # the probe is the helper's, not the learner's
     try:
-        cluster.apply([_service(), _ingress(host)])
+        cluster.apply(objects)
     finally:
         cluster.show_kubectl = shown
     where = edge(cluster)
     while True:
-        try:
-            answer = request_once(where.host, where.http_port, target="/", headers=[("Host", host)], timeout=2.0)
-            if answer.status == 503:
-                _SETTLED[id(cluster)] = _revision(cluster)
-                return time.monotonic() - started
-        except (OSError, ValueError):
-            pass  # Traefik not listening yet (starting): as a cluster whose ingress is not ready
+        for host, loaded in list(probes.items()):
+            try:
+                answer = request_once(where.host, where.http_port, target="/", headers=[("Host", host)],
+                                      timeout=2.0)
+                if answer.status is not None and loaded(answer.status):
+                    del probes[host]
+            except (OSError, ValueError):
+                pass  # Traefik not listening yet (starting): as a cluster whose ingress is not ready
+        if not probes:
+            _SETTLED[id(cluster)] = _revision(cluster)
+            return time.monotonic() - started
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"Traefik did not load a new route within {timeout:g} s: is it running? "
                                f"(kubectl get pods -n {NAMESPACE})")
@@ -83,3 +97,24 @@ def _ingress(host: str) -> dict:
             "spec": {"ingressClassName": "traefik",
                      "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
                                                                   "backend": backend}]}}]}}
+
+
+def _gateway_api_in_use(cluster: Cluster) -> bool:
+    """Whether any HTTPRoute but the probe's exists (False where the Gateway API is not served)."""
+    from .gateway import list_objects
+
+    return any((r["metadata"].get("namespace"), r["metadata"]["name"]) != (NAMESPACE, NAME)
+               for r in list_objects(cluster, "HTTPRoute"))
+
+
+def _gateway_probe(host: str) -> list[dict]:
+    """A Gateway with a listener for the probe hosts on the ``web`` entrypoint, and a route for this round's."""
+    api = "gateway.networking.k8s.io/v1"
+    meta = {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)}
+    return [{"apiVersion": api, "kind": "Gateway", "metadata": dict(meta),
+             "spec": {"gatewayClassName": "traefik",
+                      "listeners": [{"name": "web", "protocol": "HTTP", "port": 8000,
+                                     "hostname": "*.k8snet.invalid"}]}},
+            {"apiVersion": api, "kind": "HTTPRoute", "metadata": dict(meta),
+             "spec": {"parentRefs": [{"name": NAME}], "hostnames": [host],
+                      "rules": [{"backendRefs": [{"name": NAME, "port": 80}]}]}}]
