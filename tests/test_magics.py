@@ -54,6 +54,9 @@ def test_load_ext_registers_the_magics_in_ipython(sandbox):
     ip = get_ipython()
     ip.run_line_magic("load_ext", "k8snet.magics")
     assert "k8s" in ip.magics_manager.magics["cell"] and "kubectl" in ip.magics_manager.magics["line"]
+    magics._current = k8snet.connect()
+    # a cell's value is what kubectl printed, never its exit status (0 used to show as the cell's result "0")
+    assert ip.run_line_magic("kubectl", "get namespace default -o name") is None
 
 
 def test_a_bad_magic_line_says_how_it_is_used(sandbox):

@@ -99,5 +99,12 @@ def _default_ns(cluster: Cluster, obj: dict[str, Any]) -> str | None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext k8snet.magics``: register ``%%k8s`` and ``%kubectl``."""
-    ipython.register_magic_function(lambda line: kubectl(line) and None, "line", "kubectl")
-    ipython.register_magic_function(lambda line, cell: k8s(line, cell) and None, "cell", "k8s")
+
+    def kubectl_magic(line: str) -> None:  # what kubectl printed is the output; its exit status is not shown
+        kubectl(line)
+
+    def k8s_magic(line: str, cell: str) -> None:
+        k8s(line, cell)
+
+    ipython.register_magic_function(kubectl_magic, "line", "kubectl")
+    ipython.register_magic_function(k8s_magic, "cell", "k8s")
