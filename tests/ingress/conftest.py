@@ -70,17 +70,20 @@ class Edge:
     def request(self, host: str, path: str = "/", *, https: bool = False, method: str = "GET",
                 headers: dict[str, str] | None = None, body: bytes | None = None, cafile: Path | None = None,
                 cert: tuple[Path, Path] | None = None, sni: str | None = None, port: int | None = None,
-                timeout: float = 10) -> Resp:
+                timeout: float = 10, authority: str | None = None, context: ssl.SSLContext | None = None) -> Resp:
+        """One request on a fresh connection. ``authority`` is the Host header as sent (default ``host:port``,
+        as curl sends it); ``context`` replaces the TLS context ``cafile`` and ``cert`` would build."""
         port = port or (self.https_port if https else self.http_port)
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         peer: dict = {}
         if https:
-            sock = self.context(cafile, cert).wrap_socket(sock, server_hostname=sni if sni is not None else host)
+            ctx = context or self.context(cafile, cert)
+            sock = ctx.wrap_socket(sock, server_hostname=sni if sni is not None else host)
             peer = sock.getpeercert() or _decoded(sock.getpeercert(binary_form=True))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         conn.sock = sock
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", f"{host}:{port}")
+        conn.putheader("Host", authority if authority is not None else f"{host}:{port}")
         for k, v in (headers or {}).items():
             conn.putheader(k, v)
         if body is not None:

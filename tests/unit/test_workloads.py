@@ -80,8 +80,10 @@ def test_image_families_from_references():
     assert image_family("bprashanth/nginxhttps:1.0") == "nginx"
     assert image_family("radial/busyboxplus:curl") == "busyboxplus"
     assert image_family("docker.io/kennethreitz/httpbin") == "httpbin"
+    assert image_family("gcr.io/k8s-staging-gateway-api/echo-basic:v20260204-monthly-2026.01-60-g28382302") == \
+        "echo-basic"
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
-                             "alpine", "curl", "serve_hostname", "netshoot", "httpbin"}
+                             "alpine", "curl", "serve_hostname", "netshoot", "httpbin", "echo-basic"}
 
 
 def test_agnhost_defaults_from_upstream_flags():
@@ -317,3 +319,68 @@ def test_a_container_log_keeps_at_most_the_kubelet_s_rotation_size(sb, monkeypat
     kept = book.lines("uid", "c")
     assert sum(len(text) + 1 for _, text in kept) <= 1000
     assert kept[-1][1].startswith("099") and len(kept) == 9
+
+
+# -- echo-basic (gateway-api v1.5.1 conformance/echo-basic/echo-basic.go) --------------------------------
+
+ECHO_BASIC = "gcr.io/k8s-staging-gateway-api/echo-basic:v20260204-monthly-2026.01-60-g28382302"
+POD_ENV = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+           {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+
+
+def test_echo_basic_echoes_the_request_as_the_conformance_suite_reads_it(sb: Sandbox):
+    """echoHandler: RequestAssertions as json.MarshalIndent(…, "", " ") writes it — the request URI, Host apart
+    from the canonical headers, the Context (inline) from the downward-API env — and X-Echo-Set-Header's pairs
+    set on the response (writeEchoResponseHeaders, names' case kept)."""
+    assert image_family(ECHO_BASIC) == "echo-basic"
+    pod = running(sb, "infra-backend-v1-6b4f-x2x9k", image=ECHO_BASIC, env=POD_ENV)
+    client = running(sb, "client", args=["netexec"])
+    answer = get(sb, client, pod, 3000, "/one/two?x=<1>", {"Host": "example.com", "version": "one",
+                                                            "X-Echo-Set-Header": "X-Foo: a, x-bar:b"})
+    assert answer.status == 200 and answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["X-Foo"] == " a" and answer.headers["x-bar"] == "b"  # Cut keeps the value's space
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.body.startswith(b'{\n "path": "/one/two?x=\\u003c1\\u003e",\n "host": "example.com",\n')
+    echoed = json.loads(answer.body)
+    assert list(echoed) == ["path", "host", "method", "proto", "headers", "httpPort", "namespace", "ingress",
+                            "service", "pod"]
+    assert echoed["headers"] == {"Version": ["one"], "X-Echo-Set-Header": ["X-Foo: a, x-bar:b"]}
+    assert (echoed["method"], echoed["proto"], echoed["httpPort"]) == ("GET", "HTTP/1.1", "3000")
+    assert (echoed["namespace"], echoed["pod"]) == ("default", "infra-backend-v1-6b4f-x2x9k")
+    assert lines(sb, pod)[:2] == ["Starting server, listening on port 3000 (http)",
+                                  "Starting server, listening on port 3001 (h2c)"]
+    assert re.fullmatch(r"Echoing back request made to /one/two\?x=<1> to client \(10\.244\.\d+\.\d+:\d+\)",
+                        lines(sb, pod)[-1])
+
+
+def test_echo_basic_mux_health_status_ws_delay_and_h2c_port(sb: Sandbox):
+    """The ServeMux (/health, /status/, the subtree and clean-path redirects), statusHandler's regexp on the
+    request URI, x/net/websocket's refusal, delayResponse's time.ParseDuration error, runH2CServer's 400."""
+    pod = running(sb, "echo", image=ECHO_BASIC, env=POD_ENV)
+    assert (get(sb, None, pod, 3000, "/health").status, get(sb, None, pod, 3000, "/health").body) == (200, b"OK")
+    assert get(sb, None, pod, 3000, "/status/418").status == 418
+    assert get(sb, None, pod, 3000, "/status/418?x=1").status == 400  # the regexp reads the whole request URI
+    moved = get(sb, None, pod, 3000, "/status")
+    assert moved.status == 301 and moved.headers["Location"] == "/status/"
+    assert get(sb, None, pod, 3000, "/a/../b").headers["Location"] == "/b"
+    assert json.loads(get(sb, None, pod, 3000, "//x").body)["path"] == "//x"  # preserveSlashes: routed, echoed
+    ws = get(sb, None, pod, 3000, "/ws")
+    assert (ws.status, ws.body) == (400, b"not websocket protocol")
+    bad = get(sb, None, pod, 3000, "/?delay=10")
+    assert bad.status == 500 and json.loads(bad.body) == {"message": 'time: missing unit in duration "10"'}
+    assert get(sb, None, pod, 3000, "/?delay=1.5s").delay == 1.5
+    h2c = get(sb, None, pod, 3001, "/")
+    assert (h2c.status, h2c.body) == (400, b"Expected h2c request")
+
+
+def test_echo_basic_says_what_it_does_not_emulate(sb: Sandbox):
+    """HTTPS (TLS_SERVER_CERT/TLS_SERVER_PRIVKEY) and the gRPC/TCP modes are not emulated: a Warning event or
+    the pod's description says so, and nothing listens where the real server would."""
+    tls = running(sb, "tls", image=ECHO_BASIC, env=[{"name": "TLS_SERVER_CERT", "value": "/c"},
+                                                     {"name": "TLS_SERVER_PRIVKEY", "value": "/k"}])
+    assert not sb.dataplane.workloads.listening(tls, 8443)
+    warned = [e["message"] for e in sb.store.list("events", "default") if e["reason"] == "NotEmulated"]
+    assert warned == ["container main: echo-basic's HTTPS server (TLS_SERVER_CERT): nothing listens on port 8443"]
+    grpc = running(sb, "grpc", image=ECHO_BASIC, env=[{"name": "GRPC_ECHO_SERVER", "value": "1"}])
+    assert not sb.dataplane.workloads.listening(grpc, 3000)
+    assert "GRPC_ECHO_SERVER mode is not emulated" in sb.dataplane.workloads.describe(grpc)

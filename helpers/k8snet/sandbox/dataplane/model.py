@@ -124,6 +124,19 @@ class HttpResponse:
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 
 
+def go_response(now: datetime, status: int, body: bytes, extra: dict[str, str] | None = None,
+                content_type: str | None = None) -> HttpResponse:
+    """A net/http server response: sniffed Content-Type, Content-Length, Date (headers sorted as Go writes them)."""
+    headers = dict(extra or {})
+    if body and content_type is None:
+        content_type = "text/html; charset=utf-8" if body.lstrip()[:1] == b"<" else "text/plain; charset=utf-8"
+    if content_type:
+        headers["Content-Type"] = content_type
+    headers["Content-Length"] = str(len(body))
+    headers["Date"] = http_date(now)
+    return HttpResponse(status, dict(sorted(headers.items())), body)
+
+
 @dataclass
 class ExecResult:
     """What an exec'd command wrote and how it exited."""

@@ -9,7 +9,8 @@ the answers, copied from the upstream sources cited at each handler:
   ``serve-hostname``, ``pause``;
 - hashicorp/http-echo v1.0.0 (main.go, handlers.go);
 - nginx (the Docker library image: docker-entrypoint.sh, default site);
-- coredns (health, ready and metrics ports; DNS itself is ``dns.py``).
+- coredns (health, ready and metrics ports; DNS itself is ``dns.py``);
+- the Gateway API conformance suite's echo-basic (``echobasic.py``).
 
 Every other image runs nothing the sandbox knows: its pods get an IP and
 are Running, but every connection to them is refused (:meth:`Workloads.describe`
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import httpbin
+from . import echobasic, httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
@@ -42,6 +43,7 @@ from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-expor
     Program,
     Refused,
     Timeout,
+    go_response,
     http_date,
     settled,
 )
@@ -99,6 +101,13 @@ EMULATED: dict[str, dict[str, Any]] = {
                      "80/TCP: /get, /headers, /ip, /status/N, /anything, /delay/N (waited on the sandbox clock)…"],
         "commands": ["none (the sandbox does not emulate the image's shell)"],
     },
+    "echo-basic": {
+        "images": ["gcr.io/k8s-staging-gateway-api/echo-basic (the Gateway API conformance suite's backends)"],
+        "programs": ["echo-basic (gateway-api v1.5.1): the request as JSON (path, host, method, headers, and "
+                     "namespace/pod from $NAMESPACE/$POD_NAME) on $HTTP_PORT 3000, /health, /status/NNN, "
+                     "?delay=; HTTP/1.1 on $H2C_PORT 3001 (400); not emulated: h2c, WebSocket, HTTPS, gRPC, TCP"],
+        "commands": ["none (the image is distroless: no shell)"],
+    },
     "coredns": {
         "images": ["registry.k8s.io/coredns/coredns"],
         "programs": ["coredns: 53/UDP+TCP (answered by the sandbox's DNS), 8080 /health, 8181 /ready, 9153 /metrics"],
@@ -147,6 +156,7 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "serve_hostname": (["/serve_hostname"], []),  # contrib/for-demos/serve_hostname Dockerfile (FROM scratch)
     "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
     "coredns": (["/coredns"], []),
+    "echo-basic": (echobasic.IMAGE_ARGV, []),  # gateway-api docker/Dockerfile.echo-basic (distroless)
     "httpbin": ([], ["gunicorn", "-b", "0.0.0.0:80", "httpbin:app", "-k", "gevent"]),  # kennethreitz/httpbin
     "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
     "busybox": ([], ["sh"]),  # docker-library/busybox Dockerfile: CMD ["sh"]
@@ -199,6 +209,8 @@ def image_family(image: str) -> str | None:
         return "httpbin"
     if path in ("traefik", "library/traefik"):
         return "traefik"
+    if path.rsplit("/", 1)[-1] == "echo-basic" and "gateway-api" in path:  # gcr.io/k8s-staging-gateway-api/
+        return "echo-basic"
     if path.rsplit("/", 1)[-1] == "serve_hostname":  # registry.k8s.io/, k8s.gcr.io/, gcr.io/google_containers/
         return "serve_hostname"
     return {"busybox": "busybox", "library/busybox": "busybox", "google-containers/busybox": "busybox",
@@ -441,6 +453,8 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
                        startup=[".:53", "[INFO] plugin/reload: Running configuration SHA512 = "
                                 + hashlib.sha512(b"Corefile").hexdigest(),
                                 f"CoreDNS-{COREDNS_VERSION}", "linux/amd64, go1.23.3, 51e11f1"])
+    if argv[0] == "/echo-basic" and family == "echo-basic":
+        return echobasic.program(env)
     if exe == "gunicorn" and family == "httpbin":
         bind = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-b", "--bind")), "127.0.0.1:8000")
         port = bind.rsplit(":", 1)[-1]
@@ -677,6 +691,8 @@ def seed_files(sb: Sandbox, pod: Pod, image: str) -> FileSystem:
     elif family == "coredns":
         files["/coredns"] = b""
         dirs.add("/etc/coredns")
+    elif family == "echo-basic":
+        files["/echo-basic"] = b""
     return FileSystem(files, dirs)
 
 
@@ -692,19 +708,6 @@ def go_json(value: Any) -> str:
     """encoding/json.Marshal: compact, map keys sorted, <, > and & escaped."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def go_response(now: datetime, status: int, body: bytes, extra: dict[str, str] | None = None,
-                content_type: str | None = None) -> HttpResponse:
-    """A net/http server response: sniffed Content-Type, Content-Length, Date (headers sorted as Go writes them)."""
-    headers = dict(extra or {})
-    if body and content_type is None:
-        content_type = "text/html; charset=utf-8" if body.lstrip()[:1] == b"<" else "text/plain; charset=utf-8"
-    if content_type:
-        headers["Content-Type"] = content_type
-    headers["Content-Length"] = str(len(body))
-    headers["Date"] = http_date(now)
-    return HttpResponse(status, dict(sorted(headers.items())), body)
 
 
 def go_error(now: datetime, status: int, message: str) -> HttpResponse:
@@ -886,6 +889,8 @@ class Workloads:
                 if stream:
                     self.dp.logs.append(uid, container, stream.decode(errors="replace"))
         at = self._started_at(pod, container)
+        for message in program.opts.get("not-emulated") or []:
+            self._not_emulated(pod, container, message)
         if program.name == "httpbin":
             program.startup = httpbin.startup(program.opts["bind"], at)
         for line in program.startup:
@@ -1066,7 +1071,8 @@ class Workloads:
         else:
             handler = {"netexec": self._netexec, "serve-hostname": self._serve_hostname, "porter": self._porter,
                        "http-echo": self._http_echo, "nginx": self._nginx, "coredns": self._coredns,
-                       "httpbin": lambda pod, c, prog, conn, r, now: httpbin.serve(r, conn.client_ip, now)}[program.name]
+                       "httpbin": lambda pod, c, prog, conn, r, now: httpbin.serve(r, conn.client_ip, now),
+                       "echo-basic": self._echo_basic}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
         if self.dp.capture.taps and conn.dialed[0]:
@@ -1310,6 +1316,18 @@ class Workloads:
         self._log(pod, container, f'{now.strftime("%Y/%m/%d %H:%M:%S")} {host} {conn.client_ip}:{conn.client_port} '
                                   f'"{req.method} {path} HTTP/1.1" {status} {len(body)} "{ua}" 31.25µs')
         return go_response(now, status, body, app)
+
+    def _echo_basic(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
+                    now: datetime) -> HttpResponse:
+        """echo-basic (:mod:`.echobasic`): its stdout line per echoed request; a Warning for what is not emulated."""
+        return echobasic.serve(program, conn.port, req, f"{conn.client_ip}:{conn.client_port}", now,
+                               lambda line: self._log(pod, container, line),
+                               lambda message: self._not_emulated(pod, container, message))
+
+    def _not_emulated(self, pod: Pod, container: str, message: str) -> None:
+        from ..controllers.events import record
+
+        record(self.sb, pod, "NotEmulated", f"container {container}: {message}", "kubelet", type_="Warning")
 
     def _nginx(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
                now: datetime) -> HttpResponse:
