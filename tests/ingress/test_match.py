@@ -15,7 +15,6 @@ from k8snet.sandbox.dataplane.ingress.match import (
     canonical_host,
     default_backend_rule,
     host_matches,
-    kubernetes_matches,
     routing_path,
     sanitize_path,
 )
@@ -47,6 +46,19 @@ MULTI = [
     (["/", "/aaa", "/aaa/bbb"], "/aaa/bbb", "/aaa/bbb"),  # "Yes, matches /aaa/bbb prefix"
     (["/", "/aaa", "/aaa/bbb"], "/ccc", "/"),  # "Yes, matches / prefix"
 ]
+
+
+def kubernetes_matches(path: str, path_type: str, request_path: str) -> bool:
+    """The Ingress spec's own definition (https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types).
+
+    ``Exact``: equality. ``Prefix``: every element of the path (split by ``/``, trailing slash ignored) is the
+    same element of the request path.
+    """
+    if path_type == "Exact":
+        return request_path == path
+    want = [e for e in path.split("/") if e]
+    have = [e for e in request_path.split("/") if e]
+    return have[:len(want)] == want
 
 
 def winner(rules: list[tuple[str, object]], host: str, path: str):

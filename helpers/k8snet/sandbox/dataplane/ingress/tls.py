@@ -1,64 +1,40 @@
-"""TLS as Traefik terminates it: certificates from Ingress Secrets chosen by SNI, TLS options, the default cert.
+"""TLS as Traefik's providers read it from the cluster: the certificates of Ingress Secrets, and TLS options.
 
 Sources (github.com/traefik/traefik v3.7):
 
 - certificates: pkg/provider/kubernetes/ingress/kubernetes.go ``getCertificates`` loads the ``tls.crt``/
   ``tls.key`` of every Secret named in an Ingress's ``spec.tls`` into one store (``spec.tls[].hosts`` is not
   used: "Only selects which certificate(s) should be loaded from the secret", docs routing-configuration/
-  kubernetes/ingress.md); pkg/tls/certificate_store.go ``GetBestCertificate`` picks, by SNI, the first
-  certificate (keys — the sorted SANs, CN first — in reverse order) whose CN/SAN equals the name or
-  covers it with a one-label ``*.``; no match gives the store's default certificate, generated at start
-  (pkg/tls/generate: CN ``TRAEFIK DEFAULT CERT``, SAN ``<hex>.<hex>.traefik.default``, one year), or, with
-  ``sniStrict``, no certificate (the handshake fails);
+  kubernetes/ingress.md), each known by its CN and SANs;
 - TLS options: ``TLSOption`` (crd/kubernetes.go ``buildTLSOptions``; CAs from a Secret's ``tls.ca`` or
-  ``ca.crt``) and pkg/tls/tlsmanager.go ``buildTLSConfig`` (clientAuthType, min/max version); a router's
-  ``router.tls.options`` names them; the options of a connection are those of the routers whose
-  ``Host`` equals its SNI (pkg/server/router/tcp: ``HostSNI`` routes), else ``default``;
+  ``ca.crt``) and pkg/tls/tlsmanager.go ``buildTLSConfig``'s checks (clientAuthType, min/max version); a
+  router's ``router.tls.options`` names them;
 - the ClientHello is read before the handshake to learn the SNI (pkg/server/router/tcp/router.go
   ``clientHelloInfo``): a first byte 0x16 means TLS, anything else plain HTTP, on every entrypoint.
-
-The sandbox speaks HTTP/1.1 only: ALPN offers ``http/1.1`` (Traefik would also offer ``h2``).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import ipaddress
-import secrets
-import ssl
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from ..tls import load_chain
-from .match import domain_matches
-
 DEFAULT_OPTIONS = "default"
-DEFAULT_DOMAIN = "TRAEFIK DEFAULT CERT"
 CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "VerifyClientCertIfGiven",
                      "RequireAndVerifyClientCert")
-VERSIONS = {"VersionTLS10": ssl.TLSVersion.TLSv1, "VersionTLS11": ssl.TLSVersion.TLSv1_1,
-            "VersionTLS12": ssl.TLSVersion.TLSv1_2, "VersionTLS13": ssl.TLSVersion.TLSv1_3}
+VERSIONS = ("VersionTLS10", "VersionTLS11", "VersionTLS12", "VersionTLS13")
 
 
 @dataclass
 class Certificate:
-    """A loaded certificate: PEMs, its SAN key (the store's map key) and where it came from."""
+    """A loaded certificate: PEMs, its names and where it came from."""
 
     cert_pem: bytes
     key_pem: bytes
     names: list[str]  # CN first, then DNS SANs, then IP SANs (lower-cased, deduplicated)
-    source: str  # "<namespace>/<secret>" or "default"
+    source: str  # "<namespace>/<secret>"
     not_after: datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return ",".join(sorted(self.names))
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(self.cert_pem + self.key_pem).hexdigest()[:16]
 
 
 class CertError(ValueError):
@@ -114,33 +90,6 @@ def secret_certificate(secret: dict[str, Any] | None, ns: str, name: str) -> Cer
     return parse_certificate(crt, key, f"{ns}/{name}")
 
 
-def default_certificate(now: datetime) -> Certificate:
-    """generate.DefaultCertificate: a fresh self-signed RSA-2048 ``TRAEFIK DEFAULT CERT`` valid for a year."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    z = hashlib.sha256(secrets.token_bytes(100)).hexdigest()
-    domain = f"{z[:32]}.{z[32:]}.traefik.default"
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DEFAULT_DOMAIN)])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + timedelta(days=365))
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                                         data_encipherment=True, key_agreement=True, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-    return Certificate(cert_pem, key_pem, [DEFAULT_DOMAIN.lower(), domain], "default", now + timedelta(days=365))
-
-
 @dataclass
 class TLSOptions:
     """One set of TLS options (tls.Options) as built from a TLSOption, with what it cannot do here."""
@@ -153,13 +102,6 @@ class TLSOptions:
     sni_strict: bool = False
     error: str = ""  # buildTLSConfig failed: routers using these options are not built
     notes: list[str] = field(default_factory=list)
-    fingerprint: str = ""
-
-    @property
-    def verify_mode(self) -> ssl.VerifyMode:
-        kind = self.client_auth_type or ("RequireAndVerifyClientCert" if self.ca_pems else "NoClientCert")
-        return {"VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-                "RequireAndVerifyClientCert": ssl.CERT_REQUIRED}.get(kind, ssl.CERT_NONE)
 
 
 def options_from_crd(sb: Any, obj: dict[str, Any]) -> TLSOptions:
@@ -199,64 +141,7 @@ def options_from_crd(sb: Any, obj: dict[str, Any]) -> TLSOptions:
         if spec.get(key) not in (None, [], False):
             opts.notes.append(f"TLSOption {ns}/{name}: {key} is not emulated by the k8snet sandbox (Python's ssl "
                               "module chooses); the other options apply")
-    opts.fingerprint = hashlib.sha256(repr((kind, opts.ca_pems, opts.min_version, opts.max_version,
-                                            opts.sni_strict)).encode()).hexdigest()[:16]
     return opts
-
-
-class CertStore:
-    """The default TLS store: certificates keyed by SAN list, and the generated default certificate."""
-
-    def __init__(self, certs: list[Certificate], default: Certificate):
-        self.certs: dict[str, Certificate] = {}
-        for cert in certs:
-            self.certs.setdefault(cert.key, cert)  # appendCertificate: the first of a key wins
-        self.default = default
-
-    def best(self, server_name: str) -> Certificate | None:
-        """GetBestCertificate: exact or one-label wildcard match, keys tried in reverse sorted order."""
-        name = server_name.strip().lower()
-        if not name:
-            return None
-        for key in sorted(self.certs, reverse=True):
-            for cert_domain in key.split(","):
-                if name == cert_domain or (cert_domain.startswith("*.") and
-                                           domain_matches(name, cert_domain.rstrip("."))):
-                    return self.certs[key]
-        return None
-
-
-class ContextFactory:
-    """SSL contexts per (options, certificate), built on first use and kept while their inputs are unchanged."""
-
-    def __init__(self, tmp_dir: str | None = None):
-        self.tmp_dir = tmp_dir
-        self._cache: dict[tuple[str, str, str], ssl.SSLContext] = {}
-
-    def get(self, options: TLSOptions, cert: Certificate) -> ssl.SSLContext:
-        key = (options.name, options.fingerprint, cert.fingerprint)
-        ctx = self._cache.get(key)
-        if ctx is None:
-            ctx = self._build(options, cert)
-            if len(self._cache) > 256:
-                self._cache.clear()
-            self._cache[key] = ctx
-        return ctx
-
-    def _build(self, options: TLSOptions, cert: Certificate) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        load_chain(ctx, cert.cert_pem, cert.key_pem, self.tmp_dir)
-        ctx.set_alpn_protocols(["http/1.1"])
-        if options.min_version in VERSIONS:
-            ctx.minimum_version = VERSIONS[options.min_version]
-        else:
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # Traefik's default options: MinVersion VersionTLS12
-        if options.max_version in VERSIONS:
-            ctx.maximum_version = VERSIONS[options.max_version]
-        ctx.verify_mode = options.verify_mode
-        if options.ca_pems:
-            ctx.load_verify_locations(cadata=b"\n".join(options.ca_pems).decode())
-        return ctx
 
 
 # -- reading the ClientHello ------------------------------------------------------------------------
@@ -268,15 +153,6 @@ class ClientHello:
 
     server_name: str = ""
     alpn: list[str] = field(default_factory=list)
-
-
-def record_length(data: bytes) -> int | None:
-    """Bytes needed for the first TLS record (header + payload), or None if it is not a handshake record."""
-    if len(data) < 5:
-        return 5
-    if data[0] != 0x16:
-        return None
-    return 5 + int.from_bytes(data[3:5], "big")
 
 
 def parse_client_hello(data: bytes) -> ClientHello | None:
@@ -311,14 +187,3 @@ def parse_client_hello(data: bytes) -> ClientHello | None:
     except (IndexError, ValueError):
         return None
 
-
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
