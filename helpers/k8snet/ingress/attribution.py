@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from kubernetes.client.exceptions import ApiException
 
-from ..sandbox.dataplane.ingress import config as traefik_config
+from .. import traefik_config
 from ..sandbox.dataplane.ingress.match import canonical_host, routing_path, sanitize_path
 from ..sandbox.dataplane.ingress.routes import PROVIDER, Configuration, LBService, Router
 from ..sandbox.dataplane.ingress.routes import load as load_configuration

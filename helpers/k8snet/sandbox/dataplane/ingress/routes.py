@@ -19,8 +19,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ....traefik_config import CONTROLLER, DEFAULT_ENTRYPOINTS, INGRESS_CLASS
 from . import annotation as ann
-from .config import CONTROLLER, DEFAULT_ENTRYPOINTS, INGRESS_CLASS
 from .match import Rule, RuleError, build_rule, default_backend_rule, go_quote
 from .middlewares import MiddlewareDef, normalize
 from .middlewares import load as load_middlewares
