@@ -1,13 +1,9 @@
-"""The pure parts of the Traefik port the helpers use: durations, annotations, router keys, ClientHello.
+"""The pure parts of the Traefik port the helpers use: durations, annotations, router keys.
 
 Each test names the Traefik (v3.7) or library source whose behaviour it checks.
 """
 
 from __future__ import annotations
-
-import socket
-import ssl
-import threading
 
 import pytest
 
@@ -15,7 +11,6 @@ from k8snet.sandbox.dataplane.ingress import annotation
 from k8snet.sandbox.dataplane.ingress.program import entrypoints
 from k8snet.sandbox.dataplane.ingress.ratelimit import parse_period
 from k8snet.sandbox.dataplane.ingress.routes import hashed_key, router_key
-from k8snet.sandbox.dataplane.ingress.tls import parse_client_hello
 
 # -- durations: paerser types.Duration, Go's time.ParseDuration -----------------------------------------
 
@@ -76,36 +71,3 @@ def test_entrypoints_come_from_the_container_args():
                               "--entrypoints.websecure.http.tls=true", "--ping=true"])
     assert ports == {8000: "web", 8443: "websecure"} and tls == {8443}
     assert entrypoints(["--log.level=INFO"]) == ({80: "http"}, set())
-
-
-# -- the ClientHello Traefik reads before the handshake ---------------------------------------------------
-
-def _client_hello(server_name: str | None) -> bytes:
-    """The first bytes Python's TLS client sends, captured from a socket pair."""
-    a, b = socket.socketpair()
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["h2", "http/1.1"])
-
-    def client() -> None:
-        try:
-            ctx.wrap_socket(a, server_hostname=server_name).close()
-        except OSError:
-            pass
-
-    t = threading.Thread(target=client)
-    t.start()
-    data = b.recv(65536)
-    b.close()
-    t.join(5)
-    a.close()
-    return data
-
-
-def test_the_sni_and_alpn_are_read_from_a_real_client_hello():
-    hello = parse_client_hello(_client_hello("shop.example.test"))
-    assert hello is not None and hello.server_name == "shop.example.test" and hello.alpn == ["h2", "http/1.1"]
-    assert parse_client_hello(_client_hello(None)).server_name == ""
-    assert parse_client_hello(b"\x16\x03\x01\x00\x05garbage") is None
-    assert parse_client_hello(b"GET / HTTP/1.1\r\n") is None

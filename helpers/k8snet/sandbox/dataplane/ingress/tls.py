@@ -8,9 +8,7 @@ Sources (github.com/traefik/traefik v3.7):
   kubernetes/ingress.md), each known by its CN and SANs;
 - TLS options: ``TLSOption`` (crd/kubernetes.go ``buildTLSOptions``; CAs from a Secret's ``tls.ca`` or
   ``ca.crt``) and pkg/tls/tlsmanager.go ``buildTLSConfig``'s checks (clientAuthType, min/max version); a
-  router's ``router.tls.options`` names them;
-- the ClientHello is read before the handshake to learn the SNI (pkg/server/router/tcp/router.go
-  ``clientHelloInfo``): a first byte 0x16 means TLS, anything else plain HTTP, on every entrypoint.
+  router's ``router.tls.options`` names them.
 """
 
 from __future__ import annotations
@@ -142,48 +140,4 @@ def options_from_crd(sb: Any, obj: dict[str, Any]) -> TLSOptions:
             opts.notes.append(f"TLSOption {ns}/{name}: {key} is not emulated by the k8snet sandbox (Python's ssl "
                               "module chooses); the other options apply")
     return opts
-
-
-# -- reading the ClientHello ------------------------------------------------------------------------
-
-
-@dataclass
-class ClientHello:
-    """What Traefik reads from the first TLS record before choosing a handler: the SNI and ALPN."""
-
-    server_name: str = ""
-    alpn: list[str] = field(default_factory=list)
-
-
-def parse_client_hello(data: bytes) -> ClientHello | None:
-    """Parse the ClientHello in the first record; None when the bytes are not one (garbage gets no SNI)."""
-    try:
-        if data[0] != 0x16 or data[5] != 0x01:
-            return None
-        body = data[9:5 + int.from_bytes(data[3:5], "big")]
-        pos = 2 + 32  # client_version, random
-        pos += 1 + body[pos]  # session id
-        pos += 2 + int.from_bytes(body[pos:pos + 2], "big")  # cipher suites
-        pos += 1 + body[pos]  # compression methods
-        hello = ClientHello()
-        if pos + 2 > len(body):
-            return hello
-        end = pos + 2 + int.from_bytes(body[pos:pos + 2], "big")
-        pos += 2
-        while pos + 4 <= min(end, len(body)):
-            ext, size = int.from_bytes(body[pos:pos + 2], "big"), int.from_bytes(body[pos + 2:pos + 4], "big")
-            payload = body[pos + 4:pos + 4 + size]
-            pos += 4 + size
-            if ext == 0 and len(payload) >= 5 and payload[2] == 0:
-                length = int.from_bytes(payload[3:5], "big")
-                hello.server_name = payload[5:5 + length].decode("ascii", "replace")
-            elif ext == 16 and len(payload) >= 2:
-                i = 2
-                while i < len(payload):
-                    n = payload[i]
-                    hello.alpn.append(payload[i + 1:i + 1 + n].decode("ascii", "replace"))
-                    i += 1 + n
-        return hello
-    except (IndexError, ValueError):
-        return None
 
