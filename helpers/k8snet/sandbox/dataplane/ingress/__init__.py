@@ -2,9 +2,9 @@
 
 Traefik itself is the real binary (:mod:`k8snet.sandbox.components.traefik`), its release, objects and static
 arguments :mod:`k8snet.traefik_config` (shared with the kind backend). What stays here: ``admission``
-(DefaultIngressClass, kube-apiserver's part), ``program`` (the Traefik container's listening ports), and the
-port of Traefik's Kubernetes providers that ``k8snet.ingress`` uses to explain where a request went
-(``routes``, ``match``, ``annotation``, ``middlewares``, ``tls``).
+(DefaultIngressClass, kube-apiserver's part) and ``program`` (the Traefik container's listening ports). The
+port of Traefik's Kubernetes providers that explains where a request went is the learner side's, on both
+backends: :mod:`k8snet.ingress.traefik`.
 
 :class:`Ingress` is the data plane's view: which pods are Traefik's, and the host's way in through kind's port
 mapping onto the Traefik Service's nodePorts.

@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ....traefik_config import CONTROLLER, DEFAULT_ENTRYPOINTS, INGRESS_CLASS
+from ...traefik_config import CONTROLLER, DEFAULT_ENTRYPOINTS, INGRESS_CLASS
 from . import annotation as ann
 from .match import Rule, RuleError, build_rule, default_backend_rule, go_quote
 from .middlewares import MiddlewareDef, normalize

@@ -1,4 +1,4 @@
-"""Host and path matching of the emulated Traefik, against the Kubernetes documentation's own tables.
+"""Host and path matching of the Traefik provider port, against the Kubernetes documentation's own tables.
 
 Source of the tables: https://kubernetes.io/docs/concepts/services-networking/ingress/ ("Examples" under
 "Path types", and "Hostname wildcards"). Traefik v3.7's side: pkg/provider/kubernetes/ingress/kubernetes.go
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8snet.sandbox.dataplane.ingress.match import (
+from k8snet.ingress.traefik.match import (
     build_rule,
     canonical_host,
     default_backend_rule,

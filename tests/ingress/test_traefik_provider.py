@@ -1,4 +1,4 @@
-"""The pure parts of the Traefik port the helpers use: durations, annotations, router keys.
+"""The pure parts of the Traefik provider port the helpers use: durations, annotations, router keys.
 
 Each test names the Traefik (v3.7) or library source whose behaviour it checks.
 """
@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from k8snet.sandbox.dataplane.ingress import annotation
-from k8snet.sandbox.dataplane.ingress.program import entrypoints
-from k8snet.sandbox.dataplane.ingress.ratelimit import parse_period
-from k8snet.sandbox.dataplane.ingress.routes import hashed_key, router_key
+from k8snet.ingress.traefik import annotation
+from k8snet.ingress.traefik.durations import parse_period
+from k8snet.ingress.traefik.routes import hashed_key, router_key
 
 # -- durations: paerser types.Duration, Go's time.ParseDuration -----------------------------------------
 
@@ -62,12 +61,3 @@ def test_router_keys_and_their_conflict_hashes():
     assert router_key("default", "shop", "shop.example.test", "/cart") == "default-shop-shop-example-test-cart"
     assert router_key("default", "shop", "", "") == "default-shop"
     assert hashed_key("k", 'Path("/a")').startswith("k-") and len(hashed_key("k", 'Path("/a")')) == 2 + 20
-
-
-# -- the Traefik container's entrypoints -------------------------------------------------------------------
-
-def test_entrypoints_come_from_the_container_args():
-    ports, tls = entrypoints(["--entrypoints.web.address=:8000/tcp", "--entryPoints.websecure.address=:8443/tcp",
-                              "--entrypoints.websecure.http.tls=true", "--ping=true"])
-    assert ports == {8000: "web", 8443: "websecure"} and tls == {8443}
-    assert entrypoints(["--log.level=INFO"]) == ({80: "http"}, set())

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .ratelimit import parse_period
+from .durations import parse_period
 
 PROVIDER = "kubernetescrd"
 
