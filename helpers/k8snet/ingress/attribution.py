@@ -99,7 +99,7 @@ class ApiStore:
 
 
 class ApiView:
-    """What the provider code reads as ``sb``: a store."""
+    """What the provider port (:mod:`.traefik`) reads as ``sb``: a store."""
 
     def __init__(self, cluster: Cluster):
         self.store = ApiStore(cluster)
