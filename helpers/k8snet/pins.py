@@ -1,8 +1,8 @@
 """What both backends share: the Traefik release, and the ingress edge's ports and how they are chosen.
 
 The kind backend installs this Traefik and maps the edge ports onto its nodePorts; the sandbox emulates the
-same release behind the same ports. Both import from here (``k8snet.kind.versions`` and the sandbox's
-``dataplane.ingress.config``), so a bump is one edit. This module imports nothing heavy: the sandbox process
+same release behind the same ports. Both import from here (``k8snet.kind.versions`` and
+``k8snet.traefik_config``), so a bump is one edit. This module imports nothing heavy: the sandbox process
 reads it at start-up.
 """
 

@@ -18,12 +18,11 @@ from tests.conftest import wait_for
 from tests.ingress.conftest import apply, backend, echo_args, ingress, make_pki, middleware, mtls_route, rule
 
 from k8snet import ingress as edge_api
-from k8snet import pins
+from k8snet import pins, traefik_config
 from k8snet.cluster import Cluster
 from k8snet.ingress.attribution import parse_access_log
 from k8snet.kind import versions
 from k8snet.sandbox import process
-from k8snet.sandbox.dataplane.ingress import config as traefik_config
 
 
 @pytest.fixture(scope="module")

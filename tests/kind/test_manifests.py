@@ -157,7 +157,7 @@ def test_the_api_server_accepts_the_manifests_as_a_dry_run(sandbox):
 
 
 def test_traefiks_static_configuration_is_the_one_the_sandbox_emulates():
-    emulated = pytest.importorskip("k8snet.sandbox.dataplane.ingress.config")
+    emulated = pytest.importorskip("k8snet.traefik_config")
     dep = next(o for o in objects() if o["kind"] == "Deployment")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
     assert emulated.TRAEFIK_VERSION == versions.TRAEFIK_VERSION and emulated.TRAEFIK_IMAGE == versions.TRAEFIK_IMAGE

@@ -1,9 +1,12 @@
-"""Real handshakes in memory between the sandbox's TLS contexts, and curl's host and validity checks
-(lib/vtls/openssl.c ossl_verifyhost, lib/vtls/hostcheck.c)."""
+"""Real handshakes in memory between the sandbox's TLS contexts, curl's host and validity checks
+(lib/vtls/openssl.c ossl_verifyhost, lib/vtls/hostcheck.c), and the ClientHello the pod-network bridge reads."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
+import ssl
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from k8snet.sandbox.dataplane import tls
+from k8snet.sandbox.dataplane.clienthello import parse_client_hello
 
 NOW = datetime.now(UTC)
 
@@ -74,3 +78,36 @@ def test_validity_follows_the_sandbox_clock():
     assert tls.check_host(der, "web", NOW + timedelta(days=11)) == "SSL certificate problem: certificate has expired"
     assert tls.check_host(der, "web", NOW - timedelta(days=2)) == \
         "SSL certificate problem: certificate is not yet valid"
+
+
+# -- the ClientHello, read before the handshake ------------------------------------------------------------
+
+def _client_hello(server_name: str | None) -> bytes:
+    """The first bytes Python's TLS client sends, captured from a socket pair."""
+    a, b = socket.socketpair()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+
+    def client() -> None:
+        try:
+            ctx.wrap_socket(a, server_hostname=server_name).close()
+        except OSError:
+            pass
+
+    t = threading.Thread(target=client)
+    t.start()
+    data = b.recv(65536)
+    b.close()
+    t.join(5)
+    a.close()
+    return data
+
+
+def test_the_sni_and_alpn_are_read_from_a_real_client_hello():
+    hello = parse_client_hello(_client_hello("shop.example.test"))
+    assert hello is not None and hello.server_name == "shop.example.test" and hello.alpn == ["h2", "http/1.1"]
+    assert parse_client_hello(_client_hello(None)).server_name == ""
+    assert parse_client_hello(b"\x16\x03\x01\x00\x05garbage") is None
+    assert parse_client_hello(b"GET / HTTP/1.1\r\n") is None

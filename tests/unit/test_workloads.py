@@ -17,6 +17,7 @@ import pytest
 
 from k8snet.sandbox.apiserver import WriteOptions
 from k8snet.sandbox.controllers import pods as lifecycle
+from k8snet.sandbox.dataplane.ingress.program import entrypoints
 from k8snet.sandbox.dataplane.logs import LogBook
 from k8snet.sandbox.dataplane.model import Connection, HttpRequest
 from k8snet.sandbox.dataplane.workloads import (
@@ -85,6 +86,13 @@ def test_image_families_from_references():
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
                              "alpine", "curl", "serve_hostname", "netshoot", "httpbin", "echo-basic"}
 
+
+
+def test_traefik_entrypoints_come_from_the_container_args():
+    ports, tls = entrypoints(["--entrypoints.web.address=:8000/tcp", "--entryPoints.websecure.address=:8443/tcp",
+                              "--entrypoints.websecure.http.tls=true", "--ping=true"])
+    assert ports == {8000: "web", 8443: "websecure"} and tls == {8443}
+    assert entrypoints(["--log.level=INFO"]) == ({80: "http"}, set())
 
 def test_agnhost_defaults_from_upstream_flags():
     """netexec.go: --http-port 8080, --udp-port 8081, --sctp-port -1; serve_hostname.go: --port 9376 HTTP."""

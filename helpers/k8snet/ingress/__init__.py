@@ -14,7 +14,8 @@ Example:
 Parts: ``edge`` (where the edge listens), ``client`` (one request on a fresh connection), ``send`` (N requests
 and their attribution), ``attribution`` (Traefik's routers from the API objects, its access log), ``result``
 (rows and views), ``gateway`` (Gateway API routes in the access log, and their status), ``routing`` (the routing table), ``certs`` (the certificate summary), ``settle`` (wait until
-Traefik has loaded what was applied), ``pictures``.
+Traefik has loaded what was applied), ``pictures``, and ``traefik`` (the port of Traefik's Kubernetes providers
+that ``attribution`` turns the objects into routers with).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Two sources, both reached through the Kubernetes API only:
 
 - the objects: Ingresses, IngressClasses, Services, EndpointSlices, Middlewares, TLSOptions and the TLS Secrets,
-  turned into Traefik's routers by the provider code the sandbox runs (``k8snet.sandbox.dataplane.ingress.routes``,
-  a port of Traefik v3.7's ``loadConfigurationFromIngresses``; here it reads a store answered by the API instead
-  of the sandbox's own), and matched as Traefik's muxer matches them (``match``: rule priority, ``Host``, paths);
+  turned into Traefik's routers by a port of its Kubernetes providers (:mod:`k8snet.ingress.traefik.routes`,
+  after Traefik v3.7's ``loadConfigurationFromIngresses``; it reads a store, here one answered by the API),
+  and matched as Traefik's muxer matches them (``traefik.match``: rule priority, ``Host``, paths);
 - Traefik's access log (``kubectl logs -n traefik deploy/traefik``): its common format names, per request, the
   router that matched and the server URL the load balancer chose
   (https://doc.traefik.io/traefik/v3.7/reference/install-configuration/observability/logs-and-accesslogs/), and
@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 
 from kubernetes.client.exceptions import ApiException
 
-from ..sandbox.dataplane.ingress import config as traefik_config
-from ..sandbox.dataplane.ingress.match import canonical_host, routing_path, sanitize_path
-from ..sandbox.dataplane.ingress.routes import PROVIDER, Configuration, LBService, Router
-from ..sandbox.dataplane.ingress.routes import load as load_configuration
+from .. import traefik_config
+from .traefik.match import canonical_host, routing_path, sanitize_path
+from .traefik.routes import PROVIDER, Configuration, LBService, Router
+from .traefik.routes import load as load_configuration
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -99,7 +99,7 @@ class ApiStore:
 
 
 class ApiView:
-    """What the provider code reads as ``sb``: a store."""
+    """What the provider port (:mod:`.traefik`) reads as ``sb``: a store."""
 
     def __init__(self, cluster: Cluster):
         self.store = ApiStore(cluster)

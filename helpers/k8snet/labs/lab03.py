@@ -474,7 +474,7 @@ def _middleware_advice(cluster: Cluster, ns: str, kind: str) -> str:
 def _attached_rate(cluster: Cluster, ns: str) -> tuple[int, float] | None:
     """(burst, tokens per second) of the rateLimit attached to the payments router, from the Middleware's spec:
     how fast the bucket refills takes minutes of requests to measure, so the check reads it."""
-    from ..sandbox.dataplane.ingress.ratelimit import parse_period  # pure: Traefik's duration syntax
+    from ..ingress.traefik.durations import parse_period  # pure: Traefik's duration syntax
 
     attached = _attached(cluster, ns)
     for name, spec in _middlewares(cluster, ns).items():

@@ -18,8 +18,8 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
+from ..traefik_config import ENTRYPOINTS
 from .components.traefik import UNSUPPORTED, proxy_header
-from .dataplane.ingress.config import ENTRYPOINTS
 from .dataplane.model import Connection, NetError
 
 if TYPE_CHECKING:

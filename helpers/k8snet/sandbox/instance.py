@@ -265,7 +265,7 @@ def install_crds(sb: Sandbox) -> None:
         for doc in yaml.safe_load_all((files("k8snet.sandbox") / "crds" / name).read_text()):
             if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
                 sb.api.create(rt, "", json.loads(json.dumps(doc)), opts)  # YAML aliases become separate copies
-    from .dataplane.ingress import config
+    from .. import traefik_config as config
 
     # Traefik's GatewayClass, applied once its CRD is served (as kind applies traefik-gateway.yaml)
     classes = sb.registry.lookup("gateway.networking.k8s.io", "v1", "gatewayclasses")
@@ -275,7 +275,7 @@ def install_crds(sb: Sandbox) -> None:
 
 def install_traefik(sb: Sandbox) -> None:
     """The ingress controller the kind backend installs: Traefik in ``traefik``, the default IngressClass."""
-    from .dataplane.ingress import config
+    from .. import traefik_config as config
 
     opts = WriteOptions(field_manager="k8snet")
     rt = sb.registry.lookup

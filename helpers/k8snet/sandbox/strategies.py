@@ -74,7 +74,7 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
 
 def sandbox_warnings(rt: ResourceType, subresource: str) -> list[str]:
     """Warnings for writes the sandbox stores faithfully but whose effect it cannot produce (named, never silent)."""
-    from .dataplane.ingress.config import DIRECT_DIAL_KINDS, direct_dial_warning
+    from ..traefik_config import DIRECT_DIAL_KINDS, direct_dial_warning
 
     if not subresource and (rt.group, rt.kind) in DIRECT_DIAL_KINDS:
         return [direct_dial_warning(rt.group, rt.kind)]

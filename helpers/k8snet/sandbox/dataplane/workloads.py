@@ -1064,7 +1064,7 @@ class Workloads:
         elif program.name == "traefik":  # the real Traefik the sandbox runs answers
             real = self.dp.real_servers.get("traefik")
             if real is None:
-                from .ingress.config import UNSUPPORTED
+                from ...traefik_config import UNSUPPORTED
 
                 raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused ({UNSUPPORTED})")
             response = real(conn, req)

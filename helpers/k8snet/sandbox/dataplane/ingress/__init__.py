@@ -1,10 +1,10 @@
 """Ingress in the sandbox: what the data plane knows about the cluster's Traefik.
 
-Traefik itself is the real binary (:mod:`k8snet.sandbox.components.traefik`). What stays here: ``config`` (the
-pinned release, its objects and static arguments, shared with the kind backend), ``admission``
-(DefaultIngressClass, kube-apiserver's part), ``program`` (the Traefik container's listening ports), and the
-port of Traefik's Kubernetes providers that ``k8snet.ingress`` uses to explain where a request went
-(``routes``, ``match``, ``annotation``, ``middlewares``, ``tls``, ``schemas``).
+Traefik itself is the real binary (:mod:`k8snet.sandbox.components.traefik`), its release, objects and static
+arguments :mod:`k8snet.traefik_config` (shared with the kind backend). What stays here: ``admission``
+(DefaultIngressClass, kube-apiserver's part) and ``program`` (the Traefik container's listening ports). The
+port of Traefik's Kubernetes providers that explains where a request went is the learner side's, on both
+backends: :mod:`k8snet.ingress.traefik`.
 
 :class:`Ingress` is the data plane's view: which pods are Traefik's, and the host's way in through kind's port
 mapping onto the Traefik Service's nodePorts.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ....traefik_config import EDGE_CLIENT_IP, EDGE_NODE, LABELS, NAMESPACE, NODE_PORTS
 from ..model import Connection
-from .config import EDGE_CLIENT_IP, EDGE_NODE, LABELS, NAMESPACE, NODE_PORTS
 
 if TYPE_CHECKING:
     from ...instance import Sandbox

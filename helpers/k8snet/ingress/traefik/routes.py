@@ -1,11 +1,11 @@
 """The dynamic configuration Traefik's Kubernetes providers derive from the cluster: routers, services, TLS.
 
 A port of ``loadConfigurationFromIngresses`` (pkg/provider/kubernetes/ingress/kubernetes.go, Traefik v3.7)
-with the static options the sandbox runs (``allowEmptyServices``, ``strictPrefixMatching``, no
+with the static options both backends run (``allowEmptyServices``, ``strictPrefixMatching``, no
 ExternalName services), plus the CRD provider's Middlewares and TLSOptions
-(pkg/provider/kubernetes/crd/kubernetes.go). Every error Traefik would log about an Ingress is kept as a
-:class:`Problem`, and so is everything the sandbox does not emulate, so the ingress controller turns them
-into Warning events and the Traefik pod's log shows them.
+(pkg/provider/kubernetes/crd/kubernetes.go). It reads the objects from ``sb.store`` (``list``/``get``); the
+real Traefik does the routing, and this port tells which router and servers it chose. Every error Traefik
+would log about an Ingress is kept as a :class:`Problem`.
 
 Traefik processes an Ingress whose ``ingressClassName`` names an IngressClass with controller
 ``traefik.io/ingress-controller``, or, without a class name, whose ``kubernetes.io/ingress.class``
@@ -19,8 +19,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...traefik_config import CONTROLLER, DEFAULT_ENTRYPOINTS, INGRESS_CLASS
 from . import annotation as ann
-from .config import CONTROLLER, DEFAULT_ENTRYPOINTS, INGRESS_CLASS
 from .match import Rule, RuleError, build_rule, default_backend_rule, go_quote
 from .middlewares import MiddlewareDef, normalize
 from .middlewares import load as load_middlewares
@@ -71,14 +71,6 @@ class LBService:
     middlewares: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def balancer_key(self) -> tuple[Any, ...]:
-        """What keeps a balancer's turn order alive across reloads: the name and the servers (set once built)."""
-        key = self.__dict__.get("_balancer_key")
-        if key is None or key[0] != self.name:
-            key = self.__dict__["_balancer_key"] = (self.name, tuple((s.url, s.fenced) for s in self.servers))
-        return key
-
 
 @dataclass
 class Router:
@@ -95,10 +87,6 @@ class Router:
     service: str
     access_logs: bool = True
     backend: str = ""  # "<service>:<port>" for pictures and traces
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.name}@{PROVIDER}"
 
 
 @dataclass
@@ -158,7 +146,7 @@ def load(sb: Any) -> Configuration:
 
 def load_tls_options(sb: Any, conf: Configuration) -> dict[str, TLSOptions]:
     """buildTLSOptions: ``<ns>-<name>@kubernetescrd`` each; one named ``default`` replaces the default options."""
-    options: dict[str, TLSOptions] = {DEFAULT_OPTIONS: TLSOptions(DEFAULT_OPTIONS, fingerprint="default")}
+    options: dict[str, TLSOptions] = {DEFAULT_OPTIONS: TLSOptions(DEFAULT_OPTIONS)}
     defaults = []
     for obj in sb.store.list("tlsoptions.traefik.io"):
         meta = obj["metadata"]
@@ -173,7 +161,7 @@ def load_tls_options(sb: Any, conf: Configuration) -> dict[str, TLSOptions]:
     if len(defaults) > 1:
         # "Default TLS Options defined in multiple namespaces": dropped, and routers relying on it fail
         options[DEFAULT_OPTIONS] = TLSOptions(DEFAULT_OPTIONS, error="Default TLS Options defined in multiple "
-                                              f"namespaces: {sorted(defaults)}", fingerprint="broken")
+                                              f"namespaces: {sorted(defaults)}")
     return options
 
 

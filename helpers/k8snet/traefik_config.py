@@ -1,12 +1,13 @@
-"""The Traefik installation the sandbox emulates: its pinned release, its objects and its static configuration.
+"""The cluster's Traefik on both backends: its pinned release, its objects and its static configuration.
 
-The objects mirror the kind backend's manifest (``k8snet/kind/manifests/traefik.yaml``): namespace
-``traefik``, Deployment and LoadBalancer Service ``traefik`` (nodePorts 32080/32443, which kind maps to
-127.0.0.1:8080/8443), the default IngressClass ``traefik``. The static configuration is the Helm chart's
-defaults (traefik/traefik-helm-chart ``values.yaml``: entrypoints ``traefik`` :8080, ``web`` :8000,
-``websecure`` :8443 with TLS, ``allowEmptyServices: true``, ``publishedService``) plus two choices the
-lessons need: ``strictPrefixMatching`` (Prefix paths matched element-wise, as the Kubernetes Ingress spec
-says; https://doc.traefik.io/traefik/v3.7/reference/install-configuration/providers/kubernetes/kubernetes-ingress/)
+The sandbox creates these objects and runs the real Traefik behind them with these arguments; they mirror
+the kind backend's manifest (``k8snet/kind/manifests/traefik.yaml``): namespace ``traefik``, Deployment and
+LoadBalancer Service ``traefik`` (nodePorts 32080/32443, which kind maps to 127.0.0.1:8080/8443), the default
+IngressClass ``traefik``. The static configuration is the Helm chart's defaults (traefik/traefik-helm-chart
+``values.yaml``: entrypoints ``traefik`` :8080, ``web`` :8000, ``websecure`` :8443 with TLS,
+``allowEmptyServices: true``, ``publishedService``) plus two choices the lessons need:
+``strictPrefixMatching`` (Prefix paths matched element-wise, as the Kubernetes Ingress spec says;
+https://doc.traefik.io/traefik/v3.7/reference/install-configuration/providers/kubernetes/kubernetes-ingress/)
 and the access log in Traefik's common format.
 
 The release, its image and the edge's ports come from :mod:`k8snet.pins`, which the kind backend's
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ....pins import EDGE_HTTP_PORT, EDGE_HTTPS_PORT, EDGE_NODE_PORTS, TRAEFIK_IMAGE, TRAEFIK_VERSION
+from .pins import EDGE_HTTP_PORT, EDGE_HTTPS_PORT, EDGE_NODE_PORTS, TRAEFIK_IMAGE, TRAEFIK_VERSION
 
 NAMESPACE = "traefik"
 NAME = "traefik"

@@ -22,8 +22,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MIN_PRIORITY = -(2**31)  # math.MinInt32: the default backend's router
-
 RESERVED_ESCAPES = frozenset({"%3A", "%2F", "%3F", "%23", "%5B", "%5D", "%40", "%21", "%24", "%26", "%27", "%28",
                               "%29", "%2A", "%2B", "%2C", "%3B", "%3D", "%25"})
 """RFC 3986 reserved characters (and %): kept encoded in the routing path (mux.go reservedCharacters)."""
@@ -234,18 +232,3 @@ def routing_path(escaped_path: str) -> str | None:
         i += 3
     return out.decode("utf-8", "surrogateescape")
 
-
-# -- the Kubernetes spec, for comparison ----------------------------------------------------------
-
-
-def kubernetes_matches(path: str, path_type: str, request_path: str) -> bool:
-    """The Ingress spec's own definition (https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types).
-
-    ``Exact``: equality. ``Prefix``: every element of the path (split by ``/``, trailing slash ignored) is the
-    same element of the request path. Lessons put this next to what Traefik does.
-    """
-    if path_type == "Exact":
-        return request_path == path
-    want = [e for e in path.split("/") if e]
-    have = [e for e in request_path.split("/") if e]
-    return have[:len(want)] == want

@@ -1,4 +1,4 @@
-"""Host and path matching of the emulated Traefik, against the Kubernetes documentation's own tables.
+"""Host and path matching of the Traefik provider port, against the Kubernetes documentation's own tables.
 
 Source of the tables: https://kubernetes.io/docs/concepts/services-networking/ingress/ ("Examples" under
 "Path types", and "Hostname wildcards"). Traefik v3.7's side: pkg/provider/kubernetes/ingress/kubernetes.go
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from k8snet.sandbox.dataplane.ingress.match import (
+from k8snet.ingress.traefik.match import (
     build_rule,
     canonical_host,
     default_backend_rule,
     host_matches,
-    kubernetes_matches,
     routing_path,
     sanitize_path,
 )
@@ -47,6 +46,19 @@ MULTI = [
     (["/", "/aaa", "/aaa/bbb"], "/aaa/bbb", "/aaa/bbb"),  # "Yes, matches /aaa/bbb prefix"
     (["/", "/aaa", "/aaa/bbb"], "/ccc", "/"),  # "Yes, matches / prefix"
 ]
+
+
+def kubernetes_matches(path: str, path_type: str, request_path: str) -> bool:
+    """The Ingress spec's own definition (https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types).
+
+    ``Exact``: equality. ``Prefix``: every element of the path (split by ``/``, trailing slash ignored) is the
+    same element of the request path.
+    """
+    if path_type == "Exact":
+        return request_path == path
+    want = [e for e in path.split("/") if e]
+    have = [e for e in request_path.split("/") if e]
+    return have[:len(want)] == want
 
 
 def winner(rules: list[tuple[str, object]], host: str, path: str):
