@@ -339,16 +339,19 @@ BACKOFF_RESET = 600.0
 """A container that ran this long before it exited starts its back-off again from the first step."""
 
 
-def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: Any = None) -> None:
+def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: Any = None,
+                     killed: bool = False) -> None:
     """A container's process ended with ``code``: terminated state, then the pod's phase or a restart, as the
     kubelet decides by ``restartPolicy`` (Never: Completed/Error; OnFailure: restart unless 0; Always: restart),
     with the crash back-off (``CrashLoopBackOff``) between restarts. An init container that succeeds lets the
-    next one start (then the app containers); a sidecar restarts whatever the pod's policy."""
+    next one start (then the app containers); a sidecar restarts whatever the pod's policy. A container the
+    kubelet ``killed`` for a failed probe restarts unless the policy is Never, whatever its exit code
+    (kuberuntime_manager.go computePodActions: shouldRestartOnFailure)."""
     live = _live_container(sb, pod, container)
     if live is None:
         return
     new, cs = live
-    meta, status, now = new["metadata"], new["status"], sb.api.now()
+    meta, now = new["metadata"], sb.api.now()
     running = (cs.get("state") or {}).get("running") or {}
     started = running.get("startedAt", now)
     failed_to_start = result is not None and type(result).__name__ == "ExecStartFailure"
@@ -363,12 +366,13 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
     init = [c["name"] for c in new["spec"].get("initContainers") or []]
     sidecar = _is_sidecar(new, container)
     policy = new["spec"].get("restartPolicy", "Always")
-    restart = sidecar or policy == "Always" or (policy == "OnFailure" and code != 0)
+    restart = sidecar or policy == "Always" or (policy == "OnFailure" and (code != 0 or killed))
     if container in init and not sidecar:
         restart = code != 0 and policy != "Never"  # an init container that failed is retried, one that ran is done
     cs.update({"ready": False, "started": False})
     node = new["spec"].get("nodeName", "")
     path = f"spec.{'initContainers' if container in init else 'containers'}{{{container}}}"
+    delay = 0.0
     if restart:
         failures = sb.dataplane.processes.failures
         key = (meta.get("uid", ""), container)
@@ -385,9 +389,19 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
                    "kubelet", "Warning", host=node, field_path=path)
         else:
             cs["state"] = {"terminated": terminated}
-        asyncio.get_running_loop().call_later(max(delay, 0.5), restart_container, sb, pod, container)
     else:
         cs["state"] = {"terminated": terminated}
+    try:
+        _settle_exit(sb, new, cs, container, code, restart, init, sidecar, now)
+    finally:
+        if restart:  # after the exit is written: the restart writes the container's next state
+            _later(max(delay, 0.5), restart_container, sb, pod, container)
+
+
+def _settle_exit(sb: Sandbox, new: Pod, cs: dict[str, Any], container: str, code: int, restart: bool,
+                 init: list[str], sidecar: bool, now: str) -> None:
+    """Write the exit: an init container's outcome, or the pod's phase once every container has ended."""
+    status = new["status"]
     if container in init and not sidecar:
         if code == 0:
             cs["ready"] = True  # a completed init container counts as ready (kubelet: initContainerStatuses)
@@ -406,6 +420,15 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
     else:
         _not_ready(status, now)
     write_status(sb, new)
+
+
+def _later(delay: float, fn: Any, *args: Any) -> None:
+    """Call ``fn`` after ``delay`` seconds on the sandbox's loop; at once where no loop runs (a synchronous
+    test drives the kubelet by hand)."""
+    try:
+        asyncio.get_running_loop().call_later(delay, fn, *args)
+    except RuntimeError:
+        fn(*args)
 
 
 def _live_container(sb: Sandbox, pod: Pod, container: str) -> tuple[Pod, dict[str, Any]] | None:
@@ -507,6 +530,7 @@ class Prober:
         workers = self._workers(pod)
         new = copy.deepcopy(pod)
         statuses = {cs["name"]: cs for cs in new["status"].get("containerStatuses") or []}
+        kills: list[tuple[dict[str, Any], ProbeWorker]] = []
         for w in workers.values():
             cs = statuses.get(w.container)
             running = ((cs or {}).get("state") or {}).get("running")
@@ -537,12 +561,14 @@ class Prober:
             w.result = ok
             if not ok and w.kind in ("Liveness", "Startup"):
                 w.on_hold, w.run = True, 0
-                self._restart(new, cs, w.kind)
+                kills.append((cs, w))
             elif ok and w.kind == "Startup":
                 cs["started"] = True
         self._readiness(new, workers)
         if new["status"] != pod["status"]:
             write_status(sb, new)
+        for cs, w in kills:  # after the write: the kill writes the container's end itself
+            self._kill(new, cs, w)
         if any(w.pending is not None for w in workers.values()):
             return 0.05  # an exec probe is running: look for its result soon
         pending = [w.due for w in workers.values() if not w.on_hold]
@@ -673,29 +699,25 @@ class Prober:
         cidr = (node.get("spec") or {}).get("podCIDR")
         return str(ipaddress.ip_network(cidr)[1]) if cidr else node_ip(self.sb, pod["spec"].get("nodeName", ""))
 
-    def _restart(self, pod: Pod, cs: dict[str, Any], kind: str) -> None:
-        """Kill the container that failed its liveness/startup probe and start it again (fresh files, log)."""
-        name, node, now = cs["name"], pod["spec"].get("nodeName", ""), self.sb.api.now()
-        path = f"spec.containers{{{name}}}"
-        record(self.sb, pod, "Killing", f"Container {name} failed {kind.lower()} probe, will be restarted",
-               "kubelet", host=node, field_path=path)
-        code = self.sb.dataplane.workloads.program(pod, name).sigterm_exit
-        running = (cs.get("state") or {}).get("running") or {}
-        cs["lastState"] = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                                          "startedAt": running.get("startedAt"), "finishedAt": now,
-                                          "containerID": cs.get("containerID")}}
-        cs["restartCount"] = cs.get("restartCount", 0) + 1
-        digest = hashlib.sha256(f"{pod['metadata'].get('uid')}/{name}/{cs['restartCount']}".encode()).hexdigest()
-        cs["containerID"] = "containerd://" + digest
-        cs["state"] = {"running": {"startedAt": now}}
-        spec = next(c for c in pod["spec"]["containers"] if c["name"] == name)
-        cs["started"] = not spec.get("startupProbe")
-        image = spec["image"]
-        record(self.sb, pod, "Pulled", f'Container image "{image}" already present on machine', "kubelet",
-               host=node, field_path=path)
-        record(self.sb, pod, "Created", f"Created container: {name}", "kubelet", host=node, field_path=path)
-        record(self.sb, pod, "Started", f"Started container {name}", "kubelet", host=node, field_path=path)
-        self.sb.dataplane.workloads.on_container_restarted(pod, name)
+    def _kill(self, pod: Pod, cs: dict[str, Any], w: ProbeWorker) -> None:
+        """Stop the container that failed its liveness/startup probe (kuberuntime_manager.go computePodActions,
+        killContainer): a ``Killing`` event that says whether it will be restarted, SIGTERM, and SIGKILL at the
+        end of the grace period (the probe's ``terminationGracePeriodSeconds``, else the pod's) for a program
+        that does not exit on SIGTERM (exit code 137). Its exit then goes the way of any exit: restarted unless
+        ``restartPolicy`` is Never, with the crash back-off from the second time on (doBackOff)."""
+        name, node = cs["name"], pod["spec"].get("nodeName", "")
+        restart = pod["spec"].get("restartPolicy", "Always") != "Never"
+        message = f"Container {name} failed {w.kind.lower()} probe" + (", will be restarted" if restart else "")
+        record(self.sb, pod, "Killing", message, "kubelet", host=node, field_path=f"spec.containers{{{name}}}")
+        code = self.sb.dataplane.workloads.sigterm_exit(pod, name)
+        grace = w.spec.get("terminationGracePeriodSeconds")
+        grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace)
+        _later(grace if code == 137 else 0.0, self._killed, pod, name, code)
+
+    def _killed(self, pod: Pod, container: str, code: int) -> None:
+        """The stopped container's process has ended: record its exit."""
+        self.sb.dataplane.workloads.on_container_killed(pod, container)
+        container_exited(self.sb, pod, container, code, killed=True)
 
     def _unhealthy(self, pod: Pod, container: str, message: str) -> None:
         """A Warning Unhealthy event; a repeat bumps its count, as client-go's event correlator does."""

@@ -88,6 +88,11 @@ class Processes:
         if watcher in watchers:
             watchers.remove(watcher)
 
+    def alive(self, pod: Pod, container: str) -> bool:
+        """Whether the container's own command runs as a process here (and has not ended)."""
+        task = self._tasks.get((pod["metadata"].get("uid", ""), container))
+        return task is not None and not task.done()
+
     def running(self) -> int:
         return sum(1 for t in self._tasks.values() if not t.done())
 

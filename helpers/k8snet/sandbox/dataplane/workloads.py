@@ -834,6 +834,21 @@ class Workloads:
         """The kubelet started one container (an init container or a sidecar)."""
         self._start(pod, container)
 
+    def sigterm_exit(self, pod: Pod, container: str) -> int:
+        """The exit code the container ends with when the kubelet stops it: its program's; a command run as a
+        process is PID 1 of its container, which the kernel spares SIGTERM unless it handles it (a shell, sleep,
+        tail), so it is killed at the end of the grace period: 128 + SIGKILL."""
+        if self.dp.processes.alive(pod, container):
+            return 137
+        return self.program(pod, container).sigterm_exit
+
+    def on_container_killed(self, pod: Pod, container: str) -> None:
+        """The kubelet stopped the container: its process ends and its program no longer answers."""
+        uid = pod["metadata"].get("uid", "")
+        self.dp.processes.stop((uid, container))
+        self._started.discard((uid, container))
+        self.dp.logs.close_line(uid, container)
+
     def on_container_restarted(self, pod: Pod, container: str) -> None:
         """A restarted container gets a fresh writable layer and prints its startup lines again."""
         uid = pod["metadata"].get("uid", "")
