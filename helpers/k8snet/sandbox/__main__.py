@@ -37,6 +37,9 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         print(f"k8snet-sandbox-busy: {exc}", file=sys.stderr, flush=True)
         return SERVER_BUSY
     token = (state / "token").read_text().strip()
+    from . import celrules
+
+    celrules.GRAMMAR_CACHE = state / "cel-grammar.cache"  # private, as the rest of the state directory
     sandbox = Sandbox(state, seed=seed)
     _, crt, key = pki.ensure(state)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
