@@ -63,6 +63,11 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         await shutdown(sandbox, runner)
         sandbox.close()
         return EDGE_PORT_BUSY
+    from .hostports import NodePorts
+
+    node_ports = NodePorts(sandbox)
+    node_ports.start()
+    sandbox.host_ports = node_ports
     write_atomic(state / "ready.json", json.dumps({"port": bound, "pid": os.getpid(),
                                                    "edge": {"http": edge_http, "https": edge_https}}))
     stop = asyncio.Event()
@@ -70,6 +75,7 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await node_ports.stop()
     await edge.stop()
     if traefik is not None and bridge is not None:
         await traefik.stop()

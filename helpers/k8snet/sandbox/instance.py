@@ -63,6 +63,8 @@ class Sandbox:
         self.real_servers: dict[str, Any] = {}
         """Real components the sandbox process runs, by the program name they stand behind (``traefik``)."""
         self._node_load: dict[str, int] | None = None
+        self.host_ports: Any = None
+        """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
         self.store.subscribe(self._on_pod_event)
 
     @property
@@ -143,7 +145,8 @@ class Sandbox:
                 "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
                                                    for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
-                {"fileSystems": 0, "fileSystemBytes": 0}}
+                {"fileSystems": 0, "fileSystemBytes": 0},
+                "nodePorts": self.host_ports.status() if self.host_ports is not None else None}
 
     # -- services for controllers ------------------------------------------------------
 
