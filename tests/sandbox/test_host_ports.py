@@ -56,7 +56,7 @@ def test_a_nodeport_and_a_loadbalancer_answer_on_loopback_at_their_node_ports(sa
     for name, kind in (("np", "NodePort"), ("lb", "LoadBalancer")):
         port = free_node_port()
         sandbox.kubectl("apply", "-n", ns, "-f", "-", input=service(name, kind, port))
-        wait_for(lambda port=port: listening(sandbox).get(str(port)) == f"{ns}/{name}", what="the listener")
+        wait_for(lambda port=port, name=name: listening(sandbox).get(str(port)) == f"{ns}/{name}", what="the listener")
         first = wait_for(lambda port=port: answers(port, "/hostname"), what=f"127.0.0.1:{port}")
         seen = {first} | {get(port, "/hostname") for _ in range(12)}
         assert seen <= pods and len(seen) == 2  # kube-proxy chose among both pods
