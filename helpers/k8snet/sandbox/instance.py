@@ -18,7 +18,7 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
+from .controllers import Manager, crds, daemonsets, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
@@ -63,6 +63,7 @@ class Sandbox:
         self.real_servers: dict[str, Any] = {}
         """Real components the sandbox process runs, by the program name they stand behind (``traefik``)."""
         self._node_load: dict[str, int] | None = None
+        self._daemon_load: dict[str, int] = {}
         self.store.subscribe(self._on_pod_event)
 
     @property
@@ -95,6 +96,7 @@ class Sandbox:
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
+                                      daemonsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self)])
         self.manager.start()
@@ -150,10 +152,16 @@ class Sandbox:
     def pods_per_node(self) -> dict[str, int]:
         """Pods bound to each node that still hold it (not Succeeded or Failed), for the scheduler."""
         if self._node_load is None:
-            self._node_load = {}
+            self._node_load, self._daemon_load = {}, {}
             for pod in self.store.list("pods"):
                 self._count_pod(pod, +1)
         return self._node_load
+
+    def spread_load(self) -> dict[str, int]:
+        """The load the scheduler spreads pods by: :meth:`pods_per_node` without DaemonSet pods, which stand
+        one on every node they may run on (so they move no choice between workers, whenever they start)."""
+        load = self.pods_per_node()
+        return {node: n - self._daemon_load.get(node, 0) for node, n in load.items()}
 
     def _count_pod(self, pod: dict[str, Any] | None, delta: int) -> None:
         if not pod or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -161,6 +169,9 @@ class Sandbox:
         node = (pod.get("spec") or {}).get("nodeName")
         if node and self._node_load is not None:
             self._node_load[node] = self._node_load.get(node, 0) + delta
+            if any(r.get("kind") == "DaemonSet" and r.get("controller")
+                   for r in pod["metadata"].get("ownerReferences") or []):
+                self._daemon_load[node] = self._daemon_load.get(node, 0) + delta
 
     def _on_pod_event(self, event: Any) -> None:
         if event.resource == "pods":
