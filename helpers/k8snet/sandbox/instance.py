@@ -18,7 +18,19 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .clock import Clock
-from .controllers import Manager, crds, daemonsets, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
+from .controllers import (
+    Manager,
+    crds,
+    daemonsets,
+    deployments,
+    endpoints,
+    gc,
+    jobs,
+    namespaces,
+    pods,
+    replicasets,
+    statefulsets,
+)
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
@@ -96,7 +108,7 @@ class Sandbox:
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
-                                      daemonsets.controller(self),
+                                      daemonsets.controller(self), statefulsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self)])
         self.manager.start()

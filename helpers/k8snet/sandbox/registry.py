@@ -163,7 +163,7 @@ def builtin() -> Registry:
         ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), categories=("all",),
                      subresources=("status",)),
         ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
-                     verbs=READ_VERBS),
+                     subresources=("status", "scale")),
         # the DaemonSet and StatefulSet controllers' history, which kubectl rollout history|undo reads
         ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision"),
     ]
