@@ -25,6 +25,8 @@ Obj = dict[str, Any]
 DEFAULT_TOLERATION_SECONDS = 300
 CLIENT_IP_AFFINITY_SECONDS = 10800  # v1.DefaultClientIPServiceAffinitySeconds
 DEFAULT_MODE = 420  # 0644, the default mode of secret/configMap/downwardAPI/projected volumes
+SYSTEM_PRIORITIES = {"system-cluster-critical": 2000000000, "system-node-critical": 2000001000}
+"""The PriorityClasses every cluster has (pkg/apis/scheduling SystemPriorityClasses)."""
 
 
 def _set(obj: Obj, key: str, value: Any) -> None:
@@ -165,8 +167,8 @@ def default_pod(obj: Obj) -> None:
                         port["hostPort"] = port.get("containerPort")
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     spec["serviceAccountName"] = spec["serviceAccount"] = account
-    if spec.get("priority") is None:
-        spec["priority"] = 0
+    if spec.get("priority") is None:  # Priority admission: the built-in classes, else no class (0)
+        spec["priority"] = SYSTEM_PRIORITIES.get(spec.get("priorityClassName") or "", 0)
     _set(spec, "preemptionPolicy", "PreemptLowerPriority")
     tolerations = spec.get("tolerations") or []
     for taint in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
