@@ -950,17 +950,20 @@ def _nonnegative(spec: dict[str, Any], key: str, path: str) -> list[Cause]:
     return []
 
 
+def _required_selector(selector: dict[str, Any] | None, kind: str) -> list[Cause]:
+    """``spec.selector`` is required, a valid label selector, and not empty."""
+    if selector is None:
+        return [required("spec.selector")]
+    out = validate_label_selector(selector, "spec.selector")
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        out.append(invalid_value("spec.selector", go_label_selector(selector), f"empty selector is invalid for {kind}"))
+    return out
+
+
 def _validate_selector_and_template(spec: dict[str, Any], kind: str) -> list[Cause]:
     """Selector required and non-empty; ValidatePodTemplateSpecForReplicaSet."""
-    out: list[Cause] = []
     selector = spec.get("selector")
-    if selector is None:
-        out.append(required("spec.selector"))
-    else:
-        out += validate_label_selector(selector, "spec.selector")
-        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            out.append(invalid_value("spec.selector", go_label_selector(selector),
-                                     f"empty selector is invalid for {kind}"))
+    out = _required_selector(selector, kind)
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels")
     matched = selector_matches(selector, labels)
@@ -1176,13 +1179,7 @@ def _validate_stateful_set(obj: dict[str, Any], old: dict[str, Any] | None) -> l
     out += _nonnegative(spec, "replicas", "spec")
     out += _nonnegative(spec, "minReadySeconds", "spec")
     selector = spec.get("selector")
-    if selector is None:
-        out.append(required("spec.selector"))
-    else:
-        out += validate_label_selector(selector, "spec.selector")
-        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            out.append(invalid_value("spec.selector", go_label_selector(selector),
-                                     "empty selector is invalid for statefulset"))
+    out += _required_selector(selector, "statefulset")
     template = spec.get("template") or {}
     meta = template.get("metadata") or {}
     if selector and (selector.get("matchLabels") or selector.get("matchExpressions")) and \
