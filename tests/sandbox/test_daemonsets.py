@@ -101,6 +101,22 @@ def test_rolling_update_history_and_undo(sandbox, ns):
     assert {p["metadata"]["labels"]["pod-template-generation"] for p in pods_of(sandbox, ns)} == {"3"}
 
 
+def test_max_surge_starts_the_new_pod_before_the_old_one_goes(sandbox, ns):
+    """update.go rollingUpdate with maxSurge: a node runs its new pod beside the old one until the new one is
+    available, so each node's update begins with a create (with maxUnavailable, with a delete)."""
+    sandbox.kubectl("apply", "-f", "-", input=daemonset(
+        ns, spec="  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}"))
+    sandbox.kubectl("-n", ns, "rollout", "status", "ds/agent", "--timeout=30s")
+    sandbox.kubectl("-n", ns, "set", "image", "ds/agent", "agent=registry.k8s.io/e2e-test-images/agnhost:2.53")
+    sandbox.kubectl("-n", ns, "rollout", "status", "ds/agent", "--timeout=60s")
+    assert {p["spec"]["containers"][0]["image"] for p in pods_of(sandbox, ns)} == {
+        "registry.k8s.io/e2e-test-images/agnhost:2.53"}
+    assert len(pods_of(sandbox, ns)) == 2
+    events = sandbox.kubectl_json("-n", ns, "get", "events", "--field-selector", "involvedObject.kind=DaemonSet")
+    reasons = [e["reason"] for e in sorted(events["items"], key=lambda e: e["metadata"]["name"])]
+    assert reasons[2:] == ["SuccessfulCreate", "SuccessfulDelete", "SuccessfulCreate", "SuccessfulDelete"]
+
+
 def test_on_delete_replaces_only_the_pods_deleted(sandbox, ns):
     sandbox.kubectl("apply", "-f", "-", input=daemonset(ns, spec="  updateStrategy: {type: OnDelete}"))
     wait_for(lambda: len(pods_of(sandbox, ns)) == 2, what="two daemon pods")

@@ -206,7 +206,7 @@ class DaemonSync:
                         delete.append(pod)
                     else:
                         running.append(pod)
-                delete += sorted(running, key=creation_order)[1:]  # the oldest stays
+                delete += self.excess(sorted(running, key=creation_order))
             elif pods:
                 delete += pods
         # getUnscheduledPodsWithoutNode: pods meant for a node that no longer exists never get scheduled
@@ -214,6 +214,26 @@ class DaemonSync:
             if node_name not in names:
                 delete += [p for p in pods if not p["spec"].get("nodeName")]
         self.sync_nodes(delete, create)
+
+    def excess(self, running: list[Obj]) -> list[Obj]:
+        """The node's pods (oldest first) beyond the one it keeps: the oldest, or while surging the oldest old and
+        the oldest new pod, until the new one is available (or the old one is not ready)."""
+        if not self.allows_surge():
+            return running[1:]
+        new = next((p for p in running if (p["metadata"].get("labels") or {}).get(HASH_LABEL) == self.hash), None)
+        old = next((p for p in running if (p["metadata"].get("labels") or {}).get(HASH_LABEL) != self.hash), None)
+        out = [p for p in running if p is not new and p is not old]
+        if new is not None and old is not None and (not is_ready(old) or is_available(
+                new, self.ds["spec"].get("minReadySeconds", 0), self.sb.clock.now())):
+            out.append(old)
+        return out
+
+    def allows_surge(self) -> bool:
+        """util.AllowsSurge: a RollingUpdate whose maxSurge comes to more than zero."""
+        strategy = self.ds["spec"].get("updateStrategy") or {}
+        if (strategy.get("type") or "RollingUpdate") != "RollingUpdate":
+            return False
+        return resolve((strategy.get("rollingUpdate") or {}).get("maxSurge", 0), 1, True) != 0
 
     def sync_nodes(self, delete: list[Obj], create: list[str]) -> None:
         template = copy.deepcopy(self.ds["spec"]["template"])
