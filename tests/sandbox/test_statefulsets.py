@@ -134,7 +134,7 @@ def test_rolling_update_history_and_undo(sandbox, ns):
     first = sandbox.kubectl_json("-n", ns, "get", "sts", "web")["status"]["currentRevision"]
     sandbox.kubectl("-n", ns, "set", "image", "sts/web", f"web={AGNHOST_253}")
     out = sandbox.kubectl("-n", ns, "rollout", "status", "sts/web", "--timeout=60s").stdout
-    assert "Waiting for partitioned roll out to finish: 0 out of 3 new pods have been updated..." in out
+    assert out.rstrip().endswith("partitioned roll out complete: 3 new pods have been updated...")
     assert {p["spec"]["containers"][0]["image"] for p in pods_of(sandbox, ns).values()} == {AGNHOST_253}
     sts = sandbox.kubectl_json("-n", ns, "get", "sts", "web")
     assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"] != first
