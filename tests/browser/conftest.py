@@ -123,11 +123,12 @@ def settings(base: Path) -> Path:
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """``make lab`` on the session's private sandbox (reset with seed 0), stopped with its kernels afterwards."""
     require_browser()  # before the sandbox starts: a skip costs nothing
-    request.getfixturevalue("sandbox").reset()
+    sandbox = request.getfixturevalue("sandbox")
+    sandbox.reset()
     base = tmp_path_factory.mktemp("jupyterlab")
     port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("K8SNET_BACKEND", "BACKEND", "LAB_ARGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    # MAKEFLAGS stays: it carries a `make test VENV=...` to this `make lab`, as test_make_lab.py's does
+    env = {k: v for k, v in os.environ.items() if k not in ("K8SNET_BACKEND", "BACKEND", "LAB_ARGS")}
     env.update(
         K8SNET_PROGRESS="1",  # nbval turns progress bars off in this process; the browser should see them
         K8SNET_EDGE_HTTP_PORT="0", K8SNET_EDGE_HTTPS_PORT="0",
@@ -155,6 +156,8 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             if time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not answer on {running.url} within 180 s:\n{running.output()}")
             time.sleep(0.5)
+        assert f"running at {sandbox.running.server} " in running.output(), (
+            f"make lab's `k8snet sandbox up` did not find the test's sandbox:\n{running.output()}")
         yield running
     finally:
         stop(running)
