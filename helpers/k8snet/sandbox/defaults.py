@@ -379,6 +379,15 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
 """(group, kind) → defaulting function. Kinds without an entry (ConfigMap, Ingress) have no visible defaults."""
 
 
+def _rbac_defaulters() -> dict[tuple[str, str], Defaulter]:
+    from .auth.kinds import DEFAULTERS as rbac
+
+    return rbac
+
+
+DEFAULTERS.update(_rbac_defaulters())  # RoleBinding, ClusterRoleBinding (pkg/apis/rbac/v1/defaults.go)
+
+
 def apply_defaults(rt: ResourceType, obj: Obj) -> None:
     """Apply the API server's defaults for ``rt`` to ``obj`` in place (idempotent)."""
     fn = DEFAULTERS.get((rt.group, rt.kind))

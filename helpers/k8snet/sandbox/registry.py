@@ -124,7 +124,7 @@ def kube_aware_key(version: str) -> tuple:
 
 
 def builtin() -> Registry:
-    """The built-in resources of the lessons (core, apps, discovery, networking)."""
+    """The built-in resources of the lessons (core, apps, discovery, networking, RBAC)."""
     r = Registry()
     core = [
         ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
@@ -182,12 +182,17 @@ def builtin() -> Registry:
     apiextensions = [ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                                   namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
                                   subresources=("status",))]
+    # RBAC as kube-apiserver serves it (pkg/registry/rbac): no short names, no subresources
+    rbac = [ResourceType("rbac.authorization.k8s.io", "v1", plural, kind, namespaced=namespaced)
+            for plural, kind, namespaced in (("clusterrolebindings", "ClusterRoleBinding", False),
+                                             ("clusterroles", "ClusterRole", False),
+                                             ("rolebindings", "RoleBinding", True), ("roles", "Role", True))]
     # kubectl auth can-i / whoami: create-only reviews, answered and never stored (reviews.py)
     reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
                for plural, kind in (("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
                                     ("selfsubjectrulesreviews", "SelfSubjectRulesReview"))]
     reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                                 namespaced=False, verbs=("create",)))
-    for rt in core + apps + batch + networking + coordination + apiextensions + reviews:
+    for rt in core + apps + batch + networking + coordination + apiextensions + rbac + reviews:
         r.add(rt)
     return r

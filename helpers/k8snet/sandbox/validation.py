@@ -1467,6 +1467,15 @@ NAME_VALIDATORS: dict[tuple[str, str], NameFn] = {
 """metadata.name rules that differ from the default DNS-1123 subdomain."""
 
 
+def kind_validators(group: str, kind: str) -> tuple[Validator | None, NameFn]:
+    """A kind's validator and metadata.name rule; the RBAC kinds' live next to the authorizer (auth/kinds.py)."""
+    if group == "rbac.authorization.k8s.io":
+        from .auth import kinds
+
+        return kinds.VALIDATORS.get((group, kind)), kinds.path_segment_name
+    return VALIDATORS.get((group, kind)), NAME_VALIDATORS.get((group, kind), is_dns1123_subdomain)
+
+
 def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, schemas: SchemaSet) -> None:
     """Run kube-apiserver's create (``old`` None) or update validation; raise 422 Invalid with every cause.
 
@@ -1479,9 +1488,8 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, 
     causes: list[Cause] = []
     if old is not None:
         causes += validate_object_meta_update(meta, old.get("metadata") or {})
-    name_fn = NAME_VALIDATORS.get((rt.group, rt.kind), is_dns1123_subdomain)
+    fn, name_fn = kind_validators(rt.group, rt.kind)
     causes += validate_object_meta(meta, rt.namespaced, name_fn)
-    fn = VALIDATORS.get((rt.group, rt.kind))
     if fn is not None:
         causes += fn(obj, old)
     if causes:
@@ -1845,7 +1853,7 @@ def object_meta_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any
     causes: list[Cause] = []
     if old is not None:
         causes += validate_object_meta_update(meta, old.get("metadata") or {})
-    name_fn = NAME_VALIDATORS.get((rt.group, rt.kind), is_dns1123_subdomain)
+    _, name_fn = kind_validators(rt.group, rt.kind)
     return causes + validate_object_meta(meta, rt.namespaced, name_fn)
 
 
