@@ -156,3 +156,64 @@ def test_the_python_client_reads_rbac_objects(sandbox, ns):
     assert binding.role_ref.name == "secret-reader" and [s.kind for s in binding.subjects] == \
         ["ServiceAccount", "User", "Group"]
     assert [r.resources for r in rbac.read_namespaced_role("secret-reader", ns).rules] == [["secrets"]]
+
+
+# -- the default roles and bindings, and aggregation ----------------------------------------------
+
+
+def test_bootstrap_policy_creates_the_default_roles_and_bindings(sandbox):
+    """bootstrappolicy/testdata/cluster-roles.yaml and cluster-role-bindings.yaml, plus kubeadm's binding of its
+    admin group to cluster-admin."""
+    roles = set(sandbox.kubectl("get", "clusterroles", "-o", "name").stdout.split())
+    assert {f"clusterrole.rbac.authorization.k8s.io/{n}" for n in (
+        "admin", "edit", "view", "cluster-admin", "system:basic-user", "system:discovery",
+        "system:public-info-viewer", "system:aggregate-to-view", "system:node", "system:coredns")} <= roles
+    admin = sandbox.kubectl_json("get", "clusterrole", "cluster-admin")
+    assert admin["metadata"]["labels"] == {"kubernetes.io/bootstrapping": "rbac-defaults"}
+    assert admin["metadata"]["annotations"] == {"rbac.authorization.kubernetes.io/autoupdate": "true"}
+    assert admin["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                              {"nonResourceURLs": ["*"], "verbs": ["*"]}]
+    binding = sandbox.kubectl_json("get", "clusterrolebinding", "kubeadm:cluster-admins")
+    assert binding["roleRef"]["name"] == "cluster-admin"
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                    "name": "kubeadm:cluster-admins"}]
+    out = sandbox.kubectl("get", "clusterrolebinding", "system:public-info-viewer", "-o", "wide").stdout
+    assert "ClusterRole/system:public-info-viewer" in out and "system:authenticated, system:unauthenticated" in out
+
+
+def test_aggregation_gives_view_edit_and_admin_their_rules(sandbox):
+    """clusterroleaggregation_controller.go: view holds system:aggregate-to-view's rules; edit adds view's (view is
+    labelled aggregate-to-edit); admin adds edit's; the controller applies them as its own field manager."""
+    def rules(name: str) -> list[dict]:
+        return sandbox.kubectl_json("get", "clusterrole", name).get("rules") or []
+
+    view = rules("view")
+    assert view == rules("system:aggregate-to-view")
+    edit, admin = rules("edit"), rules("admin")
+    assert all(r in edit for r in view) and all(r in edit for r in rules("system:aggregate-to-edit"))
+    assert all(r in admin for r in edit) and all(r in admin for r in rules("system:aggregate-to-admin"))
+    fields = sandbox.kubectl_json("get", "clusterrole", "view", "--show-managed-fields")["metadata"]["managedFields"]
+    assert {(f["manager"], f["operation"]) for f in fields} >= {("clusterrole-aggregation-controller", "Apply")}
+
+
+def test_a_role_labelled_aggregate_to_view_joins_view_edit_and_admin(sandbox):
+    from tests.conftest import wait_for
+
+    role = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: t-widgets-view
+  labels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+rules:
+- {apiGroups: [example.com], resources: [widgets], verbs: [get, list, watch]}
+"""
+    rule = {"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list", "watch"]}
+    sandbox.kubectl("apply", "-f", "-", input=role)
+    try:
+        for name in ("view", "edit", "admin"):
+            wait_for(lambda n=name: rule in (sandbox.kubectl_json("get", "clusterrole", n).get("rules") or []),
+                     what=f"{name} to aggregate t-widgets-view")
+    finally:
+        sandbox.kubectl("delete", "clusterrole", "t-widgets-view")
+    wait_for(lambda: rule not in (sandbox.kubectl_json("get", "clusterrole", "admin").get("rules") or []),
+             what="admin to drop the deleted role's rule")

@@ -17,8 +17,9 @@ from aiohttp import web
 
 from . import strategies
 from .apiserver import Api, WriteOptions
+from .auth import policy
 from .clock import Clock
-from .controllers import Manager, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
+from .controllers import Manager, clusterroles, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
@@ -93,10 +94,13 @@ class Sandbox:
             with self.store.batch():
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
+        with self.store.batch():
+            policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
-                                      endpoints.controller(self), crds.controller(self)])
+                                      endpoints.controller(self), crds.controller(self),
+                                      clusterroles.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
