@@ -217,3 +217,185 @@ rules:
         sandbox.kubectl("delete", "clusterrole", "t-widgets-view")
     wait_for(lambda: rule not in (sandbox.kubectl_json("get", "clusterrole", "admin").get("rules") or []),
              what="admin to drop the deleted role's rule")
+
+
+# -- the authorizer (rbac.go, rule.go, evaluation_helpers.go) and impersonation (impersonation.go) ---------------
+
+
+def raw(sandbox, method: str, path: str, body: dict | None = None, token: str | None = None,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None) -> tuple[int, bytes, dict]:
+    """One HTTPS request with the given bearer token (the admin's by default) and extra headers."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from k8snet.sandbox import process
+
+    url = urlsplit(sandbox.running.server)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, context=process._tls(sandbox.running.state),
+                                       timeout=30)
+    data = json.dumps(body).encode() if body is not None else None
+    conn.putrequest(method, path)
+    conn.putheader("Authorization", f"Bearer {token or sandbox.running.token}")
+    if data is not None:
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(len(data)))
+    for key, value in (headers.items() if isinstance(headers, dict) else headers or []):
+        conn.putheader(key, value)
+    conn.endheaders(data)
+    resp = conn.getresponse()
+    out = resp.status, resp.read(), dict(resp.getheaders())
+    conn.close()
+    return out
+
+
+def can_i(sandbox, *args: str) -> str:
+    return sandbox.kubectl("auth", "can-i", *args, check=False).stdout.strip()
+
+
+def web_account(sandbox, ns: str) -> str:
+    sandbox.kubectl("create", "serviceaccount", "web", "-n", ns)
+    return f"--as=system:serviceaccount:{ns}:web"
+
+
+def test_can_i_says_no_then_yes_after_a_role_and_rolebinding(sandbox, ns):
+    """The certificates lesson's question: who may read a Secret. kubectl sends a SelfSubjectAccessReview with
+    Impersonate-User; RBAC allows it once a RoleBinding grants a Role with the rule."""
+    who = web_account(sandbox, ns)
+    assert can_i(sandbox, "get", "secrets", who, "-n", ns) == "no"
+    sandbox.kubectl("apply", "-f", "-", input=ROLE.format(ns=ns) + "---\n" + BINDING.format(ns=ns))
+    assert can_i(sandbox, "get", "secrets", who, "-n", ns) == "yes"
+    assert can_i(sandbox, "delete", "secrets", who, "-n", ns) == "no"
+    assert can_i(sandbox, "get", "secrets", who, "-n", "default") == "no"  # a RoleBinding holds in its namespace
+
+
+def test_the_allowing_binding_is_the_reason(sandbox, ns):
+    """rule.go roleBindingDescriber: ``RoleBinding "NAME/NS" of Role "R" to ServiceAccount "NAME/NS"``."""
+    web_account(sandbox, ns)
+    sandbox.kubectl("apply", "-f", "-", input=ROLE.format(ns=ns) + "---\n" + BINDING.format(ns=ns))
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+              "spec": {"resourceAttributes": {"namespace": ns, "verb": "get", "resource": "secrets"}}}
+    code, body, _ = raw(sandbox, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
+                        headers={"Impersonate-User": f"system:serviceaccount:{ns}:web"})
+    assert code == 201
+    assert json.loads(body)["status"] == {"allowed": True, "reason": f'RBAC: allowed by RoleBinding "read-secrets/{ns}" '
+                                          f'of Role "secret-reader" to ServiceAccount "web/{ns}"'}
+    code, body, _ = raw(sandbox, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
+    assert json.loads(body)["status"]["reason"] == ('RBAC: allowed by ClusterRoleBinding "kubeadm:cluster-admins" of '
+                                                    'ClusterRole "cluster-admin" to Group "kubeadm:cluster-admins"')
+
+
+def test_a_denied_request_is_kube_apiservers_403_byte_for_byte(sandbox, ns):
+    """responsewriters.Forbidden and forbiddenMessage: the Status JSON, its reason and its details."""
+    code, body, headers = raw(sandbox, "GET", f"/api/v1/namespaces/{ns}/pods",
+                              headers={"Impersonate-User": f"system:serviceaccount:{ns}:web"})
+    assert code == 403 and headers["Content-Type"] == "application/json"
+    assert body == ('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is '
+                    f'forbidden: User \\"system:serviceaccount:{ns}:web\\" cannot list resource \\"pods\\" in API '
+                    f'group \\"\\" in the namespace \\"{ns}\\"","reason":"Forbidden","details":{{"kind":"pods"}},'
+                    '"code":403}\n').encode()
+    code, body, _ = raw(sandbox, "GET", "/apis/apps/v1/namespaces/x/deployments/web/scale",
+                        headers={"Impersonate-User": "jane"})
+    status = json.loads(body)
+    assert status["message"] == ('deployments.apps "web" is forbidden: User "jane" cannot get resource '
+                                 '"deployments/scale" in API group "apps" in the namespace "x"')
+    assert status["details"] == {"name": "web", "group": "apps", "kind": "deployments"}
+    code, body, _ = raw(sandbox, "GET", "/k8snet/admin/status", headers={"Impersonate-User": "jane"})
+    assert code == 403 and json.loads(body)["message"] == 'forbidden: User "jane" cannot get path "/k8snet/admin/status"'
+    assert json.loads(body)["details"] == {}
+
+
+def test_a_binding_to_a_missing_role_is_named_in_the_denial(sandbox, ns):
+    """rbac.go: resolution errors become the reason, ``RBAC: role.rbac.authorization.k8s.io "x" not found``."""
+    sandbox.kubectl("apply", "-f", "-", input=BINDING.format(ns=ns))
+    proc = sandbox.kubectl("get", "secrets", "-n", ns, "--as=jane", check=False)
+    assert ('secrets is forbidden: User "jane" cannot list resource "secrets" in API group "" in the namespace '
+            f'"{ns}": RBAC: role.rbac.authorization.k8s.io "secret-reader" not found') in proc.stderr
+
+
+def test_a_rolebinding_to_a_cluster_role_grants_it_in_its_namespace_only(sandbox, ns):
+    """A RoleBinding of ClusterRole view: its rules (aggregated) in the binding's namespace."""
+    who = web_account(sandbox, ns)
+    sandbox.kubectl("create", "rolebinding", "viewers", "-n", ns, "--clusterrole=view",
+                    f"--serviceaccount={ns}:web")
+    assert can_i(sandbox, "list", "pods", who, "-n", ns) == "yes"
+    assert can_i(sandbox, "get", "pods/log", who, "-n", ns) == "yes"
+    assert can_i(sandbox, "list", "secrets", who, "-n", ns) == "no"  # view leaves Secrets out
+    assert can_i(sandbox, "list", "pods", who, "-n", "default") == "no"
+    assert can_i(sandbox, "list", "nodes", who) == "no"
+    assert sandbox.kubectl("get", "pods", "-n", ns, who).returncode == 0
+
+
+def test_rules_match_subresources_resource_names_and_urls(sandbox, ns):
+    """evaluation_helpers.go: ``*/scale``, resourceNames, and a non-resource URL ending in ``*``; asked with a
+    SubjectAccessReview (the user and groups of its spec, nothing added)."""
+    role = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: t-matching}
+rules:
+- {apiGroups: ["*"], resources: ["*/scale"], verbs: [update]}
+- {apiGroups: [""], resources: [configmaps], resourceNames: [app-config], verbs: [get]}
+- {nonResourceURLs: ["/healthz/*"], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: t-matching}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: t-matching}
+subjects: [{kind: Group, name: t-matchers}]
+"""
+    sandbox.kubectl("apply", "-f", "-", input=role)
+
+    def allowed(attributes: dict, key: str = "resourceAttributes") -> bool:
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                  "spec": {key: attributes, "user": "sam", "groups": ["t-matchers"]}}
+        code, body, _ = raw(sandbox, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+        assert code == 201, body
+        return json.loads(body)["status"]["allowed"]
+
+    try:
+        assert allowed({"verb": "update", "group": "apps", "resource": "deployments", "subresource": "scale"})
+        assert not allowed({"verb": "update", "group": "apps", "resource": "deployments"})
+        assert allowed({"verb": "get", "resource": "configmaps", "name": "app-config", "namespace": ns})
+        assert not allowed({"verb": "get", "resource": "configmaps", "name": "other", "namespace": ns})
+        assert not allowed({"verb": "list", "resource": "configmaps", "namespace": ns})
+        assert allowed({"verb": "get", "path": "/healthz/etcd"}, "nonResourceAttributes")
+        assert not allowed({"verb": "get", "path": "/metrics"}, "nonResourceAttributes")
+    finally:
+        sandbox.kubectl("delete", "-f", "-", input=role)
+
+
+def test_a_subject_access_review_needs_a_user_or_a_group(sandbox):
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+              "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}
+    code, body, _ = raw(sandbox, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    assert code == 422 and json.loads(body)["message"] == ('SubjectAccessReview.authorization.k8s.io "" is invalid: '
+                                                           'spec.user: Invalid value: "": at least one of user or '
+                                                           "group must be specified")
+
+
+def test_can_i_list_shows_the_rules_of_the_account(sandbox, ns):
+    """A SelfSubjectRulesReview: the Role's rule, and what every authenticated user may do (system:basic-user,
+    system:discovery, system:public-info-viewer)."""
+    who = web_account(sandbox, ns)
+    sandbox.kubectl("apply", "-f", "-", input=ROLE.format(ns=ns) + "---\n" + BINDING.format(ns=ns))
+    rows = [line.split() for line in sandbox.kubectl("auth", "can-i", "--list", who, "-n", ns).stdout.splitlines()]
+    assert ["secrets", "[]", "[]", "[get", "list]"] in rows
+    assert ["selfsubjectaccessreviews.authorization.k8s.io", "[]", "[]", "[create]"] in rows
+    assert ["[/api/*]", "[]", "[get]"] in rows
+    assert not any(row[0] == "*.*" for row in rows)
+
+
+def test_impersonating_groups_without_a_user_is_an_internal_error(sandbox):
+    """impersonation.go buildImpersonationRequests: kube-apiserver answers 500 in plain text."""
+    code, body, _ = raw(sandbox, "GET", "/api/v1/namespaces", headers={"Impersonate-Group": "devs"})
+    assert code == 500
+    assert body == b'Internal Server Error: "/api/v1/namespaces": requested [{Group  devs    }] without ' \
+                   b"impersonating a user\n"
+
+
+def test_impersonated_users_get_system_authenticated_and_the_groups_asked_for(sandbox):
+    """impersonation.go: ``--as-group`` replaces the groups; system:authenticated is added; system:masters is
+    allowed everything (the privileged-group authorizer)."""
+    out = sandbox.kubectl("auth", "whoami", "--as=jane", "--as-group=devs", "-o", "json").stdout
+    assert json.loads(out)["status"]["userInfo"] == {"username": "jane", "groups": ["devs", "system:authenticated"]}
+    assert can_i(sandbox, "delete", "nodes", "--as=jane", "--as-group=system:masters") == "yes"
+    assert can_i(sandbox, "delete", "nodes", "--as=jane") == "no"

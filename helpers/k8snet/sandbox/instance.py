@@ -18,6 +18,7 @@ from aiohttp import web
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .auth import policy
+from .auth.rbac import Authorizer
 from .clock import Clock
 from .controllers import Manager, clusterroles, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
 from .crds import CustomResourceDefinitions
@@ -55,6 +56,8 @@ class Sandbox:
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
         self.crds = CustomResourceDefinitions(self.store, self.registry, self.schemas)
         self.api.crds = self.crds
+        self.authorizer = Authorizer(self.store)
+        """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None

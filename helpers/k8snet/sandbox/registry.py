@@ -187,10 +187,13 @@ def builtin() -> Registry:
             for plural, kind, namespaced in (("clusterrolebindings", "ClusterRoleBinding", False),
                                              ("clusterroles", "ClusterRole", False),
                                              ("rolebindings", "RoleBinding", True), ("roles", "Role", True))]
-    # kubectl auth can-i / whoami: create-only reviews, answered and never stored (reviews.py)
-    reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
-               for plural, kind in (("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
-                                    ("selfsubjectrulesreviews", "SelfSubjectRulesReview"))]
+    # kubectl auth can-i / whoami and the access reviews: create-only, answered and never stored (reviews.py)
+    reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=plural.startswith("local"),
+                            verbs=("create",))
+               for plural, kind in (("localsubjectaccessreviews", "LocalSubjectAccessReview"),
+                                    ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+                                    ("selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+                                    ("subjectaccessreviews", "SubjectAccessReview"))]
     reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                                 namespaced=False, verbs=("create",)))
     for rt in core + apps + batch + networking + coordination + apiextensions + rbac + reviews:
