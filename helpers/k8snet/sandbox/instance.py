@@ -19,6 +19,7 @@ from . import strategies
 from .apiserver import Api, WriteOptions
 from .auth import policy
 from .auth.rbac import Authorizer
+from .auth.tokens import Tokens
 from .clock import Clock
 from .controllers import Manager, clusterroles, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
 from .crds import CustomResourceDefinitions
@@ -58,6 +59,8 @@ class Sandbox:
         self.api.crds = self.crds
         self.authorizer = Authorizer(self.store)
         """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
+        self.tokens = Tokens(self)
+        """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
@@ -249,6 +252,7 @@ class Sandbox:
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                          "renewTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000000Z")}},
                 WriteOptions(field_manager="kubelet"))
+        policy.install(self)  # kube-apiserver's default roles and bindings, and kubeadm's
         install_traefik(self)
 
 

@@ -144,7 +144,7 @@ def builtin() -> Registry:
         ResourceType("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
         ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
         ResourceType("", "v1", "secrets", "Secret", field_selectors=("type",)),
-        ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), subresources=("token",)),
         # served so that listing them answers as on kind (`kubectl cluster-info dump` lists them), read-only
         # until the sandbox runs their controllers: a write is refused with 405, never silently accepted
         ResourceType("", "v1", "replicationcontrollers", "ReplicationController", short_names=("rc",),
@@ -194,8 +194,8 @@ def builtin() -> Registry:
                                     ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
                                     ("selfsubjectrulesreviews", "SelfSubjectRulesReview"),
                                     ("subjectaccessreviews", "SubjectAccessReview"))]
-    reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
-                                namespaced=False, verbs=("create",)))
+    reviews += [ResourceType("authentication.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
+                for plural, kind in (("selfsubjectreviews", "SelfSubjectReview"), ("tokenreviews", "TokenReview"))]
     for rt in core + apps + batch + networking + coordination + apiextensions + rbac + reviews:
         r.add(rt)
     return r

@@ -22,6 +22,7 @@ from aiohttp import web
 from . import customresources, decode, discovery, errors, openapi, options, protobuf, reviews, tables
 from .apiserver import DeleteOptions, WriteOptions
 from .auth.impersonation import EXTRA_PREFIX, GROUP_HEADER, ImpersonationError, impersonate
+from .auth.tokens import InvalidToken
 from .auth.users import ADMIN, Attributes, UserInfo, forbidden, request_attributes
 from .registry import ResourceType
 from .store import TooOld
@@ -147,9 +148,15 @@ class ApiServer:
         return await handler(request)
 
     def authenticate(self, token: str) -> UserInfo | None:
-        """The user a bearer token names: the kubeconfig's token is kind's admin; anything else is unknown."""
+        """The user a bearer token names: the kubeconfig's token is kind's admin, a ServiceAccount token its
+        account (auth/tokens.py); anything else, an expired token or one whose account is gone, is nobody."""
         if hmac.compare_digest(token.encode(), self.token.encode()):
             return ADMIN
+        if token.count(".") == 2:
+            try:
+                return self.sandbox.tokens.authenticate(token)[0]
+            except InvalidToken:
+                return None
         return None
 
     def authorize(self, attrs: Attributes) -> None:
@@ -251,7 +258,11 @@ class ApiServer:
             return await self.scale(request, rt, key_ns, name)
         if reviews.is_review(rt.group, rt.plural) and method == "POST" and not name:
             return json_response(reviews.answer(self.sandbox.authorizer, request["user"], rt.group, rt.plural,
-                                                key_ns, await self.body(request)), 201)
+                                                key_ns, await self.body(request), self.sandbox.tokens.review), 201)
+        if sub == "token":  # serviceaccounts/token: the TokenRequest API, answered and never stored
+            if method != "POST":
+                raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+            return json_response(self.sandbox.tokens.request(key_ns, name, await self.body(request)), 201)
         verb = request_verb(method, name, q)
         sv = api.custom(rt)
         if sv is not None and sv.terminating and verb == "create":  # customresource_handler.go serveResource
