@@ -225,3 +225,32 @@ def test_rbac_objects_and_tokens_survive_a_restart_and_tokens_expire(own_sandbox
     process.admin(env.running, "clock", {"advance": 3601})
     wait_for(lambda: raw(env, "GET", "/api", token=token)[0] == 401, what="the token to expire")
 
+
+# -- from inside a pod: https://kubernetes.default.svc with the mounted token (dataplane/apiserver.py) -----------
+
+CURL = ('curl -sS --cacert {dir}/ca.crt -H "Authorization: Bearer $(cat {dir}/token)" '
+        "https://kubernetes.default.svc{path}")
+
+
+def test_curl_with_the_mounted_token_gets_the_403_then_the_list(sandbox, web):
+    """As the tutorials do: the Service kubernetes (10.96.0.1:443) leads to the API server, whose certificate the
+    pod's ca.crt verifies; the pod's own token is authorized by RBAC."""
+    run_pod(sandbox, web)
+    command = CURL.format(dir=TOKEN_DIR, path=f"/api/v1/namespaces/{web}/secrets")
+    out = sandbox.kubectl("exec", "client", "-n", web, "--", "sh", "-c", command).stdout
+    status = json.loads(out)
+    assert (status["code"], status["reason"]) == (403, "Forbidden")
+    assert status["message"] == (f'secrets is forbidden: User "system:serviceaccount:{web}:web" cannot list '
+                                 f'resource "secrets" in API group "" in the namespace "{web}"')
+    sandbox.kubectl("apply", "-f", "-", input=ROLE.format(ns=web) + "---\n" + BINDING.format(ns=web))
+    listed = json.loads(sandbox.kubectl("exec", "client", "-n", web, "--", "sh", "-c", command).stdout)
+    assert listed["kind"] == "SecretList"
+
+
+def test_the_api_servers_in_cluster_names_verify_and_plain_http_is_refused_as_go_does(sandbox, web):
+    run_pod(sandbox, web)
+    out = sandbox.kubectl("exec", "client", "-n", web, "--", "curl", "-sS", "--cacert", f"{TOKEN_DIR}/ca.crt",
+                          "https://kubernetes.default.svc.cluster.local/version").stdout
+    assert json.loads(out)["gitVersion"].startswith("v1.33")
+    out = sandbox.kubectl("exec", "client", "-n", web, "--", "curl", "-s", "http://kubernetes.default:443/").stdout
+    assert out == "Client sent an HTTP request to an HTTPS server.\n"

@@ -426,6 +426,10 @@ async def serve(sandbox: Sandbox, token: str, host: str = "127.0.0.1", port: int
     sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
     bound = sockets[0].getsockname()[1] if sockets else port
     runner.app["api_server"] = server
+    if tls is not None:  # pods reach it as https://kubernetes.default.svc (dataplane/apiserver.py)
+        from .dataplane import apiserver
+
+        apiserver.register(sandbox, bound)
     return runner, bound
 
 

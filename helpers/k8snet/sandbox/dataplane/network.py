@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from . import apiserver
 from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
 
 if TYPE_CHECKING:
@@ -178,6 +179,8 @@ class Network:
             listening = [p for p in running if self.dp.workloads.listening(p, port, protocol)]
             return (listening or running)[0]
         node = self.dp.proxy.node_of_ip(ip)
+        if (ip, port, protocol) == (apiserver.NODE_IP, apiserver.PORT, "TCP") and "kube-apiserver" in self.dp.real_servers:
+            return apiserver.static_pod()  # kube-apiserver on the control-plane node's network (dataplane/apiserver.py)
         if node is not None:
             hops.append(Hop("pod", f"nothing on node {node} listens on {port}/{protocol} (not a NodePort): RST",
                             {"node": node, "port": port, "listening": False}))
