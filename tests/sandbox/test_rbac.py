@@ -73,18 +73,22 @@ def test_validation_roleref_is_immutable(sandbox, ns):
 
 def test_validation_roleref_kinds_and_subject_kinds(sandbox, ns):
     """validation.go: a RoleBinding names a Role or a ClusterRole, a ClusterRoleBinding a ClusterRole; subjects are
-    ServiceAccount, User or Group, and a ClusterRoleBinding's ServiceAccount needs its namespace."""
+    ServiceAccount, User or Group, and a ClusterRoleBinding's ServiceAccount needs its namespace. A kind that is
+    no role is refused before validation by the escalation check, which cannot resolve it (policybased
+    storage.go runs first, and kind's admin is not in system:masters)."""
     bad = f"""apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {{name: bad, namespace: {ns}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Secret, name: x}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: x}}
 subjects: [{{kind: Robot, name: r}}, {{kind: ServiceAccount, name: web, apiGroup: foo}}]
 """
     proc = sandbox.kubectl("apply", "-f", "-", input=bad, check=False)
-    assert 'roleRef.kind: Unsupported value: "Secret": supported values: "Role", "ClusterRole"' in proc.stderr
     assert ('subjects[0].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group"'
             in proc.stderr)
     assert 'subjects[1].apiGroup: Unsupported value: "foo": supported values: ""' in proc.stderr
+    proc = sandbox.kubectl("apply", "-f", "-", input=bad.replace("kind: Role,", "kind: Secret,"), check=False)
+    assert ('rolebindings.rbac.authorization.k8s.io "bad" is forbidden: unsupported role reference kind: "Secret"'
+            in proc.stderr)
     cluster = """apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: t-bad-crb}
@@ -399,3 +403,49 @@ def test_impersonated_users_get_system_authenticated_and_the_groups_asked_for(sa
     assert json.loads(out)["status"]["userInfo"] == {"username": "jane", "groups": ["devs", "system:authenticated"]}
     assert can_i(sandbox, "delete", "nodes", "--as=jane", "--as-group=system:masters") == "yes"
     assert can_i(sandbox, "delete", "nodes", "--as=jane") == "no"
+
+
+# -- escalation (pkg/registry/rbac/*/policybased/storage.go, escalation_check.go) -----------------------------
+
+
+def test_a_namespace_admin_may_grant_only_what_it_holds(sandbox, ns):
+    """ConfirmNoEscalation: a ServiceAccount bound to admin in its namespace writes Roles and RoleBindings there,
+    but a rule it does not hold (or a binding of cluster-admin) is 403, the missing rules listed."""
+    who = web_account(sandbox, ns)
+    sandbox.kubectl("create", "rolebinding", "ns-admin", "-n", ns, "--clusterrole=admin", f"--serviceaccount={ns}:web")
+    sandbox.kubectl("create", "role", "reader", "-n", ns, "--verb=get", "--resource=secrets", who)
+    proc = sandbox.kubectl("create", "role", "nodes", "-n", ns, "--verb=get,list", "--resource=nodes", who,
+                           check=False)
+    assert proc.returncode == 1
+    assert (f'roles.rbac.authorization.k8s.io "nodes" is forbidden: user "system:serviceaccount:{ns}:web" '
+            f'(groups=["system:serviceaccounts" "system:serviceaccounts:{ns}" "system:authenticated"]) is '
+            'attempting to grant RBAC permissions not currently held:\n'
+            '{APIGroups:[""], Resources:["nodes"], Verbs:["get" "list"]}') in proc.stderr
+    proc = sandbox.kubectl("create", "rolebinding", "root", "-n", ns, "--clusterrole=cluster-admin",
+                           f"--serviceaccount={ns}:web", who, check=False)
+    assert (f'rolebindings.rbac.authorization.k8s.io "root" is forbidden: user "system:serviceaccount:{ns}:web"'
+            in proc.stderr and "{APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}" in proc.stderr)
+    sandbox.kubectl("create", "rolebinding", "readers", "-n", ns, "--role=reader", "--user=jane", who)
+
+
+def test_the_bind_verb_allows_binding_a_role_one_does_not_hold(sandbox, ns):
+    """escalation_check.go BindingAuthorized: ``bind`` on the named ClusterRole."""
+    who = web_account(sandbox, ns)
+    grant = f"""apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: binder, namespace: {ns}}}
+rules:
+- {{apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create]}}
+- {{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind], resourceNames: [view]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: binder, namespace: {ns}}}
+roleRef: {{kind: Role, name: binder}}
+subjects: [{{kind: ServiceAccount, name: web}}]
+"""
+    sandbox.kubectl("apply", "-f", "-", input=grant)
+    sandbox.kubectl("create", "rolebinding", "viewers", "-n", ns, "--clusterrole=view", "--group=devs", who)
+    proc = sandbox.kubectl("create", "rolebinding", "editors", "-n", ns, "--clusterrole=edit", "--group=devs", who,
+                           check=False)
+    assert 'rolebindings.rbac.authorization.k8s.io "editors" is forbidden' in proc.stderr

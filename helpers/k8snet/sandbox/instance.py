@@ -59,6 +59,7 @@ class Sandbox:
         self.api.crds = self.crds
         self.authorizer = Authorizer(self.store)
         """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
+        self.api.authorizer = self.authorizer
         self.tokens = Tokens(self)
         """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()

@@ -34,6 +34,9 @@ class WriteOptions:
     field_validation: str = "Strict"
     force: bool = False
     warnings: list[str] = field(default_factory=list)
+    user: Any = None
+    """Who writes (an auth.users.UserInfo), for the checks that depend on it (RBAC escalation); None: the sandbox
+    itself (its controllers and bootstrap)."""
 
 
 @dataclass

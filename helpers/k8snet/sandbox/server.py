@@ -357,7 +357,7 @@ class ApiServer:
         agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
         return WriteOptions(dry_run=bool(options.dry_run(q)), field_manager=q.get("fieldManager") or agent,
                             field_validation=q.get("fieldValidation") or "Strict",
-                            force=bool(options.boolean(q, "force")))
+                            force=bool(options.boolean(q, "force")), user=request.get("user"))
 
     async def delete_options(self, request: web.Request) -> DeleteOptions:
         """The DeleteOptions of the query and the body (the query wins, as the apiserver merges them)."""
