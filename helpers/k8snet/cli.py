@@ -50,6 +50,11 @@ def sandbox_status(args: argparse.Namespace) -> int:
     if running.edge_http_port:
         print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port} and https://127.0.0.1:"
               f"{running.edge_https_port}")
+    ports = info.get("nodePorts") or {}
+    for port, svc in (ports.get("listening") or {}).items():
+        print(f"NodePort {port} ({svc}): 127.0.0.1:{port} on this machine stands for <node IP>:{port}")
+    for port, svc in (ports.get("busy") or {}).items():
+        print(f"NodePort {port} ({svc}): not reachable from this machine, 127.0.0.1:{port} is in use")
     return 0
 
 

@@ -330,11 +330,11 @@ def test_kubectl_cluster_info_dump_completes(sandbox, tmp_path):
 
 
 def test_read_only_kinds_list_empty_and_refuse_writes(sandbox, ns):
-    """ReplicationControllers, DaemonSets and StatefulSets list as on kind; a write is a 405, never accepted."""
-    assert sandbox.kubectl_json("-n", ns, "get", "daemonsets")["items"] == []
+    """ReplicationControllers list as on kind; while no controller runs them, a write is a 405, never accepted."""
+    assert sandbox.kubectl_json("-n", ns, "get", "replicationcontrollers")["items"] == []
     proc = sandbox.kubectl("-n", ns, "create", "-f", "-", check=False, input=json.dumps({
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
-        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+        "apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rc"},
+        "spec": {"selector": {"a": "b"}, "template": {"metadata": {"labels": {"a": "b"}},
                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
     assert proc.returncode != 0 and "does not allow this method" in proc.stderr
 

@@ -83,8 +83,11 @@ def test_image_families_from_references():
     assert image_family("docker.io/kennethreitz/httpbin") == "httpbin"
     assert image_family("gcr.io/k8s-staging-gateway-api/echo-basic:v20260204-monthly-2026.01-60-g28382302") == \
         "echo-basic"
+    assert image_family("registry.k8s.io/kube-proxy:v1.33.1") == "kube-proxy"
+    assert image_family("docker.io/kindest/kindnetd:v20260528-9350166c") == "kindnetd"
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
-                             "alpine", "curl", "serve_hostname", "netshoot", "httpbin", "echo-basic"}
+                             "alpine", "curl", "serve_hostname", "netshoot", "httpbin", "echo-basic", "kube-proxy",
+                             "kindnetd"}
 
 
 

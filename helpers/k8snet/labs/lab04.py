@@ -94,6 +94,19 @@ def _serving(cluster: Cluster, ns: str, svc: str, wait: float) -> int:
         time.sleep(0.25)
 
 
+def _rolled_out(cluster: Cluster, ns: str, deployment: str, wait: float) -> None:
+    """Wait up to ``wait`` seconds for the Deployment's rollout to complete (as ``kubectl rollout status``
+    checks it); a rollout still under way then is measured as it stands."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        d = cluster.apps.read_namespaced_deployment(deployment, ns)
+        want, st = d.spec.replicas or 0, d.status
+        if (st.observed_generation or 0) >= (d.metadata.generation or 0) and \
+                (st.updated_replicas or 0) == (st.replicas or 0) == (st.available_replicas or 0) == want:
+            return
+        time.sleep(0.1)
+
+
 # -- 1: a targetPort that names nothing --------------------------------------------------------
 
 
@@ -158,6 +171,7 @@ def check_readiness(cluster: Cluster, ns: str) -> str:
         raise Hint("http://checkout/ is refused: the Service selects the checkout pods, but none is Ready "
                    f"(`kubectl -n {ns} get pods` shows 0/1), so none is a ready endpoint. `kubectl describe pod` "
                    f"shows why the readiness probe fails: it asks {where}; netexec answers /healthz on 8080.")
+    _rolled_out(cluster, ns, "checkout", wait=30)  # the fix replaces the pods: measure once all new ones serve
     return _answered_by(cluster, ns, "checkout", "checkout")
 
 

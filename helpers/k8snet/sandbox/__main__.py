@@ -37,6 +37,9 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         print(f"k8snet-sandbox-busy: {exc}", file=sys.stderr, flush=True)
         return SERVER_BUSY
     token = (state / "token").read_text().strip()
+    from . import celrules
+
+    celrules.GRAMMAR_CACHE = state / "cel-grammar.cache"  # private, as the rest of the state directory
     sandbox = Sandbox(state, seed=seed)
     _, crt, key = pki.ensure(state)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -60,6 +63,11 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         await shutdown(sandbox, runner)
         sandbox.close()
         return EDGE_PORT_BUSY
+    from .hostports import NodePorts
+
+    node_ports = NodePorts(sandbox)
+    node_ports.start()
+    sandbox.host_ports = node_ports
     write_atomic(state / "ready.json", json.dumps({"port": bound, "pid": os.getpid(),
                                                    "edge": {"http": edge_http, "https": edge_https}}))
     stop = asyncio.Event()
@@ -67,6 +75,7 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await node_ports.stop()
     await edge.stop()
     if traefik is not None and bridge is not None:
         await traefik.stop()

@@ -170,7 +170,7 @@ class Api:
             warnings += strategies.sandbox_warnings(rt, subresource)
         else:
             assert self.crds is not None
-            causes, warnings = self.crds.validate(obj, old, subresource)
+            causes, warnings = self.crds.validate(obj, old, subresource, opts.compile_rules)
         opts.warnings += warnings
         if causes:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name") or "", validation.dedupe(causes))

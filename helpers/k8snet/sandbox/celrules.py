@@ -28,12 +28,14 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import celpy
-from celpy import celtypes
-from lark import Token, Tree
+from celpy import celparser, celtypes
+from celpy.celparser import CELParser
+from lark import Lark, Token, Tree
 
 from . import gofmt
 from .errors import Cause
@@ -240,8 +242,19 @@ class RuleError(Exception):
     """A rule cel-go's compiler would refuse: the text is the ``compilation failed: ...`` detail."""
 
 
+GRAMMAR_CACHE: Path | None = None
+"""Where the CEL grammar's parser tables are kept between runs (the sandbox's private state directory): building
+them takes a quarter of a second, reading them back a hundredth (lark's ``cache``, LALR only)."""
+
+
 @lru_cache(maxsize=1)
 def _environment() -> celpy.Environment:
+    if GRAMMAR_CACHE is not None and CELParser.CEL_PARSER is None:
+        # celpy.celparser.CELParser.__init__'s parser (cel-python 0.5.0), with lark's cache of its tables
+        CELParser.CEL_PARSER = Lark(
+            (Path(celparser.__file__).parent / "cel.lark").read_text(), parser="lalr", start="expr", debug=True,
+            g_regex_flags=re.M, lexer_callbacks={"IDENT": CELParser.ambiguous_literals}, propagate_positions=True,
+            maybe_placeholders=False, priority="invert", tree_class=Tree, cache=str(GRAMMAR_CACHE))
     return celpy.Environment()
 
 
@@ -262,7 +275,13 @@ def _display(source: str, line: int, column: int, message: str) -> str:
     return f"ERROR: <input>:{line}:{column}: {message}\n | {snippet}\n | {'.' * (column - 1)}^"
 
 
+@lru_cache(maxsize=4096)
 def _parse(source: str) -> Tree:
+    """The rule's parse tree (shared: nothing changes a tree, and CRD versions repeat their rules)."""
+    return _parse_uncached(source)
+
+
+def _parse_uncached(source: str) -> Tree:
     try:
         return _environment().compile(source)
     except celpy.CELParseError as exc:

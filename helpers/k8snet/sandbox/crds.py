@@ -255,11 +255,12 @@ class CustomResourceDefinitions:
 
     # -- validation -----------------------------------------------------------------------
 
-    def validate(self, crd: Obj, old: Obj | None, subresource: str) -> tuple[list[errors.Cause], list[str]]:
+    def validate(self, crd: Obj, old: Obj | None, subresource: str,
+                 compile_rules: bool = True) -> tuple[list[errors.Cause], list[str]]:
         """ValidateCustomResourceDefinition(Update); a /status write checks only metadata (ValidateUpdate...Status)."""
         if subresource == "status" and old is not None:
             return validation.validate_object_meta_update(crd.get("metadata") or {}, old.get("metadata") or {}), []
-        return crdvalidation.validate(crd, old, is_true(old or {}, "Established"))
+        return crdvalidation.validate(crd, old, is_true(old or {}, "Established"), compile_rules)
 
     # -- names and conditions ---------------------------------------------------------------
 

@@ -115,9 +115,10 @@ def schema_of(crd: Obj, version: str) -> Schema | None:
 # --------------------------------------------------------------------------- entry points
 
 
-def validate(crd: Obj, old: Obj | None, established: bool) -> tuple[list[Cause], list[str]]:
-    """ValidateCustomResourceDefinition (``old`` None) or ...Update: the field errors, and warnings."""
-    v = _Validation(crd, old, established)
+def validate(crd: Obj, old: Obj | None, established: bool, compile_rules: bool = True) -> tuple[list[Cause], list[str]]:
+    """ValidateCustomResourceDefinition (``old`` None) or ...Update: the field errors, and warnings. Without
+    ``compile_rules`` the CEL rules are not compiled here (they are when the first object is validated)."""
+    v = _Validation(crd, old, established, compile_rules)
     v.run()
     return v.causes, v.warnings
 
@@ -125,8 +126,9 @@ def validate(crd: Obj, old: Obj | None, established: bool) -> tuple[list[Cause],
 class _Validation:
     """One CRD's validation: causes in upstream's order, plus the sandbox's warnings."""
 
-    def __init__(self, crd: Obj, old: Obj | None, established: bool):
+    def __init__(self, crd: Obj, old: Obj | None, established: bool, compile_rules: bool = True):
         self.crd = crd
+        self.compile_rules = compile_rules
         self.old = old
         self.established = established
         self.spec: Obj = crd.get("spec") or {}
@@ -283,10 +285,10 @@ class _Validation:
         structural_ok = not structural_errs
         if structural_ok:
             self.causes += default_errors(schema, spath)
-        schema_errs, cel_errs = _OpenAPISchema(self.require_schema).check(schema, spath, structural_ok and
-                                                                          len(self.causes) == before)
+        schema_errs, cel_errs = _OpenAPISchema(self.require_schema).check(
+            schema, spath, self.compile_rules and structural_ok and len(self.causes) == before)
         self.causes += schema_errs + cel_errs
-        if structural_ok and not schema_errs:
+        if self.compile_rules and structural_ok and not schema_errs:
             for rule, name in celrules.RuleSet(schema).missing():
                 self.warnings.append(f"k8snet sandbox: x-kubernetes-validations rule {gofmt.quote(rule)} uses "
                                      f"{name}, which the sandbox's CEL engine lacks: the rule is not enforced")

@@ -25,6 +25,8 @@ Obj = dict[str, Any]
 DEFAULT_TOLERATION_SECONDS = 300
 CLIENT_IP_AFFINITY_SECONDS = 10800  # v1.DefaultClientIPServiceAffinitySeconds
 DEFAULT_MODE = 420  # 0644, the default mode of secret/configMap/downwardAPI/projected volumes
+SYSTEM_PRIORITIES = {"system-cluster-critical": 2000000000, "system-node-critical": 2000001000}
+"""The PriorityClasses every cluster has (pkg/apis/scheduling SystemPriorityClasses)."""
 
 
 def _set(obj: Obj, key: str, value: Any) -> None:
@@ -165,8 +167,8 @@ def default_pod(obj: Obj) -> None:
                         port["hostPort"] = port.get("containerPort")
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     spec["serviceAccountName"] = spec["serviceAccount"] = account
-    if spec.get("priority") is None:
-        spec["priority"] = 0
+    if spec.get("priority") is None:  # Priority admission: the built-in classes, else no class (0)
+        spec["priority"] = SYSTEM_PRIORITIES.get(spec.get("priorityClassName") or "", 0)
     _set(spec, "preemptionPolicy", "PreemptLowerPriority")
     tolerations = spec.get("tolerations") or []
     for taint in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
@@ -315,6 +317,52 @@ def default_replica_set(obj: Obj) -> None:
     _default_template(spec)
 
 
+def default_daemon_set(obj: Obj) -> None:
+    """apps/v1 SetDefaults_DaemonSet: RollingUpdate with maxUnavailable 1 and maxSurge 0, 10 revisions."""
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {})
+    _set(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate") or {}
+        for key, value in (("maxUnavailable", 1), ("maxSurge", 0)):
+            if rolling.get(key) is None:
+                rolling[key] = value
+        strategy["rollingUpdate"] = rolling
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    _default_template(spec)
+
+
+def default_stateful_set(obj: Obj) -> None:
+    """apps/v1 SetDefaults_StatefulSet: OrderedReady, RollingUpdate with partition 0, Retain claims, 1 replica,
+    10 revisions (maxUnavailable stays unset: MaxUnavailableStatefulSet is alpha in 1.33). Each volume claim
+    template reads back as the v1 conversion writes it (apiVersion v1, kind PersistentVolumeClaim) with the
+    PersistentVolumeClaim defaults (volumeMode Filesystem, status phase Pending)."""
+    spec = obj.setdefault("spec", {})
+    _set(spec, "podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        strategy.setdefault("rollingUpdate", {})
+    if strategy["type"] == "RollingUpdate" and isinstance(strategy.get("rollingUpdate"), dict):
+        if strategy["rollingUpdate"].get("partition") is None:
+            strategy["rollingUpdate"]["partition"] = 0
+    policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    _set(policy, "whenDeleted", "Retain")
+    _set(policy, "whenScaled", "Retain")
+    spec["persistentVolumeClaimRetentionPolicy"] = policy
+    if spec.get("replicas") is None:
+        spec["replicas"] = 1
+    if spec.get("revisionHistoryLimit") is None:
+        spec["revisionHistoryLimit"] = 10
+    for claim in spec.get("volumeClaimTemplates") or []:
+        claim["apiVersion"], claim["kind"] = "v1", "PersistentVolumeClaim"
+        claim.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+        _set(claim.setdefault("spec", {}), "volumeMode", "Filesystem")
+        _set(claim.setdefault("status", {}), "phase", "Pending")
+    _default_template(spec)
+
+
 def default_network_policy(obj: Obj) -> None:
     """networking/v1 SetDefaults_NetworkPolicy and SetDefaults_NetworkPolicyPort."""
     spec = obj.setdefault("spec", {})
@@ -369,6 +417,8 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("", "Endpoints"): default_endpoints,
     ("apps", "Deployment"): default_deployment,
     ("apps", "ReplicaSet"): default_replica_set,
+    ("apps", "DaemonSet"): default_daemon_set,
+    ("apps", "StatefulSet"): default_stateful_set,
     ("batch", "Job"): default_job,
     ("batch", "CronJob"): default_cron_job,
     ("networking.k8s.io", "NetworkPolicy"): default_network_policy,

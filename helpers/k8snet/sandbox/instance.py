@@ -21,7 +21,20 @@ from .auth import policy
 from .auth.rbac import Authorizer
 from .auth.tokens import Tokens
 from .clock import Clock
-from .controllers import Manager, clusterroles, crds, deployments, endpoints, gc, jobs, namespaces, pods, replicasets
+from .controllers import (
+    Manager,
+    clusterroles,
+    crds,
+    daemonsets,
+    deployments,
+    endpoints,
+    gc,
+    jobs,
+    namespaces,
+    pods,
+    replicasets,
+    statefulsets,
+)
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
@@ -34,6 +47,10 @@ PATCH_VERSION = "1"
 GIT_VERSION = f"v{KUBERNETES_VERSION}.{PATCH_VERSION}"
 SYSTEM_NAMESPACES = ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"]
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.0"
+KUBE_PROXY_IMAGE = f"registry.k8s.io/kube-proxy:{GIT_VERSION}"
+"""kubeadm's kube-proxy image for the cluster's version (imageRepository registry.k8s.io, kubernetesVersion)."""
+KINDNETD_IMAGE = "docker.io/kindest/kindnetd:v20260528-9350166c"
+"""The kindnetd of kind v0.32.0 (pkg/build/nodeimage/const_cni.go at that tag), baked into its node images."""
 
 
 class Sandbox:
@@ -71,6 +88,9 @@ class Sandbox:
         self.real_servers: dict[str, Any] = {}
         """Real components the sandbox process runs, by the program name they stand behind (``traefik``)."""
         self._node_load: dict[str, int] | None = None
+        self.host_ports: Any = None
+        """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
+        self._daemon_load: dict[str, int] = {}
         self.store.subscribe(self._on_pod_event)
 
     @property
@@ -101,10 +121,12 @@ class Sandbox:
             with self.store.batch():
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
+        install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
+                                      daemonsets.controller(self), statefulsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
                                       clusterroles.controller(self)])
@@ -154,17 +176,24 @@ class Sandbox:
                 "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
                                                    for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
-                {"fileSystems": 0, "fileSystemBytes": 0}}
+                {"fileSystems": 0, "fileSystemBytes": 0},
+                "nodePorts": self.host_ports.status() if self.host_ports is not None else None}
 
     # -- services for controllers ------------------------------------------------------
 
     def pods_per_node(self) -> dict[str, int]:
         """Pods bound to each node that still hold it (not Succeeded or Failed), for the scheduler."""
         if self._node_load is None:
-            self._node_load = {}
+            self._node_load, self._daemon_load = {}, {}
             for pod in self.store.list("pods"):
                 self._count_pod(pod, +1)
         return self._node_load
+
+    def spread_load(self) -> dict[str, int]:
+        """The load the scheduler spreads pods by: :meth:`pods_per_node` without DaemonSet pods, which stand
+        one on every node they may run on (so they move no choice between workers, whenever they start)."""
+        load = self.pods_per_node()
+        return {node: n - self._daemon_load.get(node, 0) for node, n in load.items()}
 
     def _count_pod(self, pod: dict[str, Any] | None, delta: int) -> None:
         if not pod or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -172,6 +201,9 @@ class Sandbox:
         node = (pod.get("spec") or {}).get("nodeName")
         if node and self._node_load is not None:
             self._node_load[node] = self._node_load.get(node, 0) + delta
+            if any(r.get("kind") == "DaemonSet" and r.get("controller")
+                   for r in pod["metadata"].get("ownerReferences") or []):
+                self._daemon_load[node] = self._daemon_load.get(node, 0) + delta
 
     def _on_pod_event(self, event: Any) -> None:
         if event.resource == "pods":
@@ -272,9 +304,10 @@ def install_crds(sb: Sandbox) -> None:
 
     rt = sb.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     assert rt is not None
-    opts = WriteOptions(field_manager="k8snet")
+    opts = WriteOptions(field_manager="k8snet", compile_rules=False)  # ours: the tests compile their rules
     for name in CRD_DOCUMENTS:
-        for doc in yaml.safe_load_all((files("k8snet.sandbox") / "crds" / name).read_text()):
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a tenth of the start-up time
+        for doc in yaml.load_all((files("k8snet.sandbox") / "crds" / name).read_text(), Loader=loader):
             if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
                 sb.api.create(rt, "", json.loads(json.dumps(doc)), opts)  # YAML aliases become separate copies
     from .. import traefik_config as config
@@ -282,7 +315,130 @@ def install_crds(sb: Sandbox) -> None:
     # Traefik's GatewayClass, applied once its CRD is served (as kind applies traefik-gateway.yaml)
     classes = sb.registry.lookup("gateway.networking.k8s.io", "v1", "gatewayclasses")
     if classes is not None and sb.store.get(classes.group_resource, "", config.GATEWAY_CLASS) is None:
-        sb.api.create(classes, "", config.gateway_class(), opts)
+        sb.api.create(classes, "", config.gateway_class(), WriteOptions(field_manager="k8snet"))
+
+
+def install_kube_system(sb: Sandbox) -> None:
+    """kube-system's DaemonSets as on kind, each created when the store lacks it: ``kube-proxy`` (kubeadm's
+    addon/kube-proxy phase: its ServiceAccount, ConfigMap and DaemonSet) and ``kindnet`` (kind's default CNI
+    manifest, applied with ``kubectl create``). Both tolerate every taint and use the host's network, so each
+    runs a pod on every node; their containers are the emulated kube-proxy and kindnetd, whose work the data
+    plane does."""
+    rt = sb.registry.lookup
+    if sb.store.get("daemonsets.apps", "kube-system", "kube-proxy") is None:
+        kubeadm = WriteOptions(field_manager="kubeadm")
+        if sb.store.get("serviceaccounts", "kube-system", "kube-proxy") is None:
+            sb.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "kube-proxy"}},
+                          kubeadm)
+        if sb.store.get("configmaps", "kube-system", "kube-proxy") is None:
+            sb.api.create(rt("", "v1", "configmaps"), "kube-system", kube_proxy_config(), kubeadm)
+        sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kube_proxy_daemonset(), kubeadm)
+    if sb.store.get("daemonsets.apps", "kube-system", "kindnet") is None:
+        create = WriteOptions(field_manager="kubectl-create")
+        if sb.store.get("serviceaccounts", "kube-system", "kindnet") is None:
+            sb.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "kindnet"}}, create)
+        sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kindnet_daemonset(), create)
+
+
+def kube_proxy_config() -> dict[str, Any]:
+    """kube-system/kube-proxy: kubeadm's ConfigMap (KubeProxyConfigMap19) with kind's KubeProxyConfiguration
+    (iptables mode, minSyncPeriod 1s, conntrack maxPerCore 0), abridged to the fields kind sets and the cluster's
+    networks."""
+    config = "\n".join([
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1",
+        "bindAddress: 0.0.0.0",
+        "clientConnection:",
+        "  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
+        f"clusterCIDR: {POD_CIDR}",
+        "conntrack:",
+        "  maxPerCore: 0",
+        "iptables:",
+        "  minSyncPeriod: 1s",
+        "kind: KubeProxyConfiguration",
+        "mode: iptables"])
+    kubeconfig = "\n".join([
+        "apiVersion: v1", "kind: Config", "clusters:", "- cluster:",
+        "    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+        f"    server: https://{CLUSTER_NAME}-control-plane:6443", "  name: default", "contexts:", "- context:",
+        "    cluster: default", "    namespace: default", "    user: default", "  name: default",
+        "current-context: default", "users:", "- name: default", "  user:",
+        "    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"])
+    return {"metadata": {"name": "kube-proxy", "labels": {"app": "kube-proxy"}},
+            "data": {"config.conf": config, "kubeconfig.conf": kubeconfig}}
+
+
+XTABLES_LOCK = {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}}
+LIB_MODULES = {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}
+
+
+def kube_proxy_daemonset() -> dict[str, Any]:
+    """kubeadm's kube-proxy DaemonSet (cmd/kubeadm/app/phases/addons/proxy/manifests.go, KubeProxyDaemonSet19)."""
+    return {
+        "metadata": {"name": "kube-proxy", "labels": {"k8s-app": "kube-proxy"}},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                "spec": {
+                    "priorityClassName": "system-node-critical",
+                    "containers": [{
+                        "name": "kube-proxy", "image": KUBE_PROXY_IMAGE, "imagePullPolicy": "IfNotPresent",
+                        "command": ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
+                                    "--hostname-override=$(NODE_NAME)"],
+                        "securityContext": {"privileged": True},
+                        "volumeMounts": [{"mountPath": "/var/lib/kube-proxy", "name": "kube-proxy"},
+                                         {"mountPath": "/run/xtables.lock", "name": "xtables-lock",
+                                          "readOnly": False},
+                                         {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": True}],
+                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}],
+                    "hostNetwork": True,
+                    "serviceAccountName": "kube-proxy",
+                    "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}, XTABLES_LOCK,
+                                LIB_MODULES],
+                    "tolerations": [{"operator": "Exists"}],
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                },
+            },
+        },
+    }
+
+
+def kindnet_daemonset() -> dict[str, Any]:
+    """kind's kindnet DaemonSet (pkg/build/nodeimage/const_cni.go at v0.32.0, with the cluster's pod subnet)."""
+    labels = {"tier": "node", "app": "kindnet", "k8s-app": "kindnet"}
+    return {
+        "metadata": {"name": "kindnet", "labels": dict(labels)},
+        "spec": {
+            "selector": {"matchLabels": {"app": "kindnet"}},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "hostNetwork": True,
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "tolerations": [{"operator": "Exists"}],
+                    "priorityClassName": "system-node-critical",
+                    "serviceAccountName": "kindnet",
+                    "containers": [{
+                        "name": "kindnet-cni", "image": KINDNETD_IMAGE,
+                        "env": [{"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                                {"name": "POD_SUBNET", "value": POD_CIDR}],
+                        "volumeMounts": [{"name": "cni-cfg", "mountPath": "/etc/cni/net.d"},
+                                         {"name": "xtables-lock", "mountPath": "/run/xtables.lock",
+                                          "readOnly": False},
+                                         {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True},
+                                         {"name": "nri-plugin", "mountPath": "/var/run/nri"}],
+                        "resources": {"requests": {"cpu": "100m", "memory": "50Mi"},
+                                      "limits": {"cpu": "100m", "memory": "50Mi"}},
+                        "securityContext": {"privileged": False,
+                                            "capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}}}],
+                    "volumes": [{"name": "cni-cfg", "hostPath": {"path": "/etc/cni/net.d"}}, XTABLES_LOCK,
+                                LIB_MODULES, {"name": "nri-plugin", "hostPath": {"path": "/var/run/nri"}}],
+                },
+            },
+        },
+    }
 
 
 def install_traefik(sb: Sandbox) -> None:

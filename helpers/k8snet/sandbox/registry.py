@@ -146,7 +146,7 @@ def builtin() -> Registry:
         ResourceType("", "v1", "secrets", "Secret", field_selectors=("type",)),
         ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), subresources=("token",)),
         # served so that listing them answers as on kind (`kubectl cluster-info dump` lists them), read-only
-        # until the sandbox runs their controllers: a write is refused with 405, never silently accepted
+        # while the sandbox runs no controller for them: a write is refused with 405, never silently accepted
         ResourceType("", "v1", "replicationcontrollers", "ReplicationController", short_names=("rc",),
                      categories=("all",), verbs=READ_VERBS),
         ResourceType("", "v1", "events", "Event", short_names=("ev",),
@@ -161,9 +161,11 @@ def builtin() -> Registry:
         ResourceType("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",),
                      subresources=("status", "scale"), field_selectors=("status.replicas",)),
         ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), categories=("all",),
-                     verbs=READ_VERBS),
+                     subresources=("status",)),
         ResourceType("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
-                     verbs=READ_VERBS),
+                     subresources=("status", "scale")),
+        # the DaemonSet and StatefulSet controllers' history, which kubectl rollout history|undo reads
+        ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision"),
     ]
     batch = [
         ResourceType("batch", "v1", "jobs", "Job", categories=("all",), subresources=("status",)),

@@ -99,6 +99,50 @@ def match_label_selector(selector: Mapping[str, Any] | None, labels: Mapping[str
     return True
 
 
+def _node_requirement(req: Mapping[str, Any], values_of: Mapping[str, str]) -> bool:
+    """One NodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against labels or fields."""
+    key, op, values = req.get("key", ""), req.get("operator", ""), req.get("values") or []
+    if op in ("In", "NotIn"):
+        found = key in values_of and values_of[key] in values
+        return found if op == "In" else not found
+    if op in ("Exists", "DoesNotExist"):
+        return (key in values_of) == (op == "Exists")
+    if op in ("Gt", "Lt") and len(values) == 1:
+        try:
+            have, want = int(values_of[key]), int(values[0])
+        except (KeyError, ValueError):
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def match_node_selector_terms(terms: list[Mapping[str, Any]] | None, node: Mapping[str, Any]) -> bool:
+    """A NodeSelector (``requiredDuringSchedulingIgnoredDuringExecution``): the terms are ORed, each term's
+    ``matchExpressions`` (on labels) and ``matchFields`` (only ``metadata.name``) ANDed; a term with neither
+    matches nothing (k8s.io/component-helpers/scheduling/corev1/nodeaffinity)."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    fields = {"metadata.name": (node.get("metadata") or {}).get("name", "")}
+    for term in terms or []:
+        exprs, matched_fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+        if not exprs and not matched_fields:
+            continue
+        if all(_node_requirement(r, labels) for r in exprs) and all(_node_requirement(r, fields)
+                                                                      for r in matched_fields):
+            return True
+    return False
+
+
+def fits_node_affinity(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """nodeaffinity.GetRequiredNodeAffinity(pod).Match(node): the pod's ``nodeSelector`` labels and its required
+    node affinity both hold (a missing affinity holds)."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+        return False
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    return required is None or match_node_selector_terms(required.get("nodeSelectorTerms"), node)
+
+
 def selector_string(selector: Mapping[str, Any] | None) -> str:
     """Render a LabelSelector the way kubectl and the apiserver print it (``app=web,tier in (a)``)."""
     if not selector:

@@ -24,10 +24,12 @@ Obj = dict[str, Any]
 BUILTIN_GROUPS = {"", "apps", "batch", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io",
                   "apiextensions.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
                   "authentication.k8s.io"}
-GENERATION_KINDS = {"Deployment", "ReplicaSet", "Job", "CronJob", "Ingress", "IngressClass", "NetworkPolicy",
+GENERATION_KINDS = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob", "Ingress", "IngressClass", "NetworkPolicy",
                     "EndpointSlice", "CustomResourceDefinition"}
-STATUS_KINDS = {"Deployment", "ReplicaSet", "Job", "CronJob", "Service", "Ingress", "Pod", "Namespace", "Node"}
+STATUS_KINDS = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob", "Service", "Ingress", "Pod", "Namespace", "Node"}
 CREATE_ON_UPDATE_KINDS = {"Endpoints"}
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+"""apps/v1 carries a DaemonSet's spec.templateGeneration in this annotation (pkg/apis/apps/v1 conversion)."""
 
 SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORT_RANGE = (30000, 32767)
@@ -62,6 +64,11 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
         allocate_service(api, obj, None)
     if _is(rt, "batch", "Job"):
         generate_job_selector(obj)
+    if _is(rt, "apps", "DaemonSet"):  # daemonset strategy.go PrepareForCreate: TemplateGeneration at least 1
+        annotations = obj["metadata"].get("annotations") or {}
+        if _template_generation(obj) < 1:
+            annotations[TEMPLATE_GENERATION] = "1"
+        obj["metadata"]["annotations"] = annotations
     if _is(rt, "networking.k8s.io", "Ingress"):  # the DefaultIngressClass admission plugin
         from .dataplane.ingress.admission import default_ingress_class
 
@@ -107,7 +114,18 @@ def initial_status(rt: ResourceType, obj: Obj) -> Obj:
         return {"loadBalancer": {}}
     if rt.kind == "Node":
         return obj.get("status") or {}
+    if rt.kind == "DaemonSet":  # the four counts DaemonSetStatus serializes without omitempty
+        return {"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0, "numberReady": 0}
+    if rt.kind == "StatefulSet":
+        return {"availableReplicas": 0, "replicas": 0}
     return {}
+
+
+def _template_generation(ds: Obj) -> int:
+    try:
+        return int((ds["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION, "0"))
+    except ValueError:
+        return 0
 
 
 def qos_class(pod: Obj) -> str:
@@ -128,6 +146,24 @@ def prepare_update(api: Api, rt: ResourceType, obj: Obj, old: Obj) -> None:
     if _is(rt, "", "Service"):
         drop_type_dependent_fields(obj, old)
         allocate_service(api, obj, old)
+    if _is(rt, "apps", "DaemonSet"):
+        keep_template_generation(obj, old)
+
+
+def keep_template_generation(ds: Obj, old: Obj) -> None:
+    """daemonset strategy.go PrepareForUpdate: a write cannot set TemplateGeneration; a changed template
+    increments it (the annotation holds it in apps/v1)."""
+    generation = _template_generation(old) + ((ds.get("spec") or {}).get("template") !=
+                                              (old.get("spec") or {}).get("template"))
+    annotations = ds["metadata"].get("annotations") or {}
+    if generation:
+        annotations[TEMPLATE_GENERATION] = str(generation)
+    else:
+        annotations.pop(TEMPLATE_GENERATION, None)
+    if annotations:
+        ds["metadata"]["annotations"] = annotations
+    else:
+        ds["metadata"].pop("annotations", None)
 
 
 def drop_type_dependent_fields(svc: Obj, old: Obj) -> None:

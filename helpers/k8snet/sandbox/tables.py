@@ -924,6 +924,25 @@ def print_stateful_set(obj: Obj, now: datetime) -> list[Cell]:
     return [_name(obj), f"{ready}/{_replicas(obj)}", age(obj, now), names, images]
 
 
+CONTROLLER_REVISION_COLUMNS = (
+    _name_col(),
+    Column("Controller", "string", "Controller of the object"),
+    Column("Revision", "string", "Revision indicates the revision of the state represented by Data."),
+    _age_col(),
+)
+
+
+def print_controller_revision(obj: Obj, now: datetime) -> list[Cell]:
+    """``printControllerRevision``: NAME CONTROLLER REVISION AGE; the controller as ``daemonset.apps/web``
+    (formatResourceName of its controller reference's group and kind)."""
+    ref = next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or [] if r.get("controller")), None)
+    controller = "<none>"
+    if ref is not None:
+        group = ref.get("apiVersion", "").rpartition("/")[0]
+        controller = (ref.get("kind", "") + (f".{group}" if group else "")).lower() + "/" + ref.get("name", "")
+    return [_name(obj), controller, int(obj.get("revision") or 0), age(obj, now)]
+
+
 # --------------------------------------------------------------------------- networking
 def format_hosts(rules: Sequence[Obj] | None) -> str:
     """``formatHosts``: up to three rule hosts, ``*`` when no rule names a host."""
@@ -1214,6 +1233,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "replicationcontrollers"): Printer(REPLICA_SET_COLUMNS, print_replication_controller),
     ("apps", "daemonsets"): Printer(DAEMON_SET_COLUMNS, print_daemon_set),
     ("apps", "statefulsets"): Printer(STATEFUL_SET_COLUMNS, print_stateful_set),
+    ("apps", "controllerrevisions"): Printer(CONTROLLER_REVISION_COLUMNS, print_controller_revision),
     ("batch", "jobs"): Printer(JOB_COLUMNS, print_job),
     ("batch", "cronjobs"): Printer(CRON_JOB_COLUMNS, print_cron_job),
     ("discovery.k8s.io", "endpointslices"): Printer(ENDPOINT_SLICE_COLUMNS, print_endpoint_slice),

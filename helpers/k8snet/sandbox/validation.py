@@ -946,21 +946,24 @@ def _validate_secret(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Ca
 def _nonnegative(spec: dict[str, Any], key: str, path: str) -> list[Cause]:
     value = spec.get(key)
     if isinstance(value, int) and value < 0:
-        return [invalid_value(f"{path}.{key}", value, "must be greater than or equal to 0")]
+        return [invalid_value(f"{path}.{key}" if path else key, value, "must be greater than or equal to 0")]
     return []
+
+
+def _required_selector(selector: dict[str, Any] | None, kind: str) -> list[Cause]:
+    """``spec.selector`` is required, a valid label selector, and not empty."""
+    if selector is None:
+        return [required("spec.selector")]
+    out = validate_label_selector(selector, "spec.selector")
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        out.append(invalid_value("spec.selector", go_label_selector(selector), f"empty selector is invalid for {kind}"))
+    return out
 
 
 def _validate_selector_and_template(spec: dict[str, Any], kind: str) -> list[Cause]:
     """Selector required and non-empty; ValidatePodTemplateSpecForReplicaSet."""
-    out: list[Cause] = []
     selector = spec.get("selector")
-    if selector is None:
-        out.append(required("spec.selector"))
-    else:
-        out += validate_label_selector(selector, "spec.selector")
-        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            out.append(invalid_value("spec.selector", go_label_selector(selector),
-                                     f"empty selector is invalid for {kind}"))
+    out = _required_selector(selector, kind)
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels")
     matched = selector_matches(selector, labels)
@@ -1061,6 +1064,140 @@ def _validate_replica_set(obj: dict[str, Any], old: dict[str, Any] | None) -> li
     out += _nonnegative(spec, "minReadySeconds", "spec")
     # upstream reuses the Deployment wording for ReplicaSets
     out += _validate_selector_and_template(spec, "deployment")
+    return out
+
+
+# --------------------------------------------------------------------------
+# DaemonSet, StatefulSet, ControllerRevision: pkg/apis/apps/validation/validation.go
+# --------------------------------------------------------------------------
+
+def _template_restrictions(template: dict[str, Any], kind: str, deadline_invalid: bool) -> list[Cause]:
+    """restartPolicy Always only; no activeDeadlineSeconds (an Invalid for DaemonSets, a Forbidden otherwise)."""
+    out: list[Cause] = []
+    spec = template.get("spec") or {}
+    restart = spec.get("restartPolicy") or ""
+    if restart != "Always":
+        out.append(not_supported("spec.template.spec.restartPolicy", restart, ["Always"]))
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None:
+        detail = f"activeDeadlineSeconds in {kind} is not Supported"
+        out.append(invalid_value("spec.template.spec.activeDeadlineSeconds", deadline, detail) if deadline_invalid
+                   else forbidden("spec.template.spec.activeDeadlineSeconds", detail))
+    return out
+
+
+def _validate_daemon_set_strategy(strategy: dict[str, Any]) -> list[Cause]:
+    """ValidateDaemonSetUpdateStrategy and ValidateRollingUpdateDaemonSet: exactly one of maxUnavailable and
+    maxSurge is non-zero, neither above 100%."""
+    path = "spec.updateStrategy"
+    stype, rolling = strategy.get("type") or "", strategy.get("rollingUpdate")
+    if stype == "OnDelete":
+        return []
+    if stype != "RollingUpdate":
+        rolling_s = "(*apps.RollingUpdateDaemonSet)(nil)" if rolling is None else "&apps.RollingUpdateDaemonSet{...}"
+        value = GoRaw(f"apps.DaemonSetUpdateStrategy{{Type:{go_quote(stype)}, RollingUpdate:{rolling_s}}}")
+        return [not_supported(path, value, ["RollingUpdate", "OnDelete"])]
+    if rolling is None:
+        return [required(f"{path}.rollingUpdate")]
+    out: list[Cause] = []
+    for key in ("maxUnavailable", "maxSurge"):
+        value = rolling.get(key)
+        out += _validate_int_or_percent(value, f"{path}.rollingUpdate.{key}")
+        if isinstance(value, str) and not is_valid_percent(value) and int(value[:-1]) > 100:
+            out.append(invalid_value(f"{path}.rollingUpdate.{key}", go_int_or_string(value),
+                                     "must not be greater than 100%"))
+    unavailable = _int_or_percent_value(rolling.get("maxUnavailable")) != 0
+    surge = _int_or_percent_value(rolling.get("maxSurge")) != 0
+    if unavailable and surge:
+        out.append(invalid_value(f"{path}.rollingUpdate.maxSurge", go_int_or_string(rolling.get("maxSurge")),
+                                 "may not be set when maxUnavailable is non-zero"))
+    elif not unavailable and not surge:
+        out.append(required(f"{path}.rollingUpdate.maxUnavailable", "cannot be 0 when maxSurge is 0"))
+    return out
+
+
+def _validate_daemon_set(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """ValidateDaemonSet(Update): the selector (immutable) matches the template, which is validated as a pod's."""
+    spec = obj.get("spec") or {}
+    out = _selector_immutable(obj, old)
+    selector = spec.get("selector")
+    out += validate_label_selector(selector, "spec.selector")
+    template = spec.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels")
+    if selector_matches(selector, labels) is False or selector is None:
+        out.append(invalid_value("spec.template.metadata.labels", labels or {},
+                                 "`selector` does not match template `labels`"))
+    if selector is not None and not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        out.append(invalid_value("spec.selector", go_label_selector(selector), "empty selector is invalid for daemonset"))
+    out += validate_pod_template(template, "spec.template")
+    out += _template_restrictions(template, "DaemonSet", deadline_invalid=True)
+    out += _nonnegative(spec, "minReadySeconds", "spec")
+    out += _validate_daemon_set_strategy(spec.get("updateStrategy") or {})
+    out += _nonnegative(spec, "revisionHistoryLimit", "spec")
+    return out
+
+
+STATEFUL_SET_UPDATABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                          "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def _validate_stateful_set(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """ValidateStatefulSetSpec (and ValidateStatefulSetUpdate: only the fields of :data:`STATEFUL_SET_UPDATABLE`
+    change). As upstream, the template's pod spec is not validated here (its claims stand in for volumes): a bad
+    one fails when the controller creates a pod."""
+    spec = obj.get("spec") or {}
+    out: list[Cause] = []
+    if old is not None:
+        keep = {k: v for k, v in spec.items() if k not in STATEFUL_SET_UPDATABLE}
+        was = {k: v for k, v in (old.get("spec") or {}).items() if k not in STATEFUL_SET_UPDATABLE}
+        if keep != was:
+            fields = ", ".join(f"'{f}'" for f in STATEFUL_SET_UPDATABLE[:-1])
+            out.append(forbidden("spec", f"updates to statefulset spec for fields other than {fields} and "
+                                         f"'{STATEFUL_SET_UPDATABLE[-1]}' are forbidden"))
+    policy = spec.get("podManagementPolicy") or ""
+    if not policy:
+        out.append(required("spec.podManagementPolicy"))
+    elif policy not in ("OrderedReady", "Parallel"):
+        out.append(invalid_value("spec.podManagementPolicy", policy, "must be 'OrderedReady' or 'Parallel'"))
+    strategy = spec.get("updateStrategy") or {}
+    stype, rolling = strategy.get("type") or "", strategy.get("rollingUpdate")
+    if not stype:
+        out.append(required("spec.updateStrategy"))
+    elif stype == "OnDelete" and rolling is not None:
+        out.append(invalid_value("spec.updateStrategy.rollingUpdate", GoRaw("&apps.RollingUpdateStatefulSetStrategy{...}"),
+                                 "only allowed for updateStrategy 'RollingUpdate'"))
+    elif stype == "RollingUpdate" and rolling is not None:
+        out += _nonnegative(rolling, "partition", "spec.updateStrategy.rollingUpdate")
+    elif stype not in ("OnDelete", "RollingUpdate"):
+        out.append(invalid_value("spec.updateStrategy", GoRaw(f"apps.StatefulSetUpdateStrategy{{Type:{go_quote(stype)}}}"),
+                                 "must be 'RollingUpdate' or 'OnDelete'"))
+    for key in ("whenDeleted", "whenScaled"):
+        value = (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get(key)
+        if value not in (None, "Retain", "Delete"):
+            out.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{key}", value, ["Retain", "Delete"]))
+    out += _nonnegative(spec.get("ordinals") or {}, "start", "spec.ordinals")
+    out += _nonnegative(spec, "replicas", "spec")
+    out += _nonnegative(spec, "minReadySeconds", "spec")
+    selector = spec.get("selector")
+    out += _required_selector(selector, "statefulset")
+    template = spec.get("template") or {}
+    meta = template.get("metadata") or {}
+    if selector and (selector.get("matchLabels") or selector.get("matchExpressions")) and \
+            not selector_matches(selector, meta.get("labels")):
+        out.append(invalid_value("spec.template.metadata.labels", meta.get("labels") or {},
+                                 "`selector` does not match template `labels`"))
+    out += validate_labels(meta.get("labels"), "spec.template.labels")
+    out += validate_annotations(meta.get("annotations"), "spec.template.annotations")
+    out += _template_restrictions(template, "StatefulSet", deadline_invalid=False)
+    return out
+
+
+def _validate_controller_revision(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """ValidateControllerRevision(Update): data is mandatory and immutable, revision not negative."""
+    out = [] if obj.get("data") is not None else [required("data", "data is mandatory")]
+    out += _nonnegative(obj, "revision", "")
+    if old is not None and obj.get("data") != old.get("data"):
+        out.append(immutable("data", GoRaw("runtime.RawExtension{...}")))
     return out
 
 
@@ -1450,6 +1587,9 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Endpoints"): _validate_endpoints,
     ("apps", "Deployment"): _validate_deployment,
     ("apps", "ReplicaSet"): _validate_replica_set,
+    ("apps", "DaemonSet"): _validate_daemon_set,
+    ("apps", "StatefulSet"): _validate_stateful_set,
+    ("apps", "ControllerRevision"): _validate_controller_revision,
     ("batch", "Job"): _validate_job,
     ("batch", "CronJob"): _validate_cron_job,
     ("discovery.k8s.io", "EndpointSlice"): _validate_endpoint_slice,

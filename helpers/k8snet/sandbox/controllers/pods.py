@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..apiserver import DeleteOptions
 from ..clock import parse_time
 from ..schema import KUBERNETES_VERSION
+from ..selectors import fits_node_affinity
 from . import Controller, Key, same_key
 from .events import record
 
@@ -115,15 +116,22 @@ def tolerates(pod: Pod, taint: dict[str, Any]) -> bool:
 
 
 def feasible(pod: Pod, node: dict[str, Any]) -> str:
-    """Why a node does not fit the pod ('' when it fits)."""
+    """Why a node does not fit the pod ('' when it fits): taints, then nodeSelector and required node affinity."""
     for taint in (node.get("spec") or {}).get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(pod, taint):
             return f"untolerated taint {{{taint['key']}: {taint.get('value', '')}}}"
-    labels = node["metadata"].get("labels") or {}
-    for k, v in (pod["spec"].get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return "didn't match Pod's node affinity/selector"
+    if not fits_node_affinity(pod["spec"], node):
+        return "didn't match Pod's node affinity/selector"
     return ""
+
+
+def pinned(pod: Pod) -> bool:
+    """A pod whose required node affinity names one node by ``metadata.name`` (a DaemonSet's pod)."""
+    required = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    return len(terms) == 1 and any(f.get("key") == "metadata.name" and f.get("operator") == "In" and
+                                   len(f.get("values") or []) == 1 for f in terms[0].get("matchFields") or [])
 
 
 def node_capacity(node: dict[str, Any]) -> int:
@@ -169,9 +177,13 @@ def schedule(sb: Sandbox, pod: Pod) -> None:
             write_status(sb, new)
             record(sb, pod, "FailedScheduling", message, "default-scheduler", "Warning")
         return
-    counts = {n["metadata"]["name"]: load.get(n["metadata"]["name"], 0) for n in fits}
-    least = min(counts.values())
-    choice = sb.random.stream("scheduler").choice(sorted(n for n, c in counts.items() if c == least))
+    if len(fits) == 1 and pinned(pod):  # one node to go to: nothing to score, no tie to break
+        choice = fits[0]["metadata"]["name"]
+    else:
+        spread = sb.spread_load()
+        counts = {n["metadata"]["name"]: spread.get(n["metadata"]["name"], 0) for n in fits}
+        least = min(counts.values())
+        choice = sb.random.stream("scheduler").choice(sorted(n for n, c in counts.items() if c == least))
     new["spec"]["nodeName"] = choice
     set_condition(new.setdefault("status", {}), "PodScheduled", "True", now)
     sb.store.put("pods", new)

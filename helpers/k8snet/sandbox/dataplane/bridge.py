@@ -99,7 +99,7 @@ class Bridge:
         try:
             conn = await self._handshake(reader, writer)
             if conn is not None:
-                await _Relay(self.dataplane, conn, reader, writer).run()
+                await relay(self.dataplane, conn, reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             log.debug("bridge: connection ended: %s", exc)
         finally:
@@ -159,6 +159,17 @@ class Bridge:
         writer.write(_reply(SUCCEEDED))
         await writer.drain()
         return conn
+
+
+async def relay(dataplane: Callable[[], DataPlane], conn: Connection, reader: asyncio.StreamReader,
+                writer: asyncio.StreamWriter) -> None:
+    """Carry one host-side connection's bytes to the pod program at the far end of ``conn`` and its answers back
+    (HTTP requests one by one, TLS terminated in memory, raw bytes to a stream server): the bridge's relay, also
+    the nodePort listeners'."""
+    try:
+        await _Relay(dataplane, conn, reader, writer).run()
+    except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
+        log.debug("relay: connection ended: %s", exc)
 
 
 class _Relay:

@@ -78,6 +78,7 @@ AVAILABLE = {
     "http-echo": {"/http-echo"},
     "serve_hostname": {"/serve_hostname"},
     "coredns": {"/coredns"},
+    "kube-proxy": {"iptables", "iptables-save"},  # the node's rules: its pod shares the node's network
 }
 """The commands emulated in each image family."""
 _BUSYBOX = ("nc arp awk base64 basename cat chmod chown cp cut date dd df dirname dmesg du echo egrep env expr false "
@@ -104,6 +105,10 @@ PRESENT = {
                                          "httpie", "apk", "jq", "openssl", "ping", "nsenter"},
     # debian:bookworm-slim plus what the nginx image installs (curl, gettext-base's envsubst, nginx)
     "nginx": set(_COREUTILS.split()) | {"bash", "dash", "curl", "envsubst", "nginx", "nginx-debug", "openssl"},
+    # distroless-iptables (the kube-proxy image's base): the iptables tools and conntrack, no shell
+    "kube-proxy": {"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save",
+                   "ip6tables-restore", "conntrack", "ipset", "kube-proxy"},
+    "kindnetd": {"kindnetd"},  # a static binary in a distroless image
 }
 """Every command the real image has; one outside this set and AVAILABLE is ``not found``."""
 

@@ -175,13 +175,15 @@ class Network:
         """
         owners = [p for p in self.sb.store.list("pods") if (p.get("status") or {}).get("podIP") == ip]
         running = [p for p in owners if (p.get("status") or {}).get("phase") == "Running"]
-        if running:
-            listening = [p for p in running if self.dp.workloads.listening(p, port, protocol)]
-            return (listening or running)[0]
+        listening = [p for p in running if self.dp.workloads.listening(p, port, protocol)]
+        if listening:
+            return listening[0]
         node = self.dp.proxy.node_of_ip(ip)
         if (ip, port, protocol) == (apiserver.NODE_IP, apiserver.PORT, "TCP") and "kube-apiserver" in self.dp.real_servers:
             return apiserver.static_pod()  # kube-apiserver on the control-plane node's network (dataplane/apiserver.py)
-        if node is not None:
+        if running and node is None:
+            return running[0]
+        if node is not None:  # its hostNetwork pods (kube-proxy, kindnet on every node) do not listen there
             hops.append(Hop("pod", f"nothing on node {node} listens on {port}/{protocol} (not a NodePort): RST",
                             {"node": node, "port": port, "listening": False}))
             raise Refused(f"connect {ip}:{port}: connection refused", hops)

@@ -67,8 +67,8 @@ class NetworkPolicyEngine:
                 if ep.ready and pod is not None and number is not None:
                     targets.append((pod, number))
         else:
-            targets = [(p, port) for p in self.sb.store.list("pods")
-                       if (p.get("status") or {}).get("podIP") == ip]
+            targets = [(p, port) for p in self.sb.store.list("pods")  # no policy selects a hostNetwork pod
+                       if (p.get("status") or {}).get("podIP") == ip and not p["spec"].get("hostNetwork")]
         verdicts = [self.evaluate(src_pod, (src_pod.get("status") or {}).get("podIP") or "", pod, number, protocol)
                     for pod, number in targets]
         allowed = next((v for v in verdicts if v.allowed), None)

@@ -3,8 +3,9 @@
 Contents are taken when the container starts (the kubelet's later refresh of ConfigMap and Secret
 volumes, about a minute after an update, is not emulated yet); a projected serviceAccountToken is a token the
 TokenRequest API issues for the pod (auth/tokens.py). A volume the sandbox cannot provide (a missing ConfigMap
-that is not ``optional``, a hostPath, a PersistentVolumeClaim) is mounted empty and named in a ``FailedMount``
-Warning event with the kubelet's words.
+that is not ``optional``, a hostPath) is mounted empty and named in a ``FailedMount`` Warning event with the
+kubelet's words; a PersistentVolumeClaim is named the same way and stands in as an empty, writable directory of
+the pod's (an emptyDir: its files go with the pod).
 Sources: pkg/volume/configmap, secret, downwardapi, projected (their ``MakePayload``), emptydir.
 """
 
@@ -34,10 +35,14 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
         vol = volumes.get(m.get("name"))
         if vol is None:
             continue
-        if "emptyDir" in vol:
+        if "emptyDir" in vol or "persistentVolumeClaim" in vol:
+            if "persistentVolumeClaim" in vol and vol["name"] not in shared:
+                problem(f'MountVolume.SetUp failed for volume "{vol["name"]}" : k8snet sandbox: persistentVolumeClaim '
+                        f'volumes are not emulated (claim "{vol["persistentVolumeClaim"].get("claimName", "")}"); an '
+                        "empty directory that lives as long as the pod stands in")
             limit = _bytes((vol.get("emptyDir") or {}).get("sizeLimit")) or FS_BUDGET
             source = shared.setdefault(vol["name"], FileSystem({}, set(), budget=min(limit, FS_BUDGET)))
-            read_only = bool(m.get("readOnly"))
+            read_only = bool(m.get("readOnly")) or bool(vol.get("persistentVolumeClaim", {}).get("readOnly"))
         else:
             files = _payload(sb, pod, vol, problem)
             source = FileSystem(files, set())
@@ -47,7 +52,7 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
             fs.mount(m["mountPath"], source, read_only)
             continue
         inner = "/" + sub.strip("/")
-        if "emptyDir" in vol:  # the kubelet creates the subPath directory inside the volume
+        if "emptyDir" in vol or "persistentVolumeClaim" in vol:  # the kubelet creates the subPath directory
             source.mkdir(inner, parents=True)
         if source.is_dir(inner):
             fs.mount(m["mountPath"], _Sub(source, inner), read_only)

@@ -10,6 +10,8 @@ the answers, copied from the upstream sources cited at each handler:
 - hashicorp/http-echo v1.0.0 (main.go, handlers.go);
 - nginx (the Docker library image: docker-entrypoint.sh, default site);
 - coredns (health, ready and metrics ports; DNS itself is ``dns.py``);
+- kube-proxy and kindnetd, the kube-system DaemonSets of a kind cluster: their startup log only, since the
+  data plane does their work (``proxy.py`` is kube-proxy's iptables mode, ``network.py`` kindnet's routes);
 - the Gateway API conformance suite's echo-basic (``echobasic.py``).
 
 Every other image runs nothing the sandbox knows: its pods get an IP and
@@ -113,6 +115,18 @@ EMULATED: dict[str, dict[str, Any]] = {
         "programs": ["coredns: 53/UDP+TCP (answered by the sandbox's DNS), 8080 /health, 8181 /ready, 9153 /metrics"],
         "commands": ["none (the image has no shell)"],
     },
+    "kube-proxy": {
+        "images": ["registry.k8s.io/kube-proxy (the kube-system/kube-proxy DaemonSet's)"],
+        "programs": ["kube-proxy: its startup log; the sandbox's data plane does its work (Services as iptables "
+                     "mode programs them)"],
+        "commands": ["iptables-save, iptables -t nat -L (the node's rules)"],
+    },
+    "kindnetd": {
+        "images": ["docker.io/kindest/kindnetd (the kube-system/kindnet DaemonSet's)"],
+        "programs": ["kindnetd: its startup log; the sandbox's data plane does its work (pod routes between nodes, "
+                     "masquerading, NetworkPolicy)"],
+        "commands": ["none (the sandbox does not emulate the image's tools)"],
+    },
     "busybox": {
         "images": ["busybox", "busybox:1.36", "busybox:1.37"],
         "programs": ["its command as a process (busybox ash scripts with loops, pipes and sleep; the image's "
@@ -156,6 +170,8 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "serve_hostname": (["/serve_hostname"], []),  # contrib/for-demos/serve_hostname Dockerfile (FROM scratch)
     "nginx": (["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"]),  # nginxinc/docker-nginx
     "coredns": (["/coredns"], []),
+    "kube-proxy": ([], []),  # the DaemonSet gives the command (kubeadm's /usr/local/bin/kube-proxy --config=…)
+    "kindnetd": (["/bin/kindnetd"], []),  # kindnet's Dockerfile
     "echo-basic": (echobasic.IMAGE_ARGV, []),  # gateway-api docker/Dockerfile.echo-basic (distroless)
     "httpbin": ([], ["gunicorn", "-b", "0.0.0.0:80", "httpbin:app", "-k", "gevent"]),  # kennethreitz/httpbin
     "traefik": (["/entrypoint.sh"], ["traefik"]),  # the Docker library image
@@ -175,6 +191,9 @@ BUSYBOX_FAMILIES = frozenset({"agnhost", "busybox", "busyboxplus", "alpine", "cu
 PROCESS_FAMILIES = BUSYBOX_FAMILIES | {"nginx"}
 """Images whose containers' commands run as processes when they start no emulated server (they have a shell and
 the programs exec runs)."""
+SYSTEM_FAMILIES = frozenset({"kube-proxy", "kindnetd"})
+"""kind's kube-system DaemonSets, whose work the data plane does: their emulation reads none of their volumes
+(iptables lock, kernel modules, CNI configuration on the node), so those host paths raise no FailedMount."""
 SHELLS = {"sh", "ash", "bash", "dash"}
 IDLE = {"sleep", "tail"}  # long-running commands that serve nothing (sleep 3600, tail -f /dev/null)
 
@@ -205,6 +224,10 @@ def image_family(image: str) -> str | None:
         return "nginx"
     if path in ("coredns/coredns", "coredns"):
         return "coredns"
+    if path == "kube-proxy":  # registry.k8s.io/kube-proxy
+        return "kube-proxy"
+    if path == "kindest/kindnetd":
+        return "kindnetd"
     if path == "kennethreitz/httpbin":
         return "httpbin"
     if path in ("traefik", "library/traefik"):
@@ -453,6 +476,10 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
                        startup=[".:53", "[INFO] plugin/reload: Running configuration SHA512 = "
                                 + hashlib.sha512(b"Corefile").hexdigest(),
                                 f"CoreDNS-{COREDNS_VERSION}", "linux/amd64, go1.23.3, 51e11f1"])
+    if exe == "kube-proxy" and family == "kube-proxy":
+        return Program("kube-proxy", family)  # its log names the node: written at start (Workloads._start)
+    if exe == "kindnetd" and family == "kindnetd":
+        return Program("kindnetd", family)
     if argv[0] == "/echo-basic" and family == "echo-basic":
         return echobasic.program(env)
     if exe == "gunicorn" and family == "httpbin":
@@ -465,6 +492,52 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
     if exe in IDLE:
         return Program("idle", family, problem=f"it runs `{' '.join(argv)}`, which serves no port")
     return Program("exited", family, problem=f"the sandbox does not emulate the program `{' '.join(argv)}`")
+
+
+def kube_proxy_log(ip: str, version: str) -> list[str]:
+    """The startup of kube-proxy ``version`` (v1.33.x) in iptables mode with kind's KubeProxyConfiguration on the
+    node ``ip`` (``{klog}`` is klog's header time; file:line references as in the nearby releases' logs)."""
+    lines = ['server_linux.go:66] "Using iptables proxy"',
+             f'server.go:698] "Successfully retrieved node IP(s)" IPs=["{ip}"]',
+             'conntrack.go:121] "Set sysctl" entry="net/netfilter/nf_conntrack_tcp_timeout_established" value=86400',
+             'conntrack.go:121] "Set sysctl" entry="net/netfilter/nf_conntrack_tcp_timeout_close_wait" value=3600',
+             'E:server.go:234] "Kube-proxy configuration may be incomplete or incorrect" err="nodePortAddresses is '
+             'unset; NodePort connections will be accepted on all local IPs. Consider using `--nodeport-addresses '
+             'primary`"',
+             'server.go:243] "kube-proxy running in dual-stack mode" primary ipFamily="IPv4"',
+             'server_linux.go:170] "Using iptables Proxier"',
+             'proxier.go:255] "Setting route_localnet=1 to allow node-ports on localhost; to change this either '
+             'disable iptables.localhostNodePorts (--iptables-localhost-nodeports) or set nodePortAddresses '
+             '(--nodeport-addresses) to filter loopback addresses" ipFamily="IPv4"',
+             f'server.go:483] "Version info" version="{version}"',
+             'server.go:485] "Golang settings" GOGC="" GOMAXPROCS="" GOTRACEBACK=""']
+    for config, line in (("service", 199), ("endpoint slice", 105), ("serviceCIDR", 440), ("node", 329)):
+        lines += [f'config.go:{line}] "Starting {config} config controller"',
+                  f'shared_informer.go:350] "Waiting for caches to sync" controller="{config} config"']
+    lines += [f'shared_informer.go:357] "Caches are synced" controller="{c} config"'
+              for c in ("node", "service", "endpoint slice", "serviceCIDR")]
+    return [_klog(line) for line in lines]
+
+
+def kindnetd_log(env: dict[str, str], nodes: list[tuple[str, str, str]]) -> list[str]:
+    """kindnetd's startup (cmd/kindnetd/main.go of kindnet): its addresses from the DaemonSet's env (printed with
+    fmt, the podIP on a line of its own), then each node (name, pod CIDR, IP) it routes to (``{klog}`` is klog's
+    header time)."""
+    ip = env.get("HOST_IP", "")
+    lines = [_klog(f"main.go:139] hostIP = {ip}"), f"podIP = {env.get('POD_IP', '')}",
+             _klog("main.go:148] setting mtu 1500 for CNI "), _klog('main.go:178] kindnetd IP family: "ipv4"'),
+             _klog(f"main.go:182] noMask IPv4 subnets: [{env.get('POD_SUBNET', '')}]")]
+    for node, cidr, node_ip in nodes:
+        lines.append(_klog(f"main.go:297] Handling node with IPs: map[{node_ip}:{{}}]"))
+        lines.append(_klog("main.go:301] handling current node" if node_ip == ip else
+                           f"main.go:324] Node {node} has CIDR [{cidr}] "))
+    return lines
+
+
+def _klog(line: str) -> str:
+    """A klog line: ``I0102 15:04:05.000000       1 file.go:123] msg`` (``E:`` marks an error line)."""
+    level, line = ("E", line[2:]) if line.startswith("E:") else ("I", line)
+    return f"{level}{{klog}}       1 {line}"
 
 
 def _script_program(family: str, script: str, env: dict[str, str], tag: str) -> Program:
@@ -806,8 +879,13 @@ class Workloads:
         if key not in self._files:
             spec = container_spec(pod, container) or {}
             fs = seed_files(self.sb, pod, spec.get("image", ""))
-            mount_all(self.sb, pod, spec, fs, self._volumes.setdefault(key[0], {}),
-                      lambda message: self._failed_mount(pod, message))
+            quiet = image_family(spec.get("image", "")) in SYSTEM_FAMILIES
+
+            def problem(message: str) -> None:
+                if not quiet:
+                    self._failed_mount(pod, message)
+
+            mount_all(self.sb, pod, spec, fs, self._volumes.setdefault(key[0], {}), problem)
             mount_service_account(self.sb, pod, spec, fs)
             self._files[key] = fs
         return self._files[key]
@@ -908,10 +986,19 @@ class Workloads:
             self._not_emulated(pod, container, message)
         if program.name == "httpbin":
             program.startup = httpbin.startup(program.opts["bind"], at)
+        elif program.name == "kube-proxy":
+            program.startup = kube_proxy_log((pod.get("status") or {}).get("hostIP", ""),
+                                             self.sb.version_info()["gitVersion"])
+        elif program.name == "kindnetd":
+            nodes = [(n["metadata"]["name"], (n.get("spec") or {}).get("podCIDR", ""),
+                      next((a["address"] for a in (n.get("status") or {}).get("addresses") or []
+                            if a.get("type") == "InternalIP"), "")) for n in self.sb.store.list("nodes")]
+            program.startup = kindnetd_log(self.env(pod, container), nodes)
         for line in program.startup:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S"))
-                                .replace("{zerolog}", at.strftime("%Y-%m-%dT%H:%M:%SZ")), at=at)
+                                .replace("{zerolog}", at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                                .replace("{klog}", at.strftime("%m%d %H:%M:%S.%f")), at=at)
 
     def _configure_nginx(self, pod: Pod, container: str, program: Program) -> Program | None:
         """nginx reads its configuration at start: the ports and answers come from it; a bad one stops it."""
