@@ -43,6 +43,8 @@ RETURNS_DELETED = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
 log = logging.getLogger("k8snet.sandbox.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+USER: Any = web.RequestKey("user", UserInfo) if hasattr(web, "RequestKey") else "user"  # aiohttp 3.12+ has keys
+"""Where a request keeps who it acts as (authenticated, then impersonated)."""
 
 
 def dumps(obj: Any) -> bytes:
@@ -142,7 +144,7 @@ class ApiServer:
                 text = f'Internal Server Error: "{request.path_qs}": {exc}'
                 return web.Response(status=500, text=text.replace("&", "&amp;").replace("<", "&lt;")
                                     .replace(">", "&gt;") + "\n", headers={"X-Content-Type-Options": "nosniff"})
-        request["user"] = user
+        request[USER] = user
         self.authorize(request_attributes(user, request.method, request.path, request.query,
                                           request.headers.get("Upgrade", "").lower() == "websocket"))
         return await handler(request)
@@ -257,7 +259,7 @@ class ApiServer:
         if sub == "scale":
             return await self.scale(request, rt, key_ns, name)
         if reviews.is_review(rt.group, rt.plural) and method == "POST" and not name:
-            return json_response(reviews.answer(self.sandbox.authorizer, request["user"], rt.group, rt.plural,
+            return json_response(reviews.answer(self.sandbox.authorizer, request[USER], rt.group, rt.plural,
                                                 key_ns, await self.body(request), self.sandbox.tokens.review), 201)
         if sub == "token":  # serviceaccounts/token: the TokenRequest API, answered and never stored
             if method != "POST":
@@ -357,7 +359,7 @@ class ApiServer:
         agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
         return WriteOptions(dry_run=bool(options.dry_run(q)), field_manager=q.get("fieldManager") or agent,
                             field_validation=q.get("fieldValidation") or "Strict",
-                            force=bool(options.boolean(q, "force")), user=request.get("user"))
+                            force=bool(options.boolean(q, "force")), user=request.get(USER))
 
     async def delete_options(self, request: web.Request) -> DeleteOptions:
         """The DeleteOptions of the query and the body (the query wins, as the apiserver merges them)."""
