@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..apiserver import WriteOptions
-from .kinds import GROUP
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
 
 Obj = dict[str, Any]
 
+GROUP = "rbac.authorization.k8s.io"
 BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 BOOTSTRAP_ANNOTATIONS = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
 ADMIN_GROUP = "kubeadm:cluster-admins"

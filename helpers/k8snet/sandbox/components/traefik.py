@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import socket
-import ssl
 import sys
 import sysconfig
 from collections.abc import Callable
@@ -371,11 +370,9 @@ def proxy_header(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> byte
     return f"PROXY {family} {src_ip} {dst_ip} {src_port} {dst_port}\r\n".encode()
 
 
-async def exchange(host: str, port: int, data: bytes, head_only: bool, timeout: float = 300.0,
-                   tls: ssl.SSLContext | None = None) -> HttpResponse:
-    """Send one request to host:port (over TLS with ``tls``) and read the answer (Content-Length, chunked, or to
-    the close)."""
-    reader, writer = await asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None)
+async def exchange(host: str, port: int, data: bytes, head_only: bool, timeout: float = 300.0) -> HttpResponse:
+    """Send one request to host:port and read the answer (Content-Length, chunked, or to the close)."""
+    reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(data)
         await writer.drain()

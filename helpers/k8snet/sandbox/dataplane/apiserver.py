@@ -49,7 +49,7 @@ class Forward:
     """The sandbox's own HTTPS API behind the control-plane node's 6443 (a real server in the data plane's table).
 
     Example:
-        >>> sb.real_servers["kube-apiserver"] = Forward(sb, port)  # once the API listens (instance.serve)
+        >>> sb.real_servers["kube-apiserver"] = Forward(sb, port, cert_pem, key_pem)  # once the API listens
     """
 
     def __init__(self, sb: Sandbox, port: int, cert_pem: bytes, key_pem: bytes):
@@ -59,12 +59,20 @@ class Forward:
         self.client = ssl.create_default_context(cadata=sb.ca_pem)
 
     def __call__(self, conn: Connection, req: HttpRequest) -> HttpResponse:
-        from ..components.traefik import exchange
-        from .workloads import request_bytes
+        return HttpResponse(PENDING, pending=asyncio.get_running_loop().create_task(self.send(req)))
 
-        task = asyncio.get_running_loop().create_task(
-            exchange("127.0.0.1", self.port, request_bytes(req), req.method == "HEAD", tls=self.client))
-        return HttpResponse(PENDING, pending=task)
+    async def send(self, req: HttpRequest, timeout: float = 300.0) -> HttpResponse:
+        """The request as the pod wrote it (its headers, its token), to the API on loopback; the answer whole."""
+        import aiohttp
+
+        headers = {k: v for k, v in req.headers.items() if k.lower() not in ("content-length", "transfer-encoding")}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=False,
+                                         skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding")) as session:
+            async with session.request(req.method, f"https://127.0.0.1:{self.port}{req.path}", headers=headers,
+                                       data=req.body or None, ssl=self.client, allow_redirects=False) as resp:
+                body = b"" if req.method == "HEAD" else await resp.read()
+                kept = {k: v for k, v in resp.headers.items() if k.lower() != "transfer-encoding"}
+                return HttpResponse(resp.status, kept, body)
 
 
 def register(sb: Sandbox, port: int) -> None:
