@@ -390,6 +390,9 @@ RESOURCES = {
            ("serviceaccounts", "ServiceAccount", True), ("resourcequotas", "ResourceQuota", True)],
     "apps/v1": [("deployments", "Deployment", True)],
     "networking.k8s.io/v1": [("ingresses", "Ingress", True)],
+    "rbac.authorization.k8s.io/v1": [("roles", "Role", True), ("clusterroles", "ClusterRole", False),
+                                     ("rolebindings", "RoleBinding", True),
+                                     ("clusterrolebindings", "ClusterRoleBinding", False)],
 }
 
 
@@ -500,6 +503,15 @@ COMMANDS = {
     "serviceaccount": ["create", "serviceaccount", "robot"],
     "ingress": ["create", "ingress", "web", "--class=nginx", "--rule=example.com/api*=api:8080,tls=web-tls",
                 "--rule=example.com/=web:http", "--default-backend=web:80", "--annotation=team=a"],
+    "role": ["create", "role", "secret-reader", "--verb=get,list", "--resource=secrets",
+             "--resource-name=db", "--resource-name=api"],
+    "clusterrole": ["create", "clusterrole", "health", "--verb=get", "--non-resource-url=/healthz*"],
+    "clusterrole-aggregated": ["create", "clusterrole", "monitoring",
+                               "--aggregation-rule=rbac.example.com/aggregate-to-monitoring=true"],
+    "rolebinding": ["create", "rolebinding", "read-secrets", "--role=secret-reader", "--serviceaccount=shop:web",
+                    "--user=jane", "--group=devs"],
+    "clusterrolebinding": ["create", "clusterrolebinding", "view-all", "--clusterrole=view",
+                           "--serviceaccount=shop:web"],
     "run": ["run", "web", "--image=nginx:1.27", "--port=80", "--labels=app=web,tier=frontend", "--env=A=1",
             "--env=B=two", "--command", "--", "sh", "-c", "sleep 3600"],
 }

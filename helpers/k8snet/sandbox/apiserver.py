@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
 from . import customresources, defaults, errors, patch, strategies, validation
+from .auth import escalation
 from .clock import Clock, rfc3339
 from .options import DeleteOptions, WriteOptions  # noqa: F401  (re-exported for the server and controllers)
 from .randomness import Randomness
@@ -26,6 +27,7 @@ from .selectors import parse_fields, parse_labels
 from .store import Obj, Store, Unstorable
 
 if TYPE_CHECKING:
+    from .auth.rbac import Authorizer
     from .crds import CustomResourceDefinitions
     from .customresources import ServedVersion
 
@@ -57,6 +59,8 @@ class Api:
         self.allocators = allocators
         self.crds: CustomResourceDefinitions | None = None
         """The CRD service (set by the Sandbox): custom resources' served versions and the CRD lifecycle."""
+        self.authorizer: Authorizer | None = None
+        """RBAC (set by the Sandbox), for the escalation checks on writes of roles and bindings."""
 
     # -- helpers --------------------------------------------------------------------
 
@@ -172,6 +176,8 @@ class Api:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name") or "", validation.dedupe(causes))
 
     def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions, subresource: str = "") -> Obj:
+        if opts.user is not None and rt.group == escalation.GROUP and self.authorizer is not None:
+            escalation.check(self.authorizer, opts.user, rt.plural, obj, old)  # policybased RBAC storage
         self._validate(rt, obj, old, opts, subresource)
         if opts.dry_run:
             if old is None:

@@ -409,6 +409,17 @@ def default_custom_resource_definition(crd: Obj) -> None:
         service["port"] = 443
 
 
+def default_role_binding(obj: Obj) -> None:
+    """pkg/apis/rbac/v1/defaults.go SetDefaults_RoleBinding / ClusterRoleBinding and SetDefaults_Subject: the
+    roleRef's group, and a User's or Group's (a ServiceAccount's stays empty: it is a core object)."""
+    role_ref = obj.get("roleRef")
+    if isinstance(role_ref, dict) and not role_ref.get("apiGroup"):
+        role_ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in obj.get("subjects") or []:
+        if isinstance(subject, dict) and not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("", "Pod"): default_pod,
     ("", "Service"): default_service,
@@ -425,6 +436,8 @@ DEFAULTERS: dict[tuple[str, str], Defaulter] = {
     ("networking.k8s.io", "IngressClass"): default_ingress_class,
     ("discovery.k8s.io", "EndpointSlice"): default_endpoint_slice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): default_custom_resource_definition,
+    ("rbac.authorization.k8s.io", "RoleBinding"): default_role_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): default_role_binding,
 }
 """(group, kind) → defaulting function. Kinds without an entry (ConfigMap, Ingress) have no visible defaults."""
 

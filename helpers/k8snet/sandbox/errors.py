@@ -34,6 +34,8 @@ class ApiError(Exception):
     code: int = 500
     reason: str = "InternalError"
     details: dict[str, Any] = field(default_factory=dict)
+    keep_details: bool = False
+    """Send ``details`` even when empty (a 403 for a non-resource path has ``"details":{}``)."""
 
     def __str__(self) -> str:
         return self.message
@@ -48,7 +50,7 @@ class ApiError(Exception):
             "message": self.message,
             "reason": self.reason,
         }
-        if self.details:  # metav1.Status's field order: ..., reason, details, code (the encoder keeps it)
+        if self.details or self.keep_details:  # metav1.Status's order: ..., reason, details, code (kept by the encoder)
             body["details"] = self.details
         body["code"] = self.code
         return body

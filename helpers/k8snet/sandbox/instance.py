@@ -17,9 +17,13 @@ from aiohttp import web
 
 from . import strategies
 from .apiserver import Api, WriteOptions
+from .auth import policy
+from .auth.rbac import Authorizer
+from .auth.tokens import Tokens
 from .clock import Clock
 from .controllers import (
     Manager,
+    clusterroles,
     crds,
     daemonsets,
     deployments,
@@ -70,6 +74,11 @@ class Sandbox:
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
         self.crds = CustomResourceDefinitions(self.store, self.registry, self.schemas)
         self.api.crds = self.crds
+        self.authorizer = Authorizer(self.store)
+        """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
+        self.api.authorizer = self.authorizer
+        self.tokens = Tokens(self)
+        """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
@@ -113,11 +122,14 @@ class Sandbox:
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
+        with self.store.batch():
+            policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
                                       deployments.controller(self), replicasets.controller(self),
                                       daemonsets.controller(self), statefulsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
-                                      endpoints.controller(self), crds.controller(self)])
+                                      endpoints.controller(self), crds.controller(self),
+                                      clusterroles.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -273,6 +285,7 @@ class Sandbox:
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
                          "renewTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000000Z")}},
                 WriteOptions(field_manager="kubelet"))
+        policy.install(self)  # kube-apiserver's default roles and bindings, and kubeadm's
         install_traefik(self)
 
 
@@ -570,6 +583,10 @@ async def serve(sandbox: Sandbox, token: str, host: str = "127.0.0.1", port: int
     sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
     bound = sockets[0].getsockname()[1] if sockets else port
     runner.app["api_server"] = server
+    if tls is not None:  # pods reach it as https://kubernetes.default.svc (dataplane/apiserver.py)
+        from .dataplane import apiserver
+
+        apiserver.register(sandbox, bound)
     return runner, bound
 
 

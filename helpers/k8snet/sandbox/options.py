@@ -37,6 +37,9 @@ class WriteOptions:
     compile_rules: bool = True
     """Compile a CRD's CEL rules on create/update, as kube-apiserver does; False only for the sandbox's own CRD
     documents at start (tests/unit/test_crd_documents.py compiles every rule of them)."""
+    user: Any = None
+    """Who writes (an auth.users.UserInfo), for the checks that depend on it (RBAC escalation); None: the sandbox
+    itself (its controllers and bootstrap)."""
 
 
 @dataclass

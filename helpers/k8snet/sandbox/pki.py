@@ -70,7 +70,7 @@ def pem_cert(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -87,8 +87,20 @@ def ensure(state: Path) -> tuple[Path, Path, Path]:
         return ca_crt, crt, key
     ca_key, ca = make_ca()
     skey, scert = make_serving(ca_key, ca, "kube-apiserver", ["127.0.0.1", "localhost", "::1"])
-    _write_private(state / "ca.key", pem_key(ca_key))
-    _write_private(key, pem_key(skey))
-    _write_private(crt, pem_cert(scert))
-    _write_private(ca_crt, pem_cert(ca))
+    write_private(state / "ca.key", pem_key(ca_key))
+    write_private(key, pem_key(skey))
+    write_private(crt, pem_cert(scert))
+    write_private(ca_crt, pem_cert(ca))
     return ca_crt, crt, key
+
+
+def in_cluster_serving(state: Path, hosts: list[str]) -> tuple[bytes, bytes] | None:
+    """A serving certificate and key (PEM) for the API server's in-cluster names, signed by the cluster CA in
+    ``state`` (None when the CA's key is not there): what pods verify with their ``ca.crt``."""
+    ca_key_file, ca_file = state / "ca.key", state / "ca.crt"
+    if not (ca_key_file.exists() and ca_file.exists()):
+        return None
+    ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key, cert = make_serving(ca_key, x509.load_pem_x509_certificate(ca_file.read_bytes()), "kube-apiserver", hosts)
+    return pem_cert(cert), pem_key(key)

@@ -85,6 +85,7 @@ PACKAGES = {
     "metav1": META,
     "resource": "io.k8s.apimachinery.pkg.api.resource",
     "intstr": "io.k8s.apimachinery.pkg.util.intstr",
+    "authenticationv1": "io.k8s.api.authentication.v1",
 }
 """Go package qualifiers used in :data:`MESSAGES`; unqualified names are the message's own package."""
 
@@ -124,6 +125,14 @@ KINDS: dict[tuple[str, str], str] = {
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "io.k8s.api.authentication.v1.SelfSubjectReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "io.k8s.api.authentication.v1.TokenRequest",
+    ("authentication.k8s.io/v1", "TokenReview"): "io.k8s.api.authentication.v1.TokenReview",
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): "io.k8s.api.authorization.v1.SubjectAccessReview",
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): "io.k8s.api.authorization.v1.LocalSubjectAccessReview",
+    ("rbac.authorization.k8s.io/v1", "Role"): "io.k8s.api.rbac.v1.Role",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "io.k8s.api.rbac.v1.ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "io.k8s.api.rbac.v1.RoleBinding",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "io.k8s.api.rbac.v1.ClusterRoleBinding",
 }
 """Request-body kinds this module decodes, by (apiVersion, kind).
 
@@ -1509,6 +1518,59 @@ MESSAGES: dict[str, dict[int, str]] = {
         3: "groups,omitempty []string",
         4: "extra,omitempty map[string]ExtraValue",
     },
+    "io.k8s.api.authentication.v1.TokenRequest": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec TokenRequestSpec",
+        3: "status,omitempty TokenRequestStatus",
+    },
+    "io.k8s.api.authentication.v1.TokenRequestSpec": {
+        1: "audiences []string",
+        4: "expirationSeconds,omitempty *int64",
+        3: "boundObjectRef,omitempty *BoundObjectReference",
+    },
+    "io.k8s.api.authentication.v1.BoundObjectReference": {
+        1: "kind,omitempty string",
+        2: "apiVersion,omitempty string",
+        3: "name,omitempty string",
+        4: "uid,omitempty string",
+    },
+    "io.k8s.api.authentication.v1.TokenRequestStatus": {
+        1: "token string",
+        2: "expirationTimestamp metav1.Time",
+    },
+    "io.k8s.api.authentication.v1.TokenReview": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec TokenReviewSpec",
+        3: "status,omitempty TokenReviewStatus",
+    },
+    "io.k8s.api.authentication.v1.TokenReviewSpec": {
+        1: "token,omitempty string",
+        2: "audiences,omitempty []string",
+    },
+    "io.k8s.api.authentication.v1.TokenReviewStatus": {
+        1: "authenticated,omitempty bool",
+        2: "user,omitempty UserInfo",
+        4: "audiences,omitempty []string",
+        3: "error,omitempty string",
+    },
+    "io.k8s.api.authorization.v1.SubjectAccessReview": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec SubjectAccessReviewSpec",
+        3: "status,omitempty SubjectAccessReviewStatus",
+    },
+    "io.k8s.api.authorization.v1.LocalSubjectAccessReview": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec SubjectAccessReviewSpec",
+        3: "status,omitempty SubjectAccessReviewStatus",
+    },
+    "io.k8s.api.authorization.v1.SubjectAccessReviewSpec": {
+        1: "resourceAttributes,omitempty *ResourceAttributes",
+        2: "nonResourceAttributes,omitempty *NonResourceAttributes",
+        3: "user,omitempty string",
+        4: "groups,omitempty []string",
+        5: "extra,omitempty map[string]authenticationv1.ExtraValue",  # authorization's ExtraValue: the same wire
+        6: "uid,omitempty string",
+    },
     "io.k8s.api.authorization.v1.SelfSubjectAccessReview": {
         1: "metadata,omitempty metav1.ObjectMeta",
         2: "spec SelfSubjectAccessReviewSpec",
@@ -1618,6 +1680,47 @@ MESSAGES: dict[str, dict[int, str]] = {
     "io.k8s.api.networking.v1.IPBlock": {
         1: "cidr string",
         2: "except,omitempty []string",
+    },
+    # --- k8s.io/api/rbac/v1/generated.proto (kubectl create role, clusterrole, rolebinding, clusterrolebinding) --
+    "io.k8s.api.rbac.v1.Role": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "rules []PolicyRule",
+    },
+    "io.k8s.api.rbac.v1.ClusterRole": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "rules []PolicyRule",
+        3: "aggregationRule,omitempty *AggregationRule",
+    },
+    "io.k8s.api.rbac.v1.AggregationRule": {
+        1: "clusterRoleSelectors,omitempty []metav1.LabelSelector",
+    },
+    "io.k8s.api.rbac.v1.PolicyRule": {
+        1: "verbs []string",
+        2: "apiGroups,omitempty []string",
+        3: "resources,omitempty []string",
+        4: "resourceNames,omitempty []string",
+        5: "nonResourceURLs,omitempty []string",
+    },
+    "io.k8s.api.rbac.v1.RoleBinding": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "subjects,omitempty []Subject",
+        3: "roleRef RoleRef",
+    },
+    "io.k8s.api.rbac.v1.ClusterRoleBinding": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "subjects,omitempty []Subject",
+        3: "roleRef RoleRef",
+    },
+    "io.k8s.api.rbac.v1.Subject": {
+        1: "kind string",
+        2: "apiGroup,omitempty string",
+        3: "name string",
+        4: "namespace,omitempty string",
+    },
+    "io.k8s.api.rbac.v1.RoleRef": {
+        1: "apiGroup string",
+        2: "kind string",
+        3: "name string",
     },
     # --- k8s.io/api/autoscaling/v1/generated.proto ------------------------------------------
     "io.k8s.api.autoscaling.v1.Scale": {

@@ -124,7 +124,7 @@ def kube_aware_key(version: str) -> tuple:
 
 
 def builtin() -> Registry:
-    """The built-in resources of the lessons (core, apps, discovery, networking)."""
+    """The built-in resources of the lessons (core, apps, discovery, networking, RBAC)."""
     r = Registry()
     core = [
         ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
@@ -144,7 +144,7 @@ def builtin() -> Registry:
         ResourceType("", "v1", "endpoints", "Endpoints", short_names=("ep",)),
         ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
         ResourceType("", "v1", "secrets", "Secret", field_selectors=("type",)),
-        ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        ResourceType("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",), subresources=("token",)),
         # served so that listing them answers as on kind (`kubectl cluster-info dump` lists them), read-only
         # while the sandbox runs no controller for them: a write is refused with 405, never silently accepted
         ResourceType("", "v1", "replicationcontrollers", "ReplicationController", short_names=("rc",),
@@ -184,12 +184,20 @@ def builtin() -> Registry:
     apiextensions = [ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                                   namespaced=False, short_names=("crd", "crds"), categories=("api-extensions",),
                                   subresources=("status",))]
-    # kubectl auth can-i / whoami: create-only reviews, answered and never stored (reviews.py)
-    reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
-               for plural, kind in (("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
-                                    ("selfsubjectrulesreviews", "SelfSubjectRulesReview"))]
-    reviews.append(ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
-                                namespaced=False, verbs=("create",)))
-    for rt in core + apps + batch + networking + coordination + apiextensions + reviews:
+    # RBAC as kube-apiserver serves it (pkg/registry/rbac): no short names, no subresources
+    rbac = [ResourceType("rbac.authorization.k8s.io", "v1", plural, kind, namespaced=namespaced)
+            for plural, kind, namespaced in (("clusterrolebindings", "ClusterRoleBinding", False),
+                                             ("clusterroles", "ClusterRole", False),
+                                             ("rolebindings", "RoleBinding", True), ("roles", "Role", True))]
+    # kubectl auth can-i / whoami and the access reviews: create-only, answered and never stored (reviews.py)
+    reviews = [ResourceType("authorization.k8s.io", "v1", plural, kind, namespaced=plural.startswith("local"),
+                            verbs=("create",))
+               for plural, kind in (("localsubjectaccessreviews", "LocalSubjectAccessReview"),
+                                    ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+                                    ("selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+                                    ("subjectaccessreviews", "SubjectAccessReview"))]
+    reviews += [ResourceType("authentication.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
+                for plural, kind in (("selfsubjectreviews", "SelfSubjectReview"), ("tokenreviews", "TokenReview"))]
+    for rt in core + apps + batch + networking + coordination + apiextensions + rbac + reviews:
         r.add(rt)
     return r

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -20,6 +21,9 @@ from aiohttp import web
 
 from . import customresources, decode, discovery, errors, openapi, options, protobuf, reviews, tables
 from .apiserver import DeleteOptions, WriteOptions
+from .auth.impersonation import EXTRA_PREFIX, GROUP_HEADER, ImpersonationError, impersonate
+from .auth.tokens import InvalidToken
+from .auth.users import ADMIN, Attributes, UserInfo, forbidden, request_attributes
 from .registry import ResourceType
 from .store import TooOld
 
@@ -39,6 +43,8 @@ RETURNS_DELETED = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
 log = logging.getLogger("k8snet.sandbox.server")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+USER: Any = web.RequestKey("user", UserInfo) if hasattr(web, "RequestKey") else "user"  # aiohttp 3.12+ has keys
+"""Where a request keeps who it acts as (authenticated, then impersonated)."""
 
 
 def dumps(obj: Any) -> bytes:
@@ -109,9 +115,15 @@ class ApiServer:
 
     @web.middleware
     async def auth_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Bearer tokens as kube-apiserver reads them (authentication/request/bearertoken: the scheme is
+        """Authentication, then authorization, as kube-apiserver's filters run them.
+
+        Bearer tokens as kube-apiserver reads them (authentication/request/bearertoken: the scheme is
         case-insensitive); a request with no credentials is anonymous, and anonymous users may only read the
-        health and version endpoints (the system:public-info-viewer ClusterRole)."""
+        health and version endpoints (the system:public-info-viewer ClusterRole). ``Impersonate-*`` headers then
+        change who the request acts as, if the user may (auth/impersonation.py). Every request is then authorized
+        by RBAC (filters/authorization.go), the admin's too: a denial is the 403 of
+        responsewriters.Forbidden.
+        """
         header = request.headers.get("Authorization", "").strip()
         if not header:
             if request.method == "GET" and public_path(request.path):
@@ -119,9 +131,43 @@ class ApiServer:
             raise errors.unauthorized()
         scheme, _, rest = header.partition(" ")
         supplied = rest.split(" ", 1)[0] if scheme.lower() == "bearer" else ""
-        if not supplied or not hmac.compare_digest(supplied.encode(), self.token.encode()):
+        user = self.authenticate(supplied) if supplied else None
+        if user is None:
             raise errors.unauthorized()
+        if any(k.lower().startswith("impersonate-") for k in request.headers):
+            extras = [(k[len(EXTRA_PREFIX):], v) for k, v in request.headers.items()
+                      if k.lower().startswith(EXTRA_PREFIX.lower())]
+            try:
+                user = impersonate(self.sandbox.authorizer, user, request.headers,
+                                   request.headers.getall(GROUP_HEADER, []), extras)
+            except ImpersonationError as exc:  # responsewriters.InternalError: plain text, sanitized
+                text = f'Internal Server Error: "{request.path_qs}": {exc}'
+                return web.Response(status=500, text=text.replace("&", "&amp;").replace("<", "&lt;")
+                                    .replace(">", "&gt;") + "\n", headers={"X-Content-Type-Options": "nosniff"})
+        request[USER] = user
+        self.authorize(request_attributes(user, request.method, request.path, request.query,
+                                          request.headers.get("Upgrade", "").lower() == "websocket"))
         return await handler(request)
+
+    def authenticate(self, token: str) -> UserInfo | None:
+        """The user a bearer token names: the kubeconfig's token is kind's admin, a ServiceAccount token its
+        account (auth/tokens.py); anything else, an expired token or one whose account is gone, is nobody."""
+        if hmac.compare_digest(token.encode(), self.token.encode()):
+            return ADMIN
+        if token.count(".") == 2:
+            try:
+                return self.sandbox.tokens.authenticate(token)[0]
+            except InvalidToken:
+                return None
+        return None
+
+    def authorize(self, attrs: Attributes) -> None:
+        """Raise the 403 of a request the authorizer does not allow (every verb it needs)."""
+        for verb in (attrs.verb, *attrs.also):
+            checked = replace(attrs, verb=verb, also=()) if attrs.also else attrs
+            allowed, reason = self.sandbox.authorizer.authorize(checked)
+            if not allowed:
+                raise forbidden(checked, reason)
 
     # -- routing -----------------------------------------------------------------------
 
@@ -213,7 +259,12 @@ class ApiServer:
         if sub == "scale":
             return await self.scale(request, rt, key_ns, name)
         if reviews.is_review(rt.group, rt.plural) and method == "POST" and not name:
-            return json_response(reviews.answer(rt.group, rt.plural, await self.body(request)), 201)
+            return json_response(reviews.answer(self.sandbox.authorizer, request[USER], rt.group, rt.plural,
+                                                key_ns, await self.body(request), self.sandbox.tokens.review), 201)
+        if sub == "token":  # serviceaccounts/token: the TokenRequest API, answered and never stored
+            if method != "POST":
+                raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+            return json_response(self.sandbox.tokens.request(key_ns, name, await self.body(request)), 201)
         verb = request_verb(method, name, q)
         sv = api.custom(rt)
         if sv is not None and sv.terminating and verb == "create":  # customresource_handler.go serveResource
@@ -308,7 +359,7 @@ class ApiServer:
         agent = request.headers.get("User-Agent", "").split("/")[0].strip() or "unknown"
         return WriteOptions(dry_run=bool(options.dry_run(q)), field_manager=q.get("fieldManager") or agent,
                             field_validation=q.get("fieldValidation") or "Strict",
-                            force=bool(options.boolean(q, "force")))
+                            force=bool(options.boolean(q, "force")), user=request.get(USER))
 
     async def delete_options(self, request: web.Request) -> DeleteOptions:
         """The DeleteOptions of the query and the body (the query wins, as the apiserver merges them)."""

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 BUILTIN_GROUPS = {"", "apps", "batch", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io",
-                  "apiextensions.k8s.io"}
+                  "apiextensions.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
+                  "authentication.k8s.io"}
 GENERATION_KINDS = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob", "Ingress", "IngressClass", "NetworkPolicy",
                     "EndpointSlice", "CustomResourceDefinition"}
 STATUS_KINDS = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob", "Service", "Ingress", "Pod", "Namespace", "Node"}

@@ -1156,6 +1156,45 @@ SECRET_COLUMNS = (_name_col(), Column("Type", "string", DESC_SECRET_TYPE), Colum
 SERVICE_ACCOUNT_COLUMNS = (_name_col(), Column("Secrets", "string", DESC_SA_SECRETS), _age_col())
 
 
+def subjects_strings(subjects: Iterable[Obj] | None) -> tuple[list[str], list[str], list[str]]:
+    """pkg/apis/rbac/v1 ``SubjectsStrings``: users, groups and ``namespace/name`` of service accounts."""
+    users: list[str] = []
+    groups: list[str] = []
+    accounts: list[str] = []
+    for subject in subjects or []:
+        kind = subject.get("kind")
+        if kind == "ServiceAccount":
+            accounts.append(f"{subject.get('namespace', '')}/{subject.get('name', '')}")
+        elif kind == "User":
+            users.append(subject.get("name", ""))
+        elif kind == "Group":
+            groups.append(subject.get("name", ""))
+    return users, groups, accounts
+
+
+def print_role_binding(obj: Obj, now: datetime) -> list[Cell]:
+    """``printRoleBinding`` / ``printClusterRoleBinding``: NAME ROLE AGE | USERS GROUPS SERVICEACCOUNTS."""
+    ref = obj.get("roleRef") or {}
+    users, groups, accounts = subjects_strings(obj.get("subjects"))
+    return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", age(obj, now), ", ".join(users),
+            ", ".join(groups), ", ".join(accounts)]
+
+
+def _binding_columns(kind: str, role_ref: str) -> tuple[Column, ...]:
+    return (_name_col(), Column("Role", "string", role_ref), _age_col(),
+            Column("Users", "string", f"Users in the {kind}", priority=1),
+            Column("Groups", "string", f"Groups in the {kind}", priority=1),
+            Column("ServiceAccounts", "string", f"ServiceAccounts in the {kind}", priority=1))
+
+
+ROLE_BINDING_COLUMNS = _binding_columns(
+    "roleBinding", "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. "
+    "If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.")
+CLUSTER_ROLE_BINDING_COLUMNS = _binding_columns(
+    "clusterRoleBinding", "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be "
+    "resolved, the Authorizer must return an error. This field is immutable.")
+
+
 # --------------------------------------------------------------------------- registry of printers
 DEFAULT_COLUMNS = (
     _name_col(),
@@ -1170,9 +1209,16 @@ def print_default(obj: Obj, now: datetime) -> list[Cell]:
 
 
 PRINTERS: dict[tuple[str, str], Printer] = {
-    ("authorization.k8s.io", "selfsubjectaccessreviews"): Printer(DEFAULT_COLUMNS, print_default),
-    ("authorization.k8s.io", "selfsubjectrulesreviews"): Printer(DEFAULT_COLUMNS, print_default),
-    ("authentication.k8s.io", "selfsubjectreviews"): Printer(DEFAULT_COLUMNS, print_default),
+    **{("authorization.k8s.io", plural): Printer(DEFAULT_COLUMNS, print_default)
+       for plural in ("localsubjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                      "subjectaccessreviews")},
+    **{("authentication.k8s.io", plural): Printer(DEFAULT_COLUMNS, print_default)
+       for plural in ("selfsubjectreviews", "tokenreviews")},
+    # Roles print with the registry's default table convertor (NAME, CREATED AT), bindings with printers.go's
+    ("rbac.authorization.k8s.io", "roles"): Printer(DEFAULT_COLUMNS, print_default),
+    ("rbac.authorization.k8s.io", "clusterroles"): Printer(DEFAULT_COLUMNS, print_default),
+    ("rbac.authorization.k8s.io", "rolebindings"): Printer(ROLE_BINDING_COLUMNS, print_role_binding),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): Printer(CLUSTER_ROLE_BINDING_COLUMNS, print_role_binding),
     ("", "pods"): Printer(POD_COLUMNS, print_pod, _pod_conditions),
     ("", "services"): Printer(SERVICE_COLUMNS, print_service),
     ("", "endpoints"): Printer(ENDPOINTS_COLUMNS, print_endpoints),

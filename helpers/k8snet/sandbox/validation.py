@@ -11,7 +11,7 @@ Two stages, in the order the API server runs them:
    ``transformDecodeError`` (k8s.io/apiserver/pkg/endpoints/handlers/rest.go).
 2. :func:`validate` -- the Go validation of each kind (422 Invalid), ported
    from pkg/apis/core/validation/validation.go, pkg/apis/apps/validation,
-   pkg/apis/networking/validation and pkg/apis/discovery/validation. Messages
+   pkg/apis/networking/validation, pkg/apis/discovery/validation and pkg/apis/rbac/validation. Messages
    come from k8s.io/apimachinery/pkg/util/validation and .../validation/field.
 
 Per-kind validators live in :data:`VALIDATORS`, keyed by (group, kind).
@@ -1578,6 +1578,128 @@ def _validate_lease(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cau
     return out
 
 
+# --------------------------------------------------------------------------
+# rbac.authorization.k8s.io/v1: pkg/apis/rbac/validation/validation.go
+# --------------------------------------------------------------------------
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def path_segment_name(name: str) -> list[str]:
+    """apimachinery path.IsValidPathSegmentName, RBAC's "minimal name requirements" (``system:basic-user``)."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
+
+
+def _validate_policy_rule(rule: dict[str, Any], namespaced: bool, path: str) -> list[Cause]:
+    """validatePolicyRule: verbs, then resources (with groups) or non-resource URLs, never both."""
+    out: list[Cause] = []
+    if not rule.get("verbs"):
+        out.append(required(f"{path}.verbs", "verbs must contain at least one value"))
+    urls = rule.get("nonResourceURLs") or []
+    if urls:
+        if namespaced:
+            out.append(invalid_value(f"{path}.nonResourceURLs", urls,
+                                     "namespaced rules cannot apply to non-resource URLs"))
+        if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
+            out.append(invalid_value(f"{path}.nonResourceURLs", urls,
+                                     "rules cannot apply to both regular resources and non-resource URLs"))
+        return out
+    if not rule.get("apiGroups"):
+        out.append(required(f"{path}.apiGroups", "resource rules must supply at least one api group"))
+    if not rule.get("resources"):
+        out.append(required(f"{path}.resources", "resource rules must supply at least one resource"))
+    if rule.get("resourceNames") and len(rule.get("resources") or []) > 1:
+        out.append(required(f"{path}.resourceNames", "resource names cannot apply to multiple resources"))
+    return out
+
+
+def _validate_rules(obj: dict[str, Any], namespaced: bool) -> list[Cause]:
+    return [c for i, rule in enumerate(obj.get("rules") or [])
+            for c in _validate_policy_rule(rule if isinstance(rule, dict) else {}, namespaced, f"rules[{i}]")]
+
+
+def _validate_role(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """ValidateRole."""
+    return _validate_rules(obj, True)
+
+
+def _validate_cluster_role(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """ValidateClusterRole: its rules, and an aggregationRule's selectors."""
+    out = _validate_rules(obj, False)
+    aggregation = obj.get("aggregationRule")
+    if aggregation is not None:
+        selectors = (aggregation or {}).get("clusterRoleSelectors") or []
+        if not selectors:
+            out.append(required("aggregationRule.clusterRoleSelectors",
+                                "at least one clusterRoleSelector required if aggregationRule is non-nil"))
+        for i, selector in enumerate(selectors):
+            out += validate_label_selector(selector, f"aggregationRule.clusterRoleSelectors[{i}]")
+    return out
+
+
+def go_role_ref(role_ref: dict[str, Any]) -> GoRaw:
+    """``%#v`` of an rbac.RoleRef, as in ``roleRef: Invalid value: rbac.RoleRef{...}: cannot change roleRef``."""
+    return GoRaw("rbac.RoleRef{" + ", ".join(f"{field}:{go_quote(str(role_ref.get(key) or ''))}" for field, key in
+                                            (("APIGroup", "apiGroup"), ("Kind", "kind"), ("Name", "name"))) + "}")
+
+
+def _validate_binding(obj: dict[str, Any], old: dict[str, Any] | None, namespaced: bool) -> list[Cause]:
+    """ValidateRoleBinding / ValidateClusterRoleBinding and their updates (roleRef never changes)."""
+    out: list[Cause] = []
+    role_ref = obj.get("roleRef") if isinstance(obj.get("roleRef"), dict) else {}
+    if role_ref.get("apiGroup") != RBAC_GROUP:
+        out.append(not_supported("roleRef.apiGroup", role_ref.get("apiGroup") or "", [RBAC_GROUP]))
+    kinds = ["Role", "ClusterRole"] if namespaced else ["ClusterRole"]
+    if role_ref.get("kind") not in kinds:
+        out.append(not_supported("roleRef.kind", role_ref.get("kind") or "", kinds))
+    name = role_ref.get("name") or ""
+    if not name:
+        out.append(required("roleRef.name"))
+    else:
+        out += [invalid_value("roleRef.name", name, m) for m in path_segment_name(name)]
+    for i, subject in enumerate(obj.get("subjects") or []):
+        out += _validate_subject(subject if isinstance(subject, dict) else {}, namespaced, f"subjects[{i}]")
+    if old is not None:
+        old_ref = old.get("roleRef") or {}
+        if any((role_ref.get(k) or "") != (old_ref.get(k) or "") for k in ("apiGroup", "kind", "name")):
+            out.append(invalid_value("roleRef", go_role_ref(role_ref), "cannot change roleRef"))
+    return out
+
+
+def _validate_subject(subject: dict[str, Any], namespaced: bool, path: str) -> list[Cause]:
+    """validateRoleBindingSubject: a ServiceAccount (core, namespaced), a User or a Group (RBAC's group)."""
+    out: list[Cause] = []
+    name, kind, group = subject.get("name") or "", subject.get("kind") or "", subject.get("apiGroup") or ""
+    if not name:
+        out.append(required(f"{path}.name"))
+    if kind == "ServiceAccount":
+        if name:
+            out += [invalid_value(f"{path}.name", name, m) for m in is_dns1123_subdomain(name)]
+        if group:
+            out.append(not_supported(f"{path}.apiGroup", group, [""]))
+        if not namespaced and not subject.get("namespace"):
+            out.append(required(f"{path}.namespace"))
+    elif kind in ("User", "Group"):
+        if not name:
+            out.append(invalid_value(f"{path}.name", name, f"{kind.lower()} name cannot be empty"))
+        if group != RBAC_GROUP:
+            out.append(not_supported(f"{path}.apiGroup", group, [RBAC_GROUP]))
+    else:
+        out.append(not_supported(f"{path}.kind", kind, ["ServiceAccount", "User", "Group"]))
+    return out
+
+
+def _validate_role_binding(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    return _validate_binding(obj, old, True)
+
+
+def _validate_cluster_role_binding(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    return _validate_binding(obj, old, False)
+
+
+
 VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Pod"): _validate_pod,
     ("", "Service"): _validate_service,
@@ -1597,12 +1719,17 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("networking.k8s.io", "IngressClass"): _validate_ingress_class,
     ("networking.k8s.io", "NetworkPolicy"): _validate_network_policy,
     ("coordination.k8s.io", "Lease"): _validate_lease,
+    (RBAC_GROUP, "Role"): _validate_role,
+    (RBAC_GROUP, "ClusterRole"): _validate_cluster_role,
+    (RBAC_GROUP, "RoleBinding"): _validate_role_binding,
+    (RBAC_GROUP, "ClusterRoleBinding"): _validate_cluster_role_binding,
 }
 """Kind-specific validation, (group, kind) → fn(new, old-or-None) → causes (metadata excluded)."""
 
 NAME_VALIDATORS: dict[tuple[str, str], NameFn] = {
     ("", "Service"): is_dns1035_label,  # ValidateServiceName = NameIsDNS1035Label
     ("", "Namespace"): is_dns1123_label,  # ValidateNamespaceName = NameIsDNSLabel
+    **{(RBAC_GROUP, kind): path_segment_name for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
 }
 """metadata.name rules that differ from the default DNS-1123 subdomain."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from . import apiserver
 from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
 
 if TYPE_CHECKING:
@@ -178,6 +179,8 @@ class Network:
         if listening:
             return listening[0]
         node = self.dp.proxy.node_of_ip(ip)
+        if (ip, port, protocol) == (apiserver.NODE_IP, apiserver.PORT, "TCP") and "kube-apiserver" in self.dp.real_servers:
+            return apiserver.static_pod()  # kube-apiserver on the control-plane node's network (dataplane/apiserver.py)
         if running and node is None:
             return running[0]
         if node is not None:  # its hostNetwork pods (kube-proxy, kindnet on every node) do not listen there

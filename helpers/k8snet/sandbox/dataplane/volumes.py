@@ -1,10 +1,11 @@
 """The volumes the kubelet mounts into a container: emptyDir, configMap, secret, downwardAPI and projected.
 
 Contents are taken when the container starts (the kubelet's later refresh of ConfigMap and Secret
-volumes, about a minute after an update, is not emulated yet). A volume the sandbox cannot provide (a
-missing ConfigMap that is not ``optional``, a hostPath, a serviceAccountToken projection) is mounted empty and
-named in a ``FailedMount`` Warning event with the kubelet's words; a PersistentVolumeClaim is named the same way
-and stands in as an empty, writable directory of the pod's (an emptyDir: its files go with the pod).
+volumes, about a minute after an update, is not emulated yet); a projected serviceAccountToken is a token the
+TokenRequest API issues for the pod (auth/tokens.py). A volume the sandbox cannot provide (a missing ConfigMap
+that is not ``optional``, a hostPath) is mounted empty and named in a ``FailedMount`` Warning event with the
+kubelet's words; a PersistentVolumeClaim is named the same way and stands in as an empty, writable directory of
+the pod's (an emptyDir: its files go with the pod).
 Sources: pkg/volume/configmap, secret, downwardapi, projected (their ``MakePayload``), emptydir.
 """
 
@@ -64,9 +65,10 @@ SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem) -> None:
-    """The ServiceAccount admission's ``kube-api-access`` volume as a container sees it: ``namespace`` and
-    ``ca.crt`` (the namespace's kube-root-ca.crt), read-only, unless ``automountServiceAccountToken: false``
-    (on the pod, else on its ServiceAccount). The bound ``token`` is not issued yet: the file is absent."""
+    """The ServiceAccount admission's ``kube-api-access`` volume as a container sees it: ``token`` (what the kubelet
+    asks the TokenRequest API for: bound to the pod, 3607 s, extended to a year), ``namespace`` and ``ca.crt``
+    (the namespace's kube-root-ca.crt), read-only, unless ``automountServiceAccountToken: false`` (on the pod,
+    else on its ServiceAccount)."""
     ns = pod["metadata"].get("namespace", "default")
     automount = pod["spec"].get("automountServiceAccountToken")
     if automount is None:
@@ -76,8 +78,11 @@ def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: 
                                  for m in container.get("volumeMounts") or []):
         return
     root_ca = ((sb.store.get("configmaps", ns, "kube-root-ca.crt") or {}).get("data") or {}).get("ca.crt", "")
-    fs.mount(SERVICE_ACCOUNT_DIR, FileSystem({"/namespace": ns.encode(), "/ca.crt": root_ca.encode()}, set()),
-             read_only=True)
+    files = {"/namespace": ns.encode(), "/ca.crt": root_ca.encode()}
+    token = sb.tokens.pod_token(pod)
+    if token is not None:  # the kubelet cannot start a pod whose account is missing; the sandbox leaves it out
+        files["/token"] = token.encode()
+    fs.mount(SERVICE_ACCOUNT_DIR, FileSystem(files, set()), read_only=True)
 
 
 OS_RELEASE = b"""PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
@@ -132,6 +137,16 @@ def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem) -> di
                 files.update(_object_files(sb, pod, "secrets", source["secret"], name, problem))
             elif "downwardAPI" in source:
                 files.update(_downward(pod, source["downwardAPI"].get("items") or []))
+            elif "serviceAccountToken" in source:  # pkg/volume/projected collectServiceAccountTokenData
+                projection = source["serviceAccountToken"] or {}
+                audience = projection.get("audience")
+                token = sb.tokens.pod_token(pod, [audience] if audience else None,
+                                            projection.get("expirationSeconds") or 3600)
+                if token is None:
+                    problem(f'MountVolume.SetUp failed for volume "{name}" : failed to fetch token: '
+                            f'serviceaccounts "{pod["spec"].get("serviceAccountName") or "default"}" not found')
+                else:
+                    files["/" + str(projection.get("path", "")).lstrip("/")] = token.encode()
             else:
                 kind = next(iter(source), "source")
                 problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: the {kind} projection '

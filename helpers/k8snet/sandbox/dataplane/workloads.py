@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import echobasic, httpbin
+from . import apiserver, echobasic, httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
@@ -1061,6 +1061,8 @@ class Workloads:
         container, program, _ = found
         if program.name == "traefik":
             return None  # the real Traefik holds its certificates: TLS from a pod to it is not carried yet
+        if program.name == "kube-apiserver":
+            return self.dp.real_servers["kube-apiserver"].tls
         if program.name == "nginx":
             from .nginx import choose_server
 
@@ -1123,6 +1125,9 @@ class Workloads:
         return found is not None and found[2] == "https"
 
     def _listener(self, pod: Pod, port: int, protocol: str) -> tuple[str, Program, str] | None:
+        if apiserver.is_apiserver(pod):
+            role = apiserver.PROGRAM.ports.get((int(port), protocol.upper()))
+            return ("kube-apiserver", apiserver.PROGRAM, role) if role else None
         if pod["metadata"].get("deletionTimestamp") and not (pod.get("status") or {}).get("podIP"):
             return None
         self.ensure_started(pod)
@@ -1163,6 +1168,8 @@ class Workloads:
             response = HttpResponse(EMPTY_REPLY)
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
+        elif program.name == "kube-apiserver":  # the sandbox's own API server answers (dataplane/apiserver.py)
+            response = self.dp.real_servers["kube-apiserver"](conn, req)
         elif program.name == "traefik":  # the real Traefik the sandbox runs answers
             real = self.dp.real_servers.get("traefik")
             if real is None:
