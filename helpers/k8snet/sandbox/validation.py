@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import Cause, bad_request, invalid
 from .gofmt import quote as go_quote  # noqa: F401  (re-exported for its users)
+from .openapivalidation import json_type
 from .registry import ResourceType
 from .schema import REF_PREFIX, Node, SchemaSet, types_of
 
@@ -1879,7 +1880,7 @@ class _Walker:
     def type_mismatch(self, value: Any, gotype: str, struct: str, fields: list[str], path: str, want: str,
                       number_detail: bool = False, abort: bool = False) -> None:
         if not self.typed:  # CRD: kube-openapi "in body must be of type"
-            actual = _json_type(value)
+            actual = json_type(value)
             self.causes.append(Cause("FieldValueTypeInvalid",
                                      f'Invalid value: "{actual}": {path} in body must be of type {want}: "{actual}"',
                                      path))
@@ -2007,16 +2008,6 @@ def _zero(types: set[str]) -> Any:
     return None
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _json_literal(value: Any) -> str:
