@@ -68,7 +68,8 @@ def test_pods_are_made_in_order_each_after_the_one_before_is_ready(sandbox, ns):
     assert sandbox.kubectl("-n", ns, "rollout", "status", "sts/web", "--timeout=2s", check=False).returncode != 0
     assert list(pods_of(sandbox, ns)) == ["web-0"]
     sandbox.kubectl("-n", ns, "exec", "web-0", "--", "touch", "/tmp/ready")
-    wait_for(lambda: "web-1" in pods_of(sandbox, ns), what="web-1 once web-0 is ready")
+    wait_for(lambda: (p := pods_of(sandbox, ns).get("web-1")) and p["status"].get("phase") == "Running",
+             what="web-1 running once web-0 is ready")  # exec before its container starts is refused, as by kubelet
     sandbox.kubectl("-n", ns, "exec", "web-1", "--", "touch", "/tmp/ready")
     out = sandbox.kubectl("-n", ns, "rollout", "status", "sts/web", "--timeout=30s").stdout
     assert out.rstrip().endswith("partitioned roll out complete: 2 new pods have been updated...")
