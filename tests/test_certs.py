@@ -119,3 +119,76 @@ def test_traefik_serves_the_secret_to_clients_that_trust_the_ca(sandbox, ns, tmp
     edge = Edge(sandbox)
     resp = edge.until(host, "/", https=True, cafile=tmp_path / "ca.crt")  # Traefik loads the Secret a moment later
     assert resp.text == "hello\n" and dict(x[0] for x in resp.peer["subject"])["commonName"] == host
+
+
+# -- the reader: what openssl x509 -text shows (RFC 5280 §4.1, §4.2.1.3/.9/.12, §4.2.1.6) -------------------------
+
+
+def test_the_reader_shows_what_openssl_x509_text_shows(ca, tmp_path):
+    import subprocess
+
+    leaf = ca.issue("shop.example.test", "10.0.0.7", client=True)
+    cert = certs.read(leaf.cert_pem)
+    (tmp_path / "leaf.pem").write_text(leaf.cert_pem)
+    text = subprocess.run(["openssl", "x509", "-noout", "-text", "-fingerprint", "-sha256", "-in",
+                           str(tmp_path / "leaf.pem")], capture_output=True, text=True, check=True).stdout
+    serial = x509.load_pem_x509_certificate(leaf.cert_pem.encode()).serial_number
+    assert int(cert.serial.replace(":", ""), 16) == serial and f"Serial Number:\n            {cert.serial}\n" in text
+    assert "DNS:shop.example.test, IP Address:10.0.0.7" in text and cert.names == ("shop.example.test", "10.0.0.7")
+    assert "TLS Web Client Authentication" in text and cert.extended_usages == ("client auth",)
+    assert "Digital Signature" in text and cert.usages == ("digital signature",)
+    assert "CA:FALSE" in text and (cert.is_ca, cert.path_length) == (False, None)
+    assert "NIST CURVE: P-256" in text and cert.key == "ECDSA P-256"
+    assert cert.fingerprint.upper() in text.replace(":", "")
+    root = certs.read(ca.pem)
+    assert (root.is_ca, root.path_length, root.usages) == (True, 0, ("digital signature", "cert sign", "crl sign"))
+    assert cert.valid_at(cert.not_before) and not cert.valid_at(cert.not_after.replace(year=cert.not_after.year + 1))
+
+
+def test_a_chain_reads_in_order_from_pem_and_der(ca):
+    leaf = ca.issue("shop.example.test")
+    pem_chain = certs.chain(leaf.cert_pem + ca.pem)
+    assert [c.subject for c in pem_chain] == ["CN=shop.example.test", "CN=test CA"]
+    der = [x509.load_pem_x509_certificate(p.encode()).public_bytes(
+        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER)
+        for p in (leaf.cert_pem, ca.pem)]
+    assert certs.chain(der) == pem_chain and certs.read(der[0]) == pem_chain[0]
+    with pytest.raises(ValueError, match="no certificate found"):
+        certs.chain("not a certificate")
+
+
+def test_uri_and_email_names_are_read_by_type():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([])
+    import datetime as dt
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(hours=24))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.UniformResourceIdentifier("spiffe://cluster.local/ns/shop/sa/web"),
+                x509.RFC822Name("ops@example.test")]), critical=True)
+            .sign(key, hashes.SHA256()))
+    read = certs.read(cert)
+    assert (read.names, read.uris, read.emails) == ((), ("spiffe://cluster.local/ns/shop/sa/web",),
+                                                     ("ops@example.test",))
+    assert read.subject == "(empty)" and read.days == 1 and read.serial == "01"
+    assert "spiffe://cluster.local/ns/shop/sa/web" in str(read)
+
+
+def test_a_secret_shows_its_chain_its_ca_and_whether_the_key_matches(ca):
+    leaf = ca.issue("shop.example.test")
+    secret = certs.secret(certs.tls_secret("shop-tls", certs.KeyPair(leaf.cert_pem + ca.pem, leaf.key_pem), ca=ca,
+                                           namespace="shop"))
+    assert secret.name == "shop/shop-tls" and secret.key == "ECDSA P-256" and secret.key_matches
+    assert [c.subject for c in secret.chain] == ["CN=shop.example.test", "CN=test CA"]
+    assert [c.subject for c in secret.ca] == ["CN=test CA"] and secret.leaf.covers("shop.example.test")
+    text = repr(secret)
+    assert "tls.crt[1]" in text and "ca.crt[0]" in text and "does NOT match" not in text
+    other = ca.issue("other.example.test")
+    wrong = certs.secret(certs.tls_secret("wrong", certs.KeyPair(leaf.cert_pem, other.key_pem)))
+    assert not wrong.key_matches and "does NOT match the leaf certificate" in repr(wrong)
+    with pytest.raises(ValueError, match="has no tls.crt: it holds token"):
+        certs.secret({"metadata": {"name": "sa"}, "data": {"token": "eA=="}})

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from k8snet.ingress.result import Table
 from k8snet.ingress.routing import RouteRow, RoutingTable
+from k8snet.table import Table
 
 SHOP = RouteRow("http://shop.example.test/", "shop/shop", 'Host("shop.example.test") && PathPrefix("/")',
                 "shop/storefront:80", {"storefront-7f8f99947f-jktpl": 2, "storefront-7f8f99947f-k7hzt": 2}, {200: 4},

@@ -370,7 +370,7 @@ def test_a_secrets_chain_is_summarised_and_verified_with_its_root(sandbox, ns, c
                                                                [host, f"*.{host}"])
     assert summary.chain == [f"CN={host}", "CN=k8snet issuing CA"] and summary.chain_length == 2
     assert (summary.is_default, summary.self_signed, summary.key, summary.verified) == (False, False,
-                                                                                        "ECDSA secp256r1", True)
+                                                                                        "ECDSA P-256", True)
     assert summary.covers(f"api.{host}") and not summary.covers(f"a.b.{host}")  # *. is one label
     assert summary.not_after.replace(microsecond=0) == leaf.not_valid_after_utc.replace(microsecond=0)
     stranger = make_pki(tmp_path / "other", "someone else's CA")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .client import Pem, certificate_facts, describe, is_ip, tls_context
+from ..certs import Cert, reader
+from .client import Pem, describe, is_ip, tls_context
 from .edge import edge
 from .result import Table
 from .settle import settle
@@ -33,29 +34,56 @@ class CertSummary:
     """The served certificate for one host name, and how a client would see it."""
 
     host: str  # the SNI the handshake sent
-    subject: str
-    issuer: str
-    sans: list[str]
-    not_before: datetime
-    not_after: datetime
-    chain: list[str] = field(default_factory=list)  # subjects as served, leaf first
-    key: str = ""
+    certs: list[Cert]  # as served, leaf first
     tls_version: str = ""
     verified: bool | None = None  # against ``cacert`` for ``host``; None: not asked
     verify_error: str | None = None
     backend: str = ""
 
     @property
+    def leaf(self) -> Cert:
+        return self.certs[0]
+
+    @property
+    def subject(self) -> str:
+        return self.leaf.subject
+
+    @property
+    def issuer(self) -> str:
+        return self.leaf.issuer
+
+    @property
+    def sans(self) -> list[str]:
+        return list(self.leaf.names)
+
+    @property
+    def not_before(self) -> datetime:
+        return self.leaf.not_before
+
+    @property
+    def not_after(self) -> datetime:
+        return self.leaf.not_after
+
+    @property
+    def key(self) -> str:
+        return self.leaf.key
+
+    @property
+    def chain(self) -> list[str]:
+        """The subjects as served, leaf first."""
+        return [c.subject for c in self.certs]
+
+    @property
     def common_name(self) -> str:
-        return next((p[3:] for p in self.subject.split(",") if p.startswith("CN=")), "")
+        return self.leaf.common_name
 
     @property
     def chain_length(self) -> int:
-        return len(self.chain)
+        return len(self.certs)
 
     @property
     def self_signed(self) -> bool:
-        return self.subject == self.issuer
+        return self.leaf.self_signed
 
     @property
     def is_default(self) -> bool:
@@ -64,11 +92,7 @@ class CertSummary:
 
     def covers(self, name: str) -> bool:
         """Whether a SAN names ``name`` (``*.`` standing for exactly one label), as clients check it."""
-        name = name.lower().rstrip(".")
-        for san in (s.lower() for s in self.sans):
-            if san == name or (san.startswith("*.") and "." in name and name.split(".", 1)[1] == san[2:]):
-                return True
-        return False
+        return self.leaf.covers(name)
 
     def table(self) -> Table:
         """Field and value; dates in RFC 3339, the default certificate's random SAN shown as ``<random>``."""
@@ -93,20 +117,6 @@ class CertSummary:
 
 def _rfc3339(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _key_text(der: bytes) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    key = x509.load_der_x509_certificate(der).public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"ECDSA {key.curve.name}"
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    return type(key).__name__
 
 
 def _served_chain(sock: ssl.SSLSocket) -> list[bytes]:
@@ -141,10 +151,7 @@ def certificate(cluster: Cluster, host: str, port: int | None = None, cacert: Pe
                               f"{describe(exc, where.host, port, timeout)}") from None
     if not ders:
         raise ConnectionError(f"{where.host}:{port} sent no certificate for {host}")
-    subject, issuer, sans, not_before, not_after = certificate_facts(ders[0])
-    summary = CertSummary(host, subject, issuer, list(sans), not_before, not_after,
-                          [certificate_facts(d)[0] for d in ders], _key_text(ders[0]), version,
-                          backend=cluster.backend)
+    summary = CertSummary(host, reader.chain(ders), version, backend=cluster.backend)
     if cacert is not None:
         try:
             with socket.create_connection((where.host, port), timeout=timeout) as raw, \

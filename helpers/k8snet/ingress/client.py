@@ -14,9 +14,11 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+
+from ..certs import reader
 
 BODY_LIMIT = 4096
 """Characters of a body kept per request (the rest is cut, and the row says so)."""
@@ -102,27 +104,13 @@ def _cn(rfc4514: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def certificate_facts(der: bytes) -> tuple[str, str, tuple[str, ...], datetime, datetime]:
-    """(subject, issuer, SANs, not_before, not_after) of a DER certificate."""
-    from cryptography import x509
-
-    cert = x509.load_der_x509_certificate(der)
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple([*ext.get_values_for_type(x509.DNSName),
-                      *(str(ip) for ip in ext.get_values_for_type(x509.IPAddress))])
-    except x509.ExtensionNotFound:
-        sans = ()
-    return (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), sans,
-            cert.not_valid_before_utc.astimezone(UTC), cert.not_valid_after_utc.astimezone(UTC))
-
-
 def tls_info(sock: ssl.SSLSocket, sni: str | None) -> TlsInfo:
     der = sock.getpeercert(binary_form=True)
     info = TlsInfo(sock.version() or "", (sock.cipher() or ("",))[0], sni, "", "")
     if der:
-        info.subject, info.issuer, sans, info.not_before, info.not_after = certificate_facts(der)
-        info.sans = list(sans)
+        cert = reader.read(der)
+        info.subject, info.issuer, info.sans = cert.subject, cert.issuer, list(cert.names)
+        info.not_before, info.not_after = cert.not_before, cert.not_after
     return info
 
 

@@ -4,8 +4,8 @@ An Ingress terminates TLS with a certificate and key from a ``kubernetes.io/tls`
 and ``tls.key``; kubernetes.io/docs/concepts/configuration/secret/#tls-secrets). This module makes real
 X.509 with the ``cryptography`` package, as ``openssl`` or cert-manager's CA issuer would, so a lesson can
 show each step before cert-manager automates it. Keys are EC P-256 and never printed; what a lesson shows
-(:class:`CertInfo`) is the subject, the names (SANs), the issuer and the validity in days, never dates or
-serial numbers, which change from run to run.
+(:class:`~.reader.Cert`'s short view) is the subject, the names (SANs), the issuer and the validity in days,
+never dates or serial numbers, which change from run to run.
 
 The certificates carry the extensions strict verifiers ask for (Python 3.13's ``VERIFY_X509_STRICT``, RFC 5280):
 a critical basicConstraints, keyUsage, subject and authority key identifiers, and the host names as
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -33,46 +32,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .reader import Cert, read
+
 SKEW = dt.timedelta(minutes=5)
 """notBefore is set this far in the past, so a client whose clock is a little behind still accepts it."""
-
-
-@dataclass(frozen=True)
-class CertInfo:
-    """What a lesson shows about a certificate: names, issuer, validity length (no dates, no serials)."""
-
-    subject: str
-    names: tuple[str, ...]
-    issuer: str
-    days: int
-    is_ca: bool
-    self_signed: bool
-
-    def covers(self, host: str) -> bool:
-        """Whether a client would accept this certificate for ``host`` (a SAN equal to it, or a one-label ``*.``)."""
-        host = host.lower().rstrip(".")
-        for name in self.names:
-            name = name.lower()
-            if name == host or (name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]):
-                return True
-        return False
-
-    def rows(self) -> list[tuple[str, str]]:
-        return [("subject", self.subject), ("names (SANs)", ", ".join(self.names) or "(none)"),
-                ("issuer", self.issuer + (" (itself: self-signed)" if self.self_signed else "")),
-                ("valid for", f"{self.days} days"), ("CA", "yes" if self.is_ca else "no")]
-
-    def __str__(self) -> str:
-        return (f"subject {self.subject} · names {', '.join(self.names) or '(none)'} · issuer {self.issuer}"
-                f"{' (self-signed)' if self.self_signed else ''} · valid {self.days} days"
-                f"{' · CA' if self.is_ca else ''}")
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{html.escape(v)}</td>"
-                        f"</tr>" for k, v in self.rows())
-        return f"<table>{cells}</table>"
 
 
 @dataclass(frozen=True)
@@ -86,8 +49,8 @@ class KeyPair:
     def cert(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.cert_pem.encode())
 
-    def describe(self) -> CertInfo:
-        return describe(self.cert_pem)
+    def describe(self) -> Cert:
+        return read(self.cert_pem)
 
 
 @dataclass(frozen=True)
@@ -105,7 +68,7 @@ class Authority:
     def name(self) -> str:
         return _cn(self.pair.cert.subject)
 
-    def describe(self) -> CertInfo:
+    def describe(self) -> Cert:
         return self.pair.describe()
 
     def issue(self, *hosts: str, days: int = 90, client: bool = False) -> KeyPair:
@@ -196,28 +159,6 @@ def tls_secret(name: str, pair: KeyPair | Authority, ca: Authority | None = None
     return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "kubernetes.io/tls", "data": data}
 
 
-def describe(cert: str | bytes | x509.Certificate) -> CertInfo:
-    """The lesson's view of a certificate (PEM text, DER bytes or a parsed certificate)."""
-    if isinstance(cert, str):
-        cert = x509.load_pem_x509_certificate(cert.encode())
-    elif isinstance(cert, bytes):
-        cert = (x509.load_pem_x509_certificate(cert) if cert.lstrip().startswith(b"-----")
-                else x509.load_der_x509_certificate(cert))
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = tuple([*san.get_values_for_type(x509.DNSName),
-                       *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))])
-    except x509.ExtensionNotFound:
-        names = ()
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    length = cert.not_valid_after_utc - cert.not_valid_before_utc
-    return CertInfo(subject=_dn(cert.subject), names=names, issuer=_dn(cert.issuer),
-                    days=round(length.total_seconds() / 86400), is_ca=is_ca, self_signed=cert.subject == cert.issuer)
-
-
 # -- building blocks ----------------------------------------------------------------------------------------
 
 
@@ -228,10 +169,6 @@ def _name(cn: str) -> x509.Name:
 def _cn(name: x509.Name) -> str:
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else name.rfc4514_string()
-
-
-def _dn(name: x509.Name) -> str:
-    return name.rfc4514_string() or "(empty)"
 
 
 def _general_name(host: str) -> x509.GeneralName:
