@@ -25,6 +25,8 @@ from .controllers import (
     Manager,
     clusterroles,
     crds,
+    csrcleaner,
+    csrsigning,
     daemonsets,
     deployments,
     endpoints,
@@ -129,7 +131,8 @@ class Sandbox:
                                       daemonsets.controller(self), statefulsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
-                                      clusterroles.controller(self)])
+                                      clusterroles.controller(self), csrsigning.controller(self),
+                                      csrcleaner.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
