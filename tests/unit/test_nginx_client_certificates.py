@@ -42,7 +42,8 @@ def request(conf: str, client=None, now: datetime | None = None, pems: dict | No
     server = config.servers[-1].tls
     offered = (client.cert_pem + (INTERMEDIATE.cert_pem if client is DEEP else "")).encode() if client else b""
     ctx = tls.client_context(CA.cert_pem.encode(), True, offered, client.key_pem.encode() if client else b"")
-    session = tls.handshake(ctx, server, "web", offered, now or datetime.now(UTC))
+    session = tls.handshake(ctx, server, "web", (offered, client.key_pem.encode()) if client else None,
+                            now or datetime.now(UTC))
     assert session.ok, session.error
     logged: list[tuple[str, str]] = []
     ex = nginx.Exchange(fs=files(conf, pems or PEMS), version="1.29.1", method="GET", uri="/",
@@ -60,7 +61,8 @@ def test_a_client_certificate_of_the_trusted_ca_is_accepted_and_its_variables_ar
     assert a.body == b"SUCCESS|CN=alice,O=k8snet|CN=Shop CA,O=k8snet|TLSv1.3\n"
     assert line == ['10.244.1.7 "GET / HTTP/1.1" 200 SUCCESS "CN=alice,O=k8snet"']
     session = tls.handshake(tls.client_context(None, False, ALICE.cert_pem.encode(), ALICE.key_pem.encode()),
-                            load(site(), PEMS).servers[0].tls, "web", ALICE.cert_pem.encode())
+                            load(site(), PEMS).servers[0].tls, "web", (ALICE.cert_pem.encode(),
+                                                                       ALICE.key_pem.encode()))
     values = nginx._ssl_vars(session)
     assert values["ssl_client_fingerprint"] == hashlib.sha1(session.client_cert).hexdigest()  # noqa: S324
     serial = f"{ALICE.cert.serial_number:X}"

@@ -1095,7 +1095,8 @@ def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) 
         return 58, f"unable to set private key file: '{o.values.get('key', o.values.get('cert', ''))}' type PEM", None
     except ValueError:
         return 77, f"error setting certificate file: {o.values.get('cacert', '')}", None
-    shake = tls.handshake(client, server, sni, files.get("cert", b""), ctx.dp.sb.clock.now())
+    offered = (files["cert"], files.get("key") or files["cert"]) if "cert" in files else None
+    shake = tls.handshake(client, server, sni, offered, ctx.dp.sb.clock.now())
     if not shake.ok:
         if shake.verify_code:
             return 60, f"SSL certificate problem: {shake.verify_message}{CURL_VERIFY_HELP}", None

@@ -11,11 +11,14 @@ Client certificates come two ways, as the real servers ask for them:
   sets it) fails the handshake with OpenSSL's alert (``tlsv13 alert certificate required``, ``unknown ca``);
 - nginx's ``ssl_verify_client`` (src/event/ngx_event_openssl.c ``ngx_ssl_client_certificate``) asks with
   ``SSL_VERIFY_PEER`` and a verify callback that accepts everything, so the handshake always completes and
-  the result is judged per request (``SSL_get_verify_result``). Python's ``ssl`` has no verify callback: the
-  handshake is played with verification on, and when OpenSSL rejects the certificate the session is completed
-  with a context that does not ask, the result kept as :attr:`Handshake.client_verify` (OpenSSL's code and
-  text). Times are checked on the sandbox clock, not the host's (OpenSSL's own time check is switched off with
-  ``X509_V_FLAG_NO_CHECK_TIME``), so a lesson that advances the clock expires certificates.
+  the result is judged per request (``SSL_get_verify_result``). Python's ``ssl`` has no verify callback, nor
+  nginx's ``SSL_MODE_NO_AUTO_CHAIN`` (without it OpenSSL would send the client CAs with the server's
+  certificate): the session is played with a context that does not ask, and the client's certificate and key
+  are judged by a second handshake with one that does, OpenSSL's verdict (code and text) kept as
+  :attr:`Handshake.client_verify`. Times are checked on the sandbox clock, not the host's (OpenSSL's own time
+  check is switched off with ``X509_V_FLAG_NO_CHECK_TIME``), so a lesson that advances the clock expires
+  certificates. A real client (through the pod-network bridge) meets the asking context itself: a certificate
+  OpenSSL refuses fails its handshake there, and the CA comes with the server's chain.
 """
 
 from __future__ import annotations
@@ -172,23 +175,24 @@ class Handshake:
     client_verify: tuple[int, str] = X509_V_OK  # the server's verification of it (SSL_get_verify_result)
 
 
-def handshake(client: ssl.SSLContext, server: ssl.SSLContext, sni: str | None, offered: bytes = b"",
-              now: datetime | None = None) -> Handshake:
+def handshake(client: ssl.SSLContext, server: ssl.SSLContext, sni: str | None,
+              offered: tuple[bytes, bytes] | None = None, now: datetime | None = None) -> Handshake:
     """Run a full handshake between the two contexts through memory BIOs. ``offered`` is the client's
-    certificate file (PEM) and ``now`` the sandbox time, for a server that judges client certificates itself."""
-    shake = _handshake(client, server, sni)
+    certificate (PEM, with its chain) and key and ``now`` the sandbox time, for a server that judges client
+    certificates itself (:class:`ClientAuth`)."""
     auth: ClientAuth | None = getattr(server, "client_auth", None)
     if auth is None:
+        return _handshake(client, server, sni)
+    shake = _handshake(client, auth.lenient, sni)
+    sent = pem_certificates(offered[0]) if offered else []
+    if not shake.ok or not sent or offered is None:
         return shake
-    if shake.ok:
-        if shake.client_cert:
-            shake.client_verify = judge(auth, shake.client_cert, pem_certificates(offered)[1:], now)
-        return shake
-    if shake.failed_side == "server" and shake.client_verify != X509_V_OK:
-        verdict = shake.client_verify  # OpenSSL refused the certificate; nginx's callback would not have
-        shake = _handshake(client, auth.lenient, sni)
-        sent = pem_certificates(offered)
-        shake.client_cert, shake.client_verify = (sent[0] if sent else None), verdict
+    shake.client_cert = sent[0]
+    probe = _handshake(client_context(None, False, *offered), server, sni)
+    if probe.ok:
+        shake.client_verify = judge(auth, sent[0], sent[1:], now)
+    elif probe.client_verify != X509_V_OK:
+        shake.client_verify = probe.client_verify
     return shake
 
 
