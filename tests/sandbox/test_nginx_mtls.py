@@ -12,7 +12,6 @@ import json
 import uuid
 
 import pytest
-
 from tests.conftest import wait_for
 from tests.sandbox.certificates import issue
 

@@ -14,10 +14,10 @@ import base64
 import json
 
 import pytest
-
-from k8snet.sandbox import process
 from tests.conftest import private_sandbox, wait_for
 from tests.sandbox.certificates import issue
+
+from k8snet.sandbox import process
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 NEXT_SYNC = 90  # syncFrequency (60 s) plus the largest jitter (half of it)

@@ -9,11 +9,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from k8snet.sandbox.dataplane import nginx, tls
 from tests.sandbox.certificates import issue
 from tests.unit.test_commands import running, sb  # noqa: F401  (the in-process sandbox fixture)
 from tests.unit.test_nginx import NOW, emerg, files, load
+
+from k8snet.sandbox.dataplane import nginx, tls
 
 CA = issue("Shop CA", ca=True)
 OTHER_CA = issue("Other CA", ca=True)

@@ -12,13 +12,24 @@ nginx.org/en/docs/http/):
   the server whose ``server_name`` matches the SNI presents its ``ssl_certificate``;
 - which location: ``=`` exact, the longest prefix (kept if ``^~``), else the first matching regex
   (``~``, ``~*``), else the longest prefix;
+- client certificates (src/http/modules/ngx_http_ssl_module.c, src/http/ngx_http_request.c
+  ``ngx_http_process_request``): with ``ssl_verify_client on|optional|optional_no_ca`` nginx asks for one, lets
+  the handshake complete whatever comes, and judges it per request against ``ssl_client_certificate`` /
+  ``ssl_trusted_certificate`` (``ssl_verify_depth`` intermediates, validity on the sandbox clock): a failed
+  verification is 400 "The SSL certificate error" (495), a missing certificate with ``on`` 400 "No required SSL
+  certificate was sent" (496), both logged at ``info``; ``$ssl_client_verify``, ``$ssl_client_s_dn``,
+  ``$ssl_client_i_dn``, ``$ssl_client_serial``, ``$ssl_client_fingerprint``, ``$ssl_protocol`` and
+  ``$ssl_cipher`` in ``return``, ``add_header`` and ``log_format``; a missing or empty CA file stops nginx;
 - what it does: ``return``, ``proxy_pass`` (to a name resolved at start, or an ``upstream`` block's servers
   in turn), or static files from ``root``/``alias`` with ``try_files`` and ``index`` (a directory without its
-  slash is redirected with 301); ``add_header`` on the statuses nginx adds it to; ``error_page``; the
-  ``main`` access-log line and the error-log lines of the Debian build.
+  slash is redirected with 301); ``add_header`` on the statuses nginx adds it to; ``error_page``;
+- its logs: one access-log line per ``access_log`` in its ``log_format`` (the image's ``main``, ``combined``
+  when none is named, ``off``), and error-log lines at or above the ``error_log`` level of the server (else
+  http's, else the main context's ``notice``), all on the container's output as the image links its log files
+  to /dev/stdout and /dev/stderr.
 
 Directives the sandbox knows and that do not change an answer here (``sendfile``, ``gzip``, ``worker_*``,
-timeouts, log formats, TLS protocol tuning…) are accepted. Any other directive is reported as not emulated
+timeouts, TLS protocol tuning…) are accepted. Any other directive is reported as not emulated
 (a Warning event names it) and has no effect, so nothing is silently assumed.
 """
 

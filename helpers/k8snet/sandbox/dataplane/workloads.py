@@ -93,9 +93,11 @@ EMULATED: dict[str, dict[str, Any]] = {
                    "nginx without docker-entrypoint.sh)"],
         "programs": ["nginx reading /etc/nginx/nginx.conf and its includes: listen (ssl), server_name, location, "
                      "root, alias, index, try_files, return, error_page, add_header, proxy_pass and upstream, "
-                     "ssl_certificate (real TLS); the default site on 80/TCP; the main access log"],
+                     "ssl_certificate (real TLS), ssl_verify_client with ssl_client_certificate, "
+                     "ssl_trusted_certificate and ssl_verify_depth (client certificates, the $ssl_* variables), "
+                     "error_log levels, log_format and access_log; the default site on 80/TCP"],
         "commands": ["curl", "hostname", "cat", "echo", "touch", "rm", "ls", "mkdir", "test", "date", "env",
-                     "sleep", "nginx -v", "sh -c / bash -c"],
+                     "sleep", "readlink", "nginx -v", "nginx -t", "nginx -s reload", "sh -c / bash -c"],
     },
     "httpbin": {
         "images": ["kennethreitz/httpbin"],
