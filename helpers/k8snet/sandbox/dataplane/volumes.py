@@ -108,7 +108,9 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
         inner = "/" + sub.strip("/")
         if "emptyDir" in vol or "persistentVolumeClaim" in vol:  # the kubelet creates the subPath directory
             source.mkdir(inner, parents=True)
-        if source.is_dir(inner):
+        if source.is_dir(inner) and isinstance(source, KubeletVolume):  # the directory of that moment, as a copy
+            fs.mount(m["mountPath"], _snapshot(source, inner), read_only)
+        elif source.is_dir(inner):
             fs.mount(m["mountPath"], _Sub(source, inner), read_only)
         elif (data := source.read(inner)) is not None:  # one file, copied: subPath mounts never update
             fs.mkdir(posixpath.dirname(FileSystem.norm(m["mountPath"])), parents=True)
@@ -148,6 +150,24 @@ def refresh(sb: Sandbox, pod: Pod, volume: KubeletVolume, problem: Problem) -> b
         return False
     volume.failure = ""
     return volume.project(payload, _stamp(sb), sb.clock.time())
+
+
+def _snapshot(volume: FileSystem, inner: str) -> FileSystem:
+    """A subPath directory of a kubelet-written volume: its files as they are now (the bind mount keeps the
+    timestamped directory of the container's start; later writes make new ones)."""
+    files: dict[str, bytes] = {}
+    dirs: set[str] = set()
+    todo = [inner]
+    while todo:
+        folder = todo.pop()
+        dirs.add("/" + folder[len(inner):].lstrip("/"))
+        for name in volume.listdir(folder):
+            path = posixpath.join(folder, name)
+            if volume.is_dir(path):
+                todo.append(path)
+            elif (data := volume.read(path)) is not None:
+                files["/" + path[len(inner):].lstrip("/")] = data
+    return FileSystem(files, dirs)
 
 
 def _first_write(sb: Sandbox, pod: Pod, vol: dict[str, Any], shared: dict[str, FileSystem],
