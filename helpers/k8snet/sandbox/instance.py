@@ -213,6 +213,9 @@ class Sandbox:
             self._count_pod(event.old, -1)
             if event.type != "DELETED":
                 self._count_pod(event.obj, +1)
+                podsync = getattr(self._dataplane, "podsync", None)
+                if event.type == "MODIFIED" and podsync is not None:
+                    podsync.changed(event.old, event.obj)  # a new spec, labels or annotations: the kubelet syncs
             else:
                 self._pod_gone(event.obj)
 
