@@ -22,10 +22,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from kubernetes import client
+from tests.conftest import SandboxEnv, private_sandbox, wait_for
 
 import k8snet
 from k8snet import certs
-from tests.conftest import SandboxEnv, private_sandbox, wait_for
 
 CM = "cert-manager.io"
 
