@@ -578,3 +578,33 @@ def test_advance_clock_is_refused_on_kind_where_time_cannot_move(cluster):
         kind.advance_clock("1440h")
     with pytest.raises(ValueError, match='unknown unit "d"'):
         kind.advance_clock("60d")
+
+
+def test_a_cluster_issuer_reads_its_ca_from_the_cert_manager_namespace(sb, ns):
+    """--cluster-resource-namespace defaults to cert-manager, where the release manifest installs it."""
+    authority = certs.authority("k8snet cluster CA")
+    sb.kubectl("apply", "-n", "cert-manager", "-f", "-",
+               input=yaml.safe_dump(certs.tls_secret("cluster-ca-" + ns, authority)))
+    done = apply(sb, ns, f"""
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {{name: cluster-ca-{ns}}}
+spec: {{ca: {{secretName: cluster-ca-{ns}}}}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {{name: site}}
+spec:
+  secretName: site-tls
+  dnsNames: [site.example.test]
+  privateKey: {{algorithm: ECDSA}}
+  keystores: {{pkcs12: {{create: true, password: changeit}}}}
+  issuerRef: {{name: cluster-ca-{ns}, kind: ClusterIssuer}}
+""")
+    ready(sb, "clusterissuer", f"cluster-ca-{ns}")
+    ready(sb, "certificate", "site", ns)
+    secret = get(sb, "secret", "site-tls", ns)
+    assert secret["metadata"]["annotations"]["cert-manager.io/issuer-kind"] == "ClusterIssuer"
+    assert base64.b64decode(secret["data"]["ca.crt"]).decode() == authority.pem
+    assert "Warning: the k8snet sandbox does not emulate spec.keystores (JKS and PKCS#12 keystores); cert-manager " \
+           "on kind does" in done.stderr
