@@ -572,7 +572,11 @@ spec:
     assert cond(crt, "Ready")["reason"] == "DoesNotExist"
 
 
-def test_advance_clock_is_refused_on_kind_where_time_cannot_move(cluster):
+def test_advance_clock_moves_the_sandbox_and_is_refused_on_kind_where_time_cannot_move(cluster):
+    before = cluster.clock()
+    assert cluster.advance_clock("1m") - before >= dt.timedelta(minutes=1)
+    with pytest.raises(ValueError, match="only moves forward"):
+        cluster.advance_clock(-5)
     kind = k8snet.Cluster("kind", "kind-k8snet", cluster.api)  # the backend decides; nothing is sent
     with pytest.raises(RuntimeError, match="cannot be advanced"):
         kind.advance_clock("1440h")

@@ -275,7 +275,7 @@ def _subject(spec: Obj) -> x509.Name:
     return x509.Name(rdns)
 
 
-def _literal_subject(text: str) -> x509.Name:
+def literal_subject(text: str) -> x509.Name:
     """UnmarshalSubjectStringToRDNSequence, for the RFC 4514 attribute types Go's pkix knows."""
     try:
         return x509.Name.from_rfc4514_string(text)
@@ -343,7 +343,7 @@ def build_csr(spec: Obj, key: PrivateKey) -> bytes:
         PKIError: a spec no certificate can be made of (no name at all, a bad IP address, an unknown usage).
     """
     literal = spec.get("literalSubject") or ""
-    subject = _literal_subject(literal) if literal else _subject(spec)
+    subject = literal_subject(literal) if literal else _subject(spec)
     cn = common_name(subject) if literal else (spec.get("commonName") or "")
     names = general_names(spec)
     if not cn and not names:
@@ -602,7 +602,7 @@ def request_matches_spec(cr: Obj, spec: Obj) -> list[str]:
                                       (NameOID.STREET_ADDRESS, "streetAddresses", "streetAddresses")):
             if not _same(_subject_values(csr.subject, oid), subject.get(field_name) or []):
                 out.append(f"spec.subject.{path}")
-    elif csr.subject.public_bytes() != _literal_subject(spec["literalSubject"]).public_bytes():
+    elif csr.subject.public_bytes() != literal_subject(spec["literalSubject"]).public_bytes():
         out.append("spec.literalSubject")
     cr_spec = cr.get("spec") or {}
     if bool(cr_spec.get("isCA")) != bool(spec.get("isCA")):

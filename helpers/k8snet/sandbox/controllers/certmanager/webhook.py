@@ -154,7 +154,7 @@ def certificate_spec(spec: Obj, path: str) -> list[Cause]:
             out.append(invalid_value(f"{path}.commonName", common,
                                      "When providing a `LiteralSubject` no `commonName` may be provided."))
         try:
-            common = pki.common_name(pki._literal_subject(literal))
+            common = pki.common_name(pki.literal_subject(literal))
         except pki.PKIError as exc:
             out.append(invalid_value(f"{path}.literalSubject", literal, str(exc)))
     if not common and not any(spec.get(k) for k in ("dnsNames", "uris", "emailAddresses", "ipAddresses",
