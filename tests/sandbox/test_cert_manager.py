@@ -49,11 +49,33 @@ def ns(sb: SandboxEnv) -> Iterator[str]:
     sb.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+@pytest.fixture(scope="module")
+def refusals_ns(sb: SandboxEnv) -> Iterator[str]:
+    """One namespace for the refusal cases: nothing is ever stored in it."""
+    sb.kubectl("create", "namespace", "cm-refusals")
+    yield "cm-refusals"
+    sb.kubectl("delete", "namespace", "cm-refusals", "--wait=false", check=False)
+
+
 def apply(sb: SandboxEnv, ns: str, text: str, check: bool = True) -> subprocess.CompletedProcess:
     return sb.kubectl("apply", "-n", ns, "-f", "-", input=text, check=check)
 
 
+CUSTOM = {"certificate": "certificates", "certificaterequest": "certificaterequests", "issuer": "issuers",
+          "clusterissuer": "clusterissuers"}
+_clients: dict[int, client.ApiClient] = {}
+
+
 def get(sb: SandboxEnv, kind: str, name: str, ns: str | None = None) -> dict:
+    """One object as JSON, through the kubernetes client (polling it is cheaper than starting kubectl)."""
+    api = _clients.setdefault(id(sb), sb.api_client())
+    if kind in CUSTOM:
+        custom = client.CustomObjectsApi(api)
+        if ns:
+            return custom.get_namespaced_custom_object(CM, "v1", ns, CUSTOM[kind], name)
+        return custom.get_cluster_custom_object(CM, "v1", CUSTOM[kind], name)
+    if kind == "secret":
+        return api.sanitize_for_serialization(client.CoreV1Api(api).read_namespaced_secret(name, ns))
     return sb.kubectl_json("get", kind, name, *(["-n", ns] if ns else []))
 
 
@@ -295,6 +317,9 @@ def test_renewal_at_the_renewal_time_on_the_sandbox_clock(sb, ns, cluster):
     bootstrap(sb, ns)
     apply(sb, ns, LEAF.format(name="always", extra_key="", extra="  duration: 3h\n  revisionHistoryLimit: 2"))
     apply(sb, ns, LEAF.format(name="never", extra_key=", rotationPolicy: Never", extra="  duration: 3h"))
+    apply(sb, ns, LEAF.format(name="frozen", extra_key="", extra="  duration: 3h\n  renewal: {policy: Disabled}"))
+    frozen = ready(sb, "certificate", "frozen", ns, revision=1)
+    assert "renewalTime" not in frozen["status"]  # renewaltime.go: no renewal time when renewal is Disabled
     first = {n: ready(sb, "certificate", n, ns, revision=1) for n in ("always", "never")}
     before = {n: leaf(secret_data(sb, ns, f"{n}-tls")) for n in first}
     assert first["always"]["status"]["renewalTime"] == (
@@ -321,6 +346,7 @@ def test_renewal_at_the_renewal_time_on_the_sandbox_clock(sb, ns, cluster):
                       if r["metadata"]["name"].startswith(("always", "never")))
     # revisionmanager: the default history limit keeps one request, "always" keeps two
     assert requests == ["always-1", "always-2", "never-2"]
+    assert get(sb, "certificate", "frozen", ns)["status"]["revision"] == 1
     assert cluster.clock() > dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
 
 
@@ -407,9 +433,9 @@ WEBHOOK = 'admission webhook "webhook.cert-manager.io" denied the request: '
     ("secretName: x\n  commonName: a\n  issuerRef: {name: i, kind: Gateway}",
      'spec.issuerRef.kind: Invalid value: "Gateway": must be one of Issuer or ClusterIssuer'),
 ])
-def test_the_webhook_refuses_bad_certificates(sb, ns, spec, message):
+def test_the_webhook_refuses_bad_certificates(sb, refusals_ns, spec, message):
     """internal/apis/certmanager/validation/certificate.go, as the API server relays a webhook's denial."""
-    done = apply(sb, ns, f"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: bad}}\nspec:\n  {spec}\n",
+    done = apply(sb, refusals_ns, f"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: bad}}\nspec:\n  {spec}\n",
                  check=False)
     assert done.returncode != 0
     assert f"Error from server (Forbidden): error when creating \"STDIN\": {WEBHOOK}{message}\n" == done.stderr
@@ -539,7 +565,7 @@ spec:
     assert leaf(secret_data(sb, ns, "orphan-tls")).issuer.rfc4514_string() == "CN=orphan.example.test"
 
 
-def test_a_ca_secret_whose_key_is_not_the_certificates_fails_at_signing(sb, ns):
+def test_a_ca_secret_whose_key_is_not_the_certificates_fails_at_signing(sb, ns, cluster):
     """ca/setup.go does not compare key and certificate; Go's CreateCertificate refuses to sign with them."""
     one, other = certs.authority("one"), certs.authority("other")
     mixed = certs.tls_secret("mixed", one)
@@ -570,6 +596,15 @@ spec:
         "Failed", f"The certificate request has failed to complete and will be retried: {message}")
     assert crt["status"]["failedIssuanceAttempts"] == 1 and crt["status"]["lastFailureTime"]
     assert cond(crt, "Ready")["reason"] == "DoesNotExist"
+    assert ("Warning", "Failed", "cert-manager-certificates-issuing", issuing["message"]) in events(sb, ns, "doomed")
+
+    # fixed, the issuance is retried once the back-off (1h after the first failure) is over, on the sandbox clock
+    sb.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(certs.tls_secret("mixed", one)))
+    assert get(sb, "certificate", "doomed", ns)["status"]["failedIssuanceAttempts"] == 1  # still backing off
+    cluster.advance_clock("61m")
+    crt = ready(sb, "certificate", "doomed", ns, revision=1)
+    assert "failedIssuanceAttempts" not in crt["status"] and "lastFailureTime" not in crt["status"]
+    assert leaf(secret_data(sb, ns, "doomed-tls")).issuer.rfc4514_string() == "CN=one"
 
 
 def test_advance_clock_moves_the_sandbox_and_is_refused_on_kind_where_time_cannot_move(cluster):
