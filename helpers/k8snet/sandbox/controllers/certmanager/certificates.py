@@ -32,6 +32,7 @@ through the API as ``cert-manager-certificates-<name>``:
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import datetime as dt
 from collections.abc import Iterable
@@ -176,6 +177,37 @@ def trigger(sb: Sandbox, key: Key) -> float | None:
 # --------------------------------------------------------------------------- key manager
 
 
+class KeyJobs:
+    """Private keys made off the sandbox's event loop: an RSA key takes from a tenth of a second (2048 bits) to
+    many seconds (8192), and the API must keep answering meanwhile (OpenSSL releases the GIL while it works).
+    ECDSA and Ed25519 keys take well under a millisecond and are made in place."""
+
+    POLL = 0.05
+    """Seconds between looks at a key still being made (the key manager's delay while it waits)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, tuple[tuple[str, int], concurrent.futures.Future[pki.PrivateKey]]] = {}
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def take(self, crt: Obj) -> pki.PrivateKey | None:
+        """The new key for ``crt``'s spec, or None while it is being made (look again after :data:`POLL`)."""
+        spec = crt.get("spec") or {}
+        wanted = pki.key_spec(spec)
+        if wanted[0] != "RSA":
+            return pki.generate_key(spec)
+        uid = crt["metadata"]["uid"]
+        job = self.jobs.get(uid)
+        if job is not None and job[0] == wanted:
+            if not job[1].done():
+                return None
+            del self.jobs[uid]
+            return job[1].result()
+        if self.pool is None:
+            self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cert-manager-keys")
+        self.jobs[uid] = (wanted, self.pool.submit(pki.generate_key, copy.deepcopy(spec)))
+        return None
+
+
 def _next_key_secrets(sb: Sandbox, crt: Obj) -> list[Obj]:
     return [s for s in sb.store.list(SECRETS, crt["metadata"]["namespace"])
             if ((s["metadata"].get("labels") or {}).get(NEXT_PRIVATE_KEY) == "true") and owned_by(s, crt)]
@@ -213,7 +245,7 @@ def _new_key_secret(sb: Sandbox, crt: Obj, key: pki.PrivateKey) -> Obj:
         raise
 
 
-def keymanager(sb: Sandbox, key: Key) -> float | None:
+def keymanager(sb: Sandbox, key: Key, keys: KeyJobs) -> float | None:
     crt = _get(sb, key)
     if crt is None:
         return None
@@ -228,12 +260,9 @@ def keymanager(sb: Sandbox, key: Key) -> float | None:
     if not secrets:
         policy = (spec.get("privateKey") or {}).get("rotationPolicy") or "Always"
         if policy == "Never":
-            _create_key_never(sb, crt)
-        elif policy == "Always":
-            new = _new_key_secret(sb, crt, pki.generate_key(spec))
-            event(sb, crt, "Generated", f'Stored new private key in temporary Secret resource '
-                                        f'"{new["metadata"]["name"]}"', controller)
-            _set_next_key(sb, crt, new["metadata"]["name"])
+            return _create_key_never(sb, crt, keys)
+        if policy == "Always":
+            return _create_and_set_next_key(sb, crt, keys)
         return None
     wanted = _status(crt).get("nextPrivateKeySecretName")
     if len(secrets) > 1:
@@ -261,28 +290,33 @@ def keymanager(sb: Sandbox, key: Key) -> float | None:
     return None
 
 
-def _create_key_never(sb: Sandbox, crt: Obj) -> None:
+def _create_and_set_next_key(sb: Sandbox, crt: Obj, keys: KeyJobs) -> float | None:
+    """createAndSetNextPrivateKey (once the key is made: KeyJobs)."""
+    pk = keys.take(crt)
+    if pk is None:
+        return KeyJobs.POLL
+    new = _new_key_secret(sb, crt, pk)
+    event(sb, crt, "Generated", f'Stored new private key in temporary Secret resource "{new["metadata"]["name"]}"',
+          "certificates-key-manager")
+    _set_next_key(sb, crt, new["metadata"]["name"])
+    return None
+
+
+def _create_key_never(sb: Sandbox, crt: Obj, keys: KeyJobs) -> float | None:
     """createNextPrivateKeyRotationPolicyNever: reuse the key of the current Secret when it suits the spec."""
     spec = crt.get("spec") or {}
     controller = "certificates-key-manager"
     name = spec.get("secretName") or ""
     current = sb.store.get(SECRETS, crt["metadata"]["namespace"], name)
     if current is None or not data(current, "tls.key"):
-        new = _new_key_secret(sb, crt, pki.generate_key(spec))
-        event(sb, crt, "Generated", f'Stored new private key in temporary Secret resource "{new["metadata"]["name"]}"',
-              controller)
-        _set_next_key(sb, crt, new["metadata"]["name"])
-        return
+        return _create_and_set_next_key(sb, crt, keys)
     try:
         pk = pki.decode_key(data(current, "tls.key"))
     except pki.PKIError:
-        event(sb, crt, "DecodeFailed", f'Failed to decode private key stored in Secret "{name}" - generating new key',
-              controller, "Warning")
-        new = _new_key_secret(sb, crt, pki.generate_key(spec))
-        event(sb, crt, "Generated", f'Stored new private key in temporary Secret resource "{new["metadata"]["name"]}"',
-              controller)
-        _set_next_key(sb, crt, new["metadata"]["name"])
-        return
+        if crt["metadata"]["uid"] not in keys.jobs:  # recorded once, when the new key is asked for
+            event(sb, crt, "DecodeFailed", f'Failed to decode private key stored in Secret "{name}" - generating new '
+                                           "key", controller, "Warning")
+        return _create_and_set_next_key(sb, crt, keys)
     violations = pki.key_matches_spec(pk, spec)
     if violations:
         event(sb, crt, "CannotRegenerateKey", f'User intervention required: existing private key in Secret "{name}" '
@@ -291,10 +325,11 @@ def _create_key_never(sb: Sandbox, crt: Obj) -> None:
               "is unset or set to Never. To allow cert-manager to create a new private key you can set "
               ".spec.privateKey.rotationPolicy to 'Always' (this will result in the private key being regenerated "
               "every time a cert is renewed) ", controller, "Warning")
-        return
+        return None
     new = _new_key_secret(sb, crt, pk)
     event(sb, crt, "Reused", f'Reusing private key stored in existing Secret resource "{name}"', controller)
     _set_next_key(sb, crt, new["metadata"]["name"])
+    return None
 
 
 # --------------------------------------------------------------------------- request manager
@@ -637,8 +672,9 @@ WATCHES = {CERTIFICATES: _same, REQUESTS: _owner, SECRETS: _for_secret}
 
 def controllers(sb: Sandbox) -> list[Controller]:
     """In the order a new Certificate needs them; trigger and readiness wake on the sandbox clock."""
+    keys = KeyJobs()  # this sandbox's keys in the making
     return [Controller("certificates-trigger", trigger, dict(WATCHES), clocked=True),
-            Controller("certificates-key-manager", keymanager, dict(WATCHES)),
+            Controller("certificates-key-manager", lambda s, k: keymanager(s, k, keys), dict(WATCHES)),
             Controller("certificates-request-manager", requestmanager, dict(WATCHES)),
             Controller("certificates-issuing", issuing, dict(WATCHES)),
             Controller("certificates-readiness", readiness, dict(WATCHES), clocked=True),
