@@ -7,6 +7,8 @@ the code CI runs against the sandbox is the code that drives kind.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -18,7 +20,7 @@ import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from . import kubeconfig
+from . import durations, kubeconfig
 
 BACKENDS = ("sandbox", "kind")
 CONTEXTS = {"sandbox": "k8snet-sandbox", "kind": "kind-k8snet"}
@@ -77,6 +79,48 @@ class Cluster:
 
     def namespaces(self) -> list[str]:
         return [ns.metadata.name for ns in self.core.list_namespace().items]
+
+    # -- the clock -------------------------------------------------------------------
+
+    def clock(self) -> dt.datetime:
+        """The cluster's time: the sandbox's clock (which :meth:`advance_clock` moves), the host's on kind."""
+        if self.backend != "sandbox":
+            return dt.datetime.now(dt.UTC).replace(microsecond=0)
+        now = self._admin("GET", "status")["now"]
+        return dt.datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+    def advance_clock(self, duration: str | float) -> dt.datetime:
+        """Move the sandbox's clock forward by a Go duration (``"1440h"``, ``"90m"``) or a number of seconds, as
+        ``k8snet sandbox clock advance`` does; timers on the clock (certificate renewals, probes, token expiry)
+        fire as if that time had passed. Returns the new time.
+
+        Raises:
+            ValueError: a duration Go would not parse, or a negative one.
+            RuntimeError: on kind, whose clock is the host's and cannot be moved.
+
+        Example:
+            >>> cluster.advance_clock("1441h")   # past a 90-day certificate's renewal time
+        """
+        seconds = durations.parse(duration) if isinstance(duration, str) else float(duration)
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        if self.backend != "sandbox":
+            raise RuntimeError(f"the {self.backend} cluster's clock is the host's: it cannot be advanced (only the "
+                               "sandbox's can); wait, or use a shorter certificate duration there")
+        now = self._admin("POST", "clock", {"advance": seconds})["now"]
+        return dt.datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+    def _admin(self, method: str, action: str, body: dict | None = None) -> dict[str, Any]:
+        """Call the sandbox's admin endpoint over this cluster's connection (its server and token)."""
+        cfg = self.api.configuration
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **{a["key"]: a["value"] for a in cfg.auth_settings().values() if a.get("in") == "header"}}
+        response = self.api.call_api(method, f"{cfg.host}/k8snet/admin/{action}", headers, body)
+        raw = response.read() if hasattr(response, "read") else response.data
+        answer = json.loads(raw or b"{}")
+        if response.status >= 400:
+            raise ValueError(answer.get("message") or f"the sandbox answered HTTP {response.status}")
+        return answer
 
     # -- verbs -----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .auth.tokens import Tokens
 from .clock import Clock
 from .controllers import (
     Manager,
+    certmanager,
     clusterroles,
     crds,
     csrcleaner,
@@ -79,6 +80,7 @@ class Sandbox:
         self.authorizer = Authorizer(self.store)
         """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
         self.api.authorizer = self.authorizer
+        self.api.webhooks.append(certmanager.webhook.webhook())
         self.tokens = Tokens(self)
         """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
@@ -124,6 +126,7 @@ class Sandbox:
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
+        certmanager.install(self)  # the cert-manager namespace, likewise
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
@@ -132,7 +135,7 @@ class Sandbox:
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
                                       clusterroles.controller(self), csrsigning.controller(self),
-                                      csrcleaner.controller(self)])
+                                      csrcleaner.controller(self), *certmanager.controllers(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -295,7 +298,7 @@ class Sandbox:
         install_traefik(self)
 
 
-CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml")
+CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-manager.io.yaml")
 """The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
 Traefik's and Gateway API's release manifests (the documents say what they were written from)."""
 
