@@ -10,6 +10,7 @@ import asyncio
 import platform
 import ssl
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
 from .topology import CLUSTER_NAME, KUBE_DNS_IP, NODES, POD_CIDR  # noqa: F401  (re-exported for their users)
 
+CLOCK_OFFSET = "clockOffset"
+"""The store's meta key for how far the sandbox clock runs ahead of this machine's (seconds)."""
 PATCH_VERSION = "1"
 GIT_VERSION = f"v{KUBERNETES_VERSION}.{PATCH_VERSION}"
 SYSTEM_NAMESPACES = ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"]
@@ -72,6 +75,8 @@ class Sandbox:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.state_dir.chmod(0o700)  # the store, token and keys are the owner's only
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
+        if (offset := self.store.meta(CLOCK_OFFSET)) is not None:  # a restart keeps the time it had reached
+            self.clock.offset = timedelta(seconds=float(offset))
         self.allocators = strategies.Allocators(self.random)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
@@ -153,6 +158,8 @@ class Sandbox:
         self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
+        self.clock.offset = timedelta(0)  # a new cluster starts at this machine's time
+        self.store.set_meta(CLOCK_OFFSET, "0")
         if seed is not None:
             self.seed = seed
         self.random.reseed(self.seed)
@@ -162,6 +169,16 @@ class Sandbox:
         await self.start()
         for hook in list(self.on_reset):
             await hook()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's time forward and keep the new offset with the objects, so a restart keeps it
+        (certificates issued at the advanced time must not lie in the future after a restart).
+
+        Raises:
+            ValueError: what :meth:`Clock.advance` refuses (the clock is unchanged).
+        """
+        self.clock.advance(seconds)
+        self.store.set_meta(CLOCK_OFFSET, repr(self.clock.offset.total_seconds()))
 
     def reseed(self, seed: int) -> None:
         self.seed = seed
