@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,54 @@ class Cluster:
                 raise
             time.sleep(0.05)
         raise TimeoutError(f"{kind} {namespace + '/' if namespace else ''}{name} still exists after {timeout:.0f}s")
+
+    def wait_for(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1",
+                 condition: str | Callable[[dict[str, Any]], Any] = "Ready", timeout: float = 120) -> dict[str, Any]:
+        """Wait until an object exists and meets ``condition``: the type of a status condition that must be
+        ``True`` (what ``kubectl wait --for=condition=Ready`` checks), or a function of the object. Returns it.
+
+        Example:
+            >>> cluster.wait_for("Certificate", "web", "shop", api_version="cert-manager.io/v1")
+        """
+        res = self._resource(api_version, kind)
+        check = condition if callable(condition) else lambda obj: any(
+            c.get("type") == condition and c.get("status") == "True"
+            for c in (obj.get("status") or {}).get("conditions") or [])
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            try:
+                last = res.get(name=name, namespace=namespace).to_dict()
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+            if last is not None and check(last):
+                return last
+            time.sleep(0.05)
+        where = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        seen = "it does not exist" if last is None else "its conditions: " + "; ".join(
+            f"{c.get('type')}={c.get('status')} ({c.get('reason', '')}: {c.get('message', '')})"
+            for c in (last.get("status") or {}).get("conditions") or []) or "no conditions"
+        wanted = f"condition {condition}=True" if isinstance(condition, str) else "the condition"
+        raise TimeoutError(f"{where} did not reach {wanted} within {timeout:.0f}s; {seen}")
+
+    def let_time_pass(self, duration: str | float, longest_real_wait: float = 300) -> None:
+        """Let ``duration`` pass for the cluster (a Go duration such as ``"2m"``, or seconds): the sandbox moves
+        its clock (:meth:`advance_clock`), so a lesson need not sit through a kubelet sync; kind's clock is the
+        host's, so there it waits for real, up to ``longest_real_wait`` seconds.
+
+        Raises:
+            RuntimeError: on kind, a wait longer than ``longest_real_wait`` (renew a certificate with
+                ``certs.renew`` there instead of waiting for its renewal time).
+        """
+        seconds = durations.parse(duration) if isinstance(duration, str) else float(duration)
+        if self.backend == "sandbox":
+            self.advance_clock(seconds)
+            return
+        if seconds > longest_real_wait:
+            raise RuntimeError(f"the {self.backend} cluster's clock is the host's: letting {duration} pass would "
+                               f"mean waiting that long (more than {longest_real_wait:.0f}s)")
+        time.sleep(seconds)
 
     def wait_ready(self, deployment: str, namespace: str = "default", timeout: float = 120) -> dict[str, Any]:
         """Wait until a Deployment's rollout is complete (what ``kubectl rollout status`` checks)."""
