@@ -80,6 +80,29 @@ def test_validity_follows_the_sandbox_clock():
         "SSL certificate problem: certificate is not yet valid"
 
 
+
+def test_a_certificate_issued_on_an_advanced_clock_verifies_as_the_sandbox_sees_time():
+    """cert-manager issues at the sandbox's time, which may be months ahead of this machine's: OpenSSL must not
+    call that certificate "not yet valid" by the machine's clock; the sandbox clock judges it (check_host)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "web")])
+    later = NOW + timedelta(days=60)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(later)
+            .not_valid_after(later + timedelta(days=90))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("web")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    shake = tls.handshake(tls.client_context(pem, True), tls.server_context(pem, key_pem), "web")
+    assert shake.ok, shake.verify_message
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert tls.check_host(der, "web", later + timedelta(days=1)) == ""
+    assert tls.check_host(der, "web", NOW) == "SSL certificate problem: certificate is not yet valid"
+
+
 # -- the ClientHello, read before the handshake ------------------------------------------------------------
 
 def _client_hello(server_name: str | None) -> bytes:

@@ -78,6 +78,14 @@ class Handshake:
                 77: "CA file unreadable"}.get(self.exit_code, f"curl exit {self.exit_code}")
 
 
+    def __str__(self) -> str:
+        return f"{self.client} → {self.server}: {'✓' if self.ok else '✗'} {self.reason}"
+
+    def __repr__(self) -> str:
+        detail = f"\n  curl: {self.error.splitlines()[0]}" if self.error and not self.ok else ""
+        return str(self) + detail
+
+
 @dataclass
 class HandshakeMatrix:
     """Every client against every server: a table and a picture."""
