@@ -34,6 +34,7 @@ from .controllers import (
     pods,
     replicasets,
     statefulsets,
+    trust,
 )
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
@@ -122,6 +123,7 @@ class Sandbox:
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
+        trust.install(self)  # trust-manager's trust namespace, likewise
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
@@ -129,7 +131,7 @@ class Sandbox:
                                       daemonsets.controller(self), statefulsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
-                                      clusterroles.controller(self)])
+                                      clusterroles.controller(self), trust.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -289,9 +291,10 @@ class Sandbox:
         install_traefik(self)
 
 
-CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml")
+CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "trust.cert-manager.io.yaml")
 """The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
-Traefik's and Gateway API's release manifests (the documents say what they were written from)."""
+Traefik's and Gateway API's release manifests and trust-manager's chart (the documents say what they were written
+from)."""
 
 
 def install_crds(sb: Sandbox) -> None:
