@@ -224,6 +224,26 @@ def run_canary(run: _Run) -> None:
     run.say(f"  {result}")
 
 
+def established_crds(cluster: Cluster) -> set[str]:
+    """The names of the cluster's Established CRDs."""
+    crds = cluster.get("CustomResourceDefinition", api_version="apiextensions.k8s.io/v1")
+    return {c["metadata"]["name"] for c in crds if readiness._condition(c, "Established") == "True"}
+
+
+def install_trust_manager(run: _Run) -> None:
+    """trust-manager's rendered chart (it needs cert-manager), then wait until its Deployment is Ready and its
+    webhook admits a dry-run Bundle. Until cert-manager is installed it says so and installs nothing."""
+    assert run.cluster is not None
+    present = established_crds(run.cluster)
+    if addons.cert_manager_missing(present):
+        run.say(f"  skipped: {addons.cert_manager_missing(present)}")
+        return
+    crds = addons.apply_trust_manager(run.cluster, present)
+    readiness.wait_crds_established(run.cluster, crds, timeout=120)
+    run.cluster.wait_ready("trust-manager", versions.TRUST_MANAGER_NAMESPACE, timeout=run.opts.timeout)
+    readiness.wait_dry_run_accepted(run.cluster, addons.trust_manager_probe(), timeout=180)
+
+
 # -- the public verbs -------------------------------------------------------------------------
 
 
@@ -249,6 +269,8 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
         if opts.cloud_provider:
             run.step(f"cloud-provider-kind {versions.CLOUD_PROVIDER_KIND_VERSION} (LoadBalancer IPs)",
                      lambda: ensure_cloud_provider(run))
+        run.step(f"trust-manager {versions.TRUST_MANAGER_VERSION} (webhook answering)",
+                 lambda: install_trust_manager(run))
         if opts.canary:
             run.step("NetworkPolicy enforcement canary", lambda: run_canary(run))
     except BaseException:
