@@ -127,7 +127,7 @@ def test_a_ca_in_a_secret_and_an_inline_ca_reach_every_namespace_as_one_pem_bund
     private, partner = certs.authority("shop private CA"), certs.authority("partner CA")
     secret, name = trust.name("shop-ca"), trust.name("shop-trust")
     trust.secret(secret, private)
-    # the partner CA twice (inline and in the same Secret's chain would be too): it is kept once
+    # the partner CA twice, once behind a comment: it is kept once, and the comment is dropped
     trust.bundle(name, [{"secret": {"name": secret, "key": "tls.crt"}}, {"inLine": partner.pem},
                         {"inLine": "# a comment trust-manager drops\n" + partner.pem}])
     condition = trust.synced(name, "True", "Synced")
