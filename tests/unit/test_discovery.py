@@ -86,7 +86,7 @@ def test_api_group_list_orders_by_priority(reg: Registry) -> None:
     body = discovery.api_group_list(reg)
     assert body["kind"] == "APIGroupList" and body["apiVersion"] == "v1"
     names = [g["name"] for g in body["groups"]]
-    assert names == ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "networking.k8s.io",
+    assert names == ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "certificates.k8s.io", "networking.k8s.io",
                      "rbac.authorization.k8s.io", "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "stable.example.com"]
     apps = body["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
@@ -162,7 +162,7 @@ def test_aggregated_core(reg: Registry) -> None:
 def test_aggregated_groups(reg: Registry) -> None:
     body = discovery.aggregated_discovery(reg, core=False)
     assert [i["metadata"]["name"] for i in body["items"]] == \
-        ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "networking.k8s.io",
+        ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "certificates.k8s.io", "networking.k8s.io",
          "rbac.authorization.k8s.io", "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "stable.example.com"]
     apps = body["items"][0]["versions"][0]
     deploy = next(r for r in apps["resources"] if r["resource"] == "deployments")

@@ -40,7 +40,7 @@ def ask(config: nginx.Config, fs: FileSystem, uri: str, method: str = "GET", hos
     logged: list[str] = []
     ex = nginx.Exchange(fs=fs, version="1.29.1", method=method, uri=uri, headers={"Host": host}, body=b"",
                         client="10.244.1.7:40000", port=port, scheme="https" if tls else "http", date="-",
-                        mtime=lambda path: NOW, error_log=logged.append,
+                        mtime=lambda path: NOW, error_log=lambda text, level="error": logged.append(text),
                         upstream=upstream or (lambda *a: ("refused", "10.96.0.9:80")))
     return nginx.answer(config, ex, tls), logged
 

@@ -8,11 +8,11 @@ import json
 import logging
 import os
 import signal
-import ssl
 import sys
 from pathlib import Path
 
 from . import lock, pki
+from .auth.clientcerts import server_context
 from .instance import Sandbox, serve, shutdown
 
 
@@ -41,9 +41,8 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
 
     celrules.GRAMMAR_CACHE = state / "cel-grammar.cache"  # private, as the rest of the state directory
     sandbox = Sandbox(state, seed=seed)
-    _, crt, key = pki.ensure(state)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(crt, key)
+    ca_crt, crt, key = pki.ensure(state)
+    tls = server_context(crt, key, ca_crt)  # kind's --client-ca-file is the cluster CA
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
     from .components.traefik import UNSUPPORTED, binary, launch
 

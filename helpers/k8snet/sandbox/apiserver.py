@@ -163,7 +163,7 @@ class Api:
         """Validation as the kind's strategy runs it: CRDs and custom objects by the apiextensions rules."""
         sv = self.custom(rt)
         if sv is None and (rt.group_resource != CRD_RESOURCE or self.crds is None):
-            validation.validate(rt, obj, old, self.schemas)
+            validation.validate(rt, obj, old, self.schemas, strategies.kind_validator(rt, subresource))
             return
         if sv is not None:
             causes, warnings = customresources.validate(sv, obj, old, subresource)
@@ -179,6 +179,8 @@ class Api:
         if opts.user is not None and rt.group == escalation.GROUP and self.authorizer is not None:
             escalation.check(self.authorizer, opts.user, rt.plural, obj, old)  # policybased RBAC storage
         self._validate(rt, obj, old, opts, subresource)
+        if opts.user is not None and self.authorizer is not None:  # validating admission, after validation
+            strategies.admit(self.authorizer, rt, obj, old, opts.user, subresource)
         if opts.dry_run:
             if old is None:
                 obj["metadata"].pop("resourceVersion", None)
@@ -295,7 +297,7 @@ class Api:
         sv = self.custom(rt)
         if sv is not None:
             customresources.default(sv, obj)
-        strategies.prepare_update(self, rt, obj, old)
+        strategies.prepare_update(self, rt, obj, old, subresource)
         if strategies.generation_changed(rt, obj, old) and "generation" in meta:
             meta["generation"] = old_meta["generation"] + 1
         if managed:
@@ -393,7 +395,7 @@ class Api:
         sv = self.custom(rt)
         if sv is not None:
             customresources.default(sv, obj)
-        strategies.prepare_create(self, rt, obj)
+        strategies.prepare_create(self, rt, obj, opts.user)
         if managed_fields:
             meta["managedFields"] = managed_fields
         else:

@@ -25,6 +25,8 @@ from .controllers import (
     Manager,
     clusterroles,
     crds,
+    csrcleaner,
+    csrsigning,
     daemonsets,
     deployments,
     endpoints,
@@ -131,7 +133,8 @@ class Sandbox:
                                       daemonsets.controller(self), statefulsets.controller(self),
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
-                                      clusterroles.controller(self), trust.controller(self)])
+                                      clusterroles.controller(self), csrsigning.controller(self),
+                                      csrcleaner.controller(self), trust.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -212,6 +215,9 @@ class Sandbox:
             self._count_pod(event.old, -1)
             if event.type != "DELETED":
                 self._count_pod(event.obj, +1)
+                podsync = getattr(self._dataplane, "podsync", None)
+                if event.type == "MODIFIED" and podsync is not None:
+                    podsync.changed(event.old, event.obj)  # a new spec, labels or annotations: the kubelet syncs
             else:
                 self._pod_gone(event.obj)
 

@@ -94,13 +94,24 @@ def ensure(state: Path) -> tuple[Path, Path, Path]:
     return ca_crt, crt, key
 
 
-def in_cluster_serving(state: Path, hosts: list[str]) -> tuple[bytes, bytes] | None:
-    """A serving certificate and key (PEM) for the API server's in-cluster names, signed by the cluster CA in
-    ``state`` (None when the CA's key is not there): what pods verify with their ``ca.crt``."""
+def load_ca(state: Path | None) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None:
+    """The cluster CA's key and certificate from ``state`` (kubeadm's ca.key and ca.crt, which
+    kube-controller-manager signs with), or None when the key is not there."""
+    if state is None:
+        return None
     ca_key_file, ca_file = state / "ca.key", state / "ca.crt"
     if not (ca_key_file.exists() and ca_file.exists()):
         return None
     ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key, cert = make_serving(ca_key, x509.load_pem_x509_certificate(ca_file.read_bytes()), "kube-apiserver", hosts)
+    return ca_key, x509.load_pem_x509_certificate(ca_file.read_bytes())
+
+
+def in_cluster_serving(state: Path, hosts: list[str]) -> tuple[bytes, bytes] | None:
+    """A serving certificate and key (PEM) for the API server's in-cluster names, signed by the cluster CA in
+    ``state`` (None when the CA's key is not there): what pods verify with their ``ca.crt``."""
+    loaded = load_ca(state)
+    if loaded is None:
+        return None
+    key, cert = make_serving(*loaded, "kube-apiserver", hosts)
     return pem_cert(cert), pem_key(key)

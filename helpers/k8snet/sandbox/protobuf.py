@@ -133,6 +133,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): "io.k8s.api.rbac.v1.ClusterRole",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "io.k8s.api.rbac.v1.RoleBinding",
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "io.k8s.api.rbac.v1.ClusterRoleBinding",
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): "io.k8s.api.certificates.v1.CertificateSigningRequest",
 }
 """Request-body kinds this module decodes, by (apiVersion, kind).
 
@@ -1734,6 +1735,35 @@ MESSAGES: dict[str, dict[int, str]] = {
     "io.k8s.api.autoscaling.v1.ScaleStatus": {
         1: "replicas int32",
         2: "selector,omitempty string",
+    },
+    # --- k8s.io/api/certificates/v1/generated.proto (kubectl certificate approve|deny) -------------
+    "io.k8s.api.certificates.v1.CertificateSigningRequest": {
+        1: "metadata,omitempty metav1.ObjectMeta",
+        2: "spec CertificateSigningRequestSpec",
+        3: "status,omitempty CertificateSigningRequestStatus",
+    },
+    "io.k8s.api.certificates.v1.CertificateSigningRequestSpec": {
+        1: "request []byte",
+        7: "signerName string",
+        8: "expirationSeconds,omitempty *int32",
+        5: "usages,omitempty []string",
+        2: "username,omitempty string",
+        3: "uid,omitempty string",
+        4: "groups,omitempty []string",
+        # certificates/v1 ExtraValue: the same wire form (one repeated string) as authentication/v1's
+        6: "extra,omitempty map[string]authenticationv1.ExtraValue",
+    },
+    "io.k8s.api.certificates.v1.CertificateSigningRequestStatus": {
+        1: "conditions,omitempty []CertificateSigningRequestCondition",
+        2: "certificate,omitempty []byte",
+    },
+    "io.k8s.api.certificates.v1.CertificateSigningRequestCondition": {
+        1: "type string",
+        6: "status string",
+        2: "reason,omitempty string",
+        3: "message,omitempty string",
+        4: "lastUpdateTime,omitempty metav1.Time",
+        5: "lastTransitionTime,omitempty metav1.Time",
     },
 }
 

@@ -124,7 +124,7 @@ def kube_aware_key(version: str) -> tuple:
 
 
 def builtin() -> Registry:
-    """The built-in resources of the lessons (core, apps, discovery, networking, RBAC)."""
+    """The built-in resources of the lessons (core, apps, discovery, networking, RBAC, certificates)."""
     r = Registry()
     core = [
         ResourceType("", "v1", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
@@ -198,6 +198,11 @@ def builtin() -> Registry:
                                     ("subjectaccessreviews", "SubjectAccessReview"))]
     reviews += [ResourceType("authentication.k8s.io", "v1", plural, kind, namespaced=False, verbs=("create",))
                 for plural, kind in (("selfsubjectreviews", "SelfSubjectReview"), ("tokenreviews", "TokenReview"))]
-    for rt in core + apps + batch + networking + coordination + apiextensions + rbac + reviews:
+    # pkg/registry/certificates/certificates: cluster-scoped, short name csr, /approval and /status, selectable
+    # by spec.signerName
+    certificates = [ResourceType("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest",
+                                 namespaced=False, short_names=("csr",), subresources=("approval", "status"),
+                                 field_selectors=("spec.signerName",))]
+    for rt in core + apps + batch + networking + coordination + apiextensions + rbac + reviews + certificates:
         r.add(rt)
     return r

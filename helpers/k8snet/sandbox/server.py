@@ -21,6 +21,8 @@ from aiohttp import web
 
 from . import customresources, decode, discovery, errors, openapi, options, protobuf, reviews, tables
 from .apiserver import DeleteOptions, WriteOptions
+from .auth.clientcerts import CertificateRejected
+from .auth.clientcerts import authenticate as authenticate_certificate
 from .auth.impersonation import EXTRA_PREFIX, GROUP_HEADER, ImpersonationError, impersonate
 from .auth.tokens import InvalidToken
 from .auth.users import ADMIN, Attributes, UserInfo, forbidden, request_attributes
@@ -117,21 +119,28 @@ class ApiServer:
     async def auth_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Authentication, then authorization, as kube-apiserver's filters run them.
 
-        Bearer tokens as kube-apiserver reads them (authentication/request/bearertoken: the scheme is
-        case-insensitive); a request with no credentials is anonymous, and anonymous users may only read the
+        A verified client certificate first (the x509 authenticator), then bearer tokens as kube-apiserver reads
+        them (authentication/request/bearertoken: the scheme is case-insensitive); a request with no credentials
+        is anonymous, and anonymous users may only read the
         health and version endpoints (the system:public-info-viewer ClusterRole). ``Impersonate-*`` headers then
         change who the request acts as, if the user may (auth/impersonation.py). Every request is then authorized
         by RBAC (filters/authorization.go), the admin's too: a denial is the 403 of
         responsewriters.Forbidden.
         """
+        rejected = False
+        try:
+            user = self.client_certificate(request)
+        except CertificateRejected:
+            user, rejected = None, True
         header = request.headers.get("Authorization", "").strip()
-        if not header:
-            if request.method == "GET" and public_path(request.path):
+        if user is None and not header:
+            if request.method == "GET" and public_path(request.path) and not rejected:
                 return await handler(request)
-            raise errors.unauthorized()
-        scheme, _, rest = header.partition(" ")
-        supplied = rest.split(" ", 1)[0] if scheme.lower() == "bearer" else ""
-        user = self.authenticate(supplied) if supplied else None
+            raise errors.unauthorized()  # a rejected certificate fails the union (union.NewFailOnError)
+        if user is None:
+            scheme, _, rest = header.partition(" ")
+            supplied = rest.split(" ", 1)[0] if scheme.lower() == "bearer" else ""
+            user = self.authenticate(supplied) if supplied else None
         if user is None:
             raise errors.unauthorized()
         if any(k.lower().startswith("impersonate-") for k in request.headers):
@@ -148,6 +157,18 @@ class ApiServer:
         self.authorize(request_attributes(user, request.method, request.path, request.query,
                                           request.headers.get("Upgrade", "").lower() == "websocket"))
         return await handler(request)
+
+    def client_certificate(self, request: web.Request) -> UserInfo | None:
+        """The user of the client certificate the TLS handshake verified, if one was sent (auth/clientcerts.py);
+        it comes before bearer tokens, as kube-apiserver's x509 authenticator does.
+
+        Raises:
+            CertificateRejected: the certificate is outside its validity on the sandbox clock.
+        """
+        transport = request.transport
+        tls = transport.get_extra_info("ssl_object") if transport is not None else None
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        return authenticate_certificate(der, self.sandbox.clock.now())
 
     def authenticate(self, token: str) -> UserInfo | None:
         """The user a bearer token names: the kubeconfig's token is kind's admin, a ServiceAccount token its

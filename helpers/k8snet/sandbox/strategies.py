@@ -9,21 +9,28 @@ deletion and namespace termination.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import crds, errors, ipam
+from .certificates import admission as csr_admission
+from .certificates import csr as csrs
+from .certificates import strategy as csr_strategy
+from .certificates import validation as csr_validation
+from .errors import Cause
 from .randomness import Randomness
 from .registry import ResourceType
 
 if TYPE_CHECKING:
     from .apiserver import Api
+    from .auth.rbac import Authorizer
 
 Obj = dict[str, Any]
 
 BUILTIN_GROUPS = {"", "apps", "batch", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io",
                   "apiextensions.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
-                  "authentication.k8s.io"}
+                  "authentication.k8s.io", csrs.GROUP}
 GENERATION_KINDS = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob", "Ingress", "IngressClass", "NetworkPolicy",
                     "EndpointSlice", "CustomResourceDefinition"}
 STATUS_KINDS = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob", "Service", "Ingress", "Pod", "Namespace", "Node"}
@@ -56,8 +63,9 @@ def _is(rt: ResourceType, group: str, kind: str) -> bool:
 # -- create / update ------------------------------------------------------------------
 
 
-def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
-    """Reset status and allocate what the apiserver allocates at create time."""
+def prepare_create(api: Api, rt: ResourceType, obj: Obj, user: Any = None) -> None:
+    """Reset status and allocate what the apiserver allocates at create time (``user``: who creates, an
+    auth.users.UserInfo, or None for the sandbox itself)."""
     if rt.kind in STATUS_KINDS and rt.group in BUILTIN_GROUPS:
         obj["status"] = initial_status(rt, obj)
     if _is(rt, "", "Service"):
@@ -75,6 +83,8 @@ def prepare_create(api: Api, rt: ResourceType, obj: Obj) -> None:
         default_ingress_class(api.store, obj)
     if _is(rt, crds.GROUP, "CustomResourceDefinition"):
         crds.prepare_create(obj)
+    if _is(rt, csrs.GROUP, csrs.KIND):
+        csr_strategy.prepare_create(obj, user)
     sv = api.custom(rt)
     if sv is not None and sv.status:  # customresource strategy.go PrepareForCreate: status is the /status's
         obj.pop("status", None)
@@ -140,7 +150,9 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def prepare_update(api: Api, rt: ResourceType, obj: Obj, old: Obj) -> None:
+def prepare_update(api: Api, rt: ResourceType, obj: Obj, old: Obj, subresource: str = "") -> None:
+    if _is(rt, csrs.GROUP, csrs.KIND):
+        csr_strategy.prepare_update(obj, old, subresource, api.now())
     if _is(rt, crds.GROUP, "CustomResourceDefinition"):
         crds.prepare_update(obj, old)
     if _is(rt, "", "Service"):
@@ -230,6 +242,20 @@ def spec_changed(obj: Obj, old: Obj) -> bool:
 
 def allow_create_on_update(rt: ResourceType) -> bool:
     return rt.kind in CREATE_ON_UPDATE_KINDS
+
+
+def kind_validator(rt: ResourceType, subresource: str) -> Callable[[Obj, Obj | None], list[Cause]] | None:
+    """The validation of kinds whose rules depend on the subresource written (CertificateSigningRequests'
+    ``/status`` and ``/approval``); None: the kind's entry in validation.VALIDATORS."""
+    if _is(rt, csrs.GROUP, csrs.KIND):
+        return lambda obj, old: csr_validation.validate(obj, old, subresource)
+    return None
+
+
+def admit(authorizer: Authorizer, rt: ResourceType, obj: Obj, old: Obj | None, user: Any, subresource: str) -> None:
+    """Validating admission that depends on who writes, after validation (the certificates plugins)."""
+    if _is(rt, csrs.GROUP, csrs.KIND):
+        csr_admission.admit(authorizer, user, obj, old, subresource)
 
 
 def before_store(api: Api, rt: ResourceType, obj: Obj, old: Obj | None) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from k8snet.sandbox.errors import bad_request
 from k8snet.sandbox.registry import ResourceType
+from k8snet.sandbox.schema import upstream_definitions
 
 Obj = Mapping[str, Any]
 Cell = Any
@@ -1195,6 +1196,43 @@ CLUSTER_ROLE_BINDING_COLUMNS = _binding_columns(
     "resolved, the Authorizer must return an error. This field is immutable.")
 
 
+# --------------------------------------------------------------------------- certificates.k8s.io
+def _described(definition: str, prop: str) -> str:
+    """A property's description in the served version's OpenAPI (what SwaggerDoc() returns upstream)."""
+    return upstream_definitions()[definition]["properties"][prop]["description"]
+
+
+def csr_condition(csr: Obj) -> str:
+    """``extractCSRStatus``: Denied, else Approved, else Pending; then ``,Failed`` and ``,Issued``."""
+    types = {c.get("type") for c in _status(csr).get("conditions") or []}
+    status = "Denied" if "Denied" in types else "Approved" if "Approved" in types else "Pending"
+    if "Failed" in types:
+        status += ",Failed"
+    if _status(csr).get("certificate"):
+        status += ",Issued"
+    return status
+
+
+def print_certificate_signing_request(csr: Obj, now: datetime) -> list[Cell]:
+    """``printCertificateSigningRequest``: NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION."""
+    spec = _spec(csr)
+    seconds = spec.get("expirationSeconds")
+    requested = human_duration(timedelta(seconds=seconds)) if isinstance(seconds, int) else "<none>"
+    return [_name(csr), age(csr, now), spec.get("signerName") or "<none>", spec.get("username") or "", requested,
+            csr_condition(csr)]
+
+
+_CSR_SPEC, _CSR_STATUS = ("io.k8s.api.certificates.v1.CertificateSigningRequestSpec",
+                          "io.k8s.api.certificates.v1.CertificateSigningRequestStatus")
+CSR_COLUMNS = (
+    _name_col(), _age_col(),
+    Column("SignerName", "string", _described(_CSR_SPEC, "signerName")),
+    Column("Requestor", "string", _described(_CSR_SPEC, "request")),
+    Column("RequestedDuration", "string", _described(_CSR_SPEC, "expirationSeconds")),
+    Column("Condition", "string", _described(_CSR_STATUS, "conditions")),
+)
+
+
 # --------------------------------------------------------------------------- registry of printers
 DEFAULT_COLUMNS = (
     _name_col(),
@@ -1241,6 +1279,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("networking.k8s.io", "ingressclasses"): Printer(INGRESS_CLASS_COLUMNS, print_ingress_class),
     ("networking.k8s.io", "networkpolicies"): Printer(NETWORK_POLICY_COLUMNS, print_network_policy),
     ("coordination.k8s.io", "leases"): Printer(LEASE_COLUMNS, print_lease),
+    ("certificates.k8s.io", "certificatesigningrequests"): Printer(CSR_COLUMNS, print_certificate_signing_request),
     # apiextensions-apiserver registers CRDs with rest.NewDefaultTableConvertor: NAME, CREATED AT
     ("apiextensions.k8s.io", "customresourcedefinitions"): Printer(DEFAULT_COLUMNS, print_default),
 }

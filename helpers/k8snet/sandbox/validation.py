@@ -1731,17 +1731,21 @@ NAME_VALIDATORS: dict[tuple[str, str], NameFn] = {
     ("", "Service"): is_dns1035_label,  # ValidateServiceName = NameIsDNS1035Label
     ("", "Namespace"): is_dns1123_label,  # ValidateNamespaceName = NameIsDNSLabel
     **{(RBAC_GROUP, kind): path_segment_name for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    # ValidateCertificateRequestName accepts any name; rest.BeforeCreate then applies the path-segment rule
+    ("certificates.k8s.io", "CertificateSigningRequest"): path_segment_name,
 }
 """metadata.name rules that differ from the default DNS-1123 subdomain."""
 
 
-def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, schemas: SchemaSet) -> None:
+def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, schemas: SchemaSet,
+             fn: Validator | None = None) -> None:
     """Run kube-apiserver's create (``old`` None) or update validation; raise 422 Invalid with every cause.
 
     Call after defaulting, as the API server does: validation expects defaulted
     fields (e.g. ``protocol``, ``restartPolicy``) to be present. ``schemas`` is
     not needed by the Go-ported checks; custom resources are schema-validated in
-    :func:`check_schema`, so kinds without a validator only get metadata checks.
+    :func:`check_schema`, so kinds without a validator only get metadata checks. ``fn`` replaces the kind's
+    entry in :data:`VALIDATORS` (a validation that depends on the subresource written).
     """
     meta = obj.get("metadata") or {}
     causes: list[Cause] = []
@@ -1749,7 +1753,7 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, 
         causes += validate_object_meta_update(meta, old.get("metadata") or {})
     name_fn = NAME_VALIDATORS.get((rt.group, rt.kind), is_dns1123_subdomain)
     causes += validate_object_meta(meta, rt.namespaced, name_fn)
-    fn = VALIDATORS.get((rt.group, rt.kind))
+    fn = fn or VALIDATORS.get((rt.group, rt.kind))
     if fn is not None:
         causes += fn(obj, old)
     if causes:

@@ -7,6 +7,7 @@ One job per module:
   object changes;
 - :mod:`.users`: user info, the request's attributes (apiserver RequestInfo) and the 403 wording;
 - :mod:`.tokens`: ServiceAccount tokens: the TokenRequest API, the signed JWTs and their authentication;
+- :mod:`.clientcerts`: client certificates verified against the cluster CA (the x509 authenticator);
 - :mod:`.impersonation`: ``Impersonate-User`` / ``Impersonate-Group`` (kubectl ``--as`` / ``--as-group``);
 - :mod:`.escalation`: no one grants through a role or binding more than they hold (unless ``escalate``/``bind``).
 

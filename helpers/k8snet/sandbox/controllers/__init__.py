@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("k8snet.sandbox.controllers")
 
 Key = tuple[str, str]  # (namespace, name)
+POLL_KEY: Key = ("", "")
+"""The key a periodic controller (``every``) is polled with."""
 ANY_RESOURCE = "*"
 """A watch key for resources registered after the controller was built (custom resources of a new CRD)."""
 Reconcile = Callable[["Sandbox", Key], "float | None"]
@@ -56,6 +58,9 @@ class Controller:
     name: str
     reconcile: Reconcile
     watches: dict[str, Mapper]
+    every: float | None = None
+    """A poll interval in sandbox-clock seconds: the reconcile then also gets the key ``("", "")`` at start and
+    once each interval (wait.Until's period); an advance of the clock brings the next poll forward."""
     queue: list[Key] = field(default_factory=list)
     queued: set[Key] = field(default_factory=set)
     wakeup: asyncio.Event | None = None
@@ -88,7 +93,17 @@ class Manager:
         for c in self.controllers:
             c.wakeup = asyncio.Event()
             self.tasks.append(asyncio.get_running_loop().create_task(self._run(c), name=f"controller-{c.name}"))
+            if c.every is not None:
+                self.tasks.append(asyncio.get_running_loop().create_task(self._poll(c), name=f"poll-{c.name}"))
         self.resync()
+
+    async def _poll(self, c: Controller) -> None:
+        """Enqueue the poll key now and then every ``c.every`` seconds of the sandbox clock."""
+        assert c.every is not None
+        clock = self.sandbox.clock
+        while True:
+            c.enqueue(POLL_KEY)
+            await clock.sleep_until(clock.time() + c.every)
 
     def resync(self) -> None:
         """Enqueue every existing object once (start-up and reset), like an informer's initial list."""

@@ -9,7 +9,8 @@ Parts, one job each:
   :mod:`k8snet.netpol`);
 - ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
   which ports they listen on and how they answer; ``logs`` keeps their log
-  lines; ``files`` the per-container files that exec and probes see;
+  lines; ``files`` the per-container files that exec and probes see, ``volumes``
+  what the kubelet mounts there and ``podsync`` its periodic sync that updates them;
 - ``commands``: the exec'd commands of the probe contract (``/agnhost
   connect``, ``curl``, ``wget``, ``nslookup``, ``hostname``, …);
 - ``ingress``: what the data plane knows of the cluster's Traefik (its pods, the host's way in); Traefik
@@ -56,6 +57,7 @@ class DataPlane:
         from .ingress import Ingress
         from .logs import LogBook
         from .network import Network
+        from .podsync import PodSync
         from .policy import NetworkPolicyEngine
         from .processes import Processes
         from .proxy import KubeProxy
@@ -70,6 +72,7 @@ class DataPlane:
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
         self.processes = Processes(self)
+        self.podsync = PodSync(self)
         self.real_servers: dict[str, Callable[[Connection, HttpRequest], HttpResponse]] = sandbox.real_servers
         """Program name → the real component that answers for it (``traefik``: the supervised binary); the
         sandbox's own table, so a reset's new data plane keeps it."""
@@ -93,6 +96,7 @@ class DataPlane:
     def forget(self, pod_uid: str) -> None:
         """A pod left the cluster: its processes, listeners, programs, files and logs go."""
         self.processes.forget(pod_uid)
+        self.podsync.forget(pod_uid)
         self.streams.forget(pod_uid)
         self.workloads.forget(pod_uid)
 

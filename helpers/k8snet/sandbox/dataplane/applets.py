@@ -898,6 +898,51 @@ def cmd_basename(ctx: Ctx, name: str, args: list[str]) -> int:
     return 0
 
 
+def cmd_readlink(ctx: Ctx, name: str, args: list[str]) -> int:
+    """readlink [-f] FILE: a symbolic link's target (nothing and exit 1 for a file that is not one); ``-f`` the
+    path with every link followed. The links a container sees are the kubelet's in its volumes (``..data``)."""
+    flags = "".join(a[1:] for a in args if a.startswith("-") and a != "-")
+    paths = [a for a in args if not a.startswith("-") or a == "-"]
+    if set(flags) - set("fnv") or not paths:
+        ctx.error(f"k8snet sandbox: readlink {' '.join(args)} is not emulated (readlink [-f] FILE is)\n")
+        return 1
+    code = 0
+    for path in paths:
+        full = FileSystem.norm(path, ctx.cwd)
+        if "f" in flags:
+            resolved = _canonical(ctx.fs, full)
+            if resolved is None:
+                code = 1
+                continue
+            ctx.write(resolved + ("" if "n" in flags else "\n"))
+            continue
+        target = ctx.fs.readlink(full)
+        if target is None:
+            code = 1
+            continue
+        ctx.write(target + ("" if "n" in flags else "\n"))
+    return code
+
+
+def _canonical(fs: FileSystem, path: str) -> str | None:
+    """realpath(3): each component's links followed in turn (None when the path does not exist)."""
+    out = "/"
+    parts = [p for p in path.split("/") if p]
+    for _ in range(40 * max(len(parts), 1)):
+        if not parts:
+            return out if fs.exists(out) else None
+        head = parts.pop(0)
+        candidate = FileSystem.norm(posixpath.join(out, head))
+        target = fs.readlink(candidate)
+        if target is None:
+            out = candidate
+            continue
+        base = "/" if target.startswith("/") else out
+        parts = [p for p in FileSystem.norm(posixpath.join(base, target)).split("/") if p] + parts
+        out = "/"
+    return None
+
+
 GROUPS = {
     # the root user's groups in each image's /etc/group
     "alpine": "0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),11(floppy),20(dialout),26(tape),27(video)",
@@ -1065,5 +1110,5 @@ HANDLERS = {"printf": cmd_printf, "head": cmd_head, "wc": cmd_wc, "grep": cmd_gr
             "fgrep": cmd_grep, "cut": cmd_cut, "sort": cmd_sort, "uniq": cmd_uniq, "tr": cmd_tr, "sed": cmd_sed,
             "seq": cmd_seq, "tee": cmd_tee, "cp": cmd_cp, "mv": cmd_cp, "basename": cmd_basename,
             "dirname": cmd_basename, "id": cmd_id, "whoami": cmd_whoami, "uname": cmd_uname, "expr": cmd_expr,
-            "tar": cmd_tar}
+            "tar": cmd_tar, "readlink": cmd_readlink}
 STEPWISE = {"tail": cmd_tail}

@@ -239,6 +239,7 @@ class _Relay:
                 return
             if self.tls is not None:
                 request.scheme = "https"
+                request.tls = self.tls.session(self.dp.sb.clock.now())
             try:
                 response = self.dp.workloads.serve_http(self.conn, request)
                 if response.status == PENDING:
@@ -284,8 +285,15 @@ class _TlsServer:
 
     def __init__(self, ctx: ssl.SSLContext):
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.ctx = ctx
         self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.done = False
+
+    def session(self, now: Any) -> Any:
+        """The established session as the program sees it (protocol, cipher, the client's certificate)."""
+        from .tls import session_of
+
+        return session_of(self.obj, self.ctx, now)
 
     def feed(self, data: bytes) -> tuple[bytes, bytes]:
         """Take bytes from the client; the plaintext they carried and the bytes to send back."""

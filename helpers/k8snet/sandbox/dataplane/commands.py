@@ -62,6 +62,9 @@ Pod = dict[str, Any]
 
 CURL_VERSION = {"agnhost": "8.12.1", "nginx": "7.88.1", "netshoot": "8.12.1", "curl": "8.17.0"}
 """Alpine 3.21's curl (agnhost, netshoot); Debian bookworm's (nginx); curlimages/curl's own build."""
+OPENSSL_VERSION = {"agnhost": "3.3.3", "nginx": "3.0.17", "netshoot": "3.3.3", "curl": "3.5.4"}
+"""The OpenSSL each image's curl is linked with (Alpine 3.21's libssl3, Debian bookworm's libssl3, Alpine 3.22's
+for curlimages/curl): curl names it before OpenSSL's error string (lib/vtls/openssl.c ossl_strerror)."""
 BASIC = {"cat", "echo", "touch", "rm", "ls", "mkdir", "hostname", "date", "env", "printenv", "sleep", "true",
          "false", "test", "[", "sh", "bash", "pwd"} | set(applets.HANDLERS) | set(applets.STEPWISE)
 _NET_BUSYBOX = {"nc", "ping", "ip", "ifconfig", "route", "netstat", "traceroute"}
@@ -540,7 +543,8 @@ def cmd_mkdir(ctx: Ctx, name: str, args: list[str]) -> int:
 def cmd_ls(ctx: Ctx, name: str, args: list[str]) -> int:
     flags = "".join(a[1:] for a in args if a.startswith("-"))
     if set(flags) - set("1aA"):
-        ctx.error(f"k8snet sandbox: ls -{flags} is not emulated (plain ls, -1, -a and -A are)\n")
+        ctx.error(f"k8snet sandbox: ls -{flags} is not emulated (plain ls, -1, -a and -A are; readlink shows a "
+                  "volume's ..data links)\n")
         return 2
     paths = [a for a in args if not a.startswith("-")] or ["."]
     code = 0
@@ -991,7 +995,7 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
                      local_port=conn.client_port if conn.client_ip == ctx.pod_ip else
                      ctx.dp.workloads.ephemeral_port())
         if scheme == "https":
-            code, message = _curl_tls(ctx, o, conn, host, version)
+            code, message, session = _curl_tls(ctx, o, conn, host, version)
             if code:
                 return code, message
         headers = {"Host": parts.netloc, "User-Agent": o.values.get("user-agent", f"curl/{version}"), "Accept": "*/*"}
@@ -1005,7 +1009,8 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
             headers = {k: v for k, v in headers.items() if k.lower() != key.strip().lower()}
             if value.strip() or not h.endswith(":"):
                 headers[key.strip()] = value.strip()
-        request = HttpRequest(method, path, headers, body, host=parts.netloc, scheme=scheme)
+        request = HttpRequest(method, path, headers, body, host=parts.netloc, scheme=scheme,
+                              tls=session if scheme == "https" else None)
         response = ctx.dp.workloads.serve_http(conn, request)
         if response.status == PENDING:
             response = yield from await_answer(ctx, response, timeout)
@@ -1050,43 +1055,65 @@ CURL_VERIFY_HELP = ("\nMore details here: https://curl.se/docs/sslcerts.html\n\n
 """What curl's tool adds after a CURLE_PEER_FAILED_VERIFICATION (60) message (src/tool_operate.c)."""
 
 
-def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) -> tuple[int, str]:
+def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) -> tuple[int, str, Any]:
     """A real handshake with the server's certificate (:mod:`.tls`), then curl's checks and words
-    (lib/vtls/openssl.c: ossl_connect_step2 and ossl_verifyhost)."""
+    (lib/vtls/openssl.c: cert_stuff, ossl_connect_step2, ossl_verifyhost, ossl_recv); the session on success.
+
+    The client certificate loads first (58), then the CA file (77). A server that refuses the client's
+    certificate (one that requires it, as Go's RequireAndVerifyClientCert) sends its alert after the TLS 1.3
+    client has finished: curl reads it as its first ``SSL_read`` fails (56, the alert's text); nginx does not
+    refuse at the handshake, it answers 400 (:mod:`.nginx`)."""
     from . import tls
 
+    openssl = f"OpenSSL/{OPENSSL_VERSION.get(ctx.family or '', OPENSSL_VERSION['agnhost'])}"
     sni = "" if is_ip(host) else host  # curl sends no SNI for an IP address
     server = ctx.dp.workloads.tls_server(conn, sni)
     if server is None:  # a plain-HTTP server answers the ClientHello with an HTTP 400
-        prefix = "TLS connect error: " if version >= "8" else ""
-        return 35, f"{prefix}error:0A00010B:SSL routines::wrong version number"
+        return 35, _curl_connect_error(version, f"{openssl}: error:0A00010B:SSL routines::wrong version number"), None
     verify = "insecure" not in o.flags
     files: dict[str, bytes] = {}
-    for opt in ("cacert", "cert", "key"):
+    for opt in ("cert", "key", "cacert"):
         if opt in o.values:
             data = ctx.fs.read(FileSystem.norm(o.values[opt], ctx.cwd))
+            if data is None and opt == "cert":
+                return 58, (f"could not load PEM client certificate from {o.values[opt]}, OpenSSL error {openssl}: "
+                            "error:80000002:system library::No such file or directory, (no key found, wrong pass "
+                            "phrase, or wrong file format?)"), None
+            if data is None and opt == "key":
+                return 58, f"unable to set private key file: '{o.values[opt]}' type PEM", None
             if data is None:
-                if opt == "cacert":
-                    return 77, f"error setting certificate file: {o.values[opt]}"
-                return 58, f"could not load PEM client certificate from {o.values[opt]}, OpenSSL error " \
-                           "error:80000002:system library::No such file or directory"
+                return 77, f"error setting certificate file: {o.values[opt]}", None
             files[opt] = data
     try:
         client = tls.client_context(files.get("cacert"), verify, files.get("cert", b""), files.get("key", b""))
-    except (tls.TlsLoadError, ValueError):
-        return 58, f"unable to set private key file: '{o.values.get('key', '')}' type PEM"
-    shake = tls.handshake(client, server, sni)
+    except tls.TlsLoadError as exc:
+        if exc.what == "certificate":
+            return 58, (f"could not load PEM client certificate from {o.values.get('cert', '')}, OpenSSL error "
+                        f"{openssl}: {exc.openssl}, (no key found, wrong pass phrase, or wrong file format?)"), None
+        if exc.what == "mismatch":
+            return 58, "Private key does not match the certificate public key", None
+        return 58, f"unable to set private key file: '{o.values.get('key', o.values.get('cert', ''))}' type PEM", None
+    except ValueError:
+        return 77, f"error setting certificate file: {o.values.get('cacert', '')}", None
+    offered = (files["cert"], files.get("key") or files["cert"]) if "cert" in files else None
+    shake = tls.handshake(client, server, sni, offered, ctx.dp.sb.clock.now())
     if not shake.ok:
         if shake.verify_code:
-            return 60, f"SSL certificate problem: {shake.verify_message}{CURL_VERIFY_HELP}"
+            return 60, f"SSL certificate problem: {shake.verify_message}{CURL_VERIFY_HELP}", None
         if shake.failed_side == "server":  # TLS 1.3: the server's alert arrives with the first read
-            return 56, f"OpenSSL SSL_read: {shake.error}, errno 0"
-        return 35, f"TLS connect error: {shake.error}"
+            return 56, f"OpenSSL SSL_read: {openssl}: {shake.error_string or shake.error}, errno 0", None
+        return 35, _curl_connect_error(version, f"{openssl}: {shake.error_string or shake.error}"), None
     if verify:
         problem = tls.check_host(shake.peer_chain[0], host, ctx.dp.sb.clock.now())
         if problem:
-            return 60, problem + CURL_VERIFY_HELP
-    return 0, ""
+            return 60, problem + CURL_VERIFY_HELP, None
+    return 0, "", shake
+
+
+def _curl_connect_error(version: str, error: str) -> str:
+    """ossl_connect_step2's CURLE_SSL_CONNECT_ERROR line: curl 8 says ``TLS connect error:`` before OpenSSL's
+    error, curl 7.88 prints the error alone."""
+    return f"TLS connect error: {error}" if version >= "8" else error
 
 
 def _curl_record(state: dict[str, Any], response: HttpResponse, method: str) -> None:
@@ -1216,27 +1243,29 @@ def wget_options(args: list[str]) -> tuple[list[tuple[str, str]], list[str]] | s
     return opts, urls
 
 
-def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> bool:
+def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> Any:
     """busybox wget's TLS: the busybox image's own TLS code verifies nothing and says so (networking/tls.c
     via wget.c spawn_ssl_client); Alpine's busybox hands the connection to ``ssl_client`` (OpenSSL), which
-    verifies against the image's public CAs unless --no-check-certificate. False: the transfer failed."""
+    verifies against the image's public CAs unless --no-check-certificate. The session, or None: the transfer
+    failed."""
     from . import tls
 
     server = ctx.dp.workloads.tls_server(conn, "" if is_ip(host) else host)
     if server is None:
         ctx.error("wget: error getting response: Connection reset by peer\n")
-        return False
+        return None
     internal = ctx.family in ("busybox", "busyboxplus")
     if internal and check:
         ctx.error("wget: note: TLS certificate validation not implemented\n")
-    shake = tls.handshake(tls.client_context(None, check and not internal), server, "" if is_ip(host) else host)
+    shake = tls.handshake(tls.client_context(None, check and not internal), server, "" if is_ip(host) else host,
+                          now=ctx.dp.sb.clock.now())
     if shake.ok:
-        return True
+        return shake
     step = "tls_post_process_server_certificate" if shake.verify_code else "ssl3_read_bytes"
     ctx.error(f"40D7F2E6A67F0000:error:0A000086:SSL routines:{step}:{shake.verify_message or shake.error}:"
               "ssl/statem/statem_clnt.c:2124:\nssl_client: SSL_connect\n"
               "wget: error getting response: Connection reset by peer\n")
-    return False
+    return None
 
 
 def cmd_apk(ctx: Ctx, name: str, args: list[str]) -> int:
@@ -1311,7 +1340,8 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     ip = dialed_ip(conn, host)
     if not quiet:
         ctx.error(f"Connecting to {parts.netloc} ({ip}:{port})\n")
-    if parts.scheme == "https" and not _wget_tls(ctx, conn, host, check):
+    session = _wget_tls(ctx, conn, host, check) if parts.scheme == "https" else None
+    if parts.scheme == "https" and session is None:
         return 1
     request_headers = {"Host": parts.netloc, "User-Agent": ua, "Connection": "close"}
     if post is not None:
@@ -1322,7 +1352,8 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
         request_headers[key.strip()] = value.strip()
     method = "POST" if post is not None else "HEAD" if spider else "GET"
     response = ctx.dp.workloads.serve_http(conn, HttpRequest(method, path, request_headers, body=post or b"",
-                                                             host=parts.netloc, scheme=parts.scheme or "http"))
+                                                             host=parts.netloc, scheme=parts.scheme or "http",
+                                                             tls=session))
     if response.status == PENDING:
         response = yield from await_answer(ctx, response, float(timeout))
         if response is None:

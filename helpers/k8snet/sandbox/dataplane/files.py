@@ -123,6 +123,14 @@ class FileSystem:
             p = posixpath.dirname(p)
         return ""
 
+    def readlink(self, path: str) -> str | None:
+        """A symbolic link's target (None: not a link). Only the kubelet's volumes hold links
+        (:mod:`.atomicwriter`); a container's own layer has none."""
+        p = self.norm(path)
+        if (routed := self._route(p)) is not None and routed[1] != "/":
+            return routed[0].readlink(routed[1])
+        return None
+
     def listdir(self, path: str) -> list[str]:
         p = self.norm(path)
         if (routed := self._route(p)) is not None:

@@ -97,6 +97,7 @@ class HttpRequest:
     body: bytes = b""
     host: str = ""
     scheme: str = "http"
+    tls: Any = None  # the TLS session it came on (tls.Handshake: protocol, cipher, the client's certificate)
 
 
 @dataclass

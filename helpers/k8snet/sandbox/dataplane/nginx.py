@@ -12,13 +12,24 @@ nginx.org/en/docs/http/):
   the server whose ``server_name`` matches the SNI presents its ``ssl_certificate``;
 - which location: ``=`` exact, the longest prefix (kept if ``^~``), else the first matching regex
   (``~``, ``~*``), else the longest prefix;
+- client certificates (src/http/modules/ngx_http_ssl_module.c, src/http/ngx_http_request.c
+  ``ngx_http_process_request``): with ``ssl_verify_client on|optional|optional_no_ca`` nginx asks for one, lets
+  the handshake complete whatever comes, and judges it per request against ``ssl_client_certificate`` /
+  ``ssl_trusted_certificate`` (``ssl_verify_depth`` intermediates, validity on the sandbox clock): a failed
+  verification is 400 "The SSL certificate error" (495), a missing certificate with ``on`` 400 "No required SSL
+  certificate was sent" (496), both logged at ``info``; ``$ssl_client_verify``, ``$ssl_client_s_dn``,
+  ``$ssl_client_i_dn``, ``$ssl_client_serial``, ``$ssl_client_fingerprint``, ``$ssl_protocol`` and
+  ``$ssl_cipher`` in ``return``, ``add_header`` and ``log_format``; a missing or empty CA file stops nginx;
 - what it does: ``return``, ``proxy_pass`` (to a name resolved at start, or an ``upstream`` block's servers
   in turn), or static files from ``root``/``alias`` with ``try_files`` and ``index`` (a directory without its
-  slash is redirected with 301); ``add_header`` on the statuses nginx adds it to; ``error_page``; the
-  ``main`` access-log line and the error-log lines of the Debian build.
+  slash is redirected with 301); ``add_header`` on the statuses nginx adds it to; ``error_page``;
+- its logs: one access-log line per ``access_log`` in its ``log_format`` (the image's ``main``, ``combined``
+  when none is named, ``off``), and error-log lines at or above the ``error_log`` level of the server (else
+  http's, else the main context's ``notice``), all on the container's output as the image links its log files
+  to /dev/stdout and /dev/stderr.
 
 Directives the sandbox knows and that do not change an answer here (``sendfile``, ``gzip``, ``worker_*``,
-timeouts, log formats, TLS protocol tuning…) are accepted. Any other directive is reported as not emulated
+timeouts, TLS protocol tuning…) are accepted. Any other directive is reported as not emulated
 (a Warning event names it) and has no effect, so nothing is silently assumed.
 """
 
@@ -140,12 +151,18 @@ EMULATED: dict[str, tuple[set[str], Callable[[int], bool]]] = {
     "proxy_pass": ({"location"}, lambda n: n == 1), "server_tokens": (_HSL, lambda n: n == 1),
     "ssl_certificate": ({"http", "server"}, lambda n: n == 1),
     "ssl_certificate_key": ({"http", "server"}, lambda n: n == 1),
+    "ssl_client_certificate": ({"http", "server"}, lambda n: n == 1),
+    "ssl_trusted_certificate": ({"http", "server"}, lambda n: n == 1),
+    "ssl_verify_client": ({"http", "server"}, lambda n: n == 1),
+    "ssl_verify_depth": ({"http", "server"}, lambda n: n == 1),
+    "error_log": ({"main", "http", "server", "location"}, lambda n: n >= 1),
+    "access_log": (_HSL, lambda n: n >= 1), "log_format": ({"http"}, lambda n: n >= 2),
     "default_type": (_HSL, lambda n: n == 1), "types": (_HSL, lambda n: n == 0),
 }
 INERT = {
     # they tune performance, logging or protocol details the sandbox's answers do not depend on
-    "user", "worker_processes", "error_log", "pid", "worker_connections", "multi_accept", "use",
-    "worker_rlimit_nofile", "daemon", "master_process", "log_format", "access_log", "sendfile", "tcp_nopush",
+    "user", "worker_processes", "pid", "worker_connections", "multi_accept", "use",
+    "worker_rlimit_nofile", "daemon", "master_process", "sendfile", "tcp_nopush",
     "tcp_nodelay", "keepalive_timeout", "keepalive_requests", "gzip", "gzip_types", "gzip_vary", "gzip_proxied",
     "gzip_comp_level", "gzip_min_length", "gzip_disable", "gzip_http_version", "gzip_buffers",
     "client_max_body_size", "client_body_timeout", "client_header_timeout", "send_timeout", "charset",
@@ -156,9 +173,16 @@ INERT = {
     "resolver_timeout", "open_file_cache", "autoindex_localtime", "http2", "expires", "etag",
     "port_in_redirect", "absolute_redirect", "server_name_in_redirect", "keepalive",
 }
+VERIFY_CLIENT = ("off", "on", "optional", "optional_no_ca")
+"""ngx_http_ssl_module.c ngx_http_ssl_verify: the values of ``ssl_verify_client``, in the order of their numbers."""
+LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+"""src/core/ngx_log.c err_levels: ``error_log``'s levels, most severe first (the default is ``error``)."""
+COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+            '"$http_user_agent"')
+"""ngx_http_log_module.c: the predefined ``combined`` format, the one ``access_log`` uses when it names none."""
 _INERT_CONTEXTS = {"worker_connections": {"events"}, "multi_accept": {"events"}, "use": {"events"},
                    "user": {"main"}, "worker_processes": {"main"}, "pid": {"main"}, "daemon": {"main"},
-                   "worker_rlimit_nofile": {"main"}, "master_process": {"main"}, "log_format": {"http"},
+                   "worker_rlimit_nofile": {"main"}, "master_process": {"main"},
                    "keepalive": {"upstream"}}
 
 
@@ -316,6 +340,7 @@ class Server:
     http: dict[str, list[Directive]]
     where: str
     tls: Any = None  # the ssl.SSLContext of its certificate, when it listens with ssl
+    verify_client: str = "off"  # ssl_verify_client, as merged from the server and http levels
 
 
 @dataclass
@@ -325,6 +350,8 @@ class Config:
     resolved: dict[str, str] = field(default_factory=dict)  # proxy host names -> the address found at start
     not_emulated: list[str] = field(default_factory=list)  # "name (file:line)"
     turn: dict[str, int] = field(default_factory=dict)  # round robin over each upstream's servers
+    main: dict[str, list[Directive]] = field(default_factory=dict)  # the main context's directives (error_log)
+    log_formats: dict[str, str] = field(default_factory=lambda: {"combined": COMBINED})
 
     def ports(self) -> dict[tuple[int, str], str]:
         """(port, "TCP") -> "https" when any server listens there with ssl, else "http"."""
@@ -345,6 +372,7 @@ def load(fs: FileSystem, resolve: Callable[[str], str | None]) -> Config:
     tree = _expand_includes(fs, parse(text.decode(errors="replace"), MAIN_CONF))
     config = Config()
     _check(tree, "main", config)
+    config.main = _index(tree)
     for d in tree:
         if d.name == "http" and d.block is not None:
             _load_http(fs, d.block, config, resolve)
@@ -367,6 +395,7 @@ def _check(block: list[Directive], context: str, config: Config) -> None:
                 raise ConfigError(f'directive "{d.name}" is not terminated by ";" in {d.where}')
             if not arity(len(d.args)):
                 raise ConfigError(f'invalid number of arguments in "{d.name}" directive in {d.where}')
+            _check_value(d)
         elif d.name in INERT:
             if context not in _INERT_CONTEXTS.get(d.name, _ANY):
                 raise ConfigError(f'"{d.name}" directive is not allowed here in {d.where}')
@@ -379,6 +408,18 @@ def _check(block: list[Directive], context: str, config: Config) -> None:
             _check(d.block, inner, config)
 
 
+def _check_value(d: Directive) -> None:
+    """The slot functions' own checks (ngx_conf_set_enum_slot, ngx_conf_set_num_slot, ngx_log_set_levels)."""
+    if d.name == "ssl_verify_client" and d.args[0] not in VERIFY_CLIENT:
+        raise ConfigError(f'invalid value "{d.args[0]}" in {d.where}')
+    if d.name == "ssl_verify_depth" and not d.args[0].isdigit():
+        raise ConfigError(f'"ssl_verify_depth" directive invalid number in {d.where}')
+    if d.name == "error_log":
+        for level in d.args[1:]:
+            if level not in LOG_LEVELS and not level.startswith("debug_"):
+                raise ConfigError(f'invalid log level "{level}" in {d.where}')
+
+
 def _index(block: list[Directive]) -> dict[str, list[Directive]]:
     out: dict[str, list[Directive]] = {}
     for d in block:
@@ -389,6 +430,9 @@ def _index(block: list[Directive]) -> dict[str, list[Directive]]:
 
 def _load_http(fs: FileSystem, block: list[Directive], config: Config, resolve: Callable[[str], str | None]) -> None:
     http = _index(block)
+    for d in http.get("log_format", []):
+        args = d.args[2:] if d.args[1].startswith("escape=") else d.args[1:]
+        config.log_formats[d.args[0]] = "".join(args)
     for d in block:
         if d.name == "upstream" and d.block is not None:
             servers = []
@@ -431,6 +475,8 @@ def _load_server(fs: FileSystem, d: Directive, http: dict[str, list[Directive]],
             _load_location(block, server, server.locations, config, resolve)
     if any(ls.ssl for ls in listens):
         server.tls = _server_tls(fs, own, http, d.where)
+        verify = (own.get("ssl_verify_client") or http.get("ssl_verify_client") or [None])[-1]
+        server.verify_client = verify.args[0] if verify is not None else "off"
     return server
 
 
@@ -476,15 +522,13 @@ def _server_tls(fs: FileSystem, own: dict[str, list[Directive]], http: dict[str,
     key_path = _conf_path(key_d.args[0])
     cert, key = fs.read(cert_path), fs.read(key_path)
     if cert is None:
-        raise ConfigError(f'cannot load certificate "{cert_path}": BIO_new_file() failed (SSL: error:80000002:'
-                          f'system library::No such file or directory:calling fopen({cert_path}, r) '
-                          'error:10000080:BIO routines::no such file)')
+        raise ConfigError(_no_file(cert_path))
     if key is None:
         raise ConfigError(f'cannot load certificate key "{key_path}": BIO_new_file() failed (SSL: '
                           f'error:80000002:system library::No such file or directory:calling fopen({key_path}, r) '
                           'error:10000080:BIO routines::no such file)')
     try:
-        return server_context(cert, key)
+        context = server_context(cert, key)
     except TlsLoadError as exc:
         if exc.what == "key":
             raise ConfigError(f'cannot load certificate key "{key_path}": PEM_read_bio_PrivateKey() failed '
@@ -493,6 +537,46 @@ def _server_tls(fs: FileSystem, own: dict[str, list[Directive]], http: dict[str,
             raise ConfigError(f'SSL_CTX_use_PrivateKey("{key_path}") failed (SSL: {exc.openssl})') from None
         raise ConfigError(f'cannot load certificate "{cert_path}": PEM_read_bio_X509_AUX() failed '
                           f'(SSL: {exc.openssl}:Expecting: TRUSTED CERTIFICATE)') from None
+    return _client_verification(fs, own, http, context, cert, key)
+
+
+def _client_verification(fs: FileSystem, own: dict[str, list[Directive]], http: dict[str, list[Directive]],
+                         context: Any, cert: bytes, key: bytes) -> Any:
+    """ngx_http_ssl_merge_srv_conf: with ``ssl_verify_client`` other than off, the CAs of
+    ``ssl_client_certificate`` and ``ssl_trusted_certificate`` are loaded (their files must exist and hold
+    certificates) and the server asks for a client certificate it judges per request (:mod:`.tls`)."""
+    from .tls import pem_certificates, server_context
+
+    def last(name: str) -> Directive | None:
+        return (own.get(name) or http.get(name) or [None])[-1]
+
+    verify = last("ssl_verify_client")
+    mode = verify.args[0] if verify is not None else "off"
+    depth = last("ssl_verify_depth")
+    client_ca, trusted = last("ssl_client_certificate"), last("ssl_trusted_certificate")
+    if mode not in ("off", "optional_no_ca") and client_ca is None and trusted is None:
+        raise ConfigError("no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client")
+    pems = []
+    for d in ([client_ca] if mode != "off" else []) + [trusted]:
+        if d is None:
+            continue
+        path = _conf_path(d.args[0])
+        data = fs.read(path)
+        if data is None:
+            raise ConfigError(_no_file(path))
+        if not pem_certificates(data):  # ngx_ssl_cache_ca_create: PEM_read_bio_X509_AUX finds nothing
+            raise ConfigError(f'cannot load certificate "{path}": PEM_read_bio_X509_AUX() failed (SSL: '
+                              'error:0480006C:PEM routines::no start line:Expecting: TRUSTED CERTIFICATE)')
+        pems.append(data)
+    if mode == "off":
+        return context
+    return server_context(cert, key, request_client=(b"\n".join(pems), int(depth.args[0]) if depth else 1))
+
+
+def _no_file(path: str) -> str:
+    """ngx_ssl_cache_create_bio's failure as the [emerg] line shows it (BIO_new_file and OpenSSL's queue)."""
+    return (f'cannot load certificate "{path}": BIO_new_file() failed (SSL: error:80000002:system library::No such '
+            f'file or directory:calling fopen({path}, r) error:10000080:BIO routines::no such file)')
 
 
 def _is_ip(text: str) -> bool:
@@ -609,8 +693,9 @@ class Exchange:
     scheme: str
     date: str  # the Date header
     mtime: Callable[[str], Any]  # a file's Last-Modified time
-    error_log: Callable[[str], None]
+    error_log: Callable[..., None]  # (text, level="error"): a line for the error log at that level
     upstream: Callable[[str, int, str, dict[str, str], bytes], Any]  # (host, port, uri, headers, body)
+    tls: Any = None  # the session the request came on (tls.Handshake): protocol, cipher, client certificate
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
@@ -643,15 +728,119 @@ def answer(config: Config, ex: Exchange, tls: bool) -> Answer:
     server = choose_server(config, ex.port, ex.header("Host"))
     if server is None:  # nothing listens there: the caller refuses the connection before this
         return Answer(400)
+    ex = _leveled(config, server, ex)
     tokens = setting(None, server, "server_tokens")
     software = "nginx" if tokens is not None and tokens.args[0] == "off" else f"nginx/{ex.version}"
     https_port = any(ls.port == ex.port and ls.ssl for ls in server.listens)
     if https_port and not tls:
-        body = error_page(400, "Bad Request", software, "The plain HTTP request was sent to HTTPS port")
-        return _finish(Answer(400, {"Content-Type": "text/html"}, body), software, None, server, ex)
+        ex.error_log("client sent plain HTTP request to HTTPS port while reading client request headers"
+                     + _context(ex, server), "info")
+        return _special(497, "The plain HTTP request was sent to HTTPS port", software, server, ex)
+    if tls and server.verify_client != "off":
+        refused = _verify_client(server, ex, software)
+        if refused is not None:
+            return refused
     path = ex.uri.split("?", 1)[0] or "/"
     result = _handle(config, server, ex, path, software, depth=0)
     return _finish(result[0], software, result[1], server, ex)
+
+
+OPTIONAL_NO_CA = {18, 19, 20, 21, 27}
+"""ngx_event_openssl.h ngx_ssl_verify_error_optional: the errors ``optional_no_ca`` lets through (self-signed,
+unable to get the issuer, untrusted, unable to verify the leaf)."""
+
+
+def _verify_client(server: Server, ex: Exchange, software: str) -> Answer | None:
+    """ngx_http_process_request: the client certificate is judged once the headers are read. A failed
+    verification is 495 and a missing certificate (``on`` only) 496, both sent as 400 with their own page and
+    logged at ``info`` (so the image's ``error_log ... notice`` does not show them)."""
+    code, text = ex.tls.client_verify if ex.tls is not None else (0, "ok")
+    if code and (server.verify_client != "optional_no_ca" or code not in OPTIONAL_NO_CA):
+        ex.error_log(f"client SSL certificate verify error: ({code}:{text}) while reading client request headers"
+                     + _context(ex, server), "info")
+        return _special(495, "The SSL certificate error", software, server, ex)
+    if server.verify_client == "on" and (ex.tls is None or not ex.tls.client_cert):
+        ex.error_log("client sent no required SSL certificate while reading client request headers"
+                     + _context(ex, server), "info")
+        return _special(496, "No required SSL certificate was sent", software, server, ex)
+    return None
+
+
+def _special(code: int, detail: str, software: str, server: Server, ex: Exchange) -> Answer:
+    """ngx_http_special_response_handler for nginx's own 49x codes: an ``error_page`` for the code answers if
+    one is set at the server, else the built-in page; the status sent is 400 and the connection closes."""
+    for d in settings(None, server, "error_page"):
+        if str(code) in d.args[:-1] and d.args[-1].startswith("/"):
+            path = d.args[-1].split("?", 1)[0]
+            file = _file_path(choose_location(server, path), server, path)
+            if ex.fs.read(file) is not None:
+                page = _static(ex, file)
+                return _finish(Answer(400, {"Content-Type": page.headers["Content-Type"], "Connection": "close"},
+                                      page.body), software, None, server, ex)
+    body = error_page(400, "Bad Request", software, detail)
+    return _finish(Answer(400, {"Content-Type": "text/html", "Connection": "close"}, body), software, None, server, ex)
+
+
+def _context(ex: Exchange, server: Server) -> str:
+    """ngx_http_log_error_handler's tail: client, server, request line and Host."""
+    host = f', host: "{ex.header("Host")}"' if ex.header("Host") else ""
+    return (f', client: {ex.client.rsplit(":", 1)[0]}, server: {server.names[0]}, '
+            f'request: "{ex.method} {ex.uri} HTTP/1.1"{host}')
+
+
+def _leveled(config: Config, server: Server, ex: Exchange) -> Exchange:
+    """The exchange with an error log that keeps only what the server's ``error_log`` level lets through (the
+    server's, else http's, else the main context's; ``error`` when none is set; ``/dev/null`` drops all)."""
+    from dataclasses import replace
+
+    logs = server.directives.get("error_log") or server.http.get("error_log") or config.main.get("error_log") or []
+    kept = [d for d in logs if d.args[0] != "/dev/null"]
+    if logs and not kept:
+        return replace(ex, error_log=lambda text, level="error": None)
+    threshold = max((LOG_LEVELS.index(_level(d)) for d in kept), default=LOG_LEVELS.index("error"))
+    write = ex.error_log
+
+    def error_log(text: str, level: str = "error") -> None:
+        if LOG_LEVELS.index(level) <= threshold:
+            write(text, level)
+
+    return replace(ex, error_log=error_log)
+
+
+def _level(d: Directive) -> str:
+    levels = [a for a in d.args[1:] if a in LOG_LEVELS]
+    return levels[0] if levels else ("debug" if any(a.startswith("debug_") for a in d.args[1:]) else "error")
+
+
+def access_lines(config: Config, ex: Exchange, a: Answer, now: Any) -> list[str]:
+    """The access log lines of one request (ngx_http_log_module), one per ``access_log`` of the innermost level
+    that has any (location, server, http): its format (``combined`` when it names none), the variables, ``-`` for
+    a missing one, bytes outside printable ASCII, ``"`` and ``\\`` escaped as ``\\xHH``; none with ``off``.
+    Every log goes to the container's output (the image links its files to /dev/stdout)."""
+    server = choose_server(config, ex.port, ex.header("Host"))
+    if server is None:
+        return []
+    path = ex.uri.split("?", 1)[0] or "/"
+    loc = choose_location(server, path)
+    logs = settings(loc, server, "access_log")
+    if any(d.args[0] == "off" for d in logs):  # "off cancels all access_log directives on the current level"
+        return []
+    values = _vars(ex, server)
+    values.update({"status": str(a.status), "body_bytes_sent": str(len(a.body)),
+                   "bytes_sent": str(len(a.body) + sum(len(k) + len(v) + 4 for k, v in a.headers.items()) + 19),
+                   "time_local": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "time_iso8601": now.strftime(
+                       "%Y-%m-%dT%H:%M:%S+00:00"), "msec": f"{now.timestamp():.3f}", "request_time": "0.000",
+                   "request": f"{ex.method} {ex.uri} HTTP/1.1", "server_protocol": "HTTP/1.1"})
+
+    def variable(m: re.Match[str]) -> str:
+        value = values.get(m.group(1).lower())
+        if value is None:
+            return "-"
+        return "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else
+                       "".join(f"\\x{b:02X}" for b in c.encode()) for c in value)
+
+    return [re.sub(r"\$\{?([A-Za-z0-9_]+)\}?", variable, config.log_formats.get(d.args[1] if len(d.args) > 1 else
+                                                                               "combined", COMBINED)) for d in logs]
 
 
 def _finish(a: Answer, software: str, loc: Location | None, server: Server, ex: Exchange) -> Answer:
@@ -831,8 +1020,35 @@ def _vars(ex: Exchange, server: Server, uri: str | None = None) -> dict[str, str
               "args": ex.uri.split("?", 1)[1] if "?" in ex.uri else "", "request_method": ex.method,
               "https": "on" if ex.scheme == "https" else "", "nginx_version": ex.version}
     values["query_string"] = values["args"]
+    if ex.scheme == "https":
+        values.update(_ssl_vars(ex.tls))
     for k, v in ex.headers.items():
         values["http_" + k.lower().replace("-", "_")] = v
+    return values
+
+
+def _ssl_vars(session: Any) -> dict[str, str]:
+    """ngx_http_ssl_module's variables (src/event/ngx_event_openssl.c ngx_ssl_get_*): the protocol and cipher
+    as OpenSSL names them, and the client certificate's: ``$ssl_client_verify`` NONE / SUCCESS / FAILED:reason,
+    the subject and issuer in RFC 2253 form, the serial in upper-case hex, the SHA-1 fingerprint in lower case
+    (empty without a certificate)."""
+    if session is None:
+        return {}
+    values = {"ssl_protocol": session.version, "ssl_cipher": session.cipher, "ssl_client_verify": "NONE",
+              "ssl_client_s_dn": "", "ssl_client_i_dn": "", "ssl_client_serial": "", "ssl_client_fingerprint": ""}
+    if not session.client_cert:
+        return values
+    import hashlib
+
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(session.client_cert)
+    code, text = session.client_verify
+    serial = f"{cert.serial_number:X}"
+    values.update({"ssl_client_verify": "SUCCESS" if code == 0 else f"FAILED:{text}",
+                   "ssl_client_s_dn": cert.subject.rfc4514_string(), "ssl_client_i_dn": cert.issuer.rfc4514_string(),
+                   "ssl_client_serial": ("0" if len(serial) % 2 else "") + serial,
+                   "ssl_client_fingerprint": hashlib.sha1(session.client_cert).hexdigest()})  # noqa: S324
     return values
 
 

@@ -1,11 +1,25 @@
 """The volumes the kubelet mounts into a container: emptyDir, configMap, secret, downwardAPI and projected.
 
-Contents are taken when the container starts (the kubelet's later refresh of ConfigMap and Secret
-volumes, about a minute after an update, is not emulated yet); a projected serviceAccountToken is a token the
-TokenRequest API issues for the pod (auth/tokens.py). A volume the sandbox cannot provide (a missing ConfigMap
-that is not ``optional``, a hostPath) is mounted empty and named in a ``FailedMount`` Warning event with the
-kubelet's words; a PersistentVolumeClaim is named the same way and stands in as an empty, writable directory of
-the pod's (an emptyDir: its files go with the pod).
+ConfigMap, Secret, downwardAPI and projected volumes are written by the kubelet's atomic writer
+(:mod:`.atomicwriter`: ``..data`` and a timestamped directory, one symlink per key), once per pod and shared by
+its containers, and written again at each of the pod's periodic syncs (:mod:`.podsync`) when the objects
+changed: what a container reads follows the API about a minute later, while a program that read a file at
+start keeps what it read (nginx until ``nginx -s reload``). As on kind:
+
+- a ``subPath`` mount is a copy made when the container starts and never updates (documented at
+  kubernetes.io/docs/concepts/configuration/configmap/#mounted-configmaps-are-updated-automatically);
+- an ``immutable`` object is read once: the kubelet's watch-based cache stops watching it
+  (pkg/kubelet/util/manager/watch_based_manager.go ``objectCache.Get``), so even a deleted and recreated one
+  keeps its first content in the pod;
+- a deleted ``optional`` object empties the volume; a deleted required one (or a missing key) fails the
+  remount with the kubelet's ``FailedMount`` event and leaves the files as they were;
+- a projected serviceAccountToken is the kubelet's cached TokenRequest, asked again once it is older than 80%
+  of its ``expirationSeconds`` or than 24 hours, less up to 10 s of jitter (pkg/kubelet/token/token_manager.go
+  ``requiresRefresh``), on the sandbox clock.
+
+A volume the sandbox cannot provide (a missing ConfigMap that is not ``optional``, a hostPath) is mounted empty
+and named in a ``FailedMount`` Warning event with the kubelet's words; a PersistentVolumeClaim is named the same
+way and stands in as an empty, writable directory of the pod's (an emptyDir: its files go with the pod).
 Sources: pkg/volume/configmap, secret, downwardapi, projected (their ``MakePayload``), emptydir.
 """
 
@@ -14,8 +28,11 @@ from __future__ import annotations
 import base64
 import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .atomicwriter import AtomicDir
 from .files import FS_BUDGET, FileSystem
 
 if TYPE_CHECKING:
@@ -25,11 +42,46 @@ Pod = dict[str, Any]
 Problem = Callable[[str], None]
 
 QUANTITY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "k": 1000}
+TOKEN_MAX_TTL = 24 * 60 * 60
+"""token_manager.go maxTTL: a cached token older than this is asked again whatever its expiry."""
+TOKEN_MAX_JITTER = 10.0
+"""token_manager.go maxJitter: the refresh comes up to this many seconds early."""
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBE_API_ACCESS = "kube-api-access"
+"""The volume the ServiceAccount admission adds (``kube-api-access-<5 random>`` on a real pod; the sandbox keeps it
+out of the pod's spec) and its projection (plugin/pkg/admission/serviceaccount/admission.go TokenVolumeSource)."""
+KUBE_API_ACCESS_SOURCE = {"projected": {"defaultMode": 420, "sources": [
+    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                "path": "namespace"}]}}]}}
+
+
+@dataclass
+class CachedToken:
+    """A TokenRequest the kubelet holds: the token, when it was issued, and the expiration it asked for."""
+
+    token: str
+    issued: float
+    expiration: int
+
+
+class KubeletVolume(AtomicDir):
+    """One ConfigMap, Secret, downwardAPI or projected volume of a pod, with what the kubelet keeps between
+    writes: its spec, the tokens it asked for, the immutable objects it stopped watching, the last failure."""
+
+    def __init__(self, source: dict[str, Any]):
+        super().__init__()
+        self.source = source
+        self.tokens: dict[str, CachedToken] = {}
+        self.immutable: dict[tuple[str, str], dict[str, Any]] = {}
+        self.failure = ""
 
 
 def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
               shared: dict[str, FileSystem], problem: Problem) -> None:
-    """Mount the container's ``volumeMounts`` into ``fs``; ``shared`` holds the pod's emptyDirs by name."""
+    """Mount the container's ``volumeMounts`` into ``fs``; ``shared`` holds the pod's volumes by name (emptyDirs
+    and the kubelet's projected volumes, made at the first mount and shared by the pod's containers)."""
     volumes = {v.get("name"): v for v in pod["spec"].get("volumes") or []}
     for m in container.get("volumeMounts") or []:
         vol = volumes.get(m.get("name"))
@@ -43,9 +95,11 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
             limit = _bytes((vol.get("emptyDir") or {}).get("sizeLimit")) or FS_BUDGET
             source = shared.setdefault(vol["name"], FileSystem({}, set(), budget=min(limit, FS_BUDGET)))
             read_only = bool(m.get("readOnly")) or bool(vol.get("persistentVolumeClaim", {}).get("readOnly"))
+        elif any(kind in vol for kind in ("configMap", "secret", "downwardAPI", "projected")):
+            source = shared.get(vol["name"]) or _first_write(sb, pod, vol, shared, problem)
+            read_only = True
         else:
-            files = _payload(sb, pod, vol, problem)
-            source = FileSystem(files, set())
+            source = FileSystem(_payload(sb, pod, vol, problem), set())
             read_only = True
         sub = m.get("subPath") or ""
         if not sub:
@@ -54,21 +108,21 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
         inner = "/" + sub.strip("/")
         if "emptyDir" in vol or "persistentVolumeClaim" in vol:  # the kubelet creates the subPath directory
             source.mkdir(inner, parents=True)
-        if source.is_dir(inner):
+        if source.is_dir(inner) and isinstance(source, KubeletVolume):  # the directory of that moment, as a copy
+            fs.mount(m["mountPath"], _snapshot(source, inner), read_only)
+        elif source.is_dir(inner):
             fs.mount(m["mountPath"], _Sub(source, inner), read_only)
         elif (data := source.read(inner)) is not None:  # one file, copied: subPath mounts never update
             fs.mkdir(posixpath.dirname(FileSystem.norm(m["mountPath"])), parents=True)
             fs.write(m["mountPath"], data)
 
 
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-
-def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem) -> None:
+def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
+                          shared: dict[str, FileSystem]) -> None:
     """The ServiceAccount admission's ``kube-api-access`` volume as a container sees it: ``token`` (what the kubelet
-    asks the TokenRequest API for: bound to the pod, 3607 s, extended to a year), ``namespace`` and ``ca.crt``
-    (the namespace's kube-root-ca.crt), read-only, unless ``automountServiceAccountToken: false`` (on the pod,
-    else on its ServiceAccount)."""
+    asks the TokenRequest API for: bound to the pod, 3607 s, extended to a year, asked again after 80% of the
+    3607 s), ``namespace`` and ``ca.crt`` (the namespace's kube-root-ca.crt), read-only, unless
+    ``automountServiceAccountToken: false`` (on the pod, else on its ServiceAccount)."""
     ns = pod["metadata"].get("namespace", "default")
     automount = pod["spec"].get("automountServiceAccountToken")
     if automount is None:
@@ -77,12 +131,58 @@ def mount_service_account(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: 
     if automount is False or any(m.get("mountPath", "").rstrip("/") == SERVICE_ACCOUNT_DIR
                                  for m in container.get("volumeMounts") or []):
         return
-    root_ca = ((sb.store.get("configmaps", ns, "kube-root-ca.crt") or {}).get("data") or {}).get("ca.crt", "")
-    files = {"/namespace": ns.encode(), "/ca.crt": root_ca.encode()}
-    token = sb.tokens.pod_token(pod)
-    if token is not None:  # the kubelet cannot start a pod whose account is missing; the sandbox leaves it out
-        files["/token"] = token.encode()
-    fs.mount(SERVICE_ACCOUNT_DIR, FileSystem(files, set()), read_only=True)
+    key = "/" + KUBE_API_ACCESS  # a key no volume name can take (names are DNS labels)
+    volume = shared.get(key) or _first_write(sb, pod, {"name": key, **KUBE_API_ACCESS_SOURCE}, shared,
+                                             lambda message: None)  # the sandbox leaves out what is missing
+    fs.mount(SERVICE_ACCOUNT_DIR, volume, read_only=True)
+
+
+def refresh(sb: Sandbox, pod: Pod, volume: KubeletVolume, problem: Problem) -> bool:
+    """The remount of a pod sync (the volume plugin's SetUp again): the payload as the API has it now, written
+    when it differs. A failure (a required object or key gone, no token) keeps the files and is reported once
+    until it changes. True when the files changed."""
+    failures: list[str] = []
+    payload = _payload(sb, pod, volume.source, failures.append, volume)
+    if failures:
+        if failures[0] != volume.failure and not volume.source["name"].startswith("/"):
+            problem(failures[0])
+        volume.failure = failures[0]
+        return False
+    volume.failure = ""
+    return volume.project(payload, _stamp(sb), sb.clock.time())
+
+
+def _snapshot(volume: FileSystem, inner: str) -> FileSystem:
+    """A subPath directory of a kubelet-written volume: its files as they are now (the bind mount keeps the
+    timestamped directory of the container's start; later writes make new ones)."""
+    files: dict[str, bytes] = {}
+    dirs: set[str] = set()
+    todo = [inner]
+    while todo:
+        folder = todo.pop()
+        dirs.add("/" + folder[len(inner):].lstrip("/"))
+        for name in volume.listdir(folder):
+            path = posixpath.join(folder, name)
+            if volume.is_dir(path):
+                todo.append(path)
+            elif (data := volume.read(path)) is not None:
+                files["/" + path[len(inner):].lstrip("/")] = data
+    return FileSystem(files, dirs)
+
+
+def _first_write(sb: Sandbox, pod: Pod, vol: dict[str, Any], shared: dict[str, FileSystem],
+                 problem: Problem) -> KubeletVolume:
+    volume = KubeletVolume(vol)
+    volume.project(_payload(sb, pod, vol, problem, volume), _stamp(sb), sb.clock.time())
+    shared[vol["name"]] = volume
+    return volume
+
+
+def _stamp(sb: Sandbox) -> str:
+    """atomic_writer.go newTimestampDir: ``os.MkdirTemp`` with the UTC time as ``2006_01_02_15_04_05.`` and a
+    random 32-bit number (from the sandbox's seeded generator)."""
+    now = datetime.fromtimestamp(sb.clock.time(), UTC)
+    return now.strftime("%Y_%m_%d_%H_%M_%S.") + str(sb.random.stream("kubelet-volumes").getrandbits(32))
 
 
 OS_RELEASE = b"""PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
@@ -119,34 +219,35 @@ def _bytes(quantity: Any) -> int:
     return int(float(text)) if text.replace(".", "", 1).isdigit() else 0
 
 
-def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem) -> dict[str, bytes]:
-    """The files a ConfigMap, Secret, downwardAPI or projected volume holds, by path from its root."""
+def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem,
+             cache: KubeletVolume | None = None) -> dict[str, bytes]:
+    """The files a ConfigMap, Secret, downwardAPI or projected volume holds, by path from its root (``cache``:
+    the volume's tokens and immutable objects, as the kubelet keeps them between writes)."""
     name = vol.get("name", "")
     if "configMap" in vol:
-        return _object_files(sb, pod, "configmaps", vol["configMap"], name, problem)
+        return _object_files(sb, pod, "configmaps", vol["configMap"], name, problem, cache)
     if "secret" in vol:
-        return _object_files(sb, pod, "secrets", vol["secret"], name, problem)
+        return _object_files(sb, pod, "secrets", vol["secret"], name, problem, cache)
     if "downwardAPI" in vol:
         return _downward(pod, vol["downwardAPI"].get("items") or [])
     if "projected" in vol:
         files: dict[str, bytes] = {}
         for source in vol["projected"].get("sources") or []:
             if "configMap" in source:
-                files.update(_object_files(sb, pod, "configmaps", source["configMap"], name, problem))
+                files.update(_object_files(sb, pod, "configmaps", source["configMap"], name, problem, cache))
             elif "secret" in source:
-                files.update(_object_files(sb, pod, "secrets", source["secret"], name, problem))
+                files.update(_object_files(sb, pod, "secrets", source["secret"], name, problem, cache))
             elif "downwardAPI" in source:
                 files.update(_downward(pod, source["downwardAPI"].get("items") or []))
             elif "serviceAccountToken" in source:  # pkg/volume/projected collectServiceAccountTokenData
                 projection = source["serviceAccountToken"] or {}
-                audience = projection.get("audience")
-                token = sb.tokens.pod_token(pod, [audience] if audience else None,
-                                            projection.get("expirationSeconds") or 3600)
+                path = "/" + str(projection.get("path", "")).lstrip("/")
+                token = _token(sb, pod, projection, cache, path)
                 if token is None:
                     problem(f'MountVolume.SetUp failed for volume "{name}" : failed to fetch token: '
                             f'serviceaccounts "{pod["spec"].get("serviceAccountName") or "default"}" not found')
                 else:
-                    files["/" + str(projection.get("path", "")).lstrip("/")] = token.encode()
+                    files[path] = token.encode()
             else:
                 kind = next(iter(source), "source")
                 problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: the {kind} projection '
@@ -160,11 +261,34 @@ def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem) -> di
     return {}
 
 
+def _token(sb: Sandbox, pod: Pod, projection: dict[str, Any], cache: KubeletVolume | None, path: str) -> str | None:
+    """token_manager.go GetServiceAccountToken: the cached token while it needs no refresh, else a new one."""
+    audience = projection.get("audience")
+    expiration = int(projection.get("expirationSeconds") or 3600)
+    now = sb.clock.time()
+    held = cache.tokens.get(path) if cache is not None else None
+    if held is not None and held.expiration == expiration:
+        jitter = sb.random.stream("kubelet-tokens").random() * TOKEN_MAX_JITTER
+        if now <= held.issued + TOKEN_MAX_TTL - jitter and now <= held.issued + expiration * 0.8 - jitter \
+                and now >= held.issued:
+            return held.token
+    token = sb.tokens.pod_token(pod, [audience] if audience else None, expiration)
+    if token is None:  # the refresh failed: the old token serves while it is valid (the sandbox: always)
+        return held.token if held is not None else None
+    if cache is not None:
+        cache.tokens[path] = CachedToken(token, now, expiration)
+    return token
+
+
 def _object_files(sb: Sandbox, pod: Pod, resource: str, source: dict[str, Any], volume: str,
-                  problem: Problem) -> dict[str, bytes]:
+                  problem: Problem, cache: KubeletVolume | None = None) -> dict[str, bytes]:
     ns = pod["metadata"].get("namespace", "default")
     obj_name = source.get("name") or source.get("secretName") or ""
-    obj = sb.store.get(resource, ns, obj_name)
+    obj = cache.immutable.get((resource, obj_name)) if cache is not None else None
+    if obj is None:
+        obj = sb.store.get(resource, ns, obj_name)
+        if obj is not None and obj.get("immutable") and cache is not None:
+            cache.immutable[(resource, obj_name)] = obj  # the cache stops watching it: this is what stays
     kind = "configmap" if resource == "configmaps" else "secret"
     if obj is None:
         if not source.get("optional"):
@@ -239,3 +363,6 @@ class _Sub(FileSystem):
 
     def listdir(self, path: str) -> list[str]:
         return self.volume.listdir(self._at(path))
+
+    def readlink(self, path: str) -> str | None:
+        return self.volume.readlink(self._at(path))

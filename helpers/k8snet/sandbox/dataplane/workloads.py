@@ -51,7 +51,7 @@ from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-expor
 )
 from .nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
 from .nginx import NGINX_CONF, NGINXHTTPS_CONF
-from .volumes import mount_all, mount_service_account
+from .volumes import KubeletVolume, mount_all, mount_service_account, refresh
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -93,9 +93,11 @@ EMULATED: dict[str, dict[str, Any]] = {
                    "nginx without docker-entrypoint.sh)"],
         "programs": ["nginx reading /etc/nginx/nginx.conf and its includes: listen (ssl), server_name, location, "
                      "root, alias, index, try_files, return, error_page, add_header, proxy_pass and upstream, "
-                     "ssl_certificate (real TLS); the default site on 80/TCP; the main access log"],
+                     "ssl_certificate (real TLS), ssl_verify_client with ssl_client_certificate, "
+                     "ssl_trusted_certificate and ssl_verify_depth (client certificates, the $ssl_* variables), "
+                     "error_log levels, log_format and access_log; the default site on 80/TCP"],
         "commands": ["curl", "hostname", "cat", "echo", "touch", "rm", "ls", "mkdir", "test", "date", "env",
-                     "sleep", "nginx -v", "sh -c / bash -c"],
+                     "sleep", "readlink", "nginx -v", "nginx -t", "nginx -s reload", "sh -c / bash -c"],
     },
     "httpbin": {
         "images": ["kennethreitz/httpbin"],
@@ -857,6 +859,7 @@ class Workloads:
         self._env: dict[tuple[str, str], dict[str, str]] = {}  # the environment each container started with
         self._started: set[tuple[str, str]] = set()
         self._ports = 0
+        self._certificates: dict[tuple[str, str], Any] = {}  # the TLS context a Go server loaded at its start
 
     # -- containers --------------------------------------------------------------------------
 
@@ -885,10 +888,21 @@ class Workloads:
                 if not quiet:
                     self._failed_mount(pod, message)
 
-            mount_all(self.sb, pod, spec, fs, self._volumes.setdefault(key[0], {}), problem)
-            mount_service_account(self.sb, pod, spec, fs)
+            shared = self._volumes.setdefault(key[0], {})
+            mount_all(self.sb, pod, spec, fs, shared, problem)
+            mount_service_account(self.sb, pod, spec, fs, shared)
             self._files[key] = fs
         return self._files[key]
+
+    def sync_volumes(self, pod: Pod) -> None:
+        """The kubelet's remount at a pod sync (:mod:`.podsync`): each ConfigMap, Secret, downwardAPI and
+        projected volume of the pod written again where the API changed (containers see it at once, through
+        their mounts; a ``subPath`` copy does not change)."""
+        quiet = all(image_family(c.get("image", "")) in SYSTEM_FAMILIES for c in pod["spec"].get("containers") or [])
+        for volume in list(self._volumes.get(pod["metadata"].get("uid", ""), {}).values()):
+            if isinstance(volume, KubeletVolume):
+                refresh(self.sb, pod, volume, (lambda message: None) if quiet else
+                        (lambda message: self._failed_mount(pod, message)))
 
     def _failed_mount(self, pod: Pod, message: str) -> None:
         from ..controllers.events import record
@@ -932,6 +946,9 @@ class Workloads:
         uid = pod["metadata"].get("uid", "")
         self._files.pop((uid, container), None)
         self._env.pop((uid, container), None)
+        # the sync that restarts the container remounts the pod's volumes first (kubelet.go SyncPod)
+        current = self.sb.store.get("pods", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+        self.sync_volumes(current if current is not None and current["metadata"].get("uid") == uid else pod)
         self.dp.logs.restarted(uid, container)
         self.dp.streams.forget(uid, container)
         self._start(pod, container)
@@ -946,6 +963,7 @@ class Workloads:
         self._files = {k: v for k, v in self._files.items() if k[0] != pod_uid}
         self._env = {k: v for k, v in self._env.items() if k[0] != pod_uid}
         self._volumes.pop(pod_uid, None)
+        self._certificates = {k: v for k, v in self._certificates.items() if k[0] != pod_uid}
         self._started = {k for k in self._started if k[0] != pod_uid}
         self.dp.logs.forget(pod_uid)
 
@@ -961,6 +979,7 @@ class Workloads:
     def _start(self, pod: Pod, container: str) -> None:
         uid = pod["metadata"].get("uid", "")
         self._started.add((uid, container))
+        self.dp.podsync.track(pod)
         self.env(pod, container)  # the environment and volumes of the moment the container starts
         self.files(pod, container)
         program = self.program(pod, container)
@@ -981,6 +1000,9 @@ class Workloads:
             for stream in (done.stdout, done.stderr):  # what the script printed before the server started
                 if stream:
                     self.dp.logs.append(uid, container, stream.decode(errors="replace"))
+        self._certificates.pop((uid, container), None)
+        if "https" in program.ports.values() and program.name not in ("nginx", "traefik"):
+            self._certificates[(uid, container)] = self._load_certificate(pod, container, program)
         at = self._started_at(pod, container)
         for message in program.opts.get("not-emulated") or []:
             self._not_emulated(pod, container, message)
@@ -1068,9 +1090,17 @@ class Workloads:
 
             server = choose_server(program.opts["config"], conn.port, sni)
             return server.tls if server is not None else None
+        key = (conn.dst_pod["metadata"].get("uid", ""), container)
+        if key not in self._certificates:
+            self._certificates[key] = self._load_certificate(conn.dst_pod, container, program)
+        return self._certificates[key]
+
+    def _load_certificate(self, pod: Pod, container: str, program: Program) -> Any:
+        """What a Go server's ListenAndServeTLS loads when it starts (agnhost netexec ``--tls-cert-file``): it
+        keeps serving that certificate while the files change under it (a Secret volume's update)."""
         from .tls import TlsLoadError, server_context
 
-        fs = self.files(conn.dst_pod, container)
+        fs = self.files(pod, container)
         cert = fs.read(program.opts.get("tls-cert-file") or "/localhost.crt") or b""
         key = fs.read(program.opts.get("tls-private-key-file") or "/localhost.key") or b""
         try:
@@ -1465,15 +1495,12 @@ class Workloads:
             headers=req.headers, body=req.body, client=f"{conn.client_ip}:{conn.client_port}", port=conn.port,
             scheme=req.scheme, date=http_date(now),
             mtime=lambda path: NGINX_MTIME if path.startswith("/usr/share/nginx/html/") else started,
-            error_log=lambda text: self.dp.logs.append(uid, container, f"{stamp} [error] 29#29: *1 {text}"),
-            upstream=upstream)
+            error_log=lambda text, level="error": self.dp.logs.append(
+                uid, container, f"{stamp} [{level}] 29#29: *1 {text}"),
+            upstream=upstream, tls=req.tls)
         a = nginx.answer(program.opts["config"], ex, tls=req.scheme == "https")
-        sent = len(a.body)
-        ua = next((v for k, v in req.headers.items() if k.lower() == "user-agent"), "-")
-        referer = next((v for k, v in req.headers.items() if k.lower() == "referer"), "-")
-        xff = next((v for k, v in req.headers.items() if k.lower() == "x-forwarded-for"), "-")
-        self._log(pod, container, f'{conn.client_ip} - - [{now.strftime("%d/%b/%Y:%H:%M:%S +0000")}] '
-                                  f'"{req.method} {req.path} HTTP/1.1" {a.status} {sent} "{referer}" "{ua}" "{xff}"')
+        for line in nginx.access_lines(program.opts["config"], ex, a, now):
+            self._log(pod, container, line)
         return HttpResponse(a.status, a.headers, a.body)
 
     def _coredns(self, pod: Pod, container: str, program: Program, conn: Connection, req: HttpRequest,
