@@ -19,9 +19,10 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from tests.conftest import wait_for
+from tests.conftest import private_sandbox, wait_for
 
 from k8snet import certs
+from k8snet.sandbox import process
 
 GROUP, VERSION = "trust.cert-manager.io", "v1alpha1"
 TRUST_NAMESPACE = "cert-manager"
@@ -394,3 +395,55 @@ def test_trust_manager_owns_only_its_condition_and_another_applier_keeps_its_own
     sandbox.kubectl("label", "namespace", ns, "none=none")
     wait_for(lambda: trust.target(name, ns), what="the target")
     assert [c["type"] for c in trust.get(name)["status"]["conditions"]] == ["Synced", "Audited"]
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory):
+    """A sandbox of its own, whose clock the test moves (a moved clock would age the session sandbox's objects)."""
+    with private_sandbox(tmp_path_factory.mktemp("trust-clock")) as env:
+        yield env
+
+
+def test_a_new_ca_reaches_a_running_pods_mounted_bundle_at_the_kubelets_next_sync(clocked):
+    """Rotation: a CA added to the source reaches every target at once, and a running pod's mounted file at the
+    kubelet's next pod sync (syncFrequency 1 minute plus jitter, on the sandbox clock; the volume refresh tests step
+    it by 90 s) -- until then its clients still refuse the new CA's certificates."""
+    old, new = certs.authority("CA of this year"), certs.authority("CA of next year")
+    clocked.kubectl("-n", TRUST_NAMESPACE, "create", "configmap", "cas", f"--from-literal=ca.pem={old.pem}")
+    bundle = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Bundle", "metadata": {"name": "rotation"},
+              "spec": {"sources": [{"configMap": {"name": "cas", "key": "ca.pem"}}],
+                       "target": {"configMap": {"key": "ca.crt"},
+                                  "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "default"}}}}}
+    manifests = [bundle, certs.tls_secret("web-tls", new.issue("web")),
+                 {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "site"},
+                  "data": {"default.conf": SITE}},
+                 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}},
+                  "spec": {"containers": [{"name": "nginx", "image": NGINX, "volumeMounts": [
+                      {"name": "tls", "mountPath": "/etc/nginx/ssl"},
+                      {"name": "site", "mountPath": "/etc/nginx/conf.d"}]}],
+                      "volumes": [{"name": "tls", "secret": {"secretName": "web-tls"}},
+                                  {"name": "site", "configMap": {"name": "site"}}]}},
+                 {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                  "spec": {"selector": {"app": "web"}, "ports": [{"port": 443, "targetPort": 443}]}},
+                 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
+                  "spec": {"containers": [{"name": "agnhost", "image": AGNHOST,
+                                           "volumeMounts": [{"name": "trust", "mountPath": "/etc/trust"}]}],
+                           "volumes": [{"name": "trust", "configMap": {"name": "rotation"}}]}}]
+    clocked.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(m) for m in manifests))
+    clocked.kubectl("wait", "--for=condition=Ready", "pod/web", "pod/client", "--timeout=60s")
+
+    def curl():
+        return clocked.kubectl("exec", "client", "--", "curl", "-sS", "--cacert", "/etc/trust/ca.crt",
+                               "https://web", check=False)
+
+    refused = wait_for(lambda: (r := curl()).returncode == 60 and r, what="curl to refuse the new CA's certificate")
+    assert "SSL certificate problem" in refused.stderr
+
+    clocked.kubectl("-n", TRUST_NAMESPACE, "patch", "configmap", "cas", "--type=merge", "-p",
+                    json.dumps({"data": {"ca.pem": old.pem + new.pem}}))
+    wait_for(lambda: clocked.kubectl_json("get", "configmap", "rotation")["data"]["ca.crt"].count("BEGIN") == 2,
+             what="both CAs in the target")
+    assert curl().returncode == 60  # the pod's file is the kubelet's copy: not yet rewritten
+    process.admin(clocked.running, "clock", {"advance": 90})
+    answer = wait_for(lambda: (r := curl()).returncode == 0 and r, what="the pod's bundle to trust the new CA")
+    assert answer.stdout == "hello over TLS\n"
