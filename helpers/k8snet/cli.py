@@ -1,4 +1,4 @@
-"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset``, ``k8snet kind up|down|status``, ``k8snet doctor``."""
+"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset|clock``, ``k8snet kind up|down|status``, ``k8snet doctor``."""
 
 from __future__ import annotations
 
@@ -67,6 +67,42 @@ def sandbox_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def sandbox_clock(args: argparse.Namespace) -> int:
+    """``k8snet sandbox clock``: the sandbox's time; ``k8snet sandbox clock advance 1440h`` moves it forward."""
+    import datetime as dt
+
+    from . import durations
+
+    running = process.status()
+    if running is None:
+        print("No sandbox is running (start one with: k8snet sandbox up).", file=sys.stderr)
+        return 1
+    if args.action == "advance":
+        if args.duration is None:
+            print("error: say how far, as a Go duration: k8snet sandbox clock advance 1440h", file=sys.stderr)
+            return 2
+        try:
+            seconds = durations.parse(args.duration)
+        except ValueError as exc:
+            print(f"error: {exc} (use h, m and s, as in 1440h or 90m)", file=sys.stderr)
+            return 2
+        if seconds < 0:
+            print("error: the sandbox clock only moves forward", file=sys.stderr)
+            return 2
+        try:
+            info = process.admin(running, "clock", {"advance": seconds})
+        except OSError as exc:
+            print(f"error: {getattr(exc, 'read', lambda: b'')().decode() or exc}", file=sys.stderr)
+            return 1
+    else:
+        info = process.admin(running, "status")
+    now = dt.datetime.strptime(info["now"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    ahead = (now - dt.datetime.now(dt.UTC)).total_seconds()
+    lead = f" ({durations.format(round(ahead))} ahead of this machine)" if ahead >= 1 else ""
+    print(f"Sandbox time: {info['now']}{lead}")
+    return 0
+
+
 def explain(args: argparse.Namespace) -> int:
     """Why one connection is allowed or dropped, per direction (k8snet.policy.explain)."""
     from .connection import connect
@@ -115,7 +151,8 @@ def kind_status(args: argparse.Namespace) -> int:
     if st.reachable:
         nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
         print(f"kind cluster {versions.CLUSTER_NAME}: Kubernetes {st.kubernetes}; {nodes}")
-        print(f"Traefik: {st.traefik or 'not Ready'}; cloud-provider-kind: {st.cloud_provider or 'not started'}; "
+        print(f"Traefik: {st.traefik or 'not Ready'}; cert-manager: {st.cert_manager or 'not Ready'}; "
+              f"cloud-provider-kind: {st.cloud_provider or 'not started'}; "
               f"LoadBalancer IP of traefik/traefik: {st.load_balancer_ip or '<pending>'}")
         for answer in st.edge:
             print(f"edge: {answer}")
@@ -153,6 +190,13 @@ def parser() -> argparse.ArgumentParser:
     reset = verbs.add_parser("reset", help="wipe every object: a fresh cluster")
     reset.add_argument("--seed", type=int, default=None)
     reset.set_defaults(func=sandbox_reset)
+    clock = verbs.add_parser("clock", help="print the sandbox's time, or move it forward (clock advance 1440h)",
+                             description="The sandbox's clock: real time plus an offset that only grows. "
+                                         "`advance` takes a Go duration (h, m, s: 1440h, 90m, 1h30m) and fires "
+                                         "what was due in between (certificate renewals, probes, token expiry).")
+    clock.add_argument("action", nargs="?", choices=["advance"], help="move the clock forward")
+    clock.add_argument("duration", nargs="?", help="how far, as a Go duration (1440h, 90m, 30s)")
+    clock.set_defaults(func=sandbox_clock)
     ex = groups.add_parser("explain", help="why a connection is allowed or dropped by NetworkPolicies",
                            description="Walk through the NetworkPolicies that select each end of a connection: "
                                        "egress of the source, ingress of the destination. Exit status 0 when "
@@ -166,8 +210,8 @@ def parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=explain)
     kd = groups.add_parser("kind", help="the kind cluster (needs Docker and kind)")
     kverbs = kd.add_subparsers(dest="verb", required=True)
-    kup = kverbs.add_parser("up", help="create or resume cluster k8snet with Traefik, CRDs and cloud-provider-kind "
-                                       "(idempotent)")
+    kup = kverbs.add_parser("up", help="create or resume cluster k8snet with Traefik, CRDs, cert-manager and "
+                                       "cloud-provider-kind (idempotent)")
     kup.add_argument("--no-cloud-provider", action="store_true", help="skip cloud-provider-kind (no LoadBalancer IPs)")
     kup.add_argument("--no-preload", action="store_true", help="do not pre-pull and load the lesson images")
     kup.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")

@@ -7,9 +7,11 @@ the code CI runs against the sandbox is the code that drives kind.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from . import kubeconfig
+from . import durations, kubeconfig
 
 BACKENDS = ("sandbox", "kind")
 CONTEXTS = {"sandbox": "k8snet-sandbox", "kind": "kind-k8snet"}
@@ -77,6 +79,48 @@ class Cluster:
 
     def namespaces(self) -> list[str]:
         return [ns.metadata.name for ns in self.core.list_namespace().items]
+
+    # -- the clock -------------------------------------------------------------------
+
+    def clock(self) -> dt.datetime:
+        """The cluster's time: the sandbox's clock (which :meth:`advance_clock` moves), the host's on kind."""
+        if self.backend != "sandbox":
+            return dt.datetime.now(dt.UTC).replace(microsecond=0)
+        now = self._admin("GET", "status")["now"]
+        return dt.datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+    def advance_clock(self, duration: str | float) -> dt.datetime:
+        """Move the sandbox's clock forward by a Go duration (``"1440h"``, ``"90m"``) or a number of seconds, as
+        ``k8snet sandbox clock advance`` does; timers on the clock (certificate renewals, probes, token expiry)
+        fire as if that time had passed. Returns the new time.
+
+        Raises:
+            ValueError: a duration Go would not parse, or a negative one.
+            RuntimeError: on kind, whose clock is the host's and cannot be moved.
+
+        Example:
+            >>> cluster.advance_clock("1441h")   # past a 90-day certificate's renewal time
+        """
+        seconds = durations.parse(duration) if isinstance(duration, str) else float(duration)
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        if self.backend != "sandbox":
+            raise RuntimeError(f"the {self.backend} cluster's clock is the host's: it cannot be advanced (only the "
+                               "sandbox's can); wait, or use a shorter certificate duration there")
+        now = self._admin("POST", "clock", {"advance": seconds})["now"]
+        return dt.datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+    def _admin(self, method: str, action: str, body: dict | None = None) -> dict[str, Any]:
+        """Call the sandbox's admin endpoint over this cluster's connection (its server and token)."""
+        cfg = self.api.configuration
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **{a["key"]: a["value"] for a in cfg.auth_settings().values() if a.get("in") == "header"}}
+        response = self.api.call_api(method, f"{cfg.host}/k8snet/admin/{action}", headers, body)
+        raw = response.read() if hasattr(response, "read") else response.data
+        answer = json.loads(raw or b"{}")
+        if response.status >= 400:
+            raise ValueError(answer.get("message") or f"the sandbox answered HTTP {response.status}")
+        return answer
 
     # -- verbs -----------------------------------------------------------------------
 
@@ -141,6 +185,54 @@ class Cluster:
                 raise
             time.sleep(0.05)
         raise TimeoutError(f"{kind} {namespace + '/' if namespace else ''}{name} still exists after {timeout:.0f}s")
+
+    def wait_for(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1",
+                 condition: str | Callable[[dict[str, Any]], Any] = "Ready", timeout: float = 120) -> dict[str, Any]:
+        """Wait until an object exists and meets ``condition``: the type of a status condition that must be
+        ``True`` (what ``kubectl wait --for=condition=Ready`` checks), or a function of the object. Returns it.
+
+        Example:
+            >>> cluster.wait_for("Certificate", "web", "shop", api_version="cert-manager.io/v1")
+        """
+        res = self._resource(api_version, kind)
+        check = condition if callable(condition) else lambda obj: any(
+            c.get("type") == condition and c.get("status") == "True"
+            for c in (obj.get("status") or {}).get("conditions") or [])
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            try:
+                last = res.get(name=name, namespace=namespace).to_dict()
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+            if last is not None and check(last):
+                return last
+            time.sleep(0.05)
+        where = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        seen = "it does not exist" if last is None else "its conditions: " + "; ".join(
+            f"{c.get('type')}={c.get('status')} ({c.get('reason', '')}: {c.get('message', '')})"
+            for c in (last.get("status") or {}).get("conditions") or []) or "no conditions"
+        wanted = f"condition {condition}=True" if isinstance(condition, str) else "the condition"
+        raise TimeoutError(f"{where} did not reach {wanted} within {timeout:.0f}s; {seen}")
+
+    def let_time_pass(self, duration: str | float, longest_real_wait: float = 300) -> None:
+        """Let ``duration`` pass for the cluster (a Go duration such as ``"2m"``, or seconds): the sandbox moves
+        its clock (:meth:`advance_clock`), so a lesson need not sit through a kubelet sync; kind's clock is the
+        host's, so there it waits for real, up to ``longest_real_wait`` seconds.
+
+        Raises:
+            RuntimeError: on kind, a wait longer than ``longest_real_wait`` (renew a certificate with
+                ``certs.renew`` there instead of waiting for its renewal time).
+        """
+        seconds = durations.parse(duration) if isinstance(duration, str) else float(duration)
+        if self.backend == "sandbox":
+            self.advance_clock(seconds)
+            return
+        if seconds > longest_real_wait:
+            raise RuntimeError(f"the {self.backend} cluster's clock is the host's: letting {duration} pass would "
+                               f"mean waiting that long (more than {longest_real_wait:.0f}s)")
+        time.sleep(seconds)
 
     def wait_ready(self, deployment: str, namespace: str = "default", timeout: float = 120) -> dict[str, Any]:
         """Wait until a Deployment's rollout is complete (what ``kubectl rollout status`` checks)."""

@@ -751,3 +751,83 @@ def _shield(ax: Axes, x: float, top: float, text: str, gid: str) -> None:
                          edgecolor=PALETTE["ink"], zorder=3, gid=gid))
     ax.text(x, top - h * 0.42, text, fontsize=6.5, color="white", ha="center", va="center", zorder=4,
             weight="bold")
+
+
+# -- certificates ----------------------------------------------------------------------------------------------
+
+HANDSHAKE_COLOURS = {True: "#009E73", False: "#D55E00"}
+
+
+def handshake_matrix(matrix: Any) -> Figure:
+    """Clients (rows) against TLS servers (columns): green where the request got through, vermillion where not,
+    and in every cell the reason in words (the status and what the server answered, or curl's TLS error)."""
+    from matplotlib.patches import Patch, Rectangle
+
+    rows, cols = matrix.clients, matrix.servers
+    cell_w = 2.9
+    fig, ax = _figure(max(5.5, cell_w * len(cols) + 2.2), 0.62 * len(rows) + 1.9)
+    for i, c in enumerate(rows):
+        for j, s in enumerate(cols):
+            shake = matrix.cells[(c, s)]
+            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=_tint(HANDSHAKE_COLOURS[shake.ok], 0.55),
+                                   edgecolor="white", linewidth=2, gid=f"cell:{c}>{s}"))
+            text = ("✓ " if shake.ok else "✗ ") + shake.reason
+            ax.text(j + 0.5, i + 0.5, "\n".join(_wrap(text, cell_w - 0.2, FONT["small"])), ha="center",
+                    va="center", fontsize=FONT["small"], color=PALETTE["ink"])
+    ax.set_xlim(0, len(cols))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([j + 0.5 for j in range(len(cols))], cols, fontsize=FONT["small"])
+    ax.xaxis.tick_top()
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], rows, fontsize=FONT["small"])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    legend = [Patch(facecolor=_tint(HANDSHAKE_COLOURS[True], 0.55), label="✓ got an answer"),
+              Patch(facecolor=_tint(HANDSHAKE_COLOURS[False], 0.55), label="✗ refused (why, in the cell)")]
+    fig.legend(handles=legend, loc="lower center", ncol=2, fontsize=FONT["small"], frameon=False)
+    fig.suptitle(f"Which client gets through to which TLS server · {matrix.backend}", fontsize=FONT["body"])
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def certificate_timeline(timeline: Any) -> Figure:
+    """One row per Certificate: a bar for each certificate it was issued (from notBefore to notAfter, labelled with
+    its revision and the start of its serial), a diamond at the renewal time cert-manager set, and a dashed line at
+    each moment the timeline looked. Days are counted from the first look, so the picture reads the same on every
+    run."""
+    names = timeline.certificates()
+    start = timeline.observed[0][0] if timeline.observed else min(i.not_before for i in timeline.issued.values())
+
+    def day(t: Any) -> float:
+        return (t - start).total_seconds() / 86400
+
+    fig, ax = _figure(9.0, 0.9 * max(1, len(names)) + 1.9)
+    lanes: dict[str, int] = {}
+    for (name, _), got in sorted(timeline.issued.items(), key=lambda kv: (kv[0][0], kv[1].revision)):
+        row = names.index(name)
+        lane = lanes[name] = lanes.get(name, -1) + 1
+        y = row + 0.18 + 0.3 * (lane % 2)
+        colour = POD_COLOURS[got.revision % len(POD_COLOURS)]
+        ax.barh(y, day(got.not_after) - day(got.not_before), left=day(got.not_before), height=0.26,
+                color=_tint(colour, 0.35), edgecolor=colour, gid=f"issued:{name}:{got.revision}")
+        ax.text(day(got.not_before) + 0.5, y, f"revision {got.revision} · serial {got.serial[:8]}…", va="center",
+                fontsize=FONT["small"], color=PALETTE["ink"])
+        if got.renewal is not None:
+            ax.plot(day(got.renewal), y, marker="D", color=PALETTE["ink"], markersize=5, gid=f"renewal:{name}")
+    for t, label in timeline.observed:
+        ax.axvline(day(t), color=PALETTE["muted"], linestyle="--", linewidth=1)
+        ax.text(day(t), 1.01, label, ha="center", va="bottom", fontsize=FONT["small"],
+                color=PALETTE["muted"], transform=ax.get_xaxis_transform())
+    ax.set_yticks([i + 0.33 for i in range(len(names))], names, fontsize=FONT["small"])
+    ax.set_ylim(len(names), 0)
+    ax.set_xlabel("days from the first look", fontsize=FONT["body"])
+    ax.spines[["top", "right"]].set_visible(False)
+    from matplotlib.lines import Line2D
+
+    ax.legend(handles=[Line2D([], [], marker="D", color=PALETTE["ink"], linestyle="", label="renewal time"),
+                       Line2D([], [], color=PALETTE["muted"], linestyle="--", label="when we looked")],
+              fontsize=FONT["small"], loc="lower right", frameon=False)
+    ax.set_title(f"Certificates in {timeline.namespace}: validity, renewal, rotation · {timeline.cluster.backend}",
+                 fontsize=FONT["body"], pad=18)
+    fig.tight_layout()
+    return fig

@@ -109,3 +109,25 @@ def test_concurrent_writers_and_watchers_see_everything_in_order(sandbox, ns):
         for name in {e[1] for e in events}:
             assert [e[0] for e in events if e[1] == name] == ["ADDED", "MODIFIED"]
     assert seen[0] == seen[1] == seen[2]
+
+
+def test_the_clock_survives_a_restart_and_a_reset_starts_from_this_machines_time(own_sandbox):
+    """The clock's offset is state like the objects: a certificate issued after ``clock advance`` must not lie in the
+    future once the sandbox restarts (memory equals disk); a reset is a new cluster, at this machine's time."""
+    from datetime import UTC, datetime, timedelta
+
+    from k8snet.sandbox.clock import parse_time
+
+    running = process.status()
+    process.admin(running, "clock", {"advance": 30 * 86400})
+    ahead = parse_time(process.admin(running, "status")["now"]) - datetime.now(UTC)
+    assert timedelta(days=29, hours=23) < ahead < timedelta(days=30, minutes=1)
+    process.down()
+    running = process.up()
+    after_restart = parse_time(process.admin(running, "status")["now"]) - datetime.now(UTC)
+    assert timedelta(days=29, hours=23) < after_restart < timedelta(days=30, minutes=1)
+    process.admin(running, "reset", {"seed": 0})
+    assert abs(parse_time(process.admin(running, "status")["now"]) - datetime.now(UTC)) < timedelta(minutes=1)
+    process.down()
+    running = process.up()
+    assert abs(parse_time(process.admin(running, "status")["now"]) - datetime.now(UTC)) < timedelta(minutes=1)

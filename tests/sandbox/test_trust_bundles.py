@@ -281,14 +281,16 @@ def test_what_trust_manager_refuses_it_says_in_the_condition(sandbox, trust, ns)
         assert trust.synced(names[case], "False", reason)["message"] == message, case
     assert trust.target(names["jks"], ns) is None
 
-    # what only trust-manager's webhook refuses is stored here, and a Warning says what kind would answer
-    unkeyed = trust.name("unkeyed")
-    trust.bundle(unkeyed, [{"configMap": {"name": key}}],
-                 {"configMap": {"key": "ca.crt"}, "namespaceSelector": only_ns})
-    warning = wait_for(lambda: [e for e in trust.events(unkeyed) if e.reason == "NotEmulated"], what="the Warning")
-    assert warning[0].type == "Warning" and warning[0].message.endswith(
+    # trust-manager's validating webhook refuses what the CRD lets through (403, in its words), also on update
+    with pytest.raises(ApiException) as info:
+        trust.bundle(trust.name("unkeyed"), [{"configMap": {"name": key}}], {"configMap": {"key": "ca.crt"}})
+    assert info.value.status == 403 and json.loads(info.value.body)["message"] == (
         'admission webhook "trust.cert-manager.io" denied the request: spec.sources[0].configMap: Invalid value: '
         '"key: \' \', includeAllKeys: false": source configMap key must be defined when includeAllKeys is false')
+    relabel = sandbox.kubectl("patch", "bundle", names["defaults"], "--type=merge", "-p", json.dumps(
+        {"spec": {"target": {"configMap": {"metadata": {"labels": {"trust.cert-manager.io/own": "x"}}}}}}), check=False)
+    assert relabel.returncode == 1 and 'denied the request: spec.target.configMap.metadata.labels: Invalid value: ' \
+        '"trust.cert-manager.io/own": trust.cert-manager.io/* labels are not allowed' in relabel.stderr
 
     # the CRD's own rules answer as kube-apiserver does
     bad = sandbox.kubectl("apply", "-f", "-", check=False, input=json.dumps({

@@ -2,7 +2,10 @@
 
 - :mod:`.pki`: a CA, serving and client certificates it issues, self-signed certificates, TLS Secret manifests;
 - :mod:`.reader`: every fact about a certificate, a chain, or the certificates a ``kubernetes.io/tls`` Secret
-  holds — the one reader the lessons, ``ingress.certificate`` and the edge's requests share.
+  holds — the one reader the lessons, ``ingress.certificate`` and the edge's requests share;
+- :mod:`.manager`: cert-manager as ``cmctl`` drives it (``renew``);
+- :mod:`.timeline`: a namespace's certificates over time, renewals included (:class:`Timeline`);
+- :mod:`.handshakes`: who gets through to which TLS server, and why not (``handshakes.matrix``).
 
 Example:
     >>> ca = certs.authority("shop CA")
@@ -16,11 +19,14 @@ Example:
 
 from __future__ import annotations
 
+from . import handshakes
+from .manager import renew
 from .pki import SKEW, Authority, KeyPair, authority, self_signed, tls_secret
 from .reader import Cert, SecretCerts, chain, read, secret
+from .timeline import Timeline
 
 describe = read
 """The lesson's view of a certificate (PEM text, DER bytes or a parsed certificate): :func:`.reader.read`."""
 
-__all__ = ["SKEW", "Authority", "Cert", "KeyPair", "SecretCerts", "authority", "chain", "describe", "read", "secret",
-           "self_signed", "tls_secret"]
+__all__ = ["SKEW", "Authority", "Cert", "KeyPair", "SecretCerts", "Timeline", "handshakes", "authority", "chain", "describe", "read", "renew",
+           "secret", "self_signed", "tls_secret"]

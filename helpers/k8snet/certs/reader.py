@@ -239,8 +239,7 @@ def _facts(cert: x509.Certificate) -> Cert:
     except x509.ExtensionNotFound:
         extended = ()
     serial = f"{cert.serial_number:x}"
-    serial = serial if len(serial) % 2 == 0 else "0" + serial
-    serial = ("00" if serial[0] in "89abcdef" else "") + serial  # the DER INTEGER's bytes, as openssl prints them
+    serial = serial if len(serial) % 2 == 0 else "0" + serial  # whole bytes, as openssl 3 prints them
     serial = ":".join(serial[i:i + 2] for i in range(0, len(serial), 2))
     return Cert(subject=_dn(cert.subject), issuer=_dn(cert.issuer), names=tuple(names), uris=uris, emails=emails,
                 serial=serial, not_before=cert.not_valid_before_utc.astimezone(UTC),

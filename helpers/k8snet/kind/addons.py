@@ -1,4 +1,5 @@
-"""The pinned add-ons: k8snet's own manifests (shipped as package data) and upstream CRDs fetched by URL.
+"""The pinned add-ons: k8snet's own manifests (shipped as package data), upstream CRDs and cert-manager's release
+manifest fetched by URL.
 
 Everything is applied with server-side apply through the Kubernetes API (no
 ``helm``, no ``kubectl``): CRDs are large, and server-side apply keeps no
@@ -46,6 +47,10 @@ CRD_SOURCES = (
     CrdSource("gateway-api", versions.GATEWAY_API_VERSION, versions.GATEWAY_API_CRDS_URL),
     CrdSource("traefik-crds", versions.TRAEFIK_VERSION, versions.TRAEFIK_CRDS_URL),
 )
+
+CERT_MANAGER = CrdSource("cert-manager", versions.CERT_MANAGER_VERSION, versions.CERT_MANAGER_MANIFEST_URL)
+"""cert-manager's release manifest: its CRDs and everything else it installs (fetched and cached like the CRD
+sources, applied whole by :func:`apply_cert_manager`)."""
 
 
 def home() -> Path:
@@ -123,6 +128,23 @@ def apply_crds(cluster: Cluster, cache: Path | None = None) -> dict[str, list[st
         out[source.name] = crd_names(objects)
     cluster.dynamic.resources.invalidate_cache()  # new kinds: discovery must be read again
     return out
+
+
+def apply_cert_manager(cluster: Cluster, cache: Path | None = None) -> list[str]:
+    """Server-side apply cert-manager's release manifest, as ``kubectl apply -f cert-manager.yaml`` installs it;
+    returns its CRD names (to wait on)."""
+    objects = fetch_crds(CERT_MANAGER, cache)
+    cluster.apply(objects)
+    cluster.dynamic.resources.invalidate_cache()
+    return crd_names(objects)
+
+
+def cert_manager_probe() -> dict[str, Any]:
+    """An Issuer that only cert-manager's webhook can admit: sent with ``dryRun=All``, it is accepted once the
+    webhook answers (cert-manager.io/docs/installation/verify/ checks the same way)."""
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+            "metadata": {"name": "k8snet-readiness-probe", "namespace": versions.CERT_MANAGER_NAMESPACE},
+            "spec": {"selfSigned": {}}}
 
 
 def apply_manifest(cluster: Cluster, name: str) -> list[dict[str, Any]]:

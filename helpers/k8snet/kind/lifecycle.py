@@ -192,6 +192,17 @@ def install_traefik(run: _Run) -> None:
     run.report.edge = readiness.wait_edge(run.opts.http_port, run.opts.https_port, timeout=180)
 
 
+def install_cert_manager(run: _Run) -> None:
+    """cert-manager's release manifest, then wait until its Deployments are Ready and its webhook admits a
+    dry-run Issuer (the webhook is ready when the API server can call it, not when its pod runs)."""
+    assert run.cluster is not None
+    crds = addons.apply_cert_manager(run.cluster)
+    readiness.wait_crds_established(run.cluster, crds, timeout=120)
+    for name in versions.CERT_MANAGER_DEPLOYMENTS:
+        run.cluster.wait_ready(name, versions.CERT_MANAGER_NAMESPACE, timeout=run.opts.timeout)
+    readiness.wait_dry_run_accepted(run.cluster, addons.cert_manager_probe(), timeout=180)
+
+
 def start_cloud_provider() -> str:
     """Start cloud-provider-kind's container, or restart it when stopped; returns what it did."""
     name = versions.CLOUD_PROVIDER_CONTAINER
@@ -266,6 +277,7 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
         run.step(f"Gateway API {versions.GATEWAY_API_VERSION} and Traefik CRDs", lambda: install_crds(run))
         run.step(f"Traefik {versions.TRAEFIK_VERSION} answering on 127.0.0.1:{opts.http_port} and "
                  f":{opts.https_port}", lambda: install_traefik(run))
+        run.step(f"cert-manager {versions.CERT_MANAGER_VERSION} (webhook answering)", lambda: install_cert_manager(run))
         if opts.cloud_provider:
             run.step(f"cloud-provider-kind {versions.CLOUD_PROVIDER_KIND_VERSION} (LoadBalancer IPs)",
                      lambda: ensure_cloud_provider(run))
@@ -316,7 +328,7 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
 class Problem:
     """Something wrong with the kind backend: which part (``key``), what, and the fix."""
 
-    key: str  # tools, cluster, context, api, nodes, traefik, crds, edge, cloud-provider
+    key: str  # tools, cluster, context, api, nodes, traefik, cert-manager, crds, edge, cloud-provider
     what: str
     fix: str
 
@@ -331,6 +343,7 @@ class Status:
     kubernetes: str | None = None
     nodes: dict[str, bool] = field(default_factory=dict)
     traefik: str | None = None  # the running image, when Traefik is Ready
+    cert_manager: str | None = None  # the controller's image, when every cert-manager Deployment is Ready
     crds: dict[str, bool] = field(default_factory=dict)
     edge: list[readiness.EdgeAnswer] = field(default_factory=list)
     cloud_provider: str | None = None  # container state
@@ -402,6 +415,10 @@ def _inspect_cluster(st: Status, name: str) -> None:
         if exc.status != 404:
             raise
         st.problems.append(Problem("traefik", "Traefik is not installed", "re-run `k8snet kind up`"))
+    st.cert_manager, seen = readiness.cert_manager_ready(cluster)
+    if st.cert_manager is None:
+        st.problems.append(Problem("cert-manager", seen, "re-run `k8snet kind up` (it installs cert-manager "
+                                   f"{versions.CERT_MANAGER_VERSION}); `kubectl -n cert-manager get pods` shows why"))
     for source in addons.CRD_SOURCES:
         try:
             objects = addons.cached_crds(source)

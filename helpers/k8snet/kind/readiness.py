@@ -130,6 +130,26 @@ def dry_run_accepted(cluster: Cluster, obj: dict[str, Any]) -> tuple[bool, str]:
     return True, "accepted"
 
 
+def cert_manager_ready(cluster: Cluster) -> tuple[str | None, str]:
+    """The cert-manager controller's image when its three Deployments have an available replica, else what is
+    missing."""
+    from . import versions
+
+    image = None
+    for name in versions.CERT_MANAGER_DEPLOYMENTS:
+        try:
+            dep = cluster.apps.read_namespaced_deployment(name, versions.CERT_MANAGER_NAMESPACE)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None, f"cert-manager is not installed (no Deployment {versions.CERT_MANAGER_NAMESPACE}/{name})"
+            raise
+        if not (dep.status and (dep.status.available_replicas or 0) >= 1):
+            return None, f"Deployment {versions.CERT_MANAGER_NAMESPACE}/{name} has no available replica yet"
+        if name == "cert-manager":
+            image = dep.spec.template.spec.containers[0].image
+    return image, "ready"
+
+
 def wait_dry_run_accepted(cluster: Cluster, obj: dict[str, Any], timeout: float = 120) -> str:
     def check() -> tuple[str | None, str]:
         ok, seen = dry_run_accepted(cluster, obj)

@@ -89,6 +89,20 @@ kubernetes/kubernetes-gateway.md on traefik's v3.7 branch: "supports Standard ve
 GATEWAY_API_CRDS_URL = (f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/"
                         "standard-install.yaml")
 
+CERT_MANAGER_VERSION = "v1.21.1"
+"""cert-manager's newest v1.21 release when pinned; the sandbox emulates its controllers and webhook over the CRDs
+of the same tag (sandbox/crds/cert-manager.io.yaml names it; tests/kind checks the two agree)."""
+
+CERT_MANAGER_MANIFEST_URL = (f"https://github.com/cert-manager/cert-manager/releases/download/{CERT_MANAGER_VERSION}/"
+                             "cert-manager.yaml")
+"""The release's static manifest (CRDs, the cert-manager namespace, controller, cainjector and webhook), as
+cert-manager.io/docs/installation/kubectl/ installs it."""
+
+CERT_MANAGER_NAMESPACE = "cert-manager"
+CERT_MANAGER_DEPLOYMENTS = ("cert-manager", "cert-manager-cainjector", "cert-manager-webhook")
+"""The Deployments of the static manifest (deploy/charts/cert-manager/templates/*-deployment.yaml, release name
+cert-manager)."""
+
 CLOUD_PROVIDER_KIND_VERSION = "v0.11.1"
 CLOUD_PROVIDER_KIND_IMAGE = ("registry.k8s.io/cloud-provider-kind/cloud-controller-manager:v0.11.1"
                              "@sha256:40e18b9cd9c798cce40d39ff5c099a4f16a36c268d8e1dda469d73955a35e403")

@@ -15,8 +15,8 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import admission, customresources, defaults, errors, patch, strategies, validation
 from . import apply as ssa
-from . import customresources, defaults, errors, patch, strategies, validation
 from .auth import escalation
 from .clock import Clock, rfc3339
 from .options import DeleteOptions, WriteOptions  # noqa: F401  (re-exported for the server and controllers)
@@ -61,6 +61,8 @@ class Api:
         """The CRD service (set by the Sandbox): custom resources' served versions and the CRD lifecycle."""
         self.authorizer: Authorizer | None = None
         """RBAC (set by the Sandbox), for the escalation checks on writes of roles and bindings."""
+        self.webhooks: list[admission.Webhook] = []
+        """The add-ons' admission webhooks (cert-manager's), called where kube-apiserver calls them."""
 
     # -- helpers --------------------------------------------------------------------
 
@@ -175,12 +177,18 @@ class Api:
         if causes:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name") or "", validation.dedupe(causes))
 
+    def _review(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions,
+                subresource: str) -> admission.Request:
+        return admission.Request(self, rt, "CREATE" if old is None else "UPDATE", obj, old, subresource, opts.user)
+
     def _commit(self, rt: ResourceType, obj: Obj, old: Obj | None, opts: WriteOptions, subresource: str = "") -> Obj:
         if opts.user is not None and rt.group == escalation.GROUP and self.authorizer is not None:
             escalation.check(self.authorizer, opts.user, rt.plural, obj, old)  # policybased RBAC storage
         self._validate(rt, obj, old, opts, subresource)
         if opts.user is not None and self.authorizer is not None:  # validating admission, after validation
             strategies.admit(self.authorizer, rt, obj, old, opts.user, subresource)
+        if self.webhooks:  # the validating webhooks run after the built-in validating admission plugins
+            opts.warnings += admission.validate(self.webhooks, self._review(rt, obj, old, opts, subresource))
         if opts.dry_run:
             if old is None:
                 obj["metadata"].pop("resourceVersion", None)
@@ -298,6 +306,8 @@ class Api:
         if sv is not None:
             customresources.default(sv, obj)
         strategies.prepare_update(self, rt, obj, old, subresource)
+        if self.webhooks:
+            admission.mutate(self.webhooks, self._review(rt, obj, old, opts, subresource))
         if strategies.generation_changed(rt, obj, old) and "generation" in meta:
             meta["generation"] = old_meta["generation"] + 1
         if managed:
@@ -396,6 +406,8 @@ class Api:
         if sv is not None:
             customresources.default(sv, obj)
         strategies.prepare_create(self, rt, obj, opts.user)
+        if self.webhooks:
+            admission.mutate(self.webhooks, self._review(rt, obj, None, opts, ""))
         if managed_fields:
             meta["managedFields"] = managed_fields
         else:

@@ -10,6 +10,7 @@ import asyncio
 import platform
 import ssl
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .auth.tokens import Tokens
 from .clock import Clock
 from .controllers import (
     Manager,
+    certmanager,
     clusterroles,
     crds,
     csrcleaner,
@@ -46,6 +48,8 @@ from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
 from .topology import CLUSTER_NAME, KUBE_DNS_IP, NODES, POD_CIDR  # noqa: F401  (re-exported for their users)
 
+CLOCK_OFFSET = "clockOffset"
+"""The store's meta key for how far the sandbox clock runs ahead of this machine's (seconds)."""
 PATCH_VERSION = "1"
 GIT_VERSION = f"v{KUBERNETES_VERSION}.{PATCH_VERSION}"
 SYSTEM_NAMESPACES = ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"]
@@ -72,6 +76,8 @@ class Sandbox:
             self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.state_dir.chmod(0o700)  # the store, token and keys are the owner's only
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
+        if (offset := self.store.meta(CLOCK_OFFSET)) is not None:  # a restart keeps the time it had reached
+            self.clock.offset = timedelta(seconds=float(offset))
         self.allocators = strategies.Allocators(self.random)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
@@ -80,6 +86,8 @@ class Sandbox:
         self.authorizer = Authorizer(self.store)
         """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
         self.api.authorizer = self.authorizer
+        self.api.webhooks.append(certmanager.webhook.webhook())
+        self.api.webhooks.append(trust.webhook.webhook())
         self.tokens = Tokens(self)
         """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
@@ -125,7 +133,8 @@ class Sandbox:
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
-        trust.install(self)  # trust-manager's trust namespace, likewise
+        certmanager.install(self)  # the cert-manager namespace, likewise
+        trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
@@ -134,7 +143,8 @@ class Sandbox:
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
                                       clusterroles.controller(self), csrsigning.controller(self),
-                                      csrcleaner.controller(self), trust.controller(self)])
+                                      csrcleaner.controller(self), *certmanager.controllers(self),
+                                      trust.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -152,6 +162,8 @@ class Sandbox:
         self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
+        self.clock.offset = timedelta(0)  # a new cluster starts at this machine's time
+        self.store.set_meta(CLOCK_OFFSET, "0")
         if seed is not None:
             self.seed = seed
         self.random.reseed(self.seed)
@@ -161,6 +173,16 @@ class Sandbox:
         await self.start()
         for hook in list(self.on_reset):
             await hook()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's time forward and keep the new offset with the objects, so a restart keeps it
+        (certificates issued at the advanced time must not lie in the future after a restart).
+
+        Raises:
+            ValueError: what :meth:`Clock.advance` refuses (the clock is unchanged).
+        """
+        self.clock.advance(seconds)
+        self.store.set_meta(CLOCK_OFFSET, repr(self.clock.offset.total_seconds()))
 
     def reseed(self, seed: int) -> None:
         self.seed = seed
@@ -297,10 +319,11 @@ class Sandbox:
         install_traefik(self)
 
 
-CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "trust.cert-manager.io.yaml")
+CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-manager.io.yaml",
+                 "trust.cert-manager.io.yaml")
 """The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
-Traefik's and Gateway API's release manifests and trust-manager's chart (the documents say what they were written
-from)."""
+Traefik's, Gateway API's and cert-manager's release manifests and trust-manager's chart (the documents say what
+they were written from)."""
 
 
 def install_crds(sb: Sandbox) -> None:

@@ -603,7 +603,7 @@ class ApiServer:
             if isinstance(advance, bool) or not isinstance(advance, int | float):
                 raise errors.bad_request(f"advance must be a number of seconds, not {advance!r}")
             try:
-                sb.clock.advance(float(advance))
+                sb.advance_clock(float(advance))
             except (ValueError, OverflowError) as exc:
                 raise errors.bad_request(str(exc)) from None
             return json_response(sb.status())

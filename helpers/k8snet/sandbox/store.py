@@ -188,6 +188,16 @@ class Store:
                                  (resource, key[0], key[1], rv, data))
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(rv),))
 
+    def meta(self, key: str) -> str | None:
+        """A cluster-wide setting kept beside the objects (the clock's offset), or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a cluster-wide setting, durably before this returns, as every write is."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def wipe(self) -> None:
         """Forget every object (``k8snet sandbox reset``); revisions and the uid epoch keep counting up."""
         with self._transaction():

@@ -5,6 +5,9 @@ from store events (deduplicated work queues, like client-go's), runs it on the
 sandbox's event loop, and retries on conflicts. A reconcile is synchronous, so
 all its writes commit together before anything else runs; it returns the
 seconds after which it wants to look again (declared stage delays), or None.
+Those seconds are real time, or sandbox time for a ``clocked`` controller (one
+whose delays are deadlines on the sandbox clock, such as a certificate's
+renewal time): an admin advance of the clock wakes it.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ class Controller:
     queue: list[Key] = field(default_factory=list)
     queued: set[Key] = field(default_factory=set)
     wakeup: asyncio.Event | None = None
+    clocked: bool = False
+    """Its delays are sandbox-clock time: waited with Clock.sleep_until (one timer per key, the latest wins)."""
+    timers: dict[Key, asyncio.Task[Any]] = field(default_factory=dict)
 
     def enqueue(self, key: Key) -> None:
         if key not in self.queued:
@@ -128,7 +134,9 @@ class Manager:
                 try:
                     with self.sandbox.store.batch():
                         again = c.reconcile(self.sandbox, key)
-                    if again is not None:
+                    if again is not None and c.clocked:
+                        self._wake_at(c, key, self.sandbox.clock.time() + max(again, 0.0))
+                    elif again is not None:
                         loop.call_later(max(again, 0.0), c.enqueue, key)
                 except ApiError as exc:
                     if exc.code == 409:
@@ -139,7 +147,27 @@ class Manager:
                     log.error("%s %s failed:\n%s", c.name, key, traceback.format_exc())
                 await asyncio.sleep(0)  # let requests in between keys
 
+    def _wake_at(self, c: Controller, key: Key, when: float) -> None:
+        """Enqueue ``key`` at sandbox time ``when`` (replacing the key's earlier timer, as a scheduled work queue
+        does)."""
+        old = c.timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        async def sleeper() -> None:
+            await self.sandbox.clock.sleep_until(when)
+            if c.timers.get(key) is task:
+                del c.timers[key]
+            c.enqueue(key)
+
+        task = asyncio.get_running_loop().create_task(sleeper(), name=f"{c.name}-timer")
+        c.timers[key] = task
+
     async def stop(self) -> None:
+        for c in self.controllers:
+            for timer in c.timers.values():
+                timer.cancel()
+            c.timers.clear()
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

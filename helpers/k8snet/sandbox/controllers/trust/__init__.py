@@ -12,7 +12,7 @@ and writes the deduplicated PEM bundle into a ConfigMap named after it in every 
 * sources.py: the sources (pkg/bundle/internal/source);
 * targets.py: the target ConfigMaps, their hash and keystores (pkg/bundle/internal/target, truststore);
 * bundles.py: the reconcile loop, status and Events, and the watches (pkg/bundle/bundle.go, controller.go);
-* webhook.py: what trust-manager's validating webhook refuses (pkg/webhook/validation.go).
+* webhook.py: trust-manager's validating webhook, called by the sandbox's API server (pkg/webhook/validation.go).
 
 The CRD is upstream's (sandbox/crds/trust.cert-manager.io.yaml). The sandbox runs no trust-manager pod: the
 controller is part of the sandbox process, and its Events name it as ``bundles`` (its reporting controller).
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 from ...apiserver import WriteOptions
 from .. import Controller, Key
-from . import bundles
+from . import bundles, webhook
 from .options import BUNDLES, DEFAULTS
 
 if TYPE_CHECKING:
     from ...instance import Sandbox
 
-__all__ = ["controller", "install"]
+__all__ = ["controller", "install", "webhook"]
 
 
 def controller(sb: Sandbox) -> Controller:

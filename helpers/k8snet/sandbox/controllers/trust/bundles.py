@@ -32,8 +32,8 @@ from ...apiserver import WriteOptions
 from ...errors import ApiError
 from ...store import Event
 from ...validation import selector_matches
-from ..events import record, record_new_api
-from . import sources, targets, webhook
+from ..events import record_new_api
+from . import sources, targets
 from .options import (
     API_VERSION,
     BUNDLE_LABEL,
@@ -110,7 +110,6 @@ def reconcile(sb: Sandbox, key: Key, options: Options = DEFAULTS) -> float | Non
     bundle = sb.store.get(BUNDLES, "", key[1])
     if bundle is None:
         return None
-    _warn_webhook(sb, bundle)
     status = bundle.get("status") or {}
     patch: Obj = {"conditions": []}
     if status.get("defaultCAVersion"):
@@ -190,22 +189,6 @@ def reconcile(sb: Sandbox, key: Key, options: Options = DEFAULTS) -> float | Non
     _event(sb, bundle, "Normal", SYNCED, message)
     _apply_status(sb, bundle, patch)
     return None
-
-
-def _warn_webhook(sb: Sandbox, bundle: Obj) -> None:
-    """Fail loudly: trust-manager's validating webhook is not called by the sandbox's API server, so a Bundle it
-    would refuse is stored; a Warning Event says what the webhook would answer (once per message)."""
-    causes = webhook.validate(bundle)
-    if not causes:
-        return
-    message = ("k8snet sandbox: trust-manager's validating webhook is not called here; on a cluster running "
-               f"trust-manager this Bundle is refused with: {webhook.denial(causes)}")
-    uid = bundle["metadata"].get("uid")
-    if any(e.get("reason") == "NotEmulated" and e.get("message") == message
-           and (e.get("involvedObject") or {}).get("uid") == uid for e in sb.store.list("events", "default")):
-        return
-    record(sb, {"apiVersion": API_VERSION, "kind": KIND, **bundle}, "NotEmulated", message, "k8snet-sandbox",
-           "Warning")
 
 
 def _generation(bundle: Obj) -> int:

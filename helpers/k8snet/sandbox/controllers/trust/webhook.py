@@ -7,14 +7,18 @@ UPDATE of bundles, failurePolicy Fail). Beyond the CRD's own rules it refuses: a
 itself, an additional format whose key collides with another output key, reserved ``trust.cert-manager.io/`` and
 ``trust-manager.io/`` keys in a target's labels or annotations, and invalid label selectors.
 
-controller-runtime answers a validator's error with ``admission.Denied`` (403), and kube-apiserver words it
-``admission webhook "trust.cert-manager.io" denied the request: <the field errors>`` (:func:`denial`).
+The sandbox's API server calls it where kube-apiserver calls the webhook (:func:`webhook`, registered with the
+add-ons' webhooks in sandbox/admission.py): on CREATE and UPDATE of bundles, not of their ``status`` (the rule names
+``bundles`` only). controller-runtime answers a validator's error with ``admission.Denied`` (403 Forbidden), and
+kube-apiserver words it ``admission webhook "trust.cert-manager.io" denied the request: <the field errors>``
+(:func:`denial`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...admission import Request, Verdict, Webhook
 from ...errors import Cause
 from ...validation import (
     forbidden,
@@ -27,6 +31,19 @@ from ...validation import (
 Obj = dict[str, Any]
 WEBHOOK = "trust.cert-manager.io"
 RESERVED_PREFIXES = ("trust.cert-manager.io/", "trust-manager.io/")
+
+
+def webhook() -> Webhook:
+    """The ValidatingWebhookConfiguration ``trust-manager``'s one webhook, as the sandbox's API server calls it."""
+    return Webhook(WEBHOOK, frozenset({"trust.cert-manager.io"}), validate=review)
+
+
+def review(request: Request) -> Verdict:
+    """The webhook's answer to an AdmissionReview of a Bundle (its rule: ``bundles``, CREATE and UPDATE)."""
+    if request.rt.plural != "bundles" or request.subresource:
+        return Verdict()
+    causes = validate(request.obj)
+    return Verdict(message(causes)) if causes else Verdict()
 
 
 def validate(bundle: Obj) -> list[Cause]:
@@ -120,10 +137,12 @@ def _metadata_errors(metadata: Obj, path: str) -> list[Cause]:
     return out
 
 
-def denial(causes: list[Cause]) -> str:
-    """The API server's message for the webhook's answer: field.ErrorList.ToAggregate().Error() (one error as is,
-    several in brackets, duplicates once) behind ``admission webhook "trust.cert-manager.io" denied the
-    request:``."""
+def message(causes: list[Cause]) -> str:
+    """field.ErrorList.ToAggregate().Error(): one error as is, several in brackets, repeats once."""
     texts = list(dict.fromkeys(f"{c.field}: {c.message}" for c in causes))
-    body = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-    return f'admission webhook "{WEBHOOK}" denied the request: {body}'
+    return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+
+
+def denial(causes: list[Cause]) -> str:
+    """The API server's whole message for the webhook's denial."""
+    return f'admission webhook "{WEBHOOK}" denied the request: {message(causes)}'
