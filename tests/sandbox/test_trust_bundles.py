@@ -337,15 +337,28 @@ SITE = """server {
 
 
 def test_a_pod_mounts_the_bundle_and_curl_verifies_a_server_that_ca_signed(sandbox, trust, ns):
+    """The lesson's whole story: a private CA in cert-manager's namespace signs, through a CA ClusterIssuer, the
+    certificate nginx serves; the Bundle hands the CA to every client pod, whose curl then verifies nginx."""
     ca = certs.authority("internal CA")
     issuer, name = trust.name("internal-ca"), trust.name("internal-trust")
     trust.secret(issuer, ca)
     trust.bundle(name, [{"secret": {"name": issuer, "key": "tls.crt"}}],
                  {"configMap": {"key": "ca.crt"},
                   "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
-    serving = ca.issue("web", f"web.{ns}.svc")
+    sandbox.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": issuer},
+        "spec": {"ca": {"secretName": issuer}}}))
+    try:
+        _serve_and_verify(sandbox, trust, ns, issuer, name)
+    finally:
+        sandbox.kubectl("delete", "clusterissuer", issuer, "--wait=false", check=False)
+
+
+def _serve_and_verify(sandbox, trust, ns: str, issuer: str, name: str) -> None:
     manifests = [
-        certs.tls_secret("web-tls", serving),
+        {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "web"},
+         "spec": {"secretName": "web-tls", "dnsNames": ["web", f"web.{ns}.svc"], "privateKey": {"algorithm": "ECDSA"},
+                  "issuerRef": {"name": issuer, "kind": "ClusterIssuer"}}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "site"}, "data": {"default.conf": SITE}},
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}},
          "spec": {"containers": [{"name": "nginx", "image": NGINX, "volumeMounts": [
@@ -363,7 +376,10 @@ def test_a_pod_mounts_the_bundle_and_curl_verifies_a_server_that_ca_signed(sandb
     trust.synced(name, "True")
     wait_for(lambda: trust.target(name, ns), what="the Bundle's ConfigMap in the namespace")
     sandbox.kubectl("-n", ns, "apply", "-f", "-", input="\n---\n".join(json.dumps(m) for m in manifests))
+    sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "certificate/web", "--timeout=60s")
     sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "pod/client", "--timeout=60s")
+    served = certs.secret(trust.core.read_namespaced_secret("web-tls", ns))
+    assert served.leaf.issuer == "CN=internal CA"
 
     def curl(*args: str):
         return sandbox.kubectl("-n", ns, "exec", "client", "--", "curl", "-sS", *args, check=False)
