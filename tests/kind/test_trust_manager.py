@@ -127,6 +127,40 @@ def test_the_readiness_probe_is_a_bundle_the_webhook_allows_and_an_api_server_ac
     assert out.strip() == "bundle.trust.cert-manager.io/k8snet-readiness-probe"
 
 
+def test_the_install_step_applies_the_chart_and_waits_for_the_deployment_and_the_webhook(sandbox, monkeypatch):
+    """The kind-only step against a real API server (the sandbox's, which has cert-manager's CRDs): the chart's
+    objects applied (a stand-in Deployment, agnhost pausing, for the image the sandbox cannot run), the Deployment
+    awaited, then the dry-run Bundle its webhook must admit; the status check sees it."""
+    import k8snet
+    from k8snet.kind import lifecycle, readiness
+
+    cluster = k8snet.connect("sandbox", start=False)
+    chart = {(o["kind"], o["metadata"]["name"]): o for o in objects()}
+    dep = json.loads(json.dumps(chart[("Deployment", "trust-manager")]))
+    pod = dep["spec"]["template"]["spec"]
+    pod["containers"] = [{"name": "trust-manager", "image": versions.AGNHOST_IMAGE, "args": ["pause"]}]
+    pod.pop("volumes")  # the webhook's serving Secret comes from cert-manager on kind
+    stand_in = [chart[("ServiceAccount", "trust-manager")], chart[("CustomResourceDefinition",
+                                                                   "bundles.trust.cert-manager.io")], dep]
+    monkeypatch.setattr(addons, "trust_manager_objects", lambda: stand_in)
+    before, seen = readiness.trust_manager_ready(cluster)
+    assert before is None and seen == "trust-manager is not installed (no Deployment cert-manager/trust-manager)"
+    run = lifecycle._Run(lifecycle.Options(timeout=60), say=lambda line: None)
+    run.cluster = cluster
+    try:
+        assert not addons.cert_manager_missing(lifecycle.established_crds(cluster))
+        lifecycle.install_trust_manager(run)
+        assert readiness.trust_manager_ready(cluster) == (versions.AGNHOST_IMAGE, "ready")
+        assert readiness.dry_run_accepted(cluster, addons.trust_manager_probe()) == (True, "accepted")
+        bad = {**addons.trust_manager_probe(), "spec": {"sources": [{"secret": {"name": "x"}}],
+                                                        "target": {"configMap": {"key": "ca.crt"}}}}
+        ok, said = readiness.dry_run_accepted(cluster, bad)
+        assert not ok and said == f"HTTP 403: {webhook.denial(webhook.validate(bad))}"
+    finally:
+        cluster.delete("Deployment", "trust-manager", versions.TRUST_MANAGER_NAMESPACE, api_version="apps/v1")
+        cluster.delete("ServiceAccount", "trust-manager", versions.TRUST_MANAGER_NAMESPACE)
+
+
 @pytest.mark.kind
 def test_a_bundle_answers_on_kind_as_in_the_sandbox(kind_cluster):
     """Parity: trust-manager's real controller and webhook give the PEM, condition and denial the sandbox gives."""
