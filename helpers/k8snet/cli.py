@@ -152,6 +152,7 @@ def kind_status(args: argparse.Namespace) -> int:
         nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
         print(f"kind cluster {versions.CLUSTER_NAME}: Kubernetes {st.kubernetes}; {nodes}")
         print(f"Traefik: {st.traefik or 'not Ready'}; cert-manager: {st.cert_manager or 'not Ready'}; "
+              f"trust-manager: {st.trust_manager or 'not Ready'}; "
               f"cloud-provider-kind: {st.cloud_provider or 'not started'}; "
               f"LoadBalancer IP of traefik/traefik: {st.load_balancer_ip or '<pending>'}")
         for answer in st.edge:

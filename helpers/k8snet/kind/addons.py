@@ -149,3 +149,53 @@ def cert_manager_probe() -> dict[str, Any]:
 
 def apply_manifest(cluster: Cluster, name: str) -> list[dict[str, Any]]:
     return list(cluster.apply(manifest_objects(name)))
+
+
+# -- trust-manager ----------------------------------------------------------------------------------------------
+
+TRUST_MANAGER_MANIFEST = "trust-manager.yaml"
+"""trust-manager's Helm chart at :data:`~.versions.TRUST_MANAGER_VERSION`, rendered (the file's header says how):
+the kind backend installs it without ``helm``, like everything else, by server-side apply."""
+
+CERT_MANAGER_CRDS = ("certificates.cert-manager.io", "issuers.cert-manager.io")
+"""What the chart needs from cert-manager: its Issuer and Certificate make the webhook's serving certificate."""
+
+
+def trust_manager_objects() -> list[dict[str, Any]]:
+    """The rendered chart's objects, in Helm's install order (the Bundle CRD among the first)."""
+    text = (resources.files("k8snet.kind") / "manifests" / TRUST_MANAGER_MANIFEST).read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def cert_manager_missing(established_crds: set[str]) -> str | None:
+    """Why trust-manager cannot be installed yet (cert-manager's CRDs missing), or None."""
+    missing = [name for name in CERT_MANAGER_CRDS if name not in established_crds]
+    if not missing:
+        return None
+    return (f"trust-manager {versions.TRUST_MANAGER_VERSION} needs cert-manager, which is not installed (no CRD "
+            f"{', '.join(missing)}): its chart asks cert-manager for the webhook's certificate")
+
+
+def apply_trust_manager(cluster: Cluster, established_crds: set[str]) -> list[str]:
+    """Server-side apply the rendered chart; returns its CRD names (to wait on).
+
+    Raises:
+        ToolError: cert-manager is not installed (what to do says how to get it).
+    """
+    from .commands import ToolError
+
+    problem = cert_manager_missing(established_crds)
+    if problem:
+        raise ToolError(problem, "install cert-manager first (`k8snet kind up` does, before trust-manager)")
+    objects = trust_manager_objects()
+    cluster.apply(objects)
+    cluster.dynamic.resources.invalidate_cache()
+    return crd_names(objects)
+
+
+def trust_manager_probe() -> dict[str, Any]:
+    """A Bundle that only trust-manager's webhook can admit (failurePolicy Fail): sent with ``dryRun=All``, it is
+    accepted once the webhook answers, which is when Bundles can be created."""
+    return {"apiVersion": "trust.cert-manager.io/v1alpha1", "kind": "Bundle",
+            "metadata": {"name": "k8snet-readiness-probe"},
+            "spec": {"sources": [{"inLine": "k8snet readiness probe"}], "target": {"configMap": {"key": "ca.crt"}}}}

@@ -235,6 +235,22 @@ def run_canary(run: _Run) -> None:
     run.say(f"  {result}")
 
 
+def established_crds(cluster: Cluster) -> set[str]:
+    """The names of the cluster's Established CRDs."""
+    crds = cluster.get("CustomResourceDefinition", api_version="apiextensions.k8s.io/v1")
+    return {c["metadata"]["name"] for c in crds if readiness._condition(c, "Established") == "True"}
+
+
+def install_trust_manager(run: _Run) -> None:
+    """trust-manager's rendered chart (refused, saying so, without cert-manager, which ``up`` installs first), then
+    wait until its Deployment is Ready and its webhook admits a dry-run Bundle."""
+    assert run.cluster is not None
+    crds = addons.apply_trust_manager(run.cluster, established_crds(run.cluster))
+    readiness.wait_crds_established(run.cluster, crds, timeout=120)
+    run.cluster.wait_ready("trust-manager", versions.TRUST_MANAGER_NAMESPACE, timeout=run.opts.timeout)
+    readiness.wait_dry_run_accepted(run.cluster, addons.trust_manager_probe(), timeout=180)
+
+
 # -- the public verbs -------------------------------------------------------------------------
 
 
@@ -261,6 +277,8 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
         if opts.cloud_provider:
             run.step(f"cloud-provider-kind {versions.CLOUD_PROVIDER_KIND_VERSION} (LoadBalancer IPs)",
                      lambda: ensure_cloud_provider(run))
+        run.step(f"trust-manager {versions.TRUST_MANAGER_VERSION} (webhook answering)",
+                 lambda: install_trust_manager(run))
         if opts.canary:
             run.step("NetworkPolicy enforcement canary", lambda: run_canary(run))
     except BaseException:
@@ -306,7 +324,7 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
 class Problem:
     """Something wrong with the kind backend: which part (``key``), what, and the fix."""
 
-    key: str  # tools, cluster, context, api, nodes, traefik, cert-manager, crds, edge, cloud-provider
+    key: str  # tools, cluster, context, api, nodes, traefik, cert-manager, trust-manager, crds, edge, cloud-provider
     what: str
     fix: str
 
@@ -322,6 +340,7 @@ class Status:
     nodes: dict[str, bool] = field(default_factory=dict)
     traefik: str | None = None  # the running image, when Traefik is Ready
     cert_manager: str | None = None  # the controller's image, when every cert-manager Deployment is Ready
+    trust_manager: str | None = None  # its image, when its Deployment is Ready
     crds: dict[str, bool] = field(default_factory=dict)
     edge: list[readiness.EdgeAnswer] = field(default_factory=list)
     cloud_provider: str | None = None  # container state
@@ -397,6 +416,11 @@ def _inspect_cluster(st: Status, name: str) -> None:
     if st.cert_manager is None:
         st.problems.append(Problem("cert-manager", seen, "re-run `k8snet kind up` (it installs cert-manager "
                                    f"{versions.CERT_MANAGER_VERSION}); `kubectl -n cert-manager get pods` shows why"))
+    st.trust_manager, seen = readiness.trust_manager_ready(cluster)
+    if st.trust_manager is None:
+        st.problems.append(Problem("trust-manager", seen, "re-run `k8snet kind up` (it installs trust-manager "
+                                   f"{versions.TRUST_MANAGER_VERSION} after cert-manager); `kubectl -n cert-manager "
+                                   "describe deploy trust-manager` shows why"))
     for source in addons.CRD_SOURCES:
         try:
             objects = addons.cached_crds(source)

@@ -150,6 +150,21 @@ def cert_manager_ready(cluster: Cluster) -> tuple[str | None, str]:
     return image, "ready"
 
 
+def trust_manager_ready(cluster: Cluster) -> tuple[str | None, str]:
+    """trust-manager's image when its Deployment has an available replica, else what is missing."""
+    from . import versions
+
+    try:
+        dep = cluster.apps.read_namespaced_deployment("trust-manager", versions.TRUST_MANAGER_NAMESPACE)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None, f"trust-manager is not installed (no Deployment {versions.TRUST_MANAGER_NAMESPACE}/trust-manager)"
+        raise
+    if not (dep.status and (dep.status.available_replicas or 0) >= 1):
+        return None, f"Deployment {versions.TRUST_MANAGER_NAMESPACE}/trust-manager has no available replica yet"
+    return dep.spec.template.spec.containers[0].image, "ready"
+
+
 def wait_dry_run_accepted(cluster: Cluster, obj: dict[str, Any], timeout: float = 120) -> str:
     def check() -> tuple[str | None, str]:
         ok, seen = dry_run_accepted(cluster, obj)

@@ -112,6 +112,20 @@ CLOUD_PROVIDER_CONTAINER = f"{CLUSTER_NAME}-cloud-provider-kind"
 CLOUD_PROVIDER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
 """cloud-provider-kind labels the load-balancer containers it starts with the cluster name (pkg/constants)."""
 
+TRUST_MANAGER_VERSION = "v0.24.0"
+"""trust-manager's release (its newest tag when pinned): kind installs its Helm chart of that tag, rendered into
+manifests/trust-manager.yaml (no ``helm`` needed); the sandbox serves the same CRD (sandbox/crds/
+trust.cert-manager.io.yaml) and emulates its Bundle controller (sandbox/controllers/trust/). It needs cert-manager,
+which issues its webhook's certificate."""
+
+TRUST_MANAGER_IMAGE = f"quay.io/jetstack/trust-manager:{TRUST_MANAGER_VERSION}"
+"""The chart's image at its appVersion (the release tag). By tag, not digest: no digest of it could be confirmed
+from the release's own notes."""
+
+TRUST_MANAGER_NAMESPACE = "cert-manager"
+"""Where the chart is installed (cert-manager.io/docs/trust/trust-manager/installation: ``--namespace
+cert-manager``), which is also its trust namespace (``app.trust.namespace``): sources are read there only."""
+
 # -- lesson images ---------------------------------------------------------------------------
 
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"

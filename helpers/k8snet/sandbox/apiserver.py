@@ -293,7 +293,10 @@ class Api:
         if meta.get("namespace", "") != old_meta.get("namespace", "") and rt.namespaced:
             meta["namespace"] = old_meta.get("namespace", "")
         if subresource == "status":
+            applied_fields = obj["metadata"].get("managedFields")
             obj = strategies.keep_spec(rt, obj, old)
+            if not managed and applied_fields is not None:  # a server-side apply to /status records itself
+                obj["metadata"]["managedFields"] = applied_fields
         elif subresource == "ephemeralcontainers":
             obj = strategies.keep_all_but_ephemeral(obj, old)
         elif subresource == "":
@@ -349,7 +352,7 @@ class Api:
                 managed_fields = created["metadata"].get("managedFields")
                 return self._create_prepared(rt, ns, created, opts, managed_fields)
             merged = ssa.server_side_apply(copy.deepcopy(old), applied, opts.field_manager, opts.force,
-                                           self.schemas, node, self.now())
+                                           self.schemas, node, self.now(), subresource=subresource)
             return self._replace(rt, old, merged, opts, subresource, managed=False)
         if old is None:
             raise errors.not_found(rt.plural, rt.group, name)

@@ -38,6 +38,7 @@ from .controllers import (
     pods,
     replicasets,
     statefulsets,
+    trust,
 )
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
@@ -86,6 +87,7 @@ class Sandbox:
         """RBAC, with its decisions cached until an RBAC object changes (auth/rbac.py)."""
         self.api.authorizer = self.authorizer
         self.api.webhooks.append(certmanager.webhook.webhook())
+        self.api.webhooks.append(trust.webhook.webhook())
         self.tokens = Tokens(self)
         """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
@@ -132,6 +134,7 @@ class Sandbox:
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
         certmanager.install(self)  # the cert-manager namespace, likewise
+        trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
@@ -140,7 +143,8 @@ class Sandbox:
                                       jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
                                       endpoints.controller(self), crds.controller(self),
                                       clusterroles.controller(self), csrsigning.controller(self),
-                                      csrcleaner.controller(self), *certmanager.controllers(self)])
+                                      csrcleaner.controller(self), *certmanager.controllers(self),
+                                      trust.controller(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -315,9 +319,11 @@ class Sandbox:
         install_traefik(self)
 
 
-CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-manager.io.yaml")
+CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-manager.io.yaml",
+                 "trust.cert-manager.io.yaml")
 """The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
-Traefik's and Gateway API's release manifests (the documents say what they were written from)."""
+Traefik's, Gateway API's and cert-manager's release manifests and trust-manager's chart (the documents say what
+they were written from)."""
 
 
 def install_crds(sb: Sandbox) -> None:

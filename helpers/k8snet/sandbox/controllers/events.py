@@ -51,3 +51,32 @@ def record(sb: Sandbox, obj: dict[str, Any], reason: str, message: str, componen
         sb.api.create(rt, ns, event, WriteOptions(field_manager=component))
     except ApiError:  # events are best effort, as client-go's recorder drops what the server refuses
         pass
+
+
+def record_new_api(sb: Sandbox, obj: dict[str, Any], type_: str, reason: str, action: str, note: str,
+                   controller: str, instance: str) -> None:
+    """An Event as client-go's events.k8s.io/v1 recorder (k8s.io/client-go/tools/events, what controller-runtime's
+    ``GetEventRecorder`` gives) writes it, seen through core/v1: ``eventTime`` instead of first/lastTimestamp and a
+    count, ``action``, ``reportingComponent``/``reportingInstance`` for the reporting controller, and an empty
+    ``source``. A cluster-scoped object's Events go to ``default`` (recorder.go makeEvent)."""
+    meta = obj["metadata"]
+    ns = meta.get("namespace") or "default"
+    now = sb.clock.now()
+    involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
+                "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion"),
+                "resourceVersion": meta.get("resourceVersion")}
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{_unique_nanos():x}", "namespace": ns},
+        "involvedObject": {k: v for k, v in involved.items() if v is not None},
+        "reason": reason, "message": note, "source": {}, "type": type_,
+        "firstTimestamp": None, "lastTimestamp": None,
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "action": action,
+        "reportingComponent": controller, "reportingInstance": instance,
+    }
+    rt = sb.registry.lookup("", "v1", "events")
+    assert rt is not None
+    try:
+        sb.api.create(rt, ns, event, WriteOptions(field_manager=controller))
+    except ApiError:
+        pass
