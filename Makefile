@@ -10,11 +10,13 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
+# A venv that is a link (a git worktree sharing its main checkout's venv) is left alone: installing this
+# checkout into it would point the shared editable install here.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	@touch $(STAMP)
+	@if [ -L $(VENV) ]; then echo "$(VENV) is a link to a shared venv: not reinstalling it from this checkout"; \
+	else test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e ".[dev]" && \
+	  touch $(STAMP); fi
 
 # Playwright for the browser test (tests/browser), in a step of its own after [dev]: it needs greenlet>=3, while
 # httpbin 0.10.4 declares greenlet<3 on Python<3.12, so pip cannot resolve the two in one install. httpbin never

@@ -133,16 +133,18 @@ def test_watch_from_an_expired_version_is_gone(api, sandbox):
     assert info.value.code == 410
 
 
-def test_requests_without_the_token_get_401_with_a_status(sandbox):
+def test_requests_without_credentials_are_anonymous_and_get_403_with_a_status(sandbox):
     import json
     import ssl
     import urllib.request
     ctx = ssl.create_default_context(cafile=str(sandbox.running.ca_file))
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(f"{sandbox.running.server}/api/v1/pods", context=ctx, timeout=5)
-    assert info.value.code == 401
+    assert info.value.code == 403
     status = json.loads(info.value.read())
-    assert status["kind"] == "Status" and status["reason"] == "Unauthorized" and status["code"] == 401
+    assert status["kind"] == "Status" and status["reason"] == "Forbidden" and status["code"] == 403
+    assert status["message"] == ('pods is forbidden: User "system:anonymous" cannot list resource "pods" in API '
+                                 'group "" at the cluster scope')
 
 
 def test_foreground_and_orphan_deletion(api, ns):

@@ -25,7 +25,7 @@ from .auth.clientcerts import CertificateRejected
 from .auth.clientcerts import authenticate as authenticate_certificate
 from .auth.impersonation import EXTRA_PREFIX, GROUP_HEADER, ImpersonationError, impersonate
 from .auth.tokens import InvalidToken
-from .auth.users import ADMIN, Attributes, UserInfo, forbidden, request_attributes
+from .auth.users import ADMIN, ANONYMOUS_USER, Attributes, UserInfo, forbidden, request_attributes
 from .registry import ResourceType
 from .store import TooOld
 
@@ -121,8 +121,9 @@ class ApiServer:
 
         A verified client certificate first (the x509 authenticator), then bearer tokens as kube-apiserver reads
         them (authentication/request/bearertoken: the scheme is case-insensitive); a request with no credentials
-        is anonymous, and anonymous users may only read the
-        health and version endpoints (the system:public-info-viewer ClusterRole). ``Impersonate-*`` headers then
+        is anonymous (system:anonymous, group system:unauthenticated), and RBAC lets anonymous users read only the
+        health and version endpoints (the system:public-info-viewer ClusterRole): anything else is a 403, as on
+        kind; a token or certificate that fails is a 401. ``Impersonate-*`` headers then
         change who the request acts as, if the user may (auth/impersonation.py). Every request is then authorized
         by RBAC (filters/authorization.go), the admin's too: a denial is the 403 of
         responsewriters.Forbidden.
@@ -132,17 +133,17 @@ class ApiServer:
             user = self.client_certificate(request)
         except CertificateRejected:
             user, rejected = None, True
-        header = request.headers.get("Authorization", "").strip()
-        if user is None and not header:
-            if request.method == "GET" and public_path(request.path) and not rejected:
-                return await handler(request)
+        if rejected:
             raise errors.unauthorized()  # a rejected certificate fails the union (union.NewFailOnError)
         if user is None:
-            scheme, _, rest = header.partition(" ")
+            scheme, _, rest = request.headers.get("Authorization", "").strip().partition(" ")
             supplied = rest.split(" ", 1)[0] if scheme.lower() == "bearer" else ""
-            user = self.authenticate(supplied) if supplied else None
-        if user is None:
-            raise errors.unauthorized()
+            if supplied:  # a token that fails is an error, never anonymous (union.NewFailOnError)
+                user = self.authenticate(supplied)
+                if user is None:
+                    raise errors.unauthorized()
+        if user is None:  # no credentials (or none an authenticator reads: Basic, an empty Bearer)
+            user = ANONYMOUS_USER
         if any(k.lower().startswith("impersonate-") for k in request.headers):
             extras = [(k[len(EXTRA_PREFIX):], v) for k, v in request.headers.items()
                       if k.lower().startswith(EXTRA_PREFIX.lower())]
@@ -623,11 +624,6 @@ def request_verb(method: str, name: str, query: Any) -> str:
 
 HEALTH_CHECKS = ("ping", "log", "etcd")
 """The checks each health endpoint reports; the sandbox's store stands where kube-apiserver checks etcd."""
-
-
-def public_path(path: str) -> bool:
-    """What system:public-info-viewer lets anyone GET: /healthz, /livez, /readyz, /version and below."""
-    return any(path == p or path.startswith(p + "/") for p in ("/healthz", "/livez", "/readyz", "/version"))
 
 
 def health(parts: list[str], verbose: bool) -> web.Response:

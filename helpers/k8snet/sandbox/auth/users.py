@@ -56,6 +56,9 @@ class UserInfo:
 
 
 ADMIN = UserInfo("kubernetes-admin", ("kubeadm:cluster-admins", ALL_AUTHENTICATED))
+ANONYMOUS_USER = UserInfo(ANONYMOUS, (ALL_UNAUTHENTICATED,))
+"""Who a request without credentials is (authentication/request/anonymous: kube-apiserver's --anonymous-auth, on
+by default and on kind): RBAC then lets it read only what system:public-info-viewer grants."""
 """The user of the sandbox's kubeconfig, as kind's admin.conf authenticates (kubeadm's admin certificate)."""
 
 
