@@ -9,7 +9,6 @@ then the store). Errors are raised as :class:`~.errors.ApiError`.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import uuid
 from datetime import timedelta
@@ -19,6 +18,7 @@ from . import admission, customresources, defaults, errors, patch, strategies, v
 from . import apply as ssa
 from .auth import escalation
 from .clock import Clock, rfc3339
+from .jsoncopy import clone
 from .options import DeleteOptions, WriteOptions  # noqa: F401  (re-exported for the server and controllers)
 from .randomness import Randomness
 from .registry import Registry, ResourceType
@@ -118,7 +118,7 @@ class Api:
         if api_version and api_version != rt.api_version:
             raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
                                      f"API version ({rt.api_version})")
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -351,12 +351,12 @@ class Api:
                                                 self.now())
                 managed_fields = created["metadata"].get("managedFields")
                 return self._create_prepared(rt, ns, created, opts, managed_fields)
-            merged = ssa.server_side_apply(copy.deepcopy(old), applied, opts.field_manager, opts.force,
+            merged = ssa.server_side_apply(clone(old), applied, opts.field_manager, opts.force,
                                            self.schemas, node, self.now(), subresource=subresource)
             return self._replace(rt, old, merged, opts, subresource, managed=False)
         if old is None:
             raise errors.not_found(rt.plural, rt.group, name)
-        current = copy.deepcopy(old)
+        current = clone(old)
         if patch_type == "json":
             patched = patch.json_patch(current, body)
         elif patch_type == "merge":
@@ -436,7 +436,7 @@ class Api:
                                   f"{old['metadata']['resourceVersion']}")
         if rt.group_resource == CRD_RESOURCE and self.crds is not None:
             return self.crds.delete(self, old, options)
-        obj = copy.deepcopy(old)
+        obj = clone(old)
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
         if options.propagation == "Foreground" and "foregroundDeletion" not in finalizers:

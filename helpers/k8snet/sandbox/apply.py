@@ -22,7 +22,6 @@ maps granular, lists atomic.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import json
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, Cause, bad_request
+from .jsoncopy import clone
 from .schema import Node, SchemaSet, types_of
 
 PathElement = tuple
@@ -487,7 +487,7 @@ def _merge(s: _Schema, lhs: Any, rhs: Any, node: Node | None) -> Any:
     if rhs is _MISSING:
         return lhs
     if lhs is _MISSING:
-        return _drop_nulls(copy.deepcopy(rhs))
+        return _drop_nulls(clone(rhs))
     t = s.type_of(node, rhs)
     if t.kind == "map" and isinstance(lhs, dict) and isinstance(rhs, dict) and not t.atomic and (lhs or rhs):
         out = {}
@@ -498,7 +498,7 @@ def _merge(s: _Schema, lhs: Any, rhs: Any, node: Node | None) -> Any:
         return out
     if t.kind == "list" and isinstance(lhs, list) and isinstance(rhs, list) and not t.atomic and (lhs or rhs):
         return _merge_items(s, t, lhs, rhs)
-    return copy.deepcopy(rhs)
+    return clone(rhs)
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -766,7 +766,7 @@ def _cap_managers(managers: Managers) -> None:
 
 
 def _without_managed(obj: dict | None) -> dict:
-    out = copy.deepcopy(obj) if obj else {}
+    out = clone(obj) if obj else {}
     meta = out.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
@@ -885,7 +885,7 @@ def track_update(old: dict | None, new: dict, manager: str, schemas: SchemaSet, 
     Returns:
         A copy of ``new`` with metadata.managedFields set.
     """
-    result = copy.deepcopy(new)
+    result = clone(new)
     sent = _meta(new).get("managedFields")
     try:
         if subresource:
@@ -911,7 +911,7 @@ def track_update(old: dict | None, new: dict, manager: str, schemas: SchemaSet, 
     except TypedError:
         # UpdateNoErrors: keep the live managedFields rather than fail the write.
         if _meta(old).get("managedFields"):
-            result.setdefault("metadata", {})["managedFields"] = copy.deepcopy(_meta(old)["managedFields"])
+            result.setdefault("metadata", {})["managedFields"] = clone(_meta(old)["managedFields"])
         return result
     return _set_managed(result, managers)
 
@@ -1037,7 +1037,7 @@ def server_side_apply(live: dict | None, applied: dict, manager: str, force: boo
     ctx = _Ctx(_Schema(schemas, node), _reset_paths(reset_fields, schemas, node, subresource))
 
     def attempt(force_: bool) -> tuple[dict, bool, Managers]:
-        managers = copy.deepcopy(original)
+        managers = clone(original)
         merged, changed = _apply_once(ctx, live_obj, applied, managers, ident, api_version, force_, now)
         return merged, changed, managers
 
@@ -1071,7 +1071,7 @@ def server_side_apply(live: dict | None, applied: dict, manager: str, force: boo
     annotations = _meta(result).get("annotations") or {}
     if manager == "kubectl" and annotations.get(LAST_APPLIED):
         # internal/lastappliedupdater.go: keep client-side apply's annotation in step.
-        config = copy.deepcopy(applied)
+        config = clone(applied)
         (_meta(config).get("annotations") or {}).pop(LAST_APPLIED, None)
         annotations[LAST_APPLIED] = go_json(config, sort_keys=True) + "\n"
     return _set_managed(result, managers)

@@ -26,11 +26,11 @@ pkg/controller/{status,establish,finalizer}):
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 from . import crdvalidation, customresources, errors, structural, validation
 from .customresources import ServedVersion
+from .jsoncopy import clone
 from .openapi import API_VERSION_DESC, KIND_DESC
 from .options import DeleteOptions, WriteOptions
 from .registry import CRD_VERBS, TERMINATING_CRD_VERBS, Registry, ResourceType
@@ -156,7 +156,7 @@ def _embedded_properties(s: Any) -> None:
 
 def definition(group: str, version: str, kind: str, schema: Schema | None) -> Schema:
     """builder.go buildKubeNative (v3): the version's schema, unfolded, with TypeMeta and ObjectMeta and its GVK."""
-    node = copy.deepcopy(schema) if schema else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    node = clone(schema) if schema else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     _unfold(node)
     _embedded_properties(node)
     props = node.setdefault("properties", {})
@@ -341,7 +341,7 @@ class CustomResourceDefinitions:
             return crd
         names, named, established = self.names_and_conditions(crd)
         now = api.now()
-        updated = copy.deepcopy(crd)
+        updated = clone(crd)
         updated.setdefault("status", {})["acceptedNames"] = names
         set_condition(updated, named, now)
         set_condition(updated, established, now)
@@ -358,7 +358,7 @@ class CustomResourceDefinitions:
     def delete(self, api: Api, crd: Obj, options: DeleteOptions) -> tuple[Obj, bool]:
         """etcd.go Delete: mark the CRD Terminating (finalizer, deletionTimestamp, condition), then remove its
         instances and the CRD at once when nothing holds them (crd_finalizer.go, run inline)."""
-        obj = copy.deepcopy(crd)
+        obj = clone(crd)
         meta = obj["metadata"]
         now = api.now()
         if not meta.get("deletionTimestamp"):
@@ -372,7 +372,7 @@ class CustomResourceDefinitions:
         if options.dry_run:
             return obj, False
         marked = self.store.put(CRD_RESOURCE, obj) if obj != crd else crd
-        answer = copy.deepcopy(marked)
+        answer = clone(marked)
         return answer, self.finalize(api, meta["name"])
 
     def finalize(self, api: Api, name: str) -> bool:
@@ -396,7 +396,7 @@ class CustomResourceDefinitions:
                     if exc.code != 404:
                         raise
         now = api.now()
-        updated = copy.deepcopy(crd)
+        updated = clone(crd)
         if self.store.count(resource):
             set_condition(updated, {"type": "Terminating", "status": "True", "reason": "InstanceDeletionInProgress",
                                     "message": "CustomResource deletion is in progress"}, now)

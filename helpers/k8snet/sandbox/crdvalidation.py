@@ -14,13 +14,13 @@ shown as ``(0xc000000000)``: the real addresses vary per request anyway.
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import celrules, gofmt, openapivalidation, structural, validation
 from .errors import Cause
+from .jsoncopy import clone
 from .structural import child, forbidden, invalid, key, required
 
 Obj = dict[str, Any]
@@ -280,7 +280,7 @@ class _Validation:
         if schema.get("nullable"):
             self.causes.append(forbidden(child(path, "openAPIV3Schema.nullable"), "nullable cannot be true at the root"))
         before = len(self.causes)
-        structural_errs = structural.structural_errors(copy.deepcopy(schema), spath)
+        structural_errs = structural.structural_errors(clone(schema), spath)
         self.causes += structural_errs
         structural_ok = not structural_errs
         if structural_ok:
@@ -463,7 +463,7 @@ def default_errors(schema: Schema, path: str) -> list[Cause]:
             inside_meta, embedded_root = False, True
         if "default" in s and s["default"] is not None and not inside_meta:
             value = s["default"]
-            pruned = copy.deepcopy(value)
+            pruned = clone(value)
             structural.prune(pruned, s, root=bool(s.get("x-kubernetes-embedded-resource")))
             if pruned != value:
                 errs.append(invalid(child(p, "default"), value, "must not have unknown fields"))

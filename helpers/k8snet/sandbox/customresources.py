@@ -19,13 +19,13 @@ facts the handler needs. The steps follow k8s.io/apiextensions-apiserver:
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import celrules, openapivalidation, structural, validation
 from .errors import Cause, bad_request
+from .jsoncopy import clone
 from .registry import ResourceType, kube_aware_key
 from .schema import SchemaSet
 
@@ -247,7 +247,7 @@ def finalizer_warnings(obj: Obj, old: Obj | None) -> list[str]:
 def view(sv: ServedVersion, stored: Obj) -> Obj:
     """A stored object as this version serves it: read-time pruning and defaulting with the schema of the version
     it was stored in, then apiVersion rewritten (conversion strategy None) and pruned to this version's schema."""
-    obj = copy.deepcopy(stored)
+    obj = clone(stored)
     stored_version = str(obj.get("apiVersion") or "").rsplit("/", 1)[-1]
     stored_schema = sv.storage_schema if stored_version == sv.storage_version else sv.schema
     if not sv.preserve_unknown:
@@ -300,7 +300,7 @@ def scale_of(sv: ServedVersion, obj: Obj) -> Obj:
 def set_replicas(sv: ServedVersion, obj: Obj, replicas: int) -> Obj:
     """The object with ``replicas`` at the CRD's specReplicasPath (scaleUpdatedObjectInfo.UpdatedObject)."""
     assert sv.scale is not None
-    out = copy.deepcopy(obj)
+    out = clone(obj)
     names = (sv.scale.get("specReplicasPath") or ".spec.replicas").lstrip(".").split(".")
     cur = out
     for name in names[:-1]:

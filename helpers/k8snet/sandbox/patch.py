@@ -17,7 +17,6 @@ k8s.io/apiserver/pkg/endpoints/handlers/patch.go shapes them.
 
 from __future__ import annotations
 
-import copy
 import decimal
 import enum
 import json
@@ -27,6 +26,7 @@ from typing import Any
 
 from . import schema as schemas_mod
 from .errors import ApiError, bad_request
+from .jsoncopy import clone
 from .schema import Node, SchemaSet
 
 # --------------------------------------------------------------------------- patch types
@@ -262,7 +262,7 @@ def _apply_op(doc: Any, op: dict) -> Any:
     if kind not in ("add", "remove", "replace", "move", "test", "copy"):
         raise JsonPatchError(f"Unexpected kind: {kind}")
     path = _op_string(op, "path")
-    value = copy.deepcopy(op.get("value"))
+    value = clone(op.get("value"))
     if kind == "replace" and path == "":
         if not isinstance(value, (dict, list)):
             raise JsonPatchError("replace operation value must be object or array")
@@ -280,7 +280,7 @@ def _apply_op(doc: Any, op: dict) -> Any:
         if kind == "move":
             _remove(*found)
         else:
-            value = copy.deepcopy(value)
+            value = clone(value)
     found = _find(doc, path)
     if found is None:
         raise JsonPatchError(f'{kind} operation does not apply: doc is missing path: "{path}": missing value')
@@ -318,7 +318,7 @@ def json_patch(obj: dict, ops: Any) -> dict:
         The patched object.
     """
     if ops is None:
-        return copy.deepcopy(obj)
+        return clone(obj)
     if not isinstance(ops, list):
         raise bad_request(f"json: cannot unmarshal {_json_kind(ops)} into Go value of type jsonpatch.Patch")
     for op in ops:
@@ -327,7 +327,7 @@ def json_patch(obj: dict, ops: Any) -> dict:
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
         raise ApiError(f"Request entity too large: The allowed maximum operations in a JSON patch is "
                        f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}", 413, "RequestEntityTooLarge")
-    doc: Any = copy.deepcopy(obj)
+    doc: Any = clone(obj)
     try:
         for op in ops:
             doc = _apply_op(doc, op or {})
@@ -384,7 +384,7 @@ def merge_patch(obj: dict, patch: Any) -> dict:
         raise bad_request("Invalid JSON Patch")
     if isinstance(patch, list):
         raise unprocessable()
-    return _merge_docs(copy.deepcopy(obj), copy.deepcopy(patch))
+    return _merge_docs(clone(obj), clone(patch))
 
 
 # --------------------------------------------------------------------------- strategic merge patch
@@ -953,11 +953,11 @@ def strategic_merge_patch(obj: dict, patch: Any, schemas: SchemaSet, node: Node 
     if node is None:
         raise bad_request(ERR_UNSUPPORTED_SMP)
     if patch is None:
-        return copy.deepcopy(obj)
+        return clone(obj)
     if not isinstance(patch, dict):
         raise bad_request(f"error decoding patch: json: cannot unmarshal {_json_kind(patch)} into Go value of type "
                           f"map[string]interface {{}}")
     try:
-        return _merge_map(copy.deepcopy(obj), copy.deepcopy(patch), _Meta(schemas, schemas.resolve(node)))
+        return _merge_map(clone(obj), clone(patch), _Meta(schemas, schemas.resolve(node)))
     except StrategicPatchError as e:
         raise _interpret(e) from e

@@ -8,7 +8,6 @@ deletion and namespace termination.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from .certificates import csr as csrs
 from .certificates import strategy as csr_strategy
 from .certificates import validation as csr_validation
 from .errors import Cause
+from .jsoncopy import clone
 from .randomness import Randomness
 from .registry import ResourceType
 
@@ -202,7 +202,7 @@ def keep_status(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
     """A write to the main resource cannot change status (kinds with a status subresource)."""
     if rt.kind in STATUS_KINDS and rt.group in BUILTIN_GROUPS or "status" in rt.subresources:
         if "status" in old:
-            obj["status"] = copy.deepcopy(old["status"])
+            obj["status"] = clone(old["status"])
         else:
             obj.pop("status", None)
     return obj
@@ -210,7 +210,7 @@ def keep_status(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
 
 def keep_spec(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
     """A write to /status changes only status (and nothing of spec or the object's identity)."""
-    out = copy.deepcopy(old)
+    out = clone(old)
     out["status"] = obj.get("status", {})
     out["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion", old["metadata"]["resourceVersion"])
     return out
@@ -218,8 +218,8 @@ def keep_spec(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
 
 def keep_all_but_ephemeral(obj: Obj, old: Obj) -> Obj:
     """A write to pods/ephemeralcontainers changes only ``spec.ephemeralContainers``."""
-    out = copy.deepcopy(old)
-    out["spec"]["ephemeralContainers"] = copy.deepcopy((obj.get("spec") or {}).get("ephemeralContainers") or [])
+    out = clone(old)
+    out["spec"]["ephemeralContainers"] = clone((obj.get("spec") or {}).get("ephemeralContainers") or [])
     if not out["spec"]["ephemeralContainers"]:
         out["spec"].pop("ephemeralContainers")
     out["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion", old["metadata"]["resourceVersion"])

@@ -19,13 +19,13 @@ Schemas are the CRD's ``openAPIV3Schema`` as plain JSON (dicts), never rewritten
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
 from . import gofmt
 from .errors import Cause
+from .jsoncopy import clone
 
 Schema = dict[str, Any]
 
@@ -344,21 +344,21 @@ def default(x: Any, s: Schema | None) -> None:
             if not isinstance(prop, dict) or prop.get("default") is None:
                 continue
             if k not in x or (x[k] is None and not prop.get("nullable")):
-                x[k] = copy.deepcopy(prop["default"])
+                x[k] = clone(prop["default"])
         extra = s.get("additionalProperties")
         for k in list(x):
             if k in props:
                 default(x[k], props[k])
             elif isinstance(extra, dict):
                 if x[k] is None and not extra.get("nullable") and extra.get("default") is not None:
-                    x[k] = copy.deepcopy(extra["default"])
+                    x[k] = clone(extra["default"])
                 default(x[k], extra)
     elif isinstance(x, list):
         items = s.get("items")
         if isinstance(items, dict):
             for i in range(len(x)):
                 if x[i] is None and not items.get("nullable") and items.get("default") is not None:
-                    x[i] = copy.deepcopy(items["default"])
+                    x[i] = clone(items["default"])
                 default(x[i], items)
 
 
