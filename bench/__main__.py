@@ -1,4 +1,4 @@
-"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops]`` (``make bench``): run the benchmarks, print a table.
+"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops] [certs]`` (``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
 kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import dataplane, edge, kubectl_get, limits, loops, policy, scale, startup
+from . import certs, dataplane, edge, kubectl_get, limits, loops, policy, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
@@ -27,6 +27,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
     "limits": ("7. the API while one exec runs a 200,000-command script: /healthz p50/p99", limits.run),
     "loops": ("8. 100 pods each running a wget loop (1 request/s): CPU share, requests/s, /healthz p99, "
               "logs -f delay", loops.run),
+    "certs": ("9. cert-manager: Certificates issued/s (RSA 2048 vs ECDSA P-256), renewal to the edge serving it",
+              certs.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -36,6 +38,8 @@ def fmt(value: float | None, unit: str) -> str:
         return "—"
     if unit == "req/s":
         return f"{value:,.0f} {unit}"
+    if unit == "cert/s":
+        return f"{value:.1f} {unit}"
     return f"{value:.0f} {unit}" if unit in ("ms", "MiB", "µs") else f"{value:.3g} {unit}" if unit == "x" \
         else f"{value:.3f} {unit}"
 

@@ -58,12 +58,13 @@ def stand_in_manifest() -> str:
     deployments = []
     for name in versions.CERT_MANAGER_DEPLOYMENTS:
         labels = {"app.kubernetes.io/name": name}
+        container = "cert-manager-controller" if name == "cert-manager" else name  # the chart's container names
         deployments.append(yaml.safe_dump({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": versions.CERT_MANAGER_NAMESPACE},
             "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": name, "image": versions.AGNHOST_IMAGE,
+                                  "spec": {"containers": [{"name": container, "image": versions.AGNHOST_IMAGE,
                                                            "args": ["pause"]}]}}}}))
     return STAND_IN + "".join("---\n" + d for d in deployments)
 
@@ -84,6 +85,17 @@ def test_install_applies_the_cached_release_manifest_and_waits_for_the_webhook(s
         lifecycle.install_cert_manager(run)
         image, _ = readiness.cert_manager_ready(cluster)
         assert image == versions.AGNHOST_IMAGE
+        # Gateway API support on, as the sandbox has it (cert-manager.io/docs/usage/gateway/): the flag is added to
+        # the controller's args, nowhere else
+        deployed = {name: cluster.apps.read_namespaced_deployment(name, versions.CERT_MANAGER_NAMESPACE)
+                    for name in versions.CERT_MANAGER_DEPLOYMENTS}
+        assert [c.args for c in deployed["cert-manager"].spec.template.spec.containers] == [
+            ["pause", "--enable-gateway-api"]]
+        assert [c.args for c in deployed["cert-manager-webhook"].spec.template.spec.containers] == [["pause"]]
+        twice = addons.with_gateway_api(addons.with_gateway_api([d for d in yaml.safe_load_all(stand_in_manifest())
+                                                                 if d]))
+        controller = next(d for d in twice if d["kind"] == "Deployment" and d["metadata"]["name"] == "cert-manager")
+        assert controller["spec"]["template"]["spec"]["containers"][0]["args"] == ["pause", "--enable-gateway-api"]
         assert readiness.dry_run_accepted(cluster, addons.cert_manager_probe()) == (True, "accepted")
         assert cluster.get("Issuer", namespace="cert-manager", api_version="cert-manager.io/v1") == []  # a dry run
         bad = {**addons.cert_manager_probe(), "spec": {}}
@@ -135,3 +147,42 @@ def test_issuance_refusal_and_manual_renewal_on_kind(kind_cluster):
             cluster.advance_clock("1440h")
     finally:
         cluster.delete("Namespace", NS)
+
+
+@pytest.mark.kind
+def test_annotated_ingress_and_gateway_get_served_certificates_on_kind(kind_cluster, tmp_path):
+    """The certificate-shim on kind, as tests/ingress/test_cert_manager_shim.py checks it in the sandbox: an
+    annotated Ingress (ingress-shim) and Gateway (gateway-shim, on through --enable-gateway-api) get a Certificate
+    each, and Traefik serves what cert-manager issued."""
+    from k8snet import ingress
+
+    cluster = kind_cluster
+    ns = NS + "-shim"
+    cluster.recreate_namespace(ns, timeout=180)
+    annotations = {"cert-manager.io/issuer": "self", "cert-manager.io/private-key-algorithm": "ECDSA"}
+    try:
+        cluster.apply([
+            {"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "self", "namespace": ns},
+             "spec": {"selfSigned": {}}},
+            {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+             "metadata": {"name": "shop", "namespace": ns, "annotations": annotations},
+             "spec": {"tls": [{"hosts": ["shop.shim.test"], "secretName": "shop-tls"}],
+                      "rules": [{"host": "shop.shim.test", "http": {"paths": [{
+                          "path": "/", "pathType": "Prefix",
+                          "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}},
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+             "metadata": {"name": "edge", "namespace": ns, "annotations": annotations},
+             "spec": {"gatewayClassName": "traefik", "listeners": [{
+                 "name": "https", "port": 8443, "protocol": "HTTPS", "hostname": "gw.shim.test",
+                 "tls": {"certificateRefs": [{"name": "gw-tls"}]}}]}}])
+        for secret, host, owner in (("shop-tls", "shop.shim.test", "Ingress"), ("gw-tls", "gw.shim.test", "Gateway")):
+            crt = cluster.wait_for("Certificate", secret, ns, "cert-manager.io/v1", timeout=120)
+            assert crt["metadata"]["ownerReferences"][0]["kind"] == owner
+            assert crt["spec"]["dnsNames"] == [host]
+            ca = tmp_path / f"{secret}.crt"
+            ca.write_bytes(base64.b64decode(cluster.core.read_namespaced_secret(secret, ns).data["ca.crt"]))
+            served = wait_for(lambda host=host, ca=ca: (s := ingress.certificate(cluster, host, cacert=ca)).verified
+                              and s, timeout=60, what=f"Traefik to serve {secret}")
+            assert served.sans == [host]
+    finally:
+        cluster.delete("Namespace", ns)

@@ -4,7 +4,9 @@ A TLS handshake with SNI = the host to the edge's HTTPS port, verifying nothing,
 subject, SANs, issuer, validity, the chain as sent, and whether it is Traefik's generated default certificate
 (``TRAEFIK DEFAULT CERT``, SAN ``<random>.<random>.traefik.default``: pkg/tls/generate in Traefik v3.7), which
 it serves when no TLS Secret covers the name. With ``cacert`` a second, verifying handshake says whether a
-client trusting that CA accepts it for the host.
+client trusting that CA accepts it for the host. Validity periods are judged on the cluster's clock
+(``cluster.clock()``: the sandbox's, which a lesson may move ahead to renew certificates; the host's on kind), not
+by OpenSSL on this machine's time, so a certificate issued on an advanced sandbox clock is not "not yet valid".
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 DEFAULT_CN = "TRAEFIK DEFAULT CERT"
+X509_V_FLAG_NO_CHECK_TIME = 0x200000
+"""include/openssl/x509_vfy.h: the verifying handshake leaves validity periods to :func:`_expiry` (the cluster's
+clock)."""
 RANDOM_DEFAULT_SAN = re.compile(r"^[0-9a-f]{32}\.[0-9a-f]{32}\.traefik\.default$")
 
 
@@ -153,12 +158,29 @@ def certificate(cluster: Cluster, host: str, port: int | None = None, cacert: Pe
         raise ConnectionError(f"{where.host}:{port} sent no certificate for {host}")
     summary = CertSummary(host, reader.chain(ders), version, backend=cluster.backend)
     if cacert is not None:
+        ctx = tls_context(True, cacert)
+        ctx.verify_flags |= X509_V_FLAG_NO_CHECK_TIME  # type: ignore[assignment]
         try:
             with socket.create_connection((where.host, port), timeout=timeout) as raw, \
-                    tls_context(True, cacert).wrap_socket(raw, server_hostname=host):
+                    ctx.wrap_socket(raw, server_hostname=host):
                 summary.verified = True
         except ssl.SSLCertVerificationError as exc:
             summary.verified, summary.verify_error = False, exc.verify_message
         except OSError as exc:
             summary.verified, summary.verify_error = False, describe(exc, where.host, port, timeout)
+        if summary.verified:
+            problem = _expiry(summary.certs, cluster.clock())
+            if problem:
+                summary.verified, summary.verify_error = False, problem
     return summary
+
+
+def _expiry(certs: list[Cert], now: datetime) -> str:
+    """OpenSSL's time check of a verified chain (X509_verify_cert_error_string's words), on ``now``: from the
+    top of the served chain down to the leaf, as internal_verify walks it."""
+    for cert in reversed(certs):
+        if now < cert.not_before:
+            return "certificate is not yet valid"
+        if now > cert.not_after:
+            return "certificate has expired"
+    return ""

@@ -130,10 +130,33 @@ def apply_crds(cluster: Cluster, cache: Path | None = None) -> dict[str, list[st
     return out
 
 
+CERT_MANAGER_CONTROLLER = ("cert-manager", "cert-manager-controller")
+"""The controller's Deployment and container in the release manifest (deploy/charts/cert-manager/templates/
+deployment.yaml: ``{{ .Chart.Name }}-controller``)."""
+ENABLE_GATEWAY_API = "--enable-gateway-api"
+"""cert-manager's gateway-shim (Certificates for annotated Gateways) and Gateway API HTTP-01 solver run only with
+this flag (cmd/controller/app/options/options.go; off by default: internal/apis/config/controller/v1alpha1/
+defaults.go ``defaultEnableGatewayAPI = false``). https://cert-manager.io/docs/usage/gateway/ says to add it to the
+controller Deployment's args when installing from the static manifest, with the Gateway API CRDs installed before
+cert-manager starts (``up`` installs them first). The sandbox shims Gateways too, so both backends agree."""
+
+
+def with_gateway_api(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The release manifest's objects with :data:`ENABLE_GATEWAY_API` among the controller container's args."""
+    deployment, container = CERT_MANAGER_CONTROLLER
+    for obj in objects:
+        if obj.get("kind") != "Deployment" or (obj.get("metadata") or {}).get("name") != deployment:
+            continue
+        for c in obj["spec"]["template"]["spec"]["containers"]:
+            if c.get("name") == container and ENABLE_GATEWAY_API not in (c.get("args") or []):
+                c["args"] = [*(c.get("args") or []), ENABLE_GATEWAY_API]
+    return objects
+
+
 def apply_cert_manager(cluster: Cluster, cache: Path | None = None) -> list[str]:
-    """Server-side apply cert-manager's release manifest, as ``kubectl apply -f cert-manager.yaml`` installs it;
-    returns its CRD names (to wait on)."""
-    objects = fetch_crds(CERT_MANAGER, cache)
+    """Server-side apply cert-manager's release manifest, as ``kubectl apply -f cert-manager.yaml`` installs it, with
+    Gateway API support on (:data:`ENABLE_GATEWAY_API`); returns its CRD names (to wait on)."""
+    objects = with_gateway_api(fetch_crds(CERT_MANAGER, cache))
     cluster.apply(objects)
     cluster.dynamic.resources.invalidate_cache()
     return crd_names(objects)

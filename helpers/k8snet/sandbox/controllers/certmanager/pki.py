@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import ipaddress
 from collections.abc import Iterable
@@ -154,6 +155,14 @@ def decode_key(data: bytes) -> PrivateKey:
     """parse.go DecodePrivateKeyBytes (the first PEM block: PKCS#1, SEC 1 or PKCS#8)."""
     if b"-----BEGIN" not in data:
         raise PKIError("error decoding private key PEM block")
+    return _load_key(bytes(data))
+
+
+@functools.lru_cache(maxsize=512)
+def _load_key(data: bytes) -> PrivateKey:
+    """One reading per PEM (a pure memo: the same PEM is the same key, and key objects are immutable). OpenSSL
+    checks an RSA key whole as it loads it (RSA_check_key: some 30 ms for 2048 bits), and the controllers read each
+    Secret's key several times per issuance; unread, RSA issuance ran at a tenth of ECDSA's rate."""
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
