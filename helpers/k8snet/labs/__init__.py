@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 LABS = {"lab-01-services": "k8snet.labs.lab01", "lab-02-network-policies": "k8snet.labs.lab02",
         "lab-03-ingress": "k8snet.labs.lab03", "lab-04-debugging": "k8snet.labs.lab04",
-        "lab-05-load-balancing": "k8snet.labs.lab05", "lab-06-gateway-api": "k8snet.labs.lab06"}
+        "lab-05-load-balancing": "k8snet.labs.lab05", "lab-06-gateway-api": "k8snet.labs.lab06",
+        "lab-07-certificates": "k8snet.labs.lab07"}
 
 
 @dataclass
@@ -69,6 +70,9 @@ class Exercise:
     hints: list[str] = field(default_factory=list)
     shared_namespaces: tuple[str, ...] = ()
     """Namespaces the setup also uses and shares with other exercises (never recreated; deleted by teardown)."""
+    after_solution: Callable[[Cluster, str], None] | None = None
+    """What the reference solution does once its YAML is applied, as the solution notebook does it (a restart of a
+    server that reads its certificate only when it starts); None when the YAML is the whole answer."""
 
 
 @dataclass
@@ -79,6 +83,9 @@ class Lab:
     cluster: Cluster
     exercises: list[Exercise]
     folder: Path
+    cleanup: Callable[[Cluster], None] | None = None
+    """Deletes what the lab made outside its namespaces (cluster-wide objects, a CA in cert-manager): the lab
+    module's ``cleanup`` function, when it has one."""
 
     def exercise(self, exercise_id: str) -> Exercise:
         for ex in self.exercises:
@@ -117,6 +124,8 @@ class Lab:
         """Apply the reference solution (what CI does to prove the check can pass)."""
         ex = self.exercise(exercise_id)
         self.cluster.apply(self.solution_path(exercise_id).read_text(), namespace=ex.namespace)
+        if ex.after_solution is not None:
+            ex.after_solution(self.cluster, ex.namespace)
 
     def progress(self) -> list[Result]:
         return [self.check(ex.id) for ex in self.exercises]
@@ -124,6 +133,8 @@ class Lab:
     def teardown(self) -> None:
         for name in dict.fromkeys(n for ex in self.exercises for n in (ex.namespace, *ex.shared_namespaces)):
             self.cluster.delete("Namespace", name)
+        if self.cleanup is not None:
+            self.cleanup(self.cluster)
 
 
 def labs_folder() -> Path:
@@ -136,4 +147,4 @@ def load(name: str, cluster: Cluster) -> Lab:
     if name not in LABS:
         raise KeyError(f"unknown lab {name!r}: choose one of {', '.join(LABS)}")
     module = importlib.import_module(LABS[name])
-    return Lab(name, cluster, module.exercises(), labs_folder() / name)
+    return Lab(name, cluster, module.exercises(), labs_folder() / name, getattr(module, "cleanup", None))
