@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client, watch
+from tests.conftest import wait_for
 
 from k8snet.sandbox import process
-from tests.conftest import wait_for
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 
