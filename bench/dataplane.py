@@ -112,7 +112,7 @@ def run() -> list[Result]:
     from kubernetes.config import kube_config
 
     import k8snet
-    from k8snet import traffic
+    from k8snet import kubeproxy, traffic
 
     results: list[Result] = []
     with private_env() as env:
@@ -125,6 +125,7 @@ def run() -> list[Result]:
         cluster.apply(manifests())
         cluster.wait_ready("web", NAMESPACE, timeout=120)
         client = traffic.ensure_client(cluster, NAMESPACE)
+        kubeproxy.wait_synced(cluster, client, NAMESPACE, "web")  # kube-proxy routes the Service
         log(f"deployment web ({REPLICAS} agnhost pods), service web and client pod ready in "
             f"{time.perf_counter() - t0:.2f}s")
         traffic.exec_in(cluster, client, ["hostname"])  # warm up: first exec, first dial
@@ -183,6 +184,7 @@ def run() -> list[Result]:
         # 4. the same over HTTPS, the certificate verified: a TLS handshake per request
         cluster.apply(tls_manifests())
         cluster.wait_ready("tls", NAMESPACE, timeout=120)
+        kubeproxy.wait_synced(cluster, client, NAMESPACE, "tls")
         import base64
 
         ca = base64.b64decode(cluster.core.read_namespaced_secret("tls", NAMESPACE).data["tls.crt"]).decode()

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from k8snet import plots, policy, traffic
+from k8snet import kubeproxy, plots, policy, traffic
 from k8snet.cluster import Cluster
 from k8snet.sandbox import process
 from k8snet.trace import reconstruct, trace
@@ -51,7 +51,9 @@ def web(sandbox, ns: str) -> tuple[Cluster, traffic.PodRef]:
     cluster = Cluster("sandbox", process.CONTEXT, sandbox.api_client())
     cluster.apply(WEB, namespace=ns)
     cluster.wait_ready("web", ns)
-    return cluster, traffic.ensure_client(cluster, ns)
+    client = traffic.ensure_client(cluster, ns)
+    kubeproxy.wait_synced(cluster, client, ns, "web")
+    return cluster, client
 
 
 def by_gid(fig: Figure, prefix: str) -> dict[str, object]:
@@ -136,3 +138,22 @@ def test_heatmap_cells_carry_a_mark_as_well_as_a_colour() -> None:
                                           "wrong:shop/cart>payments/ledger:8080/TCP"}
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend[:3] == ["✓ allowed", "✗ blocked", "◐ some endpoints"]
+
+
+def test_requests_over_time_fit_the_notebook_and_mark_failures_by_shape() -> None:
+    """traffic.send_during's timeline: a row per pod, failures below them as crosses, the change as a line."""
+    outcomes = ["web-a", "web-b", "web-c", None, "web-a", None, "web-b"]
+    requests = [traffic.Request(i, 200 if pod else None, pod, pod or "", None if pod else
+                                "curl: (28) Connection timed out after 2001 milliseconds", 1.0, None)
+                for i, pod in enumerate(outcomes)]
+    run = traffic.TrafficResult("lesson02/client", "http://abrupt/hostname", "sandbox", requests, 0.05,
+                                [(3.5, "scaled to 2")])
+    fig = run.plot()
+    assert fig.get_size_inches()[0] <= NOTEBOOK_WIDTH_IN
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["timed out", "web-c", "web-b", "web-a"]
+    rows = {c.get_gid(): c for c in ax.collections}
+    assert rows["row:timed out"].get_offsets()[:, 0].tolist() == [4, 6]  # requests 4 and 6, counted from 1
+    assert rows["row:timed out"].get_paths()[0] != rows["row:web-a"].get_paths()[0]  # a cross, not a dot
+    assert "scaled to 2" in [t.get_text() for t in ax.texts]
+    assert "one every 50 ms" in ax.get_xlabel()

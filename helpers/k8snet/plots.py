@@ -346,6 +346,49 @@ def timeline(phases: list[tuple[str, object]]) -> Figure:
     return fig
 
 
+FAILURES = ("refused", "timed out", "failed")
+"""The outcomes of requests that got no HTTP answer (traffic.Request.outcome), drawn below the pods."""
+
+
+def requests_over_time(result, ax: Axes | None = None) -> Figure:
+    """Every request of a spread-out run (``traffic.send_during``) in the order sent: one row per pod that
+    answered, a row below them per kind of failure, and a dashed line where the cluster was changed.
+
+    An answer is a dot in its pod's colour, a failure a red cross, so neither depends on colour alone.
+    """
+    outcomes = [r.outcome for r in result.requests]
+    pods = sorted({o for o in outcomes if o not in FAILURES and not o.startswith("HTTP")})
+    others = sorted({o for o in outcomes if o.startswith("HTTP")}) + [f for f in FAILURES if f in outcomes]
+    rows = others[::-1] + pods[::-1]  # pods at the top, failures at the bottom
+    fig, ax = (ax.figure, ax) if ax is not None else _figure(8.0, 1.4 + 0.32 * max(len(rows), 2))
+    colours = pod_colours(pods)
+    for y, row in enumerate(rows):
+        xs = [i + 1 for i, o in enumerate(outcomes) if o == row]
+        failed = row not in colours
+        ax.scatter(xs, [y] * len(xs), s=34 if failed else 22, marker="x" if failed else "o", zorder=3,
+                   color="#C0392B" if failed else colours[row], linewidths=1.6 if failed else 0.6,
+                   edgecolors=None if failed else PALETTE["ink"], gid=f"row:{row}")
+        ax.annotate(str(len(xs)), (len(outcomes) + 1, y), xytext=(4, 0), textcoords="offset points", va="center",
+                    fontsize=FONT["small"], color=PALETTE["muted"], annotation_clip=False)
+    for x, label in result.marks:
+        ax.axvline(x, color=PALETTE["muted"], linestyle="--", linewidth=1)
+        ax.annotate(label, (x, len(rows) - 0.5), xytext=(3, 0), textcoords="offset points", va="bottom",
+                    fontsize=FONT["small"], color=PALETTE["ink"], annotation_clip=False, gid=f"mark:{label}")
+    ax.set_yticks(range(len(rows)), [_short(r) for r in rows], fontsize=FONT["small"])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlim(0, len(outcomes) + 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    spacing = f", one every {result.every * 1000:.0f} ms" if result.every else ""
+    ax.set_xlabel(f"request (in the order sent{spacing})", fontsize=FONT["body"])
+    ax.tick_params(axis="x", labelsize=FONT["small"])
+    ax.grid(axis="y", color="#E5E5E5", linewidth=0.6, zorder=0)
+    ax.set_title(f"Who answered each request from {result.source} to {result.url}  ·  {result.backend}",
+                 fontsize=FONT["body"], pad=14)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 class DnsTable:
     """DNS answers shown as a table (HTML in Jupyter, text elsewhere)."""
 

@@ -19,6 +19,7 @@ import shlex
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,9 @@ class ExecOutput:
 
 
 def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 60,
-            core: client.CoreV1Api | None = None) -> ExecOutput:
-    """Run a command in a pod through the exec API (WebSocket), as ``kubectl exec`` does."""
+            core: client.CoreV1Api | None = None, on_stdout: Callable[[str], None] | None = None) -> ExecOutput:
+    """Run a command in a pod through the exec API (WebSocket), as ``kubectl exec`` does; ``on_stdout`` gets
+    what it prints as it comes."""
     kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True, "tty": False,
                               "_preload_content": False}
     core = core or cluster.core
@@ -71,6 +73,8 @@ def exec_in(cluster: Cluster, pod: PodRef, command: list[str], timeout: float = 
         resp.update(timeout=min(1, max(deadline - time.monotonic(), 0.01)))
         if resp.peek_stdout():
             out.append(resp.read_stdout())
+            if on_stdout is not None:
+                on_stdout(out[-1])
         if resp.peek_stderr():
             err.append(resp.read_stderr())
         if time.monotonic() > deadline:
@@ -141,6 +145,17 @@ class Request:
     latency_ms: float | None
     remote_ip: str | None
 
+    @property
+    def outcome(self) -> str:
+        """Who answered, or what went wrong in a word: ``refused`` (curl exit 7: nothing accepted the
+        connection), ``timed out`` (28), ``failed`` (any other error), or ``HTTP <status>`` without a pod name."""
+        if self.pod:
+            return self.pod
+        if self.error:
+            return ("refused" if self.error.startswith("curl: (7)") else
+                    "timed out" if self.error.startswith("curl: (28)") else "failed")
+        return f"HTTP {self.status}"
+
 
 @dataclass
 class TrafficResult:
@@ -150,6 +165,8 @@ class TrafficResult:
     url: str
     backend: str
     requests: list[Request] = field(default_factory=list)
+    every: float | None = None  # seconds between requests, when they were spread out (send_during)
+    marks: list[tuple[float, str]] = field(default_factory=list)  # (after which request, what happened then)
 
     def counts(self) -> dict[str, int]:
         """Answers per pod (errors under their error text), sorted by name."""
@@ -163,6 +180,10 @@ class TrafficResult:
     def ok(self) -> int:
         return sum(1 for r in self.requests if r.status and 200 <= r.status < 400)
 
+    def failed(self) -> list[Request]:
+        """The requests that got no HTTP answer (refused, timed out, or another error)."""
+        return [r for r in self.requests if r.status is None]
+
     def __len__(self) -> int:
         return len(self.requests)
 
@@ -170,6 +191,8 @@ class TrafficResult:
         """Per-pod distribution bars, with each pod's expected share when ``expected`` names the pods."""
         from . import plots
 
+        if self.every is not None:
+            return plots.requests_over_time(self, ax=ax)
         return plots.distribution(self, expected=expected, ax=ax)
 
     def _repr_html_(self) -> str:
@@ -178,15 +201,19 @@ class TrafficResult:
                 f"({self.backend})</p><table><tr><th>answered by</th><th>requests</th></tr>{rows}</table>")
 
 
-def curl_loop(url: str, n: int, headers: dict[str, str] | None = None, method: str = "GET",
-              max_time: float = 2) -> list[str]:
-    """One shell command line running ``n`` curls; each prints its body then a marker line."""
+def curl_one(url: str, headers: dict[str, str] | None = None, method: str = "GET", max_time: float = 2) -> str:
+    """One curl as a shell command: it prints the body, then a marker line with the status, time and address."""
     parts = ["curl", "-sS", "-m", f"{max_time:g}", "-X", method, "-w", f"\\n{MARKER} %{{http_code}} "
              "%{time_total} %{remote_ip}\\n"]
     for k, v in (headers or {}).items():
         parts += ["-H", f"{k}: {v}"]
-    one = " ".join(shlex.quote(p) for p in parts + [url])
-    return ["sh", "-c", "; ".join([one] * n)]
+    return " ".join(shlex.quote(p) for p in parts + [url])
+
+
+def curl_loop(url: str, n: int, headers: dict[str, str] | None = None, method: str = "GET",
+              max_time: float = 2) -> list[str]:
+    """One shell command line running ``n`` curls; each prints its body then a marker line."""
+    return ["sh", "-c", "; ".join([curl_one(url, headers, method, max_time)] * n)]
 
 
 def parse_curl_loop(stdout: str, stderr: str, n: int) -> list[Request]:
@@ -228,6 +255,36 @@ def send(cluster: Cluster, source: PodRef, url: str, n: int = 20, *, headers: di
             r.i = len(requests)
             requests.append(r)
     return TrafficResult(str(source), url, cluster.backend, requests)
+
+
+def send_during(cluster: Cluster, source: PodRef, url: str, change: Callable[[], object], *, n: int = 60,
+                every: float = 0.05, at: int = 5, label: str = "change", max_time: float = 2) -> TrafficResult:
+    """Send ``n`` requests from ``source`` to ``url``, one every ``every`` seconds (each a new connection), and
+    make a change while they flow: ``change()`` is called once ``at`` of them have been answered (or have
+    failed). The result's ``marks`` say where the change came; its plot is a timeline of who answered.
+
+    Example:
+        >>> run = traffic.send_during(cluster, client, "http://web/hostname", n=60, at=5, label="scale to 2",
+        ...                           change=lambda: cluster.apply(WEB.format(replicas=2), namespace="lesson"))
+        >>> [r.outcome for r in run.failed()]
+    """
+    marker = re.compile(rf"{MARKER} \d{{3}} [^\n]*\n")
+    printed: list[str] = []
+    changed = False
+
+    def watch(chunk: str) -> None:
+        nonlocal changed
+        printed.append(chunk)
+        if not changed and len(marker.findall("".join(printed))) >= at:
+            changed = True
+            change()
+
+    script = f"for i in $(seq {n}); do {curl_one(url, max_time=max_time)}; sleep {every:g}; done"
+    out = exec_in(cluster, source, ["sh", "-c", script], timeout=60 + n * (every + max_time), on_stdout=watch)
+    if not changed:  # fewer answers than ``at`` (the loop did not run): still make the change, as asked
+        change()
+    requests = parse_curl_loop(out.stdout, out.stderr, n)
+    return TrafficResult(str(source), url, cluster.backend, requests, every, [(at + 0.5, label)])
 
 
 # -- reachability and DNS ----------------------------------------------------------------

@@ -19,6 +19,9 @@ import pytest
 from tests.conftest import wait_for
 from tests.ingress.conftest import backend, echo_args, ingress, logged, rule, subject_cn
 
+import k8snet
+from k8snet import kubeproxy
+
 
 @pytest.fixture
 def shop(sandbox, ns, edge):
@@ -250,6 +253,7 @@ def test_network_policies_see_the_traefik_pod_as_the_source(sandbox, ns, edge):
 
 def test_native_lb_sends_traefik_through_the_cluster_ip(sandbox, ns, edge):
     backend(sandbox, ns, "web", 2)
+    kubeproxy.wait_synced(k8snet.connect(), "k8snet-worker", ns, "web")  # Traefik dials the ClusterIP: routed yet
     sandbox.kubectl("annotate", "service", "web", "-n", ns, "traefik.ingress.kubernetes.io/service.nativelb=true")
     host = f"native.{ns}.test"
     ingress(sandbox, ns, "native", [rule(host, ("/", "Prefix", "web"))])

@@ -32,6 +32,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.conftest import wait_for
 
 import k8snet
+from k8snet import kubeproxy
 from k8snet.cluster import Cluster
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
@@ -160,6 +161,9 @@ class Model:
                 svc = self.cluster.core.read_namespaced_service(f"s-{ns}-{p}", ns)
                 self.service_ips[key] = svc.spec.cluster_ip
                 wait_for(lambda ns=ns, p=p: self._endpoint_ready(ns, p), what=f"EndpointSlice of s-{ns}-{p}")
+        for ns in NAMESPACES:  # and kube-proxy routes every ClusterIP (it writes its rules at most once a second)
+            for p in PODS:
+                kubeproxy.wait_synced(self.cluster, "k8snet-worker", ns, f"s-{ns}-{p}")
 
     def _endpoint_ready(self, ns: str, p: str) -> bool:
         slices = client.DiscoveryV1Api(self.cluster.api).list_namespaced_endpoint_slice(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 from tests.netpol.cases import Reachability, check, expr, labels, ns_is, port, spec, verify
 
-from k8snet import policy, traffic
+from k8snet import kubeproxy, policy, traffic
 
 SUITE = "test/e2e/network/netpol/network_policy.go"
 TCP_CTX = "Netpol NetworkPolicy between server and client"
@@ -641,6 +641,7 @@ def test_ports_are_the_pods_ports_after_dnat(model):
            "spec": {"selector": {"pod": "a"}, "ports": [{"name": "alt", "port": 8080, "targetPort": 80}]}}
     model.cluster.apply(svc)
     try:
+        kubeproxy.wait_synced(model.cluster, "k8snet-worker", "x", "s-x-a-alt")  # the new ClusterIP is routed
         sources, targets = ["y/a"], ["svc:x/s-x-a-alt"]
         model.policy("x", "only-8080", spec(labels(pod="a"), ingress=[{"ports": [port(8080)]}]))
         check(model, sources, targets, policy.expect(sources, targets, ports=[8080], allowed=False), ports=[8080])

@@ -12,7 +12,7 @@ import sys
 
 from tests.policy.conftest import ALL, CART_TO_PAYMENT_API, DENY_ALL_INGRESS, netpol
 
-from k8snet import policy, traffic
+from k8snet import kubeproxy, policy, traffic
 from k8snet.cli import main as cli_main
 from k8snet.trace import trace
 
@@ -70,6 +70,7 @@ def test_a_service_target_is_judged_after_dnat(cluster):
                    "spec": {"selector": {"app": "payment-api"}, "ports": [{"port": 80, "targetPort": "http"}]}})
     cluster.apply(netpol("payments", "default-deny", DENY_ALL_INGRESS))
     cluster.apply(netpol("payments", "allow-cart", CART_TO_PAYMENT_API))
+    kubeproxy.wait_synced(cluster, traffic.PodRef("shop", "cart"), "payments", "payment-api")  # the new ClusterIP
     target = ["svc:payments/payment-api"]
     expected = policy.expect(["shop/cart", "tools/debug"], target, ports=[80]).set("tools/debug", "*", False)
     assert_matches(expected, *both(cluster, ["shop/cart", "tools/debug"], target, ports=(80,)))

@@ -11,6 +11,9 @@ import time
 
 from tests.conftest import KUBECTL, wait_for
 
+import k8snet
+from k8snet import kubeproxy
+
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 
@@ -19,6 +22,7 @@ def test_run_i_rm_feeds_the_shell_and_deletes_the_pod(sandbox, ns):
                     "--http-port=8080")
     sandbox.kubectl("-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
     sandbox.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=30s")
+    kubeproxy.wait_synced(k8snet.connect(), "k8snet-worker", ns, "web")  # kube-proxy has written the endpoint
     proc = sandbox.kubectl("-n", ns, "run", "client", "-i", "--rm", "--restart=Never", "--image=busybox:1.36",
                            "--", "sh", input="echo hello\nwget -qO- -T 2 http://web/hostname\necho\nexit 0\n")
     lines = proc.stdout.splitlines()

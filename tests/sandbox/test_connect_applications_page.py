@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import wait_for
 
+import k8snet
+from k8snet import kubeproxy
+
 RUN_MY_NGINX = """
 apiVersion: apps/v1
 kind: Deployment
@@ -217,6 +220,7 @@ def test_securing_the_service_with_a_mounted_certificate(sandbox, ns, tmp_path, 
     sandbox.kubectl("-n", ns, "apply", "-f", str(tmp_path / "curlpod.yaml"))
     sandbox.kubectl("-n", ns, "rollout", "status", "deployment/curl-deployment", "--timeout=60s")
     curl_pod = pods(sandbox, ns, "app=curlpod")[0]
+    kubeproxy.wait_synced(k8snet.connect(), "k8snet-worker", ns, "my-nginx")  # the Service is routed
 
     def curl(*args: str, check: bool = True):
         return sandbox.kubectl("-n", ns, "exec", curl_pod, "--", "curl", "-sS", *args, check=check)

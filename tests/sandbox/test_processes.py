@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from tests.conftest import wait_for
 
+import k8snet
+from k8snet import kubeproxy
+
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 
@@ -54,6 +57,7 @@ def test_a_looping_client_is_a_traffic_generator_whose_log_grows(sandbox, ns):
                     "--http-port=8080")
     sandbox.kubectl("-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
     sandbox.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=30s")
+    kubeproxy.wait_synced(k8snet.connect(), "k8snet-worker", ns, "web")  # kube-proxy has written the endpoint
     sandbox.kubectl("-n", ns, "run", "loop", "--image=busybox:1.36", "--restart=Never", "--",
                     "sh", "-c", "while true; do wget -qO- -T 2 http://web/hostname; echo; sleep 1; done")
 

@@ -8,6 +8,9 @@ import json
 
 from tests.conftest import wait_for
 
+import k8snet
+from k8snet import kubeproxy
+
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 
@@ -22,6 +25,7 @@ def test_tcpdump_on_both_ends_of_a_service_connection(sandbox, ns):
     sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "--timeout=30s")
     web_ip = sandbox.kubectl_json("-n", ns, "get", "pod", "web")["status"]["podIP"]
     vip = sandbox.kubectl_json("-n", ns, "get", "svc", "web")["spec"]["clusterIP"]
+    kubeproxy.wait_synced(k8snet.connect(), "k8snet-worker", ns, "web")  # kube-proxy has written the Service
     sandbox.kubectl("-n", ns, "run", "client", "--image=nicolaka/netshoot", "--restart=Never", "--", "sh", "-c",
                     "tcpdump -nn -c 3 tcp port 80 & sleep 1; curl -s http://web/hostname; echo; wait")
     client_log = wait_for(lambda: "packets captured" in (log := sandbox.kubectl("-n", ns, "logs", "client",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import k8snet
-from k8snet import traffic
+from k8snet import kubeproxy, traffic
 from k8snet.labs.lab01 import backend
 from k8snet.trace import trace
 
@@ -20,7 +20,9 @@ def web(sandbox, ns):
                    "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80,
                                                                    "targetPort": "http"}]}}, namespace=ns)
     cluster.wait_ready("web", ns)
-    return cluster, traffic.ensure_client(cluster, ns)
+    client = traffic.ensure_client(cluster, ns)
+    kubeproxy.wait_synced(cluster, client, ns, "web")  # kube-proxy on the client's node has the three endpoints
+    return cluster, client
 
 
 def test_kube_proxy_spreads_connections_uniformly(web):
@@ -53,3 +55,16 @@ def test_dns_and_reachability_probes(web, ns):
     assert traffic.connect(cluster, client, "web", 80).connected
     refused = traffic.connect(cluster, client, "web", 81)
     assert not refused.connected and refused.reason in ("TIMEOUT", "REFUSED")
+
+
+
+def test_send_during_makes_the_change_while_the_requests_flow(web, ns):
+    """The change comes once ``at`` requests have been answered; the later ones meet it (here a policy that
+    drops everything to the web pods: their connections time out)."""
+    cluster, client = web
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny"},
+            "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]}}
+    run = traffic.send_during(cluster, client, "http://web/hostname", n=20, every=0.05, at=4, label="deny",
+                              change=lambda: cluster.apply(deny, namespace=ns))
+    assert [r.i for r in run.requests] == list(range(20)) and run.marks == [(4.5, "deny")] and run.every == 0.05
+    assert all(r.pod for r in run.requests[:4]) and run.requests[-1].outcome == "timed out"

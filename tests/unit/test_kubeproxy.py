@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from k8snet.kubeproxy import service_rules
+from kubernetes.client import V1ServicePort, V1ServiceSpec
+
+from k8snet.kubeproxy import service_rules, shape, written_as
 
 SAVED = """*nat
 -A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU
@@ -34,3 +36,20 @@ def test_probabilities_of_the_remainder_make_equal_shares():
     shares = service_rules(SAVED, "shop", "web").shares()
     assert list(shares) == ["10.244.1.4:8080", "10.244.1.5:8080", "10.244.2.4:8080", "10.244.2.9:8080"]
     assert all(abs(v - 0.25) < 1e-6 for v in shares.values())
+
+
+def spec(**fields) -> V1ServiceSpec:
+    return V1ServiceSpec(cluster_ip="10.96.5.5", ports=[V1ServicePort(port=80, protocol="TCP")], **fields)
+
+
+FOUR = {"10.244.1.4", "10.244.1.5", "10.244.2.4", "10.244.2.9"}
+
+
+def test_rules_read_back_say_what_the_service_asks_for():
+    """wait_synced's test: the ClusterIP's ports and chain, session affinity and the endpoints, from the rules."""
+    written = shape(service_rules(SAVED, "shop", "web"), "10.96.5.5")
+    assert written == written_as(spec(session_affinity="ClientIP"), FOUR)
+    assert written != written_as(spec(session_affinity="None"), FOUR)  # affinity not written yet
+    assert written != written_as(spec(session_affinity="ClientIP", internal_traffic_policy="Local"), FOUR)
+    assert written != written_as(spec(session_affinity="ClientIP"), FOUR - {"10.244.2.9"})
+    assert written_as(spec(), set())["to"] == "REJECT"  # no endpoints: kube-proxy rejects in the filter table

@@ -106,6 +106,7 @@ def test_serving_terminating_endpoints_only_when_no_ready_endpoint(sb: Sandbox) 
     route = proxy.route(client(), W1, ip, 80, "TCP")
     assert route.pod_ip == "10.244.1.5" and route.hops[-1].detail["terminating"] is True
     endpoint_slice(sb, [ep("10.244.1.5", W1, ready=False, serving=True, terminating=True), ep("10.244.2.5", W2)])
+    proxy = KubeProxy(sb)  # one that has synced since (syncs: tests/unit/test_proxy_sync.py)
     assert {proxy.route(client(), W1, ip, 80, "TCP").pod_ip for _ in range(20)} == {"10.244.2.5"}
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from kubernetes.client.exceptions import ApiException
 
-from .. import traffic
+from .. import kubeproxy, traffic
 from . import Exercise, Hint
 
 if TYPE_CHECKING:
@@ -39,9 +39,12 @@ def _service(cluster: Cluster, ns: str, name: str):
         raise
 
 
-def _requests(cluster: Cluster, ns: str, url: str, n: int) -> traffic.TrafficResult:
+def _requests(cluster: Cluster, ns: str, service: str, n: int) -> traffic.TrafficResult:
+    """``n`` requests to the Service's /hostname, once kube-proxy on the client's node has written it as the API
+    has it (it rewrites its rules at most once a second, so a fix just applied may not be routed yet)."""
     client = traffic.ensure_client(cluster, ns)
-    return traffic.send(cluster, client, url, n=n)
+    kubeproxy.wait_synced(cluster, client, ns, service)
+    return traffic.send(cluster, client, f"http://{service}/hostname", n=n)
 
 
 def _ready_pods(cluster: Cluster, ns: str, selector: str) -> set[str]:
@@ -74,7 +77,7 @@ def check_expose(cluster: Cluster, ns: str) -> str:
         pods = cluster.core.list_namespaced_pod(ns, label_selector="app=shop").items
         labels = pods[0].metadata.labels if pods else {}
         raise Hint(f'Service "shop" selects {selector}, which matches no pod: the shop pods are labelled {labels}.')
-    result = _requests(cluster, ns, "http://shop/hostname", 12)
+    result = _requests(cluster, ns, "shop", 12)
     if result.ok() < len(result):
         errors = sorted({r.error or f"HTTP {r.status}" for r in result.requests if not r.status or r.status >= 400})
         target = port80.target_port
@@ -107,7 +110,7 @@ def check_selector(cluster: Cluster, ns: str) -> str:
         wrong = {k: v for k, v in selector.items() if labels.get(k) != v}
         raise Hint(f'Service "cart" has no endpoints: its selector {selector} does not match the cart pods '
                    f"(labelled {labels}); the mismatch is {wrong}.")
-    result = _requests(cluster, ns, "http://cart/hostname", 10)
+    result = _requests(cluster, ns, "cart", 10)
     cart_pods = _ready_pods(cluster, ns, "app=cart")
     answered = {r.pod for r in result.requests if r.pod}
     if result.ok() < len(result) or not answered <= cart_pods:
@@ -132,7 +135,7 @@ def check_sticky(cluster: Cluster, ns: str) -> str:
     if len(traffic.endpoints_of(cluster, ns, "session")) < 2:
         raise Hint('Service "session" should keep its 3 pods behind it: stickiness only means something with '
                    "several endpoints.")
-    result = _requests(cluster, ns, "http://session/hostname", 20)
+    result = _requests(cluster, ns, "session", 20)
     answered = {r.pod for r in result.requests if r.pod}
     if result.ok() < len(result):
         raise Hint(f"Some requests to http://session/ failed: {result.counts()}.")

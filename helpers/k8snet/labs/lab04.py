@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .. import traffic
+from .. import kubeproxy, traffic
 from . import Exercise, Hint
 
 if TYPE_CHECKING:
@@ -63,14 +63,16 @@ def _get(cluster: Cluster, kind: str, name: str, ns: str) -> dict[str, Any]:
         raise
 
 
-def _traffic(cluster: Cluster, ns: str, url: str, n: int = 10) -> traffic.TrafficResult:
+def _traffic(cluster: Cluster, ns: str, svc: str, n: int = 10) -> traffic.TrafficResult:
+    """``n`` requests to the Service's /hostname once kube-proxy on the client's node routes it as the API has it."""
     client = traffic.ensure_client(cluster, ns)
-    return traffic.send(cluster, client, url, n=n)
+    kubeproxy.wait_synced(cluster, client, ns, svc)
+    return traffic.send(cluster, client, f"http://{svc}/hostname", n=n)
 
 
 def _answered_by(cluster: Cluster, ns: str, svc: str, app: str) -> str:
     """The shared final check: 10 requests through the Service, every one answered by one of the app's pods."""
-    result = _traffic(cluster, ns, f"http://{svc}/hostname")
+    result = _traffic(cluster, ns, svc)
     pods = {p.metadata.name for p in cluster.core.list_namespaced_pod(ns, label_selector=f"app={app}").items}
     answered = {r.pod for r in result.requests if r.pod}
     if result.ok() < len(result) or not answered <= pods:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .. import traffic
+from .. import kubeproxy, traffic
 from . import Exercise, Hint
 
 if TYPE_CHECKING:
@@ -50,9 +50,12 @@ def _get(cluster: Cluster, kind: str, name: str, ns: str) -> dict[str, Any]:
         raise
 
 
-def _answers(cluster: Cluster, ns: str, url: str, n: int) -> tuple[list[str], int]:
-    """The pods that answered ``n`` requests from the client pod, and how many requests failed."""
-    result = traffic.send(cluster, traffic.ensure_client(cluster, ns), url, n=n)
+def _answers(cluster: Cluster, ns: str, service: str, n: int) -> tuple[list[str], int]:
+    """The pods that answered ``n`` requests from the client pod to the Service's /hostname, and how many
+    failed, once kube-proxy on the client's node routes the Service as the API has it."""
+    client = traffic.ensure_client(cluster, ns)
+    kubeproxy.wait_synced(cluster, client, ns, service)
+    result = traffic.send(cluster, client, f"http://{service}/hostname", n=n)
     return [r.pod for r in result.requests if r.pod], len(result) - result.ok()
 
 
@@ -96,7 +99,7 @@ def check_bluegreen(cluster: Cluster, ns: str) -> str:
     selector = (_get(cluster, "Service", "shop", ns)["spec"].get("selector") or {})
     green = set(_pods(cluster, ns, "app=shop,version=green"))
     _settled(cluster, ns, "shop", lambda eps: bool(eps) and set(eps) <= green)
-    answered, failed = _answers(cluster, ns, "http://shop/hostname", 30)
+    answered, failed = _answers(cluster, ns, "shop", 30)
     if failed == 30:
         raise Hint(f"all 30 requests to http://shop/ failed: the Service (selector {selector}) has no ready "
                    "endpoint. Both colours carry app: shop; the green pods also carry version: green.")
@@ -128,7 +131,7 @@ def check_local(cluster: Cluster, ns: str) -> str:
     here = {name for name, p in pods.items() if p.spec.node_name == node}
     if not here:
         raise Hint(f"no cache pod runs on the client's node {node}: run lab.setup('local') again.")
-    answered, failed = _answers(cluster, ns, "http://cache/hostname", 20)
+    answered, failed = _answers(cluster, ns, "cache", 20)
     elsewhere = [p for p in answered if p not in here]
     if elsewhere or failed:
         raise Hint(f"the client runs on {node}, but {len(elsewhere)} of 20 requests were answered by a cache pod on "
@@ -167,7 +170,7 @@ def check_canary(cluster: Cluster, ns: str) -> str:
         raise Hint(f"the Service has {canary} canary and {stable} stable ready endpoints, so the canary gets "
                    f"{share:.0%} of new connections: kube-proxy picks each ready endpoint with equal probability. "
                    "Which replica counts make that 25%?")
-    answered, failed = _answers(cluster, ns, "http://checkout/hostname", 40)
+    answered, failed = _answers(cluster, ns, "checkout", 40)
     seen = {p.rsplit("-", 2)[0] for p in answered}
     if failed or seen != {"checkout", "checkout-canary"}:
         raise Hint(f"{failed} of 40 requests failed, or one track never answered ({sorted(seen)}): wait for the "

@@ -102,7 +102,7 @@ class Sandbox:
         self.host_ports: Any = None
         """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
         self._daemon_load: dict[str, int] = {}
-        self.store.subscribe(self._on_pod_event)
+        self.store.subscribe(self._on_store_event)
 
     @property
     def dataplane(self) -> Any:
@@ -232,7 +232,10 @@ class Sandbox:
                    for r in pod["metadata"].get("ownerReferences") or []):
                 self._daemon_load[node] = self._daemon_load.get(node, 0) + delta
 
-    def _on_pod_event(self, event: Any) -> None:
+    def _on_store_event(self, event: Any) -> None:
+        proxy = getattr(self._dataplane, "proxy", None)  # tests may stand a smaller data plane in
+        if proxy is not None:
+            proxy.observe(event)  # kube-proxy's informers (Services, EndpointSlices)
         if event.resource == "pods":
             self._count_pod(event.old, -1)
             if event.type != "DELETED":

@@ -545,14 +545,20 @@ def _validate_container(ctr: dict[str, Any], path: str, volumes: set[str]) -> li
     return out
 
 
-def _validate_hooks_and_probes(ctr: dict[str, Any], path: str) -> list[Cause]:
-    """Lifecycle and probes: allowed on regular and restartable init containers."""
+def _validate_hooks_and_probes(ctr: dict[str, Any], path: str, grace: Any = None) -> list[Cause]:
+    """Lifecycle and probes: allowed on regular and restartable init containers. A ``sleep`` action lasts
+    0 to terminationGracePeriodSeconds (validateSleepAction with PodLifecycleSleepActionAllowZero, on in 1.33)."""
     out: list[Cause] = []
     lifecycle = ctr.get("lifecycle") or {}
     for hook in ("postStart", "preStop"):
         if lifecycle.get(hook) is not None:
             out += _validate_handler(lifecycle[hook], f"{path}.lifecycle.{hook}",
                                      ("exec", "httpGet", "tcpSocket", "sleep"))
+            sleep = lifecycle[hook].get("sleep") if isinstance(lifecycle[hook], dict) else None
+            seconds = sleep.get("seconds") if isinstance(sleep, dict) else None
+            if isinstance(grace, int) and isinstance(seconds, int) and not 0 <= seconds <= grace:
+                out.append(invalid_value(f"{path}.lifecycle.{hook}.sleep", seconds, "must be non-negative and "
+                                         f"less than terminationGracePeriodSeconds ({grace})"))
     out += _validate_probe(ctr.get("livenessProbe"), f"{path}.livenessProbe", True)
     out += _validate_probe(ctr.get("readinessProbe"), f"{path}.readinessProbe", False)
     out += _validate_probe(ctr.get("startupProbe"), f"{path}.startupProbe", True)
@@ -581,7 +587,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
         if (ctr.get("name") or "") in names:
             out.append(duplicate(f"{path}.containers[{i}].name", ctr.get("name") or ""))
         names.add(ctr.get("name") or "")
-        out += _validate_hooks_and_probes(ctr, f"{path}.containers[{i}]")
+        out += _validate_hooks_and_probes(ctr, f"{path}.containers[{i}]", spec.get("terminationGracePeriodSeconds"))
     for i, ctr in enumerate(spec.get("initContainers") or []):
         cpath = f"{path}.initContainers[{i}]"
         out += _validate_container(ctr, cpath, volumes)
@@ -590,7 +596,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
         elif ctr.get("name"):
             names.add(ctr["name"])
         if ctr.get("restartPolicy") == "Always":  # sidecar containers
-            out += _validate_hooks_and_probes(ctr, cpath)
+            out += _validate_hooks_and_probes(ctr, cpath, spec.get("terminationGracePeriodSeconds"))
         else:
             for key in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe"):
                 if ctr.get(key) is not None:

@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
-import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..apiserver import DeleteOptions
 from ..clock import parse_time
-from ..schema import KUBERNETES_VERSION
 from ..selectors import fits_node_affinity
-from . import Controller, Key, same_key
+from . import Controller, Key, kubelethttp, same_key, termination
 from .events import record
+from .podstatus import not_ready as _not_ready
+from .podstatus import set_condition, write_status  # noqa: F401  (re-exported for their users)
+from .podstatus import sort_conditions as _sort_conditions
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -65,40 +65,12 @@ def container_id(pod: Pod, name: str) -> str:
     return "containerd://" + digest
 
 
-def set_condition(status: dict[str, Any], ctype: str, value: str, now: str, reason: str = "",
-                  message: str = "") -> None:
-    conditions = status.setdefault("conditions", [])
-    for c in conditions:
-        if c["type"] == ctype:
-            if c["status"] != value:
-                c["status"], c["lastTransitionTime"] = value, now
-            if value == "True" and not reason:  # a condition that holds again carries no reason
-                c.pop("reason", None)
-                c.pop("message", None)
-            if reason:
-                c["reason"] = reason
-            if message:
-                c["message"] = message
-            return
-    c = {"type": ctype, "status": value, "lastProbeTime": None, "lastTransitionTime": now}
-    if reason:
-        c["reason"] = reason
-    if message:
-        c["message"] = message
-    conditions.append(c)
-
-
 def node_ip(sb: Sandbox, node_name: str) -> str:
     node = sb.store.get("nodes", "", node_name) or {}
     for a in (node.get("status") or {}).get("addresses") or []:
         if a.get("type") == "InternalIP":
             return a["address"]
     return ""
-
-
-def write_status(sb: Sandbox, pod: Pod) -> None:
-    """The kubelet's status update, written straight to storage as /status does."""
-    sb.store.put("pods", pod)
 
 
 # -- scheduling (kube-scheduler's filters, least-loaded score, seeded tie-break) ---------------
@@ -228,17 +200,6 @@ def _waiting(c: dict[str, Any]) -> dict[str, Any]:
             "restartCount": 0, "started": False, "state": {"waiting": {"reason": "PodInitializing"}}}
 
 
-def _not_ready(status: dict[str, Any], now: str) -> None:
-    names = " ".join(cs["name"] for cs in status.get("containerStatuses") or [] if not cs.get("ready"))
-    for ctype in ("Ready", "ContainersReady"):
-        set_condition(status, ctype, "False", now, "ContainersNotReady", f"containers with unready status: [{names}]")
-
-
-def _sort_conditions(status: dict[str, Any]) -> None:
-    order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
-    status["conditions"].sort(key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
-
-
 def _started_events(sb: Sandbox, pod: Pod, c: dict[str, Any], kind: str) -> None:
     node, path = pod["spec"].get("nodeName", ""), f"spec.{kind}{{{c['name']}}}"
     record(sb, pod, "Pulled", f'Container image "{c["image"]}" already present on machine', "kubelet",
@@ -325,22 +286,6 @@ def warn_not_emulated(sb: Sandbox, pod: Pod, workloads: Any) -> None:
                    host=pod["spec"].get("nodeName", ""), field_path=f"spec.containers{{{c['name']}}}")
 
 
-def terminate(sb: Sandbox, pod: Pod) -> None:
-    """Stop the containers, free the IP and remove the pod (the kubelet's final delete with grace 0)."""
-    node = pod["spec"].get("nodeName", "")
-    for c in pod["spec"]["containers"]:
-        record(sb, pod, "Killing", f"Stopping container {c['name']}", "kubelet", host=node,
-               field_path=f"spec.containers{{{c['name']}}}")
-    rt = sb.registry.lookup("", "v1", "pods")
-    if pod["metadata"].get("finalizers"):
-        new = copy.deepcopy(pod)
-        new["status"]["phase"] = "Succeeded" if pod["spec"].get("restartPolicy") == "Never" else "Failed"
-        write_status(sb, new)
-        return
-    # the store's DELETED event frees the pod's address, files and logs (Sandbox._pod_gone)
-    sb.api.delete(rt, pod["metadata"]["namespace"], pod["metadata"]["name"], DeleteOptions(grace_period=0))
-
-
 # -- a container's process ends (pkg/kubelet/kuberuntime: computePodActions, doBackOff) -----------------
 
 BACKOFF_INITIAL = 10.0
@@ -358,7 +303,13 @@ def container_exited(sb: Sandbox, pod: Pod, container: str, code: int, result: A
     with the crash back-off (``CrashLoopBackOff``) between restarts. An init container that succeeds lets the
     next one start (then the app containers); a sidecar restarts whatever the pod's policy. A container the
     kubelet ``killed`` for a failed probe restarts unless the policy is Never, whatever its exit code
-    (kuberuntime_manager.go computePodActions: shouldRestartOnFailure)."""
+    (kuberuntime_manager.go computePodActions: shouldRestartOnFailure). In a pod being deleted nothing restarts:
+    the exit is recorded and the termination goes on (:mod:`.termination`)."""
+    meta = pod["metadata"]
+    current = sb.store.get("pods", meta.get("namespace", ""), meta["name"])
+    if current is not None and current["metadata"].get("uid") == meta.get("uid") and _deleting(current):
+        termination.container_ended(sb, current, container, code)
+        return
     live = _live_container(sb, pod, container)
     if live is None:
         return
@@ -527,8 +478,9 @@ class Prober:
     restarts the container at once (no CrashLoopBackOff back-off).
     """
 
-    def __init__(self, sb: Sandbox):
+    def __init__(self, sb: Sandbox, terminator: termination.Terminator | None = None):
         self.sb = sb
+        self.terminator = terminator or termination.Terminator(sb)
         self.workers: dict[str, dict[tuple[str, str], ProbeWorker]] = {}  # pod uid -> (container, kind) -> worker
         self.events: dict[tuple[str, ...], str] = {}  # (pod uid, container, message) -> Event name
         self.acts = 0
@@ -543,7 +495,10 @@ class Prober:
         new = copy.deepcopy(pod)
         statuses = {cs["name"]: cs for cs in new["status"].get("containerStatuses") or []}
         kills: list[tuple[dict[str, Any], ProbeWorker]] = []
+        deleting = _deleting(pod)
         for w in workers.values():
+            if deleting and w.kind in ("Liveness", "Startup"):
+                continue  # worker.go: "Pod deletion requested, setting probe result to success" (readiness goes on)
             cs = statuses.get(w.container)
             running = ((cs or {}).get("state") or {}).get("running")
             if cs is None or not running:
@@ -656,7 +611,6 @@ class Prober:
     def _run(self, pod: Pod, w: ProbeWorker) -> tuple[bool, str, bool]:
         """(success, output, errored) of an exec, httpGet or tcpSocket probe."""
         from ..dataplane.commands import run_sync
-        from ..dataplane.model import EMPTY_REPLY, RAW_REPLY, Connection, HttpRequest, settled
 
         dp, spec = self.sb.dataplane, w.spec
         ip = pod["status"].get("podIP", "")
@@ -666,70 +620,36 @@ class Prober:
                                                cpu_budget=float(spec.get("timeoutSeconds",
                                                                          PROBE_DEFAULTS["timeoutSeconds"]))))
         if "tcpSocket" in spec:
-            port = self._port(pod, w.container, spec["tcpSocket"].get("port"))
+            port = kubelethttp.container_port(pod, w.container, spec["tcpSocket"].get("port"))
             if dp.workloads.listening(pod, port, "TCP"):
                 return True, "", False
             return False, f"dial tcp {ip}:{port}: connect: connection refused", False
         if "httpGet" in spec:
-            get = spec["httpGet"]
-            port = self._port(pod, w.container, get.get("port"))
-            scheme = (get.get("scheme") or "HTTP").lower()
-            path = get.get("path") or "/"
-            path = path if path.startswith("/") else "/" + path
-            url = f'Get "{scheme}://{ip}:{port}{path}"'
-            if not dp.workloads.listening(pod, port, "TCP"):
-                return False, f"{url}: dial tcp {ip}:{port}: connect: connection refused", False
-            if scheme == "https" and not dp.workloads.speaks_tls(pod, port):
-                return False, f"{url}: http: server gave HTTP response to HTTPS client", False
-            headers = {"Host": f"{ip}:{port}", "User-Agent": f"kube-probe/{KUBERNETES_VERSION}", "Accept": "*/*",
-                       "Connection": "close"}
-            headers.update({h["name"]: h.get("value", "") for h in get.get("httpHeaders") or []})
-            conn = Connection(None, pod, ip, port, "TCP", self._source(pod),
-                              self.sb.random.stream("kubelet-probes").randint(32768, 60999))
-            response = settled(dp.workloads.serve_http(conn, HttpRequest("GET", path, headers, host=f"{ip}:{port}",
-                                                                 scheme=scheme)))
-            if response.status == RAW_REPLY:
-                return False, (f"{url}: net/http: HTTP/1.x transport connection broken: malformed HTTP response "
-                               f'"{response.body.decode(errors="replace")}"'), False
-            if response.status == EMPTY_REPLY:
-                return False, f"{url}: EOF", False
-            if 200 <= response.status < 400:  # pkg/probe/http: 2xx and (followed) 3xx succeed
-                return True, response.body.decode(errors="replace"), False
-            return False, f"HTTP probe failed with statuscode: {response.status}", False
+            reply = kubelethttp.get(self.sb, pod, w.container, spec["httpGet"], "probe")
+            if reply.status is None:
+                return False, reply.error, False
+            if 200 <= reply.status < 400:  # pkg/probe/http: 2xx and (followed) 3xx succeed
+                return True, reply.body, False
+            return False, f"HTTP probe failed with statuscode: {reply.status}", False
         return False, "k8snet sandbox: only exec, httpGet and tcpSocket probes are emulated (not gRPC)", False
-
-    def _port(self, pod: Pod, container: str, port: Any) -> int:
-        """A probe port: a number, or the name of one of the container's ports."""
-        if isinstance(port, int) or str(port).isdigit():
-            return int(port)
-        spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
-        return next((p["containerPort"] for p in spec.get("ports") or [] if p.get("name") == port), 0)
-
-    def _source(self, pod: Pod) -> str:
-        """The kubelet's source address towards a pod on its node: the node's pod-CIDR gateway (.1)."""
-        node = self.sb.store.get("nodes", "", pod["spec"].get("nodeName", "")) or {}
-        cidr = (node.get("spec") or {}).get("podCIDR")
-        return str(ipaddress.ip_network(cidr)[1]) if cidr else node_ip(self.sb, pod["spec"].get("nodeName", ""))
 
     def _kill(self, pod: Pod, cs: dict[str, Any], w: ProbeWorker) -> None:
         """Stop the container that failed its liveness/startup probe (kuberuntime_manager.go computePodActions,
-        killContainer): a ``Killing`` event that says whether it will be restarted, SIGTERM, and SIGKILL at the
-        end of the grace period (the probe's ``terminationGracePeriodSeconds``, else the pod's) for a program
-        that does not exit on SIGTERM (exit code 137). Its exit then goes the way of any exit: restarted unless
-        ``restartPolicy`` is Never, with the crash back-off from the second time on (doBackOff)."""
-        name, node = cs["name"], pod["spec"].get("nodeName", "")
+        killContainer: :mod:`.termination`): a ``Killing`` event that says whether it will be restarted, its
+        preStop hook, SIGTERM, and SIGKILL at the end of the grace period (the probe's
+        ``terminationGracePeriodSeconds``, else the pod's) for a program that does not exit on SIGTERM (exit code
+        137). Its exit then goes the way of any exit: restarted unless ``restartPolicy`` is Never, with the crash
+        back-off from the second time on (doBackOff)."""
+        name = cs["name"]
         restart = pod["spec"].get("restartPolicy", "Always") != "Never"
         message = f"Container {name} failed {w.kind.lower()} probe" + (", will be restarted" if restart else "")
-        record(self.sb, pod, "Killing", message, "kubelet", host=node, field_path=f"spec.containers{{{name}}}")
-        code = self.sb.dataplane.workloads.sigterm_exit(pod, name)
-        grace = w.spec.get("terminationGracePeriodSeconds")
-        grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace)
-        _later(grace if code == 137 else 0.0, self._killed, pod, name, code)
+        self.terminator.stop(pod, name, termination.grace_period(pod, w.spec), message,
+                             lambda code: self._killed(pod, name, code))
 
-    def _killed(self, pod: Pod, container: str, code: int) -> None:
-        """The stopped container's process has ended: record its exit."""
-        self.sb.dataplane.workloads.on_container_killed(pod, container)
-        container_exited(self.sb, pod, container, code, killed=True)
+    def _killed(self, pod: Pod, container: str, code: int | None) -> None:
+        """The stopped container's process has ended: record its exit (None: it ended by itself, recorded)."""
+        if code is not None:
+            container_exited(self.sb, pod, container, code, killed=True)
 
     def _unhealthy(self, pod: Pod, container: str, message: str) -> None:
         """A Warning Unhealthy event; a repeat bumps its count, as client-go's event correlator does."""
@@ -788,14 +708,13 @@ def _probed(pod: Pod) -> bool:
 
 
 STAGES: list[Stage] = [
-    Stage("terminate", lambda p: _deleting(p) and bool(p["spec"].get("nodeName")), lambda p: 0.2, terminate),
+    # graceful termination and the prober are added per sandbox by controller(), as they remember pods
     Stage("schedule", lambda p: not p["spec"].get("nodeName") and not _deleting(p) and _ours(p), lambda p: 0.0,
           schedule),
     Stage("start", lambda p: bool(p["spec"].get("nodeName")) and _phase(p) == "Pending" and not _deleting(p)
           and not (p.get("status") or {}).get("podIP"), lambda p: 0.1, start),  # once: init containers keep it Pending
     Stage("ephemeral", lambda p: _phase(p) == "Running" and not _deleting(p) and bool(_new_ephemeral(p)),
           lambda p: 0.1, lambda sb, p: start_ephemeral(sb, p)),
-    # the kubelet's prober: its stage is added per sandbox by controller(), as it remembers results (Prober)
 ]
 """The pod lifecycle, first matching stage wins (delays in seconds of sandbox time)."""
 
@@ -827,9 +746,13 @@ class StageEngine:
 
 
 def controller(sb: Sandbox) -> Controller:
-    prober = Prober(sb)
-    probe = Stage("probe", lambda p: _phase(p) == "Running" and not _deleting(p) and _probed(p), lambda p: 0.0,
-                  prober.act)
-    engine = StageEngine([*STAGES, probe])
+    terminator = termination.Terminator(sb)
+    # the kubelet sees the deletion (its pod worker starts terminating the pod), a moment after it is made
+    terminate = Stage("terminate", lambda p: _deleting(p) and bool(p["spec"].get("nodeName")) and
+                      terminator.needs(p), lambda p: 0.2, terminator.act)
+    prober = Prober(sb, terminator)
+    # readiness probes go on while a pod terminates (the EndpointSlice's serving condition follows them)
+    probe = Stage("probe", lambda p: _phase(p) == "Running" and _probed(p), lambda p: 0.0, prober.act)
+    engine = StageEngine([terminate, *STAGES, probe])
     return Controller("pod-lifecycle", engine.reconcile, {"pods": same_key})
 

@@ -1,5 +1,6 @@
 """kube-proxy's iptables rules as ``iptables-save`` prints them on a node, from the Services and EndpointSlices
-the data plane routes with.
+the data plane routes with: those of kube-proxy's last sync (:meth:`.proxy.KubeProxy.synced`), so a change
+kube-proxy has not written yet is not in them either.
 
 Rule text, chain names and order follow pkg/proxy/iptables/proxier.go (Kubernetes 1.33) for kind's
 configuration (``--detect-local-mode=ClusterCIDR``, cluster CIDR 10.244.0.0/16, no ``--masquerade-all``):
@@ -25,7 +26,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .proxy import Endpoint, slice_endpoints
+from .proxy import Endpoint
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -68,15 +69,15 @@ def nat_and_filter(sb: Sandbox, node: str) -> tuple[list[str], list[str], list[s
     services: list[str] = []
     nodeports: list[str] = []
     body: list[str] = []
-    for svc in sorted(sb.store.list("services"), key=lambda s: (s["metadata"].get("namespace", ""),
-                                                                 s["metadata"]["name"])):
+    synced = sb.dataplane.proxy.synced()
+    for svc in sorted(synced.services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
         spec, meta = svc.get("spec") or {}, svc["metadata"]
         stype = spec.get("type", "ClusterIP")
         vip = spec.get("clusterIP")
         if stype == "ExternalName" or not vip or vip == "None":
             continue
         ns, name = meta.get("namespace", ""), meta["name"]
-        endpoints = slice_endpoints(sb, ns, name)
+        endpoints = synced.endpoints(ns, name)
         for port in spec.get("ports") or []:
             proto = (port.get("protocol") or "TCP").lower()
             pname = f"{ns}/{name}" + (f":{port['name']}" if port.get("name") else "")

@@ -187,6 +187,8 @@ class Program:
     setup: str = ""  # shell commands the container's script runs before the program (sh -c "touch …; exec …")
     problem: str = ""  # why it serves nothing (exited, not emulated)
     sigterm_exit: int = 0  # the exit code the program ends with when the kubelet stops it
+    sigterm_after: float | None = 0.0  # seconds it keeps running after SIGTERM (None: it never exits on it)
+    sigterm_log: list[str] = field(default_factory=list)  # what it logs on SIGTERM ("{go}" as in startup)
 
 
 def net_error_line(exc: NetError) -> str:

@@ -52,8 +52,6 @@ class NetworkPolicyEngine:
         address, that pod. No endpoint is drawn, so lookups do not disturb the
         seeded load-balancing choices.
         """
-        from .proxy import slice_endpoints
-
         try:
             match = self.sb.dataplane.proxy._match(ip, port, protocol)
         except NetError:  # a Service address without that port: nothing answers
@@ -61,7 +59,7 @@ class NetworkPolicyEngine:
         targets: list[tuple[Obj, int]] = []
         if match is not None:
             meta, port_name = match.service["metadata"], match.port.get("name") or ""
-            for ep in slice_endpoints(self.sb, meta.get("namespace", "default"), meta["name"]):
+            for ep in self.sb.dataplane.proxy.endpoints(meta.get("namespace", "default"), meta["name"]):
                 pod = self.sb.store.get("pods", ep.namespace, ep.pod) if ep.pod else None
                 number = ep.port(port_name, protocol)
                 if ep.ready and pod is not None and number is not None:

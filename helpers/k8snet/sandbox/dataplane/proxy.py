@@ -16,6 +16,15 @@ https://kubernetes.io/docs/reference/networking/virtual-ips/:
   policy, or a port the Service does not define → the packet is dropped (Timeout);
 - source NAT: what the server sees as the client address.
 
+kube-proxy routes on the Services and EndpointSlices *as of its last sync*,
+not as the API has them now: its informers queue each change, and a
+``BoundedFrequencyRunner`` (:class:`SyncRunner`) writes the rules at most
+once per ``minSyncPeriod`` (1 s in kind's KubeProxyConfiguration, read from
+the kube-system/kube-proxy ConfigMap), with a burst of two. A change that
+arrives within a second of the last writes waits for the next allowed sync,
+and until then new connections still go to the endpoints of the old rules
+(https://kubernetes.io/docs/reference/networking/virtual-ips/, "minSyncPeriod").
+
 The network between nodes is kind's (kindnet): pod traffic leaving the pod
 network for a node address is masqueraded to the source node's address.
 """
@@ -23,6 +32,7 @@ network for a node address is masqueraded to the source node's address.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +40,12 @@ from .model import Hop, Refused, Timeout
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
+    from ..store import Event
 
 Obj = dict[str, Any]
+SLICES = "endpointslices.discovery.k8s.io"
+WATCHED = ("services", SLICES)
+"""What kube-proxy's informers watch that changes its rules (its ServiceConfig and EndpointSliceConfig)."""
 
 DEFAULT_AFFINITY_TIMEOUT = 10800  # core/v1 defaults: sessionAffinityConfig.clientIP.timeoutSeconds
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
@@ -64,12 +78,18 @@ class Endpoint:
 
 
 def slice_endpoints(sandbox: Sandbox, namespace: str, service: str) -> list[Endpoint]:
-    """Every IPv4 endpoint of the EndpointSlices labelled ``kubernetes.io/service-name: <service>``."""
+    """Every IPv4 endpoint of the EndpointSlices labelled ``kubernetes.io/service-name: <service>``, as the API
+    has them now (CoreDNS reads them live; kube-proxy routes on its last sync: :meth:`KubeProxy.endpoints`)."""
+    return endpoints_of_slices(sandbox.store.list(SLICES, namespace), namespace, service)
+
+
+def endpoints_of_slices(slices: list[Obj], namespace: str, service: str) -> list[Endpoint]:
+    """The IPv4 endpoints of ``slices`` that belong to ``namespace/service``."""
     out: list[Endpoint] = []
-    for es in sandbox.store.list("endpointslices.discovery.k8s.io", namespace):
+    for es in slices:
         if (es["metadata"].get("labels") or {}).get("kubernetes.io/service-name") != service:
             continue
-        if es.get("addressType", "IPv4") != "IPv4":
+        if es["metadata"].get("namespace", namespace) != namespace or es.get("addressType", "IPv4") != "IPv4":
             continue
         ports = tuple((p.get("name") or "", p["port"], p.get("protocol") or "TCP")
                       for p in es.get("ports") or [] if p.get("port") is not None)
@@ -153,8 +173,124 @@ class _Rules:
         return rules
 
 
+DEFAULT_MIN_SYNC_PERIOD = 1.0
+"""KubeProxyConfiguration ``iptables.minSyncPeriod``: kube-proxy's default, and what kind sets."""
+BURST_SYNCS = 2
+"""pkg/proxy/iptables/proxier.go (1.33) NewProxier: ``burstSyncs := 2``."""
+MAX_SYNC_INTERVAL = 3600.0
+"""The runner's maxInterval: "time.Hour is arbitrary" (the iptables monitor does the periodic checks)."""
+
+
+class SyncRunner:
+    """kube-proxy's ``syncRunner`` as Kubernetes 1.33 builds it, played on the sandbox clock.
+
+    pkg/proxy/iptables/proxier.go: ``async.NewBoundedFrequencyRunner("sync-runner", proxier.syncProxyRules,
+    minSyncPeriod, time.Hour, burstSyncs)``; pkg/util/async/bounded_frequency_runner.go: ``Run()`` asks for a
+    sync; ``tryRun`` runs it at once when the token bucket (client-go flowcontrol, x/time/rate: ``1/minInterval``
+    tokens a second, ``burst`` of them, full at the start) has a token, otherwise sets the runner's one timer to
+    ``minInterval`` after the last run (or earlier if the timer was already due sooner), and the timer's firing
+    is another ``tryRun``. Each run resets the timer to ``maxInterval``. (Kubernetes 1.34 replaced this runner
+    with pkg/proxy/runner, which has no burst.)
+
+    Nothing waits here: the timer is a due time, and :meth:`fire_due` plays every firing up to a moment when
+    someone looks, so the rules are exactly what the runner would have written by then.
+    """
+
+    def __init__(self, min_interval: float, now: float, burst: int = BURST_SYNCS,
+                 max_interval: float = MAX_SYNC_INTERVAL):
+        self.min_interval, self.max_interval, self.burst = min_interval, max(max_interval, min_interval), burst
+        self.tokens, self.stamp = float(burst), now  # the limiter's bucket and when it was last topped up
+        self.last_run = float("-inf")
+        self.due = now + self.max_interval  # Loop: bfr.timer.Reset(bfr.maxInterval)
+
+    def request(self, now: float, run: Any) -> None:
+        """``Run()``: sync now if a token allows it, else when the timer fires (``run(t)`` does the sync)."""
+        self.fire_due(now, run)
+        self._try(now, run)
+
+    def fire_due(self, now: float, run: Any) -> None:
+        """Every timer firing up to ``now``, in order (each a ``tryRun`` at its own moment)."""
+        while self.due <= now:
+            before = self.due
+            self._try(before, run)
+            if self.due <= before:  # never loop on the same instant
+                self.due = before + self.min_interval
+
+    def _try(self, t: float, run: Any) -> None:
+        if self.min_interval <= 0:  # "if minInterval == 0 { bfr.limiter = nullLimiter{} }"
+            allowed = True
+        else:
+            self.tokens = min(float(self.burst), self.tokens + (t - self.stamp) / self.min_interval)
+            self.stamp = t
+            allowed = self.tokens >= 1 - 1e-9
+            if allowed:
+                self.tokens -= 1
+        if allowed:
+            run(t)
+            self.last_run = t
+            self.due = t + self.max_interval
+            return
+        next_possible = self.min_interval - (t - self.last_run)
+        self.due = t + min(next_possible, self.due - t)
+
+
+@dataclass
+class Synced:
+    """What kube-proxy's last sync wrote: the Services and their endpoints, and the lookup tables from them."""
+
+    at: float  # sandbox time of the sync
+    number: int  # syncs since kube-proxy started (the first is the one at its start)
+    services: list[Obj]
+    slices: list[Obj]
+    rules: _Rules
+    _endpoints: dict[tuple[str, str], list[Endpoint]] = field(default_factory=dict)
+
+    def endpoints(self, namespace: str, service: str) -> list[Endpoint]:
+        key = (namespace, service)
+        if key not in self._endpoints:
+            self._endpoints[key] = endpoints_of_slices(
+                [s for s in self.slices if s["metadata"].get("namespace") == namespace], namespace, service)
+        return self._endpoints[key]
+
+
+def min_sync_period(sandbox: Sandbox) -> float:
+    """``iptables.minSyncPeriod`` from the kube-system/kube-proxy ConfigMap kube-proxy reads at start
+    (a Go duration such as ``1s`` or ``500ms``), else the default of 1 s."""
+    cm = sandbox.store.get("configmaps", "kube-system", "kube-proxy") or {}
+    text = (cm.get("data") or {}).get("config.conf", "")
+    block = re.search(r"^iptables:\n((?:[ \t]+.*\n?)*)", text, re.M)
+    found = re.search(r"^\s+minSyncPeriod:\s*(\S+)", block.group(1), re.M) if block else None
+    if not found:
+        return DEFAULT_MIN_SYNC_PERIOD
+    seconds = go_duration(found.group(1))
+    return DEFAULT_MIN_SYNC_PERIOD if seconds is None else seconds
+
+
+def go_duration(text: str) -> float | None:
+    """time.ParseDuration for the units a KubeProxyConfiguration uses (h, m, s, ms); None if it is not one."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text.strip().strip("'\""))
+    if not parts or "".join(n + u for n, u in parts) != text.strip().strip("'\""):
+        return None
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[u] for n, u in parts)
+
+
+def _proxy_view(resource: str, obj: Obj | None) -> Any:
+    """What kube-proxy's change trackers compare: a Service's spec and load-balancer status, a slice's
+    service, address type, ports and endpoints (ServiceChangeTracker / EndpointsChangeTracker: an update
+    that leaves these alone queues no change, so it asks for no sync)."""
+    if obj is None:
+        return None
+    if resource == "services":
+        return (obj.get("spec"), (obj.get("status") or {}).get("loadBalancer"))
+    return ((obj["metadata"].get("labels") or {}).get("kubernetes.io/service-name"), obj.get("addressType"),
+            obj.get("ports"), obj.get("endpoints"))
+
+
 class KubeProxy:
     """Every node's kube-proxy rules, evaluated for one connection at a time.
+
+    Each node's kube-proxy sees the same Services and EndpointSlices at the
+    same moments, so one :class:`SyncRunner` stands for all of them.
 
     Example:
         >>> route = sandbox.dataplane.proxy.route(client_pod, "k8snet-worker", "10.96.12.34", 80, "TCP")
@@ -166,13 +302,71 @@ class KubeProxy:
         self.sb = sandbox
         # the ``recent`` module's lists: (namespace, service, port name, client IP) → (endpoint, last seen)
         self._affinity: dict[tuple[str, str, str, str], tuple[str, float]] = {}
-        self._index: _Rules | None = None
+        now = sandbox.clock.time()
+        self.min_sync_period = min_sync_period(sandbox)
+        self.runner = SyncRunner(self.min_sync_period, now)
+        self.pending = False  # changes queued in the trackers that no sync has written yet
+        self._synced: Synced | None = None
+        self.runner.request(now, lambda t: self._run(t, None))  # its start: the first sync (informers synced)
+
+    # -- syncs ----------------------------------------------------------------------------------
+
+    def observe(self, event: Event) -> None:
+        """An informer event (Service or EndpointSlice): queue the change, and ask the runner for a sync
+        (``OnServiceUpdate``/``OnEndpointSliceUpdate`` → ``Sync()`` when the trackers hold a change)."""
+        if event.resource not in WATCHED:
+            return
+        now = self.sb.clock.time()
+        # syncs that fell due before this change saw the world without it
+        self.runner.fire_due(now, lambda t: self._run(t, event))
+        if _proxy_view(event.resource, event.old) != _proxy_view(event.resource,
+                                                                  None if event.type == "DELETED" else event.obj):
+            self.pending = True
+        if self.pending:
+            self.runner.request(now, lambda t: self._run(t, None))
+
+    def synced(self) -> Synced:
+        """The rules as kube-proxy last wrote them, after every sync that has fallen due by now."""
+        self.runner.fire_due(self.sb.clock.time(), lambda t: self._run(t, None))
+        assert self._synced is not None
+        return self._synced
+
+    def _run(self, t: float, without: Event | None) -> None:
+        """syncProxyRules at sandbox time ``t``: the store as it is, less ``without`` (a change that came after
+        ``t`` and is being delivered now)."""
+        self._synced = self._sync_now(t, without, (self._synced.number if self._synced else 0) + 1)
+        self.pending = False
+
+    def _sync_now(self, t: float, without: Event | None, number: int) -> Synced:
+        services, slices = self.sb.store.list("services"), self.sb.store.list(SLICES)
+        if without is not None:
+            meta = without.obj["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+
+            def revert(objs: list[Obj]) -> list[Obj]:
+                keep = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objs}
+                keep.pop(key, None)
+                if without.old is not None:
+                    keep[key] = without.old
+                return [keep[k] for k in sorted(keep)]
+
+            if without.resource == "services":
+                services = revert(services)
+            else:
+                slices = revert(slices)
+        return Synced(t, number, services, slices, _Rules.build(number, services, self._node_ips()))
 
     def _rules(self) -> _Rules:
-        """The Service rules as lookup tables, rebuilt only after the store changed (as kube-proxy resyncs)."""
-        if self._index is None or self._index.rv != self.sb.store.rv:
-            self._index = _Rules.build(self.sb.store.rv, self.sb.store.list("services"), self._node_ips())
-        return self._index
+        """The Service rules as lookup tables, as of the last sync."""
+        return self.synced().rules
+
+    def services(self) -> list[Obj]:
+        """The Services kube-proxy's rules were last written for."""
+        return self.synced().services
+
+    def endpoints(self, namespace: str, service: str) -> list[Endpoint]:
+        """A Service's endpoints as kube-proxy's rules were last written for them."""
+        return self.synced().endpoints(namespace, service)
 
     # -- facts about nodes --------------------------------------------------------------------
 
@@ -301,7 +495,7 @@ class KubeProxy:
             eligible = [n for n in nodes if not self._excluded(n)] or nodes
             if spec.get("externalTrafficPolicy") == "Local":
                 ns, name = match.service["metadata"].get("namespace", ""), match.service["metadata"]["name"]
-                healthy = sorted({e.node for e in slice_endpoints(self.sb, ns, name) if e.ready} & set(eligible))
+                healthy = sorted({e.node for e in self.endpoints(ns, name) if e.ready} & set(eligible))
                 eligible = healthy or eligible
             node = eligible[self.sb.random.stream("kube-proxy").randrange(len(eligible))]
             hops.append(Hop("service", f"the load balancer {dst_ip} forwards to {node}:"
@@ -323,7 +517,7 @@ class KubeProxy:
         spec, meta = svc.get("spec") or {}, svc["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
         protocol, port_name = sport.get("protocol", "TCP"), sport.get("name") or ""
-        endpoints = [e for e in slice_endpoints(self.sb, ns, name) if e.port(port_name, protocol) is not None]
+        endpoints = [e for e in self.endpoints(ns, name) if e.port(port_name, protocol) is not None]
         cluster, local, has_any = categorize(endpoints, node)
         if not has_any:
             # "if !hasEndpoints … internalTrafficFilterTarget = REJECT … '%s has no endpoints'"

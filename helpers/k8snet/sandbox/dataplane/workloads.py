@@ -70,7 +70,8 @@ EMULATED: dict[str, dict[str, Any]] = {
     "agnhost": {
         "images": ["registry.k8s.io/e2e-test-images/agnhost:2.x"],
         "programs": ["netexec (--http-port 8080, --udp-port 8081, --sctp-port -1): /, /hostname, /clientip, "
-                     "/echo?msg=&code=, /header?key=, /healthz, /readyz, /dial, /redirect, /shell (emulated commands)",
+                     "/echo?msg=&code=, /header?key=, /healthz, /readyz, /dial, /redirect, /shell (emulated commands); "
+                     "--delay-shutdown N (serves N s after SIGTERM)",
                      "serve-hostname (--port 9376, --http/--tcp/--udp)",
                      "porter (SERVE_PORT_N, SERVE_TCP_PORT_N, SERVE_UDP_PORT_N, SERVE_TLS_PORT_N, SERVE_SCTP_PORT_N)",
                      "pause (the image's default)"],
@@ -574,7 +575,11 @@ def _agnhost(args: list[str], env: dict[str, str] | None = None) -> Program:
         if o["sctp-port"] != -1:
             ports[(o["sctp-port"], "SCTP")] = "udp"
             startup.append("{go} Started SCTP server")
-        return Program("netexec", "agnhost", ports, o, startup)
+        # on SIGTERM: "Sleeping %d seconds before terminating..." when --delay-shutdown > 0, serving meanwhile,
+        # then os.Exit(0)
+        delay = max(int(o["delay-shutdown"] or 0), 0)
+        return Program("netexec", "agnhost", ports, o, startup, sigterm_after=float(delay), sigterm_log=[
+            f"{{go}} Sleeping {delay} seconds before terminating..."] if delay else [])
     if sub == "serve-hostname":  # serve-hostname/serve_hostname.go
         o, err = pflags(rest, {"tcp": False, "udp": False, "http": True, "close": False, "port": 9376})
         if not err and o["http"] and (o["tcp"] or o["udp"]):
@@ -588,8 +593,11 @@ def _agnhost(args: list[str], env: dict[str, str] | None = None) -> Program:
             ports[(o["port"], "UDP")] = "udp"
         if o["http"]:
             ports[(o["port"], "TCP")] = "http"
+        # on SIGTERM it logs, sleeps 60 s ("Awaiting pod deletion") and returns: killed first unless the grace
+        # period is longer
         return Program("serve-hostname", "agnhost", ports, o, [f"{{go}} Serving on port {o['port']}."],
-                       sigterm_exit=137)  # it sleeps 60 s after SIGTERM: killed at the end of the grace period
+                       sigterm_after=60.0, sigterm_log=["{go} Shutting down after receiving signal: terminated.",
+                                                        "{go} Awaiting pod deletion."])
     if sub in ("pause", ""):
         if sub == "" and args:
             return Program("exited", "agnhost", problem="agnhost printed its help and exited")
@@ -620,7 +628,9 @@ def _porter(args: list[str], env: dict[str, str]) -> Program:
             startup.append(f"{{go}} Started UDP server on port {port}")
         elif protocol == "SCTP":
             startup.append("{go} Started SCTP server")
-    return Program("porter", "agnhost", ports, {**o, "values": values}, startup)
+    # porter installs no SIGTERM handler: Go's runtime/signal_unix.go dieFromSignal re-raises it, which the kernel ignores
+    # for PID 1, and then exits with status 2
+    return Program("porter", "agnhost", ports, {**o, "values": values}, startup, sigterm_exit=2)
 
 
 def _http_echo(args: list[str], env: dict[str, str]) -> Program:
@@ -858,6 +868,8 @@ class Workloads:
         self._volumes: dict[str, dict[str, FileSystem]] = {}  # pod uid -> its emptyDir volumes by name
         self._env: dict[tuple[str, str], dict[str, str]] = {}  # the environment each container started with
         self._started: set[tuple[str, str]] = set()
+        self._stopped: set[tuple[str, str]] = set()  # containers the kubelet stopped (not to be started lazily)
+        self._sigterm: set[tuple[str, str]] = set()  # containers whose program got SIGTERM and still runs
         self._ports = 0
         self._certificates: dict[tuple[str, str], Any] = {}  # the TLS context a Go server loaded at its start
 
@@ -926,19 +938,28 @@ class Workloads:
         """The kubelet started one container (an init container or a sidecar)."""
         self._start(pod, container)
 
-    def sigterm_exit(self, pod: Pod, container: str) -> int:
-        """The exit code the container ends with when the kubelet stops it: its program's; a command run as a
-        process is PID 1 of its container, which the kernel spares SIGTERM unless it handles it (a shell, sleep,
-        tail), so it is killed at the end of the grace period: 128 + SIGKILL."""
+    def on_sigterm(self, pod: Pod, container: str) -> tuple[float | None, int]:
+        """The container's program gets SIGTERM: (seconds until it exits, or None if it does not; its exit
+        code), and what it logs about it goes to its log now. A command run as a process is PID 1 of its
+        container, which the kernel spares SIGTERM unless it handles it (a shell, sleep, tail): it runs on
+        until the SIGKILL at the end of the grace period (exit code 128 + 9)."""
         if self.dp.processes.alive(pod, container):
-            return 137
-        return self.program(pod, container).sigterm_exit
+            return None, 137
+        self._sigterm.add((pod["metadata"].get("uid", ""), container))
+        program = self.program(pod, container)
+        now = self.sb.clock.now()
+        for line in program.sigterm_log:
+            self.dp.logs.append(pod["metadata"].get("uid", ""), container,
+                                line.replace("{go}", now.strftime("%Y/%m/%d %H:%M:%S")), at=now)
+        return program.sigterm_after, program.sigterm_exit
 
     def on_container_killed(self, pod: Pod, container: str) -> None:
         """The kubelet stopped the container: its process ends and its program no longer answers."""
         uid = pod["metadata"].get("uid", "")
         self.dp.processes.stop((uid, container))
         self._started.discard((uid, container))
+        self._stopped.add((uid, container))
+        self._sigterm.discard((uid, container))
         self.dp.logs.close_line(uid, container)
 
     def on_container_restarted(self, pod: Pod, container: str) -> None:
@@ -965,6 +986,8 @@ class Workloads:
         self._volumes.pop(pod_uid, None)
         self._certificates = {k: v for k, v in self._certificates.items() if k[0] != pod_uid}
         self._started = {k for k in self._started if k[0] != pod_uid}
+        self._stopped = {k for k in self._stopped if k[0] != pod_uid}
+        self._sigterm = {k for k in self._sigterm if k[0] != pod_uid}
         self.dp.logs.forget(pod_uid)
 
     def ensure_started(self, pod: Pod) -> None:
@@ -973,12 +996,14 @@ class Workloads:
         if not initialized(pod):
             return  # the app containers wait for the init containers
         for c in pod["spec"]["containers"]:
-            if (uid, c["name"]) not in self._started and (pod.get("status") or {}).get("podIP"):
+            key = (uid, c["name"])
+            if key not in self._started and key not in self._stopped and (pod.get("status") or {}).get("podIP"):
                 self._start(pod, c["name"])
 
     def _start(self, pod: Pod, container: str) -> None:
         uid = pod["metadata"].get("uid", "")
         self._started.add((uid, container))
+        self._stopped.discard((uid, container))
         self.dp.podsync.track(pod)
         self.env(pod, container)  # the environment and volumes of the moment the container starts
         self.files(pod, container)
@@ -1304,7 +1329,7 @@ class Workloads:
             return go_response(now, 200 if ready else 412, b"")
         if path == "/readyz":
             log("GET /readyz")
-            if pod["metadata"].get("deletionTimestamp"):
+            if (pod["metadata"].get("uid", ""), container) in self._sigterm:  # "once a sig-term has been received"
                 return go_response(now, 503, b"shutting down")
             return go_response(now, 200, b"ok") if ready else go_response(now, 412, b"")
         if path in ("/hostname", "/hostName"):
