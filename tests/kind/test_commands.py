@@ -290,8 +290,12 @@ def test_connect_kind_creates_the_cluster_or_says_why_it_cannot(fake):
 
 
 def test_an_api_server_that_does_not_answer_says_how_to_bring_it_back(fake):
-    kubeconfig.add_context("kind-k8snet", f"https://127.0.0.1:{free_port()}", "t")
-    run = lifecycle._Run(lifecycle.Options(), print)
-    with pytest.raises(commands.ToolError, match="the API server of kind-k8snet does not answer") as err:
-        lifecycle.connect(run)
+    import socket
+
+    with socket.socket() as held:  # bound, never listening: connections are refused, and no other test takes it
+        held.bind(("127.0.0.1", 0))
+        kubeconfig.add_context("kind-k8snet", f"https://127.0.0.1:{held.getsockname()[1]}", "t")
+        run = lifecycle._Run(lifecycle.Options(), print)
+        with pytest.raises(commands.ToolError, match="the API server of kind-k8snet does not answer") as err:
+            lifecycle.connect(run)
     assert "docker start k8snet-control-plane k8snet-worker k8snet-worker2" in err.value.fix

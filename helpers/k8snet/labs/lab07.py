@@ -41,7 +41,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from kubernetes.client.exceptions import ApiException
 
-from .. import durations
+from .. import durations, kubeproxy
 from ..certs import Cert, chain, handshakes, read, secret
 from ..traffic import PodRef, exec_in
 from . import Exercise, Hint, labs_folder
@@ -387,6 +387,7 @@ def check_issuer(cluster: Cluster, ns: str) -> str:
         _let_kubelet_catch_up(cluster, lambda: _rolled_out(cluster, ns, "orders"))
     client = handshakes.Client(PodRef(ns, "client"), CA_FILE)
     url = "https://orders/"
+    kubeproxy.wait_synced(cluster, client.pod, ns, "orders")  # the Service's endpoints as the API has them now
     h = handshakes.one(cluster, client, url)
     if h.ok:
         issuer = crt["spec"]["issuerRef"]
@@ -420,6 +421,7 @@ def check_names(cluster: Cluster, ns: str) -> str:
     _wait_rollout(cluster, ns, "inventory")
     hosts = ["inventory", f"inventory.{ns}.svc.cluster.local"]
     client = handshakes.Client(PodRef(ns, "client"), CA_FILE)
+    kubeproxy.wait_synced(cluster, client.pod, ns, "inventory")
     result = handshakes.matrix(cluster, {"client": client}, {h: f"https://{h}/" for h in hosts})
     answers = [result.cells[("client", h)] for h in hosts]
     if all(a.ok for a in answers):
@@ -486,6 +488,8 @@ def check_mtls(cluster: Cluster, ns: str) -> str:
     clients = {"billing": handshakes.Client(billing_pod, CA_FILE, *files),
                "intruder": handshakes.Client(PodRef(ns, "intruder"), CA_FILE)}
     _wait_rollout(cluster, ns, "ledger")
+    for pod in (c.pod for c in clients.values()):
+        kubeproxy.wait_synced(cluster, pod, ns, "ledger")
     result = handshakes.matrix(cluster, clients, {url: url})
     billing, intruder = result.cells[("billing", url)], result.cells[("intruder", url)]
     if intruder.ok:

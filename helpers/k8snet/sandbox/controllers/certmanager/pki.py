@@ -586,13 +586,7 @@ def request_matches_spec(cr: Obj, spec: Obj) -> list[str]:
     csr = decode_csr(base64.b64decode((cr.get("spec") or {}).get("request") or ""))
     names = Names.of(csr)
     subject = spec.get("subject") or {}
-    out = []
-    if not _same_ips(names.ips, spec.get("ipAddresses") or []):
-        out.append("spec.ipAddresses")
-    if not _same(names.uris, spec.get("uris") or []):
-        out.append("spec.uris")
-    if not _same(names.emails, spec.get("emailAddresses") or []):
-        out.append("spec.emailAddresses")
+    out = _other_names_differ(names, spec)
     if not _same(names.dns, spec.get("dnsNames") or []):
         out.append("spec.dnsNames")
     if not spec.get("literalSubject"):
@@ -640,6 +634,12 @@ def alt_names_match_spec(cert: x509.Certificate, spec: Obj) -> list[str]:
             out.append("spec.commonName")
         if not set(spec.get("dnsNames") or []) <= found or not set(names.dns) <= expected:
             out.append("spec.dnsNames")
+    return out + _other_names_differ(names, spec)
+
+
+def _other_names_differ(names: Names, spec: Obj) -> list[str]:
+    """The spec fields whose IP addresses, URIs or email addresses the request or certificate does not hold."""
+    out = []
     if not _same_ips(names.ips, spec.get("ipAddresses") or []):
         out.append("spec.ipAddresses")
     if not _same(names.uris, spec.get("uris") or []):
