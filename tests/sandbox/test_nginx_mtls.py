@@ -83,6 +83,10 @@ def mtls(sandbox, tmp_path_factory):
     sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "pod/client", "--timeout=30s")
     wait_for(lambda: sandbox.kubectl("-n", ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=web",
                                      "-o", "jsonpath={.items[*].endpoints[*].addresses}").stdout, what="web's endpoints")
+    for port in (443, 8443):  # kube-proxy writes the new endpoint at its next sync (minSyncPeriod): until then, refused
+        wait_for(lambda p=port: sandbox.kubectl("-n", ns, "exec", "client", "--", "curl", "-sk", "-o", "/dev/null",
+                                                f"https://web:{p}/", check=False).returncode != 7,
+                 what=f"kube-proxy's rules for web:{port}")
     yield ns
     sandbox.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
