@@ -22,15 +22,21 @@ def _unique_nanos() -> int:
     return _last_nanos
 
 
+def involved_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """The Event's ``involvedObject``: a reference to ``obj`` as client-go's recorders build it (GetReference)."""
+    meta = obj["metadata"]
+    return {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
+            "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion"),
+            "resourceVersion": meta.get("resourceVersion")}
+
+
 def record(sb: Sandbox, obj: dict[str, Any], reason: str, message: str, component: str,
            type_: str = "Normal", host: str = "", field_path: str = "") -> None:
     """Create an Event about ``obj``, named ``<object>.<hex nanoseconds>`` like client-go's recorder."""
     meta = obj["metadata"]
     ns = meta.get("namespace") or "default"
     now = sb.api.now()
-    involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
-                "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion"),
-                "resourceVersion": meta.get("resourceVersion")}
+    involved = involved_object(obj)
     if field_path:
         involved["fieldPath"] = field_path
     source = {"component": component}
@@ -62,9 +68,7 @@ def record_new_api(sb: Sandbox, obj: dict[str, Any], type_: str, reason: str, ac
     meta = obj["metadata"]
     ns = meta.get("namespace") or "default"
     now = sb.clock.now()
-    involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
-                "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion"),
-                "resourceVersion": meta.get("resourceVersion")}
+    involved = involved_object(obj)
     event = {
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": f"{meta['name']}.{_unique_nanos():x}", "namespace": ns},
