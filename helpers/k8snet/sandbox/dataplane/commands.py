@@ -541,6 +541,8 @@ def cmd_mkdir(ctx: Ctx, name: str, args: list[str]) -> int:
 
 
 def cmd_ls(ctx: Ctx, name: str, args: list[str]) -> int:
+    """``ls``: names starting with a dot only with ``-a`` (and ``.``, ``..``) or ``-A``; several directories each
+    under its name, a blank line between them (coreutils and busybox ls alike)."""
     flags = "".join(a[1:] for a in args if a.startswith("-"))
     if set(flags) - set("1aA"):
         ctx.error(f"k8snet sandbox: ls -{flags} is not emulated (plain ls, -1, -a and -A are; readlink shows a "
@@ -548,14 +550,16 @@ def cmd_ls(ctx: Ctx, name: str, args: list[str]) -> int:
         return 2
     paths = [a for a in args if not a.startswith("-")] or ["."]
     code = 0
-    for path in paths:
+    for i, path in enumerate(paths):
         full = FileSystem.norm(path, ctx.cwd)
         if ctx.fs.is_dir(full):
             names = ctx.fs.listdir(full)
             if "a" in flags:
                 names = [".", "..", *names]
+            elif "A" not in flags:
+                names = [n for n in names if not n.startswith(".")]
             if len(paths) > 1:
-                ctx.write(f"{path}:\n")
+                ctx.write(f"{chr(10) if i else ''}{path}:\n")
             ctx.write("".join(n + "\n" for n in names))
         elif ctx.fs.exists(full):
             ctx.write(path + "\n")
