@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 from tests.conftest import private_sandbox, wait_for
@@ -183,3 +184,30 @@ def test_nginx_serves_the_certificate_it_read_until_reload(env, tmp_path):
     assert "signal process started" in reload.stderr
     assert curl().stdout == "hello\n"
     assert "signal 1 (SIGHUP) received" in env.kubectl("logs", "web").stdout
+
+
+def test_a_failed_mount_is_tried_again_after_a_back_off_that_stops_at_2m2s(env):
+    """pkg/util/goroutinemap/exponentialbackoff/exponential_backoff.go: 500 ms after the first failed SetUp,
+    doubled after each one, at most 2m2s; the tries wait on the sandbox clock, so stepping it brings each on."""
+    env.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patient"},
+        "spec": {"containers": [{"name": "main", "image": AGNHOST, "args": ["pause"],
+                                 "volumeMounts": [{"name": "creds", "mountPath": "/etc/creds"}]}],
+                 "volumes": [{"name": "creds", "secret": {"secretName": "late"}}]}}))
+
+    def tries() -> int:
+        events = env.kubectl_json("get", "events", "--field-selector", "involvedObject.name=patient,reason=FailedMount")
+        return sum(e["count"] for e in events["items"])
+
+    wait_for(tries, what="the first failed mount")
+    while (seen := tries()) < 10:  # the 10th failure waits 2m2s (uncapped: 0.5 s * 2^9 = 256 s)
+        advance(env, 130)
+        wait_for(lambda seen=seen: tries() > seen, what=f"try {seen + 1}")
+    env.kubectl("create", "secret", "generic", "late", "--from-literal=token=t0k3n")
+    advance(env, 100)  # short of 2m2s: no try yet
+    time.sleep(0.5)  # a try that the clock brought on would have run by now (it waits 0.1 s)
+    assert env.kubectl_json("get", "pod", "patient")["status"]["containerStatuses"][0]["state"] == {
+        "waiting": {"reason": "ContainerCreating"}}
+    advance(env, 30)
+    env.kubectl("wait", "--for=condition=Ready", "pod/patient", "--timeout=30s")
+    assert sh(env, "patient", "cat /etc/creds/token") == "t0k3n"

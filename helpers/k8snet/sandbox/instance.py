@@ -40,6 +40,7 @@ from .controllers import (
     statefulsets,
     trust,
 )
+from .controllers.volumemanager import VolumeManager
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
 from .randomness import Randomness
@@ -91,6 +92,8 @@ class Sandbox:
         self.tokens = Tokens(self)
         """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
+        self.volume_manager = VolumeManager(self)
+        """The kubelets' mounts of pods that wait for their volumes (controllers/volumemanager.py)."""
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
         self._dataplane: Any = None
@@ -162,6 +165,7 @@ class Sandbox:
         self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
+        self.volume_manager.close()
         self.clock.offset = timedelta(0)  # a new cluster starts at this machine's time
         self.store.set_meta(CLOCK_OFFSET, "0")
         if seed is not None:
@@ -252,6 +256,7 @@ class Sandbox:
         ip, node = (pod.get("status") or {}).get("podIP"), (pod.get("spec") or {}).get("nodeName")
         if ip and node and not (pod.get("spec") or {}).get("hostNetwork"):  # a host-network pod has the node's
             self.release_pod_ip(node, ip)
+        self.volume_manager.forget((pod["metadata"].get("namespace", ""), pod["metadata"]["name"]))
         if self._dataplane is not None:
             self._dataplane.forget(pod["metadata"].get("uid", ""))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,32 @@ def record(sb: Sandbox, obj: dict[str, Any], reason: str, message: str, componen
         sb.api.create(rt, ns, event, WriteOptions(field_manager=component))
     except ApiError:  # events are best effort, as client-go's recorder drops what the server refuses
         pass
+
+
+def record_aggregated(sb: Sandbox, obj: dict[str, Any], reason: str, message: str, component: str,
+                      type_: str = "Normal", host: str = "", field_path: str = "") -> None:
+    """:func:`record`, or, when an Event with the same source, involved object, type, reason and message exists, a
+    count one higher and a new ``lastTimestamp`` on it (client-go's EventCorrelator: tools/record/events_cache.go
+    ``getEventKey`` and eventLogger ``eventObserve``), as ``kubectl describe`` shows ``3s (x4 over 10s)``."""
+    meta = obj["metadata"]
+    ns = meta.get("namespace") or "default"
+    for ev in sb.store.list("events", ns):
+        involved, source = ev.get("involvedObject") or {}, ev.get("source") or {}
+        if (involved.get("uid") == meta.get("uid") and involved.get("name") == meta["name"]
+                and involved.get("kind") == obj.get("kind") and involved.get("fieldPath", "") == field_path
+                and source.get("component") == component and source.get("host", "") == host
+                and ev.get("type") == type_ and ev.get("reason") == reason and ev.get("message") == message):
+            updated = copy.deepcopy(ev)
+            updated["count"] = int(ev.get("count") or 1) + 1
+            updated["lastTimestamp"] = sb.api.now()
+            rt = sb.registry.lookup("", "v1", "events")
+            assert rt is not None
+            try:
+                sb.api.update(rt, ns, ev["metadata"]["name"], updated, WriteOptions(field_manager=component))
+            except ApiError:
+                pass
+            return
+    record(sb, obj, reason, message, component, type_, host, field_path)
 
 
 def record_new_api(sb: Sandbox, obj: dict[str, Any], type_: str, reason: str, action: str, note: str,

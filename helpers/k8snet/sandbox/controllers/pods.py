@@ -168,8 +168,12 @@ def schedule(sb: Sandbox, pod: Pod) -> None:
 
 
 def start(sb: Sandbox, pod: Pod) -> None:
-    """Create the pod's sandbox (the CNI hands out its IP), then run its init containers in order, then the
-    app containers (kubelet: computePodActions; init containers, sidecars with ``restartPolicy: Always``)."""
+    """Once the pod's volumes are mounted (:mod:`.volumemanager`), create the pod's sandbox (the CNI hands out its
+    IP), then run its init containers in order, then the app containers (kubelet: computePodActions; init
+    containers, sidecars with ``restartPolicy: Always``)."""
+    if sb.volume_manager.wait_for_attach_and_mount(pod):
+        _wait_for_volumes(sb, pod)
+        return
     node = pod["spec"]["nodeName"]
     new = copy.deepcopy(pod)
     status = new.setdefault("status", {})
@@ -194,10 +198,37 @@ def start(sb: Sandbox, pod: Pod) -> None:
     _run_init(sb, new, 0)
 
 
-def _waiting(c: dict[str, Any]) -> dict[str, Any]:
-    """A container the kubelet has not started yet, waiting for the init containers."""
+def _wait_for_volumes(sb: Sandbox, pod: Pod) -> None:
+    """The status SyncPod writes before it waits for the volumes (kubelet_pods.go generateAPIPodStatus with no
+    sandbox yet): Pending, the node's IP but none of the pod's, every container waiting (``ContainerCreating``, or
+    ``PodInitializing`` in a pod with init containers); written when it differs from the stored one."""
+    new = copy.deepcopy(pod)
+    status = new.setdefault("status", {})
+    now = sb.api.now()
+    host = node_ip(sb, pod["spec"]["nodeName"])
+    status.update({"phase": "Pending", "hostIP": host, "hostIPs": [{"ip": host}],
+                   "startTime": status.get("startTime") or now})
+    init = new["spec"].get("initContainers") or []
+    reason = "PodInitializing" if init else "ContainerCreating"
+    if init:
+        status["initContainerStatuses"] = [_waiting(c) for c in init]
+    status["containerStatuses"] = [_waiting(c, reason) for c in new["spec"]["containers"]]
+    set_condition(status, "PodReadyToStartContainers", "False", now)
+    if init:
+        set_condition(status, "Initialized", "False", now, "ContainersNotInitialized",
+                      f"containers with incomplete status: [{' '.join(c['name'] for c in init)}]")
+    else:
+        set_condition(status, "Initialized", "True", now)
+    _not_ready(status, now)
+    _sort_conditions(status)
+    if status != pod.get("status"):
+        write_status(sb, new)
+
+
+def _waiting(c: dict[str, Any], reason: str = "PodInitializing") -> dict[str, Any]:
+    """A container the kubelet has not started yet: waiting for the init containers, or for its pod's sandbox."""
     return {"image": full_image(c["image"]), "imageID": "", "lastState": {}, "name": c["name"], "ready": False,
-            "restartCount": 0, "started": False, "state": {"waiting": {"reason": "PodInitializing"}}}
+            "restartCount": 0, "started": False, "state": {"waiting": {"reason": reason}}}
 
 
 def _started_events(sb: Sandbox, pod: Pod, c: dict[str, Any], kind: str) -> None:
@@ -754,5 +785,7 @@ def controller(sb: Sandbox) -> Controller:
     # readiness probes go on while a pod terminates (the EndpointSlice's serving condition follows them)
     probe = Stage("probe", lambda p: _phase(p) == "Running" and _probed(p), lambda p: 0.0, prober.act)
     engine = StageEngine([terminate, *STAGES, probe])
-    return Controller("pod-lifecycle", engine.reconcile, {"pods": same_key})
+    lifecycle = Controller("pod-lifecycle", engine.reconcile, {"pods": same_key})
+    sb.volume_manager.wake = lifecycle.enqueue  # a pod waiting for its volumes: their next try is due
+    return lifecycle
 

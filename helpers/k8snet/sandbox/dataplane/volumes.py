@@ -17,9 +17,12 @@ start keeps what it read (nginx until ``nginx -s reload``). As on kind:
   of its ``expirationSeconds`` or than 24 hours, less up to 10 s of jitter (pkg/kubelet/token/token_manager.go
   ``requiresRefresh``), on the sandbox clock.
 
-A volume the sandbox cannot provide (a missing ConfigMap that is not ``optional``, a hostPath) is mounted empty
-and named in a ``FailedMount`` Warning event with the kubelet's words; a PersistentVolumeClaim is named the same
-way and stands in as an empty, writable directory of the pod's (an emptyDir: its files go with the pod).
+Before a pod starts, a ConfigMap or Secret that is missing and not ``optional`` (or a key of its ``items`` that
+is missing) keeps it from starting: :func:`setup_error` is the plugin's SetUp error that the kubelet's volume
+manager (:mod:`..controllers.volumemanager`) retries with a back-off. A volume the sandbox cannot provide (a
+hostPath) is mounted empty and named in a ``FailedMount`` Warning event with the kubelet's words; a
+PersistentVolumeClaim is named the same way and stands in as an empty, writable directory of the pod's (an
+emptyDir: its files go with the pod).
 Sources: pkg/volume/configmap, secret, downwardapi, projected (their ``MakePayload``), emptydir.
 """
 
@@ -141,12 +144,12 @@ def refresh(sb: Sandbox, pod: Pod, volume: KubeletVolume, problem: Problem) -> b
     """The remount of a pod sync (the volume plugin's SetUp again): the payload as the API has it now, written
     when it differs. A failure (a required object or key gone, no token) keeps the files and is reported once
     until it changes. True when the files changed."""
-    failures: list[str] = []
-    payload = _payload(sb, pod, volume.source, failures.append, volume)
-    if failures:
-        if failures[0] != volume.failure and not volume.source["name"].startswith("/"):
-            problem(failures[0])
-        volume.failure = failures[0]
+    payload, errors = _collect(sb, pod, volume.source, lambda note: None, volume)  # notes: said at the first write
+    if errors:
+        failure = _setup_failed(volume.source["name"], errors)
+        if failure != volume.failure and not volume.source["name"].startswith("/"):
+            problem(failure)
+        volume.failure = failure
         return False
     volume.failure = ""
     return volume.project(payload, _stamp(sb), sb.clock.time())
@@ -219,46 +222,87 @@ def _bytes(quantity: Any) -> int:
     return int(float(text)) if text.replace(".", "", 1).isdigit() else 0
 
 
+def setup_error(sb: Sandbox, pod: Pod, vol: dict[str, Any]) -> str:
+    """The volume plugin's SetUp error for one of the pod's volumes, as the kubelet's ``FailedMount`` event words
+    it ('' when it mounts): a ConfigMap or Secret that is missing and not ``optional``, a key of ``items`` missing
+    from it, a projected token for a missing ServiceAccount. What the sandbox does not emulate is no error here
+    (it is reported when the volume is written). A Secret of any ``type`` mounts. Writes nothing, asks no token."""
+    _, errors = _collect(sb, pod, vol, lambda message: None, check_only=True)
+    return _setup_failed(vol.get("name", ""), errors) if errors else ""
+
+
+def _setup_failed(volume: str, errors: list[str]) -> str:
+    """operation_generator.go GenerateErrorDetailed for MountVolume.SetUp, around the plugin's error: one error
+    as is, several as util/errors NewAggregate prints them (``[a, b]``, each message once)."""
+    unique = list(dict.fromkeys(errors))
+    detail = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+    return f'MountVolume.SetUp failed for volume "{volume}" : {detail}'
+
+
 def _payload(sb: Sandbox, pod: Pod, vol: dict[str, Any], problem: Problem,
              cache: KubeletVolume | None = None) -> dict[str, bytes]:
     """The files a ConfigMap, Secret, downwardAPI or projected volume holds, by path from its root (``cache``:
-    the volume's tokens and immutable objects, as the kubelet keeps them between writes)."""
+    the volume's tokens and immutable objects, as the kubelet keeps them between writes); a SetUp error goes to
+    ``problem`` with the kubelet's words."""
+    files, errors = _collect(sb, pod, vol, problem, cache)
+    if errors:
+        problem(_setup_failed(vol.get("name", ""), errors))
+    return files
+
+
+def _collect(sb: Sandbox, pod: Pod, vol: dict[str, Any], note: Problem, cache: KubeletVolume | None = None,
+             check_only: bool = False) -> tuple[dict[str, bytes], list[str]]:
+    """The volume's files and its plugin's errors (pkg/volume/configmap, secret: ``SetUpAt``; pkg/volume/projected
+    ``collectData``: each source's error, the sources after it still read); ``note`` gets what the sandbox does
+    not emulate. ``check_only``: a projected token is only checked (its ServiceAccount exists), not asked for."""
     name = vol.get("name", "")
     if "configMap" in vol:
-        return _object_files(sb, pod, "configmaps", vol["configMap"], name, problem, cache)
+        files, error = _object_files(sb, pod, "configmaps", vol["configMap"], cache)
+        return files, [error] if error else []
     if "secret" in vol:
-        return _object_files(sb, pod, "secrets", vol["secret"], name, problem, cache)
+        files, error = _object_files(sb, pod, "secrets", vol["secret"], cache)
+        return files, [error] if error else []
     if "downwardAPI" in vol:
-        return _downward(pod, vol["downwardAPI"].get("items") or [])
+        return _downward(pod, vol["downwardAPI"].get("items") or []), []
     if "projected" in vol:
         files: dict[str, bytes] = {}
+        errors: list[str] = []
         for source in vol["projected"].get("sources") or []:
+            error = ""
             if "configMap" in source:
-                files.update(_object_files(sb, pod, "configmaps", source["configMap"], name, problem, cache))
+                found, error = _object_files(sb, pod, "configmaps", source["configMap"], cache)
+                files.update(found)
             elif "secret" in source:
-                files.update(_object_files(sb, pod, "secrets", source["secret"], name, problem, cache))
+                found, error = _object_files(sb, pod, "secrets", source["secret"], cache)
+                files.update(found)
             elif "downwardAPI" in source:
                 files.update(_downward(pod, source["downwardAPI"].get("items") or []))
             elif "serviceAccountToken" in source:  # pkg/volume/projected collectServiceAccountTokenData
                 projection = source["serviceAccountToken"] or {}
                 path = "/" + str(projection.get("path", "")).lstrip("/")
-                token = _token(sb, pod, projection, cache, path)
-                if token is None:
-                    problem(f'MountVolume.SetUp failed for volume "{name}" : failed to fetch token: '
-                            f'serviceaccounts "{pod["spec"].get("serviceAccountName") or "default"}" not found')
+                account = pod["spec"].get("serviceAccountName") or "default"
+                if check_only:
+                    ns = pod["metadata"].get("namespace", "default")
+                    token = "" if sb.store.get("serviceaccounts", ns, account) is not None else None
                 else:
+                    token = _token(sb, pod, projection, cache, path)
+                if token is None:
+                    error = f'failed to fetch token: serviceaccounts "{account}" not found'
+                elif not check_only:
                     files[path] = token.encode()
             else:
                 kind = next(iter(source), "source")
-                problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: the {kind} projection '
-                        "is not emulated yet; its files are missing")
-        return files
+                note(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: the {kind} projection '
+                     "is not emulated yet; its files are missing")
+            if error:
+                errors.append(error)
+        return files, errors
     if (vol.get("hostPath") or {}).get("path", "").rstrip("/") == "" and "hostPath" in vol:
-        return node_root(sb, pod["spec"].get("nodeName", ""))  # kubectl debug node/…: the node's / at /host
+        return node_root(sb, pod["spec"].get("nodeName", "")), []  # kubectl debug node/…: the node's / at /host
     kind = next((k for k in vol if k != "name"), "unknown")
-    problem(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: {kind} volumes are not emulated; '
-            "the directory is mounted empty")
-    return {}
+    note(f'MountVolume.SetUp failed for volume "{name}" : k8snet sandbox: {kind} volumes are not emulated; '
+         "the directory is mounted empty")
+    return {}, []
 
 
 def _token(sb: Sandbox, pod: Pod, projection: dict[str, Any], cache: KubeletVolume | None, path: str) -> str | None:
@@ -280,8 +324,12 @@ def _token(sb: Sandbox, pod: Pod, projection: dict[str, Any], cache: KubeletVolu
     return token
 
 
-def _object_files(sb: Sandbox, pod: Pod, resource: str, source: dict[str, Any], volume: str,
-                  problem: Problem, cache: KubeletVolume | None = None) -> dict[str, bytes]:
+def _object_files(sb: Sandbox, pod: Pod, resource: str, source: dict[str, Any],
+                  cache: KubeletVolume | None = None) -> tuple[dict[str, bytes], str]:
+    """A ConfigMap's or Secret's files and the plugin's error ('' none): ``SetUpAt`` (a missing object is an
+    error unless ``optional``, which mounts it empty) and ``MakePayload`` (every key, or the ``items``; a key
+    missing from ``items`` is an error unless ``optional``, which leaves it out). pkg/volume/secret/secret.go,
+    pkg/volume/configmap/configmap.go: the watch-based manager's NotFound names the resource in the singular."""
     ns = pod["metadata"].get("namespace", "default")
     obj_name = source.get("name") or source.get("secretName") or ""
     obj = cache.immutable.get((resource, obj_name)) if cache is not None else None
@@ -291,9 +339,7 @@ def _object_files(sb: Sandbox, pod: Pod, resource: str, source: dict[str, Any], 
             cache.immutable[(resource, obj_name)] = obj  # the cache stops watching it: this is what stays
     kind = "configmap" if resource == "configmaps" else "secret"
     if obj is None:
-        if not source.get("optional"):
-            problem(f'MountVolume.SetUp failed for volume "{volume}" : {kind} "{obj_name}" not found')
-        return {}
+        return {}, "" if source.get("optional") else f'{kind} "{obj_name}" not found'
     data: dict[str, bytes] = {}
     for key, value in (obj.get("data") or {}).items():
         data[key] = base64.b64decode(value) if resource == "secrets" else str(value).encode()
@@ -301,17 +347,15 @@ def _object_files(sb: Sandbox, pod: Pod, resource: str, source: dict[str, Any], 
         data[key] = base64.b64decode(value)
     items = source.get("items")
     if not items:
-        return {"/" + key: value for key, value in data.items()}
+        return {"/" + key: value for key, value in data.items()}, ""
     files = {}
     for item in items:
         if item.get("key") in data:
             files["/" + item.get("path", item["key"]).lstrip("/")] = data[item["key"]]
         elif not source.get("optional"):
-            problem(f'MountVolume.SetUp failed for volume "{volume}" : configmap references non-existent '
-                    f'config key: {item.get("key")}' if kind == "configmap" else
-                    f'MountVolume.SetUp failed for volume "{volume}" : references non-existent secret key: '
-                    f'{item.get("key")}')
-    return files
+            return {}, (f'configmap references non-existent config key: {item.get("key")}' if kind == "configmap"
+                        else f'references non-existent secret key: {item.get("key")}')
+    return files, ""
 
 
 def _downward(pod: Pod, items: list[dict[str, Any]]) -> dict[str, bytes]:

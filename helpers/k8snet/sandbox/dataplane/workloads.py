@@ -917,9 +917,10 @@ class Workloads:
                         (lambda message: self._failed_mount(pod, message)))
 
     def _failed_mount(self, pod: Pod, message: str) -> None:
-        from ..controllers.events import record
+        from ..controllers.events import record_aggregated
 
-        record(self.sb, pod, "FailedMount", message, "kubelet", type_="Warning")
+        record_aggregated(self.sb, pod, "FailedMount", message, "kubelet", "Warning",
+                          host=pod["spec"].get("nodeName", ""))
 
     def env(self, pod: Pod, container: str) -> dict[str, str]:
         """The environment the container started with (Service links are those of that moment)."""
