@@ -276,7 +276,8 @@ def _mount_failures(cluster: Cluster, ns: str, app: str) -> list[str]:
 
 
 def _waiting(cluster: Cluster, ns: str, app: str) -> str:
-    """``: its container is waiting (CrashLoopBackOff, back-off 40s)``, as its pod's status says, or ""."""
+    """``: its container is waiting (ContainerCreating)`` or ``(CrashLoopBackOff, back-off 40s)``, as its pod's
+    status says, or ""."""
     for pod in cluster.core.list_namespaced_pod(ns, label_selector=f"app={app}").items:
         for cs in pod.status.container_statuses or []:
             waiting = cs.state.waiting if cs.state else None
@@ -400,8 +401,8 @@ def check_issuer(cluster: Cluster, ns: str) -> str:
             pod = (f" The kubelet says about its pod: {failures[0]}." if failures else "")
             raise Hint(f"{said} The Service orders has no ready pod.{pod} {_not_issued(cluster, crt)}")
         raise Hint(f"{said} Certificate orders is Ready, but no pod of orders is ready yet{_waiting(cluster, ns, 'orders')}"
-                   ". nginx starts once the kubelet has mounted Secret orders-tls and starts the container again, at "
-                   "its next try (it backs off between tries, up to minutes); restart it to start it now: kubectl "
+                   ". Its pod starts once the kubelet mounts Secret orders-tls, at its next try of the mount (it "
+                   "backs off between tries, up to 2 minutes); restart it to start it now: kubectl "
                    f"rollout restart deployment orders -n {ns}.")
     if not _issued(crt):
         raise Hint(f"{said} {_not_issued(cluster, crt)}")
