@@ -128,6 +128,15 @@ def test_a_directive_nginx_does_not_know_stops_it_as_nginx_does(sandbox, ns):
                                  f"cp /drafts/{draft} /etc/nginx/conf.d/default.conf && nginx -t", check=False)
         assert tested.returncode == 1
         assert tested.stderr.startswith(f"{line}\nnginx: configuration file /etc/nginx/nginx.conf test failed\n")
+    # -g is read before the file: "daemon off;" in both is a duplicate (the image's CMD passes -g "daemon off;")
+    tested = sandbox.kubectl("-n", ns, "exec", "debug", "--", "sh", "-c",
+                             "rm /etc/nginx/conf.d/default.conf && sed -i 's/^pid/daemon off;\\npid/' "
+                             "/etc/nginx/nginx.conf && nginx -t && nginx -t -g 'daemon off;'", check=False)
+    assert tested.returncode == 1 and tested.stderr.startswith(
+        "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"
+        "nginx: configuration file /etc/nginx/nginx.conf test is successful\n"
+        'nginx: [emerg] "daemon" directive is duplicate in /etc/nginx/nginx.conf:5\n'
+        "nginx: configuration file /etc/nginx/nginx.conf test failed\n")
 
 
 def test_a_directive_nginx_knows_and_the_sandbox_does_not_play_starts_it_with_a_warning(sandbox, ns):
