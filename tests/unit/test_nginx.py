@@ -55,7 +55,9 @@ def test_the_image_default_site_loads_and_listens_on_80():
 
 @pytest.mark.parametrize(("conf", "message"), [
     ("server {\n  listen 80;\n}\n}\n", 'unexpected "}" in /etc/nginx/conf.d/default.conf:4'),
-    ("server {\n  listen 80;\n", 'unexpected end of file, expecting ";" or "}" in /etc/nginx/conf.d/default.conf:3'),
+    # ngx_conf_parse: the file ends inside a block; ngx_conf_read_token: it ends inside a directive
+    ("server {\n  listen 80;\n", 'unexpected end of file, expecting "}" in /etc/nginx/conf.d/default.conf:3'),
+    ("server {\n  listen 80", 'unexpected end of file, expecting ";" or "}" in /etc/nginx/conf.d/default.conf:2'),
     ("server {\n  listen 80\n}\n", 'unexpected "}" in /etc/nginx/conf.d/default.conf:3'),
     ("listen 80;\n", '"listen" directive is not allowed here in /etc/nginx/conf.d/default.conf:1'),
     ("server {\n  root;\n}\n", 'invalid number of arguments in "root" directive in /etc/nginx/conf.d/default.conf:2'),
@@ -92,6 +94,122 @@ def test_quotes_comments_and_unknown_directives():
     assert config.not_emulated == ["limit_req (/etc/nginx/conf.d/default.conf:5)"]
     a, _ = ask(config, files(""), "/", port=8080)
     assert (a.status, a.body, a.headers["Content-Type"]) == (200, b"it's ok", "application/octet-stream")
+
+
+def contexts(name: str, version: str = "") -> list[set[str]]:
+    return [set(e.contexts) for e in nginx.known(version)[name]]
+
+
+def test_the_table_holds_what_the_image_binary_knows_where_nginx_takes_it():
+    # read from nginx's ngx_command_t arrays (tools/nginx_directives.py): each entry's contexts, block, arguments
+    assert contexts("proxy_pass") == [{"location", "if-location", "limit_except"}, {"stream-server"}]
+    assert "server" not in contexts("proxy_pass")[0]
+    assert contexts("ssl_verify_client")[0] == {"http", "server"}
+    stream = nginx.known()["stream"]
+    assert [(set(e.contexts), e.block, e.args) for e in stream] == [({"main"}, True, "0")]
+    assert [(e.block, e.args) for e in nginx.known()["server"]] == [(True, "0"), (False, "1+"), (True, "0"),
+                                                                   (True, "0"), (False, "1+")]
+    sendfile = nginx.known()["sendfile"][0]
+    assert (sendfile.args, sendfile.on_off, sendfile.once) == ("flag", True, True)
+    assert [e.once for e in nginx.known()["proxy_redirect"]] == [False]  # "is duplicate" only after "off"
+    assert len(contexts("include")[0]) == 14  # NGX_ANY_CONF: every context, events and mail included
+    # the image's dynamic modules (njs, geoip, image_filter, xslt, perl) need load_module: not in the table
+    assert not {"js_content", "geoip_country", "image_filter", "xslt_stylesheet", "perl"} & set(nginx.known())
+    # what the sandbox plays or accepts is a directive nginx knows
+    assert (nginx.EMULATED | nginx.INERT) - set(nginx.known()) == set()
+
+
+def test_the_table_follows_the_release_the_image_tag_names():
+    from k8snet.sandbox.dataplane import nginx_directives, workloads
+
+    assert nginx_directives.NGINX_RELEASE == workloads.NGINX_LATEST  # regenerate the table with a new pin
+    assert "early_hints" in nginx.known("1.29.1") and "early_hints" not in nginx.known("1.27.5")
+    assert "ssl" in nginx.known("1.25.0") and "ssl" not in nginx.known("1.25.1")
+    assert "http2" not in nginx.known("1.24.0")  # older than the table reads: as its oldest release
+    assert contexts("resolver", "1.27.2") == [{"http", "server", "location"}, {"mail", "mail-server"},
+                                              {"stream", "stream-server"}]
+    assert {"upstream"} in contexts("resolver", "1.27.3")
+
+
+@pytest.mark.parametrize(("conf", "message"), [
+    ("server {\n  listen 80;\n  ssl_verfy_client on;\n}\n",
+     'unknown directive "ssl_verfy_client" in /etc/nginx/conf.d/default.conf:3'),
+    ("server {\n  listen 80;\n  proxy_pass http://hello;\n}\n",
+     '"proxy_pass" directive is not allowed here in /etc/nginx/conf.d/default.conf:3'),
+    ("server {\n  stream {\n  }\n}\n", '"stream" directive is not allowed here in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  if ($host) {\n    if ($uri) { return 404; }\n  }\n}\n",
+     '"if" directive is not allowed here in /etc/nginx/conf.d/default.conf:3'),
+    ("server {\n  sendfile yes;\n}\n",
+     'invalid value "yes" in "sendfile" directive, it must be "on" or "off" in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  sendfile on;\n  sendfile off;\n}\n",
+     '"sendfile" directive is duplicate in /etc/nginx/conf.d/default.conf:3'),
+    ("server {\n  sendfile on off;\n}\n",
+     'invalid number of arguments in "sendfile" directive in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  gzip on {\n  }\n}\n",
+     'directive "gzip" is not terminated by ";" in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  limit_req zone=one burst=5 nodelay extra;\n}\n",
+     'invalid number of arguments in "limit_req" directive in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  types {\n    text/html { html; }\n  }\n}\n", 'unexpected "{" in /etc/nginx/conf.d/default.conf:3'),
+    # the error is the one nginx meets first as it reads: a name before a later syntax error or missing file
+    ("server {\n  bogus;\n  listen 80\n}\n", 'unknown directive "bogus" in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  include /etc/nginx/none.conf;\n  bogus;\n}\n",
+     'open() "/etc/nginx/none.conf" failed (2: No such file or directory) in /etc/nginx/conf.d/default.conf:2'),
+    ("server {\n  location / { bogus on; }\n  location / { proxy_pass http://nowhere; }\n}\n",
+     'unknown directive "bogus" in /etc/nginx/conf.d/default.conf:2'),
+    ("upstream u {\n  server nowhere;\n}\nserver {\n  bogus;\n}\n",
+     'host not found in upstream "nowhere" in /etc/nginx/conf.d/default.conf:2'),
+    # a directive's place is the line of its ";" or "{", where nginx's reader stands when it reports it
+    ("server {\n  listen 80;\n  log_format\n    main '$x';\n}\n",
+     '"log_format" directive is not allowed here in /etc/nginx/conf.d/default.conf:4'),
+])
+def test_what_nginx_does_not_know_or_does_not_take_there_stops_it(conf, message):
+    assert emerg(conf) == message
+
+
+def test_a_directive_nginx_knows_outside_what_the_sandbox_plays_is_named_once():
+    config = load("map $uri $page { default 0; /a 1; }\nserver {\n  listen 80;\n  location / {\n"
+                  "    if ($page) { return 403; limit_rate 1k; }\n    sendfile on;\n    return 200 ${page};\n"
+                  "  }\n}\n")
+    # inside "if" nothing is played: the if is named, not what it holds; a map's body is the map's own
+    assert config.not_emulated == ["map (/etc/nginx/conf.d/default.conf:1)", "if (/etc/nginx/conf.d/default.conf:5)"]
+    loc = config.servers[0].locations[0]
+    assert loc.directives["return"][0].args == ["200", "${page}"]  # "${" stays in the word
+
+
+def test_an_included_file_adds_to_the_block_it_is_included_in():
+    message = emerg("server {\n  default_type text/plain;\n  include /etc/nginx/more.conf;\n}\n",
+                    {"/etc/nginx/more.conf": b"default_type text/html;\n"})  # ngx_conf_set_str_slot
+    assert message == '"default_type" directive is duplicate in /etc/nginx/more.conf:1'
+
+
+def test_the_main_context_has_one_events_and_one_http():
+    with pytest.raises(nginx.ConfigError, match='^"http" directive is duplicate in /etc/nginx/nginx.conf:32$'):
+        nginx.load(files("", {"/etc/nginx/nginx.conf": nginx.NGINX_CONF + b"http {\n}\n"}), lambda name: None)
+    without_events = nginx.NGINX_CONF.replace(b"events {\n    worker_connections  1024;\n}\n", b"")
+    with pytest.raises(nginx.ConfigError, match='^no "events" section in configuration$'):
+        nginx.load(files("", {"/etc/nginx/nginx.conf": without_events}), lambda name: None)
+
+
+def test_the_command_line_is_read_first_in_the_main_context():
+    # the image's CMD is nginx -g "daemon off;": the same directive in nginx.conf is a duplicate
+    main = nginx.NGINX_CONF.replace(b"pid ", b"daemon off;\npid ")
+    fs = files("", {"/etc/nginx/nginx.conf": main})
+    with pytest.raises(nginx.ConfigError, match='^"daemon" directive is duplicate in /etc/nginx/nginx.conf:5$'):
+        nginx.load(fs, lambda name: None, params="daemon off;")
+    assert nginx.load(fs, lambda name: None).servers == []  # nginx -t reads no -g
+    for params, message in (("daemon off", 'unexpected end of parameter, expecting ";" in command line'),
+                            ("deamon off;", 'unknown directive "deamon" in command line'),
+                            ("events { }", "block directives are not supported in -g option in command line")):
+        with pytest.raises(nginx.ConfigError) as err:
+            nginx.load(files(""), lambda name: None, params=params)
+        assert str(err.value) == message
+
+
+def test_a_release_reads_the_directives_it_has():
+    conf = "server {\n  listen 80;\n  early_hints $http2;\n}\n"
+    assert load(conf).not_emulated == ["early_hints (/etc/nginx/conf.d/default.conf:3)"]
+    with pytest.raises(nginx.ConfigError, match='unknown directive "early_hints"'):
+        nginx.load(files(conf), lambda name: None, "1.27.5")
 
 
 def test_includes_are_globbed_in_order():

@@ -273,6 +273,19 @@ def test_nginx_serves_what_exec_wrote(sb: Sandbox):
     assert get(sb, None, pod, 80, "/").body == b"hello\n"
 
 
+def test_nginx_reads_the_files_as_the_release_and_command_line_of_its_container(sb: Sandbox):
+    # the image's CMD is nginx -g "daemon off;" (nginxinc/docker-nginx): read before nginx.conf (src/core/nginx.c)
+    pod = running(sb, "web", image="nginx:1.27")
+    result = asyncio.run(sb.dataplane.exec(pod, "main", ["sh", "-c", "sed -i 's/^pid/daemon off;\\npid/' "
+                                                         "/etc/nginx/nginx.conf && echo 'early_hints 1;' > "
+                                                         "/etc/nginx/conf.d/hints.conf"]))
+    assert result.exit_code == 0
+    workloads = sb.dataplane.workloads
+    assert workloads.load_nginx(pod, "main") == '"daemon" directive is duplicate in /etc/nginx/nginx.conf:5'
+    # nginx -t (no -g) gets past it, to what 1.27.5 does not know yet (early_hints came with 1.29.0)
+    assert workloads.load_nginx(pod, "main", "") == 'unknown directive "early_hints" in /etc/nginx/conf.d/hints.conf:1'
+
+
 def test_coredns_health_and_ready(sb: Sandbox):
     pod = next(p for p in sb.store.list("pods", "kube-system")) if sb.store.list("pods", "kube-system") else \
         running(sb, "dns", image="registry.k8s.io/coredns/coredns:v1.12.0", args=["-conf", "/etc/coredns/Corefile"])

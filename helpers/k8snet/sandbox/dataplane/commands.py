@@ -53,6 +53,7 @@ from .workloads import (
     hostname,
     image_family,
     is_ip,
+    nginx_params,
 )
 
 if TYPE_CHECKING:
@@ -685,8 +686,9 @@ def cmd_nginx(ctx: Ctx, name: str, args: list[str]) -> int:
     if args[:1] in (["-v"], ["-V"]):
         ctx.error(f"nginx version: nginx/{version}\n")
         return 0
+    params = nginx_params(args)  # -g: read before the file, so a directive in both is a duplicate
     if args[:1] == ["-t"]:
-        problem = workloads.load_nginx(ctx.pod, ctx.container)
+        problem = workloads.load_nginx(ctx.pod, ctx.container, params)
         if isinstance(problem, str):
             ctx.error(f"nginx: [emerg] {problem}\nnginx: configuration file {conf} test failed\n")
             return 1
@@ -706,7 +708,7 @@ def cmd_nginx(ctx: Ctx, name: str, args: list[str]) -> int:
     if args and args[0] not in ("-g", "-c", "-e", "-p"):
         ctx.error(f"nginx: invalid option: \"{args[0].lstrip('-')}\"\n")
         return 1
-    config = workloads.load_nginx(ctx.pod, ctx.container)
+    config = workloads.load_nginx(ctx.pod, ctx.container, params)
     if isinstance(config, str):  # what stops nginx at start: the error log (stderr) and the master's own line
         ctx.error(f"{stamp} [emerg] 1#1: {config}\nnginx: [emerg] {config}\n")
         return 1

@@ -3,10 +3,13 @@
 Sources (nginx 1.29, src/core/ngx_conf_file.c, src/http/ngx_http_core_module.c and the module docs at
 nginx.org/en/docs/http/):
 
-- the files: ``/etc/nginx/nginx.conf`` and what it includes (globs sorted, as ``glob()`` returns them), read
-  with nginx's tokenizer (``#`` comments, quotes and backslash escapes, ``;``/``{``/``}``); a syntax error, a
-  directive in the wrong block, a wrong number of arguments, a missing include or certificate stops nginx at
-  start with its ``[emerg]`` message, so the container exits 1 as it does on kind;
+- the files: ``-g``'s text, then ``/etc/nginx/nginx.conf`` and what it includes (globs sorted, as ``glob()``
+  returns them), read with nginx's tokenizer (``#`` comments, quotes and backslash escapes, ``;``/``{``/``}``)
+  and checked as ngx_conf_handler checks each directive in turn against the directives the image's binary
+  knows (:mod:`.nginx_directives`, generated from nginx's source for the release the image tag names): a
+  syntax error, an unknown directive, one in a block that does not take it, a wrong number of arguments, a
+  flag other than on/off, a missing include or certificate stops nginx at start with its ``[emerg]`` message,
+  so the container exits 1 as it does on kind;
 - which server answers: the ``listen`` port, then the ``Host`` header against ``server_name`` (exact,
   ``*.`` and ``.*`` wildcards), else the port's ``default_server``, else its first server; with ``ssl``
   the server whose ``server_name`` matches the SNI presents its ``ssl_certificate``;
@@ -28,19 +31,20 @@ nginx.org/en/docs/http/):
   http's, else the main context's ``notice``), all on the container's output as the image links its log files
   to /dev/stdout and /dev/stderr.
 
-Directives the sandbox knows and that do not change an answer here (``sendfile``, ``gzip``, ``worker_*``,
-timeouts, TLS protocol tuning…) are accepted. Any other directive is reported as not emulated
-(a Warning event names it) and has no effect, so nothing is silently assumed.
+Directives that do not change an answer here (``sendfile``, ``gzip``, ``worker_*``, timeouts, TLS protocol
+tuning…) are accepted. Any other directive nginx knows is reported as not emulated (a Warning event names it)
+and has no effect, so nothing is silently assumed; one nginx does not know stops it, as it stops nginx.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .files import FileSystem
@@ -133,33 +137,14 @@ MIME_TYPES = {".html": "text/html", ".htm": "text/html", ".css": "text/css", ".j
               ".jpg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml", ".ico": "image/x-icon"}
 """The common entries of /etc/nginx/mime.types."""
 
-# name -> (contexts it may appear in, argument count check); "main", "events", "http", "server", "location",
-# "upstream" as ngx_conf_file.c names them (NGX_MAIN_CONF, NGX_HTTP_SRV_CONF…)
-_ANY = {"main", "events", "http", "server", "location", "upstream", "types"}
-_HSL = {"http", "server", "location"}
-EMULATED: dict[str, tuple[set[str], Callable[[int], bool]]] = {
-    "events": ({"main"}, lambda n: n == 0), "http": ({"main"}, lambda n: n == 0),
-    "include": (_ANY, lambda n: n == 1),
-    "server": ({"http", "upstream"}, lambda n: True),  # a block in http, a directive in upstream
-    "upstream": ({"http"}, lambda n: n == 1),
-    "listen": ({"server"}, lambda n: n >= 1), "server_name": ({"server"}, lambda n: n >= 1),
-    "location": ({"server", "location"}, lambda n: n in (1, 2)),
-    "root": (_HSL, lambda n: n == 1), "alias": ({"location"}, lambda n: n == 1),
-    "index": (_HSL, lambda n: n >= 1), "try_files": ({"server", "location"}, lambda n: n >= 2),
-    "return": ({"server", "location"}, lambda n: n in (1, 2)),
-    "add_header": (_HSL, lambda n: n in (2, 3)), "error_page": (_HSL, lambda n: n >= 2),
-    "proxy_pass": ({"location"}, lambda n: n == 1), "server_tokens": (_HSL, lambda n: n == 1),
-    "ssl_certificate": ({"http", "server"}, lambda n: n == 1),
-    "ssl_certificate_key": ({"http", "server"}, lambda n: n == 1),
-    "ssl_client_certificate": ({"http", "server"}, lambda n: n == 1),
-    "ssl_trusted_certificate": ({"http", "server"}, lambda n: n == 1),
-    "ssl_verify_client": ({"http", "server"}, lambda n: n == 1),
-    "ssl_verify_depth": ({"http", "server"}, lambda n: n == 1),
-    "error_log": ({"main", "http", "server", "location"}, lambda n: n >= 1),
-    "access_log": (_HSL, lambda n: n >= 1), "log_format": ({"http"}, lambda n: n >= 2),
-    "default_type": (_HSL, lambda n: n == 1), "types": (_HSL, lambda n: n == 0),
-}
-INERT = {
+EMULATED = frozenset({
+    "events", "http", "include", "server", "upstream", "listen", "server_name", "location", "root", "alias",
+    "index", "try_files", "return", "add_header", "error_page", "proxy_pass", "server_tokens", "ssl_certificate",
+    "ssl_certificate_key", "ssl_client_certificate", "ssl_trusted_certificate", "ssl_verify_client",
+    "ssl_verify_depth", "error_log", "access_log", "log_format", "default_type", "types",
+})
+"""The directives whose effect the sandbox plays (in the http, server, location and upstream blocks)."""
+INERT = frozenset({
     # they tune performance, logging or protocol details the sandbox's answers do not depend on
     "user", "worker_processes", "pid", "worker_connections", "multi_accept", "use",
     "worker_rlimit_nofile", "daemon", "master_process", "sendfile", "tcp_nopush",
@@ -172,7 +157,10 @@ INERT = {
     "proxy_read_timeout", "proxy_send_timeout", "proxy_buffering", "proxy_buffers", "proxy_buffer_size",
     "resolver_timeout", "open_file_cache", "autoindex_localtime", "http2", "expires", "etag",
     "port_in_redirect", "absolute_redirect", "server_name_in_redirect", "keepalive",
-}
+})
+"""Directives nginx knows that change nothing the sandbox shows: accepted without a word. Any other directive
+nginx knows is reported as not emulated (a Warning event names it) and has no effect; one nginx does not know
+stops it, as it stops nginx (:data:`.nginx_directives.DIRECTIVES`, read from nginx's source)."""
 VERIFY_CLIENT = ("off", "on", "optional", "optional_no_ca")
 """ngx_http_ssl_module.c ngx_http_ssl_verify: the values of ``ssl_verify_client``, in the order of their numbers."""
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
@@ -180,10 +168,6 @@ LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debu
 COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
             '"$http_user_agent"')
 """ngx_http_log_module.c: the predefined ``combined`` format, the one ``access_log`` uses when it names none."""
-_INERT_CONTEXTS = {"worker_connections": {"events"}, "multi_accept": {"events"}, "use": {"events"},
-                   "user": {"main"}, "worker_processes": {"main"}, "pid": {"main"}, "daemon": {"main"},
-                   "worker_rlimit_nofile": {"main"}, "master_process": {"main"},
-                   "keepalive": {"upstream"}}
 
 
 class ConfigError(Exception):
@@ -197,45 +181,55 @@ class Directive:
     file: str
     line: int
     block: list[Directive] | None = None
+    error: str = ""  # a syntax error or an include that fails here: nginx stops when it reads this far
 
     @property
     def where(self) -> str:
-        return f"{self.file}:{self.line}"
+        return _where(self.file, self.line)
 
 
 # -- reading the files ------------------------------------------------------------------------------------
 
 
 def parse(text: str, path: str) -> list[Directive]:
-    """ngx_conf_read_token and ngx_conf_parse: the directives of one file (blocks nested)."""
+    """ngx_conf_read_token and ngx_conf_parse: the directives of one file (blocks nested). nginx acts on each
+    directive as its ``;`` or ``{`` is read, so a syntax error stops it only once what comes before it was
+    taken: the error is kept in place (a directive with ``error`` set) for :func:`_check` to meet in order.
+    A directive's line is the one of its ``;`` or ``{``, the line nginx names in what it reports about it.
+    ``path`` "command line" reads ``-g``'s text (ngx_conf_param), where a block is refused."""
     stack: list[list[Directive]] = [[]]
     opened: list[Directive] = []
     words: list[str] = []
-    word: list[str] | None = None
-    line, start_line, i, n = 1, 1, 0, len(text)
+    line, i, n = 1, 0, len(text)
+    param, unterminated = path == "command line", False
+
+    def fail(message: str) -> list[Directive]:
+        stack[-1].append(Directive("", [], path, line, error=f"{message} in {_where(path, line)}"))
+        return stack[0]
+
     while i < n:
         ch = text[i]
         if ch == "\n":
             line += 1
-        if word is None and ch in " \t\r\n":
+        if ch in " \t\r\n":
             i += 1
             continue
-        if word is None and ch == "#":
+        if ch == "#":
             while i < n and text[i] != "\n":
                 i += 1
             continue
-        if word is None and ch in ";{}":
+        if ch in ";{}":
             if ch == "}":
-                if words:
-                    raise ConfigError(f'unexpected "}}" in {path}:{line}')
-                if not opened:
-                    raise ConfigError(f'unexpected "}}" in {path}:{line}')
+                if words or not opened:  # ngx_conf_parse: a "}" outside a block of this file
+                    return fail('unexpected "}"')
                 opened.pop()
                 stack.pop()
             else:
                 if not words:
-                    raise ConfigError(f'unexpected "{ch}" in {path}:{line}')
-                d = Directive(words[0], words[1:], path, start_line, [] if ch == "{" else None)
+                    return fail(f'unexpected "{ch}"')
+                if ch == "{" and param:
+                    return fail("block directives are not supported in -g option")
+                d = Directive(words[0], words[1:], path, line, [] if ch == "{" else None)
                 stack[-1].append(d)
                 if d.block is not None:
                     opened.append(d)
@@ -243,10 +237,8 @@ def parse(text: str, path: str) -> list[Directive]:
                 words = []
             i += 1
             continue
-        if word is None and ch in "\"'":
+        if ch in "\"'":
             quote, i, buf = ch, i + 1, []
-            if not words:
-                start_line = line
             while i < n and text[i] != quote:
                 if text[i] == "\\" and i + 1 < n:
                     buf.append(_unescape(text[i + 1]))
@@ -257,26 +249,33 @@ def parse(text: str, path: str) -> list[Directive]:
                 buf.append(text[i])
                 i += 1
             if i >= n:
-                raise ConfigError(f'unexpected end of file, expecting ";" or "}}" in {path}:{line}')
+                unterminated = True
+                break
             i += 1
-            if i < n and text[i] not in " \t\r\n;{})":
-                raise ConfigError(f'unexpected "{text[i]}" in {path}:{line}')
+            if i < n and text[i] not in " \t\r\n;{)":
+                return fail(f'unexpected "{text[i]}"')
             words.append("".join(buf))
             continue
         buf = []
-        if not words:
-            start_line = line
-        while i < n and text[i] not in " \t\r\n;{}":
-            if text[i] == "\\" and i + 1 < n:
+        while i < n and text[i] not in " \t\r\n;{" or (i < n and text[i] == "{" and buf and buf[-1] == "$"):
+            if text[i] == "\\" and i + 1 < n:  # a word ends at a space, ";" or "{" ("${" stays: a variable)
                 buf.append(_unescape(text[i + 1]))
                 i += 2
                 continue
             buf.append(text[i])
             i += 1
         words.append("".join(buf))
-    if words or opened:
-        raise ConfigError(f'unexpected end of file, expecting ";" or "}}" in {path}:{line}')
+    if words or unterminated:
+        return fail("unexpected end of parameter, expecting \";\"" if param else
+                    'unexpected end of file, expecting ";" or "}"')
+    if opened:
+        return fail('unexpected end of file, expecting "}"')
     return stack[0]
+
+
+def _where(path: str, line: int) -> str:
+    """ngx_conf_log_error's place: ``file:line``, or "command line" for ``-g``'s text."""
+    return "command line" if path == "command line" else f"{path}:{line}"
 
 
 def _unescape(ch: str) -> str:
@@ -286,12 +285,15 @@ def _unescape(ch: str) -> str:
 
 
 def _expand_includes(fs: FileSystem, directives: list[Directive], depth: int = 0) -> list[Directive]:
+    """ngx_conf_include: each file's directives in place of the ``include`` (a failure kept in place, as
+    :func:`parse` keeps a syntax error)."""
     out: list[Directive] = []
     for d in directives:
         if d.name == "include" and d.block is None and len(d.args) == 1:
             pattern = d.args[0] if d.args[0].startswith("/") else posixpath.join(PREFIX, d.args[0])
             if depth > 16:
-                raise ConfigError(f"too many levels of includes in {d.where}")
+                out.append(replace(d, error=f"too many levels of includes in {d.where}"))
+                continue
             if any(c in pattern for c in "*?["):
                 folder, glob = posixpath.split(pattern)
                 names = sorted(x for x in (fs.listdir(folder) if fs.is_dir(folder) else [])
@@ -299,7 +301,9 @@ def _expand_includes(fs: FileSystem, directives: list[Directive], depth: int = 0
                 paths = [posixpath.join(folder, x) for x in names]
             else:
                 if fs.read(pattern) is None:
-                    raise ConfigError(f'open() "{pattern}" failed (2: No such file or directory) in {d.where}')
+                    out.append(replace(d, error=f'open() "{pattern}" failed (2: No such file or directory) in '
+                                                f'{d.where}'))
+                    continue
                 paths = [pattern]
             for p in paths:
                 if p.endswith("mime.types"):
@@ -363,49 +367,145 @@ class Config:
         return out
 
 
-def load(fs: FileSystem, resolve: Callable[[str], str | None]) -> Config:
-    """Read nginx.conf and its includes as nginx does at start; raises ConfigError with nginx's message.
-    ``resolve`` turns a proxy host name into an address (None: not found), as nginx does once at start."""
+def load(fs: FileSystem, resolve: Callable[[str], str | None], version: str = "", params: str = "") -> Config:
+    """Read nginx.conf and its includes as nginx ``version`` does at start (the newest release the table
+    holds when empty); raises ConfigError with nginx's message. ``params`` is ``-g``'s text, read first in
+    the main context (src/core/nginx.c: ngx_conf_param before the file), so ``daemon off;`` on the command
+    line and in the file is a duplicate. ``resolve`` turns a proxy host name into an address (None: not
+    found), as nginx does once at start."""
+    tree = parse(params, "command line") if params else []
     text = fs.read(MAIN_CONF)
     if text is None:
-        raise ConfigError(f'open() "{MAIN_CONF}" failed (2: No such file or directory)')
-    tree = _expand_includes(fs, parse(text.decode(errors="replace"), MAIN_CONF))
+        tree.append(Directive("", [], MAIN_CONF, 0, error=f'open() "{MAIN_CONF}" failed (2: No such file or '
+                                                          'directory)'))
+    else:
+        tree += _expand_includes(fs, parse(text.decode(errors="replace"), MAIN_CONF))
     config = Config()
-    _check(tree, "main", config)
+    _check(tree, "main", config, known(version), resolve)
     config.main = _index(tree)
     for d in tree:
         if d.name == "http" and d.block is not None:
             _load_http(fs, d.block, config, resolve)
+    if not any(d.name == "events" for d in tree):  # src/event/ngx_event.c ngx_event_init_conf, once all is read
+        raise ConfigError('no "events" section in configuration')
     return config
 
 
-def _check(block: list[Directive], context: str, config: Config) -> None:
-    """Context and argument-count checks (ngx_conf_handler), and the not-emulated list."""
+@dataclass(frozen=True)
+class Known:
+    """One of a directive's entries in nginx's modules (:mod:`.nginx_directives`)."""
+
+    contexts: frozenset[str]
+    block: bool
+    args: str  # the counts NGX_CONF_TAKEn allows ("0".."7"), "1+", "2+", "any" or "flag"
+    on_off: bool  # read by ngx_conf_set_flag_slot
+    once: bool  # its handler refuses a second one in the same block ("is duplicate")
+
+
+@functools.cache
+def known(version: str = "") -> dict[str, tuple[Known, ...]]:
+    """The directives nginx ``version`` knows, each with its entries in module order (a release older than
+    the oldest the table reads is taken as that one; empty: the newest)."""
+    from .nginx_directives import DIRECTIVES, OLDEST_RELEASE
+
+    def number(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split(".")) if re.fullmatch(r"\d+(\.\d+)*", text) else (1 << 30,)
+
+    at = max(number(version or "x"), number(OLDEST_RELEASE))
+    out: dict[str, tuple[Known, ...]] = {}
+    for name, entries in DIRECTIVES.items():
+        kept = []
+        for contexts, args, *releases in entries:
+            since, _, until = (releases[0] if releases else "-").partition("-")
+            if (since and at < number(since)) or (until and at >= number(until)):
+                continue
+            rest = args.removeprefix("block ").split()
+            kept.append(Known(frozenset(contexts.split()), args.startswith("block "), rest[0], "on|off" in rest,
+                              "once" in rest))
+        if kept:
+            out[name] = tuple(kept)
+    return out
+
+
+def _check(block: list[Directive], context: str, config: Config, table: dict[str, tuple[Known, ...]],
+           resolve: Callable[[str], str | None], quiet: bool = False) -> None:
+    """ngx_conf_handler, directive by directive in the order nginx reads them: the name among the modules'
+    directives (``unknown directive``), the first entry whose context matches (``is not allowed here``), its
+    block or ``;``, its argument count, then what its handler checks as it reads it; the body of a block in the
+    context the block opens. Directives nginx knows and the sandbox does not play are listed as not emulated
+    (not those inside a block that is itself not emulated: naming the block says it)."""
+    from .nginx_directives import BODIES
+
+    seen: set[str] = set()  # the directives set in this block whose handler takes one only
     for d in block:
-        rule = EMULATED.get(d.name)
-        if rule is not None:
-            contexts, arity = rule
-            is_block = d.name in ("events", "http", "location", "upstream", "types") or (
-                d.name == "server" and context == "http")
-            if context not in contexts:
-                raise ConfigError(f'"{d.name}" directive is not allowed here in {d.where}')
-            if is_block and d.block is None:
-                raise ConfigError(f'directive "{d.name}" has no opening "{{" in {d.where}')
-            if not is_block and d.block is not None:
-                raise ConfigError(f'directive "{d.name}" is not terminated by ";" in {d.where}')
-            if not arity(len(d.args)):
-                raise ConfigError(f'invalid number of arguments in "{d.name}" directive in {d.where}')
-            _check_value(d)
-        elif d.name in INERT:
-            if context not in _INERT_CONTEXTS.get(d.name, _ANY):
-                raise ConfigError(f'"{d.name}" directive is not allowed here in {d.where}')
-        else:
+        if d.error:
+            raise ConfigError(d.error)
+        entries = table.get(d.name)
+        if entries is None:
+            raise ConfigError(f'unknown directive "{d.name}" in {d.where}')
+        entry = next((e for e in entries if context in e.contexts), None)
+        if entry is None:
+            raise ConfigError(f'"{d.name}" directive is not allowed here in {d.where}')
+        if not entry.block and d.block is not None:
+            raise ConfigError(f'directive "{d.name}" is not terminated by ";" in {d.where}')
+        if entry.block and d.block is None:
+            raise ConfigError(f'directive "{d.name}" has no opening "{{" in {d.where}')
+        n = len(d.args)
+        if not (entry.args == "any" or (entry.args == "flag" and n == 1) or (entry.args == "1+" and n >= 1)
+                or (entry.args == "2+" and n >= 2) or (entry.args[0].isdigit() and n <= 7 and str(n) in entry.args)):
+            raise ConfigError(f'invalid number of arguments in "{d.name}" directive in {d.where}')
+        if entry.once:  # ngx_conf_set_*_slot, the main blocks: what the handler says first
+            if d.name in seen:
+                raise ConfigError(f'"{d.name}" directive is duplicate in {d.where}')
+            seen.add(d.name)
+        if entry.on_off and d.args[0].lower() not in ("on", "off"):  # ngx_conf_set_flag_slot
+            raise ConfigError(f'invalid value "{d.args[0]}" in "{d.name}" directive, it must be "on" or "off" in '
+                              f"{d.where}")
+        _set(d, context, config, resolve)
+        emulated = d.name in EMULATED or d.name in INERT
+        if not emulated and not quiet:
             config.not_emulated.append(f"{d.name} ({d.where})")
-            continue
-        if d.block is not None and d.name != "types":
-            inner = {"http": "http", "events": "events", "server": "server", "location": "location",
-                     "upstream": "upstream"}.get(d.name, context)
-            _check(d.block, inner, config)
+        if d.block is not None:
+            inner = BODIES.get((context, d.name), "")
+            if inner:
+                _check(d.block, inner, config, table, resolve, quiet or not emulated)
+            else:
+                _read_by_handler(d.block)
+
+
+def _read_by_handler(block: list[Directive]) -> None:
+    """A block its directive's handler reads (``types``, ``map``…: cf->handler in ngx_conf_parse): lines, not
+    directives, and no block among them."""
+    for d in block:
+        if d.error:
+            raise ConfigError(d.error)
+        if d.block is not None:
+            raise ConfigError(f'unexpected "{{" in {d.where}')
+
+
+def _set(d: Directive, context: str, config: Config, resolve: Callable[[str], str | None]) -> None:
+    """What the handlers of the directives the sandbox plays check as nginx reads them, before it reads on
+    (ngx_http_core_listen, ngx_http_core_location, ngx_http_upstream_server, ngx_http_proxy_pass, the slots)."""
+    if d.name in ("ssl_verify_client", "ssl_verify_depth", "error_log"):
+        _check_value(d)
+    elif d.name == "listen" and context == "server":
+        _listen(d)
+    elif d.name == "location":
+        modifier, uri = (d.args[0], d.args[1]) if len(d.args) == 2 else ("", d.args[0])
+        if modifier not in ("", "=", "^~", "~", "~*"):
+            raise ConfigError(f'invalid location modifier "{modifier}" in {d.where}')
+        if modifier in ("~", "~*"):
+            try:
+                re.compile(uri)
+            except re.error as exc:
+                raise ConfigError(f'pcre2_compile() failed: {exc} in "{uri}" in {d.where}') from None
+    elif d.name == "server" and context == "upstream" and d.args:
+        host, _ = _host_port(d.args[0], 80)
+        if not _is_ip(host) and resolve(host) is None:
+            raise ConfigError(f'host not found in upstream "{d.args[0]}" in {d.where}')
+    elif d.name == "proxy_pass" and context in ("location", "if-location", "limit_except"):
+        if not re.match(r"https?://", d.args[0]):
+            raise ConfigError(f"invalid URL prefix in {d.where}")
 
 
 def _check_value(d: Directive) -> None:
@@ -437,11 +537,8 @@ def _load_http(fs: FileSystem, block: list[Directive], config: Config, resolve: 
         if d.name == "upstream" and d.block is not None:
             servers = []
             for s in d.block:
-                if s.name == "server" and s.args:
-                    host, port = _host_port(s.args[0], 80)
-                    if not _is_ip(host) and resolve(host) is None:
-                        raise ConfigError(f'host not found in upstream "{s.args[0]}" in {s.where}')
-                    servers.append((host, port))
+                if s.name == "server" and s.args:  # its name was resolved as nginx read it (_set)
+                    servers.append(_host_port(s.args[0], 80))
             config.upstreams[d.args[0]] = servers
     for d in block:
         if d.name == "server" and d.block is not None:
@@ -452,20 +549,7 @@ def _load_server(fs: FileSystem, d: Directive, http: dict[str, list[Directive]],
                  resolve: Callable[[str], str | None]) -> Server:
     assert d.block is not None
     own = _index(d.block)
-    listens = []
-    for ls in own.get("listen", []):
-        address = ls.args[0]
-        port_text = address.rsplit(":", 1)[-1] if (":" in address and not address.endswith("]")) else address
-        if address.startswith("unix:"):
-            continue
-        if not port_text.isdigit():
-            port_text = "80" if not port_text.replace(".", "").isdigit() else port_text
-            if not port_text.isdigit():
-                raise ConfigError(f'host not found in "{address}" of the "listen" directive in {ls.where}')
-        port = int(port_text)
-        if not 0 < port < 65536:
-            raise ConfigError(f'invalid port in "{address}" of the "listen" directive in {ls.where}')
-        listens.append(Listen(port, "ssl" in ls.args[1:], "default_server" in ls.args[1:] or "default" in ls.args[1:]))
+    listens = [listen for ls in own.get("listen", []) if (listen := _listen(ls)) is not None]
     if not own.get("listen"):
         listens.append(Listen(80))  # listen *:80 is the default (*:8000 when nginx runs without root)
     names = [n.lower() for sn in own.get("server_name", []) for n in sn.args] or [""]
@@ -480,22 +564,29 @@ def _load_server(fs: FileSystem, d: Directive, http: dict[str, list[Directive]],
     return server
 
 
+def _listen(d: Directive) -> Listen | None:
+    """ngx_http_core_listen's address and flags (None for a unix: socket, which nothing reaches here)."""
+    address = d.args[0]
+    port_text = address.rsplit(":", 1)[-1] if (":" in address and not address.endswith("]")) else address
+    if address.startswith("unix:"):
+        return None
+    if not port_text.isdigit():
+        port_text = "80" if not port_text.replace(".", "").isdigit() else port_text
+        if not port_text.isdigit():
+            raise ConfigError(f'host not found in "{address}" of the "listen" directive in {d.where}')
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise ConfigError(f'invalid port in "{address}" of the "listen" directive in {d.where}')
+    return Listen(port, "ssl" in d.args[1:], "default_server" in d.args[1:] or "default" in d.args[1:])
+
+
 def _load_location(d: Directive, parent: Location | Server, into: list[Location], config: Config,
                    resolve: Callable[[str], str | None]) -> None:
     assert d.block is not None
     modifier, uri = (d.args[0], d.args[1]) if len(d.args) == 2 else ("", d.args[0])
-    if modifier not in ("", "=", "^~", "~", "~*"):
-        raise ConfigError(f'invalid location modifier "{modifier}" in {d.where}')
-    if modifier in ("~", "~*"):
-        try:
-            re.compile(uri)
-        except re.error as exc:
-            raise ConfigError(f'pcre2_compile() failed: {exc} in "{uri}" in {d.where}') from None
     loc = Location(modifier, uri, _index(d.block), parent)
     for p in loc.directives.get("proxy_pass", []):
-        target = p.args[0]
-        if not re.match(r"https?://", target):
-            raise ConfigError(f'invalid URL prefix in {p.where}')
+        target = p.args[0]  # its form was checked as nginx read it (_set); its name is resolved now, at init
         host, _ = _host_port(re.sub(r"^https?://", "", target).split("/", 1)[0], 80)
         if "$" not in host and host not in config.upstreams and not _is_ip(host):
             address = resolve(host)
@@ -791,8 +882,6 @@ def _context(ex: Exchange, server: Server) -> str:
 def _leveled(config: Config, server: Server, ex: Exchange) -> Exchange:
     """The exchange with an error log that keeps only what the server's ``error_log`` level lets through (the
     server's, else http's, else the main context's; ``error`` when none is set; ``/dev/null`` drops all)."""
-    from dataclasses import replace
-
     logs = server.directives.get("error_log") or server.http.get("error_log") or config.main.get("error_log") or []
     kept = [d for d in logs if d.args[0] != "/dev/null"]
     if logs and not kept:

@@ -354,6 +354,16 @@ def process_argv(family: str | None, argv: list[str]) -> list[str]:
     return argv
 
 
+def nginx_params(argv: list[str]) -> str:
+    """nginx's ``-g`` text in a command line (src/core/nginx.c ngx_get_options: ``-g TEXT`` or ``-gTEXT``)."""
+    for i, arg in enumerate(argv):
+        if arg == "-g" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("-g") and len(arg) > 2:
+            return arg[2:]
+    return ""
+
+
 def container_spec(pod: Pod, name: str) -> dict[str, Any] | None:
     """A container of the pod by name: an app, init (sidecars included) or ephemeral container."""
     for key in ("containers", "initContainers", "ephemeralContainers"):
@@ -1062,7 +1072,8 @@ class Workloads:
         key = (uid, container, spec.get("image", ""))
         if isinstance(config, str):
             self._programs[key] = replace(program, ports={}, problem=f"nginx stopped at start: {config}")
-            self.dp.processes.start(pod, container, ["nginx", "-g", "daemon off;"])
+            params = nginx_params(container_argv(spec, self.env(pod, container)))
+            self.dp.processes.start(pod, container, ["nginx", "-g", params] if params else ["nginx"])
             return None
         configured = replace(program, ports=config.ports(), opts={**program.opts, "config": config}, problem="")
         self._programs[key] = configured
@@ -1074,9 +1085,14 @@ class Workloads:
                    "kubelet", type_="Warning")
         return configured
 
-    def load_nginx(self, pod: Pod, container: str) -> Any:
-        """The container's nginx configuration as nginx reads it now, or the ``[emerg]`` text that stops it."""
+    def load_nginx(self, pod: Pod, container: str, params: str | None = None) -> Any:
+        """The container's nginx configuration as nginx reads it now, or the ``[emerg]`` text that stops it:
+        the release the image's tag names, ``params`` its ``-g`` text (None: the container's own command's)."""
         from . import nginx
+
+        spec = container_spec(pod, container) or {}
+        if params is None:
+            params = nginx_params(container_argv(spec, self.env(pod, container)))
 
         def resolve(name: str) -> str | None:
             if is_ip(name.strip("[]")) or name == "localhost":
@@ -1084,7 +1100,8 @@ class Workloads:
             return next(iter(self.dp.dns.lookup(pod, name).addresses), None)
 
         try:
-            return nginx.load(self.files(pod, container), resolve)
+            return nginx.load(self.files(pod, container), resolve, nginx_version(image_tag(spec.get("image", ""))),
+                              params)
         except nginx.ConfigError as exc:
             return str(exc)
 
