@@ -165,8 +165,8 @@ EMULATED: dict[str, dict[str, Any]] = {
         "commands": ["none (the sandbox does not emulate the image's shell)"],
     },
 }
-EMULATED.update(istioimages.EMULATED)
 """The images and commands the sandbox emulates (the README shows this table)."""
+EMULATED.update(istioimages.EMULATED)
 
 IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     # family: (ENTRYPOINT, CMD) of the real image
