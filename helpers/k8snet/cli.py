@@ -1,4 +1,5 @@
-"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset|clock``, ``k8snet kind up|down|status``, ``k8snet doctor``."""
+"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset|clock``, ``k8snet kind up|down|status``,
+``k8snet mesh install|uninstall|enroll|waypoint``, ``k8snet doctor``."""
 
 from __future__ import annotations
 
@@ -172,6 +173,47 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if any(f.state == checks.FAIL for f in findings) else 0
 
 
+@_settings_errors
+def mesh_install(args: argparse.Namespace) -> int:
+    """Install the service mesh (Istio 1.31, ambient mode) and wait until it runs on every node
+    (k8snet.mesh.install)."""
+    from . import mesh
+    from .connection import connect
+
+    mesh.install(connect(args.backend, start=False), args.mesh, timeout=args.timeout)
+    return 0
+
+
+@_settings_errors
+def mesh_uninstall(args: argparse.Namespace) -> int:
+    from . import mesh
+    from .connection import connect
+
+    mesh.uninstall(connect(args.backend, start=False), args.mesh)
+    return 0
+
+
+def mesh_enroll(args: argparse.Namespace) -> int:
+    """Label a namespace ``istio.io/dataplane-mode=ambient`` (k8snet.mesh.enroll)."""
+    from . import mesh
+    from .connection import connect
+
+    mesh.enroll(connect(args.backend, start=False), args.namespace)
+    print(f"namespace/{args.namespace} labeled (istio.io/dataplane-mode=ambient)")
+    return 0
+
+
+@_settings_errors
+def mesh_waypoint(args: argparse.Namespace) -> int:
+    """``istioctl waypoint apply -n NS [--name N] [--enroll-namespace] --wait`` (k8snet.mesh.waypoint)."""
+    from . import mesh
+    from .connection import connect
+
+    mesh.waypoint(connect(args.backend, start=False), args.namespace, args.name, args.enroll_namespace,
+                  for_traffic=args.for_traffic, overwrite=args.overwrite, timeout=args.timeout)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="k8snet", description="Drive the k8snet workbook's clusters.")
     groups = p.add_subparsers(dest="noun", required=True)
@@ -221,6 +263,44 @@ def parser() -> argparse.ArgumentParser:
                       ).set_defaults(func=kind_down)
     kverbs.add_parser("status", help="nodes, add-ons, edge ports; exit 1 when something is wrong"
                       ).set_defaults(func=kind_status)
+    ms = groups.add_parser("mesh", help="the service mesh (Istio ambient) on the active backend")
+    mverbs = ms.add_subparsers(dest="verb", required=True)
+
+    def backend(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--backend", choices=["sandbox", "kind"], default=None,
+                         help="which cluster (default: $K8SNET_BACKEND, else the sandbox)")
+
+    mi = mverbs.add_parser("install", help="install Istio 1.31 in ambient mode and wait until it runs (idempotent)",
+                           description="Apply Istio's CRDs, istiod, istio-cni and ztunnel (the charts with the "
+                                       "ambient profile, rendered into one manifest) and wait until istiod is "
+                                       "Available and istio-cni and ztunnel run on every node.")
+    mi.add_argument("mesh", choices=["istio"], help="the mesh to install")
+    mi.add_argument("--timeout", type=float, default=600, help="seconds each step may take (default 600)")
+    backend(mi)
+    mi.set_defaults(func=mesh_install)
+    mu = mverbs.add_parser("uninstall", help="remove what install applied (the CRDs stay, as helm keeps them)")
+    mu.add_argument("mesh", choices=["istio"])
+    backend(mu)
+    mu.set_defaults(func=mesh_uninstall)
+    me = mverbs.add_parser("enroll", help="label a namespace istio.io/dataplane-mode=ambient")
+    me.add_argument("namespace")
+    backend(me)
+    me.set_defaults(func=mesh_enroll)
+    mw = mverbs.add_parser("waypoint", help="deploy a waypoint in a namespace (istioctl waypoint apply --wait)",
+                           description="As `istioctl waypoint apply -n NAMESPACE --wait`: a Gateway of class "
+                                       "istio-waypoint (listener mesh, 15008/HBONE), waiting until it is "
+                                       "Programmed; with --enroll-namespace, the namespace is then labelled "
+                                       "istio.io/use-waypoint=NAME.")
+    mw.add_argument("namespace")
+    mw.add_argument("--name", default="waypoint", help="name of the waypoint (default: waypoint)")
+    mw.add_argument("--enroll-namespace", action="store_true",
+                    help="label the namespace with the waypoint name (istio.io/use-waypoint)")
+    mw.add_argument("--for", dest="for_traffic", choices=["all", "none", "service", "workload"], default=None,
+                    help="the traffic the waypoint takes (label istio.io/waypoint-for; istiod's default: service)")
+    mw.add_argument("--overwrite", action="store_true", help="replace the waypoint the namespace already uses")
+    mw.add_argument("--timeout", type=float, default=90, help="seconds to wait for Programmed (default 90)")
+    backend(mw)
+    mw.set_defaults(func=mesh_waypoint)
     dr = groups.add_parser("doctor", help="what is installed, which backend is active, and what to fix")
     dr.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")
     dr.set_defaults(func=doctor)

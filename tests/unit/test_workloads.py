@@ -87,7 +87,9 @@ def test_image_families_from_references():
     assert image_family("docker.io/kindest/kindnetd:v20260528-9350166c") == "kindnetd"
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
                              "alpine", "curl", "serve_hostname", "netshoot", "httpbin", "echo-basic", "kube-proxy",
-                             "kindnetd"}
+                             "kindnetd", "istiod", "istio-cni", "ztunnel", "istio-proxy"}
+    assert image_family("docker.io/istio/ztunnel:1.31.0-distroless") == "ztunnel"
+    assert image_family("docker.io/istio/proxyv2:1.31.0-distroless") == "istio-proxy"
 
 
 

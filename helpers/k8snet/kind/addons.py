@@ -222,3 +222,13 @@ def trust_manager_probe() -> dict[str, Any]:
     return {"apiVersion": "trust.cert-manager.io/v1alpha1", "kind": "Bundle",
             "metadata": {"name": "k8snet-readiness-probe"},
             "spec": {"sources": [{"inLine": "k8snet readiness probe"}], "target": {"configMap": {"key": "ca.crt"}}}}
+
+
+# -- Istio (ambient mode) ------------------------------------------------------------------------------------------
+
+def istio_objects() -> list[dict[str, Any]]:
+    """Istio's charts rendered with the ambient profile (:data:`~.versions.ISTIO_MANIFEST`, its header says how), in
+    the charts' install order: the same objects ``k8snet mesh install istio`` applies on both backends."""
+    text = (resources.files("k8snet.kind") / "manifests" / versions.ISTIO_MANIFEST).read_text()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the 15 CRDs are a megabyte of YAML
+    return [d for d in yaml.load_all(text, Loader=loader) if d]

@@ -126,6 +126,21 @@ TRUST_MANAGER_NAMESPACE = "cert-manager"
 """Where the chart is installed (cert-manager.io/docs/trust/trust-manager/installation: ``--namespace
 cert-manager``), which is also its trust namespace (``app.trust.namespace``): sources are read there only."""
 
+ISTIO_VERSION = pins.ISTIO_VERSION
+"""Istio's release (one value in :mod:`k8snet.pins`: the sandbox emulates the same images)."""
+
+ISTIO_NAMESPACE = pins.ISTIO_NAMESPACE
+
+ISTIO_MANIFEST = "istio-ambient.yaml"
+"""Istio's base, istiod, istio-cni and ztunnel charts at :data:`ISTIO_VERSION` with the ambient profile, rendered
+into manifests/ (the file's header says from what and what it leaves out): ``k8snet mesh install istio`` applies it
+on both backends."""
+
+ISTIO_IMAGES = tuple(pins.istio_image(name) for name in ("pilot", "install-cni", "ztunnel", "proxyv2"))
+"""The images the manifest runs (proxyv2: the waypoints istiod starts), by tag: no digest of the 1.31.0 images could
+be confirmed from the release's own notes. They are pulled by the nodes when the mesh is installed, not preloaded:
+most lessons do not need them."""
+
 # -- lesson images ---------------------------------------------------------------------------
 
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"

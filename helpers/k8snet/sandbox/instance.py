@@ -33,6 +33,7 @@ from .controllers import (
     deployments,
     endpoints,
     gc,
+    istio,
     jobs,
     namespaces,
     pods,
@@ -105,6 +106,13 @@ class Sandbox:
         self.host_ports: Any = None
         """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
         self._daemon_load: dict[str, int] = {}
+        self.program_state: dict[str, Any] = {}
+        """What emulated add-on programs keep in memory between requests, by name (istiod's loaded CA and the
+        workload certificates issued from it): belongs to the cluster, so a reset drops it."""
+        self.cni_chain: list[Callable[[Sandbox, dict[str, Any]], None]] = []
+        """Chained CNI plugins the kubelet runs when it makes a pod's sandbox, after the pod has its IP and before
+        its containers start (the istio-cni plugin captures ambient pods there); each may change the pod object the
+        kubelet then writes."""
         self.store.subscribe(self._on_store_event)
 
     @property
@@ -138,6 +146,7 @@ class Sandbox:
         install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
         certmanager.install(self)  # the cert-manager namespace, likewise
         trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
+        istio.install(self)  # istio-cni's CNI plugin (it acts where its agent runs)
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
@@ -147,7 +156,7 @@ class Sandbox:
                                       endpoints.controller(self), crds.controller(self),
                                       clusterroles.controller(self), csrsigning.controller(self),
                                       csrcleaner.controller(self), *certmanager.controllers(self),
-                                      trust.controller(self)])
+                                      trust.controller(self), *istio.controllers(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -166,6 +175,7 @@ class Sandbox:
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
         self.volume_manager.close()
+        self.program_state.clear()
         self.clock.offset = timedelta(0)  # a new cluster starts at this machine's time
         self.store.set_meta(CLOCK_OFFSET, "0")
         if seed is not None:

@@ -209,9 +209,18 @@ def keep_status(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
 
 
 def keep_spec(rt: ResourceType, obj: Obj, old: Obj) -> Obj:
-    """A write to /status changes only status (and nothing of spec or the object's identity)."""
+    """A write to /status changes only status (and nothing of spec or the object's identity); a Pod's may also
+    change its labels and annotations (pkg/registry/core/pod/strategy.go podStatusStrategy.PrepareForUpdate keeps
+    only the old spec, deletionTimestamp and ownerReferences), which is how node agents mark pods with the lower
+    privilege of pods/status (istio-cni's ``ambient.istio.io/redirection``)."""
     out = clone(old)
     out["status"] = obj.get("status", {})
+    if _is(rt, "", "Pod"):
+        for key in ("labels", "annotations"):
+            if obj["metadata"].get(key):
+                out["metadata"][key] = clone(obj["metadata"][key])
+            else:
+                out["metadata"].pop(key, None)
     out["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion", old["metadata"]["resourceVersion"])
     return out
 

@@ -182,6 +182,9 @@ def start(sb: Sandbox, pod: Pod) -> None:
     ip = host if new["spec"].get("hostNetwork") else sb.pod_ip(node)  # the CNI is not called for the host's
     status.update({"hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip, "podIPs": [{"ip": ip}],
                    "startTime": status.get("startTime") or now})
+    if not new["spec"].get("hostNetwork"):
+        for plugin in getattr(sb, "cni_chain", ()):  # chained CNI plugins, after the one that gave the IP (istio-cni's)
+            plugin(sb, new)
     init = new["spec"].get("initContainers") or []
     if not init:
         _start_app_containers(sb, new, now)

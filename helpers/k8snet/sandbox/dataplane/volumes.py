@@ -82,9 +82,11 @@ class KubeletVolume(AtomicDir):
 
 
 def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
-              shared: dict[str, FileSystem], problem: Problem) -> None:
+              shared: dict[str, FileSystem], problem: Problem, host_paths_quiet: bool = False) -> None:
     """Mount the container's ``volumeMounts`` into ``fs``; ``shared`` holds the pod's volumes by name (emptyDirs
-    and the kubelet's projected volumes, made at the first mount and shared by the pod's containers)."""
+    and the kubelet's projected volumes, made at the first mount and shared by the pod's containers).
+    ``host_paths_quiet``: a hostPath is mounted empty without a problem (a node agent whose host files the sandbox
+    stands in for)."""
     volumes = {v.get("name"): v for v in pod["spec"].get("volumes") or []}
     for m in container.get("volumeMounts") or []:
         vol = volumes.get(m.get("name"))
@@ -101,6 +103,9 @@ def mount_all(sb: Sandbox, pod: Pod, container: dict[str, Any], fs: FileSystem,
         elif any(kind in vol for kind in ("configMap", "secret", "downwardAPI", "projected")):
             source = shared.get(vol["name"]) or _first_write(sb, pod, vol, shared, problem)
             read_only = True
+        elif "hostPath" in vol and host_paths_quiet:
+            source = FileSystem({}, set())
+            read_only = bool(m.get("readOnly"))
         else:
             source = FileSystem(_payload(sb, pod, vol, problem), set())
             read_only = True

@@ -12,7 +12,8 @@ the answers, copied from the upstream sources cited at each handler:
 - coredns (health, ready and metrics ports; DNS itself is ``dns.py``);
 - kube-proxy and kindnetd, the kube-system DaemonSets of a kind cluster: their startup log only, since the
   data plane does their work (``proxy.py`` is kube-proxy's iptables mode, ``network.py`` kindnet's routes);
-- the Gateway API conformance suite's echo-basic (``echobasic.py``).
+- the Gateway API conformance suite's echo-basic (``echobasic.py``);
+- Istio 1.31's istiod, istio-cni, ztunnel and waypoint images (``istioimages.py``).
 
 Every other image runs nothing the sandbox knows: its pods get an IP and
 are Running, but every connection to them is refused (:meth:`Workloads.describe`
@@ -33,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import apiserver, echobasic, httpbin
+from . import apiserver, echobasic, httpbin, istioimages
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
@@ -165,6 +166,7 @@ EMULATED: dict[str, dict[str, Any]] = {
     },
 }
 """The images and commands the sandbox emulates (the README shows this table)."""
+EMULATED.update(istioimages.EMULATED)
 
 IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     # family: (ENTRYPOINT, CMD) of the real image
@@ -183,6 +185,7 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "alpine": ([], ["/bin/sh"]),  # alpinelinux/docker-alpine Dockerfile: CMD ["/bin/sh"]
     "curl": (["/entrypoint.sh"], ["curl"]),  # curl/curl-container Dockerfile: ENTRYPOINT, CMD ["curl"]
     "netshoot": ([], ["zsh"]),  # nicolaka/netshoot Dockerfile: CMD ["zsh"]
+    **istioimages.IMAGE_DEFAULTS,
 }
 IMAGE_OVERRIDES: dict[str, tuple[list[str], list[str]]] = {
     # images of a family whose ENTRYPOINT/CMD differ from the family's
@@ -197,6 +200,10 @@ the programs exec runs)."""
 SYSTEM_FAMILIES = frozenset({"kube-proxy", "kindnetd"})
 """kind's kube-system DaemonSets, whose work the data plane does: their emulation reads none of their volumes
 (iptables lock, kernel modules, CNI configuration on the node), so those host paths raise no FailedMount."""
+HOST_PATH_FAMILIES = frozenset({"istio-cni", "ztunnel"})
+"""Node agents whose host paths (CNI binaries and configuration, /proc, the ztunnel and istio-cni sockets, network
+namespaces) stand for work the sandbox does itself: those hostPath volumes are mounted empty without a
+FailedMount; their other volumes are mounted as any pod's."""
 SHELLS = {"sh", "ash", "bash", "dash"}
 IDLE = {"sleep", "tail"}  # long-running commands that serve nothing (sleep 3600, tail -f /dev/null)
 
@@ -219,6 +226,8 @@ def image_path(image: str) -> str:
 def image_family(image: str) -> str | None:
     """Which emulated program family an image reference names (None: not emulated)."""
     path = image_path(image)
+    if (istio := istioimages.family(path)) is not None:
+        return istio
     if path.endswith("e2e-test-images/agnhost") or path == "kubernetes-e2e-test-images/agnhost":
         return "agnhost"
     if path == "hashicorp/http-echo":
@@ -461,6 +470,8 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
         return Program("unknown", None, problem="its image is not emulated by the k8snet sandbox")
     if not argv:
         return Program("exited", family, problem="it has no command to run")
+    if (istio := istioimages.program(family, argv, env)) is not None:
+        return istio
     exe = posixpath.basename(argv[0])
     if exe in SHELLS and len(argv) >= 3 and argv[1] == "-c" and (family in BUSYBOX_FAMILIES or family == "nginx"):
         return _script_program(family, argv[2], env, tag)
@@ -904,14 +915,15 @@ class Workloads:
         if key not in self._files:
             spec = container_spec(pod, container) or {}
             fs = seed_files(self.sb, pod, spec.get("image", ""))
-            quiet = image_family(spec.get("image", "")) in SYSTEM_FAMILIES
+            family = image_family(spec.get("image", ""))
+            quiet = family in SYSTEM_FAMILIES
 
             def problem(message: str) -> None:
                 if not quiet:
                     self._failed_mount(pod, message)
 
             shared = self._volumes.setdefault(key[0], {})
-            mount_all(self.sb, pod, spec, fs, shared, problem)
+            mount_all(self.sb, pod, spec, fs, shared, problem, host_paths_quiet=family in HOST_PATH_FAMILIES)
             mount_service_account(self.sb, pod, spec, fs, shared)
             self._files[key] = fs
         return self._files[key]
@@ -1056,6 +1068,8 @@ class Workloads:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{zerolog}", at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                                .replace("{istio}", at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+                                .replace("{tracing}", at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
                                 .replace("{klog}", at.strftime("%m%d %H:%M:%S.%f")), at=at)
 
     def _configure_nginx(self, pod: Pod, container: str, program: Program) -> Program | None:
@@ -1239,6 +1253,8 @@ class Workloads:
             response = HttpResponse(RAW_REPLY, {}, hostname(pod).encode())
         elif role == "dns":
             response = HttpResponse(EMPTY_REPLY)
+        elif program.name in ("istiod", "istio-cni", "ztunnel", "waypoint"):  # Istio's health and metrics ports
+            response = istioimages.serve(program, conn.port, req, now)
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         elif program.name == "kube-apiserver":  # the sandbox's own API server answers (dataplane/apiserver.py)
