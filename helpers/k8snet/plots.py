@@ -418,11 +418,11 @@ HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": P
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
                "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
-               "traefik": PALETTE["api"]}
+               "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
               "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
-              "traefik": "answered by"}
+              "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)"}
 
 
 TRACE_W = 8.0

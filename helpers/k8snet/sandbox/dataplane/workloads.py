@@ -37,6 +37,7 @@ from . import apiserver, echobasic, httpbin
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
+    RESET,
     RAW_REPLY,
     Connection,
     HttpRequest,
@@ -1207,6 +1208,8 @@ class Workloads:
 
     def serve_http(self, conn: Connection, req: HttpRequest) -> HttpResponse:
         """Answer one HTTP request on an established connection as the pod's program does."""
+        if conn.reset:  # a ztunnel accepted the connection and closed it: the first read is a reset
+            return HttpResponse(RESET)
         pod = conn.dst_pod
         found = self._listener(pod, conn.port, "TCP")
         if found is None:
@@ -1240,14 +1243,17 @@ class Workloads:
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
         if self.dp.capture.taps and conn.dialed[0]:
-            self.dp.capture.exchange((conn.source_ip, conn.client_port), conn.dialed, (conn.dst_ip, conn.port),
-                                     (conn.client_ip, conn.client_port), request_bytes(req), response.wire(),
-                                     encrypted=req.scheme == "https")
+            wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None
+            self.dp.capture.exchange((conn.source_ip, conn.client_port), wire or conn.dialed,
+                                     wire or (conn.dst_ip, conn.port), (conn.client_ip, conn.client_port),
+                                     request_bytes(req), response.wire(), encrypted=req.scheme == "https" or bool(wire))
         return response
 
     def exchange(self, conn: Connection, data: bytes) -> bytes:
         """Bytes sent on a fresh connection (nc, a forwarded port) and the bytes that come back: a stream
         server gets them as they are; an HTTP program answers the request they hold (nothing, if none)."""
+        if conn.reset:
+            return b""
         found = self._listener(conn.dst_pod, conn.port, "TCP")
         if found is not None and found[2] == "stream":
             return found[1].opts["server"].accept(f"{conn.client_ip}:{conn.client_port}", data)
@@ -1441,6 +1447,9 @@ class Workloads:
                                  f'"{resp.body.decode(errors="replace")}"')
             if resp.status == EMPTY_REPLY:
                 raise _DialError(f"{url}: EOF")
+            if resp.status == RESET:  # Go's net/http reading from a connection a ztunnel closed
+                raise _DialError(f"{url}: read tcp {conn.source_ip or conn.client_ip}:{conn.client_port}->{ip}:{port}: "
+                                 "read: connection reset by peer")
             return resp.body.decode(errors="replace")
         reply = self.serve_udp(conn, request)
         if reply is None:

@@ -1,0 +1,256 @@
+"""The ambient mesh's data path: ztunnel on every node, HBONE between enrolled pods, and its policy checks.
+
+Sources: istio.io "Ambient mode: architecture, traffic redirection, HBONE", "Use Layer 4 security policy",
+"Ambient and Kubernetes NetworkPolicy"; istio/ztunnel src/proxy/outbound.rs, inbound.rs, inbound_passthrough.rs,
+src/state.rs (service resolution and load balancing), src/proxy.rs (error texts).
+
+- A pod is in the mesh once the istio-cni node agent has set up its redirection: the annotation
+  ``ambient.istio.io/redirection: enabled`` is the signal (the agent writes it after it configured the pod's
+  network namespace). Only TCP is captured; loopback never leaves the pod.
+- Outbound: the pod's TCP connections are redirected to its node's ztunnel, which *accepts them at once* (the
+  client's connect succeeds whatever happens next), resolves a Service address itself (a random healthy
+  endpoint, not kube-proxy's choice) and opens the upstream: HBONE (mTLS to the destination pod's port 15008,
+  carrying ``CONNECT podIP:targetPort``) when the destination is in the mesh, plaintext otherwise.
+- Inbound: HBONE arrives at the destination's ztunnel (through NetworkPolicy on port 15008 — Kubernetes
+  NetworkPolicy still applies, and must allow 15008), which checks the authorization policies with the peer's
+  SPIFFE identity from its client certificate; plaintext to a pod in the mesh reaches the same ztunnel
+  (port 15006) with no identity, so PeerAuthentication STRICT rejects it.
+- A rejection after the client's connect is a reset: the client reads "Connection reset by peer" (curl exits
+  56), as Istio's documentation shows; the trace says which ztunnel closed it and why, in ztunnel's words.
+- Without a running ztunnel on the node, the redirected connection finds no listener: refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..model import Connection, Hop, NetError, Refused
+from . import authz
+
+if TYPE_CHECKING:
+    from ...instance import Sandbox
+
+Obj = dict[str, Any]
+
+REDIRECTION = "ambient.istio.io/redirection"
+"""The pod annotation the istio-cni node agent writes once the pod's traffic is redirected to ztunnel."""
+ISTIO_NAMESPACE = "istio-system"
+HBONE_PORT = 15008
+TRUST_DOMAIN = "cluster.local"
+AUTHORIZATION_POLICIES = "authorizationpolicies.security.istio.io"
+PEER_AUTHENTICATIONS = "peerauthentications.security.istio.io"
+
+
+@dataclass
+class Tunnel:
+    """How the mesh carried one connection: HBONE (mTLS, identities) or plaintext through a ztunnel, and the reset
+    that ends it when a ztunnel closed it after accepting (``reset``: ztunnel's error)."""
+
+    protocol: str  # HBONE | TCP
+    source_identity: str | None = None
+    destination_identity: str | None = None
+    source_ztunnel: str = ""
+    destination_ztunnel: str = ""
+    reset: str = ""
+    wire: tuple[str, int] | None = None  # the address the packets carry between the nodes (podIP:15008 for HBONE)
+
+
+def enrolled(pod: Obj | None) -> bool:
+    """Whether istio-cni has redirected the pod's traffic to ztunnel."""
+    if pod is None or (pod.get("spec") or {}).get("hostNetwork"):
+        return False
+    return (pod["metadata"].get("annotations") or {}).get(REDIRECTION) == "enabled"
+
+
+def identity(pod: Obj) -> str:
+    """The workload's SPIFFE identity: its namespace and ServiceAccount (istio.io "Security: identity")."""
+    sa = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+    return f"spiffe://{TRUST_DOMAIN}/ns/{pod['metadata']['namespace']}/sa/{sa}"
+
+
+def _name(pod: Obj) -> str:
+    return f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+
+
+class Mesh:
+    """The ztunnels of one sandbox: which pods are captured, and what becomes of their connections."""
+
+    def __init__(self, sandbox: Sandbox, dataplane: Any):
+        self.sb = sandbox
+        self.dp = dataplane
+
+    def ztunnel(self, node: str) -> Obj | None:
+        """The node's ztunnel pod, if it runs and is ready (the DaemonSet's pod, label ``app: ztunnel``)."""
+        for pod in self.sb.store.list("pods", ISTIO_NAMESPACE):
+            if ((pod["metadata"].get("labels") or {}).get("app") == "ztunnel"
+                    and (pod.get("spec") or {}).get("nodeName") == node and _ready(pod)):
+                return pod
+        return None
+
+    def policies(self, pod: Obj) -> list[authz.Authorization]:
+        """The policies the destination ztunnel checks for ``pod`` (istiod's conversion, :mod:`.authz`)."""
+        store = self.sb.store
+        return authz.workload_policies(pod, store.list(AUTHORIZATION_POLICIES), store.list(PEER_AUTHENTICATIONS))
+
+    # -- outbound: a captured pod's connection --------------------------------------------------
+
+    def outbound(self, src_pod: Obj, client_ip: str, ip: str, port: int, hops: list[Hop]) -> Connection:
+        """The source ztunnel takes the connection, resolves the destination and opens HBONE or plaintext."""
+        node = (src_pod.get("spec") or {}).get("nodeName") or ""
+        zt = self.ztunnel(node)
+        if zt is None:
+            hops.append(Hop("mesh", f"{_name(src_pod)} is in the ambient mesh, but no ztunnel runs ready on {node}: "
+                            "its redirected connection finds no listener (RST)", {"node": node, "ztunnel": None}))
+            raise Refused(f"connect {ip}:{port}: connection refused (no ztunnel on {node})", hops)
+        source_id = identity(src_pod)
+        hops.append(Hop("mesh", f"ztunnel {zt['metadata']['name']} on {node} takes {_name(src_pod)}'s connection to "
+                        f"{ip}:{port} (outbound capture) as {source_id}",
+                        {"ztunnel": zt["metadata"]["name"], "node": node, "identity": source_id,
+                         "direction": "outbound"}))
+        accepted = self._accepted(src_pod, zt, client_ip, ip, port, hops)
+        service, target = self._resolve(src_pod, ip, port, hops)
+        if target is None:  # a Service without a healthy endpoint for this port
+            return self._reset(accepted, hops, f"no healthy upstream: {service['metadata']['namespace']}/"
+                               f"{service['metadata']['name']}", zt)
+        dst_ip, dst_port = target
+        dst_pod = self._pod_at(dst_ip)
+        if dst_pod is not None and enrolled(dst_pod):
+            return self._hbone(src_pod, zt, client_ip, dst_pod, dst_port, service, accepted, hops)
+        try:  # not in the mesh: ztunnel connects in plaintext, from the pod's own address
+            conn = self.dp.network.plain(src_pod, client_ip, dst_ip, dst_port, "TCP", hops)
+        except NetError as exc:
+            return self._reset(accepted, exc.hops, f"connection failed: {exc.message}", zt)
+        conn.service = conn.service or service
+        conn.mesh = Tunnel("TCP", source_ztunnel=zt["metadata"]["name"])
+        return conn
+
+    def _accepted(self, src_pod: Obj, zt: Obj, client_ip: str, ip: str, port: int, hops: list[Hop]) -> Connection:
+        """The client's side of the connection: ztunnel accepted it (transparently, on the address dialed)."""
+        client_port = self.dp.workloads.ephemeral_port()
+        return Connection(src_pod, zt, ip, port, "TCP", client_ip, client_port, hops)
+
+    def _reset(self, conn: Connection, hops: list[Hop], error: str, zt: Obj, tunnel: Tunnel | None = None
+               ) -> Connection:
+        """The connection the client has is closed by ``zt`` with ``error``: its next read is a reset."""
+        hops.append(Hop("mesh", f"ztunnel {zt['metadata']['name']} closes the accepted connection: {error} "
+                        "(the client reads a reset)", {"ztunnel": zt["metadata"]["name"], "error": error,
+                                                       "reset": True}))
+        conn.hops = hops
+        conn.mesh = tunnel or conn.mesh or Tunnel("TCP", source_ztunnel=zt["metadata"]["name"])
+        conn.mesh.reset = error
+        return conn
+
+    def _resolve(self, src_pod: Obj, ip: str, port: int, hops: list[Hop]) -> tuple[Obj | None, tuple[str, int] | None]:
+        """state.rs: a Service address → a random healthy endpoint and its target port; anything else as dialed."""
+        from ..proxy import slice_endpoints
+
+        for svc in self.sb.store.list("services"):
+            spec = svc.get("spec") or {}
+            if ip not in (spec.get("clusterIPs") or [spec.get("clusterIP")]):
+                continue
+            sp = next((p for p in spec.get("ports") or [] if p.get("port") == port
+                       and (p.get("protocol") or "TCP") == "TCP"), None)
+            if sp is None:
+                continue
+            meta = svc["metadata"]
+            candidates = [(e, e.port(sp.get("name") or "", "TCP")) for e in
+                          slice_endpoints(self.sb, meta["namespace"], meta["name"]) if e.ready]
+            candidates = [(e, p) for e, p in candidates if p is not None]
+            if not candidates:
+                hops.append(Hop("service", f"{ip}:{port} is Service {meta['namespace']}/{meta['name']}: ztunnel "
+                                "finds no healthy endpoint", {"service": meta["name"], "namespace": meta["namespace"],
+                                                              "via": "ztunnel"}))
+                return svc, None
+            ep, target = self.sb.random.stream("ztunnel").choice(sorted(candidates, key=lambda c: c[0].ip))
+            hops.append(Hop("service", f"{ip}:{port} is Service {meta['namespace']}/{meta['name']}: ztunnel picks "
+                            f"{ep.ip}:{target} ({ep.pod}) at random among {len(candidates)} healthy endpoints",
+                            {"service": meta["name"], "namespace": meta["namespace"], "via": "ztunnel",
+                             "endpoint": f"{ep.ip}:{target}", "pod": ep.pod, "reason": "random"}))
+            return svc, (ep.ip, target)
+        return None, (ip, port)
+
+    def _pod_at(self, ip: str) -> Obj | None:
+        for pod in self.sb.store.list("pods"):
+            status = pod.get("status") or {}
+            if status.get("podIP") == ip and status.get("phase") == "Running" and not pod["spec"].get("hostNetwork"):
+                return pod
+        return None
+
+    def _hbone(self, src_pod: Obj, zt: Obj, client_ip: str, dst_pod: Obj, dst_port: int, service: Obj | None,
+               accepted: Connection, hops: list[Hop]) -> Connection:
+        """mTLS to the destination pod's 15008 (NetworkPolicy sees that port), then its ztunnel's policy check."""
+        dst_ip = dst_pod["status"]["podIP"]
+        dst_node = dst_pod["spec"].get("nodeName") or ""
+        source_id, dest_id = identity(src_pod), identity(dst_pod)
+        tunnel = Tunnel("HBONE", source_id, dest_id, zt["metadata"]["name"], wire=(dst_ip, HBONE_PORT))
+        allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, dst_pod, HBONE_PORT, "TCP")
+        hops += policy_hops
+        if not allowed:
+            return self._reset(accepted, hops, "connection timed out, maybe a NetworkPolicy is blocking HBONE port "
+                               "15008: deadline has elapsed", zt, tunnel)
+        dzt = self.ztunnel(dst_node)
+        if dzt is None:
+            return self._reset(accepted, hops, f"connection failed: no ztunnel runs on {dst_node} to take "
+                               f"{dst_ip}:{HBONE_PORT} (Connection refused)", zt, tunnel)
+        tunnel.destination_ztunnel = dzt["metadata"]["name"]
+        hops.append(Hop("mesh", f"HBONE: {source_id} → {dest_id}, mTLS to {dst_ip}:{HBONE_PORT} carrying CONNECT "
+                        f"{dst_ip}:{dst_port}; ztunnel {dzt['metadata']['name']} on {dst_node} terminates it",
+                        {"protocol": "HBONE", "source": source_id, "destination": dest_id,
+                         "ztunnel": dzt["metadata"]["name"], "node": dst_node, "wire": f"{dst_ip}:{HBONE_PORT}",
+                         "target": f"{dst_ip}:{dst_port}", "direction": "inbound"}))
+        verdict = authz.assert_rbac(self.policies(dst_pod), authz.Peer(client_ip, dst_ip, dst_port, source_id))
+        hops.append(self._policy_hop(dzt, dst_pod, verdict, source_id))
+        if not verdict.allowed:
+            return self._reset(accepted, hops, f"connection closed due to policy rejection: {verdict.reason}", dzt,
+                               tunnel)
+        if not self.dp.workloads.listening(dst_pod, dst_port, "TCP"):
+            return self._reset(accepted, hops, f"connection failed: connect {dst_ip}:{dst_port}: Connection refused "
+                               "(os error 111)", dzt, tunnel)
+        hops.append(Hop("pod", f"{_name(dst_pod)} accepts {dst_ip}:{dst_port}/TCP from {client_ip} (ztunnel keeps "
+                        "the client's address)", {"pod": dst_pod["metadata"]["name"],
+                                                  "namespace": dst_pod["metadata"]["namespace"], "node": dst_node,
+                                                  "ip": dst_ip, "port": dst_port}))
+        conn = Connection(src_pod, dst_pod, dst_ip, dst_port, "TCP", client_ip, accepted.client_port, hops, service)
+        conn.mesh = tunnel
+        return conn
+
+    @staticmethod
+    def _policy_hop(zt: Obj, pod: Obj, verdict: authz.Verdict, peer: str | None) -> Hop:
+        who = peer or "a plaintext client (no identity)"
+        word = "allows" if verdict.allowed else "rejects"
+        return Hop("authz", f"ztunnel {zt['metadata']['name']} {word} {who} to {_name(pod)}: {verdict.reason}",
+                   {"allowed": verdict.allowed, "engine": "ztunnel", "policy": verdict.policy,
+                    "reason": verdict.reason, "identity": peer})
+
+    # -- inbound: plaintext that arrives at a captured pod ---------------------------------------
+
+    def inbound_plaintext(self, conn: Connection) -> Connection:
+        """A client outside the mesh reached a captured pod: its ztunnel takes the connection (port 15006) and
+        checks the policies with no peer identity (PeerAuthentication STRICT rejects it)."""
+        pod = conn.dst_pod
+        node = pod["spec"].get("nodeName") or ""
+        zt = self.ztunnel(node)
+        if zt is None:
+            conn.hops.append(Hop("mesh", f"{_name(pod)} is in the ambient mesh, but no ztunnel runs ready on {node}: "
+                                 "the redirected connection finds no listener (RST)", {"node": node, "ztunnel": None}))
+            raise Refused(f"connect {conn.dst_ip}:{conn.port}: connection refused (no ztunnel on {node})", conn.hops)
+        conn.hops.append(Hop("mesh", f"plaintext from {conn.client_ip} to {_name(pod)}, which is in the mesh: ztunnel "
+                             f"{zt['metadata']['name']} takes it (inbound capture, port 15006)",
+                             {"protocol": "TCP", "ztunnel": zt["metadata"]["name"], "node": node,
+                              "direction": "inbound"}))
+        verdict = authz.assert_rbac(self.policies(pod), authz.Peer(conn.client_ip, conn.dst_ip, conn.port, None))
+        conn.hops.append(self._policy_hop(zt, pod, verdict, None))
+        conn.mesh = Tunnel("TCP", destination_identity=identity(pod), destination_ztunnel=zt["metadata"]["name"])
+        if not verdict.allowed:
+            return self._reset(conn, conn.hops, f"connection closed due to policy rejection: {verdict.reason}", zt)
+        if not self.dp.workloads.listening(pod, conn.port, "TCP"):
+            return self._reset(conn, conn.hops, f"connection failed: connect {conn.dst_ip}:{conn.port}: Connection "
+                               "refused (os error 111)", zt)
+        return conn
+
+
+def _ready(pod: Obj) -> bool:
+    status = pod.get("status") or {}
+    return status.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
