@@ -1210,6 +1210,11 @@ class Workloads:
         """Answer one HTTP request on an established connection as the pod's program does."""
         if conn.reset:  # a ztunnel accepted the connection and closed it: the first read is a reset
             return HttpResponse(RESET)
+        if conn.mesh is not None and conn.mesh.waypoint is not None:  # the waypoint's Envoy does the L7 work
+            response = self.dp.mesh.waypoints.serve(conn, req)
+            response.served_by = response.served_by or conn.dst_pod["metadata"]["name"]
+            self._capture(conn, req, response)
+            return response
         pod = conn.dst_pod
         found = self._listener(pod, conn.port, "TCP")
         if found is None:
@@ -1242,12 +1247,16 @@ class Workloads:
                        "echo-basic": self._echo_basic}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
+        self._capture(conn, req, response)
+        return response
+
+    def _capture(self, conn: Connection, req: HttpRequest, response: HttpResponse) -> None:
+        """The exchange as a packet capture sees it (HBONE: the pod's port 15008, encrypted)."""
         if self.dp.capture.taps and conn.dialed[0]:
             wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None
             self.dp.capture.exchange((conn.source_ip, conn.client_port), wire or conn.dialed,
                                      wire or (conn.dst_ip, conn.port), (conn.client_ip, conn.client_port),
                                      request_bytes(req), response.wire(), encrypted=req.scheme == "https" or bool(wire))
-        return response
 
     def exchange(self, conn: Connection, data: bytes) -> bytes:
         """Bytes sent on a fresh connection (nc, a forwarded port) and the bytes that come back: a stream

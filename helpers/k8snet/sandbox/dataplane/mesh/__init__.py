@@ -27,17 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import Connection, Hop, NetError, Refused
 from . import authz
+from .pods import ISTIO_NAMESPACE, REDIRECTION, enrolled, identity, name, ready  # noqa: F401  (the package's vocabulary)
 
 if TYPE_CHECKING:
     from ...instance import Sandbox
 
 Obj = dict[str, Any]
 
-REDIRECTION = "ambient.istio.io/redirection"
-"""The pod annotation the istio-cni node agent writes once the pod's traffic is redirected to ztunnel."""
-ISTIO_NAMESPACE = "istio-system"
 HBONE_PORT = 15008
-TRUST_DOMAIN = "cluster.local"
 AUTHORIZATION_POLICIES = "authorizationpolicies.security.istio.io"
 PEER_AUTHENTICATIONS = "peerauthentications.security.istio.io"
 
@@ -54,37 +51,24 @@ class Tunnel:
     destination_ztunnel: str = ""
     reset: str = ""
     wire: tuple[str, int] | None = None  # the address the packets carry between the nodes (podIP:15008 for HBONE)
-
-
-def enrolled(pod: Obj | None) -> bool:
-    """Whether istio-cni has redirected the pod's traffic to ztunnel."""
-    if pod is None or (pod.get("spec") or {}).get("hostNetwork"):
-        return False
-    return (pod["metadata"].get("annotations") or {}).get(REDIRECTION) == "enabled"
-
-
-def identity(pod: Obj) -> str:
-    """The workload's SPIFFE identity: its namespace and ServiceAccount (istio.io "Security: identity")."""
-    sa = (pod.get("spec") or {}).get("serviceAccountName") or "default"
-    return f"spiffe://{TRUST_DOMAIN}/ns/{pod['metadata']['namespace']}/sa/{sa}"
-
-
-def _name(pod: Obj) -> str:
-    return f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+    waypoint: tuple[Obj, Obj] | None = None  # the Service and port a waypoint serves this connection for
 
 
 class Mesh:
     """The ztunnels of one sandbox: which pods are captured, and what becomes of their connections."""
 
     def __init__(self, sandbox: Sandbox, dataplane: Any):
+        from .waypoint import Waypoints
+
         self.sb = sandbox
         self.dp = dataplane
+        self.waypoints = Waypoints(sandbox, dataplane, self)
 
     def ztunnel(self, node: str) -> Obj | None:
         """The node's ztunnel pod, if it runs and is ready (the DaemonSet's pod, label ``app: ztunnel``)."""
         for pod in self.sb.store.list("pods", ISTIO_NAMESPACE):
             if ((pod["metadata"].get("labels") or {}).get("app") == "ztunnel"
-                    and (pod.get("spec") or {}).get("nodeName") == node and _ready(pod)):
+                    and (pod.get("spec") or {}).get("nodeName") == node and ready(pod)):
                 return pod
         return None
 
@@ -96,34 +80,56 @@ class Mesh:
     # -- outbound: a captured pod's connection --------------------------------------------------
 
     def outbound(self, src_pod: Obj, client_ip: str, ip: str, port: int, hops: list[Hop]) -> Connection:
-        """The source ztunnel takes the connection, resolves the destination and opens HBONE or plaintext."""
+        """The source ztunnel takes the connection, resolves the destination and opens HBONE or plaintext: to the
+        Service's waypoint when it has one, else to a pod it picks."""
         node = (src_pod.get("spec") or {}).get("nodeName") or ""
         zt = self.ztunnel(node)
         if zt is None:
-            hops.append(Hop("mesh", f"{_name(src_pod)} is in the ambient mesh, but no ztunnel runs ready on {node}: "
+            hops.append(Hop("mesh", f"{name(src_pod)} is in the ambient mesh, but no ztunnel runs ready on {node}: "
                             "its redirected connection finds no listener (RST)", {"node": node, "ztunnel": None}))
             raise Refused(f"connect {ip}:{port}: connection refused (no ztunnel on {node})", hops)
         source_id = identity(src_pod)
-        hops.append(Hop("mesh", f"ztunnel {zt['metadata']['name']} on {node} takes {_name(src_pod)}'s connection to "
+        hops.append(Hop("mesh", f"ztunnel {zt['metadata']['name']} on {node} takes {name(src_pod)}'s connection to "
                         f"{ip}:{port} (outbound capture) as {source_id}",
                         {"ztunnel": zt["metadata"]["name"], "node": node, "identity": source_id,
                          "direction": "outbound"}))
         accepted = self._accepted(src_pod, zt, client_ip, ip, port, hops)
-        service, target = self._resolve(src_pod, ip, port, hops)
-        if target is None:  # a Service without a healthy endpoint for this port
-            return self._reset(accepted, hops, f"no healthy upstream: {service['metadata']['namespace']}/"
-                               f"{service['metadata']['name']}", zt)
+        found = self.service_at(ip, port)
+        if found is not None:
+            svc, sp = found
+            waypoint = self.waypoints.of_service(svc)
+            if waypoint is not None:
+                return self._to_waypoint(src_pod, zt, client_ip, svc, sp, waypoint, accepted, hops)
+            target = self.endpoint(svc, sp, hops)
+            if target is None:
+                return self._reset(accepted, hops, f"no healthy upstream: {svc['metadata']['namespace']}/"
+                                   f"{svc['metadata']['name']}", zt)
+        else:
+            svc, target = None, (ip, port)
         dst_ip, dst_port = target
-        dst_pod = self._pod_at(dst_ip)
+        dst_pod = self.pod_at(dst_ip)
         if dst_pod is not None and enrolled(dst_pod):
-            return self._hbone(src_pod, zt, client_ip, dst_pod, dst_port, service, accepted, hops)
+            tunnel, error = self.hbone(src_pod, client_ip, dst_pod, dst_port, hops, zt["metadata"]["name"])
+            if error:
+                return self._reset(accepted, hops, error, self._closer(tunnel, zt), tunnel)
+            conn = Connection(src_pod, dst_pod, dst_ip, dst_port, "TCP", client_ip, accepted.client_port, hops, svc)
+            conn.mesh = tunnel
+            return conn
         try:  # not in the mesh: ztunnel connects in plaintext, from the pod's own address
             conn = self.dp.network.plain(src_pod, client_ip, dst_ip, dst_port, "TCP", hops)
         except NetError as exc:
             return self._reset(accepted, exc.hops, f"connection failed: {exc.message}", zt)
-        conn.service = conn.service or service
+        conn.service = conn.service or svc
         conn.mesh = Tunnel("TCP", source_ztunnel=zt["metadata"]["name"])
         return conn
+
+    def _closer(self, tunnel: Tunnel, zt: Obj) -> Obj:
+        """The ztunnel that closed a failed tunnel: the destination's when it got that far, else the source's."""
+        if tunnel.destination_ztunnel:
+            found = self.sb.store.get("pods", ISTIO_NAMESPACE, tunnel.destination_ztunnel)
+            if found is not None:
+                return found
+        return zt
 
     def _accepted(self, src_pod: Obj, zt: Obj, client_ip: str, ip: str, port: int, hops: list[Hop]) -> Connection:
         """The client's side of the connection: ztunnel accepted it (transparently, on the address dialed)."""
@@ -141,58 +147,65 @@ class Mesh:
         conn.mesh.reset = error
         return conn
 
-    def _resolve(self, src_pod: Obj, ip: str, port: int, hops: list[Hop]) -> tuple[Obj | None, tuple[str, int] | None]:
-        """state.rs: a Service address → a random healthy endpoint and its target port; anything else as dialed."""
-        from ..proxy import slice_endpoints
-
+    def service_at(self, ip: str, port: int) -> tuple[Obj, Obj] | None:
+        """The Service and port behind a ClusterIP (ztunnel learns them from istiod, not from kube-proxy)."""
         for svc in self.sb.store.list("services"):
             spec = svc.get("spec") or {}
             if ip not in (spec.get("clusterIPs") or [spec.get("clusterIP")]):
                 continue
             sp = next((p for p in spec.get("ports") or [] if p.get("port") == port
                        and (p.get("protocol") or "TCP") == "TCP"), None)
-            if sp is None:
-                continue
-            meta = svc["metadata"]
-            candidates = [(e, e.port(sp.get("name") or "", "TCP")) for e in
-                          slice_endpoints(self.sb, meta["namespace"], meta["name"]) if e.ready]
-            candidates = [(e, p) for e, p in candidates if p is not None]
-            if not candidates:
-                hops.append(Hop("service", f"{ip}:{port} is Service {meta['namespace']}/{meta['name']}: ztunnel "
-                                "finds no healthy endpoint", {"service": meta["name"], "namespace": meta["namespace"],
-                                                              "via": "ztunnel"}))
-                return svc, None
-            ep, target = self.sb.random.stream("ztunnel").choice(sorted(candidates, key=lambda c: c[0].ip))
-            hops.append(Hop("service", f"{ip}:{port} is Service {meta['namespace']}/{meta['name']}: ztunnel picks "
-                            f"{ep.ip}:{target} ({ep.pod}) at random among {len(candidates)} healthy endpoints",
-                            {"service": meta["name"], "namespace": meta["namespace"], "via": "ztunnel",
-                             "endpoint": f"{ep.ip}:{target}", "pod": ep.pod, "reason": "random"}))
-            return svc, (ep.ip, target)
-        return None, (ip, port)
+            if sp is not None:
+                return svc, sp
+        return None
 
-    def _pod_at(self, ip: str) -> Obj | None:
+    def endpoint(self, svc: Obj, sp: Obj, hops: list[Hop], avoid: set[str] | None = None,
+                 chooser: str = "ztunnel") -> tuple[str, int] | None:
+        """state.rs load_balance: a random healthy endpoint with the Service port's target (None: no healthy one).
+        ``avoid`` leaves out addresses already tried (Envoy's previous-hosts retry predicate)."""
+        from ..proxy import slice_endpoints
+
+        meta = svc["metadata"]
+        candidates = [(e, e.port(sp.get("name") or "", "TCP")) for e in
+                      slice_endpoints(self.sb, meta["namespace"], meta["name"]) if e.ready]
+        candidates = sorted([(e, p) for e, p in candidates if p is not None], key=lambda c: c[0].ip)
+        fresh = [c for c in candidates if c[0].ip not in (avoid or set())] or candidates
+        name = f"{meta['namespace']}/{meta['name']}"
+        if not fresh:
+            hops.append(Hop("service", f"Service {name}: {chooser} finds no healthy endpoint",
+                            {"service": meta["name"], "namespace": meta["namespace"], "via": chooser}))
+            return None
+        ep, target = self.sb.random.stream(chooser).choice(fresh)
+        hops.append(Hop("service", f"Service {name} port {sp.get('port')}: {chooser} picks {ep.ip}:{target} "
+                        f"({ep.pod}) at random among {len(fresh)} healthy endpoints",
+                        {"service": meta["name"], "namespace": meta["namespace"], "via": chooser,
+                         "endpoint": f"{ep.ip}:{target}", "pod": ep.pod, "reason": "random"}))
+        return ep.ip, target
+
+    def pod_at(self, ip: str) -> Obj | None:
         for pod in self.sb.store.list("pods"):
             status = pod.get("status") or {}
             if status.get("podIP") == ip and status.get("phase") == "Running" and not pod["spec"].get("hostNetwork"):
                 return pod
         return None
 
-    def _hbone(self, src_pod: Obj, zt: Obj, client_ip: str, dst_pod: Obj, dst_port: int, service: Obj | None,
-               accepted: Connection, hops: list[Hop]) -> Connection:
-        """mTLS to the destination pod's 15008 (NetworkPolicy sees that port), then its ztunnel's policy check."""
+    def hbone(self, src_pod: Obj, client_ip: str, dst_pod: Obj, dst_port: int, hops: list[Hop],
+              source_ztunnel: str = "") -> tuple[Tunnel, str]:
+        """mTLS from ``src_pod``'s identity to the destination pod's 15008 (NetworkPolicy sees that port), then its
+        ztunnel's policy check and the pod's port. Returns the tunnel and ztunnel's error ('' when it is open)."""
         dst_ip = dst_pod["status"]["podIP"]
         dst_node = dst_pod["spec"].get("nodeName") or ""
         source_id, dest_id = identity(src_pod), identity(dst_pod)
-        tunnel = Tunnel("HBONE", source_id, dest_id, zt["metadata"]["name"], wire=(dst_ip, HBONE_PORT))
+        tunnel = Tunnel("HBONE", source_id, dest_id, source_ztunnel, wire=(dst_ip, HBONE_PORT))
         allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, dst_pod, HBONE_PORT, "TCP")
         hops += policy_hops
         if not allowed:
-            return self._reset(accepted, hops, "connection timed out, maybe a NetworkPolicy is blocking HBONE port "
-                               "15008: deadline has elapsed", zt, tunnel)
+            return tunnel, ("connection timed out, maybe a NetworkPolicy is blocking HBONE port 15008: deadline has "
+                            "elapsed")
         dzt = self.ztunnel(dst_node)
         if dzt is None:
-            return self._reset(accepted, hops, f"connection failed: no ztunnel runs on {dst_node} to take "
-                               f"{dst_ip}:{HBONE_PORT} (Connection refused)", zt, tunnel)
+            return tunnel, (f"connection failed: no ztunnel runs on {dst_node} to take {dst_ip}:{HBONE_PORT} "
+                            "(Connection refused)")
         tunnel.destination_ztunnel = dzt["metadata"]["name"]
         hops.append(Hop("mesh", f"HBONE: {source_id} → {dest_id}, mTLS to {dst_ip}:{HBONE_PORT} carrying CONNECT "
                         f"{dst_ip}:{dst_port}; ztunnel {dzt['metadata']['name']} on {dst_node} terminates it",
@@ -202,16 +215,36 @@ class Mesh:
         verdict = authz.assert_rbac(self.policies(dst_pod), authz.Peer(client_ip, dst_ip, dst_port, source_id))
         hops.append(self._policy_hop(dzt, dst_pod, verdict, source_id))
         if not verdict.allowed:
-            return self._reset(accepted, hops, f"connection closed due to policy rejection: {verdict.reason}", dzt,
-                               tunnel)
+            return tunnel, f"connection closed due to policy rejection: {verdict.reason}"
         if not self.dp.workloads.listening(dst_pod, dst_port, "TCP"):
-            return self._reset(accepted, hops, f"connection failed: connect {dst_ip}:{dst_port}: Connection refused "
-                               "(os error 111)", dzt, tunnel)
-        hops.append(Hop("pod", f"{_name(dst_pod)} accepts {dst_ip}:{dst_port}/TCP from {client_ip} (ztunnel keeps "
+            return tunnel, f"connection failed: connect {dst_ip}:{dst_port}: Connection refused (os error 111)"
+        hops.append(Hop("pod", f"{name(dst_pod)} accepts {dst_ip}:{dst_port}/TCP from {client_ip} (ztunnel keeps "
                         "the client's address)", {"pod": dst_pod["metadata"]["name"],
                                                   "namespace": dst_pod["metadata"]["namespace"], "node": dst_node,
                                                   "ip": dst_ip, "port": dst_port}))
-        conn = Connection(src_pod, dst_pod, dst_ip, dst_port, "TCP", client_ip, accepted.client_port, hops, service)
+        return tunnel, ""
+
+    def _to_waypoint(self, src_pod: Obj, zt: Obj, client_ip: str, svc: Obj, sp: Obj, waypoint: Obj,
+                     accepted: Connection, hops: list[Hop]) -> Connection:
+        """A Service with a waypoint: HBONE to the waypoint pod's 15008 carrying CONNECT ClusterIP:port; the
+        waypoint (Envoy) does the L7 work (:mod:`.waypoint`)."""
+        wp_ip = waypoint["status"]["podIP"]
+        source_id, wp_id = identity(src_pod), identity(waypoint)
+        meta = svc["metadata"]
+        vip = (svc.get("spec") or {}).get("clusterIP")
+        tunnel = Tunnel("HBONE", source_id, wp_id, zt["metadata"]["name"], wire=(wp_ip, HBONE_PORT),
+                        waypoint=(svc, sp))
+        hops.append(Hop("mesh", f"Service {meta['namespace']}/{meta['name']} uses waypoint "
+                        f"{name(waypoint)}: ztunnel sends HBONE to {wp_ip}:{HBONE_PORT} carrying CONNECT "
+                        f"{vip}:{sp.get('port')}", {"protocol": "HBONE", "waypoint": waypoint["metadata"]["name"],
+                                                    "source": source_id, "destination": wp_id,
+                                                    "wire": f"{wp_ip}:{HBONE_PORT}"}))
+        allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, waypoint, HBONE_PORT, "TCP")
+        hops += policy_hops
+        if not allowed:
+            return self._reset(accepted, hops, "connection timed out, maybe a NetworkPolicy is blocking HBONE port "
+                               "15008: deadline has elapsed", zt, tunnel)
+        conn = Connection(src_pod, waypoint, wp_ip, HBONE_PORT, "TCP", client_ip, accepted.client_port, hops, svc)
         conn.mesh = tunnel
         return conn
 
@@ -219,7 +252,7 @@ class Mesh:
     def _policy_hop(zt: Obj, pod: Obj, verdict: authz.Verdict, peer: str | None) -> Hop:
         who = peer or "a plaintext client (no identity)"
         word = "allows" if verdict.allowed else "rejects"
-        return Hop("authz", f"ztunnel {zt['metadata']['name']} {word} {who} to {_name(pod)}: {verdict.reason}",
+        return Hop("authz", f"ztunnel {zt['metadata']['name']} {word} {who} to {name(pod)}: {verdict.reason}",
                    {"allowed": verdict.allowed, "engine": "ztunnel", "policy": verdict.policy,
                     "reason": verdict.reason, "identity": peer})
 
@@ -232,10 +265,10 @@ class Mesh:
         node = pod["spec"].get("nodeName") or ""
         zt = self.ztunnel(node)
         if zt is None:
-            conn.hops.append(Hop("mesh", f"{_name(pod)} is in the ambient mesh, but no ztunnel runs ready on {node}: "
+            conn.hops.append(Hop("mesh", f"{name(pod)} is in the ambient mesh, but no ztunnel runs ready on {node}: "
                                  "the redirected connection finds no listener (RST)", {"node": node, "ztunnel": None}))
             raise Refused(f"connect {conn.dst_ip}:{conn.port}: connection refused (no ztunnel on {node})", conn.hops)
-        conn.hops.append(Hop("mesh", f"plaintext from {conn.client_ip} to {_name(pod)}, which is in the mesh: ztunnel "
+        conn.hops.append(Hop("mesh", f"plaintext from {conn.client_ip} to {name(pod)}, which is in the mesh: ztunnel "
                              f"{zt['metadata']['name']} takes it (inbound capture, port 15006)",
                              {"protocol": "TCP", "ztunnel": zt["metadata"]["name"], "node": node,
                               "direction": "inbound"}))
@@ -250,7 +283,3 @@ class Mesh:
         return conn
 
 
-def _ready(pod: Obj) -> bool:
-    status = pod.get("status") or {}
-    return status.get("phase") == "Running" and any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
