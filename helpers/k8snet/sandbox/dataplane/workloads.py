@@ -1251,7 +1251,10 @@ class Workloads:
         return response
 
     def _capture(self, conn: Connection, req: HttpRequest, response: HttpResponse) -> None:
-        """The exchange as a packet capture sees it (HBONE: the pod's port 15008, encrypted)."""
+        """The exchange as a packet capture sees it (HBONE: the pod's port 15008, encrypted), and as the mesh's
+        ztunnels count and log it."""
+        if conn.mesh is not None:
+            self.dp.mesh.record(conn, len(request_bytes(req)), len(response.wire()))
         if self.dp.capture.taps and conn.dialed[0]:
             wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None
             self.dp.capture.exchange((conn.source_ip, conn.client_port), wire or conn.dialed,

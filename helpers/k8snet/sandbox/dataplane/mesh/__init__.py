@@ -58,11 +58,13 @@ class Mesh:
     """The ztunnels of one sandbox: which pods are captured, and what becomes of their connections."""
 
     def __init__(self, sandbox: Sandbox, dataplane: Any):
+        from .telemetry import Telemetry
         from .waypoint import Waypoints
 
         self.sb = sandbox
         self.dp = dataplane
         self.waypoints = Waypoints(sandbox, dataplane, self)
+        self.telemetry = Telemetry()
 
     def ztunnel(self, node: str) -> Obj | None:
         """The node's ztunnel pod, if it runs and is ready (the DaemonSet's pod, label ``app: ztunnel``)."""
@@ -145,6 +147,7 @@ class Mesh:
         conn.hops = hops
         conn.mesh = tunnel or conn.mesh or Tunnel("TCP", source_ztunnel=zt["metadata"]["name"])
         conn.mesh.reset = error
+        self.record(conn, 0, 0, error)
         return conn
 
     def service_at(self, ip: str, port: int) -> tuple[Obj, Obj] | None:
@@ -282,4 +285,61 @@ class Mesh:
                                "refused (os error 111)", zt)
         return conn
 
+    # -- telemetry ----------------------------------------------------------------------------------
 
+    def record(self, conn: Connection, sent: int, received: int, error: str = "") -> None:
+        """A finished connection as each ztunnel on its way counts and logs it (``sent``: the client's bytes)."""
+        from .telemetry import service_labels, workload_labels
+
+        t = conn.mesh
+        if t is None:
+            return
+        mtls = t.protocol == "HBONE"
+        dst_pod = conn.dst_pod if conn.dst_pod is not None and not error.startswith("no healthy") else None
+        if dst_pod is not None and (dst_pod["metadata"].get("labels") or {}).get("app") == "ztunnel":
+            dst_pod = None  # the ztunnel that accepted a connection it then closed is no destination
+        flags = "-" if not error else ("DENY" if "policy rejection" in error else "CONNECT")
+        base = {**workload_labels(self.sb, conn.src_pod, "source"), **workload_labels(self.sb, dst_pod, "destination"),
+                **service_labels(conn.service), "request_protocol": "tcp", "response_flags": flags,
+                "connection_security_policy": "mutual_tls" if mtls else "unknown"}
+        if not mtls:
+            base.pop("source_principal", None)
+        wire = t.wire or (conn.dst_ip, conn.port)
+        hbone = None
+        if mtls:
+            svc, sp = t.waypoint or (None, None)
+            hbone = (f"{(svc.get('spec') or {}).get('clusterIP')}:{sp.get('port')}" if svc is not None
+                     else f"{conn.dst_ip}:{conn.port}")
+        for role, name in (("source", t.source_ztunnel), ("destination", t.destination_ztunnel)):
+            zt = self.sb.store.get("pods", ISTIO_NAMESPACE, name) if name else None
+            if zt is None:
+                continue
+            outbound = role == "source"
+            self.telemetry.tcp(zt, {**base, "reporter": role}, sent if outbound else received,
+                               received if outbound else sent)
+            fields = [f"src.addr={conn.client_ip}:{conn.client_port}"]
+            if conn.src_pod is not None:
+                fields += [f'src.workload="{conn.src_pod["metadata"]["name"]}"',
+                           f'src.namespace="{conn.src_pod["metadata"]["namespace"]}"']
+                if mtls:
+                    fields.append(f'src.identity="{t.source_identity}"')
+            fields.append(f"dst.addr={wire[0]}:{wire[1]}")
+            if hbone:
+                fields.append(f"dst.hbone_addr={hbone}")
+            if "destination_service" in base:
+                fields.append(f'dst.service="{base["destination_service"]}"')
+            if dst_pod is not None:
+                fields += [f'dst.workload="{dst_pod["metadata"]["name"]}"',
+                           f'dst.namespace="{dst_pod["metadata"]["namespace"]}"']
+                if mtls and t.destination_identity:
+                    fields.append(f'dst.identity="{t.destination_identity}"')
+            fields += [f'direction="{"outbound" if outbound else "inbound"}"', f"bytes_sent={sent if outbound else received}",
+                       f"bytes_recv={received if outbound else sent}", 'duration="0ms"']
+            level = "info"
+            if error:
+                level = "error"
+                shown = error if not outbound or "policy rejection" not in error else "http status: 401 Unauthorized"
+                fields.append(f'error="{shown}"')
+            stamp = self.sb.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            self.dp.logs.append(zt["metadata"]["uid"], "istio-proxy",
+                                f"{stamp}\t{level}\taccess\tconnection complete\t{' '.join(fields)}")

@@ -88,7 +88,28 @@ class Waypoints:
     # -- one request --------------------------------------------------------------------------------
 
     def serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
-        """Authorize, route, forward (with Istio's retries and the route's timeout) and answer as Envoy does."""
+        """Authorize, route, forward (with Istio's retries and the route's timeout) and answer as Envoy does; the
+        request is counted in the waypoint's ``istio_requests_total`` and latency histogram."""
+        from .telemetry import service_labels, workload_labels
+        from ..workloads import request_bytes
+
+        chosen: list[Obj] = []
+        response = self._serve(conn, req, chosen)
+        backend = chosen[-1] if chosen else None
+        svc, _ = conn.mesh.waypoint
+        labels = {**workload_labels(self.sb, conn.src_pod, "source"),
+                  **workload_labels(self.sb, backend, "destination"), **service_labels(svc),
+                  "reporter": "waypoint", "request_protocol": "http", "response_code": str(response.status),
+                  "grpc_response_status": "", "response_flags": "-",
+                  "connection_security_policy": "mutual_tls"}
+        labels["source_principal"] = conn.mesh.source_identity or "unknown"
+        if backend is None:
+            labels["destination_principal"] = "unknown"
+        self.mesh.telemetry.request(conn.dst_pod, labels, response.delay * 1000, len(request_bytes(req)),
+                                    len(response.wire()))
+        return response
+
+    def _serve(self, conn: Connection, req: HttpRequest, chosen: list[Obj]) -> HttpResponse:
         waypoint = conn.dst_pod
         svc, sp = conn.mesh.waypoint
         now = self.sb.clock.now()
@@ -170,6 +191,7 @@ class Waypoints:
                                 f"{attempt + 1} of {retries + 1})", {"attempt": attempt + 1, "status": answer.status}))
                 continue
             response = self._proxied(answer)
+            chosen.append(upstream.dst_pod)
             break
         assert response is not None
         for modifier in response_headers:
