@@ -385,15 +385,17 @@ def _match(match: Obj, req: HttpRequest) -> tuple | None:
 
 def _modify(headers: dict[str, str], spec: Obj) -> None:
     """HTTPHeaderFilter: set replaces, add appends (comma-joined), remove deletes; names case-insensitive."""
-    lower = {k.lower(): k for k in headers}
+    def key(name: str) -> str | None:
+        return next((k for k in headers if k.lower() == name.lower()), None)
+
     for h in spec.get("set") or []:
-        headers.pop(lower.get(h["name"].lower(), h["name"]), None)
+        headers.pop(key(h["name"]) or h["name"], None)
         headers[h["name"]] = h["value"]
     for h in spec.get("add") or []:
-        key = lower.get(h["name"].lower())
-        headers[key or h["name"]] = f"{headers[key]},{h['value']}" if key else h["value"]
+        found = key(h["name"])
+        headers[found or h["name"]] = f"{headers[found]},{h['value']}" if found else h["value"]
     for name in spec.get("remove") or []:
-        headers.pop(lower.get(name.lower(), name), None)
+        headers.pop(key(name) or name, None)
 
 
 def _rewrite(req: HttpRequest, spec: Obj, prefix: str | None) -> None:
