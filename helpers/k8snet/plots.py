@@ -418,11 +418,11 @@ HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": P
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
                "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
-               "traefik": PALETTE["api"]}
+               "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
               "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
-              "traefik": "answered by"}
+              "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)"}
 
 
 TRACE_W = 8.0
@@ -873,4 +873,96 @@ def certificate_timeline(timeline: Any) -> Figure:
     ax.set_title(f"Certificates in {timeline.namespace}: validity, renewal, rotation · {timeline.cluster.backend}",
                  fontsize=FONT["body"], pad=18)
     fig.tight_layout()
+    return fig
+
+
+# -- service mesh ---------------------------------------------------------------------------------
+
+def golden_signals(steps: list[tuple[str, list]], backend: str = "") -> Figure:
+    """The golden signals of each step of an experiment (``k8snet.mesh.golden`` per step), three panels
+    sharing the steps: who got the requests (stacked shares), the success rate, and p95 latency, one line per
+    workload in its own colour with a distinct marker, so no panel depends on colour alone."""
+    import matplotlib.pyplot as plt
+
+    names = sorted({g.workload for _, rows in steps for g in rows})
+    colours = pod_colours(names)
+    markers = dict(zip(names, "osD^vP*X", strict=False))
+    fig, axes = plt.subplots(3, 1, figsize=(8.0, 6.4), sharex=True)
+    plt.close(fig)
+    share_ax, ok_ax, lat_ax = axes
+    xs = list(range(len(steps)))
+    bottoms = [0.0] * len(steps)
+    for name in names:
+        totals = [sum(g.requests for g in rows) or 1 for _, rows in steps]
+        shares = [next((g.requests for g in rows if g.workload == name), 0) / t for (_, rows), t in zip(steps, totals,
+                                                                                                    strict=True)]
+        share_ax.bar(xs, shares, bottom=bottoms, color=colours[name], edgecolor="white", label=name,
+                     gid=f"share:{name}")
+        for x, s, b in zip(xs, shares, bottoms, strict=True):
+            if s >= 0.08:
+                share_ax.text(x, b + s / 2, f"{s:.0%}", ha="center", va="center", fontsize=FONT["small"],
+                              color=PALETTE["ink"])
+        bottoms = [b + s for b, s in zip(bottoms, shares, strict=True)]
+        for ax, attr in ((ok_ax, "success_rate"), (lat_ax, "p95")):
+            ys = [next((getattr(g, attr) for g in rows if g.workload == name), None) for _, rows in steps]
+            pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[name], color=colours[name],
+                        linewidth=1.6, markersize=6, markeredgecolor=PALETTE["ink"], markeredgewidth=0.5,
+                        label=name, gid=f"{attr}:{name}")
+    share_ax.set_ylabel("share of\nrequests", fontsize=FONT["body"])
+    share_ax.set_ylim(0, 1)
+    share_ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ok_ax.set_ylabel("success rate\n(non-5xx)", fontsize=FONT["body"])
+    ok_ax.set_ylim(-0.05, 1.05)
+    ok_ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    lat_ax.set_ylabel("p95 latency\n(ms)", fontsize=FONT["body"])
+    lat_ax.set_ylim(bottom=0)
+    lat_ax.set_xticks(xs, [label for label, _ in steps], fontsize=FONT["small"])
+    for ax in axes:
+        ax.tick_params(axis="y", labelsize=FONT["small"])
+        ax.grid(axis="y", color="#E5E5E5", linewidth=0.6, zorder=0)
+        ax.spines[["top", "right"]].set_visible(False)
+    share_ax.legend(fontsize=FONT["small"], frameon=False, ncol=max(1, len(names)), loc="lower center",
+                    bbox_to_anchor=(0.5, 1.0))
+    fig.suptitle("Golden signals per step, as the waypoint counted them" + (f" · {backend}" if backend else ""),
+                 fontsize=FONT["body"])
+    fig.tight_layout()
+    return fig
+
+
+def service_graph(edges: list, backend: str = "") -> Figure:
+    """Workloads as boxes, connections as arrows labelled with their count; a solid arrow and a lock (🔒 as
+    "mTLS") where the connection was mutual TLS, a dashed one where it was plaintext."""
+    from matplotlib.patches import FancyArrowPatch
+
+    sources = sorted({e.source for e in edges} - {e.destination for e in edges})
+    middle = sorted({e.source for e in edges} & {e.destination for e in edges})
+    sinks = sorted({e.destination for e in edges} - {e.source for e in edges})
+    columns = [c for c in (sources, middle, sinks) if c]
+    height = max(2.4, 0.9 * max((len(c) for c in columns), default=1) + 1.2)
+    fig, ax = _canvas(8.0, height)
+    where: dict[str, tuple[float, float]] = {}
+    box_w, box_h = 1.9, 0.5
+    for ci, col in enumerate(columns):
+        x = 0.3 + ci * (7.4 - box_w) / max(len(columns) - 1, 1)
+        for ri, name in enumerate(col):
+            top = height - 0.7 - ri * (height - 1.0) / max(len(col), 1)
+            _box(ax, x, top, box_w, box_h, PALETTE["pod"], gid=f"workload:{name}")
+            ax.text(x + box_w / 2, top - box_h / 2, _short(name, 26), ha="center", va="center",
+                    fontsize=FONT["small"], color=PALETTE["ink"])
+            where[name] = (x, top - box_h / 2)
+    for e in edges:
+        (x1, y1), (x2, y2) = where[e.source], where[e.destination]
+        start, end = (x1 + box_w, y1), (x2, y2)
+        if x2 <= x1:  # same column or backwards: leave and enter on the sides facing each other
+            start, end = (x1, y1), (x2 + box_w, y2)
+        colour = PALETTE["worker"] if e.mtls else "#D55E00"
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=colour, linewidth=1.6,
+                                     linestyle="-" if e.mtls else "--", gid=f"edge:{e.source}>{e.destination}"))
+        label = f"{e.connections} conn · " + ("mTLS" if e.mtls else "plaintext")
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, label, ha="center", va="bottom",
+                fontsize=FONT["small"], color=colour)
+    ax.text(0.3, height - 0.15, "Who talked to whom, as ztunnel counted the connections"
+            + (f" · {backend}" if backend else ""), fontsize=FONT["body"], va="top", color=PALETTE["ink"])
     return fig

@@ -656,7 +656,7 @@ def trace_request(sb: Sandbox, body: dict) -> dict:
     """One request from a pod, with every decision the data plane made on its way (``k8snet.trace``)."""
     from urllib.parse import urlsplit
 
-    from .dataplane.model import Hop, HttpRequest, NetError
+    from .dataplane.model import RESET, Hop, HttpRequest, NetError
 
     pod = sb.store.get("pods", str(body.get("namespace", "")), str(body.get("pod", "")))
     if pod is None:
@@ -673,6 +673,9 @@ def trace_request(sb: Sandbox, body: dict) -> dict:
         hops = exc.hops + [Hop("error", f"{exc.code}: {exc.message}")]
         return {"hops": [h.to_dict() for h in hops], "status": None, "answeredBy": None,
                 "error": f"{exc.code}: {exc.message}"}
+    if response.status == RESET:
+        return {"hops": [h.to_dict() for h in response.hops], "status": None, "answeredBy": None,
+                "error": "RESET: connection reset by peer"}
     return {"hops": [h.to_dict() for h in response.hops], "status": response.status,
             "answeredBy": response.served_by or None, "error": None}
 

@@ -5,6 +5,7 @@ Parts, one job each:
 - ``dns`` (CoreDNS), ``proxy`` (kube-proxy, iptables mode) and ``network``
   (a connection from a pod: resolve → Service → endpoint → policy → pod),
   each decision recorded as a :class:`~.model.Hop`;
+- ``mesh``: the ambient mesh's ztunnels (HBONE, mTLS identities, Istio's authorization policies);
 - ``policy``: the NetworkPolicy verdict for one connection (semantics in
   :mod:`k8snet.netpol`);
 - ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
@@ -56,6 +57,7 @@ class DataPlane:
         from .dns import Resolver
         from .ingress import Ingress
         from .logs import LogBook
+        from .mesh import Mesh
         from .network import Network
         from .podsync import PodSync
         from .policy import NetworkPolicyEngine
@@ -69,6 +71,7 @@ class DataPlane:
         self.proxy = KubeProxy(sandbox)
         self.policy: PolicyEngine = NetworkPolicyEngine(sandbox)
         self.network = Network(sandbox, self)
+        self.mesh = Mesh(sandbox, self)
         self.logs = LogBook(sandbox.clock)
         self.workloads = Workloads(sandbox, self)
         self.processes = Processes(self)

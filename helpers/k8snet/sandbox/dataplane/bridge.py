@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .clienthello import parse_client_hello
 from .http1 import BadRequest, read_request
-from .model import EMPTY_REPLY, PENDING, RAW_REPLY, Connection, NetError, Refused, Timeout, answer_of
+from .model import EMPTY_REPLY, PENDING, RAW_REPLY, RESET, Connection, NetError, Refused, Timeout, answer_of
 
 if TYPE_CHECKING:
     from . import DataPlane
@@ -249,7 +249,7 @@ class _Relay:
                 return
             if response.delay > 0:
                 await asyncio.sleep(response.delay)  # the server took its time (httpbin /delay)
-            if response.status == EMPTY_REPLY:
+            if response.status in (EMPTY_REPLY, RESET):
                 self.closing = True
                 return
             wire = response.wire()

@@ -43,6 +43,7 @@ from .workloads import (
     BUSYBOX_FAMILIES,
     COREDNS_VERSION,
     EMPTY_REPLY,
+    RESET,
     EMULATED,
     HTTP_ECHO_VERSION,
     NO_SPACE,
@@ -1000,6 +1001,8 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
         state.update(ip=dialed_ip(conn, address), port=port,
                      local_port=conn.client_port if conn.client_ip == ctx.pod_ip else
                      ctx.dp.workloads.ephemeral_port())
+        if conn.reset and scheme == "https":  # the ClientHello is answered by an RST (a ztunnel closed it)
+            return 35, "Recv failure: Connection reset by peer"
         if scheme == "https":
             code, message, session = _curl_tls(ctx, o, conn, host, version)
             if code:
@@ -1026,6 +1029,8 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
             return 1, "Received HTTP/0.9 when not allowed"
         if response.status == EMPTY_REPLY:
             return 52, "Empty reply from server"
+        if response.status == RESET:
+            return 56, "Recv failure: Connection reset by peer"
         _curl_record(state, response, method)
         state["delay"] = state.get("delay", 0.0) + response.delay
         location = response.headers.get("Location")
@@ -1346,6 +1351,9 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     ip = dialed_ip(conn, host)
     if not quiet:
         ctx.error(f"Connecting to {parts.netloc} ({ip}:{port})\n")
+    if conn.reset:  # a ztunnel accepted the connection and closed it (busybox wget.c: "error getting response")
+        ctx.error("wget: error getting response: Connection reset by peer\n")
+        return 1
     session = _wget_tls(ctx, conn, host, check) if parts.scheme == "https" else None
     if parts.scheme == "https" and session is None:
         return 1

@@ -20,7 +20,8 @@ class Hop:
     """One decision on a request's way, as ``k8snet.trace()`` draws it.
 
     ``kind`` is one of: ``dns``, ``service``, ``endpoint``, ``policy``,
-    ``pod``, ``ingress``, ``error``. ``detail`` holds machine-readable facts
+    ``pod``, ``ingress``, ``mesh`` (a ztunnel's step), ``authz`` (Istio's
+    authorization at a ztunnel), ``error``. ``detail`` holds machine-readable facts
     (the chosen endpoint, the reason: ``random``, ``affinity``,
     ``traffic-policy``; the rule that allowed; …).
     """
@@ -82,6 +83,14 @@ class Connection:
     service: Obj | None = None
     source_ip: str = ""  # the client's own address, before any SNAT
     dialed: tuple[str, int] = ("", 0)  # the address and port the client connected to (a ClusterIP, a pod)
+    mesh: Any = None
+    """How the ambient mesh carried it (``dataplane.mesh.Tunnel``): HBONE or plaintext through ztunnel, the peer
+    identities, and the reset a ztunnel ends it with; None outside the mesh."""
+
+    @property
+    def reset(self) -> str:
+        """Why the connection is reset at its first read ('' when it is not): a ztunnel closed it after accepting."""
+        return self.mesh.reset if self.mesh is not None else ""
 
 
 def http_date(t: datetime) -> str:
@@ -153,6 +162,9 @@ EMPTY_REPLY = -1
 """HttpResponse.status of a server that closes the connection without answering."""
 PENDING = -2
 """HttpResponse.status while a real component's answer is on its way (``HttpResponse.pending``)."""
+RESET = -3
+"""HttpResponse.status of a connection the peer reset before answering (curl: "Recv failure: Connection reset by
+peer", exit 56)."""
 
 
 async def answer_of(response: HttpResponse) -> HttpResponse:

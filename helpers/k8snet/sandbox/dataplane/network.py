@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from . import apiserver
+from . import apiserver, mesh
 from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
 
 if TYPE_CHECKING:
@@ -66,13 +66,22 @@ class Network:
             raise
         conn.source_ip, conn.dialed = source_ip, (ip, port)
         if capture.taps and protocol == "TCP":
-            capture.connection((source_ip, conn.client_port), (ip, port), (conn.dst_ip, conn.port),
+            wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None  # HBONE: podIP:15008
+            capture.connection((source_ip, conn.client_port), wire or (ip, port), wire or (conn.dst_ip, conn.port),
                                (conn.client_ip, conn.client_port), "established")
         return conn
 
     def _connect(self, src_pod: Obj | None, client_ip: str, ip: str, port: int, protocol: str,
                  hops: list[Hop]) -> Connection:
-        """kube-proxy's rewrite, the destination pod, its NetworkPolicies and its listening port."""
+        """A pod in the ambient mesh hands its TCP connections to ztunnel (:mod:`.mesh`); the rest go as plain IP."""
+        if protocol == "TCP" and mesh.enrolled(src_pod):
+            return self.dp.mesh.outbound(src_pod, client_ip, ip, port, hops)
+        return self.plain(src_pod, client_ip, ip, port, protocol, hops)
+
+    def plain(self, src_pod: Obj | None, client_ip: str, ip: str, port: int, protocol: str,
+              hops: list[Hop]) -> Connection:
+        """kube-proxy's rewrite, the destination pod, its NetworkPolicies and its listening port (a pod in the mesh
+        has its ztunnel take the connection first)."""
         src_node = ((src_pod or {}).get("spec") or {}).get("nodeName")
         service = None
         dst_ip, dst_port = ip, port
@@ -86,6 +95,10 @@ class Network:
         if not allowed:
             raise Timeout(f"{protocol} {dst_ip}:{dst_port} dropped by NetworkPolicy", hops)
         name = f"{dst_pod['metadata'].get('namespace')}/{dst_pod['metadata']['name']}"
+        if protocol == "TCP" and mesh.enrolled(dst_pod):
+            client_port = self.dp.workloads.ephemeral_port()
+            return self.dp.mesh.inbound_plaintext(Connection(src_pod, dst_pod, dst_ip, dst_port, protocol, client_ip,
+                                                             client_port, hops, service))
         if not self.dp.workloads.listening(dst_pod, dst_port, protocol):
             # TCP: the pod's kernel answers RST; UDP: ICMP port unreachable, which agnhost connect reads as
             # "connection refused" (parseUDPErrorAndExit → REFUSED)

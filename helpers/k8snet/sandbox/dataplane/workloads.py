@@ -38,6 +38,7 @@ from . import apiserver, echobasic, httpbin, istioimages
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
+    RESET,
     RAW_REPLY,
     Connection,
     HttpRequest,
@@ -1239,6 +1240,13 @@ class Workloads:
 
     def serve_http(self, conn: Connection, req: HttpRequest) -> HttpResponse:
         """Answer one HTTP request on an established connection as the pod's program does."""
+        if conn.reset:  # a ztunnel accepted the connection and closed it: the first read is a reset
+            return HttpResponse(RESET)
+        if conn.mesh is not None and conn.mesh.waypoint is not None:  # the waypoint's Envoy does the L7 work
+            response = self.dp.mesh.waypoints.serve(conn, req)
+            response.served_by = response.served_by or conn.dst_pod["metadata"]["name"]
+            self._capture(conn, req, response)
+            return response
         pod = conn.dst_pod
         found = self._listener(pod, conn.port, "TCP")
         if found is None:
@@ -1273,15 +1281,25 @@ class Workloads:
                        "echo-basic": self._echo_basic}[program.name]
             response = handler(pod, container, program, conn, req, now)
         response.served_by = pod["metadata"]["name"]
-        if self.dp.capture.taps and conn.dialed[0]:
-            self.dp.capture.exchange((conn.source_ip, conn.client_port), conn.dialed, (conn.dst_ip, conn.port),
-                                     (conn.client_ip, conn.client_port), request_bytes(req), response.wire(),
-                                     encrypted=req.scheme == "https")
+        self._capture(conn, req, response)
         return response
+
+    def _capture(self, conn: Connection, req: HttpRequest, response: HttpResponse) -> None:
+        """The exchange as a packet capture sees it (HBONE: the pod's port 15008, encrypted), and as the mesh's
+        ztunnels count and log it."""
+        if conn.mesh is not None:
+            self.dp.mesh.record(conn, len(request_bytes(req)), len(response.wire()))
+        if self.dp.capture.taps and conn.dialed[0]:
+            wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None
+            self.dp.capture.exchange((conn.source_ip, conn.client_port), wire or conn.dialed,
+                                     wire or (conn.dst_ip, conn.port), (conn.client_ip, conn.client_port),
+                                     request_bytes(req), response.wire(), encrypted=req.scheme == "https" or bool(wire))
 
     def exchange(self, conn: Connection, data: bytes) -> bytes:
         """Bytes sent on a fresh connection (nc, a forwarded port) and the bytes that come back: a stream
         server gets them as they are; an HTTP program answers the request they hold (nothing, if none)."""
+        if conn.reset:
+            return b""
         found = self._listener(conn.dst_pod, conn.port, "TCP")
         if found is not None and found[2] == "stream":
             return found[1].opts["server"].accept(f"{conn.client_ip}:{conn.client_port}", data)
@@ -1475,6 +1493,9 @@ class Workloads:
                                  f'"{resp.body.decode(errors="replace")}"')
             if resp.status == EMPTY_REPLY:
                 raise _DialError(f"{url}: EOF")
+            if resp.status == RESET:  # Go's net/http reading from a connection a ztunnel closed
+                raise _DialError(f"{url}: read tcp {conn.source_ip or conn.client_ip}:{conn.client_port}->{ip}:{port}: "
+                                 "read: connection reset by peer")
             return resp.body.decode(errors="replace")
         reply = self.serve_udp(conn, request)
         if reply is None:
