@@ -6,6 +6,8 @@
 - :func:`enroll`: a namespace into the ambient mesh (``istio.io/dataplane-mode=ambient``); its pods show
   ``ambient.istio.io/redirection: enabled`` once their node's agent has captured them.
 - :func:`waypoint` (``k8snet mesh waypoint NS``): ``istioctl waypoint apply --enroll-namespace --wait``.
+- :mod:`.metrics`: the proxies' standard metrics, golden signals and who talked to whom; :mod:`.views`:
+  ``istioctl``'s views (workloads and their protocol, a Service's waypoint, the policies for a pod).
 
 Example:
     >>> from k8snet import mesh
@@ -16,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from . import metrics, views
 from .install import Installed, install, uninstall
 from .waypoints import enroll, gateway, waypoint
 
@@ -23,4 +26,4 @@ REDIRECTION = "ambient.istio.io/redirection"
 """The annotation the istio-cni node agent writes on a pod it captured (``enabled``; ``pending`` while its node's
 ztunnel has not taken it); it removes it when the pod leaves the mesh."""
 
-__all__ = ["Installed", "REDIRECTION", "enroll", "gateway", "install", "uninstall", "waypoint"]
+__all__ = ["Installed", "REDIRECTION", "enroll", "gateway", "install", "metrics", "uninstall", "views", "waypoint"]

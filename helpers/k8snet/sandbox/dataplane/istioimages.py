@@ -154,8 +154,9 @@ def _other(family_name: str, argv: list[str]) -> Program:
     return Program("exited", family_name, problem=message, opts={"not-emulated": [message]})
 
 
-def serve(program: Program, port: int, req: HttpRequest, now: datetime) -> HttpResponse:
-    """The health and metrics answers of the Istio programs (a Go or Rust HTTP server's), by port and path."""
+def serve(program: Program, port: int, req: HttpRequest, now: datetime, counted: str = "") -> HttpResponse:
+    """The health and metrics answers of the Istio programs (a Go or Rust HTTP server's), by port and path;
+    ``counted`` is what the mesh's data path counted for this proxy (``dataplane.mesh.telemetry``)."""
     path = req.path.split("?", 1)[0]
     if program.ports.get((port, "TCP")) == MESH:
         return HttpResponse(EMPTY_REPLY)
@@ -177,14 +178,15 @@ def serve(program: Program, port: int, req: HttpRequest, now: datetime) -> HttpR
             return HttpResponse(200, {"content-type": "text/plain", "content-length": "6", "date": _rust_date(now)},
                                 b"ready\n")
         if port == 15020 and path in ("/metrics", "/stats/prometheus"):
-            return HttpResponse(200, {"content-type": "text/plain; charset=utf-8", "date": _rust_date(now)},
-                                _metrics("ztunnel"))
+            body = _metrics("ztunnel") + (counted or "# EOF\n").encode()  # OpenMetrics ends with # EOF
+            return HttpResponse(200, {"content-type": "application/openmetrics-text;charset=utf-8;version=1.0.0",
+                                      "date": _rust_date(now)}, body)
         return HttpResponse(404, {"content-length": "0", "date": _rust_date(now)})
     elif name == "waypoint":
         if port in (15021, 15020) and path == "/healthz/ready":
             return go_response(now, 200, b"")
         if (port == 15090 or port == 15020) and path in ("/stats/prometheus", "/metrics"):
-            return go_response(now, 200, _metrics("envoy"), content_type="text/plain; version=0.0.4")
+            return go_response(now, 200, _metrics("envoy") + counted.encode(), content_type="text/plain; version=0.0.4")
     return go_response(now, 404, b"404 page not found\n", {"X-Content-Type-Options": "nosniff"})
 
 

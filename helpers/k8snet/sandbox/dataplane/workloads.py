@@ -1262,7 +1262,7 @@ class Workloads:
         elif role == "dns":
             response = HttpResponse(EMPTY_REPLY)
         elif program.name in ("istiod", "istio-cni", "ztunnel", "waypoint"):  # Istio's health and metrics ports
-            response = istioimages.serve(program, conn.port, req, now)
+            response = istioimages.serve(program, conn.port, req, now, self.dp.mesh.telemetry.text(pod, program.name))
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         elif program.name == "kube-apiserver":  # the sandbox's own API server answers (dataplane/apiserver.py)

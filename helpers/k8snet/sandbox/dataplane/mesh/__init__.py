@@ -67,12 +67,10 @@ class Mesh:
         self.telemetry = Telemetry()
 
     def ztunnel(self, node: str) -> Obj | None:
-        """The node's ztunnel pod, if it runs and is ready (the DaemonSet's pod, label ``app: ztunnel``)."""
-        for pod in self.sb.store.list("pods", ISTIO_NAMESPACE):
-            if ((pod["metadata"].get("labels") or {}).get("app") == "ztunnel"
-                    and (pod.get("spec") or {}).get("nodeName") == node and ready(pod)):
-                return pod
-        return None
+        """The node's ztunnel, if its process runs (``controllers.istio.nodes``: the pod running the image)."""
+        from ...controllers.istio.nodes import ztunnel_for_node
+
+        return ztunnel_for_node(self.sb, node) if node else None
 
     def policies(self, pod: Obj) -> list[authz.Authorization]:
         """The policies the destination ztunnel checks for ``pod`` (istiod's conversion, :mod:`.authz`)."""
@@ -296,7 +294,7 @@ class Mesh:
             return
         mtls = t.protocol == "HBONE"
         dst_pod = conn.dst_pod if conn.dst_pod is not None and not error.startswith("no healthy") else None
-        if dst_pod is not None and (dst_pod["metadata"].get("labels") or {}).get("app") == "ztunnel":
+        if dst_pod is not None and t.source_ztunnel == dst_pod["metadata"]["name"]:
             dst_pod = None  # the ztunnel that accepted a connection it then closed is no destination
         flags = "-" if not error else ("DENY" if "policy rejection" in error else "CONNECT")
         base = {**workload_labels(self.sb, conn.src_pod, "source"), **workload_labels(self.sb, dst_pod, "destination"),

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-Obj = dict[str, Any]
+from ...controllers.istio.ca import spiffe_id
+from ...controllers.istio.names import AMBIENT_REDIRECTION as REDIRECTION
+from ...controllers.istio.names import ISTIO_NAMESPACE, REDIRECTION_ENABLED  # noqa: F401  (the package's vocabulary)
 
-REDIRECTION = "ambient.istio.io/redirection"
-"""The pod annotation the istio-cni node agent writes once the pod's traffic is redirected to ztunnel."""
-ISTIO_NAMESPACE = "istio-system"
-TRUST_DOMAIN = "cluster.local"
+Obj = dict[str, Any]
 
 
 def enrolled(pod: Obj | None) -> bool:
     """Whether istio-cni has redirected the pod's traffic to ztunnel."""
     if pod is None or (pod.get("spec") or {}).get("hostNetwork"):
         return False
-    return (pod["metadata"].get("annotations") or {}).get(REDIRECTION) == "enabled"
+    return (pod["metadata"].get("annotations") or {}).get(REDIRECTION) == REDIRECTION_ENABLED
 
 
 def identity(pod: Obj) -> str:
     """The workload's SPIFFE identity: its namespace and ServiceAccount (istio.io "Security: identity")."""
-    sa = (pod.get("spec") or {}).get("serviceAccountName") or "default"
-    return f"spiffe://{TRUST_DOMAIN}/ns/{pod['metadata']['namespace']}/sa/{sa}"
+    return spiffe_id(pod["metadata"]["namespace"], (pod.get("spec") or {}).get("serviceAccountName") or "default")
 
 
 def name(pod: Obj) -> str:

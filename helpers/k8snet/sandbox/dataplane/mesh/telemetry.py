@@ -134,6 +134,14 @@ class Telemetry:
             hist[len(BUCKETS)] += value  # sum
             hist[len(BUCKETS) + 1] += 1  # count
 
+    def text(self, proxy: Obj, program: str) -> str:
+        """What a proxy's metrics page adds to its build info: ztunnel's counters, or the waypoint's."""
+        if program == "ztunnel":
+            return self.ztunnel_text(proxy)
+        if program == "waypoint":
+            return self.envoy_text(proxy)
+        return ""
+
     def ztunnel_text(self, proxy: Obj) -> str:
         """``GET :15020/metrics`` of a ztunnel: OpenMetrics text, the istio_ prefix, ``_total`` counters."""
         mine = self.counters.get(proxy["metadata"]["uid"], {})
