@@ -41,6 +41,7 @@ from .controllers import (
     statefulsets,
     trust,
 )
+from .controllers.podworkers import PodWorkers
 from .controllers.volumemanager import VolumeManager
 from .crds import CustomResourceDefinitions
 from .ipam import SequentialIPAllocator
@@ -95,6 +96,8 @@ class Sandbox:
         self._init_pod_ipam()
         self.volume_manager = VolumeManager(self)
         """The kubelets' mounts of pods that wait for their volumes (controllers/volumemanager.py)."""
+        self.pod_workers = PodWorkers(self)
+        """The kubelets' retries of pods whose last sync failed (controllers/podworkers.py)."""
         self.ca_pem = cluster_ca(self.state_dir)
         self.manager: Manager | None = None
         self._dataplane: Any = None
@@ -176,6 +179,7 @@ class Sandbox:
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
         self.volume_manager.close()
         self.program_state.clear()
+        self.pod_workers.close()
         self.clock.offset = timedelta(0)  # a new cluster starts at this machine's time
         self.store.set_meta(CLOCK_OFFSET, "0")
         if seed is not None:
@@ -267,6 +271,7 @@ class Sandbox:
         if ip and node and not (pod.get("spec") or {}).get("hostNetwork"):  # a host-network pod has the node's
             self.release_pod_ip(node, ip)
         self.volume_manager.forget((pod["metadata"].get("namespace", ""), pod["metadata"]["name"]))
+        self.pod_workers.forget((pod["metadata"].get("namespace", ""), pod["metadata"]["name"]))
         if self._dataplane is not None:
             self._dataplane.forget(pod["metadata"].get("uid", ""))
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import parse_time
 from ..selectors import fits_node_affinity
-from . import Controller, Key, kubelethttp, same_key, termination
+from . import Controller, Key, containerconfig, kubelethttp, same_key, termination
 from .events import record
 from .podstatus import not_ready as _not_ready
 from .podstatus import set_condition, write_status  # noqa: F401  (re-exported for their users)
@@ -236,8 +236,7 @@ def _waiting(c: dict[str, Any], reason: str = "PodInitializing") -> dict[str, An
 
 def _started_events(sb: Sandbox, pod: Pod, c: dict[str, Any], kind: str) -> None:
     node, path = pod["spec"].get("nodeName", ""), f"spec.{kind}{{{c['name']}}}"
-    record(sb, pod, "Pulled", f'Container image "{c["image"]}" already present on machine', "kubelet",
-           host=node, field_path=path)
+    containerconfig.pulled(sb, pod, c, kind)
     record(sb, pod, "Created", f"Created container: {c['name']}", "kubelet", host=node, field_path=path)
     record(sb, pod, "Started", f"Started container {c['name']}", "kubelet", host=node, field_path=path)
 
@@ -253,6 +252,13 @@ def _run_init(sb: Sandbox, pod: Pod, index: int) -> None:
             return
         new = copy.deepcopy(current)
         cs = new["status"]["initContainerStatuses"][index]
+        error = containerconfig.config_error(sb, new, c, "initContainers")
+        if error:  # it holds back the init containers after it and the app containers
+            cs.update({"state": containerconfig.waiting(error), "ready": False, "started": False})
+            if new != current:
+                write_status(sb, new)
+            sb.pod_workers.sync_failed(new)
+            return
         sidecar = c.get("restartPolicy") == "Always"
         cs.update({"containerID": container_id(new, c["name"]), "state": {"running": {"startedAt": sb.api.now()}},
                    "started": True, "ready": sidecar and not c.get("readinessProbe")})
@@ -270,13 +276,25 @@ def _run_init(sb: Sandbox, pod: Pod, index: int) -> None:
 
 
 def _start_app_containers(sb: Sandbox, new: Pod, now: str) -> None:
-    """The init containers are done (or there are none): start the app containers; the pod is Running."""
+    """The init containers are done (or there are none): start the app containers that have not started; the pod
+    is Running, or Pending while one of them cannot be created (:mod:`.containerconfig`, tried again at the pod
+    worker's next sync)."""
     status = new["status"]
-    status["phase"] = "Running"
-    statuses = []
+    before = {cs["name"]: cs for cs in status.get("containerStatuses") or []}
+    statuses, started = [], []
     all_ready = all(cs.get("ready") for cs in status.get("initContainerStatuses") or []
                     if _is_sidecar(new, cs["name"]))
     for c in new["spec"]["containers"]:
+        old = before.get(c["name"]) or {}
+        if _has_started(old):
+            statuses.append(old)  # started at an earlier sync (a restart waiting included)
+            all_ready = all_ready and bool(old.get("ready"))
+            continue
+        error = containerconfig.config_error(sb, new, c, "containers")
+        if error:
+            statuses.append({**_waiting(c), "state": containerconfig.waiting(error)})
+            all_ready = False
+            continue
         # ready at once without a readiness or startup probe; otherwise the prober decides (see Prober)
         ready = not c.get("readinessProbe") and not c.get("startupProbe")
         all_ready = all_ready and ready
@@ -284,7 +302,10 @@ def _start_app_containers(sb: Sandbox, new: Pod, now: str) -> None:
                          "imageID": "", "lastState": {}, "name": c["name"], "ready": ready,
                          "restartCount": 0, "started": not c.get("startupProbe"),
                          "state": {"running": {"startedAt": now}}})
+        started.append(c)
     status["containerStatuses"] = statuses
+    failed = any(containerconfig.failed(cs) for cs in statuses)
+    status["phase"] = "Pending" if failed else "Running"  # getPhase: a container waiting to start
     set_condition(status, "PodReadyToStartContainers", "True", now)
     set_condition(status, "Initialized", "True", now)
     if all_ready:
@@ -294,12 +315,22 @@ def _start_app_containers(sb: Sandbox, new: Pod, now: str) -> None:
         _not_ready(status, now)
     _sort_conditions(status)
     write_status(sb, new)
-    for c in new["spec"]["containers"]:
+    for c in started:
         _started_events(sb, new, c, "containers")
     workloads = getattr(sb.dataplane, "workloads", None)  # tests may stand a smaller data plane in
-    if workloads is not None:
-        workloads.on_pod_started(new)  # the programs start: startup log lines, the script's setup
-        warn_not_emulated(sb, new, workloads)
+    if workloads is not None and started:
+        names = [c["name"] for c in started]
+        workloads.on_pod_started(new, names)  # the programs start: startup log lines, the script's setup
+        warn_not_emulated(sb, new, workloads, names)
+    if failed:
+        sb.pod_workers.sync_failed(new)
+
+
+def _has_started(cs: dict[str, Any]) -> bool:
+    """Whether a container status is that of a container created before (running, ended, or waiting to restart),
+    not one waiting for its first start."""
+    return bool(cs) and ("waiting" not in (cs.get("state") or {}) or
+                         bool((cs.get("lastState") or {}).get("terminated")))
 
 
 def _is_sidecar(pod: Pod, name: str) -> bool:
@@ -307,12 +338,13 @@ def _is_sidecar(pod: Pod, name: str) -> bool:
                for c in pod["spec"].get("initContainers") or [])
 
 
-def warn_not_emulated(sb: Sandbox, pod: Pod, workloads: Any) -> None:
-    """Fail loudly: a container whose image the sandbox does not emulate gets a Warning event saying so."""
+def warn_not_emulated(sb: Sandbox, pod: Pod, workloads: Any, containers: list[str] | None = None) -> None:
+    """Fail loudly: a container (of those named) whose image the sandbox does not emulate gets a Warning event
+    saying so."""
     from ..dataplane.workloads import image_family
 
     for c in pod["spec"]["containers"]:
-        if image_family(c["image"]) is None:
+        if image_family(c["image"]) is None and (containers is None or c["name"] in containers):
             record(sb, pod, "ImageNotEmulated",
                    f'The k8snet sandbox does not emulate image "{c["image"]}": the pod runs with an IP, but '
                    "connections to it are refused and exec runs no program of that image. Emulated images: "
@@ -458,6 +490,12 @@ def restart_container(sb: Sandbox, pod: Pod, container: str) -> None:
     init = any(c["name"] == container for c in new["spec"].get("initContainers") or [])
     spec = next(c for c in new["spec"].get("initContainers" if init else "containers") or []
                 if c["name"] == container)
+    error = containerconfig.config_error(sb, new, spec, "initContainers" if init else "containers")
+    if error:  # a referenced Secret deleted since: not created, tried again at the next sync
+        cs.update({"state": containerconfig.waiting(error), "ready": False, "started": False})
+        write_status(sb, new)
+        sb.pod_workers.sync_failed(new)
+        return
     cs["restartCount"] = cs.get("restartCount", 0) + 1
     digest = hashlib.sha256(f"{meta.get('uid')}/{container}/{cs['restartCount']}".encode()).hexdigest()
     cs["containerID"] = "containerd://" + digest
@@ -471,6 +509,36 @@ def restart_container(sb: Sandbox, pod: Pod, container: str) -> None:
     write_status(sb, new)
     _started_events(sb, new, spec, "initContainers" if init else "containers")
     sb.dataplane.workloads.on_container_restarted(new, container)
+
+
+def resync_failed(sb: Sandbox, key: Key) -> None:
+    """The pod worker's next sync after one that failed (:mod:`.podworkers`): the containers the runtime could not
+    create (:mod:`.containerconfig`) are tried again: the first such init container (the others wait for it),
+    else the ephemeral and app containers; a restart goes on as a restart (its count and last state kept)."""
+    pod = sb.store.get("pods", *key)
+    if pod is None or _deleting(pod) or _phase(pod) not in ("Pending", "Running"):
+        return
+    status = pod.get("status") or {}
+    for index, cs in enumerate(status.get("initContainerStatuses") or []):
+        if containerconfig.failed(cs):
+            if _has_started(cs):
+                restart_container(sb, pod, cs["name"])
+            else:
+                _run_init(sb, pod, index)
+            return
+    if _phase(pod) == "Running" and any(containerconfig.failed(cs)
+                                        for cs in status.get("ephemeralContainerStatuses") or []):
+        start_ephemeral(sb, pod, retry=True)
+        pod = sb.store.get("pods", *key) or pod
+        status = pod.get("status") or {}
+    waiting = [cs for cs in status.get("containerStatuses") or [] if containerconfig.failed(cs)]
+    for cs in waiting:
+        if _has_started(cs):
+            restart_container(sb, pod, cs["name"])
+    if any(not _has_started(cs) for cs in waiting):
+        current = sb.store.get("pods", *key)
+        if current is not None and current["metadata"].get("uid") == pod["metadata"].get("uid"):
+            _start_app_containers(sb, copy.deepcopy(current), sb.api.now())
 
 
 # -- kubelet probes (pkg/kubelet/prober: worker.go, prober.go; pkg/probe/http, pkg/probe/tcp) --------------
@@ -718,23 +786,59 @@ def _new_ephemeral(pod: Pod) -> list[dict[str, Any]]:
     return [c for c in pod["spec"].get("ephemeralContainers") or [] if c.get("name") not in known]
 
 
-def start_ephemeral(sb: Sandbox, pod: Pod) -> None:
-    """The kubelet starts each new ephemeral container once; it is never restarted (pkg/kubelet:
-    ephemeral containers)."""
+def start_ephemeral(sb: Sandbox, pod: Pod, retry: bool = False) -> None:
+    """The kubelet starts each new ephemeral container once; it is never restarted (pkg/kubelet: ephemeral
+    containers). One that cannot be created (:mod:`.containerconfig`) waits, and is tried again (``retry``) at the
+    pod worker's next sync."""
     new = copy.deepcopy(pod)
     statuses = new["status"].setdefault("ephemeralContainerStatuses", [])
-    started = []
-    for c in _new_ephemeral(new):
-        statuses.append({"containerID": container_id(new, c["name"]), "image": full_image(c["image"]),
-                         "imageID": "", "lastState": {}, "name": c["name"], "ready": False, "restartCount": 0,
-                         "state": {"running": {"startedAt": sb.api.now()}}})
-        started.append(c)
+    known = {cs["name"]: cs for cs in statuses}
+    started, failed = [], False
+    for c in new["spec"].get("ephemeralContainers") or []:
+        cs = known.get(c["name"])
+        if cs is not None and not (retry and containerconfig.failed(cs)):
+            continue
+        fresh = {"containerID": container_id(new, c["name"]), "image": full_image(c["image"]), "imageID": "",
+                 "lastState": {}, "name": c["name"], "ready": False, "restartCount": 0,
+                 "state": {"running": {"startedAt": sb.api.now()}}}
+        error = containerconfig.config_error(sb, new, c, "ephemeralContainers")
+        if error:
+            del fresh["containerID"]
+            fresh["state"] = containerconfig.waiting(error)
+            failed = True
+        else:
+            started.append(c)
+        if cs is None:
+            statuses.append(fresh)
+        else:
+            cs.clear()
+            cs.update(fresh)
     write_status(sb, new)
     for c in started:
         _started_events(sb, new, c, "ephemeralContainers")
         workloads = getattr(sb.dataplane, "workloads", None)
         if workloads is not None:
             workloads.start_container(new, c["name"])
+    if failed:
+        sb.pod_workers.sync_failed(new)
+
+
+def _key(pod: Pod) -> Key:
+    return pod["metadata"].get("namespace", ""), pod["metadata"]["name"]
+
+
+def _failed_sync(pod: Pod) -> bool:
+    """Whether a container of the pod could not be created at the last sync (:mod:`.containerconfig`)."""
+    status = pod.get("status") or {}
+    return any(containerconfig.failed(cs) for key in ("initContainerStatuses", "containerStatuses",
+                                                      "ephemeralContainerStatuses") for cs in status.get(key) or [])
+
+
+def _back_off(sb: Sandbox, pod: Pod) -> float | None:
+    """Wait the pod worker's back-off before the next sync of a pod whose last one failed; look at the pod again
+    at once (its other stages, the prober's), unless nothing waits (no event loop)."""
+    sb.pod_workers.sync_failed(pod)
+    return 0.0 if sb.pod_workers.pending(_key(pod)) else None
 
 
 def _probed(pod: Pod) -> bool:
@@ -785,10 +889,15 @@ def controller(sb: Sandbox) -> Controller:
     terminate = Stage("terminate", lambda p: _deleting(p) and bool(p["spec"].get("nodeName")) and
                       terminator.needs(p), lambda p: 0.2, terminator.act)
     prober = Prober(sb, terminator)
+    # a pod whose last sync failed with no retry waited for (the sandbox restarted): its back-off starts now
+    retry = Stage("retry", lambda p: _phase(p) in ("Pending", "Running") and not _deleting(p)
+                  and bool((p.get("status") or {}).get("podIP"))
+                  and _failed_sync(p) and not sb.pod_workers.pending(_key(p)), lambda p: 0.0, _back_off)
     # readiness probes go on while a pod terminates (the EndpointSlice's serving condition follows them)
     probe = Stage("probe", lambda p: _phase(p) == "Running" and _probed(p), lambda p: 0.0, prober.act)
-    engine = StageEngine([terminate, *STAGES, probe])
+    engine = StageEngine([terminate, *STAGES, retry, probe])
     lifecycle = Controller("pod-lifecycle", engine.reconcile, {"pods": same_key})
     sb.volume_manager.wake = lifecycle.enqueue  # a pod waiting for its volumes: their next try is due
+    sb.pod_workers.resync = lambda key: resync_failed(sb, key)  # a failed sync's back-off has passed
     return lifecycle
 

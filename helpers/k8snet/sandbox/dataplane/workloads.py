@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import apiserver, echobasic, httpbin, istioimages
+from .environment import expand, make_environment, service_links
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
@@ -268,7 +269,10 @@ def nginx_version(tag: str) -> str:
 
 
 def container_env(sb: Sandbox, pod: Pod, container: dict[str, Any]) -> dict[str, str]:
-    """The environment the runtime gives a container: image ENV, kubelet's service links, the pod's env."""
+    """The environment the runtime gives a container: the image's ENV, then what the kubelet sets
+    (:func:`.environment.make_environment`: the Service links, the pod's ``envFrom`` and ``env``). The kubelet
+    does not start a container whose references cannot be resolved (CreateContainerConfigError), so a
+    started container has them all."""
     family = image_family(container.get("image", ""))
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME": hostname(pod)}
     if family == "http-echo":
@@ -276,72 +280,10 @@ def container_env(sb: Sandbox, pod: Pod, container: dict[str, Any]) -> dict[str,
     if family == "nginx":
         env["NGINX_VERSION"] = nginx_version(image_tag(container["image"]))
     ns = pod["metadata"].get("namespace", "default")
-    env.update(service_links(sb, ns, pod["spec"].get("enableServiceLinks", True) is not False))
-    status = pod.get("status") or {}
-    fields = {"metadata.name": pod["metadata"]["name"], "metadata.namespace": ns,
-              "metadata.uid": pod["metadata"].get("uid", ""), "spec.nodeName": pod["spec"].get("nodeName", ""),
-              "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
-              "status.podIP": status.get("podIP", ""), "status.hostIP": status.get("hostIP", "")}
-    for var in container.get("env") or []:
-        source = var.get("valueFrom") or {}
-        if "value" in var or not source:
-            env[var["name"]] = expand(var.get("value", ""), env)
-        elif "fieldRef" in source:
-            env[var["name"]] = fields.get(source["fieldRef"].get("fieldPath", ""), "")
-        else:
-            ref = source.get("configMapKeyRef") or source.get("secretKeyRef") or {}
-            kind = "configmaps" if "configMapKeyRef" in source else "secrets"
-            obj = sb.store.get(kind, ns, ref.get("name", "")) or {}
-            value = (obj.get("data") or {}).get(ref.get("key", ""))
-            if value is not None and kind == "secrets":
-                import base64
-
-                value = base64.b64decode(value).decode(errors="replace")
-            if value is not None:
-                env[var["name"]] = value
+    env.update(service_links(sb, ns, pod["spec"].get("enableServiceLinks", True) is not False))  # listed first
+    resolved, _ = make_environment(sb, pod, container)
+    env.update(resolved)
     return env
-
-
-def service_links(sb: Sandbox, ns: str, enabled: bool) -> dict[str, str]:
-    """The Service variables the kubelet sets (pkg/kubelet/envvars FromServices, kubelet_pods.go
-    getServiceEnvVarMap): for each Service of the pod's namespace with a ClusterIP (all of them unless
-    ``enableServiceLinks: false``) and always for ``default/kubernetes``, ``NAME_SERVICE_HOST``,
-    ``NAME_SERVICE_PORT[_PORTNAME]`` and the Docker-link ``NAME_PORT_80_TCP…`` set."""
-    chosen: dict[str, dict[str, Any]] = {}
-    for svc in sb.store.list("services", ns) if enabled else []:
-        chosen[svc["metadata"]["name"]] = svc
-    master = sb.store.get("services", "default", "kubernetes")
-    if master is not None and "kubernetes" not in chosen:
-        chosen["kubernetes"] = master
-    env: dict[str, str] = {}
-    for name, svc in sorted(chosen.items()):
-        spec = svc.get("spec") or {}
-        ip, ports = spec.get("clusterIP") or "", spec.get("ports") or []
-        if ip in ("", "None") or not ports:
-            continue
-        prefix = name.upper().replace("-", "_")
-        env[f"{prefix}_SERVICE_HOST"] = ip
-        env[f"{prefix}_SERVICE_PORT"] = str(ports[0].get("port"))
-        for port in ports:
-            if port.get("name"):
-                env[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(port.get("port"))
-        host = f"[{ip}]" if ":" in ip else ip
-        first = ports[0]
-        env[f"{prefix}_PORT"] = f"{first.get('protocol', 'TCP').lower()}://{host}:{first.get('port')}"
-        for port in ports:
-            proto = port.get("protocol", "TCP")
-            link = f"{prefix}_PORT_{port.get('port')}_{proto.upper()}"
-            env[link] = f"{proto.lower()}://{host}:{port.get('port')}"
-            env[f"{link}_PROTO"] = proto.lower()
-            env[f"{link}_PORT"] = str(port.get("port"))
-            env[f"{link}_ADDR"] = ip
-    return env
-
-
-def expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes' ``$(VAR)`` expansion in command, args and env values (``$$`` escapes)."""
-    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)",
-                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
 
 
 def container_argv(container: dict[str, Any], env: dict[str, str]) -> list[str]:
@@ -953,13 +895,20 @@ class Workloads:
             self._env[key] = container_env(self.sb, pod, spec)
         return dict(self._env[key])
 
-    def on_pod_started(self, pod: Pod) -> None:
-        """The kubelet started the pod's app containers: fresh files, the script's setup, the startup log."""
+    def on_pod_started(self, pod: Pod, containers: list[str] | None = None) -> None:
+        """The kubelet started the pod's app containers (or those named): fresh files, the script's setup, the
+        startup log."""
         for c in pod["spec"]["containers"]:
-            self._start(pod, c["name"])
+            if containers is None or c["name"] in containers:
+                self.start_container(pod, c["name"])
 
     def start_container(self, pod: Pod, container: str) -> None:
-        """The kubelet started one container (an init container or a sidecar)."""
+        """The kubelet started one container (an app, init or ephemeral container, or a sidecar) for the first
+        time: its environment and program are those of this moment, not of an earlier look (``netstat`` in
+        another container while this one waited for a Secret)."""
+        uid = pod["metadata"].get("uid", "")
+        self._env.pop((uid, container), None)
+        self._programs = {k: v for k, v in self._programs.items() if k[:2] != (uid, container)}
         self._start(pod, container)
 
     def on_sigterm(self, pod: Pod, container: str) -> tuple[float | None, int]:
@@ -1019,9 +968,12 @@ class Workloads:
         uid = pod["metadata"].get("uid", "")
         if not initialized(pod):
             return  # the app containers wait for the init containers
+        running = {cs["name"] for cs in (pod.get("status") or {}).get("containerStatuses") or []
+                   if "running" in (cs.get("state") or {})}  # not one the kubelet could not create
         for c in pod["spec"]["containers"]:
             key = (uid, c["name"])
-            if key not in self._started and key not in self._stopped and (pod.get("status") or {}).get("podIP"):
+            if key not in self._started and key not in self._stopped and c["name"] in running and \
+                    (pod.get("status") or {}).get("podIP"):
                 self._start(pod, c["name"])
 
     def _start(self, pod: Pod, container: str) -> None:
