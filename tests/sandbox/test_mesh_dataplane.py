@@ -38,7 +38,8 @@ def workload(name: str, sa: str, version: str = "v1", image: str = AGNHOST, args
              "spec": {"replicas": 1, "selector": {"matchLabels": labels},
                       "template": {"metadata": {"labels": labels}, "spec": {
                           "serviceAccountName": sa, "containers": [{
-                              "name": "app", "image": image, "args": args or ["netexec", f"--http-port={port}"],
+                              "name": "app", "image": image,
+                              "args": ["netexec", f"--http-port={port}"] if args is None else args,
                               "ports": [{"name": "http", "containerPort": port}]}]}}}}]
 
 

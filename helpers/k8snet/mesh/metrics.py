@@ -82,8 +82,10 @@ def scrape(cluster: Cluster) -> Scrape:
     """Read every ztunnel's and waypoint's metrics page now."""
     samples: list[Sample] = []
     for ns, name, port, path in _proxies(cluster):
-        text = cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{name}:{port}", ns, path)
-        samples += parse(text if isinstance(text, str) else str(text), f"{ns}/{name}")
+        # raw bytes: ztunnel answers application/openmetrics-text, which the client does not decode
+        raw = cluster.core.connect_get_namespaced_pod_proxy_with_path(f"{name}:{port}", ns, path,
+                                                                      _preload_content=False)
+        samples += parse(raw.data.decode(errors="replace"), f"{ns}/{name}")
     return Scrape(samples)
 
 

@@ -122,9 +122,25 @@ def waypoint(cluster: Cluster, namespace: str, name: str = "waypoint", enroll_na
             raise TimeoutError(f"timed out while waiting for waypoint {namespace}/{name}: {seen}")
         time.sleep(0.1)
     say(f"✅ waypoint {namespace}/{name} is ready!")
+    # Programmed says the Gateway has its address, not that its proxy runs (istiod's conversion.go); traffic the
+    # namespace sends it before a pod is Ready finds no healthy upstream, so wait for one (istioctl does not)
+    _wait_available(cluster, namespace, gw, deadline)
     if enroll_namespace:
         ns = cluster.core.read_namespace(namespace)  # labelNamespaceWithWaypoint: get, set the label, update
         ns.metadata.labels = {**(ns.metadata.labels or {}), USE_WAYPOINT: name}
         cluster.core.replace_namespace(namespace, ns)
         say(f'✅ namespace {namespace} labeled with "{USE_WAYPOINT}: {name}"')
     return gw
+
+
+def _wait_available(cluster: Cluster, namespace: str, gw: dict[str, Any], deadline: float) -> None:
+    """Until a pod of the waypoint's Deployment (labelled with the Gateway's name) is Ready."""
+    selector = f"gateway.networking.k8s.io/gateway-name={gw['metadata']['name']}"
+    while True:
+        pods = cluster.core.list_namespaced_pod(namespace, label_selector=selector).items
+        if any(c.type == "Ready" and c.status == "True" for p in pods for c in (p.status.conditions or [])):
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out while waiting for a ready pod of waypoint {namespace}/"
+                               f"{gw['metadata']['name']}")
+        time.sleep(0.1)

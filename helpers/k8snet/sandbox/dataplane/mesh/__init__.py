@@ -97,8 +97,12 @@ class Mesh:
         found = self.service_at(ip, port)
         if found is not None:
             svc, sp = found
-            waypoint = self.waypoints.of_service(svc)
-            if waypoint is not None:
+            bound = self.waypoints.of_service(svc)
+            if bound is not None:
+                gw, waypoint = bound
+                if waypoint is None:  # the Service is bound to a waypoint that has no ready pod yet
+                    return self._reset(accepted, hops, f"no healthy upstream: {gw['metadata']['name']}."
+                                       f"{gw['metadata']['namespace']}.svc.cluster.local", zt)
                 return self._to_waypoint(src_pod, zt, client_ip, svc, sp, waypoint, accepted, hops)
             target = self.endpoint(svc, sp, hops)
             if target is None:

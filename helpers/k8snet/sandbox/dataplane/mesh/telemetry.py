@@ -63,7 +63,7 @@ def workload_labels(sb: Sandbox, pod: Obj | None, side: str) -> dict[str, str]:
     workload = meta["name"]
     for ref in meta.get("ownerReferences") or []:
         if ref.get("controller") and ref.get("kind") == "ReplicaSet":
-            rs = sb.store.get("replicasets", meta["namespace"], ref["name"])
+            rs = sb.store.get("replicasets.apps", meta["namespace"], ref["name"])
             owner = next((r for r in ((rs or {}).get("metadata") or {}).get("ownerReferences") or []
                           if r.get("controller") and r.get("kind") == "Deployment"), None)
             workload = owner["name"] if owner else ref["name"]

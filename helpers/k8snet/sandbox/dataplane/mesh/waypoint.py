@@ -75,15 +75,16 @@ class Waypoints:
             return None
         return gw
 
-    def of_service(self, svc: Obj) -> Obj | None:
-        """A ready pod of the Service's waypoint (chosen at random among them), or None without a waypoint."""
+    def of_service(self, svc: Obj) -> tuple[Obj, Obj | None] | None:
+        """The Service's waypoint Gateway and one of its ready pods (chosen at random; None while none is ready),
+        or None when the Service uses no waypoint."""
         gw = self.gateway_of(svc)
         if gw is None:
             return None
         pods = sorted((p for p in self.sb.store.list("pods", gw["metadata"]["namespace"])
                        if (p["metadata"].get("labels") or {}).get(GATEWAY_NAME) == gw["metadata"]["name"]
                        and ready(p)), key=lambda p: p["metadata"]["name"])
-        return self.sb.random.stream("waypoint").choice(pods) if pods else None
+        return gw, (self.sb.random.stream("waypoint").choice(pods) if pods else None)
 
     # -- one request --------------------------------------------------------------------------------
 
