@@ -219,3 +219,40 @@ def test_weighted_route_timeouts_and_the_waypoints_request_metrics(env, waypoint
     assert code == 0 and "HTTP/1.1 504 Gateway Timeout" in out and out.endswith("upstream request timeout")
     assert curl(env, shop, "cart", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
                 "http://slow/delay/0")[1] == "200"
+
+
+def test_istiod_reports_where_each_policy_and_route_is_bound(env, waypoint):
+    shop = waypoint
+    apply(env, shop,
+          {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": {"name": "l4"},
+           "spec": {"selector": {"matchLabels": {"app": "payments"}}, "rules": [{"to": [{"operation": {
+               "methods": ["GET"]}}]}]}},
+          {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": {"name": "l7"},
+           "spec": {"targetRefs": [{"kind": "Service", "group": "", "name": "payments"}], "rules": [{}]}},
+          {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "vs"},
+           "spec": {"hosts": ["payments"], "http": [{"route": [{"destination": {"host": "payments"}}]}]}})
+    try:
+        def conditions(name: str) -> list[dict]:
+            return (env.kubectl_json("get", "authorizationpolicy", name, "-n", shop).get("status") or {}).get(
+                "conditions") or []
+
+        (l4,) = wait_for(lambda: conditions("l4"), what="the l4 policy's status")
+        assert (l4["type"], l4["status"], l4["reason"], l4["observedGeneration"]) == (
+            "ZtunnelAccepted", "True", "UnsupportedValue", "1")
+        assert l4["message"].startswith("ztunnel does not support HTTP attributes (found: methods).")
+        (l7,) = wait_for(lambda: conditions("l7"), what="the l7 policy's status")
+        assert (l7["type"], l7["reason"], l7["message"]) == ("WaypointAccepted", "Accepted", f"bound to {shop}/waypoint")
+        bound = wait_for(lambda: [c for c in (env.kubectl_json("get", "svc", "payments", "-n", shop).get("status")
+                                              or {}).get("conditions") or [] if c["type"] == "istio.io/WaypointBound"],
+                         what="the Service's binding")
+        assert bound[0]["message"] == f"Successfully attached to waypoint {shop}/waypoint"
+        parents = env.kubectl_json("get", "httproute", "payments", "-n", shop)["status"]["parents"]
+        assert parents[0]["controllerName"] == "istio.io/mesh-controller"
+        assert [c["reason"] for c in parents[0]["conditions"]] == ["Accepted", "ResolvedRefs"]
+        events = wait_for(lambda: env.kubectl("get", "events", "-n", shop, "--field-selector",
+                                              "involvedObject.name=vs,reason=NotEmulated").stdout.strip(),
+                          what="the VirtualService warning")
+        assert "do not apply VirtualService" in events
+    finally:
+        env.kubectl("delete", "-n", shop, "authorizationpolicy", "l4", "l7")
+        env.kubectl("delete", "-n", shop, "virtualservice", "vs")

@@ -13,7 +13,9 @@ and what they do in the cluster's API is done here, only while their pods run:
 * waypoints.py: istiod's gateway deployment controller for class ``istio-waypoint`` and the Gateways' status;
 * nodeagent.py: the istio-cni node agent's ambient enrolment of pods (the CNI plugin at pod start, the informer
   for running pods) and its annotation;
-* injection.py: a Warning for pods that ask for a sidecar (sidecar mode is not part of the installation).
+* injection.py: a Warning for pods that ask for a sidecar (sidecar mode is not part of the installation);
+* meshstatus.py: the status istiod writes on AuthorizationPolicies (ZtunnelAccepted, WaypointAccepted), Services
+  (istio.io/WaypointBound) and mesh HTTPRoutes, and a Warning on VirtualService/DestinationRule.
 
 The data path (ztunnel's HBONE and mTLS, PeerAuthentication, AuthorizationPolicy, waypoints' L7) reads these.
 """
@@ -47,9 +49,10 @@ __all__ = ["AMBIENT_REDIRECTION", "DATAPLANE_MODE", "DATAPLANE_MODE_AMBIENT", "D
 
 def controllers(sb: Sandbox) -> list[Controller]:
     """istiod's (CA, namespaces, GatewayClasses; waypoints), the node agent's, and the sidecar warning."""
-    from . import injection, istiod, nodeagent, waypoints
+    from . import injection, istiod, meshstatus, nodeagent, waypoints
 
-    return [istiod.controller(sb), waypoints.controller(sb), nodeagent.controller(sb), injection.controller(sb)]
+    return [istiod.controller(sb), waypoints.controller(sb), nodeagent.controller(sb), injection.controller(sb),
+            meshstatus.controller(sb)]
 
 
 def install(sb: Sandbox) -> None:
