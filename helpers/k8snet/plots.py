@@ -346,7 +346,7 @@ def timeline(phases: list[tuple[str, object]]) -> Figure:
     return fig
 
 
-FAILURES = ("refused", "timed out", "failed")
+FAILURES = ("refused", "timed out", "reset", "failed")
 """The outcomes of requests that got no HTTP answer (traffic.Request.outcome), drawn below the pods."""
 
 
@@ -828,7 +828,8 @@ def handshake_matrix(matrix: Any) -> Figure:
     legend = [Patch(facecolor=_tint(HANDSHAKE_COLOURS[True], 0.55), label="✓ got an answer"),
               Patch(facecolor=_tint(HANDSHAKE_COLOURS[False], 0.55), label="✗ refused (why, in the cell)")]
     fig.legend(handles=legend, loc="lower center", ncol=2, fontsize=FONT["small"], frameon=False)
-    fig.suptitle(f"Which client gets through to which TLS server · {matrix.backend}", fontsize=FONT["body"])
+    title = getattr(matrix, "title", "Which client gets through to which TLS server")
+    fig.suptitle(f"{title} · {matrix.backend}", fontsize=FONT["body"])
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -905,11 +906,10 @@ def golden_signals(steps: list[tuple[str, list]], backend: str = "") -> Figure:
         bottoms = [b + s for b, s in zip(bottoms, shares, strict=True)]
         for ax, attr in ((ok_ax, "success_rate"), (lat_ax, "p95")):
             ys = [next((getattr(g, attr) for g in rows if g.workload == name), None) for _, rows in steps]
-            pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[name], color=colours[name],
-                        linewidth=1.6, markersize=6, markeredgecolor=PALETTE["ink"], markeredgewidth=0.5,
-                        label=name, gid=f"{attr}:{name}")
+            if any(y is not None for y in ys):  # a step without the workload breaks its line (NaN)
+                ax.plot(xs, [float("nan") if y is None else y for y in ys], marker=markers[name],
+                        color=colours[name], linewidth=1.6, markersize=6, markeredgecolor=PALETTE["ink"],
+                        markeredgewidth=0.5, label=name, gid=f"{attr}:{name}")
     share_ax.set_ylabel("share of\nrequests", fontsize=FONT["body"])
     share_ax.set_ylim(0, 1)
     share_ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

@@ -148,12 +148,14 @@ class Request:
     @property
     def outcome(self) -> str:
         """Who answered, or what went wrong in a word: ``refused`` (curl exit 7: nothing accepted the
-        connection), ``timed out`` (28), ``failed`` (any other error), or ``HTTP <status>`` without a pod name."""
+        connection), ``timed out`` (28), ``reset`` (56: the peer closed a connection it had accepted, as a
+        mesh's ztunnel does), ``failed`` (any other error), or ``HTTP <status>`` without a pod name."""
         if self.pod:
             return self.pod
         if self.error:
             return ("refused" if self.error.startswith("curl: (7)") else
-                    "timed out" if self.error.startswith("curl: (28)") else "failed")
+                    "timed out" if self.error.startswith("curl: (28)") else
+                    "reset" if self.error.startswith("curl: (56)") else "failed")
         return f"HTTP {self.status}"
 
 

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from . import metrics, views
+from . import metrics, reach, views
 from .install import Installed, install, uninstall
 from .waypoints import enroll, gateway, waypoint
 
@@ -26,4 +26,4 @@ REDIRECTION = "ambient.istio.io/redirection"
 """The annotation the istio-cni node agent writes on a pod it captured (``enabled``; ``pending`` while its node's
 ztunnel has not taken it); it removes it when the pod leaves the mesh."""
 
-__all__ = ["Installed", "REDIRECTION", "enroll", "gateway", "install", "metrics", "uninstall", "views", "waypoint"]
+__all__ = ["Installed", "REDIRECTION", "enroll", "gateway", "install", "metrics", "reach", "uninstall", "views", "waypoint"]

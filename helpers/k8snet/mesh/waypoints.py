@@ -34,14 +34,29 @@ WAIT_TIMEOUT = 90.0
 FIELD_MANAGER = "istioctl"
 
 
-def enroll(cluster: Cluster, namespace: str) -> dict[str, Any]:
+def enroll(cluster: Cluster, namespace: str, *, wait: bool = True, timeout: float = WAIT_TIMEOUT) -> dict[str, Any]:
     """Put a namespace in the ambient mesh: ``kubectl label namespace NS istio.io/dataplane-mode=ambient
-    --overwrite`` (a merge patch of its labels). Returns the namespace.
+    --overwrite`` (a merge patch of its labels). With ``wait``, return only once the istio-cni agents have
+    captured every running pod of the namespace that is not opted out (``ambient.istio.io/redirection:
+    enabled``): the label alone changes nothing until they have, so traffic sent at once may still be plaintext.
+    Returns the namespace.
 
     Example:
         >>> k8snet.mesh.enroll(cluster, "shop")
     """
     ns = cluster.core.patch_namespace(namespace, {"metadata": {"labels": {DATAPLANE_MODE: "ambient"}}})
+    deadline = time.monotonic() + timeout
+    while wait:
+        pods = [p for p in cluster.core.list_namespaced_pod(namespace).items if p.status.phase == "Running"
+                and not p.spec.host_network and (p.metadata.labels or {}).get(DATAPLANE_MODE) != "none"]
+        waiting = [p.metadata.name for p in pods
+                   if (p.metadata.annotations or {}).get("ambient.istio.io/redirection") != "enabled"]
+        if not waiting:
+            break
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"pods of {namespace} not captured by the mesh within {timeout:.0f}s: "
+                               f"{', '.join(waiting)} (is istio-cni running on their nodes?)")
+        time.sleep(0.1)
     return ns.to_dict()
 
 
