@@ -139,7 +139,7 @@ def kind_up(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
     opts = lifecycle.Options(cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
-                             canary=not args.no_canary)
+                             canary=not args.no_canary, cni=args.cni)
     lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
     return 0
 
@@ -270,6 +270,9 @@ def parser() -> argparse.ArgumentParser:
     kup.add_argument("--no-cloud-provider", action="store_true", help="skip cloud-provider-kind (no LoadBalancer IPs)")
     kup.add_argument("--no-preload", action="store_true", help="do not pre-pull and load the lesson images")
     kup.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")
+    kup.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default="kindnet",
+                     help="the CNI plugin (default kindnet, kind's own; cilium and calico disable it and install "
+                          "the pinned release)")
     kup.set_defaults(func=kind_up)
     kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind"
                       ).set_defaults(func=kind_down)
