@@ -59,6 +59,8 @@ def echo_reply(ctx: Ctx, ip: str) -> int | None:
     allowed, _ = ctx.dp.policy.verdict(ctx.pod, ctx.pod_ip, target, 0, "ICMP")
     if not allowed:
         return None
+    if getattr(ctx.dp.sb, "cni", "") == "cilium":
+        return 63  # the eBPF datapath decrements the TTL once, at delivery (bpf/lib/l3.h ipv4_l3), wherever it runs
     return 63 if target["spec"].get("nodeName") == own else 62
 
 
