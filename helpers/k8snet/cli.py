@@ -13,11 +13,13 @@ from .sandbox import process
 def sandbox_up(args: argparse.Namespace) -> int:
     try:
         running = process.up(port=args.port, seed=args.seed, edge_http_port=args.edge_http_port,
-                             edge_https_port=args.edge_https_port)
+                             edge_https_port=args.edge_https_port, cni=args.cni)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Sandbox cluster is running at {running.server} (Kubernetes {_version(running)}, pid {running.pid})")
+    info = _info(running)
+    print(f"Sandbox cluster is running at {running.server} (Kubernetes {info.get('kubernetesVersion', '?')}, "
+          f"CNI {info.get('cniTitle', '?')}, pid {running.pid})")
     print(f"kubectl context: {process.CONTEXT}  (try: kubectl get nodes)")
     if running.edge_http_port:
         print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port}  https://127.0.0.1:{running.edge_https_port}"
@@ -25,11 +27,11 @@ def sandbox_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _version(running: process.Running) -> str:
+def _info(running: process.Running) -> dict:
     try:
-        return process.admin(running, "status")["kubernetesVersion"]
+        return process.admin(running, "status")
     except OSError:
-        return "?"
+        return {}
 
 
 def sandbox_down(args: argparse.Namespace) -> int:
@@ -48,6 +50,8 @@ def sandbox_status(args: argparse.Namespace) -> int:
     objects = sum(info["objects"].values())
     print(f"Sandbox running at {running.server}, pid {running.pid}, Kubernetes {info['kubernetesVersion']}, "
           f"seed {info['seed']}, {objects} objects, resourceVersion {info['resourceVersion']}")
+    print(f"CNI plugin: {info.get('cniTitle', info.get('cni', '?'))} (chosen when the cluster was made; "
+          "k8snet sandbox reset --cni kindnet|cilium|calico makes a new cluster with another)")
     if running.edge_http_port:
         print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port} and https://127.0.0.1:"
               f"{running.edge_https_port}")
@@ -62,9 +66,12 @@ def sandbox_status(args: argparse.Namespace) -> int:
 def sandbox_reset(args: argparse.Namespace) -> int:
     running = process.status()
     if running is None:
-        running = process.up(seed=args.seed)
-    info = process.admin(running, "reset", {"seed": args.seed} if args.seed is not None else {})
-    print(f"Sandbox reset: a fresh cluster (seed {info['seed']}).")
+        running = process.up(seed=args.seed)  # the store's own plugin: reset then switches it when asked
+    body: dict = {"seed": args.seed} if args.seed is not None else {}
+    if args.cni is not None:
+        body["cni"] = args.cni
+    info = process.admin(running, "reset", body)
+    print(f"Sandbox reset: a fresh cluster (seed {info['seed']}, CNI {info.get('cniTitle', info.get('cni'))}).")
     return 0
 
 
@@ -132,7 +139,7 @@ def kind_up(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
     opts = lifecycle.Options(cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
-                             canary=not args.no_canary)
+                             canary=not args.no_canary, cni=args.cni)
     lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
     return 0
 
@@ -227,11 +234,16 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--edge-https-port", type=int, default=None,
                     help="the ingress edge's HTTPS port on 127.0.0.1 (default: $K8SNET_EDGE_HTTPS_PORT or 8443; "
                          "0: any)")
+    up.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
+                    help="the CNI plugin of a new cluster (default: the cluster's own, else kindnet, as kind); "
+                         "a cluster made with another is refused: reset --cni switches")
     up.set_defaults(func=sandbox_up)
     verbs.add_parser("down", help="stop the sandbox and remove its context").set_defaults(func=sandbox_down)
     verbs.add_parser("status", help="is it running, where, what is in it").set_defaults(func=sandbox_status)
     reset = verbs.add_parser("reset", help="wipe every object: a fresh cluster")
     reset.add_argument("--seed", type=int, default=None)
+    reset.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
+                       help="the new cluster's CNI plugin (default: the one it has)")
     reset.set_defaults(func=sandbox_reset)
     clock = verbs.add_parser("clock", help="print the sandbox's time, or move it forward (clock advance 1440h)",
                              description="The sandbox's clock: real time plus an offset that only grows. "
@@ -258,6 +270,9 @@ def parser() -> argparse.ArgumentParser:
     kup.add_argument("--no-cloud-provider", action="store_true", help="skip cloud-provider-kind (no LoadBalancer IPs)")
     kup.add_argument("--no-preload", action="store_true", help="do not pre-pull and load the lesson images")
     kup.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")
+    kup.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default="kindnet",
+                     help="the CNI plugin (default kindnet, kind's own; cilium and calico disable it and install "
+                          "the pinned release)")
     kup.set_defaults(func=kind_up)
     kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind"
                       ).set_defaults(func=kind_down)

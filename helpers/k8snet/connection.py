@@ -9,8 +9,11 @@ from __future__ import annotations
 from .cluster import Cluster, ConnectError, choose_backend, open_cluster
 
 
-def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
+def connect(backend: str | None = None, *, start: bool = True, cni: str | None = None) -> Cluster:
     """Connect to the workbook's cluster, starting the sandbox (or creating the kind cluster) if needed.
+
+    ``cni`` (kindnet, cilium or calico) is the CNI plugin of a cluster this call creates; a running cluster made
+    with another one is refused with a RuntimeError that says how to switch (``k8snet sandbox reset --cni``).
 
     Example:
         >>> cluster = k8snet.connect()          # the sandbox, unless K8SNET_BACKEND=kind
@@ -21,7 +24,7 @@ def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
     if chosen == "sandbox":
         from .sandbox import process
 
-        running = process.status() if not start else process.up()
+        running = process.status() if not start else process.up(cni=cni)
         if running is None:
             raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
     elif start:
@@ -32,7 +35,8 @@ def connect(backend: str | None = None, *, start: bool = True) -> Cluster:
             from .kind import commands, lifecycle
 
             try:
-                lifecycle.up()  # as `k8snet kind up`: checks docker and kind, creates the cluster and its add-ons
+                # as `k8snet kind up`: checks docker and kind, creates the cluster and its add-ons
+                lifecycle.up(lifecycle.Options(cni=cni or "kindnet"))
             except commands.ToolError as exc:
                 raise ConnectError(f"cannot create the kind cluster: {exc}") from exc
     return open_cluster(chosen)

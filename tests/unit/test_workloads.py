@@ -87,7 +87,10 @@ def test_image_families_from_references():
     assert image_family("docker.io/kindest/kindnetd:v20260528-9350166c") == "kindnetd"
     assert set(EMULATED) == {"agnhost", "http-echo", "nginx", "coredns", "traefik", "busybox", "busyboxplus",
                              "alpine", "curl", "serve_hostname", "netshoot", "httpbin", "echo-basic", "kube-proxy",
-                             "kindnetd", "istiod", "istio-cni", "ztunnel", "istio-proxy"}
+                             "kindnetd", "istiod", "istio-cni", "ztunnel", "istio-proxy", "cilium", "cilium-operator",
+                             "calico-node", "calico-cni", "calico-kube-controllers"}
+    assert image_family("quay.io/cilium/cilium:v1.20.2@sha256:" + "0" * 64) == "cilium"
+    assert image_family("quay.io/calico/node:v3.32.1") == "calico-node"
     assert image_family("docker.io/istio/ztunnel:1.31.0-distroless") == "ztunnel"
     assert image_family("docker.io/istio/proxyv2:1.31.0-distroless") == "istio-proxy"
 

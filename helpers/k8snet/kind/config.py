@@ -23,8 +23,10 @@ API_VERSION = "kind.x-k8s.io/v1alpha4"
 
 def cluster_config(name: str = versions.CLUSTER_NAME, *, image: str = versions.NODE_IMAGE,
                    http_port: int | None = None, https_port: int | None = None,
-                   listen_address: str = "127.0.0.1") -> dict[str, Any]:
-    """The config as a dict; edge ports default to :func:`versions.edge_ports` (8080/8443)."""
+                   listen_address: str = "127.0.0.1", cni: str = "kindnet") -> dict[str, Any]:
+    """The config as a dict; edge ports default to :func:`versions.edge_ports` (8080/8443). Another ``cni`` than
+    kindnet disables kind's default CNI, as that plugin's kind guide does (:func:`k8snet.kind.cni.networking`)."""
+    from .cni import networking
     default_http, default_https = versions.edge_ports()
     http_port = default_http if http_port is None else http_port
     https_port = default_https if https_port is None else https_port
@@ -45,6 +47,7 @@ def cluster_config(name: str = versions.CLUSTER_NAME, *, image: str = versions.N
             "podSubnet": versions.POD_SUBNET,
             "serviceSubnet": versions.SERVICE_SUBNET,
             "kubeProxyMode": versions.KUBE_PROXY_MODE,
+            **networking(cni),
         },
         "nodes": [
             {"role": "control-plane", "image": image, "extraPortMappings": mappings},

@@ -34,6 +34,8 @@ class Options:
     preload: bool = True
     canary: bool = True
     timeout: float = 600
+    cni: str = "kindnet"
+    """The CNI plugin: kindnet (kind's own), cilium or calico (:mod:`k8snet.kind.cni`)."""
     http_port: int = field(default_factory=lambda: versions.edge_ports()[0])
     https_port: int = field(default_factory=lambda: versions.edge_ports()[1])
 
@@ -137,7 +139,8 @@ def ensure_cluster(run: _Run) -> None:
                     "fixed at creation: `k8snet kind down` then `k8snet kind up` to change them")
         return
     check_ports_free(opts)
-    path = config.write(config_path(), config.cluster_config(opts.name, http_port=opts.http_port, https_port=opts.https_port))
+    path = config.write(config_path(), config.cluster_config(opts.name, http_port=opts.http_port,
+                                                             https_port=opts.https_port, cni=opts.cni))
     commands.run(commands.kind_create_argv(path, opts.name), timeout=opts.timeout,
                  echo=lambda line: run.say(f"  {line}") if line.strip() else None)
     run.report.created = True
@@ -157,6 +160,13 @@ def connect(run: _Run) -> Cluster:
             f"`docker ps -a` shows the node containers; start stopped ones with `docker start {nodes}`, or "
             "recreate the cluster: `k8snet kind down && k8snet kind up`") from exc
     return run.cluster
+
+
+def _check_kindnet(run: _Run) -> None:
+    from . import cni
+
+    assert run.cluster is not None
+    cni.check_installed(run.cluster, "kindnet")
 
 
 def wait_nodes(run: _Run) -> None:
@@ -267,6 +277,13 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
     run.step(f"cluster {opts.name} ({versions.KUBERNETES_VERSION}, 3 nodes)", lambda: ensure_cluster(run))
     try:
         run.step("connect through kubeconfig context " + f"kind-{opts.name}", lambda: connect(run))
+        if opts.cni != "kindnet":  # the nodes are NotReady until a CNI plugin runs on them
+            from . import cni
+
+            run.step(f"CNI plugin {cni.plugins.PLUGINS[opts.cni].title} on every node",
+                     lambda: cni.install(run.cluster, opts.cni, timeout=opts.timeout))
+        else:
+            run.step("CNI plugin kindnet", lambda: _check_kindnet(run))
         run.step("nodes Ready", lambda: wait_nodes(run))
         if opts.preload:
             run.step("lesson images loaded into the nodes", lambda: preload_images(run))

@@ -126,6 +126,28 @@ TRUST_MANAGER_NAMESPACE = "cert-manager"
 """Where the chart is installed (cert-manager.io/docs/trust/trust-manager/installation: ``--namespace
 cert-manager``), which is also its trust namespace (``app.trust.namespace``): sources are read there only."""
 
+CILIUM_VERSION = "1.20.2"
+"""Cilium's release for ``k8snet kind up --cni cilium`` (its newest patch of 1.20 when pinned): its Helm chart
+rendered into manifests/cilium.yaml (the header says with which values); the sandbox emulates the same images
+(k8snet.sandbox.cni, dataplane/cniimages.py)."""
+
+CILIUM_IMAGES = (
+    "quay.io/cilium/cilium:v1.20.2@sha256:2939231d0d3e3ebddcd80fffa168b7ddcc78fdf0dc864d1c8c126ff523c54f01",
+    "quay.io/cilium/operator-generic:v1.20.2@sha256:64d8798350e8569b8e7622563fed6e44dce2625f311e4651b774816516c744fc")
+"""The chart's images at 1.20.2, by tag and digest as the chart pins them."""
+
+CALICO_VERSION = "v3.32.1"
+"""Calico's release for ``k8snet kind up --cni calico``: the newest tag of projectcalico/calico whose manifest could
+be read when pinned. Its manifest install's kube-system objects are manifests/calico.yaml; its CRDs come from
+:data:`CALICO_MANIFEST_URL`."""
+
+CALICO_MANIFEST_URL = f"https://raw.githubusercontent.com/projectcalico/calico/{CALICO_VERSION}/manifests/calico.yaml"
+"""The release's manifest install (docs.tigera.io calico/latest/getting-started/kubernetes/kind, "Manifest"): kind
+up takes its CustomResourceDefinitions from it (downloaded once, cached) and applies them first."""
+
+CALICO_IMAGES = tuple(f"quay.io/calico/{name}:{CALICO_VERSION}" for name in ("node", "cni", "kube-controllers"))
+"""The manifest's images, by tag as the release manifest names them."""
+
 ISTIO_VERSION = pins.ISTIO_VERSION
 """Istio's release (one value in :mod:`k8snet.pins`: the sandbox emulates the same images)."""
 

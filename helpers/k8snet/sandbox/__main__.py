@@ -26,9 +26,12 @@ EDGE_PORT_BUSY = 3
 """Exit code when an ingress edge port is taken (``process.up`` turns it into a clear message)."""
 SERVER_BUSY = 4
 """Exit code when another server holds the state directory (``process.up`` then uses that one)."""
+CNI_MISMATCH = 5
+"""Exit code when the store's cluster was made with another CNI plugin than ``--cni`` asks for."""
 
 
-async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edge_https_port: int = 8443) -> int:
+async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edge_https_port: int = 8443,
+              cni: str | None = None) -> int:
     from .edge import Edge, EdgePortBusy
 
     try:
@@ -40,7 +43,14 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     from . import celrules
 
     celrules.GRAMMAR_CACHE = state / "cel-grammar.cache"  # private, as the rest of the state directory
-    sandbox = Sandbox(state, seed=seed)
+    from .cni import Mismatch
+
+    try:
+        sandbox = Sandbox(state, seed=seed, cni=cni)
+    except Mismatch as exc:
+        print(f"k8snet-cni-mismatch: {exc}", file=sys.stderr, flush=True)
+        os.close(held)
+        return CNI_MISMATCH
     ca_crt, crt, key = pki.ensure(state)
     tls = server_context(crt, key, ca_crt)  # kind's --client-ca-file is the cluster CA
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
@@ -97,9 +107,12 @@ def main() -> None:
                    help="the ingress edge's HTTP port on 127.0.0.1 (0: any free port)")
     s.add_argument("--edge-https-port", type=int, default=8443,
                    help="the ingress edge's HTTPS port on 127.0.0.1 (0: any free port)")
+    s.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
+                   help="the CNI plugin of a new cluster (default: the store's, else kindnet)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(asyncio.run(run(args.state, args.port, args.seed, args.edge_http_port, args.edge_https_port)))
+    sys.exit(asyncio.run(run(args.state, args.port, args.seed, args.edge_http_port, args.edge_https_port,
+                             args.cni)))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import cni as cniplugin
 from . import strategies
 from .apiserver import Api, WriteOptions
 from .auth import policy
@@ -44,7 +45,6 @@ from .controllers import (
 from .controllers.podworkers import PodWorkers
 from .controllers.volumemanager import VolumeManager
 from .crds import CustomResourceDefinitions
-from .ipam import SequentialIPAllocator
 from .randomness import Randomness
 from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
@@ -67,7 +67,7 @@ class Sandbox:
     """An embedded Kubernetes-API-compatible cluster."""
 
     def __init__(self, state_dir: Path | str | None = None, seed: int = 0, clock: Clock | None = None,
-                 registry: Registry | None = None, schemas: SchemaSet | None = None):
+                 registry: Registry | None = None, schemas: SchemaSet | None = None, cni: str | None = None):
         self.state_dir = Path(state_dir) if state_dir else None
         self.seed = seed
         self.clock = clock or Clock()
@@ -81,6 +81,9 @@ class Sandbox:
         self.store = Store(self.state_dir / "store.sqlite" if self.state_dir else None)
         if (offset := self.store.meta(CLOCK_OFFSET)) is not None:  # a restart keeps the time it had reached
             self.clock.offset = timedelta(seconds=float(offset))
+        self.cni: str = cniplugin.choose(self, cni)
+        """The cluster's CNI plugin (:mod:`.cni`): kept in the store, so a restart keeps it (cni.Mismatch when
+        the store was made with another one)."""
         self.allocators = strategies.Allocators(self.random)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
@@ -132,8 +135,7 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------
 
     def _init_pod_ipam(self) -> None:
-        self.allocators.pod_ips = {name: SequentialIPAllocator(cidr, self.random.stream("pod-ips"))
-                                   for name, cidr, _ in NODES}
+        self.allocators.pod_ips = {name: cniplugin.pod_allocator(self, name, cidr) for name, cidr, _ in NODES}
         strategies.rebuild(self.api)
         for pod in self.store.list("pods"):
             node, ip = pod["spec"].get("nodeName"), (pod.get("status") or {}).get("podIP")
@@ -146,7 +148,7 @@ class Sandbox:
             with self.store.batch():
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
-        install_kube_system(self)  # kind's kube-proxy and kindnet DaemonSets, likewise
+        install_kube_system(self)  # kind's kube-proxy and the CNI plugin's objects (kindnet's DaemonSet), likewise
         certmanager.install(self)  # the cert-manager namespace, likewise
         trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
         istio.install(self)  # istio-cni's CNI plugin (it acts where its agent runs)
@@ -170,10 +172,16 @@ class Sandbox:
     def close(self) -> None:
         self.store.close()
 
-    async def reset(self, seed: int | None = None) -> None:
-        """Wipe every object and start again as a new cluster (``k8snet sandbox reset``)."""
+    async def reset(self, seed: int | None = None, cni: str | None = None) -> None:
+        """Wipe every object and start again as a new cluster (``k8snet sandbox reset``), with another CNI plugin
+        when ``cni`` names one (ValueError for an unknown one, before anything is wiped)."""
+        if cni is not None:
+            cni = cniplugin.check(cni)
         await self.stop()
         self.store.wipe()
+        if cni is not None:
+            self.cni = cni
+            self.store.set_meta(cniplugin.META_KEY, cni)
         self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
@@ -218,6 +226,7 @@ class Sandbox:
 
     def status(self) -> dict[str, Any]:
         return {"kubernetesVersion": GIT_VERSION, "seed": self.seed, "resourceVersion": self.store.rv,
+                "cni": self.cni, "cniTitle": cniplugin.PLUGINS[self.cni].title,
                 "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
                                                    for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
@@ -388,6 +397,9 @@ def install_kube_system(sb: Sandbox) -> None:
         if sb.store.get("configmaps", "kube-system", "kube-proxy") is None:
             sb.api.create(rt("", "v1", "configmaps"), "kube-system", kube_proxy_config(), kubeadm)
         sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kube_proxy_daemonset(), kubeadm)
+    if sb.cni != cniplugin.KINDNET:
+        cniplugin.install(sb)  # Cilium's or Calico's objects, from the manifest kind applies
+        return
     if sb.store.get("daemonsets.apps", "kube-system", "kindnet") is None:
         create = WriteOptions(field_manager="kubectl-create")
         if sb.store.get("serviceaccounts", "kube-system", "kindnet") is None:

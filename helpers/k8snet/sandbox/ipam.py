@@ -85,12 +85,16 @@ class SequentialIPAllocator(IPAllocator):
 
     This is how the host-local IPAM plugin behind kind's CNI allocates
     (plugins/ipam/host-local/backend/allocator: it remembers the last reserved
-    IP), which is why a recreated pod gets a new address.
+    IP), which is why a recreated pod gets a new address. Calico's calico-ipam hands out a block's addresses in
+    order too (``whole_block``: every address of the block but its first, which is the node's tunnel address).
     """
 
-    def __init__(self, cidr: str, rng: random.Random, reserved: tuple[str, ...] = ()):
+    def __init__(self, cidr: str, rng: random.Random, reserved: tuple[str, ...] = (), whole_block: bool = False):
         super().__init__(cidr, rng, reserved)
-        self._range.used.add(self._range.first)  # .1 is the node's own bridge address
+        if whole_block:  # a Calico IPAM block: no network or broadcast address, its first one is the node's tunl0
+            self._range.last += 1
+        else:
+            self._range.used.add(self._range.first)  # .1 is the node's own bridge address
         self.last = self._range.first
 
     def reserve(self, ip: str) -> None:

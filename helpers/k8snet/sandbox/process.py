@@ -25,6 +25,7 @@ EDGE_PORTS = (pins.EDGE_HTTP_PORT, pins.EDGE_HTTPS_PORT)
 K8SNET_EDGE_HTTPS_PORT override them, as for kind)."""
 EDGE_PORT_BUSY = 3  # the sandbox process's exit code when an edge port is taken (sandbox/__main__.py)
 SERVER_BUSY = 4  # its exit code when another server holds the state directory's lock (lock.py)
+CNI_MISMATCH = 5  # its exit code when the store's cluster was made with another CNI plugin (cni.py)
 
 
 def home() -> Path:
@@ -111,16 +112,27 @@ def edge_ports(http_port: int | None = None, https_port: int | None = None) -> t
 
 def up(state: Path | None = None, port: int | None = None, seed: int | None = None, timeout: float = 30.0,
        write_kubeconfig: bool = True, edge_http_port: int | None = None,
-       edge_https_port: int | None = None) -> Running:
+       edge_https_port: int | None = None, cni: str | None = None) -> Running:
     """Start the sandbox unless it runs already; add the ``k8snet-sandbox`` kubeconfig context.
 
     The ingress edge listens on 127.0.0.1 at ``edge_http_port``/``edge_https_port`` (default 8080/8443;
     0 picks free ports); a taken port makes ``up`` fail with a message naming it and the option to change.
+    ``cni`` (kindnet, cilium or calico) is the CNI plugin of a new cluster; a cluster made with another one is
+    refused with a RuntimeError saying how to switch (``reset``), as a real cluster's plugin is not swapped in place.
+    None: the cluster's own, else kindnet.
     """
+    from . import cni as cniplugin
+
+    if cni is not None:
+        cni = cniplugin.check(cni)
     state = state or home()
     running = status(state) or _wait_for_holder(state, timeout)
+    if running is not None and cni is not None:
+        have = admin(running, "status").get("cni", cniplugin.KINDNET)
+        if have != cni:
+            raise RuntimeError(cniplugin.mismatch_message(have, cni))
     if running is None:
-        running = _spawn(state, port, seed, timeout, edge_ports(edge_http_port, edge_https_port))
+        running = _spawn(state, port, seed, timeout, edge_ports(edge_http_port, edge_https_port), cni)
     if write_kubeconfig:
         kubeconfig.add_context(CONTEXT, running.server, running.token, ca_data=running.ca_file.read_bytes())
     return running
@@ -144,7 +156,7 @@ def _wait_for_holder(state: Path, timeout: float) -> Running | None:
 
 
 def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
-           edge: tuple[int, int] = EDGE_PORTS) -> Running:
+           edge: tuple[int, int] = EDGE_PORTS, cni: str | None = None) -> Running:
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     state.chmod(0o700)
     token_file = state / "token"
@@ -161,6 +173,8 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
     log = open(state / "sandbox.log", "ab")
     cmd = [sys.executable, "-m", "k8snet.sandbox", "serve", "--state", str(state), "--port", str(port),
            "--seed", str(seed), "--edge-http-port", str(edge[0]), "--edge-https-port", str(edge[1])]
+    if cni is not None:
+        cmd += ["--cni", cni]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -173,8 +187,12 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
                 _fail(state, proc.returncode)
             if proc.returncode == EDGE_PORT_BUSY:
                 raise RuntimeError(_edge_busy_message(state))
+            if proc.returncode == CNI_MISMATCH:
+                raise RuntimeError(_last_line(state, "k8snet-cni-mismatch: ") or "the sandbox's cluster was made "
+                                   "with another CNI plugin (k8snet sandbox reset --cni … switches)")
             if port:  # the old port is taken: try any free one
-                return _spawn(state, 0, seed, timeout, edge) if _port_taken(state) else _fail(state, proc.returncode)
+                return (_spawn(state, 0, seed, timeout, edge, cni) if _port_taken(state)
+                        else _fail(state, proc.returncode))
             _fail(state, proc.returncode)
         running = status(state)
         if running is not None:
@@ -193,6 +211,16 @@ def _edge_busy_message(state: Path) -> str:
         lines = []
     found = [line.split("k8snet-edge-port-busy: ", 1)[1] for line in lines if "k8snet-edge-port-busy: " in line]
     return found[-1] if found else "an ingress edge port is already in use (see --edge-http-port/--edge-https-port)"
+
+
+def _last_line(state: Path, marker: str) -> str:
+    """The text after ``marker`` on the last log line that has it ('' when none has)."""
+    try:
+        lines = (state / "sandbox.log").read_text().splitlines()
+    except OSError:
+        return ""
+    found = [line.split(marker, 1)[1] for line in lines if marker in line]
+    return found[-1] if found else ""
 
 
 def _port_taken(state: Path) -> bool:

@@ -592,7 +592,13 @@ class ApiServer:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise errors.bad_request(f"seed must be an integer, not {seed!r}")
         if action == "reset":
-            await sb.reset(seed=seed)
+            cni = body.get("cni")
+            if cni is not None and not isinstance(cni, str):
+                raise errors.bad_request(f"cni must be a string, not {cni!r}")
+            try:
+                await sb.reset(seed=seed, cni=cni)
+            except ValueError as exc:
+                raise errors.bad_request(str(exc)) from None
             return json_response(sb.status())
         if action == "seed":
             if seed is None:

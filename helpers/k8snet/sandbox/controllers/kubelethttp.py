@@ -9,7 +9,6 @@ plugin puts it on each pod's host-side veth), and no NetworkPolicy applies to it
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,12 +42,15 @@ def container_port(pod: Pod, container: str, port: Any) -> int:
 
 
 def source(sb: Sandbox, pod: Pod) -> str:
-    """The kubelet's source address towards a pod on its node: the node's pod-CIDR gateway (.1)."""
-    node = sb.store.get("nodes", "", pod["spec"].get("nodeName", "")) or {}
-    cidr = (node.get("spec") or {}).get("podCIDR")
-    if cidr:
-        return str(ipaddress.ip_network(cidr)[1])
-    for a in (node.get("status") or {}).get("addresses") or []:
+    """The kubelet's source address towards a pod on its node: the node's own address on the pod network as its
+    CNI plugin set it up (:func:`k8snet.sandbox.cni.host_address`), else the node's InternalIP."""
+    from .. import cni
+
+    node = pod["spec"].get("nodeName", "")
+    address = cni.host_address(sb, node) if node else ""
+    if address:
+        return address
+    for a in ((sb.store.get("nodes", "", node) or {}).get("status") or {}).get("addresses") or []:
         if a.get("type") == "InternalIP":
             return a["address"]
     return ""

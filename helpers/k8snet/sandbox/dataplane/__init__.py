@@ -7,7 +7,9 @@ Parts, one job each:
   each decision recorded as a :class:`~.model.Hop`;
 - ``mesh``: the ambient mesh's ztunnels (HBONE, mTLS identities, Istio's authorization policies);
 - ``policy``: the NetworkPolicy verdict for one connection (semantics in
-  :mod:`k8snet.netpol`);
+  :mod:`k8snet.netpol`), the CNI plugin's engine (:func:`policy_engine`);
+- ``podnet``: the pod network as the CNI plugin made it (interfaces, routes, traceroute hops), ``cniimages`` its
+  programs;
 - ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
   which ports they listen on and how they answer; ``logs`` keeps their log
   lines; ``files`` the per-container files that exec and probes see, ``volumes``
@@ -42,6 +44,17 @@ class PolicyEngine(Protocol):
         ...
 
 
+def policy_engine(sandbox: Sandbox) -> PolicyEngine:
+    """The policy engine of the cluster's CNI plugin (:mod:`k8snet.sandbox.cni`). Every plugin enforces Kubernetes
+    NetworkPolicy with the same engine (:class:`.policy.NetworkPolicyEngine`: the upstream semantics all three
+    implement). This is the seam for the plugins' own kinds: an engine for Cilium (CiliumNetworkPolicy) or Calico
+    (its NetworkPolicy, GlobalNetworkPolicy, tiers) is registered here for its plugin, wraps the NetworkPolicy
+    verdict and adds its own; until then those kinds are not served (the README's "CNI plugins")."""
+    from .policy import NetworkPolicyEngine
+
+    return NetworkPolicyEngine(sandbox)
+
+
 class AllowAll:
     """No NetworkPolicy engine registered: everything is allowed (and the trace says so)."""
 
@@ -60,7 +73,6 @@ class DataPlane:
         from .mesh import Mesh
         from .network import Network
         from .podsync import PodSync
-        from .policy import NetworkPolicyEngine
         from .processes import Processes
         from .proxy import KubeProxy
         from .streams import Streams
@@ -69,7 +81,7 @@ class DataPlane:
         self.sb = sandbox
         self.dns = Resolver(sandbox)
         self.proxy = KubeProxy(sandbox)
-        self.policy: PolicyEngine = NetworkPolicyEngine(sandbox)
+        self.policy: PolicyEngine = policy_engine(sandbox)
         self.network = Network(sandbox, self)
         self.mesh = Mesh(sandbox, self)
         self.logs = LogBook(sandbox.clock)

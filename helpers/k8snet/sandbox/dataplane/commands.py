@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import applets, netapplets
+from . import applets, cniimages, netapplets
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import (
     PENDING,
@@ -84,6 +84,7 @@ AVAILABLE = {
     "serve_hostname": {"/serve_hostname"},
     "coredns": {"/coredns"},
     "kube-proxy": {"iptables", "iptables-save"},  # the node's rules: its pod shares the node's network
+    **cniimages.AVAILABLE,
 }
 """The commands emulated in each image family."""
 _BUSYBOX = ("nc arp awk base64 basename cat chmod chown cp cut date dd df dirname dmesg du echo egrep env expr false "
@@ -114,6 +115,7 @@ PRESENT = {
     "kube-proxy": {"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save",
                    "ip6tables-restore", "conntrack", "ipset", "kube-proxy"},
     "kindnetd": {"kindnetd"},  # a static binary in a distroless image
+    **cniimages.PRESENT,
 }
 """Every command the real image has; one outside this set and AVAILABLE is ``not found``."""
 
@@ -1448,6 +1450,8 @@ HANDLERS = {
 }
 HANDLERS.update(applets.HANDLERS)
 HANDLERS.update(netapplets.HANDLERS)
+HANDLERS.update({name: cniimages.cmd_probe for name in ("calico-node", "/bin/calico-node", "check-status",
+                                                        "/usr/bin/check-status", "/cni-uninstall.sh")})
 STEPWISE = {"wget": cmd_wget, "sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
             "zsh": cmd_shell, "curl": cmd_curl,
             **applets.STEPWISE, **netapplets.STEPWISE}

@@ -1,7 +1,8 @@
 """The network tools of debugging guides: ping, nc, ip, ifconfig, route, netstat/ss, dig, host.
 
-They see the emulated network as a pod sees it: its eth0 with the pod IP on the node's pod range
-(kindnet's ptp plugin: a /24 per node, the node's address on that range as the gateway), the Services' VIPs
+They see the emulated network as a pod sees it: its eth0 as the cluster's CNI plugin made it (:mod:`.podnet`:
+kindnet's /24 per node with the node's .1 as the gateway, Cilium's /32 via cilium_host, Calico's /32 via
+169.254.1.1), the Services' VIPs
 that only kube-proxy's rules know, and the NetworkPolicies on the way. ``ping`` is the classic lesson: a
 pod IP answers, a ClusterIP does not (kube-proxy's iptables rules only forward the Service's ports, and no
 interface owns the address), and a NetworkPolicy rule that names ports lets no ICMP through. Each tool
@@ -11,11 +12,10 @@ netshoot add (iputils ping, OpenBSD netcat, iproute2, bind-tools); cited at each
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Generator
-from dataclasses import dataclass
 
+from . import podnet
 from .context import Ctx, Pipe
 from .model import DnsError, NetError, Refused, Timeout
 
@@ -40,12 +40,6 @@ def _gateway(ctx: Ctx) -> str:
     return ctx.dp.proxy.gateway(_node_of(ctx))
 
 
-def _mac(ip: str) -> str:
-    """A stable locally administered MAC for the pod's veth end."""
-    packed = ipaddress.ip_address(ip or "0.0.0.0").packed
-    return "02:42:" + ":".join(f"{b:02x}" for b in packed)
-
-
 # -- ping ---------------------------------------------------------------------------------------------
 
 
@@ -65,6 +59,8 @@ def echo_reply(ctx: Ctx, ip: str) -> int | None:
     allowed, _ = ctx.dp.policy.verdict(ctx.pod, ctx.pod_ip, target, 0, "ICMP")
     if not allowed:
         return None
+    if getattr(ctx.dp.sb, "cni", "") == "cilium":
+        return 63  # the eBPF datapath decrements the TTL once, at delivery (bpf/lib/l3.h ipv4_l3), wherever it runs
     return 63 if target["spec"].get("nodeName") == own else 62
 
 
@@ -143,9 +139,9 @@ def cmd_ping(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
 
 
 def path_to(ctx: Ctx, ip: str) -> tuple[list[str], bool]:
-    """The addresses that answer a probe from the pod to ``ip``, and whether the last is ``ip``: the pod's node
-    (its gateway on the pod range), the destination's node when it is another one (kindnet routes a
-    remote pod range through that node's eth0), then the destination. A ClusterIP has no interface and
+    """The addresses that answer a probe from the pod to ``ip``, and whether the last is ``ip``
+    (:data:`.podnet.NO_ANSWER` where a hop answers nothing): the hops the cluster's CNI plugin puts on the way to a
+    pod (:func:`.podnet.pod_path`), the pod's node to reach another node. A ClusterIP has no interface and
     traceroute's UDP ports are none of the Service's, so after the node nothing answers (kube-proxy)."""
     own, gateway = _node_of(ctx), _gateway(ctx)
     if ipaddress.ip_address(ip).is_loopback or ip == ctx.pod_ip:
@@ -159,9 +155,7 @@ def path_to(ctx: Ctx, ip: str) -> tuple[list[str], bool]:
     if not owners:
         return hops, False
     target = owners[0]
-    there = target["spec"].get("nodeName")
-    if there != own:
-        hops.append(ctx.dp.proxy.node_ips().get(there, ""))
+    hops = podnet.pod_path(ctx.dp.sb, ctx.pod, target)
     allowed, _ = ctx.dp.policy.verdict(ctx.pod, ctx.pod_ip, target, 33434, "UDP")
     return (hops + [ip], True) if allowed else (hops, False)
 
@@ -213,6 +207,10 @@ def cmd_traceroute(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None
                 return 130
             continue
         router = routers[ttl - 1]
+        if router == podnet.NO_ANSWER:  # dropped on the way, and nothing says so (Cilium's eBPF datapath)
+            yield ctx.dp.sb.clock.time() + wait * queries
+            ctx.write(f"{ttl:2d}  " + ("*  " * queries if busybox else "* " * queries).rstrip() + "\n")
+            continue
         times = "  ".join(f"{rng.uniform(0.003, 0.02) * ttl:.3f} ms" for _ in range(queries))
         ctx.write(f"{ttl:2d}  {router} ({router})  {times}\n")
         if ttl == len(routers) and reached:
@@ -482,78 +480,16 @@ def _listen(ctx: Ctx, flags: set[str], port_text: str, rest: list[str],
 
 # -- interfaces and routes --------------------------------------------------------------------------
 
-
-def _prefix(ctx: Ctx) -> tuple[str, str, str]:
-    """(pod IP, prefix length, broadcast) of eth0 on the node's pod range."""
-    cidr = (ctx.dp.sb.store.get("nodes", "", _node_of(ctx)) or {}).get("spec", {}).get("podCIDR") or "10.244.0.0/24"
-    net = ipaddress.ip_network(cidr)
-    return ctx.pod_ip, str(net.prefixlen), str(net.broadcast_address)
-
-
-KIND_NETWORK = ipaddress.ip_network("172.18.0.0/16")
-"""The Docker network ``kind`` that the nodes' eth0 sit on; its gateway is 172.18.0.1."""
-
-
-@dataclass
-class Link:
-    """One interface as ``ip`` shows it."""
-
-    index: int
-    name: str  # "eth0", "veth1a2b3c4d"
-    peer: int  # the ifindex of its other end
-    mac: str
-    address: str  # "10.244.1.5/24"
-    broadcast: str = ""
-
-
-@dataclass
-class View:
-    """A network namespace's interfaces and routes: a pod's (eth0 on the node's pod range) or, for a
-    hostNetwork pod such as ``kubectl debug node/…``, its node's (eth0 on the kind network, one veth per
-    local pod with a /32 route, and a route to every other node's pod range through that node, as kindnet
-    programs them)."""
-
-    links: list[Link]
-    routes: list[tuple[str, str, str, str]]  # (destination, gateway or "", device, "ip route" line)
+KIND_NETWORK = podnet.KIND_NETWORK
+Link, View = podnet.Link, podnet.View
 
 
 def view(ctx: Ctx) -> View:
-    ip, length, broadcast = _prefix(ctx)
+    """The pod's network namespace as its CNI plugin made it, or for a hostNetwork pod (``kubectl debug node/…``)
+    its node's (:mod:`.podnet`)."""
     if not ctx.pod["spec"].get("hostNetwork"):
-        index = 2 + sum(ord(c) for c in ctx.pod["metadata"].get("uid", "")) % 20
-        gw = _gateway(ctx)
-        net = ipaddress.ip_network(f"{ip}/{length}", strict=False)
-        return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/{length}", broadcast)],
-                     [("0.0.0.0/0", gw, "eth0", f"default via {gw} dev eth0 "),
-                      (str(net), gw, "eth0", f"{net} via {gw} dev eth0 src {ip} "),
-                      (f"{gw}/32", "", "eth0", f"{gw} dev eth0 scope link src {ip} ")])
-    node = _node_of(ctx)
-    gateway = str(next(KIND_NETWORK.hosts()))
-    links = [Link(2, "eth0", 3 + sum(ord(c) for c in node) % 20, _mac(ip), f"{ip}/{KIND_NETWORK.prefixlen}",
-                  str(KIND_NETWORK.broadcast_address))]
-    routes = [("0.0.0.0/0", gateway, "eth0", f"default via {gateway} dev eth0 ")]
-    local = sorted((p for p in ctx.dp.sb.store.list("pods") if p["spec"].get("nodeName") == node
-                    and not p["spec"].get("hostNetwork") and (p.get("status") or {}).get("podIP")
-                    and (p.get("status") or {}).get("phase") == "Running"),
-                   key=lambda p: ipaddress.ip_address(p["status"]["podIP"]))
-    own = _gateway(ctx)
-    for n, pod in enumerate(local):
-        veth = "veth" + hashlib.sha256(pod["metadata"].get("uid", "").encode()).hexdigest()[:8]
-        links.append(Link(4 + n, veth, 2, _veth_mac(veth), f"{own}/32"))
-        routes.append((f"{pod['status']['podIP']}/32", "", veth, f"{pod['status']['podIP']} dev {veth} scope host "))
-    for other in sorted(ctx.dp.sb.store.list("nodes"), key=lambda o: o["metadata"]["name"]):
-        cidr = (other.get("spec") or {}).get("podCIDR")
-        via = next((a["address"] for a in (other.get("status") or {}).get("addresses") or []
-                    if a.get("type") == "InternalIP"), "")
-        if other["metadata"]["name"] != node and cidr and via:
-            routes.append((cidr, via, "eth0", f"{cidr} via {via} dev eth0 "))
-    routes.append((str(KIND_NETWORK), "", "eth0", f"{KIND_NETWORK} dev eth0 proto kernel scope link src {ip} "))
-    return View(links, routes)
-
-
-def _veth_mac(name: str) -> str:
-    digest = hashlib.sha256(name.encode()).digest()
-    return "ca:" + ":".join(f"{b:02x}" for b in digest[:5])
+        return podnet.pod_view(ctx.dp.sb, ctx.pod, ctx.pod_ip)
+    return podnet.node_view(ctx.dp.sb, _node_of(ctx), ctx.pod_ip)
 
 
 def cmd_ip(ctx: Ctx, name: str, args: list[str]) -> int:
@@ -565,15 +501,19 @@ def cmd_ip(ctx: Ctx, name: str, args: list[str]) -> int:
           "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n")
 
     def head(link: Link) -> str:
-        return (f"{link.index}: {link.name}@if{link.peer}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 "
-                f"qdisc noqueue state UP \n    link/ether {link.mac} brd ff:ff:ff:ff:ff:ff\n")
+        at = f"@{link.peer_name}" if link.peer_name else f"@if{link.peer}" if link.peer is not None else ""
+        state = "UNKNOWN" if link.kind == "ipip" else "UP"
+        flags = link.flags + (",M-DOWN" if link.peer is not None and not link.peer_name else "")
+        hw = ("    link/ipip 0.0.0.0 brd 0.0.0.0\n" if link.kind == "ipip" else
+              f"    link/ether {link.mac} brd ff:ff:ff:ff:ff:ff\n")
+        return f"{link.index}: {link.name}{at}: <{flags}> mtu {link.mtu} qdisc noqueue state {state} \n{hw}"
 
     if obj in ("a", "ad", "addr", "address"):
         out = lo + "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n"
         for link in v.links:
             brd = f" brd {link.broadcast}" if link.broadcast else ""
             out += head(link) + (f"    inet {link.address}{brd} scope global {link.name}\n"
-                                 "       valid_lft forever preferred_lft forever\n")
+                                 "       valid_lft forever preferred_lft forever\n" if link.address else "")
         ctx.write(out)
         return 0
     if obj in ("r", "ro", "route"):
@@ -590,12 +530,15 @@ def cmd_ifconfig(ctx: Ctx, name: str, args: list[str]) -> int:
     """busybox ifconfig (networking/interface.c): the interfaces, then lo."""
     out = ""
     for link in view(ctx).links:
-        address, length = link.address.split("/")
-        mask = str(ipaddress.ip_network(f"0.0.0.0/{length}").netmask)
-        bcast = f"  Bcast:{link.broadcast}" if link.broadcast else ""
-        out += (f"{link.name:<10}Link encap:Ethernet  HWaddr {link.mac.upper()}  \n"
-                f"          inet addr:{address}{bcast}  Mask:{mask}\n"
-                "          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\n")
+        inet = ""
+        if link.address:
+            address, length = link.address.split("/")
+            mask = str(ipaddress.ip_network(f"0.0.0.0/{length}").netmask)
+            bcast = f"  Bcast:{link.broadcast}" if link.broadcast else ""
+            inet = f"          inet addr:{address}{bcast}  Mask:{mask}\n"
+        encap = "UNSPEC" if link.kind == "ipip" else f"Ethernet  HWaddr {link.mac.upper()}"
+        out += (f"{link.name:<10}Link encap:{encap}  \n{inet}"
+                f"          UP BROADCAST RUNNING MULTICAST  MTU:{link.mtu}  Metric:1\n\n")
     ctx.write(out + "lo        Link encap:Local Loopback  \n"
               "          inet addr:127.0.0.1  Mask:255.0.0.0\n"
               "          UP LOOPBACK RUNNING  MTU:65536  Metric:1\n\n")
@@ -607,7 +550,9 @@ def cmd_route(ctx: Ctx, name: str, args: list[str]) -> int:
     numeric = "-n" in args
     out = ("Kernel IP routing table\n"
            "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n")
-    for dest, gw, dev, _ in view(ctx).routes:
+    for dest, gw, dev, line in view(ctx).routes:
+        if line.startswith("blackhole"):
+            continue  # busybox route prints no reject routes without -e
         net = ipaddress.ip_network(dest)
         shown = "default" if dest == "0.0.0.0/0" and not numeric else str(net.network_address)
         flags = "U" + ("G" if gw else "") + ("H" if net.prefixlen == 32 else "")

@@ -388,12 +388,12 @@ class KubeProxy:
         return next((name for name, nip in self.node_ips().items() if nip == ip), None)
 
     def gateway(self, node: str) -> str:
-        """The node's address on its pod network (the first address of its podCIDR), as MASQUERADE picks it."""
-        from ..topology import NODES
+        """The node's own address towards its pods, as MASQUERADE picks it and the kubelet's probes come from: the
+        first address of its podCIDR with kindnet, the router IP on cilium_host with Cilium, the tunl0 address with
+        Calico (:func:`k8snet.sandbox.cni.host_address`)."""
+        from .. import cni
 
-        obj = self.sb.store.get("nodes", "", node) or {}
-        cidr = (obj.get("spec") or {}).get("podCIDR") or next((c for n, c, _ in NODES if n == node), "")
-        return str(next(ipaddress.ip_network(cidr).hosts())) if cidr else self.node_ips().get(node, "")
+        return cni.host_address(self.sb, node) or self.node_ips().get(node, "")
 
     @staticmethod
     def in_cluster_cidr(ip: str) -> bool:
@@ -480,7 +480,7 @@ class KubeProxy:
             if src_pod is not None and src_node != node:
                 # kindnet masquerades pod traffic leaving the pod network (to a node address) to the node's IP
                 arrival = self.node_ips().get(src_node or "", src_ip)
-                hops.append(Hop("service", f"the packet leaves {src_node} masqueraded to {arrival} (kindnet) and "
+                hops.append(Hop("service", f"the packet leaves {src_node} masqueraded to {arrival} ({getattr(self.sb, 'cni', 'kindnet')}) and "
                                 f"arrives at {node}", {"snat": arrival, "node": node}))
                 return node, arrival, False
             return node, src_ip, src_pod is None and src_node == node

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import apiserver, echobasic, httpbin, istioimages
+from . import apiserver, cniimages, echobasic, httpbin, istioimages
 from .environment import expand, make_environment, service_links
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
@@ -169,6 +169,7 @@ EMULATED: dict[str, dict[str, Any]] = {
 }
 """The images and commands the sandbox emulates (the README shows this table)."""
 EMULATED.update(istioimages.EMULATED)
+EMULATED.update(cniimages.EMULATED)
 
 IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     # family: (ENTRYPOINT, CMD) of the real image
@@ -188,6 +189,7 @@ IMAGE_DEFAULTS: dict[str, tuple[list[str], list[str]]] = {
     "curl": (["/entrypoint.sh"], ["curl"]),  # curl/curl-container Dockerfile: ENTRYPOINT, CMD ["curl"]
     "netshoot": ([], ["zsh"]),  # nicolaka/netshoot Dockerfile: CMD ["zsh"]
     **istioimages.IMAGE_DEFAULTS,
+    **cniimages.IMAGE_DEFAULTS,
 }
 IMAGE_OVERRIDES: dict[str, tuple[list[str], list[str]]] = {
     # images of a family whose ENTRYPOINT/CMD differ from the family's
@@ -199,9 +201,10 @@ BUSYBOX_FAMILIES = frozenset({"agnhost", "busybox", "busyboxplus", "alpine", "cu
 PROCESS_FAMILIES = BUSYBOX_FAMILIES | {"nginx"}
 """Images whose containers' commands run as processes when they start no emulated server (they have a shell and
 the programs exec runs)."""
-SYSTEM_FAMILIES = frozenset({"kube-proxy", "kindnetd"})
-"""kind's kube-system DaemonSets, whose work the data plane does: their emulation reads none of their volumes
-(iptables lock, kernel modules, CNI configuration on the node), so those host paths raise no FailedMount."""
+SYSTEM_FAMILIES = frozenset({"kube-proxy", "kindnetd", *cniimages.FAMILIES.values()})
+"""kind's kube-system DaemonSets and the CNI plugins' programs, whose work the data plane does: their emulation reads
+none of their volumes (iptables lock, kernel modules, CNI configuration and BPF file system on the node), so those
+host paths raise no FailedMount."""
 HOST_PATH_FAMILIES = frozenset({"istio-cni", "ztunnel"})
 """Node agents whose host paths (CNI binaries and configuration, /proc, the ztunnel and istio-cni sockets, network
 namespaces) stand for work the sandbox does itself: those hostPath volumes are mounted empty without a
@@ -230,6 +233,8 @@ def image_family(image: str) -> str | None:
     path = image_path(image)
     if (istio := istioimages.family(path)) is not None:
         return istio
+    if (cni := cniimages.family(path)) is not None:
+        return cni
     if path.endswith("e2e-test-images/agnhost") or path == "kubernetes-e2e-test-images/agnhost":
         return "agnhost"
     if path == "hashicorp/http-echo":
@@ -415,6 +420,8 @@ def parse_program(family: str | None, argv: list[str], env: dict[str, str], tag:
         return Program("exited", family, problem="it has no command to run")
     if (istio := istioimages.program(family, argv, env)) is not None:
         return istio
+    if (cni := cniimages.program(family, argv, env)) is not None:
+        return cni
     exe = posixpath.basename(argv[0])
     if exe in SHELLS and len(argv) >= 3 and argv[1] == "-c" and (family in BUSYBOX_FAMILIES or family == "nginx"):
         return _script_program(family, argv[2], env, tag)
@@ -989,6 +996,10 @@ class Workloads:
             if configured is None:
                 return  # it stopped at start: its process printed why and exits 1
             program = configured
+        if program.name == cniimages.ONESHOT:  # a CNI plugin's init step: it logs, does its job and exits 0
+            self._log_startup(pod, container, program)
+            self.dp.processes.start(pod, container, ["true"])
+            return
         if program.name in ("exited", "idle") and program.family in PROCESS_FAMILIES:
             # a command the sandbox does not serve from, or one that only waits (sleep 3600, tail -f): it runs
             # as the container's process, so its output is its log and its end decides the pod
@@ -1017,8 +1028,16 @@ class Workloads:
                       next((a["address"] for a in (n.get("status") or {}).get("addresses") or []
                             if a.get("type") == "InternalIP"), "")) for n in self.sb.store.list("nodes")]
             program.startup = kindnetd_log(self.env(pod, container), nodes)
+        self._log_startup(pod, container, program, at)
+
+    def _log_startup(self, pod: Pod, container: str, program: Program, at: datetime | None = None) -> None:
+        """The program's startup lines, each with its logger's time format filled in."""
+        uid = pod["metadata"].get("uid", "")
+        at = at or self._started_at(pod, container)
         for line in program.startup:
             self.dp.logs.append(uid, container, line.replace("{go}", at.strftime("%Y/%m/%d %H:%M:%S"))
+                                .replace("{slog}", "time=" + at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+                                .replace("{calico}", at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
                                 .replace("{ngx}", at.strftime("%Y/%m/%d %H:%M:%S"))
                                 .replace("{zerolog}", at.strftime("%Y-%m-%dT%H:%M:%SZ"))
                                 .replace("{istio}", at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
@@ -1215,6 +1234,8 @@ class Workloads:
             response = HttpResponse(EMPTY_REPLY)
         elif program.name in ("istiod", "istio-cni", "ztunnel", "waypoint"):  # Istio's health and metrics ports
             response = istioimages.serve(program, conn.port, req, now, self.dp.mesh.telemetry.text(pod, program.name))
+        elif program.name in cniimages.NAMES:  # the CNI plugins' health and metrics ports
+            response = cniimages.serve(program, conn.port, req, now)
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         elif program.name == "kube-apiserver":  # the sandbox's own API server answers (dataplane/apiserver.py)
