@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 import k8snet
-from k8snet import kubeproxy
-from k8snet import mesh
+from k8snet import kubeproxy, mesh
 from k8snet.mesh import metrics
 
 from ..conftest import SandboxEnv, private_sandbox, wait_for

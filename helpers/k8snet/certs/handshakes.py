@@ -12,14 +12,13 @@ error"; src/http/ngx_http_request.c), while a server that requires one in the ha
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..table import Table
+from ..matrix import Matrix
 from ..traffic import PodRef, exec_many
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
     from ..cluster import Cluster
 
@@ -86,30 +85,8 @@ class Handshake:
         return str(self) + detail
 
 
-@dataclass
-class HandshakeMatrix:
+class HandshakeMatrix(Matrix):
     """Every client against every server: a table and a picture."""
-
-    clients: list[str]
-    servers: list[str]
-    cells: dict[tuple[str, str], Handshake] = field(default_factory=dict)
-    backend: str = ""
-
-    def table(self) -> Table:
-        rows = [[c, *(("✓ " if self.cells[(c, s)].ok else "✗ ") + self.cells[(c, s)].reason for s in self.servers)]
-                for c in self.clients]
-        return Table(["client", *self.servers], rows, f"TLS handshakes · {self.backend}")
-
-    def plot(self) -> Figure:
-        from ..plots import handshake_matrix
-
-        return handshake_matrix(self)
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
-
-    def __repr__(self) -> str:
-        return repr(self.table())
 
 
 def command(url: str, client: Client) -> list[str]:
@@ -141,7 +118,8 @@ def matrix(cluster: Cluster, clients: dict[str, Client], servers: dict[str, str]
     """
     jobs = [(c, s, clients[c].pod, command(servers[s], clients[c])) for c in clients for s in servers]
     outputs = exec_many(cluster, [(pod, cmd) for _, _, pod, cmd in jobs])
-    result = HandshakeMatrix(list(clients), list(servers), backend=cluster.backend)
+    result = HandshakeMatrix(list(clients), list(servers), backend=cluster.backend,
+                             title="Which client gets through to which TLS server", caption="TLS handshakes")
     for (c, s, _, _), out in zip(jobs, outputs, strict=True):
         result.cells[(c, s)] = parse(c, s, out.stdout, out.stderr, out.exit_code)
     return result

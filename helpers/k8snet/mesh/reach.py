@@ -9,15 +9,13 @@ inside the client pods (``kubectl exec … curl``), the same on both backends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..table import Table
+from ..matrix import Matrix
 from ..traffic import PodRef, exec_many
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from ..cluster import Cluster
 
 MARK = "@@status "
@@ -56,31 +54,8 @@ class Attempt:
         return self.error.strip().splitlines()[-1] if self.error.strip() else f"curl exit {self.exit_code}"
 
 
-@dataclass
-class Reachability:
-    """Clients (rows) against targets (columns)."""
-
-    clients: list[str]
-    servers: list[str]
-    cells: dict[tuple[str, str], Attempt] = field(default_factory=dict)
-    backend: str = ""
-    title: str = "Who gets through to which service"
-
-    def table(self) -> Table:
-        rows = [[c, *(("✓ " if self.cells[(c, s)].ok else "✗ ") + self.cells[(c, s)].reason for s in self.servers)]
-                for c in self.clients]
-        return Table(["client", *self.servers], rows, f"{self.title} · {self.backend}")
-
-    def plot(self) -> Figure:
-        from ..plots import handshake_matrix
-
-        return handshake_matrix(self)
-
-    def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
-
-    def __repr__(self) -> str:
-        return repr(self.table())
+class Reachability(Matrix):
+    """Clients (rows) against targets (columns), each cell an :class:`Attempt`."""
 
 
 def command(url: str, method: str = "GET") -> list[str]:

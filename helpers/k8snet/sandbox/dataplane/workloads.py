@@ -39,8 +39,8 @@ from .environment import expand, make_environment, service_links
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
     EMPTY_REPLY,
-    RESET,
     RAW_REPLY,
+    RESET,
     Connection,
     HttpRequest,
     HttpResponse,

@@ -23,15 +23,10 @@ PILOT, INSTALL_CNI, ZTUNNEL, PROXYV2 = "istio/pilot", "istio/install-cni", "isti
 
 
 def repository(image: str) -> str:
-    """``docker.io/istio/ztunnel:1.31.0-distroless`` → ``istio/ztunnel``."""
-    repo = image.split("@")[0]
-    last = repo.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo = repo[: len(repo) - len(last) + last.index(":")]
-    parts = repo.split("/")
-    if "." in parts[0] or ":" in parts[0] or parts[0] == "localhost":
-        parts = parts[1:]
-    return "/".join(parts)
+    """``docker.io/istio/ztunnel:1.31.0-distroless`` → ``istio/ztunnel`` (the kubelet's view of an image)."""
+    from ...dataplane.workloads import image_path
+
+    return image_path(image)
 
 
 def runs(pod: Pod, image_path: str) -> str | None:

@@ -312,8 +312,8 @@ class Mesh:
             svc, sp = t.waypoint or (None, None)
             hbone = (f"{(svc.get('spec') or {}).get('clusterIP')}:{sp.get('port')}" if svc is not None
                      else f"{conn.dst_ip}:{conn.port}")
-        for role, name in (("source", t.source_ztunnel), ("destination", t.destination_ztunnel)):
-            zt = self.sb.store.get("pods", ISTIO_NAMESPACE, name) if name else None
+        for role, zt_name in (("source", t.source_ztunnel), ("destination", t.destination_ztunnel)):
+            zt = self.sb.store.get("pods", ISTIO_NAMESPACE, zt_name) if zt_name else None
             if zt is None:
                 continue
             outbound = role == "source"

@@ -200,7 +200,7 @@ def _rule(action: str, rule: Obj, namespace: str) -> tuple[list[list[Match]] | N
         if key not in L4_WHEN:
             found.append(key)
 
-        def pick(k: str, invert: bool, convert: Any) -> list[Any]:
+        def pick(k: str, invert: bool, convert: Any, when: Obj = when, key: str = key) -> list[Any]:
             return convert(when.get("notValues" if invert else "values") or []) if key == k else []
 
         clauses.append([Match(

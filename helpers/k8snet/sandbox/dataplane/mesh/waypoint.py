@@ -91,8 +91,8 @@ class Waypoints:
     def serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
         """Authorize, route, forward (with Istio's retries and the route's timeout) and answer as Envoy does; the
         request is counted in the waypoint's ``istio_requests_total`` and latency histogram."""
-        from .telemetry import service_labels, workload_labels
         from ..workloads import request_bytes
+        from .telemetry import service_labels, workload_labels
 
         chosen: list[Obj] = []
         response = self._serve(conn, req, chosen)
