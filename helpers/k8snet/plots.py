@@ -801,9 +801,11 @@ def _shield(ax: Axes, x: float, top: float, text: str, gid: str) -> None:
 HANDSHAKE_COLOURS = {True: "#009E73", False: "#D55E00"}
 
 
-def handshake_matrix(matrix: Any) -> Figure:
+def handshake_matrix(matrix: Any, title: str | None = None) -> Figure:
     """Clients (rows) against TLS servers (columns): green where the request got through, vermillion where not,
-    and in every cell the reason in words (the status and what the server answered, or curl's TLS error)."""
+    and in every cell the reason in words (the status and what the server answered, or curl's TLS error). Any
+    matrix of requests with ``clients``, ``servers``, ``backend`` and ``cells[(client, server)]`` (each with ``ok``
+    and ``reason``) draws the same way, under its own ``title``."""
     from matplotlib.patches import Patch, Rectangle
 
     rows, cols = matrix.clients, matrix.servers
@@ -828,8 +830,8 @@ def handshake_matrix(matrix: Any) -> Figure:
     legend = [Patch(facecolor=_tint(HANDSHAKE_COLOURS[True], 0.55), label="✓ got an answer"),
               Patch(facecolor=_tint(HANDSHAKE_COLOURS[False], 0.55), label="✗ refused (why, in the cell)")]
     fig.legend(handles=legend, loc="lower center", ncol=2, fontsize=FONT["small"], frameon=False)
-    title = getattr(matrix, "title", "Which client gets through to which TLS server")
-    fig.suptitle(f"{title} · {matrix.backend}", fontsize=FONT["body"])
+    heading = getattr(matrix, "title", "") or "Which client gets through to which TLS server"
+    fig.suptitle(title or f"{heading} · {matrix.backend}", fontsize=FONT["body"])
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -933,7 +935,8 @@ def golden_signals(steps: list[tuple[str, list]], backend: str = "") -> Figure:
 
 def service_graph(edges: list, backend: str = "") -> Figure:
     """Workloads as boxes, connections as arrows labelled with their count; a solid arrow and a lock (🔒 as
-    "mTLS") where the connection was mutual TLS, a dashed one where it was plaintext."""
+    "mTLS") where the connection was mutual TLS, a dashed one where it was plaintext, and a dotted one ending in
+    "denied" where an authorization policy closed every connection (the label counts partial denials too)."""
     from matplotlib.patches import FancyArrowPatch
 
     sources = sorted({e.source for e in edges} - {e.destination for e in edges})
@@ -957,12 +960,17 @@ def service_graph(edges: list, backend: str = "") -> Figure:
         start, end = (x1 + box_w, y1), (x2, y2)
         if x2 <= x1:  # same column or backwards: leave and enter on the sides facing each other
             start, end = (x1, y1), (x2 + box_w, y2)
-        colour = PALETTE["worker"] if e.mtls else "#D55E00"
+        denied = getattr(e, "denied", 0)
+        refused = bool(denied) and denied >= e.connections
+        colour = "#D55E00" if refused or not e.mtls else PALETTE["worker"]
         ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=colour, linewidth=1.6,
-                                     linestyle="-" if e.mtls else "--", gid=f"edge:{e.source}>{e.destination}"))
+                                     linestyle=":" if refused else "-" if e.mtls else "--",
+                                     gid=f"edge:{e.source}>{e.destination}"))
         label = f"{e.connections} conn · " + ("mTLS" if e.mtls else "plaintext")
+        if denied:
+            label += " · all denied" if refused else f" · {denied} denied"
         ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, label, ha="center", va="bottom",
-                fontsize=FONT["small"], color=colour)
+                fontsize=FONT["small"], color=colour, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     ax.text(0.3, height - 0.15, "Who talked to whom, as ztunnel counted the connections"
             + (f" · {backend}" if backend else ""), fontsize=FONT["body"], va="top", color=PALETTE["ink"])
     return fig

@@ -143,7 +143,13 @@ def test_l4_authorization_admits_one_identity_and_an_http_rule_without_a_waypoin
         assert curl(env, shop, "cart", "http://payments/hostname")[0] == 0
         code, _, err = curl(env, shop, "intruder", "http://payments/hostname")
         assert code == 56 and "Connection reset by peer" in err
-        assert "allow policies exist, but none allowed" in ztunnel_log(env)
+        denied = [line for line in ztunnel_log(env).splitlines() if 'src.workload="intruder"' in line
+                  and 'direction="inbound"' in line and "allow policies exist, but none allowed" in line]
+        # inbound.rs builds its result before the policy check: the refused connection still names its workload
+        pod = env.kubectl_json("get", "pods", "-n", shop, "-l", "app=payments")["items"][0]
+        assert f'dst.workload="{pod["metadata"]["name"]}"' in denied[-1]
+        assert f'dst.hbone_addr={pod["status"]["podIP"]}:8080 ' in denied[-1]
+        assert f'dst.service="payments.{shop}.svc.cluster.local"' in denied[-1]
         policy["spec"]["rules"][0]["to"] = [{"operation": {"methods": ["GET"]}}]
         apply(env, shop, policy)
         assert curl(env, shop, "cart", "http://payments/hostname")[0] == 56  # "ztunnel will deny the connection"
@@ -189,6 +195,23 @@ def test_a_waypoint_enforces_an_l7_rule_with_envoys_403(env, waypoint):
         assert code == 0 and "HTTP/1.1 403 Forbidden" in out and out.endswith("RBAC: access denied")
     finally:
         env.kubectl("delete", "-n", shop, "authorizationpolicy", "payments-get-only")
+
+
+def test_a_pods_ztunnel_refusing_the_waypoint_logs_the_waypoints_identity(env, waypoint):
+    shop = waypoint
+    apply(env, shop, {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                      "metadata": {"name": "payments-cart-only"},
+                      "spec": {"selector": {"matchLabels": {"app": "payments"}}, "action": "ALLOW",
+                               "rules": [{"from": [{"source": {"principals": [f"cluster.local/ns/{shop}/sa/cart"]}}]}]}})
+    try:  # the waypoint forwards as itself, so a rule naming the client never matches at the pod's ztunnel
+        code, out, _ = curl(env, shop, "cart", "http://payments/hostname")
+        assert code == 0 and out.startswith("upstream connect error or disconnect/reset before headers.")
+        refused = [line for line in ztunnel_log(env).splitlines() if 'direction="inbound"' in line
+                   and f'src.identity="spiffe://cluster.local/ns/{shop}/sa/waypoint"' in line and "error=" in line]
+        assert refused and "connection closed due to policy rejection: allow policies exist, but none allowed" \
+            in refused[-1]
+    finally:
+        env.kubectl("delete", "-n", shop, "authorizationpolicy", "payments-cart-only")
 
 
 def test_weighted_route_timeouts_and_the_waypoints_request_metrics(env, waypoint):

@@ -88,3 +88,18 @@ def test_ztunnel_text_is_openmetrics_with_the_istio_prefix():
     assert "# TYPE istio_tcp_connections_opened counter" in text and text.endswith("# EOF\n")
     (opened,) = [s for s in metrics.parse(text) if s.name == "istio_tcp_connections_opened_total"]
     assert opened.value == 1 and opened.label("source_workload") == "unknown"
+
+
+def test_edges_count_the_connections_a_policy_denied():
+    tel = telemetry.Telemetry()
+    proxy = {"metadata": {"uid": "zt"}}
+    base = {"reporter": "destination", "connection_security_policy": "mutual_tls", "source_workload_namespace": "shop",
+            "destination_workload": "payments", "destination_workload_namespace": "shop"}
+    before = metrics.Scrape(metrics.parse(tel.ztunnel_text(proxy)), at=0.0)
+    for _ in range(2):
+        tel.tcp(proxy, {**base, "source_workload": "intruder", "response_flags": "DENY"}, 0, 0)
+    tel.tcp(proxy, {**base, "source_workload": "cart", "response_flags": "-"}, 80, 142)
+    after = metrics.Scrape(metrics.parse(tel.ztunnel_text(proxy)), at=1.0)
+    found = {e.source: (e.destination, e.connections, e.denied) for e in metrics.edges(before, after)}
+    assert found == {"shop/intruder": ("shop/payments", 2, 2), "shop/cart": ("shop/payments", 1, 0)}
+    assert "DENIED" in repr(metrics.identity_table(metrics.edges(before, after)))

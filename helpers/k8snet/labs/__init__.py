@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 LABS = {"lab-01-services": "k8snet.labs.lab01", "lab-02-network-policies": "k8snet.labs.lab02",
         "lab-03-ingress": "k8snet.labs.lab03", "lab-04-debugging": "k8snet.labs.lab04",
         "lab-05-load-balancing": "k8snet.labs.lab05", "lab-06-gateway-api": "k8snet.labs.lab06",
-        "lab-07-certificates": "k8snet.labs.lab07"}
+        "lab-07-certificates": "k8snet.labs.lab07", "lab-08-service-mesh": "k8snet.labs.lab08"}
 
 
 @dataclass

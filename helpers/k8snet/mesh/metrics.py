@@ -170,7 +170,8 @@ def golden_table(rows: list[Golden]) -> Table:
 
 @dataclass(frozen=True)
 class Edge:
-    """Who talked to whom, how often, and whether over mutual TLS (with the identities it carried)."""
+    """Who talked to whom, how often, and whether over mutual TLS (with the identities it carried); ``denied``:
+    how many of those connections the destination's ztunnel closed for an authorization policy."""
 
     source: str
     destination: str
@@ -178,14 +179,16 @@ class Edge:
     mtls: bool
     source_principal: str
     destination_principal: str
+    denied: int = 0
 
 
 def edges(before: Scrape, after: Scrape) -> list[Edge]:
     """The service graph from the destination ztunnels' ``istio_tcp_connections_opened`` (reporter
     destination, so each connection counts once, at the side that accepted it), plus the source side for
-    destinations outside the mesh."""
+    destinations outside the mesh. A connection counted with ``response_flags="DENY"`` (ztunnel's
+    AuthorizationPolicyDenied) was closed by a policy: it counts among the edge's ``denied``."""
     opened = _delta(before, after, "istio_tcp_connections_opened_total")
-    found: dict[tuple[str, str, bool, str, str], int] = {}
+    found: dict[tuple[str, str, bool, str, str], list[int]] = {}
     for labels, count in opened.items():
         d = dict(labels)
         src = f"{d.get('source_workload_namespace')}/{d.get('source_workload')}"
@@ -194,14 +197,19 @@ def edges(before: Scrape, after: Scrape) -> list[Edge]:
             continue  # counted again at the destination
         key = (src, dst, d.get("connection_security_policy") == "mutual_tls", d.get("source_principal", "unknown"),
                d.get("destination_principal", "unknown"))
-        found[key] = found.get(key, 0) + int(count)
-    return [Edge(s, t, n, m, sp, dp) for (s, t, m, sp, dp), n in sorted(found.items())]
+        counts = found.setdefault(key, [0, 0])
+        counts[0] += int(count)
+        if d.get("response_flags") == "DENY":
+            counts[1] += int(count)
+    return [Edge(s, t, n, m, sp, dp, denied) for (s, t, m, sp, dp), (n, denied) in sorted(found.items())]
 
 
 def identity_table(rows: list[Edge]) -> Table:
-    """Who talked to whom, as which SPIFFE identity, plaintext or mTLS."""
-    return Table(["SOURCE", "DESTINATION", "CONNECTIONS", "SECURITY", "SOURCE IDENTITY", "DESTINATION IDENTITY"],
-                 [[e.source, e.destination, str(e.connections), "mTLS" if e.mtls else "plaintext",
+    """Who talked to whom, as which SPIFFE identity, plaintext or mTLS, and how many connections a policy
+    denied."""
+    return Table(["SOURCE", "DESTINATION", "CONNECTIONS", "DENIED", "SECURITY", "SOURCE IDENTITY",
+                  "DESTINATION IDENTITY"],
+                 [[e.source, e.destination, str(e.connections), str(e.denied), "mTLS" if e.mtls else "plaintext",
                    e.source_principal, e.destination_principal] for e in rows])
 
 

@@ -52,6 +52,8 @@ class Tunnel:
     reset: str = ""
     wire: tuple[str, int] | None = None  # the address the packets carry between the nodes (podIP:15008 for HBONE)
     waypoint: tuple[Obj, Obj] | None = None  # the Service and port a waypoint serves this connection for
+    destination: Obj | None = None  # the pod ztunnel chose, known before it connects (and kept if it is reset)
+    target: tuple[str, int] | None = None  # that pod's address and port: the CONNECT target (dst.hbone_addr)
 
 
 class Mesh:
@@ -97,6 +99,7 @@ class Mesh:
         found = self.service_at(ip, port)
         if found is not None:
             svc, sp = found
+            accepted.service = svc  # dst.service in ztunnel's log, however the connection ends
             bound = self.waypoints.of_service(svc)
             if bound is not None:
                 gw, waypoint = bound
@@ -201,7 +204,8 @@ class Mesh:
         dst_ip = dst_pod["status"]["podIP"]
         dst_node = dst_pod["spec"].get("nodeName") or ""
         source_id, dest_id = identity(src_pod), identity(dst_pod)
-        tunnel = Tunnel("HBONE", source_id, dest_id, source_ztunnel, wire=(dst_ip, HBONE_PORT))
+        tunnel = Tunnel("HBONE", source_id, dest_id, source_ztunnel, wire=(dst_ip, HBONE_PORT), destination=dst_pod,
+                        target=(dst_ip, dst_port))
         allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, dst_pod, HBONE_PORT, "TCP")
         hops += policy_hops
         if not allowed:
@@ -299,7 +303,9 @@ class Mesh:
         mtls = t.protocol == "HBONE"
         dst_pod = conn.dst_pod if conn.dst_pod is not None and not error.startswith("no healthy") else None
         if dst_pod is not None and t.source_ztunnel == dst_pod["metadata"]["name"]:
-            dst_pod = None  # the ztunnel that accepted a connection it then closed is no destination
+            # the ztunnel that accepted a connection it then closed is no destination; the pod it had chosen is,
+            # as in ztunnel's outbound and inbound results, which name it before connecting or checking policy
+            dst_pod = t.destination
         flags = "-" if not error else ("DENY" if "policy rejection" in error else "CONNECT")
         base = {**workload_labels(self.sb, conn.src_pod, "source"), **workload_labels(self.sb, dst_pod, "destination"),
                 **service_labels(conn.service), "request_protocol": "tcp", "response_flags": flags,
@@ -310,8 +316,9 @@ class Mesh:
         hbone = None
         if mtls:
             svc, sp = t.waypoint or (None, None)
+            target = t.target or (conn.dst_ip, conn.port)
             hbone = (f"{(svc.get('spec') or {}).get('clusterIP')}:{sp.get('port')}" if svc is not None
-                     else f"{conn.dst_ip}:{conn.port}")
+                     else f"{target[0]}:{target[1]}")
         for role, zt_name in (("source", t.source_ztunnel), ("destination", t.destination_ztunnel)):
             zt = self.sb.store.get("pods", ISTIO_NAMESPACE, zt_name) if zt_name else None
             if zt is None:

@@ -324,7 +324,12 @@ class Waypoints:
             return f"connect {target[0]}:{target[1]}: no pod answers"
         if enrolled(pod):
             tunnel, error = self.mesh.hbone(waypoint, ip, pod, target[1], hops)
-            if error:
+            if error:  # the pod's ztunnel (when reached) logs and counts what it closed, as for any client
+                failed = Connection(waypoint, pod, target[0], target[1], "TCP", ip,
+                                    self.dp.workloads.ephemeral_port(), hops, svc)
+                failed.mesh = tunnel
+                tunnel.reset = error
+                self.mesh.record(failed, 0, 0, error)
                 return error
             conn = Connection(waypoint, pod, target[0], target[1], "TCP", ip, self.dp.workloads.ephemeral_port(),
                               hops, svc)
