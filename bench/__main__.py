@@ -1,4 +1,5 @@
-"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops] [certs]`` (``make bench``): run the benchmarks, print a table.
+"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops] [certs] [mesh]``
+(``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
 kubectl's HOME in a temp dir) that it stops afterwards; a benchmark that fails or times out is reported
@@ -14,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import certs, dataplane, edge, kubectl_get, limits, loops, policy, scale, startup
+from . import certs, dataplane, edge, kubectl_get, limits, loops, mesh, policy, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
@@ -29,6 +30,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
               "logs -f delay", loops.run),
     "certs": ("9. cert-manager: Certificates issued/s (RSA 2048 vs ECDSA P-256), renewal to the edge serving it",
               certs.run),
+    "mesh": ("10. ambient mesh: /dial requests/s without the mesh, through ztunnel (HBONE), through a waypoint; "
+             "metrics scrape of 100 workloads", mesh.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -32,6 +32,7 @@ walkthrough. The rules, from the Kubernetes documentation
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,38 +146,84 @@ class PolicyResult:
         return f"{self.namespace}/{self.name}"
 
 
-@dataclass
 class Direction:
-    """The verdict of one direction: egress of the source, or ingress of the destination."""
+    """The verdict of one direction: egress of the source, or ingress of the destination.
 
-    kind: str  # Ingress or Egress
-    pod: Peer | None
-    exempt: str = ""  # why no policy can apply (not a pod, itself, its node)
-    policies: list[PolicyResult] = field(default_factory=list)
+    The indexed engine hands in an ``_Outcome`` (the selecting policies and which of their rules matched) and
+    writes ``policies`` (every rule's peers and ports, in words) only when read: a walkthrough needs them, a
+    connection's verdict and trace hop do not.
+    """
+
+    __slots__ = ("kind", "pod", "exempt", "_policies", "_outcome", "_materialize")
+
+    def __init__(self, kind: str, pod: Peer | None, exempt: str = "", policies: list[PolicyResult] | None = None):
+        self.kind = kind  # Ingress or Egress
+        self.pod = pod
+        self.exempt = exempt  # why no policy can apply (not a pod, itself, its node)
+        self._policies = policies
+        self._outcome: _Outcome | None = None
+        self._materialize: Callable[[], list[PolicyResult]] | None = None
+
+    @property
+    def policies(self) -> list[PolicyResult]:
+        """The policies that select the pod for this direction, and what each of their rules said."""
+        if self._policies is None:
+            self._policies = self._materialize() if self._materialize is not None else []
+        return self._policies
+
+    @policies.setter
+    def policies(self, value: list[PolicyResult]) -> None:
+        self._policies, self._outcome, self._materialize = value, None, None
+
+    def decide(self, outcome: _Outcome, materialize: Callable[[], list[PolicyResult]]) -> None:
+        """The indexed engine's answer: which policies select the pod and which rules matched; ``materialize``
+        judges them in full, on demand."""
+        self._policies, self._outcome, self._materialize = None, outcome, materialize
+
+    def __repr__(self) -> str:
+        return f"Direction({self.kind!r}, {self.pod!r}, exempt={self.exempt!r}, policies={self.policy_names!r})"
 
     @property
     def isolated(self) -> bool:
+        if self._outcome is not None:
+            return not self.exempt and bool(self._outcome.names)
         return not self.exempt and bool(self.policies)
 
     @property
     def allowed(self) -> bool:
+        if self._outcome is not None:
+            return bool(self.exempt) or not self._outcome.names or self._outcome.allowed
         return not self.isolated or any(p.allowed for p in self.policies)
 
     @property
     def allowed_by(self) -> list[tuple[PolicyResult, RuleResult]]:
         return [(p, r) for p in self.policies for r in p.rules if r.matched]
 
+    @property
+    def policy_names(self) -> list[str]:
+        """``namespace/name`` of each policy that selects the pod for this direction."""
+        if self._outcome is not None:
+            return list(self._outcome.names)
+        return [str(p) for p in self.policies]
+
+    @property
+    def allowed_rules(self) -> list[tuple[str, int]]:
+        """(policy ``namespace/name``, rule index) of every rule that matched, in the policies' order."""
+        if self._outcome is not None:
+            return list(self._outcome.allowed_rules)
+        return [(str(p), r.index) for p, r in self.allowed_by]
+
     def summary(self) -> str:
         """One line: why this direction allows or drops the connection."""
         label = "egress from" if self.kind == EGRESS else "ingress to"
         if self.exempt:
             return f"{label} {self.pod or '-'}: {self.exempt}"
-        if not self.policies:
+        if not self.isolated:
             return f"{label} {self.pod}: no NetworkPolicy selects it for {self.kind}: not isolated, allowed"
         if self.allowed:
-            p, r = self.allowed_by[0]
-            return f"{label} {self.pod}: allowed by {p} {self.kind.lower()} rule {r.index + 1}"
-        names = ", ".join(str(p) for p in self.policies)
+            p, index = self.allowed_rules[0]
+            return f"{label} {self.pod}: allowed by {p} {self.kind.lower()} rule {index + 1}"
+        names = ", ".join(self.policy_names)
         return f"{label} {self.pod}: isolated by {names} and no rule matched: dropped"
 
     def walkthrough(self) -> list[str]:
@@ -240,7 +287,16 @@ class Verdict:
 
 
 class PolicySet:
-    """The cluster's NetworkPolicies, indexed by namespace; ``evaluate`` judges one connection."""
+    """The cluster's NetworkPolicies, indexed by what they select; ``evaluate`` judges one connection.
+
+    A verdict reads only the policies that can select the pod: per namespace, an inverted index from each
+    ``podSelector.matchLabels`` pair (one per policy) to the policies, plus the policies whose selector has no
+    matchLabels (empty, or matchExpressions only), which every pod of the namespace must be checked against.
+    The candidates are then matched in full, in name order. What a pod's labels select, and which rules of those
+    policies a peer and a port match, is remembered per label set (a set is built from the policies only, so it
+    stays right whatever pods and namespaces do: their labels are the keys). ``evaluate(..., indexed=False)`` is
+    the plain walk over every policy of the namespace, the definition the indexed path must agree with.
+    """
 
     def __init__(self, policies: Iterable[Obj]):
         self.by_namespace: dict[str, list[Obj]] = {}
@@ -248,20 +304,51 @@ class PolicySet:
             self.by_namespace.setdefault(p["metadata"].get("namespace", "default"), []).append(p)
         for items in self.by_namespace.values():
             items.sort(key=lambda p: p["metadata"]["name"])
+        self._peers = _Table(_peer_matcher)
+        self._ports = _Table(_port_matcher)
+        self._index = {ns: _NamespaceIndex([_Compiled(p, i, self._peers, self._ports) for i, p in enumerate(items)])
+                       for ns, items in self.by_namespace.items()}
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_namespace.values())
 
     def selecting(self, pod: Peer, kind: str) -> list[Obj]:
         """The policies in the pod's namespace whose podSelector matches it and whose policyTypes has ``kind``."""
+        return [c.obj for c in self._plan(pod, kind).policies]
+
+    def _scan(self, pod: Peer, kind: str) -> list[Obj]:
+        """``selecting`` without the index: every policy of the namespace, matched in turn."""
         if not pod.is_pod:
             return []
         return [p for p in self.by_namespace.get(pod.namespace or "", [])
                 if kind in policy_types(p) and match_label_selector((p.get("spec") or {}).get("podSelector") or {},
                                                                     pod.labels)]
 
-    def evaluate(self, src: Peer, dst: Peer, port: int, protocol: str = "TCP") -> Verdict:
-        """Judge a connection from ``src`` to ``dst``'s ``port`` (after DNAT)."""
+    def _plan(self, pod: Peer, kind: str) -> _Plan:
+        """What selects ``pod`` for ``kind``, and its rules' peers and ports as matchers (remembered per labels)."""
+        if not pod.is_pod or pod.namespace not in self._index:  # no policy in its namespace: none selects it
+            return _NO_PLAN
+        try:
+            key: tuple[Any, ...] | None = (pod.namespace, kind, frozenset(pod.labels.items()))
+        except TypeError:  # a label value that cannot be a key: nothing to remember
+            key = None
+        plan = self._plans.get(key) if key is not None else None
+        if plan is None:
+            index = self._index.get(pod.namespace or "")
+            selected = index.selecting(pod.labels, kind) if index is not None else []
+            plan = _Plan(selected, kind, self._peers, self._ports)
+            if key is not None:
+                if len(self._plans) >= PLAN_CACHE:
+                    self._plans.clear()
+                self._plans[key] = plan
+        return plan
+
+    def evaluate(self, src: Peer, dst: Peer, port: int, protocol: str = "TCP", *, indexed: bool = True) -> Verdict:
+        """Judge a connection from ``src`` to ``dst``'s ``port`` (after DNAT).
+
+        ``indexed=False`` walks and judges every policy of the namespace in full, as the definition reads.
+        """
         protocol = protocol.upper()
         same = src.is_pod and dst.is_pod and (src.namespace, src.name) == (dst.namespace, dst.name)
         egress = Direction(EGRESS, src if src.is_pod else None)
@@ -276,11 +363,16 @@ class PolicySet:
             elif other.node and other.node == this.node and not other.is_pod:
                 d.exempt = (f"traffic {'to' if d.kind == EGRESS else 'from'} the node {this.node} where the pod "
                             "runs is always allowed")
+            elif not indexed:
+                d.policies = [self._judge(p, d.kind, other, dst, port, protocol) for p in self._scan(this, d.kind)]
             else:
-                d.policies = [self._judge(p, d.kind, other, dst, port, protocol) for p in self.selecting(this, d.kind)]
+                outcome = self._plan(this, d.kind).outcome(other, dst, port, protocol)
+                d.decide(outcome, lambda o=outcome, k=d.kind, other=other: [
+                    self._judge(c.obj, k, other, dst, port, protocol) for c in o.policies])
         return Verdict(src, dst, port, protocol, egress, ingress)
 
-    def _judge(self, policy: Obj, kind: str, peer: Peer, dst: Peer, port: int, protocol: str) -> PolicyResult:
+    @staticmethod
+    def _judge(policy: Obj, kind: str, peer: Peer, dst: Peer, port: int, protocol: str) -> PolicyResult:
         spec, meta = policy.get("spec") or {}, policy["metadata"]
         ns = meta.get("namespace", "default")
         rules = []
@@ -380,3 +472,253 @@ def _port_check(rule_port: Obj, dst: Peer, port: int, protocol: str) -> Check:
     high = int(end) if end is not None else low
     ok = low <= port <= high
     return Check(ok, text, lambda: f"{port} is {'in' if ok else 'not in'} {text().split('/')[0]}")
+
+
+# -- the index ------------------------------------------------------------------------------------
+
+PLAN_CACHE = 4096
+"""How many (namespace, direction, label set) plans a PolicySet keeps before it starts afresh: label sets come
+and go with pods (a rollout's pod-template-hash), the policies stay."""
+IP_CACHE = 4096
+"""How many addresses an ipBlock keeps its answer for, likewise."""
+
+Matcher = Callable[..., bool]
+
+
+def _canonical(item: Any) -> str:
+    """A key under which equal peers (or ports) are compiled once."""
+    try:
+        return json.dumps(item, sort_keys=True)
+    except (TypeError, ValueError):
+        return f"#{id(item)}"  # not JSON: its own entry
+
+
+class _Table:
+    """The distinct peers (or ports) the rules name, each compiled once into a matcher; rules hold their ids."""
+
+    def __init__(self, compile_: Callable[[Any, str], Matcher]):
+        self._compile = compile_
+        self._ids: dict[tuple[str, str], int] = {}
+        self.matchers: list[Matcher] = []
+
+    def id(self, item: Any, policy_ns: str) -> int:
+        key = (policy_ns, _canonical(item))
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.matchers)
+            self.matchers.append(self._compile(item, policy_ns))
+        return found
+
+
+def _labels_test(selector: Any) -> Callable[[Mapping[str, str]], bool]:
+    """A LabelSelector as a test of labels: matchLabels alone as a few compares, anything else through
+    ``match_label_selector``."""
+    if isinstance(selector, Mapping) and set(selector) <= {"matchLabels", "matchExpressions"} \
+            and not selector.get("matchExpressions"):
+        pairs = tuple((selector.get("matchLabels") or {}).items())
+
+        def test(labels: Mapping[str, str]) -> bool:
+            for k, v in pairs:
+                if labels.get(k) != v:
+                    return False
+            return True
+
+        return test
+    return lambda labels: match_label_selector(selector, labels)
+
+
+def _peer_matcher(peer: Obj, policy_ns: str) -> Matcher:
+    """``_peer_check(peer, policy_ns, other).matched`` as a function of ``other``, with the selectors and CIDRs read
+    once. What cannot be read in advance (an object the API would refuse) is left to ``_peer_check`` itself."""
+    try:
+        if "ipBlock" in peer:
+            block = peer["ipBlock"]
+            net = ipaddress.ip_network(block["cidr"], strict=False)
+            excepts = [ipaddress.ip_network(ex, strict=False) for ex in block.get("except") or []]
+            seen: dict[str, bool] = {}
+
+            def in_block(other: Peer) -> bool:
+                hit = seen.get(other.ip)
+                if hit is None:
+                    try:
+                        ip = ipaddress.ip_address(other.ip)
+                    except ValueError:
+                        hit = False
+                    else:
+                        hit = ip in net and not any(ip in ex for ex in excepts)
+                    if len(seen) >= IP_CACHE:
+                        seen.clear()
+                    seen[other.ip] = hit
+                return hit
+
+            return in_block
+        ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
+        ns_test = _labels_test(ns_sel) if ns_sel is not None else None
+        pod_test = _labels_test(pod_sel) if pod_sel is not None else None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return lambda other: _peer_check(peer, policy_ns, other).matched
+
+    def selects(other: Peer) -> bool:
+        if not other.is_pod:
+            return False
+        if ns_test is None:
+            if other.namespace != policy_ns:
+                return False
+        elif not ns_test(other.namespace_labels):
+            return False
+        return pod_test is None or pod_test(other.labels)
+
+    return selects
+
+
+def _port_matcher(rule_port: Obj, _ns: str = "") -> Matcher:
+    """``_port_check(rule_port, dst, port, protocol).matched`` as a function of those three, read once."""
+    try:
+        proto = rule_port.get("protocol") or "TCP"
+        want, end = rule_port.get("port"), rule_port.get("endPort")
+        if want is None:
+            return lambda dst, port, protocol: protocol == proto
+        if isinstance(want, str) and not want.isdigit():
+            return lambda dst, port, protocol: (protocol == proto and dst.is_pod
+                                                and dst.named_port(want, proto) == port)
+        low = int(want)
+        high = int(end) if end is not None else low
+    except (AttributeError, TypeError, ValueError):
+        return lambda dst, port, protocol: _port_check(rule_port, dst, port, protocol).matched
+    return lambda dst, port, protocol: protocol == proto and low <= port <= high
+
+
+Rules = tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+"""A policy's rules of one direction: (index, peer ids, port ids); no ids: every peer, every port."""
+
+
+class _Compiled:
+    """One NetworkPolicy, read once: its name, order, policyTypes, podSelector, and its rules as table ids."""
+
+    __slots__ = ("obj", "order", "name", "types", "selector", "rules")
+
+    def __init__(self, obj: Obj, order: int, peers: _Table, ports: _Table):
+        spec, meta = obj.get("spec") or {}, obj["metadata"]
+        ns = meta.get("namespace", "default")
+        self.obj, self.order, self.name = obj, order, f"{ns}/{meta['name']}"
+        self.types = policy_types(obj)
+        self.selector = spec.get("podSelector") or {}
+        self.rules: dict[str, Rules | None] = {}
+        for kind, word in ((INGRESS, "from"), (EGRESS, "to")):
+            try:
+                self.rules[kind] = tuple((i, tuple(peers.id(p, ns) for p in rule.get(word) or []),
+                                          tuple(ports.id(p, "") for p in rule.get("ports") or []))
+                                         for i, rule in enumerate(spec.get(kind.lower()) or []))
+            except (AttributeError, TypeError):  # not rules the API would store: judged in full when selected
+                self.rules[kind] = None
+
+
+def _index_pair(selector: Any) -> tuple[str, str] | None:
+    """The matchLabels pair a policy is filed under (every pod it selects has it), or None: check it always."""
+    labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+    if not isinstance(labels, Mapping) or not labels:
+        return None
+    key, value = next(iter(labels.items()))
+    return (key, value) if isinstance(key, str) and isinstance(value, str) else None
+
+
+class _NamespaceIndex:
+    """One namespace's policies: an inverted index ``key=value`` → the policies filed under it (one matchLabels
+    pair each), and the policies filed under none (empty selectors, matchExpressions only)."""
+
+    def __init__(self, policies: list[_Compiled]):
+        self.by_label: dict[tuple[str, str], list[_Compiled]] = {}
+        self.unfiled: list[_Compiled] = []
+        for c in policies:
+            pair = _index_pair(c.selector)
+            if pair is None:
+                self.unfiled.append(c)
+            else:
+                self.by_label.setdefault(pair, []).append(c)
+
+    def selecting(self, labels: Mapping[str, str], kind: str) -> list[_Compiled]:
+        """The policies that select a pod with ``labels`` for ``kind``, in name order."""
+        found = list(self.unfiled)
+        for pair in labels.items():
+            try:
+                found += self.by_label.get(pair, ())
+            except TypeError:  # a value that is no string matches no matchLabels value
+                continue
+        found.sort(key=lambda c: c.order)
+        return [c for c in found if kind in c.types and match_label_selector(c.selector, labels)]
+
+
+class _Outcome:
+    """Which policies select the pod for a direction, and which of their rules matched (shared by every
+    connection that comes out the same)."""
+
+    __slots__ = ("policies", "names", "allowed_rules", "allowed")
+
+    def __init__(self, policies: tuple[_Compiled, ...], names: tuple[str, ...], allowed_rules: list[tuple[str, int]]):
+        self.policies, self.names = policies, names
+        self.allowed_rules = tuple(allowed_rules)
+        self.allowed = bool(allowed_rules)
+
+
+class _Plan:
+    """The policies that select one label set for one direction, with their rules as bit masks over the distinct
+    peers and ports those rules name; outcomes are remembered by which peers and ports matched."""
+
+    __slots__ = ("policies", "names", "kind", "peer_tests", "port_tests", "rules", "outcomes", "exact")
+
+    def __init__(self, policies: list[_Compiled], kind: str, peers: _Table | None, ports: _Table | None):
+        self.policies, self.kind = tuple(policies), kind
+        self.names = tuple(c.name for c in self.policies)
+        peer_bits: dict[int, int] = {}
+        port_bits: dict[int, int] = {}
+        self.rules: list[tuple[str, int, int, int] | _Compiled] = []  # in order; a _Compiled is judged in full
+        for c in self.policies:
+            compiled = c.rules.get(kind)
+            if compiled is None:
+                self.rules.append(c)
+                continue
+            for index, peer_ids, port_ids in compiled:
+                peer_mask = port_mask = 0  # 0: the rule names none, so every one matches
+                for pid in peer_ids:
+                    peer_mask |= 1 << peer_bits.setdefault(pid, len(peer_bits))
+                for pid in port_ids:
+                    port_mask |= 1 << port_bits.setdefault(pid, len(port_bits))
+                self.rules.append((c.name, index, peer_mask, port_mask))
+        self.peer_tests = tuple((1 << bit, peers.matchers[pid]) for pid, bit in peer_bits.items()) if peers else ()
+        self.port_tests = tuple((1 << bit, ports.matchers[pid]) for pid, bit in port_bits.items()) if ports else ()
+        self.exact = not any(isinstance(r, _Compiled) for r in self.rules)
+        self.outcomes: dict[tuple[int, int], _Outcome] = {}
+
+    def outcome(self, other: Peer, dst: Peer, port: int, protocol: str) -> _Outcome:
+        """Which rules match a connection with ``other`` at the far end, to ``dst``'s ``port``/``protocol``."""
+        if not self.policies:
+            return _NO_OUTCOME
+        peers = ports = 0
+        for bit, test in self.peer_tests:
+            if test(other):
+                peers |= bit
+        for bit, test in self.port_tests:
+            if test(dst, port, protocol):
+                ports |= bit
+        if not self.exact:
+            allowed: list[tuple[str, int]] = []
+            for r in self.rules:
+                if isinstance(r, _Compiled):  # judged in full, as the definition reads
+                    result = PolicySet._judge(r.obj, self.kind, other, dst, port, protocol)
+                    allowed += [(r.name, rr.index) for rr in result.rules if rr.matched]
+                elif (not r[2] or peers & r[2]) and (not r[3] or ports & r[3]):
+                    allowed.append((r[0], r[1]))
+            return _Outcome(self.policies, self.names, allowed)
+        found = self.outcomes.get((peers, ports))
+        if found is None:
+            found = _Outcome(self.policies, self.names, [
+                (name, index) for name, index, peer_mask, port_mask in self.rules  # type: ignore[misc]
+                if (not peer_mask or peers & peer_mask) and (not port_mask or ports & port_mask)])
+            if len(self.outcomes) >= PLAN_CACHE:
+                self.outcomes.clear()
+            self.outcomes[(peers, ports)] = found
+        return found
+
+
+_NO_OUTCOME = _Outcome((), (), [])
+_NO_PLAN = _Plan([], INGRESS, None, None)

@@ -186,3 +186,20 @@ def test_direct_pod_to_pod_keeps_the_pod_address(sb: Sandbox) -> None:
     conn = network(sb, {("web-b", 8080, "TCP")}).connect(client, "10.244.2.5", 8080)
     assert conn.client_ip == "10.244.1.9" and conn.service is None
     assert [h.kind for h in conn.hops] == ["policy", "pod"]
+
+
+def test_the_address_index_follows_the_pods(sb: Sandbox) -> None:
+    """Which pod holds an address is kept between connections (``dataplane.derived``) and follows every pod write:
+    a pod that goes and another that takes its address over, a pod that stops Running (its SYN is then lost)."""
+    client = pod(sb, "client", "10.244.1.9")
+    pod(sb, "web-a", "10.244.1.5")
+    net = network(sb, {("web-a", 8080, "TCP"), ("web-b", 8080, "TCP")})
+    assert net.connect(client, "10.244.1.5", 8080).dst_pod["metadata"]["name"] == "web-a"
+    sb.store.remove("pods", "default", "web-a")
+    pod(sb, "web-b", "10.244.1.5")
+    assert net.connect(client, "10.244.1.5", 8080).dst_pod["metadata"]["name"] == "web-b"
+    pod(sb, "web-b", "10.244.1.5", phase="Succeeded")
+    with pytest.raises(Timeout):
+        net.connect(client, "10.244.1.5", 8080)
+    assert [p["metadata"]["name"] for p in net.pods_at("10.244.1.5")] == ["web-b"]
+    assert net.pods_at("10.244.1.77") == ()

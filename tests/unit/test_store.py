@@ -82,6 +82,38 @@ def test_a_failed_commit_puts_memory_back_as_the_disk_has_it(tmp_path):
     s.close()
 
 
+def test_a_resources_generation_moves_with_its_own_writes_and_never_comes_back(tmp_path):
+    """What caches built from one resource key on: unlike rv, other resources leave it be, and a batch undone by a
+    failed commit moves it on rather than back (the rv it would have stamped is handed out again)."""
+    s = Store(tmp_path / "store.sqlite")
+    seen = [s.generation("configmaps")]
+    s.put("configmaps", cm("a", x="1"))
+    seen.append(s.generation("configmaps"))
+    s.put("secrets", {"metadata": {"name": "s", "namespace": "default"}})
+    assert s.generation("configmaps") == seen[-1]
+    real = s._db
+
+    class Refuse:
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise OSError("disk I/O error")
+            return real.execute(sql, *args)
+
+    s._db = Refuse()
+    with pytest.raises(OSError), s.batch():
+        s.put("configmaps", cm("a", x="undone"))
+    s._db = real
+    seen.append(s.generation("configmaps"))
+    s.put("configmaps", cm("a", x="2"))  # the same rv as the undone write
+    seen.append(s.generation("configmaps"))
+    s.remove("configmaps", "default", "a")
+    seen.append(s.generation("configmaps"))
+    s.wipe()
+    seen.append(s.generation("configmaps"))
+    assert seen == sorted(set(seen)), seen  # every step a new, larger number
+    s.close()
+
+
 def test_each_open_and_wipe_starts_a_new_uid_epoch(tmp_path):
     path = tmp_path / "store.sqlite"
     s = Store(path)

@@ -74,6 +74,9 @@ class Store:
         self.rv = 0
         self.compacted_rv = 0  # watches from at or below this revision get 410 Gone
         self.epoch = 0  # bumped at every open and wipe: seeds the uid stream so no uid repeats in a store's life
+        self._changes = 0  # every change to memory, counted (never undone, unlike rv): see generation()
+        self._changed: dict[str, int] = {}  # resource → the count at its last change
+        self._wiped = 0
         self._db = self._open(path)
         self._load()
         self._bump_epoch()
@@ -172,6 +175,8 @@ class Store:
             w.close()
 
     def _set(self, resource: str, key: Key, obj: Obj | None) -> None:
+        self._changes += 1
+        self._changed[resource] = self._changes
         if obj is None:
             self._objects.get(resource, {}).get(key[0], {}).pop(key[1], None)
         else:
@@ -204,6 +209,8 @@ class Store:
             self._db.execute("DELETE FROM objects")
         self._objects.clear()
         self._owned.clear()
+        self._changes += 1
+        self._wiped = self._changes
         self._history.clear()
         self._history_bytes = 0
         self.compacted_rv = self.rv
@@ -232,6 +239,12 @@ class Store:
         """Objects of ``resource`` whose ownerReferences name ``uid`` (an index, as informers keep)."""
         keys = self._owned.get(resource, {}).get(uid, ())
         return [o for o in (self.get(resource, ns, n) for ns, n in sorted(keys)) if o is not None]
+
+    def generation(self, resource: str) -> int:
+        """A number that changes whenever an object of ``resource`` is written, deleted, put back by a failed batch or
+        wiped, and never comes back: what a cache built from ``list(resource)`` keys on (unlike ``rv``, which
+        moves with every resource, and which a failed batch winds back)."""
+        return max(self._changed.get(resource, 0), self._wiped)
 
     def count(self, resource: str) -> int:
         return sum(len(v) for v in self._objects.get(resource, {}).values())

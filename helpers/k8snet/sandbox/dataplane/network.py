@@ -15,6 +15,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from . import apiserver, mesh
+from .derived import Derived
 from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
 
 if TYPE_CHECKING:
@@ -38,6 +39,19 @@ class Network:
     def __init__(self, sandbox: Sandbox, dataplane: Any):
         self.sb = sandbox
         self.dp = dataplane  # read lazily: workloads and the policy engine are attached after us
+        self._addresses: Derived[dict[str, tuple[Obj, ...]]] = Derived(sandbox.store, "pods")
+
+    def pods_at(self, ip: str) -> tuple[Obj, ...]:
+        """The pods whose ``status.podIP`` is ``ip``, in the store's order (hostNetwork pods share their node's)."""
+        return self._addresses.get(None, self._by_address).get(ip, ())
+
+    def _by_address(self) -> dict[str, tuple[Obj, ...]]:
+        index: dict[str, list[Obj]] = {}
+        for p in self.sb.store.list("pods"):
+            ip = (p.get("status") or {}).get("podIP")
+            if isinstance(ip, str):
+                index.setdefault(ip, []).append(p)
+        return {ip: tuple(pods) for ip, pods in index.items()}
 
     def connect(self, src_pod: Obj | None, host: str, port: int, protocol: str = "TCP",
                 src_ip: str | None = None) -> Connection:
@@ -186,7 +200,7 @@ class Network:
         answer: the SYN is lost (Timeout). A node address where nothing
         listens is answered by the node's kernel with an RST (Refused).
         """
-        owners = [p for p in self.sb.store.list("pods") if (p.get("status") or {}).get("podIP") == ip]
+        owners = self.pods_at(ip)
         running = [p for p in owners if (p.get("status") or {}).get("phase") == "Running"]
         listening = [p for p in running if self.dp.workloads.listening(p, port, protocol)]
         if listening:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from ..instance import Sandbox
 
 Obj = dict[str, Any]
+NETWORK_POLICIES = "networkpolicies.networking.k8s.io"
+PEER_CACHE = 4096
+"""How many pods' peers the engine keeps (by namespace, name, uid and resourceVersion) before it starts afresh."""
 
 
 class NetworkPolicyEngine:
@@ -25,12 +28,17 @@ class NetworkPolicyEngine:
     def __init__(self, sandbox: Sandbox):
         self.sb = sandbox
         self._policies: tuple[int, PolicySet] | None = None
+        self._peers: dict[tuple[Any, ...], Peer] = {}
 
     def policies(self) -> PolicySet:
-        """Every NetworkPolicy, indexed; rebuilt only after the store changed (not per connection)."""
-        rv = self.sb.store.rv
-        if self._policies is None or self._policies[0] != rv:
-            self._policies = (rv, PolicySet(self.sb.store.list("networkpolicies.networking.k8s.io")))
+        """Every NetworkPolicy, indexed; rebuilt only after a NetworkPolicy changed (not per connection).
+
+        Pods and Namespaces need no rebuild: a verdict reads their labels from the store each time, and the
+        set remembers its work per label set, so a label change is a new key, never a stale answer.
+        """
+        generation = self.sb.store.generation(NETWORK_POLICIES)
+        if self._policies is None or self._policies[0] != generation:
+            self._policies = (generation, PolicySet(self.sb.store.list(NETWORK_POLICIES)))
         return self._policies[1]
 
     def verdict(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int,
@@ -76,9 +84,20 @@ class NetworkPolicyEngine:
     def peer(self, pod: Obj | None, ip: str | None) -> Peer:
         """A pod as policies see it; without a pod, the address (and the node that owns it, if one does)."""
         if pod is not None and (ip is None or ip == (pod.get("status") or {}).get("podIP")):
-            ns = pod["metadata"].get("namespace", "default")
-            ns_obj = self.sb.store.get("namespaces", "", ns) or {}
-            return pod_peer(pod, (ns_obj.get("metadata") or {}).get("labels") or {})
+            meta = pod["metadata"]
+            ns = meta.get("namespace", "default")
+            ns_meta = (self.sb.store.get("namespaces", "", ns) or {}).get("metadata") or {}
+            # a stored object's resourceVersion names its content: the same pod and namespace, the same peer
+            key = (ns, meta.get("name"), meta.get("uid"), meta.get("resourceVersion"), ns_meta.get("uid"),
+                   ns_meta.get("resourceVersion"))
+            found = self._peers.get(key) if key[3] is not None else None
+            if found is None:
+                found = pod_peer(pod, ns_meta.get("labels") or {})
+                if key[3] is not None:
+                    if len(self._peers) >= PEER_CACHE:
+                        self._peers.clear()
+                    self._peers[key] = found
+            return found
         # no pod, or the connection left under another address (kube-proxy's SNAT to a node)
         proxy = self.sb.dataplane.proxy
         node = proxy.node_of_ip(ip or "") or next(
@@ -90,8 +109,8 @@ def hop(v: Verdict) -> Hop:
     """The trace hop: the summary line, and both directions as data (``k8snet.policy.explain`` has the rest)."""
     def direction(d: Any) -> dict[str, Any]:
         return {"pod": str(d.pod) if d.pod else None, "isolated": d.isolated, "allowed": d.allowed,
-                "exempt": d.exempt, "policies": [str(p) for p in d.policies],
-                "allowedBy": [f"{p} {d.kind.lower()} rule {r.index + 1}" for p, r in d.allowed_by]}
+                "exempt": d.exempt, "policies": d.policy_names,
+                "allowedBy": [f"{p} {d.kind.lower()} rule {index + 1}" for p, index in d.allowed_rules]}
 
     return Hop("policy", v.summary(), {"allowed": v.allowed, "egress": direction(v.egress),
                                        "ingress": direction(v.ingress)})

@@ -30,6 +30,7 @@ node whose agent is down.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -105,8 +106,14 @@ def _config(sb: Sandbox) -> dict[str, str]:
 def enablement_selectors(sb: Sandbox) -> list[dict[str, Any]]:
     """AMBIENT_ENABLEMENT_SELECTOR from the istio-cni ConfigMap (the chart's default without one)."""
     raw = _config(sb).get("AMBIENT_ENABLEMENT_SELECTOR")
-    if not raw:
+    if not raw or not isinstance(raw, str):
         return DEFAULT_SELECTORS
+    return _parse_selectors(raw)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_selectors(raw: str) -> list[dict[str, Any]]:
+    """The YAML text parsed once per text, not once per pod (a pure function of it; callers only read it)."""
     try:
         parsed = yaml.safe_load(raw)
     except yaml.YAMLError:

@@ -25,7 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..derived import Derived
 from ..model import Connection, Hop, NetError, Refused
+from ..proxy import SLICES, slice_endpoints
 from . import authz
 from .pods import ISTIO_NAMESPACE, REDIRECTION, enrolled, identity, name, ready  # noqa: F401  (the package's vocabulary)
 
@@ -67,17 +69,33 @@ class Mesh:
         self.dp = dataplane
         self.waypoints = Waypoints(sandbox, dataplane, self)
         self.telemetry = Telemetry()
+        # what every connection asks, kept until the objects it comes from change (:mod:`..derived`)
+        self._ztunnels: Derived[Obj | None] = Derived(sandbox.store, "pods")
+        self._vips: Derived[dict[str, tuple[Obj, ...]]] = Derived(sandbox.store, "services")
+        self._endpoints: Derived[list[Any]] = Derived(sandbox.store, SLICES)
+        self._policies: Derived[list[authz.Authorization]] = Derived(sandbox.store, AUTHORIZATION_POLICIES,
+                                                                     PEER_AUTHENTICATIONS)
 
     def ztunnel(self, node: str) -> Obj | None:
         """The node's ztunnel, if its process runs (``controllers.istio.nodes``: the pod running the image)."""
         from ...controllers.istio.nodes import ztunnel_for_node
 
-        return ztunnel_for_node(self.sb, node) if node else None
+        return self._ztunnels.get(node, lambda: ztunnel_for_node(self.sb, node)) if node else None
 
     def policies(self, pod: Obj) -> list[authz.Authorization]:
-        """The policies the destination ztunnel checks for ``pod`` (istiod's conversion, :mod:`.authz`)."""
+        """The policies the destination ztunnel checks for ``pod`` (istiod's conversion, :mod:`.authz`): a function
+        of the policies and of the pod's namespace and labels, kept per namespace and label set."""
         store = self.sb.store
-        return authz.workload_policies(pod, store.list(AUTHORIZATION_POLICIES), store.list(PEER_AUTHENTICATIONS))
+
+        def convert() -> list[authz.Authorization]:
+            return authz.workload_policies(pod, store.list(AUTHORIZATION_POLICIES), store.list(PEER_AUTHENTICATIONS))
+
+        meta = pod["metadata"]
+        try:
+            key = (meta["namespace"], frozenset((meta.get("labels") or {}).items()))
+        except TypeError:  # a label value that cannot be a key
+            return convert()
+        return self._policies.get(key, convert)
 
     # -- outbound: a captured pod's connection --------------------------------------------------
 
@@ -157,25 +175,32 @@ class Mesh:
 
     def service_at(self, ip: str, port: int) -> tuple[Obj, Obj] | None:
         """The Service and port behind a ClusterIP (ztunnel learns them from istiod, not from kube-proxy)."""
-        for svc in self.sb.store.list("services"):
+        for svc in self._vips.get(None, self._services_by_vip).get(ip, ()):
             spec = svc.get("spec") or {}
-            if ip not in (spec.get("clusterIPs") or [spec.get("clusterIP")]):
-                continue
             sp = next((p for p in spec.get("ports") or [] if p.get("port") == port
                        and (p.get("protocol") or "TCP") == "TCP"), None)
             if sp is not None:
                 return svc, sp
         return None
 
+    def _services_by_vip(self) -> dict[str, tuple[Obj, ...]]:
+        """Each ClusterIP's Services, in the store's order."""
+        index: dict[str, list[Obj]] = {}
+        for svc in self.sb.store.list("services"):
+            spec = svc.get("spec") or {}
+            ips = [ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if isinstance(ip, str)]
+            for ip in dict.fromkeys(ips):  # each once
+                index.setdefault(ip, []).append(svc)
+        return {ip: tuple(services) for ip, services in index.items()}
+
     def endpoint(self, svc: Obj, sp: Obj, hops: list[Hop], avoid: set[str] | None = None,
                  chooser: str = "ztunnel") -> tuple[str, int] | None:
         """state.rs load_balance: a random healthy endpoint with the Service port's target (None: no healthy one).
         ``avoid`` leaves out addresses already tried (Envoy's previous-hosts retry predicate)."""
-        from ..proxy import slice_endpoints
-
         meta = svc["metadata"]
-        candidates = [(e, e.port(sp.get("name") or "", "TCP")) for e in
-                      slice_endpoints(self.sb, meta["namespace"], meta["name"]) if e.ready]
+        found = self._endpoints.get((meta["namespace"], meta["name"]),
+                                    lambda: slice_endpoints(self.sb, meta["namespace"], meta["name"]))
+        candidates = [(e, e.port(sp.get("name") or "", "TCP")) for e in found if e.ready]
         candidates = sorted([(e, p) for e, p in candidates if p is not None], key=lambda c: c[0].ip)
         fresh = [c for c in candidates if c[0].ip not in (avoid or set())] or candidates
         name = f"{meta['namespace']}/{meta['name']}"
@@ -191,9 +216,10 @@ class Mesh:
         return ep.ip, target
 
     def pod_at(self, ip: str) -> Obj | None:
-        for pod in self.sb.store.list("pods"):
+        """The Running pod (not on the host network) that holds ``ip``."""
+        for pod in self.dp.network.pods_at(ip):
             status = pod.get("status") or {}
-            if status.get("podIP") == ip and status.get("phase") == "Running" and not pod["spec"].get("hostNetwork"):
+            if status.get("phase") == "Running" and not pod["spec"].get("hostNetwork"):
                 return pod
         return None
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..derived import Derived
 from ..model import EMPTY_REPLY, RESET, Connection, Hop, HttpRequest, HttpResponse, http_date, settled
 from .pods import enrolled, ready
 
@@ -54,6 +55,7 @@ class Waypoints:
         self.sb = sandbox
         self.dp = dataplane
         self.mesh = mesh
+        self._ready: Derived[list[Obj]] = Derived(sandbox.store, "pods")  # a waypoint's ready pods, by Gateway
 
     # -- which waypoint ---------------------------------------------------------------------------
 
@@ -81,9 +83,11 @@ class Waypoints:
         gw = self.gateway_of(svc)
         if gw is None:
             return None
-        pods = sorted((p for p in self.sb.store.list("pods", gw["metadata"]["namespace"])
-                       if (p["metadata"].get("labels") or {}).get(GATEWAY_NAME) == gw["metadata"]["name"]
-                       and ready(p)), key=lambda p: p["metadata"]["name"])
+        ns, name = gw["metadata"]["namespace"], gw["metadata"]["name"]
+        pods = self._ready.get((ns, name), lambda: sorted(
+            (p for p in self.sb.store.list("pods", ns)
+             if (p["metadata"].get("labels") or {}).get(GATEWAY_NAME) == name and ready(p)),
+            key=lambda p: p["metadata"]["name"]))
         return gw, (self.sb.random.stream("waypoint").choice(pods) if pods else None)
 
     # -- one request --------------------------------------------------------------------------------
