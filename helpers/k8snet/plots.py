@@ -418,11 +418,13 @@ HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": P
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
                "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
-               "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"]}
+               "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"],
+               "cilium": PALETTE["worker"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
               "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
-              "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)"}
+              "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)",
+              "cilium": "Cilium policy (eBPF, Envoy for L7)"}
 
 
 TRACE_W = 8.0
@@ -990,7 +992,7 @@ def service_map(edges: list, backend: str = "") -> Figure:
             ax.text(x + box_w / 2, top - box_h / 2, _short(name, 30), ha="center", va="center",
                     fontsize=FONT["small"], color=PALETTE["ink"])
             where[name] = (x, top - box_h / 2)
-    for i, e in enumerate(edges):
+    for e in edges:
         (x1, y1), (x2, y2) = where[e.source], where[e.destination]
         start, end = (x1 + box_w, y1), (x2, y2)
         if x2 <= x1:
@@ -1002,8 +1004,10 @@ def service_map(edges: list, backend: str = "") -> Figure:
         parts = [f"{e.forwarded} forwarded"] if e.forwarded else []
         parts += [f"✗ {e.dropped} dropped"] if e.dropped else []
         label = f":{e.port} " + " · ".join(parts)
-        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.1 + 0.22 * (i % 2), label, ha="center",
-                va="bottom", fontsize=FONT["small"], color=colour)
+        t = 0.3 if len(edges) > 1 else 0.5  # near the source, where arrows from different sources do not cross
+        ax.text(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]), label, ha="center",
+                va="center", fontsize=FONT["small"], color=colour,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
     ax.text(0.3, height - 0.15, "Who talked to whom, as Hubble saw the flows (dashed: Policy denied)"
             + (f" · {backend}" if backend else ""), fontsize=FONT["body"], va="top", color=PALETTE["ink"])
     return fig

@@ -132,10 +132,10 @@ def cmd_cilium_dbg(ctx: Any, name: str, args: list[str]) -> int:
     widths = [10, 19, 18, 10, max([len(label) for r in rows for label in r[4]] + [27]) + 3, 7, 14]
     head = [("ENDPOINT", "POLICY (ingress)", "POLICY (egress)", "IDENTITY", "LABELS (source:key[=value])", "IPv6",
              "IPv4", "STATUS"), ("", "ENFORCEMENT", "ENFORCEMENT", "", "", "", "", "")]
-    lines = ["".join(c.ljust(w) for c, w in zip(h, [*widths, 0])).rstrip() for h in head]
+    lines = ["".join(c.ljust(w) for c, w in zip(h, [*widths, 0], strict=True)).rstrip() for h in head]
     for eid, ing, eg, ident, labels, ip in rows:
         first = [str(eid), ing, eg, str(ident), labels[0] if labels else "", "", ip, "ready"]
-        lines.append("".join(c.ljust(w) for c, w in zip(first, [*widths, 0])).rstrip())
+        lines.append("".join(c.ljust(w) for c, w in zip(first, [*widths, 0], strict=True)).rstrip())
         for label in labels[1:]:
             lines.append(" " * sum(widths[:4]) + label)
     ctx.write("\n".join(lines) + "\n")
