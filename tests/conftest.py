@@ -71,14 +71,16 @@ def _edge_on_free_ports() -> Iterator[None]:
 
 
 @contextmanager
-def private_sandbox(base: Path) -> Iterator[SandboxEnv]:
-    """A sandbox of its own under ``base`` (state, kubeconfig, edge on free ports), reached through the
-    environment while it runs (``KUBECONFIG``, ``K8SNET_HOME``), which is restored afterwards."""
+def private_sandbox(base: Path, cni: str | None = None) -> Iterator[SandboxEnv]:
+    """A sandbox of its own under ``base`` (state, kubeconfig, edge on free ports, the CNI plugin ``cni``),
+    reached through the environment while it runs (``KUBECONFIG``, ``K8SNET_HOME``), which is restored
+    afterwards."""
     kubeconfig = base / "kubeconfig"
     old = {k: os.environ.get(k) for k in ("KUBECONFIG", "K8SNET_HOME")}
     os.environ.update(KUBECONFIG=str(kubeconfig), K8SNET_HOME=str(base / "home"))
     try:
-        running = process.up(seed=0, edge_http_port=0, edge_https_port=0)  # never 8080/8443: a developer's sandbox
+        running = process.up(seed=0, edge_http_port=0, edge_https_port=0,  # never 8080/8443: a developer's sandbox
+                             **({"cni": cni} if cni else {}))
         yield SandboxEnv(running, kubeconfig, base)
     finally:
         process.down()

@@ -113,3 +113,17 @@ def test_picture_labels_the_ranges_the_cluster_publishes(cluster: Cluster) -> No
     assert any(t.startswith(f"Pod network {nets.pods}:" if nets.pods else "Pod network:") for t in shown)
     assert any(t.startswith(f"Service network {nets.services}:" if nets.services else
                             "Service network (range not published") for t in shown)
+
+
+def test_service_map_draws_dropped_edges_dashed():
+    from matplotlib.patches import FancyArrowPatch
+
+    from k8snet.cni.hubble import Edge
+    from k8snet.plots import service_map
+
+    fig = service_map([Edge("ns/client", "ns/echo", 8080, 0, 3), Edge("ns/client2", "ns/echo", 8080, 5, 0)])
+    arrows = {p.get_gid(): p for p in fig.axes[0].patches if isinstance(p, FancyArrowPatch)}
+    assert arrows["edge:ns/client>ns/echo"].get_linestyle() == "--"
+    assert arrows["edge:ns/client2>ns/echo"].get_linestyle() == "-"
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert ":8080 ✗ 3 dropped" in texts and ":8080 5 forwarded" in texts

@@ -418,11 +418,13 @@ HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": P
                "endpoint": PALETTE["control_plane"], "policy": PALETTE["worker"], "pod": PALETTE["pod"],
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
                "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
-               "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"]}
+               "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"],
+               "cilium": PALETTE["worker"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
               "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
-              "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)"}
+              "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)",
+              "cilium": "Cilium policy (eBPF, Envoy for L7)"}
 
 
 TRACE_W = 8.0
@@ -972,5 +974,48 @@ def service_graph(edges: list, backend: str = "") -> Figure:
         ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.12, label, ha="center", va="bottom",
                 fontsize=FONT["small"], color=colour, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     ax.text(0.3, height - 0.15, "Who talked to whom, as ztunnel counted the connections"
+            + (f" · {backend}" if backend else ""), fontsize=FONT["body"], va="top", color=PALETTE["ink"])
+    return fig
+
+
+def service_map(edges: list, backend: str = "") -> Figure:
+    """Hubble's flows as a service map: workloads as boxes, an arrow per source → destination, solid green where
+    flows were forwarded, dashed vermillion with ✗ where the policy dropped them, each labelled with its counts
+    (``edges`` as :func:`k8snet.cni.hubble.edges` builds them)."""
+    from matplotlib.patches import FancyArrowPatch
+
+    names = sorted({e.source for e in edges} | {e.destination for e in edges})
+    sources = sorted({e.source for e in edges} - {e.destination for e in edges})
+    sinks = sorted(set(names) - set(sources))
+    columns = [c for c in (sources, sinks) if c]
+    height = max(2.4, 0.9 * max((len(c) for c in columns), default=1) + 1.4)
+    fig, ax = _canvas(8.0, height)
+    where: dict[str, tuple[float, float]] = {}
+    box_w, box_h = 2.2, 0.5
+    for ci, col in enumerate(columns):
+        x = 0.3 + ci * (7.4 - box_w) / max(len(columns) - 1, 1)
+        for ri, name in enumerate(col):
+            top = height - 0.8 - ri * (height - 1.1) / max(len(col), 1)
+            _box(ax, x, top, box_w, box_h, PALETTE["pod"], gid=f"workload:{name}")
+            ax.text(x + box_w / 2, top - box_h / 2, _short(name, 30), ha="center", va="center",
+                    fontsize=FONT["small"], color=PALETTE["ink"])
+            where[name] = (x, top - box_h / 2)
+    for e in edges:
+        (x1, y1), (x2, y2) = where[e.source], where[e.destination]
+        start, end = (x1 + box_w, y1), (x2, y2)
+        if x2 <= x1:
+            start, end = (x1, y1), (x2 + box_w, y2)
+        dropped = e.dropped and not e.forwarded
+        colour = "#D55E00" if e.dropped else PALETTE["worker"]
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=colour, linewidth=1.6,
+                                     linestyle="--" if dropped else "-", gid=f"edge:{e.source}>{e.destination}"))
+        parts = [f"{e.forwarded} forwarded"] if e.forwarded else []
+        parts += [f"✗ {e.dropped} dropped"] if e.dropped else []
+        label = f":{e.port} " + " · ".join(parts)
+        t = 0.3 if len(edges) > 1 else 0.5  # near the source, where arrows from different sources do not cross
+        ax.text(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]), label, ha="center",
+                va="center", fontsize=FONT["small"], color=colour,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+    ax.text(0.3, height - 0.15, "Who talked to whom, as Hubble saw the flows (dashed: Policy denied)"
             + (f" · {backend}" if backend else ""), fontsize=FONT["body"], va="top", color=PALETTE["ink"])
     return fig

@@ -6,7 +6,8 @@ and the nodes stay NotReady until a CNI runs) and kube-proxy kept; the pod subne
 three plugins (Cilium with ``ipam.mode=kubernetes`` uses the nodes' podCIDRs, Calico's manifest takes kubeadm's
 podSubnet for its pool). Then the pinned release is installed from the same rendered manifest the sandbox builds its
 kube-system from (``manifests/cilium.yaml``, ``manifests/calico.yaml``; Calico's CRDs first, from its release
-manifest), and ``up`` waits until the plugin's DaemonSet runs on every node and its Deployment is available.
+manifest), and ``up`` waits until the plugin's DaemonSet runs on every node and its Deployment is available (and,
+for Cilium, until the operator has created its CRDs).
 
 A cluster's CNI plugin is not switched in place: ``up --cni X`` on a cluster that runs another plugin stops with
 what to do (``k8snet kind down`` then ``k8snet kind up --cni X``).
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
 CALICO_CRDS = addons.CrdSource("calico", versions.CALICO_VERSION, versions.CALICO_MANIFEST_URL)
 """Calico's release manifest, whose CustomResourceDefinitions ``up`` applies (fetched and cached like the other
 CRD sources)."""
+
+CILIUM_CRDS = ["ciliumnetworkpolicies.cilium.io", "ciliumclusterwidenetworkpolicies.cilium.io",
+               "ciliumendpoints.cilium.io", "ciliumidentities.cilium.io"]
+"""The cilium.io kinds the course uses, which the cilium-operator creates at start (skipCRDCreation: false): ``up``
+waits until they are established, so ``kubectl get cnp`` works once it returns (the sandbox serves the same kinds,
+sandbox/crds/cilium.io.yaml)."""
 
 WORKLOADS = {plugins.KINDNET: ("kindnet", None), plugins.CILIUM: ("cilium", "cilium-operator"),
              plugins.CALICO: ("calico-node", "calico-kube-controllers")}
@@ -100,4 +107,7 @@ def install(cluster: Cluster, cni: str, timeout: float = 600) -> list[str]:
     readiness.until(rolled_out, timeout, f"DaemonSet kube-system/{daemonset} on every node")
     if deployment is not None:
         cluster.wait_ready(deployment, "kube-system", timeout=timeout)
+    if cni == plugins.CILIUM:
+        readiness.wait_crds_established(cluster, CILIUM_CRDS, timeout=timeout)
+        cluster.dynamic.resources.invalidate_cache()
     return crds

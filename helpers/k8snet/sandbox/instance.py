@@ -26,6 +26,7 @@ from .clock import Clock
 from .controllers import (
     Manager,
     certmanager,
+    cilium,
     clusterroles,
     crds,
     csrcleaner,
@@ -161,7 +162,8 @@ class Sandbox:
                                       endpoints.controller(self), crds.controller(self),
                                       clusterroles.controller(self), csrsigning.controller(self),
                                       csrcleaner.controller(self), *certmanager.controllers(self),
-                                      trust.controller(self), *istio.controllers(self)])
+                                      trust.controller(self), *istio.controllers(self),
+                                      *cilium.controllers(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -357,9 +359,14 @@ CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-mana
 Traefik's, Gateway API's and cert-manager's release manifests and trust-manager's chart (the documents say what
 they were written from)."""
 
+CNI_CRD_DOCUMENTS = {cniplugin.CILIUM: ("cilium.io.yaml",)}
+"""The CNI plugin's own kinds, installed only in a cluster that runs that plugin (on kind its operator creates
+them): Cilium's policies, endpoints and identities."""
+
 
 def install_crds(sb: Sandbox) -> None:
-    """Create every CRD of :data:`CRD_DOCUMENTS` the store does not hold yet (they then serve like any CRD), then
+    """Create every CRD of :data:`CRD_DOCUMENTS` (and of the cluster's CNI plugin, :data:`CNI_CRD_DOCUMENTS`) the
+    store does not hold yet (they then serve like any CRD), then
     Traefik's GatewayClass."""
     import json
     from importlib.resources import files
@@ -369,7 +376,7 @@ def install_crds(sb: Sandbox) -> None:
     rt = sb.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     assert rt is not None
     opts = WriteOptions(field_manager="k8snet", compile_rules=False)  # ours: the tests compile their rules
-    for name in CRD_DOCUMENTS:
+    for name in (*CRD_DOCUMENTS, *CNI_CRD_DOCUMENTS.get(sb.cni, ())):
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a tenth of the start-up time
         for doc in yaml.load_all((files("k8snet.sandbox") / "crds" / name).read_text(), Loader=loader):
             if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:

@@ -1288,7 +1288,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
 
 # --------------------------------------------------------------------------- CRD columns and JSONPath
 _TOKEN = re.compile(
-    r"""\.(?P<field>[A-Za-z0-9_\-/$]+)                        # .field
+    r"""\.(?P<field>(?:[A-Za-z0-9_\-/$]|\\\.)+)                # .field (\. escapes a dot, client-go jsonpath)
       | \[\s*'(?P<squoted>[^']*)'\s*\]                        # ['key.with.dots']
       | \[\s*"(?P<dquoted>[^"]*)"\s*\]                        # ["key"]
       | \[\s*(?P<index>-?\d+)\s*\]                            # [0]
@@ -1317,7 +1317,7 @@ def parse_json_path(path: str) -> list[tuple[str, Any]]:
         if m is None:
             raise ValueError(f"unrecognized column definition {path!r}")
         if m.group("field") is not None:
-            steps.append(("key", m.group("field")))
+            steps.append(("key", m.group("field").replace("\\.", ".")))
         elif m.group("squoted") is not None or m.group("dquoted") is not None:
             steps.append(("key", m.group("squoted") if m.group("squoted") is not None else m.group("dquoted")))
         elif m.group("index") is not None:

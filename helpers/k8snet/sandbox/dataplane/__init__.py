@@ -7,7 +7,8 @@ Parts, one job each:
   each decision recorded as a :class:`~.model.Hop`;
 - ``mesh``: the ambient mesh's ztunnels (HBONE, mTLS identities, Istio's authorization policies);
 - ``policy``: the NetworkPolicy verdict for one connection (semantics in
-  :mod:`k8snet.netpol`), the CNI plugin's engine (:func:`policy_engine`);
+  :mod:`k8snet.netpol`), the CNI plugin's engine (:func:`policy_engine`); ``cilium``: Cilium's engine (its
+  policies, the Envoy proxy's L7 rules, Hubble's flows, the agent's ``hubble`` and ``cilium-dbg`` commands);
 - ``podnet``: the pod network as the CNI plugin made it (interfaces, routes, traceroute hops), ``cniimages`` its
   programs;
 - ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
@@ -47,9 +48,13 @@ class PolicyEngine(Protocol):
 def policy_engine(sandbox: Sandbox) -> PolicyEngine:
     """The policy engine of the cluster's CNI plugin (:mod:`k8snet.sandbox.cni`). Every plugin enforces Kubernetes
     NetworkPolicy with the same engine (:class:`.policy.NetworkPolicyEngine`: the upstream semantics all three
-    implement). This is the seam for the plugins' own kinds: an engine for Cilium (CiliumNetworkPolicy) or Calico
-    (its NetworkPolicy, GlobalNetworkPolicy, tiers) is registered here for its plugin, wraps the NetworkPolicy
-    verdict and adds its own; until then those kinds are not served (the README's "CNI plugins")."""
+    implement). A plugin with its own policy kinds registers an engine here that wraps that verdict and adds its
+    own: Cilium's (:class:`.cilium.engine.CiliumPolicyEngine`: CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy,
+    L7 HTTP rules, Hubble's flows). Calico's kinds are not served yet (the README's "CNI plugins")."""
+    if getattr(sandbox, "cni", "") == "cilium":
+        from .cilium.engine import CiliumPolicyEngine
+
+        return CiliumPolicyEngine(sandbox)
     from .policy import NetworkPolicyEngine
 
     return NetworkPolicyEngine(sandbox)

@@ -53,7 +53,8 @@ EMULATED: dict[str, dict[str, Any]] = {
         "images": [f"quay.io/cilium/cilium:v{CILIUM_VERSION} (the kube-system/cilium DaemonSet's agent)"],
         "programs": ["cilium-agent: 9879 /healthz (probes), 4240 cilium-health, 4244 Hubble; its init containers; "
                      "the sandbox's data plane does its work (addresses, lxc veths, routes via cilium_host)"],
-        "commands": ["none (the sandbox does not emulate cilium-dbg yet)"],
+        "commands": ["hubble observe (the node's flows: --last, --pod, --namespace, --verdict, --port, -t, -o "
+                     "jsonpb), cilium-dbg endpoint list (dataplane/cilium/cli.py)"],
     },
     "cilium-operator": {
         "images": [f"quay.io/cilium/operator-generic:v{CILIUM_VERSION}"],
@@ -80,7 +81,7 @@ EMULATED: dict[str, dict[str, Any]] = {
 """The rows of the sandbox's table of emulated images (workloads.EMULATED)."""
 
 AVAILABLE = {
-    "cilium": {"true", "/cni-uninstall.sh"},
+    "cilium": {"true", "/cni-uninstall.sh", "hubble", "cilium-dbg"},
     "cilium-operator": {"true"},
     "calico-node": {"true", "calico-node", "/bin/calico-node"},
     "calico-cni": {"true"},
@@ -89,7 +90,7 @@ AVAILABLE = {
 """Commands exec (probes, hooks) runs in each image: ``true`` is what a finished init container's process runs."""
 
 PRESENT = {
-    "cilium": {"cilium-agent", "cilium-dbg", "cilium-health", "sh", "bash", "mount", "grep", "nsenter", "cp", "rm",
+    "cilium": {"cilium-agent", "cilium-dbg", "cilium-health", "hubble", "sh", "bash", "mount", "grep", "nsenter", "cp", "rm",
                "ip", "iptables", "iptables-save", "true"},
     "cilium-operator": {"cilium-operator-generic"},
     "calico-node": {"calico-node", "start_runit", "bird", "birdcl", "calico-felix", "sh", "bash", "ip", "iptables",

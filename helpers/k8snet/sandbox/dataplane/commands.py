@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import applets, cniimages, netapplets
+from .cilium import cli as ciliumcli
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import (
     PENDING,
@@ -1452,6 +1453,7 @@ HANDLERS.update(applets.HANDLERS)
 HANDLERS.update(netapplets.HANDLERS)
 HANDLERS.update({name: cniimages.cmd_probe for name in ("calico-node", "/bin/calico-node", "check-status",
                                                         "/usr/bin/check-status", "/cni-uninstall.sh")})
+HANDLERS.update({"hubble": ciliumcli.cmd_hubble, "cilium-dbg": ciliumcli.cmd_cilium_dbg})
 STEPWISE = {"wget": cmd_wget, "sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
             "zsh": cmd_shell, "curl": cmd_curl,
             **applets.STEPWISE, **netapplets.STEPWISE}

@@ -126,7 +126,11 @@ class Network:
                         {"pod": dst_pod["metadata"]["name"], "namespace": dst_pod["metadata"].get("namespace"),
                          "node": (dst_pod.get("spec") or {}).get("nodeName"), "ip": dst_ip, "port": dst_port,
                          "client": f"{client_ip}:{client_port}"}))
-        return Connection(src_pod, dst_pod, dst_ip, dst_port, protocol, client_ip, client_port, hops, service)
+        conn = Connection(src_pod, dst_pod, dst_ip, dst_port, protocol, client_ip, client_port, hops, service)
+        established = getattr(self.dp.policy, "established", None)  # an engine that records flows (Cilium's)
+        if established is not None:
+            established(conn)
+        return conn
 
     # -- steps ----------------------------------------------------------------------------------
 

@@ -1218,6 +1218,21 @@ class Workloads:
             response.served_by = response.served_by or conn.dst_pod["metadata"]["name"]
             self._capture(conn, req, response)
             return response
+        gate = getattr(self.dp.policy, "http", None)  # a CNI's L7 proxy (Cilium's Envoy) checks each request
+        if gate is not None:
+            denied, l7_hops, done = gate(conn, req)
+            if denied is not None:
+                denied.hops = l7_hops
+                self._capture(conn, req, denied)
+                return denied
+            if done is not None:
+                response = self._serve(conn, req)
+                response.hops = l7_hops + response.hops
+                done(response)
+                return response
+        return self._serve(conn, req)
+
+    def _serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
         pod = conn.dst_pod
         found = self._listener(pod, conn.port, "TCP")
         if found is None:

@@ -1,0 +1,15 @@
+"""Cilium 1.20 in the sandbox's data plane: what its agents decide and show, for a cluster made with
+``--cni cilium``.
+
+- ``labels``: security labels, reserved identities, selectors and entities;
+- ``rules``: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy semantics (pure functions);
+- ``l7``: the HTTP rules as the Envoy proxy enforces them, and its 403;
+- ``identity``: numeric identities and endpoint IDs, and the agents' in-memory state;
+- ``hubble``: flows, their ring per node, and hubble's output formats;
+- ``engine``: the policy engine registered for Cilium (:func:`..policy_engine`), wrapping the Kubernetes
+  NetworkPolicy verdict;
+- ``cli``: the agent image's ``hubble observe`` and ``cilium-dbg endpoint list``.
+
+The CRDs are ``sandbox/crds/cilium.io.yaml``; the CiliumEndpoint and CiliumIdentity objects are written by
+``sandbox/controllers/cilium.py``.
+"""

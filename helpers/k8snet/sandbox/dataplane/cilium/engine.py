@@ -1,0 +1,297 @@
+"""The policy engine of a cluster that runs Cilium: Kubernetes NetworkPolicy, CiliumNetworkPolicy and
+CiliumClusterwideNetworkPolicy judged together, as one agent's policy repository does (:mod:`.rules`), the L7
+HTTP rules enforced by the node's Envoy proxy (:mod:`.l7`), and every verdict recorded as a Hubble flow
+(:mod:`.hubble`).
+
+The Kubernetes NetworkPolicy verdict is the standard engine's (:class:`..policy.NetworkPolicyEngine`, semantics in
+:mod:`k8snet.netpol`); this engine wraps it per direction:
+
+- the endpoint is enforced when a NetworkPolicy isolates it or a Cilium rule puts it into default deny;
+- a matching Cilium deny rule drops, whatever allows;
+- else an enforced endpoint accepts what a NetworkPolicy rule or a Cilium allow rule allows;
+- what the NetworkPolicy engine exempts (a pod to itself, its own node to it) stays allowed: Cilium's datapath
+  lets the local host reach its endpoints (``allow-localhost``) and a pod's traffic to itself never leaves it.
+
+Peers without a pod get Cilium's reserved identities (:mod:`.labels`): the sandbox's outside clients (the kind
+host, 172.18.0.1) are ``world``; a node is ``host`` to its own pods and ``remote-node`` to others'; the
+control-plane node's kube-apiserver is ``kube-apiserver``. Policies see the packet after kube-proxy's DNAT.
+
+A dropped connection is a TIMEOUT to the caller (the eBPF datapath drops the SYN, DROP_POLICY); a request the L7
+rules deny gets Envoy's 403 (``Access denied``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ....netpol import Direction
+from ..model import Connection, Hop, HttpRequest, HttpResponse, NetError
+from ..policy import NetworkPolicyEngine
+from . import hubble, identity, l7, rules
+from .labels import Endpoint, pod_labels, reserved
+
+if TYPE_CHECKING:
+    from ...instance import Sandbox
+
+Obj = dict[str, Any]
+POLICY_RESOURCES = ("ciliumnetworkpolicies.cilium.io", "ciliumclusterwidenetworkpolicies.cilium.io")
+
+
+class CiliumPolicyEngine:
+    """Judges connections and HTTP requests from the store's NetworkPolicies and Cilium policies."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sb = sandbox
+        self.k8s = NetworkPolicyEngine(sandbox)
+        self._rules: tuple[int, list[rules.Rule]] | None = None
+        self._pending: list[hubble.Flow] = []
+
+    # -- the policy repository ------------------------------------------------------------------------------
+
+    def rules(self) -> list[rules.Rule]:
+        """Every Cilium rule; rebuilt only after the store changed."""
+        rv = self.sb.store.rv
+        if self._rules is None or self._rules[0] != rv:
+            out: list[rules.Rule] = []
+            for resource in POLICY_RESOURCES:
+                for obj in sorted(self.sb.store.list(resource), key=lambda o: (o["metadata"].get("namespace", ""),
+                                                                            o["metadata"]["name"])):
+                    out += rules.rules_of(obj)
+            self._rules = (rv, out)
+        return self._rules[1]
+
+    # -- peers ----------------------------------------------------------------------------------------------
+
+    def endpoint(self, pod: Obj) -> Endpoint:
+        """A pod's endpoint: its security labels, identity and endpoint ID."""
+        meta = pod["metadata"]
+        ns_obj = self.sb.store.get("namespaces", "", meta.get("namespace", "default")) or {}
+        labels = pod_labels(pod, (ns_obj.get("metadata") or {}).get("labels") or {})
+        spec = pod.get("spec") or {}
+        ports = tuple((p["name"], int(p["containerPort"]), p.get("protocol") or "TCP")
+                      for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("name"))
+        return Endpoint(ip=(pod.get("status") or {}).get("podIP") or "", labels=labels,
+                        identity=identity.identity_of(self.sb, labels), namespace=meta.get("namespace", "default"),
+                        name=meta["name"], node=spec.get("nodeName"), ports=ports,
+                        endpoint_id=identity.endpoint_id(self.sb, pod))
+
+    def peer(self, pod: Obj | None, ip: str, other_node: str | None) -> Endpoint:
+        """The endpoint of a pod on the pod network, else the reserved identity of its address."""
+        from .. import apiserver
+
+        if pod is not None and not (pod.get("spec") or {}).get("hostNetwork") and \
+                ip in ("", (pod.get("status") or {}).get("podIP")):
+            return self.endpoint(pod)
+        proxy = self.sb.dataplane.proxy
+        node = (pod or {}).get("spec", {}).get("nodeName") if pod is not None and (pod.get("spec") or {}).get(
+            "hostNetwork") else None
+        node = node or proxy.node_of_ip(ip) or next((n for n in proxy.node_ips() if proxy.gateway(n) == ip), None)
+        if node is None:
+            return Endpoint(ip=ip, labels=reserved("world"), identity=2)
+        kind = "host" if node == other_node else "remote-node"
+        if apiserver.is_apiserver(pod):
+            return Endpoint(ip=ip, labels=reserved("kube-apiserver", kind), identity=7, node=node)
+        return Endpoint(ip=ip, labels=reserved(kind), identity=1 if kind == "host" else 6, node=node)
+
+    # -- verdicts -------------------------------------------------------------------------------------------
+
+    def judge(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int, protocol: str) -> dict[str, Any]:
+        """Both directions, Cilium's rules and Kubernetes NetworkPolicies together (see the module's docstring)."""
+        protocol = protocol.upper()
+        dst_node = (dst_pod.get("spec") or {}).get("nodeName")
+        src_node = ((src_pod or {}).get("spec") or {}).get("nodeName")
+        dst = self.peer(dst_pod, (dst_pod.get("status") or {}).get("podIP") or "", src_node)
+        src = self.peer(src_pod, src_ip, dst_node)
+        knp = self.k8s.evaluate(src_pod, src_ip, dst_pod, port, protocol)
+        repo = self.rules()
+        egress = rules.evaluate(repo, rules.EGRESS, src, dst, dst, port, protocol) if src.is_pod else \
+            rules.DirectionResult(rules.EGRESS, None)
+        ingress = rules.evaluate(repo, rules.INGRESS, dst, src, dst, port, protocol) if dst.is_pod else \
+            rules.DirectionResult(rules.INGRESS, None)
+        out = {"src": src, "dst": dst, "port": port, "protocol": protocol}
+        for name, cil, k8s in (("egress", egress, knp.egress), ("ingress", ingress, knp.ingress)):
+            out[name] = _combine(cil, k8s)
+        out["allowed"] = out["egress"]["allowed"] and out["ingress"]["allowed"]
+        return out
+
+    def verdict(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int,
+                protocol: str) -> tuple[bool, list[Hop]]:
+        j = self.judge(src_pod, src_ip, dst_pod, port, protocol)
+        self._pending = self._record(j)
+        return j["allowed"], [_hop(j)]
+
+    def established(self, conn: Connection) -> None:
+        """The connection's client port is known once it is made: the flows of its SYN carry it."""
+        for flow in self._pending:
+            flow.src.port = conn.client_port
+        self._pending = []
+
+    def datagram(self, src_pod: Obj, ip: str, port: int, protocol: str = "UDP") -> tuple[bool, list[Hop]]:
+        """Whether a datagram from ``src_pod`` to ``ip:port`` reaches a server (the resolver's queries), as
+        :meth:`..policy.NetworkPolicyEngine.datagram` chooses targets, judged with Cilium's rules too."""
+        try:
+            match = self.sb.dataplane.proxy._match(ip, port, protocol)
+        except NetError:
+            return False, []
+        targets: list[tuple[Obj, int]] = []
+        if match is not None:
+            meta, port_name = match.service["metadata"], match.port.get("name") or ""
+            for ep in self.sb.dataplane.proxy.endpoints(meta.get("namespace", "default"), meta["name"]):
+                pod = self.sb.store.get("pods", ep.namespace, ep.pod) if ep.pod else None
+                number = ep.port(port_name, protocol)
+                if ep.ready and pod is not None and number is not None:
+                    targets.append((pod, number))
+        else:
+            targets = [(p, port) for p in self.sb.store.list("pods")
+                       if (p.get("status") or {}).get("podIP") == ip and not p["spec"].get("hostNetwork")]
+        source_ip = (src_pod.get("status") or {}).get("podIP") or ""
+        judged = [self.judge(src_pod, source_ip, pod, number, protocol) for pod, number in targets]
+        chosen = next((j for j in judged if j["allowed"]), None) or (judged[0] if judged else None)
+        if chosen is None:
+            return True, []
+        self._record(chosen)
+        return chosen["allowed"], [_hop(chosen)]
+
+    # -- L7 -------------------------------------------------------------------------------------------------
+
+    def http(self, conn: Connection, req: HttpRequest) -> tuple[HttpResponse | None, list[Hop], Any]:
+        """Envoy's L7 check of one request on an established connection: egress at the source's node, then
+        ingress at the destination's. Returns the 403 (or None to go on), the trace hops, and what to call with
+        the server's response (its Hubble flows)."""
+        hop = next((h for h in reversed(conn.hops) if h.kind == "cilium"), None)
+        if hop is None or not (hop.detail.get("l7") or {}):
+            return None, [], None
+        j = getattr(hop, "judged", None)
+        if j is None:
+            return None, [], None
+        hops: list[Hop] = []
+        url = f"{req.scheme}://{l7.header(req, 'host') or conn.dst_ip}{req.path or '/'}"
+        started = time.monotonic()
+        seen: list[tuple[str, str]] = []  # (node, direction) of the proxies that saw it
+        for direction in ("egress", "ingress"):
+            http_rules = hop.detail["l7"].get(direction)
+            if http_rules is None:
+                continue
+            ep = j["src"] if direction == "egress" else j["dst"]
+            node = ep.node or ""
+            index = l7.allowed(http_rules, req)
+            policies = j[direction]["policies"]
+            where = f"Envoy on {node} ({direction} of {ep})"
+            if index is None:
+                hops.append(Hop("cilium", f"{where}: {req.method} {req.path} denied by the L7 rules of "
+                                          f"{', '.join(policies)}: 403 Access denied",
+                                {"allowed": False, "l7": True, "direction": direction, "policies": policies,
+                                 "method": req.method, "path": req.path}))
+                self._l7_flow(j, conn, node, direction, req.method, url, hubble.DROPPED, policies)
+                self._l7_flow(j, conn, node, direction, req.method, url, hubble.FORWARDED, policies, code=403)
+                return l7.denied_response(self.sb.clock.now()), hops, None
+            hops.append(Hop("cilium", f"{where}: {req.method} {req.path} allowed by {', '.join(policies)} "
+                                      f"(http rule {index + 1}: {l7.describe(http_rules[index])})",
+                            {"allowed": True, "l7": True, "direction": direction, "policies": policies,
+                             "rule": http_rules[index]}))
+            self._l7_flow(j, conn, node, direction, req.method, url, hubble.FORWARDED, policies)
+            seen.append((node, direction))
+
+        def done(response: HttpResponse) -> None:
+            if response.status > 0:
+                ms = int((time.monotonic() - started) * 1000)
+                for node, direction in seen:
+                    self._l7_flow(j, conn, node, direction, req.method, url, hubble.FORWARDED,
+                                  j[direction]["policies"], code=response.status, latency=ms)
+        return None, hops, done
+
+    # -- Hubble ---------------------------------------------------------------------------------------------
+
+    def _flow_peer(self, ep: Endpoint, port: int = 0) -> hubble.FlowPeer:
+        return hubble.FlowPeer(ep.ip, port, ep.namespace or "", (ep.name or "") if ep.is_pod else "", ep.identity,
+                               ep.label_strings())
+
+    def _record(self, j: dict[str, Any]) -> list[hubble.Flow]:
+        """The flows of one connection attempt, each on the node that observed it."""
+        src, dst = j["src"], j["dst"]
+        now = self.sb.clock.time()
+        proto = {"ICMP": "ICMPv4"}.get(j["protocol"], j["protocol"])
+        flows = []
+        # the SYN's source port: the connection's, once it is made (established); a dropped one never is
+        sport = self.sb.random.stream("cilium-flow-ports").randint(32768, 60999) if j["protocol"] != "ICMP" else 0
+
+        def add(node: str | None, verdict: str, kind: str, point: str, direction: str) -> None:
+            if not node:
+                return
+            info = j[direction.lower()]
+            flow = hubble.Flow(now, node, self._flow_peer(src, sport), self._flow_peer(dst, j["port"]), proto, verdict,
+                               kind, point, direction, None if kind == "drop" else False,
+                               policies=info["policies"])
+            identity.state(self.sb).ring(node).append(flow)
+            flows.append(flow)
+
+        if not j["egress"]["allowed"]:
+            add(src.node, hubble.DROPPED, "drop", hubble.POLICY_DENIED, "EGRESS")
+        elif not j["ingress"]["allowed"]:
+            if src.is_pod and src.node != dst.node:
+                add(src.node, hubble.FORWARDED, "trace", "to-overlay", "EGRESS")
+            add(dst.node, hubble.DROPPED, "drop", hubble.POLICY_DENIED, "INGRESS")
+        else:
+            if src.is_pod and src.node != dst.node:
+                add(src.node, hubble.FORWARDED, "trace", "to-overlay", "EGRESS")
+            add(dst.node if dst.is_pod else src.node, hubble.FORWARDED, "trace", "to-endpoint",
+                "INGRESS" if dst.is_pod else "EGRESS")
+        return flows
+
+    def _l7_flow(self, j: dict[str, Any], conn: Connection, node: str, direction: str, method: str, url: str,
+                 verdict: str, policies: list[str], code: int = 0, latency: int = 0) -> None:
+        if not node:
+            return
+        flow = hubble.Flow(self.sb.clock.time(), node, self._flow_peer(j["src"], conn.client_port),
+                           self._flow_peer(j["dst"], j["port"]), "TCP", verdict, "l7", "", direction.upper(),
+                           bool(code), {"type": "RESPONSE" if code else "REQUEST", "method": method, "url": url,
+                                        "code": code, "latency_ms": latency}, policies)
+        identity.state(self.sb).ring(node).append(flow)
+
+
+def _combine(cil: rules.DirectionResult, k8s: Direction) -> dict[str, Any]:
+    """One direction: Kubernetes NetworkPolicies and Cilium's rules in one repository (module docstring)."""
+    where = f"{'egress from' if cil.direction == rules.EGRESS else 'ingress to'} {cil.endpoint or k8s.pod or '-'}"
+    knp_allowed = [f"NetworkPolicy {p} {k8s.kind.lower()} rule {r.index + 1}" for p, r in k8s.allowed_by]
+    if k8s.exempt:
+        return {"allowed": True, "why": f"{where}: {k8s.exempt}", "policies": [], "l7": None, "enforced": False}
+    if cil.denies:
+        names = sorted({str(m.rule) for m in cil.denies})
+        return {"allowed": False, "why": f"{where}: denied by {cil.denies[0]} (deny rules win)",
+                "policies": names, "l7": None, "enforced": True}
+    enforced = cil.enforced or k8s.isolated
+    if not enforced:
+        return {"allowed": True, "why": f"{where}: no policy enforces it: allowed", "policies": [], "l7": None,
+                "enforced": False}
+    allowed_by = [str(m) for m in cil.allows] + knp_allowed
+    if allowed_by:
+        http = cil.http if not knp_allowed else None
+        names = sorted({str(m.rule) for m in cil.allows} | {f"NetworkPolicy {p}" for p, _ in k8s.allowed_by})
+        return {"allowed": True, "why": f"{where}: allowed by {allowed_by[0]}"
+                + (" (L7: the node's Envoy proxy checks each HTTP request)" if http is not None else ""),
+                "policies": names, "l7": http, "enforced": True}
+    enforcers = sorted({str(r) for r in cil.rules if rules.enforces(r, cil.direction)} |
+                       {f"NetworkPolicy {p}" for p in k8s.policies})
+    return {"allowed": False, "why": f"{where}: default deny (enforced by {', '.join(enforcers)}) and no rule "
+                                     "allows it: Policy denied", "policies": enforcers, "l7": None,
+            "enforced": True}
+
+
+def _hop(j: dict[str, Any]) -> Hop:
+    """The trace hop of one connection's verdict (kind ``cilium``)."""
+    src, dst = j["src"], j["dst"]
+    blocker = next((j[d] for d in ("egress", "ingress") if not j[d]["allowed"]), None)
+    word = "allowed" if j["allowed"] else "dropped (Policy denied)"
+    why = blocker["why"] if blocker else "; ".join(j[d]["why"] for d in ("egress", "ingress"))
+    summary = (f"{src} (identity {src.identity}) → {dst} (identity {dst.identity}) {j['port']}/{j['protocol']}: "
+               f"{word} ({why})")
+    l7_rules = {d: j[d]["l7"] for d in ("egress", "ingress") if j[d]["allowed"] and j[d]["l7"] is not None}
+    hop = Hop("cilium", summary, {
+        "allowed": j["allowed"], "l7": l7_rules,
+        "source": {"identity": src.identity, "labels": src.label_strings()},
+        "destination": {"identity": dst.identity, "labels": dst.label_strings()},
+        "egress": {k: v for k, v in j["egress"].items() if k != "l7"},
+        "ingress": {k: v for k, v in j["ingress"].items() if k != "l7"}})
+    hop.judged = j  # type: ignore[attr-defined]  # the endpoints, for the proxy's check of each request
+    return hop
