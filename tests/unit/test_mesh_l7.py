@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from k8snet.mesh import metrics
 from k8snet.sandbox.dataplane.mesh import telemetry
-from k8snet.sandbox.dataplane.mesh.waypoint import _duration, _match, _modify, _rewrite
+from k8snet.sandbox.dataplane.mesh.waypoint import _duration, _match, _modify, _request_host, _rewrite
 from k8snet.sandbox.dataplane.model import HttpRequest
 
 
@@ -51,6 +51,46 @@ def test_url_rewrite_replaces_the_matched_prefix():
     r = req("/old")
     _rewrite(r, {"path": {"type": "ReplaceFullPath", "replaceFullPath": "/new"}, "hostname": "b"}, None)
     assert (r.path, r.headers["Host"]) == ("/new", "b")
+
+
+def test_query_matches_read_the_first_value_percent_decoded():
+    # Envoy: QueryParamsMulti::parseAndDecodeQueryString, then getFirstValue
+    m = {"queryParams": [{"name": "animal", "value": "blue whale"}]}
+    assert _match(m, req("/?animal=blue%20whale&animal=dolphin"))
+    assert _match(m, req("/?animal=dolphin&animal=blue%20whale")) is None
+
+
+def test_header_modifier_removes_first_and_keeps_the_first_of_equivalent_names():
+    # route.go TranslateHeadersOperations (Envoy removes before it adds); conversion.go headerListToMap
+    headers = {"X-Tag": "old"}
+    _modify(headers, {"remove": ["x-tag"], "add": [{"name": "X-Tag", "value": "new"}],
+                      "set": [{"name": "X-One", "value": "first"}, {"name": "x-one", "value": "second"}]})
+    assert headers == {"x-tag": "new", "x-one": "first"}
+    _modify(headers, {"set": [{"name": "Host", "value": "elsewhere"}], "remove": ["host"]})
+    assert headers["Host"] == "elsewhere"  # host is Envoy's authority: set rewrites it, remove cannot drop it
+
+
+def test_prefix_rewrite_as_istio_writes_it_for_envoy():
+    # a replacement of "/" strips the prefix and keeps a leading slash (route.go: the gateway-semantics regex)
+    for path, want in (("/strip/three?x=1", "/three?x=1"), ("/strip", "/"), ("/strip/", "/")):
+        r = req(path)
+        _rewrite(r, {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}, "/strip")
+        assert r.path == want
+    r = req("/prefix/two")  # one trailing slash of the replacement goes (createRewriteFilter's TrimSuffix)
+    _rewrite(r, {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/one/"}}, "/prefix")
+    assert r.path == "/one/two"
+    r = req("/items")  # PathPrefix "/" stays a plain prefix: Envoy's prefix_rewrite replaces just that "/"
+    _rewrite(r, {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/api"}}, "/")
+    assert r.path == "/apiitems"
+
+
+def test_a_redirect_keeps_the_request_host_less_a_port_it_replaces():
+    # Envoy's processRequestHost: the port goes when a port is written, or when http on :80 becomes https
+    assert _request_host(req(Host="echo:8080"), "http", 8083) == "echo"
+    assert _request_host(req(Host="echo:8080"), "http", None) == "echo:8080"
+    assert _request_host(req(Host="echo:80"), "https", None) == "echo"
+    assert _request_host(req(Host="echo:8080"), "https", None) == "echo:8080"
+    assert _request_host(req(Host="[fd00::1]:8080"), "http", 8083) == "[fd00::1]"
 
 
 def test_gateway_api_durations():

@@ -4,7 +4,13 @@ Sources: istio.io "Configure waypoint proxies" (``istio.io/use-waypoint`` on a S
 ``istio.io/use-waypoint-namespace``, the value ``none``), "Use Layer 7 features" and "Layer 4 security policy"
 (policies attach to a waypoint with ``targetRefs``: the Service, or the waypoint Gateway); Istio 1.31
 pilot/pkg/config/kube/gateway/conversion.go (HTTPRoute → routes: matches, filters, weights, ``timeouts.request``,
-``retry``), pilot/pkg/networking/core/route/retry/retry.go (the default retry policy: 2 retries on
+``retry``; ``createRedirectFilter``, ``createRewriteFilter``, ``headerListToMap``, ``sortHTTPRoutes``),
+pilot/pkg/config/kube/gateway/route_collections.go (one rule per match; a mesh route's ``parentRefs[].port`` as a
+port match), pilot/pkg/networking/core/listener_waypoint.go (``getVirtualServiceForWaypoint``: the routes of the
+Service's namespace and of the waypoint's own, none from the client's; no default route once a route applies),
+pilot/pkg/networking/core/route/route.go (``ApplyRedirect``, ``TranslateHeadersOperations``, the gateway-semantics
+prefix rewrite), Envoy's source/common/http/utility.cc ``Utility::newUri`` (the redirect's Location),
+pilot/pkg/networking/core/route/retry/retry.go (the default retry policy: 2 retries on
 ``connect-failure,refused-stream,unavailable,cancelled`` and no status codes, other hosts first); the Gateway
 API's HTTPRoute specification (GAMMA: ``parentRefs`` of kind Service; match precedence); Envoy's local replies
 (``RBAC: access denied`` 403, ``no healthy upstream`` 503, ``upstream request timeout`` 504) and its
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from ..derived import Derived
 from ..model import EMPTY_REPLY, RESET, Connection, Hop, HttpRequest, HttpResponse, http_date, settled
@@ -42,8 +49,12 @@ DEFAULT_RETRIES = 2
 
 
 def _local_reply(status: int, body: str, now: Any) -> HttpResponse:
-    """An answer Envoy makes itself: text/plain, its length, the date and Istio's server name."""
+    """An answer Envoy makes itself: its length, text/plain, the date and Istio's server name — without a body, no
+    content type (Envoy's ``Utility::prepareLocalReply`` drops it) and the ``content-length: 0`` its HTTP/1.1 codec
+    appends to a headers-only response."""
     data = body.encode()
+    if not data:
+        return HttpResponse(status, {"date": http_date(now), "server": "istio-envoy", "content-length": "0"})
     return HttpResponse(status, {"content-length": str(len(data)), "content-type": "text/plain",
                                  "date": http_date(now), "server": "istio-envoy"}, data)
 
@@ -125,21 +136,28 @@ class Waypoints:
                                                                 "policy": policy, "reason": reason}))
         if not allowed:
             return self._done(_local_reply(403, "RBAC: access denied", now), hops)
-        found = self.route(svc, sp, req, conn)
+        routes = self.attached(svc, sp, waypoint["metadata"]["namespace"])
+        found = _best(routes, req)
         rule, route = found if found is not None else (None, None)
         if route is not None:
             hops.append(Hop("waypoint", f"waypoint {name}: HTTPRoute {route['metadata']['namespace']}/"
                             f"{route['metadata']['name']} matches {req.method} {req.path}",
                             {"route": route["metadata"]["name"]}))
+        elif routes:  # the routes replace the default one: Envoy's route_not_found (NR)
+            hops.append(Hop("waypoint", f"waypoint {name}: no rule of HTTPRoute "
+                            f"{', '.join(r['metadata']['namespace'] + '/' + r['metadata']['name'] for r in routes)} "
+                            f"matches {req.method} {req.path}: 404", {"route": None}))
+            return self._done(_local_reply(404, "", now), hops)
         forwarded = HttpRequest(req.method, req.path, dict(req.headers), req.body, req.host, "http")
         forwarded.headers.setdefault("x-forwarded-proto", "http")
         forwarded.headers.setdefault("x-request-id", self._request_id())
+        request_headers: list[Obj] = []
         response_headers: list[Obj] = []
         redirect = None
         for f in (rule or {}).get("filters") or []:
             kind = f.get("type")
             if kind == "RequestHeaderModifier":
-                _modify(forwarded.headers, f.get("requestHeaderModifier") or {})
+                request_headers.append(f.get("requestHeaderModifier") or {})
             elif kind == "ResponseHeaderModifier":
                 response_headers.append(f.get("responseHeaderModifier") or {})
             elif kind == "URLRewrite":
@@ -150,20 +168,34 @@ class Waypoints:
                 hops.append(Hop("error", f"waypoint {name}: filter {kind} is not emulated by the sandbox; the "
                                 "request goes on without it", {"filter": kind}))
         if redirect is not None:
-            return self._done(self._redirect(redirect, req, now), hops)
+            reply = self._redirect(redirect, req, sp, (rule or {}).get("_matched_prefix"), now)
+            for modifier in response_headers:  # router.cc: the direct response's finalizeResponseHeaders
+                _modify(reply.headers, modifier, request=False)
+            return self._done(reply, hops)
         backends = self._backends(rule, svc, sp)
-        if not backends:
+        picked = self._pick(backends) if backends else None
+        if picked is None:  # no backend, a weight sum of 0, or an invalid backendRef: 500
             return self._done(_local_reply(500, "", now), hops)
+        bsvc, bport, filters = picked
+        # conversion.go buildHTTPDestination: a backendRef's own header filters sit on its weighted cluster, whose
+        # headers Envoy applies before the route's
+        for f in filters:
+            if f.get("type") == "RequestHeaderModifier":
+                _modify(forwarded.headers, f.get("requestHeaderModifier") or {})
+            elif f.get("type") == "ResponseHeaderModifier":
+                response_headers.insert(0, f.get("responseHeaderModifier") or {})
+            else:
+                hops.append(Hop("error", f"waypoint {name}: backendRef filter {f.get('type')} is not emulated by the "
+                                "sandbox; the request goes on without it", {"filter": f.get("type")}))
+        for modifier in request_headers:
+            _modify(forwarded.headers, modifier)
+        if any(k.lower() == "host" for k in forwarded.headers):
+            forwarded.host = next(v for k, v in forwarded.headers.items() if k.lower() == "host")
         timeout = _duration(((rule or {}).get("timeouts") or {}).get("request"))
         retries, codes = self._retry_policy(rule)
         tried: set[str] = set()
         response = None
-        for attempt in range(retries + 1):
-            backend = self._pick(backends)
-            if backend is None:
-                response = _local_reply(500, "", now)
-                break
-            bsvc, bport = backend
+        for attempt in range(retries + 1):  # Envoy's retries stay in the weighted cluster it chose
             target = self.mesh.endpoint(bsvc, bport, hops, avoid=tried, chooser="waypoint")
             if target is None:
                 response = _local_reply(503, "no healthy upstream", now)
@@ -200,7 +232,7 @@ class Waypoints:
             break
         assert response is not None
         for modifier in response_headers:
-            _modify(response.headers, modifier)
+            _modify(response.headers, modifier, request=False)
         return self._done(response, hops)
 
     def _done(self, response: HttpResponse, hops: list[Hop]) -> HttpResponse:
@@ -222,13 +254,41 @@ class Waypoints:
 
         return str(uuid.UUID(int=self.sb.random.stream("x-request-id").getrandbits(128), version=4))
 
-    def _redirect(self, spec: Obj, req: HttpRequest, now: Any) -> HttpResponse:
-        host = spec.get("hostname") or req.host.split(":")[0]
-        port = spec.get("port")
-        path = spec.get("path", {}).get("replaceFullPath") or req.path
-        location = f"{spec.get('scheme') or 'http'}://{host}{':' + str(port) if port else ''}{path}"
-        code = spec.get("statusCode") or 302
-        reply = _local_reply(code, "", now)
+    def _redirect(self, spec: Obj, req: HttpRequest, sp: Obj, prefix: str | None, now: Any) -> HttpResponse:
+        """A RequestRedirect as Istio converts it (conversion.go ``createRedirectFilter``, route.go ``ApplyRedirect``)
+        and Envoy writes its Location (utility.cc ``Utility::newUri``):
+
+        - the scheme: the filter's, else the request's (``http`` at a waypoint);
+        - the port: the filter's; else none when the filter sets a scheme (``FROM_PROTOCOL_DEFAULT``); else the
+          Service port the request came on (``FROM_REQUEST_PORT``: Istio writes the listener's port); never ``:80``
+          for http nor ``:443`` for https;
+        - the host: the filter's hostname, else the request's Host, without its port when a port is written or
+          when the scheme changes away from a request on ``:80`` (``processRequestHost``);
+        - the path: ``ReplaceFullPath`` (``path_redirect``, the request's query string kept), ``ReplacePrefixMatch``
+          (``prefix_rewrite`` of the matched prefix, the rest of the path and the query kept), else the request's;
+        - the status: the filter's ``statusCode`` (the CRD defaults it to 302)."""
+        scheme = spec.get("scheme") or req.scheme or "http"
+        if spec.get("port"):
+            port = int(spec["port"])
+        elif spec.get("scheme"):
+            port = None
+        else:
+            port = int(sp.get("port") or 0) or None
+        if (port, scheme) in ((80, "http"), (443, "https")):
+            port = None
+        host = spec.get("hostname") or _request_host(req, scheme, port)
+        path = req.path
+        modifier = spec.get("path") or {}
+        if modifier.get("type") == "ReplaceFullPath":
+            full = modifier.get("replaceFullPath", "")
+            query = req.path.partition("?")[2]
+            path = full + ("?" + query if query and "?" not in full else "") if full else req.path
+        elif modifier.get("type") == "ReplacePrefixMatch" and prefix is not None:
+            path = modifier.get("replacePrefixMatch", "") + req.path[len(prefix):]
+        if not path.startswith("/"):
+            path = "/" + path
+        location = f"{scheme}://{host}{':' + str(port) if port else ''}{path}"
+        reply = _local_reply(int(spec.get("statusCode") or 302), "", now)
         reply.headers["location"] = location
         return reply
 
@@ -262,54 +322,51 @@ class Waypoints:
 
     # -- routing ------------------------------------------------------------------------------------
 
-    def route(self, svc: Obj, sp: Obj, req: HttpRequest, conn: Connection) -> tuple[Obj, Obj] | None:
-        """The HTTPRoute rule (and route) for a request, by the Gateway API's precedence: exact path, longest
-        prefix, method, most header matches, most query matches; then the oldest route, then by name."""
+    def attached(self, svc: Obj, sp: Obj, waypoint_ns: str) -> list[Obj]:
+        """The HTTPRoutes the waypoint applies to one port of a Service: those whose ``parentRefs`` name the Service
+        (and this port, when they name one), from the Service's namespace or the waypoint's own.
+
+        listener_waypoint.go ``getVirtualServiceForWaypoint``: "We only allow routes in the same namespace as the
+        service or in the waypoint's own namespace". A GAMMA consumer route (in the client's namespace) is not among
+        them: the waypoint has no source namespace to select it by ("No source namespace support"), so it applies
+        to no client there, although the Gateway API would apply it to its namespace's clients."""
         meta = svc["metadata"]
-        client_ns = ((conn.src_pod or {}).get("metadata") or {}).get("namespace")
-        candidates = []
+        out = []
         for route in self.sb.store.list(HTTPROUTES):
             rmeta = route["metadata"]
-            if rmeta["namespace"] not in (meta["namespace"], client_ns):
+            if rmeta["namespace"] not in (meta["namespace"], waypoint_ns):
                 continue
-            if not any(_parent_is(ref, svc, sp, rmeta["namespace"]) for ref in (route.get("spec") or {}).get(
+            if any(_parent_is(ref, svc, sp, rmeta["namespace"]) for ref in (route.get("spec") or {}).get(
                     "parentRefs") or []):
-                continue
-            for index, rule in enumerate((route.get("spec") or {}).get("rules") or []):
-                for match in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
-                    hit = _match(match, req)
-                    if hit is not None:
-                        key = (*hit, rmeta.get("creationTimestamp", ""), rmeta["namespace"], rmeta["name"], index)
-                        candidates.append((key, dict(rule, _matched_prefix=hit[-1]), route))
-        if not candidates:
-            return None
-        _, rule, route = min(candidates, key=lambda c: c[0])
-        return rule, route
+                out.append(route)
+        return out
 
-    def _backends(self, rule: Obj | None, svc: Obj, sp: Obj) -> list[tuple[Obj | None, Obj | None, int]]:
-        """(Service, port, weight) for each backendRef; without a route, the Service itself."""
+    def _backends(self, rule: Obj | None, svc: Obj, sp: Obj) -> list[tuple[Obj | None, Obj | None, int, list[Obj]]]:
+        """(Service, port, weight, filters) for each backendRef; without a route, the Service itself."""
         if rule is None:
-            return [(svc, sp, 1)]
+            return [(svc, sp, 1, [])]
         out = []
         for ref in rule.get("backendRefs") or []:
+            filters = ref.get("filters") or []
             if ref.get("kind", "Service") != "Service" or ref.get("group", "") not in ("", "core"):
-                out.append((None, None, int(ref.get("weight", 1))))
+                out.append((None, None, int(ref.get("weight", 1)), filters))
                 continue
             bsvc = self.sb.store.get("services", ref.get("namespace") or svc["metadata"]["namespace"], ref["name"])
             bport = next((p for p in ((bsvc or {}).get("spec") or {}).get("ports") or []
                           if p.get("port") == ref.get("port")), None)
-            out.append((bsvc if bport else None, bport, int(ref.get("weight", 1))))
+            out.append((bsvc if bport else None, bport, int(ref.get("weight", 1)), filters))
         return out
 
-    def _pick(self, backends: list[tuple[Obj | None, Obj | None, int]]) -> tuple[Obj, Obj] | None:
+    def _pick(self, backends: list[tuple[Obj | None, Obj | None, int, list[Obj]]]
+              ) -> tuple[Obj, Obj, list[Obj]] | None:
         """Envoy's weighted clusters: a backend at random in proportion to its weight (a missing one: 500)."""
-        total = sum(w for _, _, w in backends)
+        total = sum(w for _, _, w, _ in backends)
         if total <= 0:
             return None
         roll = self.sb.random.stream("waypoint-weights").randrange(total)
-        for bsvc, bport, weight in backends:
+        for bsvc, bport, weight, filters in backends:
             if roll < weight:
-                return (bsvc, bport) if bsvc is not None and bport is not None else None
+                return (bsvc, bport, filters) if bsvc is not None and bport is not None else None
             roll -= weight
         return None
 
@@ -346,7 +403,8 @@ class Waypoints:
 
 
 def _parent_is(ref: Obj, svc: Obj, sp: Obj, route_ns: str) -> bool:
-    """A GAMMA parentRef: kind Service (core group) naming this Service, and its port if one is given."""
+    """A GAMMA parentRef: kind Service (core group) naming this Service, and its port if one is given
+    (route_collections.go ``augmentPortMatch``: the route matches only requests to that port)."""
     if ref.get("kind") != "Service" or ref.get("group", "") not in ("", "core"):
         return False
     if ref.get("name") != svc["metadata"]["name"] or (ref.get("namespace") or route_ns) != svc["metadata"]["namespace"]:
@@ -354,25 +412,52 @@ def _parent_is(ref: Obj, svc: Obj, sp: Obj, route_ns: str) -> bool:
     return ref.get("port") in (None, sp.get("port"))
 
 
+def _best(routes: list[Obj], req: HttpRequest) -> tuple[Obj, Obj] | None:
+    """The rule (with ``_matched_prefix``) and route that take a request, by Istio's order of the routes it
+    converted (route_collections.go: one route per match; mergeHTTPRoutes: oldest HTTPRoute first;
+    conversion.go ``sortHTTPRoutes``: Exact, then PathPrefix, then RegularExpression, each longest first; then a
+    method match; then the most header matches; then the most query matches), the first in that order that
+    matches — the Gateway API's precedence, with ties to the oldest route, then by name, then in rule order."""
+    candidates = []
+    for route in routes:
+        rmeta = route["metadata"]
+        for index, rule in enumerate((route.get("spec") or {}).get("rules") or []):
+            for match in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
+                hit = _match(match, req)
+                if hit is not None:
+                    key = (*hit[:-1], rmeta.get("creationTimestamp", ""), rmeta["namespace"], rmeta["name"], index)
+                    candidates.append((key, dict(rule, _matched_prefix=hit[-1]), route))
+    if not candidates:
+        return None
+    _, rule, route = min(candidates, key=lambda c: c[0])
+    return rule, route
+
+
 def _match(match: Obj, req: HttpRequest) -> tuple | None:
     """None when the request does not match; else a sort key (lower sorts first) for the precedence rules, whose
-    last element is the matched prefix (for URLRewrite's ReplacePrefixMatch)."""
+    last element is the prefix Envoy matched (for ReplacePrefixMatch): a PathPrefix without its trailing ``/``
+    (route.go: a ``path_separated_prefix``), or ``/`` itself.
+
+    As Envoy matches what Istio wrote: the path case-sensitively, a prefix on whole segments; header names
+    case-insensitively and their values exactly (or a full RE2 match); a query parameter by its exact name, the
+    first of its values, percent-decoded (``QueryParamsMulti::parseAndDecodeQueryString``, ``getFirstValue``)."""
     path_only, _, query = req.path.partition("?")
     p = match.get("path") or {"type": "PathPrefix", "value": "/"}
     kind, value = p.get("type", "PathPrefix"), p.get("value", "/")
+    stem = None
     if kind == "Exact":
         if path_only != value:
             return None
-        rank = (0, 0)
+        rank = (0, -len(value))
     elif kind == "PathPrefix":
-        stem = value.rstrip("/") or "/"
+        stem = value.removesuffix("/") or "/"
         if not (stem == "/" or path_only == stem or path_only.startswith(stem + "/")):
             return None
         rank = (1, -len(stem))
     elif kind == "RegularExpression":
         if re.fullmatch(value, path_only) is None:
             return None
-        rank = (2, 0)
+        rank = (2, -len(value))
     else:
         return None
     if match.get("method") and match["method"] != req.method:
@@ -383,43 +468,86 @@ def _match(match: Obj, req: HttpRequest) -> tuple | None:
         if got is None or not (got == h["value"] if h.get("type", "Exact") == "Exact"
                                else re.fullmatch(h["value"], got)):
             return None
-    params = dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
+    params: dict[str, str] = {}
+    for pair in query.split("&"):
+        if pair:
+            name, _, got = pair.partition("=")
+            params.setdefault(unquote(name), unquote(got))
     for q in match.get("queryParams") or []:
         got = params.get(q["name"])
         if got is None or not (got == q["value"] if q.get("type", "Exact") == "Exact"
                                else re.fullmatch(q["value"], got)):
             return None
     return (*rank, 0 if match.get("method") else 1, -len(match.get("headers") or []),
-            -len(match.get("queryParams") or []), value if kind == "PathPrefix" else None)
+            -len(match.get("queryParams") or []), stem)
 
 
-def _modify(headers: dict[str, str], spec: Obj) -> None:
-    """HTTPHeaderFilter: set replaces, add appends (comma-joined), remove deletes; names case-insensitive."""
+def _modify(headers: dict[str, str], spec: Obj, request: bool = True) -> None:
+    """An HTTPHeaderFilter as Istio converts it (conversion.go ``headerListToMap``: names lower-cased, the first of
+    equivalent names kept) and Envoy applies it (route.go ``TranslateHeadersOperations``; Envoy removes before it
+    adds): ``remove`` deletes, ``set`` replaces (OVERWRITE_IF_EXISTS_OR_ADD), ``add`` appends to a header already
+    there (APPEND_IF_EXISTS_OR_ADD, read as one comma-joined value). ``host`` is Envoy's authority: in a request's
+    set or add it rewrites the Host, and it is otherwise left alone (``isInternalHeader``)."""
     def key(name: str) -> str | None:
         return next((k for k in headers if k.lower() == name.lower()), None)
 
-    for h in spec.get("set") or []:
-        headers.pop(key(h["name"]) or h["name"], None)
-        headers[h["name"]] = h["value"]
-    for h in spec.get("add") or []:
-        found = key(h["name"])
-        headers[found or h["name"]] = f"{headers[found]},{h['value']}" if found else h["value"]
+    def first(entries: list[Obj]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for h in entries:
+            name = h["name"].lower()
+            if request or name != "host":
+                out.setdefault(name, h["value"])
+        return out
+
     for name in spec.get("remove") or []:
+        if name.lower() != "host" and not name.startswith(":"):
+            headers.pop(key(name) or name, None)
+    for name, value in first(spec.get("set") or []).items():
         headers.pop(key(name) or name, None)
+        headers["Host" if name == "host" else name] = value
+    for name, value in first(spec.get("add") or []).items():
+        found = key(name)
+        headers[found or ("Host" if name == "host" else name)] = (
+            f"{headers[found]},{value}" if found and name != "host" else value)
 
 
 def _rewrite(req: HttpRequest, spec: Obj, prefix: str | None) -> None:
-    """URLRewrite: the Host and the path (ReplaceFullPath, or ReplacePrefixMatch of the matched prefix)."""
+    """URLRewrite as Istio converts it (conversion.go ``createRewriteFilter``, route.go
+    ``applyHTTPRouteDestination``): ``hostname`` rewrites the Host; ``ReplaceFullPath`` is a regex rewrite of
+    ``/.*`` (the whole path, the query string kept); ``ReplacePrefixMatch`` is Envoy's ``prefix_rewrite`` of the
+    matched prefix with the replacement less one trailing ``/`` — and a replacement of ``/`` becomes the regex
+    rewrite ``^PREFIX(/?)(.*)`` → ``/\\2``, which strips the prefix and keeps a leading ``/``."""
     if spec.get("hostname"):
-        req.headers["Host"] = spec["hostname"]
+        for k in [k for k in req.headers if k.lower() == "host"]:
+            del req.headers[k]
+        req.headers["Host"] = req.host = spec["hostname"]
     path = spec.get("path") or {}
     head, sep, query = req.path.partition("?")
     if path.get("type") == "ReplaceFullPath":
         head = path.get("replaceFullPath", "/")
-    elif path.get("type") == "ReplacePrefixMatch" and prefix:
-        rest = head[len(prefix.rstrip("/")):]
-        head = (path.get("replacePrefixMatch") or "/").rstrip("/") + rest or "/"
+    elif path.get("type") == "ReplacePrefixMatch" and prefix is not None:
+        uri = (path.get("replacePrefixMatch") or "").removesuffix("/") or "/"
+        if uri == "/":
+            found = re.match(f"^{re.escape('' if prefix == '/' else prefix)}(/?)(.*)", head)
+            head = "/" + (found.group(2) if found else head.lstrip("/"))
+        else:
+            head = uri + head[len(prefix):]
     req.path = head + sep + query
+
+
+def _request_host(req: HttpRequest, scheme: str, port: int | None) -> str:
+    """Envoy's ``processRequestHost``: the request's Host, less its port when the redirect writes a port, or when
+    the scheme changes and the port is the request scheme's default."""
+    host = next((v for k, v in req.headers.items() if k.lower() == "host"), "") or req.host
+    end = (host.rfind("]:") + 1 if host.rfind("]:") >= 0 else 0) if host.startswith("[") else host.rfind(":")
+    if end > 0:
+        request_port = host[end:]
+        proto = req.scheme or "http"
+        strip = port is not None or (scheme != proto and ((proto == "https" and request_port == ":443")
+                                                          or (proto == "http" and request_port == ":80")))
+        if strip:
+            return host[:end]
+    return host
 
 
 def _duration(text: str | None) -> float | None:
