@@ -935,6 +935,33 @@ def golden_signals(steps: list[tuple[str, list]], backend: str = "") -> Figure:
     return fig
 
 
+def _workload_columns(ax: Axes, columns: list[list[str]], height: float, box_w: float, top: float,
+                      chars: int) -> dict[str, tuple[float, float]]:
+    """Workloads as boxes in columns across the figure (sources left, destinations right); each box's left edge
+    and middle height, by name."""
+    where: dict[str, tuple[float, float]] = {}
+    box_h = 0.5
+    for ci, col in enumerate(columns):
+        x = 0.3 + ci * (7.4 - box_w) / max(len(columns) - 1, 1)
+        for ri, name in enumerate(col):
+            y = height - top - ri * (height - top - 0.3) / max(len(col), 1)
+            _box(ax, x, y, box_w, box_h, PALETTE["pod"], gid=f"workload:{name}")
+            ax.text(x + box_w / 2, y - box_h / 2, _short(name, chars), ha="center", va="center",
+                    fontsize=FONT["small"], color=PALETTE["ink"])
+            where[name] = (x, y - box_h / 2)
+    return where
+
+
+def _edge_ends(where: dict[str, tuple[float, float]], edge: Any, box_w: float
+               ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where an arrow leaves its source box and enters its destination's (facing sides when they share a column
+    or the arrow goes backwards)."""
+    (x1, y1), (x2, y2) = where[edge.source], where[edge.destination]
+    if x2 <= x1:
+        return (x1, y1), (x2 + box_w, y2)
+    return (x1 + box_w, y1), (x2, y2)
+
+
 def service_graph(edges: list, backend: str = "") -> Figure:
     """Workloads as boxes, connections as arrows labelled with their count; a solid arrow and a lock (🔒 as
     "mTLS") where the connection was mutual TLS, a dashed one where it was plaintext, and a dotted one ending in
@@ -947,21 +974,10 @@ def service_graph(edges: list, backend: str = "") -> Figure:
     columns = [c for c in (sources, middle, sinks) if c]
     height = max(2.4, 0.9 * max((len(c) for c in columns), default=1) + 1.2)
     fig, ax = _canvas(8.0, height)
-    where: dict[str, tuple[float, float]] = {}
-    box_w, box_h = 1.9, 0.5
-    for ci, col in enumerate(columns):
-        x = 0.3 + ci * (7.4 - box_w) / max(len(columns) - 1, 1)
-        for ri, name in enumerate(col):
-            top = height - 0.7 - ri * (height - 1.0) / max(len(col), 1)
-            _box(ax, x, top, box_w, box_h, PALETTE["pod"], gid=f"workload:{name}")
-            ax.text(x + box_w / 2, top - box_h / 2, _short(name, 26), ha="center", va="center",
-                    fontsize=FONT["small"], color=PALETTE["ink"])
-            where[name] = (x, top - box_h / 2)
+    box_w = 1.9
+    where = _workload_columns(ax, columns, height, box_w, top=0.7, chars=26)
     for e in edges:
-        (x1, y1), (x2, y2) = where[e.source], where[e.destination]
-        start, end = (x1 + box_w, y1), (x2, y2)
-        if x2 <= x1:  # same column or backwards: leave and enter on the sides facing each other
-            start, end = (x1, y1), (x2 + box_w, y2)
+        start, end = _edge_ends(where, e, box_w)
         denied = getattr(e, "denied", 0)
         refused = bool(denied) and denied >= e.connections
         colour = "#D55E00" if refused or not e.mtls else PALETTE["worker"]
@@ -990,21 +1006,10 @@ def service_map(edges: list, backend: str = "") -> Figure:
     columns = [c for c in (sources, sinks) if c]
     height = max(2.4, 0.9 * max((len(c) for c in columns), default=1) + 1.4)
     fig, ax = _canvas(8.0, height)
-    where: dict[str, tuple[float, float]] = {}
-    box_w, box_h = 2.2, 0.5
-    for ci, col in enumerate(columns):
-        x = 0.3 + ci * (7.4 - box_w) / max(len(columns) - 1, 1)
-        for ri, name in enumerate(col):
-            top = height - 0.8 - ri * (height - 1.1) / max(len(col), 1)
-            _box(ax, x, top, box_w, box_h, PALETTE["pod"], gid=f"workload:{name}")
-            ax.text(x + box_w / 2, top - box_h / 2, _short(name, 30), ha="center", va="center",
-                    fontsize=FONT["small"], color=PALETTE["ink"])
-            where[name] = (x, top - box_h / 2)
+    box_w = 2.2
+    where = _workload_columns(ax, columns, height, box_w, top=0.8, chars=30)
     for e in edges:
-        (x1, y1), (x2, y2) = where[e.source], where[e.destination]
-        start, end = (x1 + box_w, y1), (x2, y2)
-        if x2 <= x1:
-            start, end = (x1, y1), (x2 + box_w, y2)
+        start, end = _edge_ends(where, e, box_w)
         dropped = e.dropped and not e.forwarded
         colour = "#D55E00" if e.dropped else PALETTE["worker"]
         ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=colour, linewidth=1.6,

@@ -60,21 +60,9 @@ class NetworkPolicyEngine:
         address, that pod. No endpoint is drawn, so lookups do not disturb the
         seeded load-balancing choices.
         """
-        try:
-            match = self.sb.dataplane.proxy._match(ip, port, protocol)
-        except NetError:  # a Service address without that port: nothing answers
+        targets = datagram_targets(self.sb, ip, port, protocol)
+        if targets is None:  # a Service address without that port: nothing answers
             return False, []
-        targets: list[tuple[Obj, int]] = []
-        if match is not None:
-            meta, port_name = match.service["metadata"], match.port.get("name") or ""
-            for ep in self.sb.dataplane.proxy.endpoints(meta.get("namespace", "default"), meta["name"]):
-                pod = self.sb.store.get("pods", ep.namespace, ep.pod) if ep.pod else None
-                number = ep.port(port_name, protocol)
-                if ep.ready and pod is not None and number is not None:
-                    targets.append((pod, number))
-        else:
-            targets = [(p, port) for p in self.sb.store.list("pods")  # no policy selects a hostNetwork pod
-                       if (p.get("status") or {}).get("podIP") == ip and not p["spec"].get("hostNetwork")]
         verdicts = [self.evaluate(src_pod, (src_pod.get("status") or {}).get("podIP") or "", pod, number, protocol)
                     for pod, number in targets]
         allowed = next((v for v in verdicts if v.allowed), None)
@@ -114,3 +102,23 @@ def hop(v: Verdict) -> Hop:
 
     return Hop("policy", v.summary(), {"allowed": v.allowed, "egress": direction(v.egress),
                                        "ingress": direction(v.ingress)})
+
+
+def datagram_targets(sb: Sandbox, ip: str, port: int, protocol: str) -> list[tuple[Obj, int]] | None:
+    """The pods (and their ports) a datagram to ``ip:port`` may reach: a Service's ready endpoints, or the pod
+    with that address (no policy selects a hostNetwork pod); None for a Service address without that port."""
+    try:
+        match = sb.dataplane.proxy._match(ip, port, protocol)
+    except NetError:
+        return None
+    if match is None:
+        return [(p, port) for p in sb.store.list("pods")
+                if (p.get("status") or {}).get("podIP") == ip and not p["spec"].get("hostNetwork")]
+    targets: list[tuple[Obj, int]] = []
+    meta, port_name = match.service["metadata"], match.port.get("name") or ""
+    for ep in sb.dataplane.proxy.endpoints(meta.get("namespace", "default"), meta["name"]):
+        pod = sb.store.get("pods", ep.namespace, ep.pod) if ep.pod else None
+        number = ep.port(port_name, protocol)
+        if ep.ready and pod is not None and number is not None:
+            targets.append((pod, number))
+    return targets

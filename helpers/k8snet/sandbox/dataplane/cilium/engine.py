@@ -26,8 +26,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ....netpol import Direction
-from ..model import Connection, Hop, HttpRequest, HttpResponse, NetError
-from ..policy import NetworkPolicyEngine
+from ..model import Connection, Hop, HttpRequest, HttpResponse
+from ..policy import NetworkPolicyEngine, datagram_targets
 from . import hubble, identity, l7, rules
 from .labels import Endpoint, pod_labels, reserved
 
@@ -130,21 +130,9 @@ class CiliumPolicyEngine:
     def datagram(self, src_pod: Obj, ip: str, port: int, protocol: str = "UDP") -> tuple[bool, list[Hop]]:
         """Whether a datagram from ``src_pod`` to ``ip:port`` reaches a server (the resolver's queries), as
         :meth:`..policy.NetworkPolicyEngine.datagram` chooses targets, judged with Cilium's rules too."""
-        try:
-            match = self.sb.dataplane.proxy._match(ip, port, protocol)
-        except NetError:
+        targets = datagram_targets(self.sb, ip, port, protocol)
+        if targets is None:
             return False, []
-        targets: list[tuple[Obj, int]] = []
-        if match is not None:
-            meta, port_name = match.service["metadata"], match.port.get("name") or ""
-            for ep in self.sb.dataplane.proxy.endpoints(meta.get("namespace", "default"), meta["name"]):
-                pod = self.sb.store.get("pods", ep.namespace, ep.pod) if ep.pod else None
-                number = ep.port(port_name, protocol)
-                if ep.ready and pod is not None and number is not None:
-                    targets.append((pod, number))
-        else:
-            targets = [(p, port) for p in self.sb.store.list("pods")
-                       if (p.get("status") or {}).get("podIP") == ip and not p["spec"].get("hostNetwork")]
         source_ip = (src_pod.get("status") or {}).get("podIP") or ""
         judged = [self.judge(src_pod, source_ip, pod, number, protocol) for pod, number in targets]
         chosen = next((j for j in judged if j["allowed"]), None) or (judged[0] if judged else None)
