@@ -28,17 +28,18 @@ SEND_N = 30
 SEND_RUNS = 3
 
 
-def manifests() -> list[dict[str, Any]]:
+def manifests(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    """Namespace, a Deployment of REPLICAS agnhost netexec pods and Service ``web`` (port 80 → 8080)."""
     labels = {"app": "web"}
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NAMESPACE},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": namespace},
          "spec": {"replicas": REPLICAS, "selector": {"matchLabels": labels},
                   "template": {"metadata": {"labels": labels},
                                "spec": {"containers": [{"name": "agnhost", "image": AGNHOST,
                                                         "args": ["netexec", "--http-port=8080"],
                                                         "ports": [{"containerPort": 8080, "name": "http"}]}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NAMESPACE},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": namespace},
          "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http", "protocol": "TCP"}]}},
     ]
 

@@ -23,6 +23,7 @@ import statistics
 import time
 from typing import Any
 
+from . import dataplane
 from .common import Result, log, private_env
 
 NAMESPACE = "bench-mesh"
@@ -37,18 +38,8 @@ REDIRECTION = "ambient.istio.io/redirection"
 
 
 def manifests() -> list[dict[str, Any]]:
-    labels = {"app": "web"}
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NAMESPACE},
-         "spec": {"replicas": REPLICAS, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [{"name": "agnhost", "image": AGNHOST,
-                                                        "args": ["netexec", "--http-port=8080"],
-                                                        "ports": [{"containerPort": 8080, "name": "http"}]}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NAMESPACE},
-         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http", "protocol": "TCP"}]}},
-    ]
+    """The dataplane benchmark's Deployment and Service ``web``, in this benchmark's namespace."""
+    return dataplane.manifests(NAMESPACE)
 
 
 def workload_manifests() -> list[dict[str, Any]]:
