@@ -15,6 +15,12 @@
    the set (what the sandbox does once per NetworkPolicy change) is timed apart, in the note. The garbage
    collector is off while the verdicts are timed, as ``timeit`` keeps it: this process holds the client and the
    matrices above, and a full collection of them (some 200 ms) would otherwise land in one row or another.
+4. Cilium's repository alone (``k8snet.sandbox.dataplane.cilium.rules.Repository``): one verdict (egress of the
+   source and ingress of the destination) between 100 synthetic endpoints under P CiliumNetworkPolicies of the
+   same seeded shapes, beside walking every rule in the same run (what it did before the index). Target: under
+   100 µs at 1,000 policies.
+5. L7 verdicts per second: the Envoy proxy's HTTP rule check (``cilium.l7.allowed``) of seeded requests against a
+   policy's ten HTTP rules (method, path regex, headers), as every request on an L7-enforced port pays it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ TARGET_BIG_S = 5.0
 RUNS = 3
 ENGINE_PODS, ENGINE_POLICIES = (10, 50, 100), (10, 100, 1000)
 ENGINE_SAMPLE = 1000
+CILIUM_PODS, CILIUM_POLICIES = 100, (10, 100, 1000)
+TARGET_CILIUM_US = 100.0
+L7_REQUESTS = 20000
 TIERS = ("web", "api", "db")
 NETPOL = "networking.k8s.io/v1"
 
@@ -187,6 +196,112 @@ def engine_grid() -> list[Result]:
     return results
 
 
+def _cilium_endpoints(n: int):
+    from k8snet.sandbox.dataplane.cilium.labels import Endpoint, pod_labels
+
+    out = []
+    for i in range(n):
+        ns = f"team-{i % BIG_NS}"
+        obj = {"metadata": {"name": f"pod-{i:03d}", "namespace": ns,
+                            "labels": {"app": f"pod-{i % BIG_PER_NS:02d}", "tier": TIERS[i % 3]}},
+               "spec": {"nodeName": f"node-{i % 3}"}}
+        out.append(Endpoint(ip=f"10.244.{i % 3}.{10 + i}", labels=pod_labels(obj, {"team": str(i % BIG_NS)}),
+                            identity=1000 + i, namespace=ns, name=obj["metadata"]["name"], node=f"node-{i % 3}",
+                            ports=(("http", 80, "TCP"),)))
+    return out
+
+
+def cilium_policies(namespaces: list[str], count: int, seed: int = 0) -> list[Obj]:
+    """CiliumNetworkPolicies in the shapes of :func:`synthetic_policies`: an endpointSelector on one label (or all
+    of the namespace), ingress from endpoints of a tier or a namespace on port 80, some egress and deny items."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        ns = namespaces[i % len(namespaces)]
+        selector = rng.choice([{}, {"matchLabels": {"app": f"pod-{rng.randrange(BIG_PER_NS):02d}"}},
+                               {"matchLabels": {"tier": rng.choice(TIERS)}}])
+        peer = rng.choice([{"matchLabels": {"tier": rng.choice(TIERS)}},
+                           {"matchLabels": {"k8s:io.kubernetes.pod.namespace": rng.choice(namespaces)}}])
+        spec: Obj = {"endpointSelector": selector,
+                     "ingress": [{"fromEndpoints": [peer], "toPorts": [{"ports": [{"port": "80", "protocol": "TCP"}]}]}]}
+        if rng.random() < 0.3:
+            spec["egress"] = [{"toEndpoints": [peer]}]
+        if rng.random() < 0.1:
+            spec["ingressDeny"] = [{"fromEntities": ["world"]}]
+        out.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+                    "metadata": {"name": f"cnp-{i:04d}", "namespace": ns}, "spec": spec})
+    return out
+
+
+def _cilium_verdict(source: Any, src: Any, dst: Any) -> tuple[Any, Any]:
+    """Egress of ``src`` and ingress of ``dst`` on 80/TCP, from a Repository or by walking a list of rules."""
+    from k8snet.sandbox.dataplane.cilium import rules
+
+    if isinstance(source, rules.Repository):
+        return (source.evaluate(rules.EGRESS, src, dst, dst, 80, "TCP"),
+                source.evaluate(rules.INGRESS, dst, src, dst, 80, "TCP"))
+    return (rules.evaluate(source, rules.EGRESS, src, dst, dst, 80, "TCP"),
+            rules.evaluate(source, rules.INGRESS, dst, src, dst, 80, "TCP"))
+
+
+def cilium_grid() -> list[Result]:
+    """One verdict (both directions) through the indexed repository, beside the walk over every rule."""
+    from k8snet.sandbox.dataplane.cilium import rules
+
+    results = []
+    eps = _cilium_endpoints(CILIUM_PODS)
+    pairs = random.Random(1).sample([(s, d) for s in eps for d in eps], ENGINE_SAMPLE)
+    namespaces = [f"team-{n}" for n in range(BIG_NS)]
+    for n_pol in CILIUM_POLICIES:
+        every = [r for obj in cilium_policies(namespaces, n_pol) for r in rules.rules_of(obj)]
+        repo = rules.Repository(every)  # fresh: the first verdict per label set selects in the time
+        timed = {}
+        for label, source in (("walk", every), ("index", repo)):
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                verdicts = [_cilium_verdict(source, s, d) for s, d in pairs]
+                timed[label] = (time.perf_counter() - t0) / len(pairs) * 1e6
+            finally:
+                gc.enable()
+            timed[label + "-allowed"] = sum(1 for e, i in verdicts if (e.allows or not e.enforced) and
+                                            (i.allows or not i.enforced) and not e.denies and not i.denies)
+        same = timed["walk-allowed"] == timed["index-allowed"]
+        log(f"cilium repository: {CILIUM_PODS} endpoints × {n_pol} policies: {timed['index']:.1f} µs per verdict "
+            f"indexed, {timed['walk']:.1f} µs walking every rule ({timed['walk'] / timed['index']:.1f}×); "
+            f"{timed['index-allowed']} of {len(pairs)} allowed, the same both ways: {same}")
+        results.append(Result(f"Cilium verdict, {n_pol} CiliumNetworkPolicies", timed["index"], "µs",
+                              TARGET_CILIUM_US if n_pol == 1000 else None,
+                              f"{CILIUM_PODS} endpoints, {len(pairs):,} sampled pairs, both directions; walking every "
+                              f"rule: {timed['walk']:.0f} µs ({timed['walk'] / timed['index']:.1f}× the index); "
+                              f"same verdicts: {same}"))
+    return results
+
+
+def l7_rate() -> list[Result]:
+    """The proxy's HTTP rule check per request, over a policy's ten rules (a seeded mix of allowed and denied)."""
+    from k8snet.sandbox.dataplane.cilium import l7
+    from k8snet.sandbox.dataplane.model import HttpRequest
+
+    http_rules = [{"method": "GET", "path": f"/api/v{i}/.*"} for i in range(7)] + [
+        {"method": "POST", "path": "/orders", "headers": ["X-Token: s3cret"]},
+        {"method": "GET|HEAD", "path": "/public(/.*)?"}, {"method": "PUT", "path": "/admin/[a-z]+"}]
+    rng = random.Random(2)
+    paths = ["/api/v3/items", "/api/v9/items", "/orders", "/public", "/public/x", "/admin/users", "/private"]
+    reqs = [HttpRequest(rng.choice(["GET", "POST", "PUT", "DELETE"]), rng.choice(paths),
+                        {"Host": "echo:8080", "X-Token": rng.choice(["s3cret", "nope"])}) for _ in range(L7_REQUESTS)]
+    gc.collect()
+    t0 = time.perf_counter()
+    allowed = sum(l7.allowed(http_rules, r) is not None for r in reqs)
+    seconds = time.perf_counter() - t0
+    rate = len(reqs) / seconds
+    log(f"L7: {rate:,.0f} HTTP verdicts/s over {len(http_rules)} rules ({allowed} of {len(reqs)} allowed)")
+    return [Result("Cilium L7 HTTP verdicts per second (10 rules)", rate, "req/s",
+                   note=f"{len(reqs):,} seeded requests, {allowed:,} allowed; the Envoy proxy's rule check alone; "
+                        "informational")]
+
+
 # -- the run -----------------------------------------------------------------------------------------
 
 
@@ -273,6 +388,8 @@ def run() -> list[Result]:
         results.append(Result(f"policy.measure 50×50, {BIG_POLICIES} policies, 1 probe/exec", one_s, "s",
                               note=f"2,500 execs instead of {-(-2500 // grouped)}; {same} vs grouped; informational"))
 
-    # 3. the engine alone
+    # 3. the engine alone; 4. Cilium's repository; 5. L7 verdicts
     results += engine_grid()
+    results += cilium_grid()
+    results += l7_rate()
     return results

@@ -123,7 +123,7 @@ def enforcement(sb: Sandbox, engine: Any, pod: Obj) -> tuple[bool, bool]:
     peer = engine.k8s.peer(pod, None)
     out = []
     for direction, kind in ((rules.INGRESS, "Ingress"), (rules.EGRESS, "Egress")):
-        cil = any(rules.selects(r, ep) and rules.enforces(r, direction) for r in engine.rules())
+        cil = any(rules.enforces(r, direction) for r in engine.rules().selecting(ep))
         out.append(cil or bool(engine.k8s.policies().selecting(peer, kind)))
     return out[0], out[1]
 

@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ....netpol import Direction
+from ..derived import Derived
 from ..model import Connection, Hop, HttpRequest, HttpResponse
 from ..policy import NetworkPolicyEngine, datagram_targets
 from . import hubble, identity, l7, rules
@@ -44,22 +45,22 @@ class CiliumPolicyEngine:
     def __init__(self, sandbox: Sandbox):
         self.sb = sandbox
         self.k8s = NetworkPolicyEngine(sandbox)
-        self._rules: tuple[int, list[rules.Rule]] | None = None
+        self._repository: Derived[rules.Repository] = Derived(sandbox.store, *POLICY_RESOURCES, limit=1)
         self._pending: list[hubble.Flow] = []
 
     # -- the policy repository ------------------------------------------------------------------------------
 
-    def rules(self) -> list[rules.Rule]:
-        """Every Cilium rule; rebuilt only after the store changed."""
-        rv = self.sb.store.rv
-        if self._rules is None or self._rules[0] != rv:
-            out: list[rules.Rule] = []
-            for resource in POLICY_RESOURCES:
-                for obj in sorted(self.sb.store.list(resource), key=lambda o: (o["metadata"].get("namespace", ""),
-                                                                            o["metadata"]["name"])):
-                    out += rules.rules_of(obj)
-            self._rules = (rv, out)
-        return self._rules[1]
+    def rules(self) -> rules.Repository:
+        """Every Cilium rule, indexed by the endpoints they select; rebuilt only after a policy changed."""
+        return self._repository.get(None, self._build)
+
+    def _build(self) -> rules.Repository:
+        out: list[rules.Rule] = []
+        for resource in POLICY_RESOURCES:
+            for obj in sorted(self.sb.store.list(resource), key=lambda o: (o["metadata"].get("namespace", ""),
+                                                                        o["metadata"]["name"])):
+                out += rules.rules_of(obj)
+        return rules.Repository(out)
 
     # -- peers ----------------------------------------------------------------------------------------------
 
@@ -105,9 +106,9 @@ class CiliumPolicyEngine:
         src = self.peer(src_pod, src_ip, dst_node)
         knp = self.k8s.evaluate(src_pod, src_ip, dst_pod, port, protocol)
         repo = self.rules()
-        egress = rules.evaluate(repo, rules.EGRESS, src, dst, dst, port, protocol) if src.is_pod else \
+        egress = repo.evaluate(rules.EGRESS, src, dst, dst, port, protocol) if src.is_pod else \
             rules.DirectionResult(rules.EGRESS, None)
-        ingress = rules.evaluate(repo, rules.INGRESS, dst, src, dst, port, protocol) if dst.is_pod else \
+        ingress = repo.evaluate(rules.INGRESS, dst, src, dst, port, protocol) if dst.is_pod else \
             rules.DirectionResult(rules.INGRESS, None)
         out = {"src": src, "dst": dst, "port": port, "protocol": protocol}
         for name, cil, k8s in (("egress", egress, knp.egress), ("ingress", ingress, knp.ingress)):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Label = tuple[str, str, str]  # (source, key, value)
@@ -62,13 +63,13 @@ class Endpoint:
     endpoint_id: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    @property
+    @cached_property
     def is_pod(self) -> bool:
         return self.name is not None and not self.reserved
 
-    @property
-    def reserved(self) -> set[str]:
-        return {k for s, k, _ in self.labels if s == RESERVED}
+    @cached_property
+    def reserved(self) -> frozenset[str]:
+        return frozenset(k for s, k, _ in self.labels if s == RESERVED)
 
     def __str__(self) -> str:
         if self.is_pod:

@@ -31,6 +31,7 @@ in, the matching rules out (docs.cilium.io security/policy/language, intro; pkg/
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,45 +133,172 @@ class DirectionResult:
         return [h for m in self.allows for h in m.http or []]
 
 
+class Repository:
+    """Every rule of the cluster's Cilium policies, indexed as the agent indexes them, so that a verdict costs the
+    same however many policies the cluster has. The results are those of :func:`evaluate` over every rule.
+
+    - The rules that select an endpoint are worked out once per label set (pkg/policy/selectorcache.go keeps
+      what each selector selects), from the policies of its namespace and the clusterwide ones only.
+    - Their items are grouped by what their L3 part says (the same ``fromEndpoints`` of the same namespace, the
+      same entities or CIDRs: policies repeat their peers), so a new peer is judged once per group, not per item.
+    - The result of a direction is kept per pair of identities, port and protocol, as the agent computes a policy
+      map per endpoint (pkg/policy/distillery.go) and the datapath looks verdicts up in it: a pair that met
+      before costs a lookup.
+
+    Built afresh whenever a policy changes.
+    """
+
+    LIMIT = 16384
+    """Kept answers before a table starts afresh (label sets and addresses come and go)."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self._by_namespace: dict[str | None, list[tuple[int, Rule]]] = {}
+        for i, rule in enumerate(rules):  # a CiliumNetworkPolicy selects endpoints of its namespace only
+            self._by_namespace.setdefault(rule.namespace, []).append((i, rule))
+        self._selecting: dict[tuple[str | None, frozenset[Any]], list[Rule]] = {}
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._results: dict[tuple[Any, ...], DirectionResult] = {}
+        self._groups: dict[tuple[Any, ...], bool] = {}
+
+    def selecting(self, ep: Endpoint) -> list[Rule]:
+        """The rules that apply to ``ep``, in the repository's order (none for a reserved identity: no host
+        firewall)."""
+        if not ep.is_pod:
+            return []
+        key = (ep.namespace, ep.labels)
+        found = self._selecting.get(key)
+        if found is None:
+            candidates = sorted(self._by_namespace.get(ep.namespace, []) + self._by_namespace.get(None, []),
+                                key=lambda pair: pair[0])
+            found = [r for _, r in candidates if selects(r, ep)]
+            _keep(self._selecting, key, found, self.LIMIT)
+        return found
+
+    def evaluate(self, direction: str, this: Endpoint, peer: Endpoint, dst: Endpoint, port: int,
+                 protocol: str) -> DirectionResult:
+        """:func:`evaluate` over the rules that select ``this``, kept for the pair of identities."""
+        peer_key = _peer_key(peer)
+        key = (direction, this.namespace, this.labels, peer_key, dst.ports, port, protocol)
+        kept = self._results.get(key)
+        if kept is None:
+            plan = self._plan(this, direction)
+            kept = DirectionResult(direction, this, plan.rules, plan.enforced)
+            matched: list[tuple[int, Item]] = []
+            for signature, items in plan.groups:
+                if signature and not self._group_matches(signature, items[0][1], peer, peer_key):
+                    continue
+                matched += items
+            for _, it in sorted(matched, key=lambda pair: pair[0]):
+                m = ports_match(it, dst, port, protocol)
+                if m is not None:
+                    (kept.denies if it.deny else kept.allows).append(m)
+            _keep(self._results, key, kept, self.LIMIT)
+        return DirectionResult(direction, this, kept.rules, kept.enforced, kept.allows, kept.denies)
+
+    def _plan(self, this: Endpoint, direction: str) -> _Plan:
+        """The rules selecting ``this`` and their items for ``direction``, grouped by their L3 part."""
+        key = (this.namespace, this.labels, direction)
+        plan = self._plans.get(key)
+        if plan is None:
+            selected = self.selecting(this)
+            groups: dict[tuple[Any, ...], list[tuple[int, Item]]] = {}
+            items = (it for rule in selected for it in items_of(rule, direction))
+            for position, it in enumerate(items):
+                signature = tuple((f, it.rule.namespace, json.dumps(it.spec[f], sort_keys=True)) for f in it.l3)
+                groups.setdefault(signature, []).append((position, it))
+            plan = _Plan(selected, any(enforces(r, direction) for r in selected), list(groups.items()))
+            _keep(self._plans, key, plan, self.LIMIT)
+        return plan
+
+    def _group_matches(self, signature: tuple[Any, ...], it: Item, peer: Endpoint, peer_key: tuple[Any, ...]) -> bool:
+        key = (signature, peer_key)
+        found = self._groups.get(key)
+        if found is None:
+            found = any(peer_matches(f, it.spec[f], it.rule, peer) for f in it.l3)
+            _keep(self._groups, key, found, self.LIMIT)
+        return found
+
+
+@dataclass
+class _Plan:
+    rules: list[Rule]
+    enforced: bool
+    groups: list[tuple[tuple[Any, ...], list[tuple[int, Item]]]]
+
+
+def _peer_key(peer: Endpoint) -> tuple[Any, ...]:
+    """What a rule can tell of a peer: its namespace and labels (selectors, entities), and for an address outside
+    the pod network the address itself (CIDR rules)."""
+    return (peer.namespace, peer.labels, peer.is_pod, None if peer.is_pod else peer.ip)
+
+
+def _keep(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+
+
+@dataclass(frozen=True)
+class Item:
+    """One ingress/egress (or deny) item of a rule, with the L3 fields it sets."""
+
+    rule: Rule
+    where: str  # ingress, ingressDeny, egress or egressDeny
+    index: int  # its place in that list
+    deny: bool
+    spec: Mapping[str, Any] = field(hash=False, compare=False)
+    l3: tuple[str, ...] = ()
+
+
+def items_of(rule: Rule, direction: str) -> list[Item]:
+    """The rule's allow and deny items for ``direction``, leaving out the empty ones (an item with neither an L3
+    part nor ``toPorts`` matches nothing: the documented default-deny policy)."""
+    out = []
+    for deny, where in ((False, direction), (True, direction + "Deny")):
+        for i, item in enumerate(rule.spec.get(where) or []):
+            l3 = tuple(f for f in PEER_FIELDS[direction] if item.get(f))
+            if l3 or item.get("toPorts"):
+                out.append(Item(rule, where, i, deny, item, l3))
+    return out
+
+
 def evaluate(rules: Iterable[Rule], direction: str, this: Endpoint, peer: Endpoint, dst: Endpoint, port: int,
              protocol: str) -> DirectionResult:
-    """The selecting rules, default deny, and the allow and deny items matching ``peer`` on ``port``."""
+    """The selecting rules, default deny, and the allow and deny items matching ``peer`` on ``port``: the
+    semantics, walking every rule (:class:`Repository` gives the same results from its indexes)."""
     result = DirectionResult(direction, this)
     for rule in rules:
         if not selects(rule, this):
             continue
         result.rules.append(rule)
         result.enforced = result.enforced or enforces(rule, direction)
-        for deny, key in ((False, direction), (True, direction + "Deny")):
-            for i, item in enumerate(rule.spec.get(key) or []):
-                m = match_item(item, rule, direction, peer, dst, port, protocol, deny)
-                if m is not None:
-                    m.item, m.where = i, key
-                    (result.denies if deny else result.allows).append(m)
+        for it in items_of(rule, direction):
+            if it.l3 and not any(peer_matches(f, it.spec[f], rule, peer) for f in it.l3):
+                continue
+            m = ports_match(it, dst, port, protocol)
+            if m is not None:
+                (result.denies if it.deny else result.allows).append(m)
     return result
 
 
-def match_item(item: Mapping[str, Any], rule: Rule, direction: str, peer: Endpoint, dst: Endpoint, port: int,
-               protocol: str, deny: bool = False) -> Match | None:
-    """One ingress/egress (or deny) item against the peer and the destination port."""
-    l3 = [f for f in PEER_FIELDS[direction] if item.get(f)]
-    if not l3 and not item.get("toPorts"):
-        return None  # an empty rule selects nothing (the documented default-deny policy)
-    if l3 and not any(_peer_matches(f, item[f], rule, peer) for f in l3):
-        return None
-    entries = item.get("toPorts") or []
+def ports_match(it: Item, dst: Endpoint, port: int, protocol: str) -> Match | None:
+    """An item whose L3 part matched, against the destination port: the match with its L7 rules, or None."""
+    entries = it.spec.get("toPorts") or []
     if not entries:
-        return Match(rule, 0, deny)
+        return Match(it.rule, it.index, it.deny, where=it.where)
     matched = [e for e in entries if not e.get("ports") or any(port_matches(p, dst, port, protocol)
                                                                 for p in e.get("ports") or [])]
     if not matched:
         return None
     rules = [e.get("rules") or {} for e in matched]
     http = None if any(not r.get("http") for r in rules) else [h for r in rules for h in r.get("http") or []]
-    return Match(rule, 0, deny, http=None if deny else http, dns=any(r.get("dns") for r in rules))
+    return Match(it.rule, it.index, it.deny, http=None if it.deny else http, dns=any(r.get("dns") for r in rules),
+                 where=it.where)
 
 
-def _peer_matches(field_name: str, values: list[Any], rule: Rule, peer: Endpoint) -> bool:
+def peer_matches(field_name: str, values: list[Any], rule: Rule, peer: Endpoint) -> bool:
+    """Whether one L3 field of a rule item (``fromEndpoints``, ``toEntities``, ``toCIDRSet``, …) matches the peer."""
     if field_name in ("fromEndpoints", "toEndpoints"):
         return any(peer_selector_matches(s, rule.namespace, peer) for s in values)
     if field_name in ("fromEntities", "toEntities"):
