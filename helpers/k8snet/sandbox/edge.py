@@ -145,32 +145,86 @@ class Edge:
         assert self.traefik is not None
         entrypoint = ENTRYPOINT_OF_PORT.get(conn.port, "")
         port = self.traefik.ports.get(entrypoint)
+        loop = asyncio.get_running_loop()
         try:
             if not port:
                 raise ConnectionRefusedError(f"no Traefik entrypoint for pod port {conn.port}")
-            upstream_r, upstream_w = await asyncio.open_connection(self.traefik.host, port)
+            upstream_t, upstream = await loop.create_connection(_Splice, self.traefik.host, port)
         except OSError as exc:  # Traefik is (re)starting: as a pod that is not listening yet, a reset
             log.info("edge: Traefik's %s entrypoint: %s", entrypoint or conn.port, exc)
             _reset(sock)
             return
-        upstream_w.write(proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port))
-        client_r, client_w = await asyncio.open_connection(sock=sock)
-        await asyncio.gather(_pipe(client_r, upstream_w), _pipe(upstream_r, client_w))
+        upstream_t.write(proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port))
+        _, client = await loop.connect_accepted_socket(_Splice, sock=sock)
+        client.join(upstream)
+        await asyncio.gather(client.done, upstream.done)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until end of file, then half-close, as a TCP proxy does; a reset ends both ways."""
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.transport.abort()
-    except asyncio.CancelledError:
-        writer.transport.abort()
-        raise
+class _Splice(asyncio.Protocol):
+    """One side of a TCP relay: what arrives is written to the other side's transport as it comes, without a
+    task or a buffer of its own (a request through the edge costs two callbacks, not two coroutines). The
+    other side's full write buffer pauses this side's reading (flow control); an end of file is passed on as a
+    half-close, as a TCP proxy does; a reset aborts both."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Splice | None = None
+        self.pending: list[bytes] = []  # what came before the other side was joined
+        self.eof = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def join(self, other: _Splice) -> None:
+        self.peer, other.peer = other, self
+        for side in (self, other):
+            for data in side.pending:
+                side._forward(data)
+            side.pending.clear()
+            if side.eof:
+                side._forward_eof()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is None:
+            self.pending.append(data)
+        else:
+            self._forward(data)
+
+    def _forward(self, data: bytes) -> None:
+        assert self.peer is not None and self.peer.transport is not None
+        self.peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self.peer is not None:
+            self._forward_eof()
+        return True  # keep writing the other way until that side ends too
+
+    def _forward_eof(self) -> None:
+        assert self.peer is not None and self.peer.transport is not None
+        if self.peer.transport.can_write_eof() and not self.peer.transport.is_closing():
+            self.peer.transport.write_eof()
+        if self.peer.eof:  # both ways ended
+            self.transport.close()  # type: ignore[union-attr]
+            self.peer.transport.close()
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None and not self.peer.transport.is_closing():
+            self.peer.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.peer.transport is not None and not self.peer.transport.is_closing():
+            if exc is not None:
+                self.peer.transport.abort()  # a reset one way is a reset the other
+            else:
+                self.peer.transport.close()
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def _reset(sock: socket.socket) -> None:
