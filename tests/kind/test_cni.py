@@ -147,7 +147,7 @@ def test_calico_apiserver_certificate_is_the_install_guides():
 
     from k8snet.kind import calico_apiserver
 
-    now = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
     cert_pem, key_pem = calico_apiserver.certificate(now)
     cert = x509.load_pem_x509_certificate(cert_pem)
     assert cert.issuer == cert.subject == x509.Name([])

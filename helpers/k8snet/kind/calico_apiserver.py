@@ -37,7 +37,7 @@ def certificate(now: datetime.datetime | None = None) -> tuple[bytes, bytes]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
     name = x509.Name([])  # -subj "/"
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
