@@ -112,5 +112,72 @@ def test_kind_up_with_the_plugin(name):
     assert ds.status.number_available == len(versions.NODE_NAMES)
     assert cluster.apps.read_namespaced_deployment(deployment, "kube-system").status.available_replicas >= 1
     assert cni.installed(cluster) == name
+    if name == "calico":  # projectcalico.org/v3 through the aggregated API server, as the sandbox serves it
+        tiers = cluster.dynamic.resources.get(api_version="projectcalico.org/v3", kind="Tier").get()
+        assert {"default", "kube-admin", "kube-baseline"} <= {t.metadata.name for t in tiers.items}
     if os.environ.get("K8SNET_KIND_DOWN") == "1":
         lifecycle.down()
+
+
+# -- Calico's aggregated API server (kind/calico_apiserver.py) --------------------------------------------------
+
+APISERVER_MANIFEST = [  # the shape of manifests/apiserver.yaml at v3.32.1 (abridged)
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "calico-apiserver"}},
+    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "calico-apiserver",
+                                                                 "namespace": "calico-apiserver"}},
+    {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": "v3.projectcalico.org"},
+     "spec": {"group": "projectcalico.org", "version": "v3", "service": {"name": "calico-api",
+                                                                          "namespace": "calico-apiserver"}}},
+]
+
+
+def test_calico_apiserver_is_the_release_manifest_pinned_with_calico():
+    from k8snet.kind import calico_apiserver
+
+    assert versions.CALICO_APISERVER_URL.endswith(f"/{versions.CALICO_VERSION}/manifests/apiserver.yaml")
+    assert calico_apiserver.MANIFEST.url == versions.CALICO_APISERVER_URL
+
+
+def test_calico_apiserver_certificate_is_the_install_guides():
+    """docs.tigera.io operations/install-apiserver (manifest): a self-signed RSA 4096 certificate for
+    calico-api.calico-apiserver.svc, valid 365 days."""
+    import datetime
+
+    from cryptography import x509
+
+    from k8snet.kind import calico_apiserver
+
+    now = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+    cert_pem, key_pem = calico_apiserver.certificate(now)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    assert cert.issuer == cert.subject == x509.Name([])
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["calico-api.calico-apiserver.svc"]
+    assert cert.public_key().key_size == 4096
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == datetime.timedelta(days=365)
+    assert b"PRIVATE KEY" in key_pem
+
+
+def test_calico_apiserver_objects_carry_the_secret_and_the_ca_bundle():
+    import base64
+
+    from k8snet.kind import calico_apiserver
+
+    objs = calico_apiserver.objects(APISERVER_MANIFEST, b"CERT", b"KEY")
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in objs]
+    assert kinds.index(("Secret", "calico-apiserver-certs")) == kinds.index(("Namespace", "calico-apiserver")) + 1
+    secret = objs[kinds.index(("Secret", "calico-apiserver-certs"))]
+    assert {k: base64.b64decode(v) for k, v in secret["data"].items()} == {"apiserver.crt": b"CERT",
+                                                                           "apiserver.key": b"KEY"}
+    apiservice = objs[kinds.index(("APIService", "v3.projectcalico.org"))]
+    assert base64.b64decode(apiservice["spec"]["caBundle"]) == b"CERT"
+    assert "caBundle" not in APISERVER_MANIFEST[2]["spec"]  # the manifest itself is not changed
+
+
+def test_calico_apiserver_waits_for_available():
+    from k8snet.kind import calico_apiserver
+
+    assert calico_apiserver.available(None) == (False, "no Available condition yet")
+    assert calico_apiserver.available({"conditions": [{"type": "Available", "status": "False",
+                                                       "reason": "MissingEndpoints"}]})[0] is False
+    assert calico_apiserver.available({"conditions": [{"type": "Available", "status": "True"}]})[0] is True

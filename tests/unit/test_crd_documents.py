@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from k8snet.sandbox import celrules, crds, crdvalidation, defaults
-from k8snet.sandbox.instance import CRD_DOCUMENTS
+from k8snet.sandbox.instance import CNI_CRD_DOCUMENTS, CRD_DOCUMENTS
 
 
 def documents() -> list[dict]:
     out = []
-    for name in CRD_DOCUMENTS:
+    for name in (*CRD_DOCUMENTS, *(n for names in CNI_CRD_DOCUMENTS.values() for n in names)):
         text = (files("k8snet.sandbox") / "crds" / name).read_text()
         out += [json.loads(json.dumps(d)) for d in yaml.safe_load_all(text) if d]
     return out

@@ -74,8 +74,10 @@ def all_manifest_objects() -> list[dict[str, Any]]:
     return [o for name in MANIFESTS for o in manifest_objects(name)]
 
 
-def fetch_crds(source: CrdSource, cache: Path | None = None, timeout: float = 60) -> list[dict[str, Any]]:
-    """The source's objects, from the cache or downloaded once (written atomically).
+def fetch_crds(source: CrdSource, cache: Path | None = None, timeout: float = 60,
+               require: str = "CustomResourceDefinition") -> list[dict[str, Any]]:
+    """The source's objects, from the cache or downloaded once (written atomically); ``require`` is a kind the
+    file must hold (a check that the URL is the right file).
 
     Raises:
         RuntimeError: the download failed and nothing is cached, with what to do.
@@ -90,13 +92,13 @@ def fetch_crds(source: CrdSource, cache: Path | None = None, timeout: float = 60
             raise RuntimeError(f"could not download {source.name} {source.version} from {source.url}: {exc}\n"
                                f"  fix: check the network (a proxy needs HTTPS_PROXY), or download that file "
                                f"yourself and save it as {path}") from exc
-        docs = _parse(text, source)
+        docs = _parse(text, source, require)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
         os.replace(tmp, path)
         return docs
-    return _parse(path.read_text(), source)
+    return _parse(path.read_text(), source, require)
 
 
 def cached_crds(source: CrdSource, cache: Path | None = None) -> list[dict[str, Any]] | None:
@@ -105,13 +107,13 @@ def cached_crds(source: CrdSource, cache: Path | None = None) -> list[dict[str, 
     return _parse(path.read_text(), source) if path.exists() else None
 
 
-def _parse(text: str, source: CrdSource) -> list[dict[str, Any]]:
+def _parse(text: str, source: CrdSource, require: str = "CustomResourceDefinition") -> list[dict[str, Any]]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d]
     except yaml.YAMLError as exc:
         raise RuntimeError(f"{source.name} {source.version} ({source.url}) is not valid YAML: {exc}") from exc
-    if not any(d.get("kind") == "CustomResourceDefinition" for d in docs):
-        raise RuntimeError(f"{source.url} holds no CustomResourceDefinition: is the URL right?")
+    if not any(d.get("kind") == require for d in docs):
+        raise RuntimeError(f"{source.url} holds no {require}: is the URL right?")
     return docs
 
 

@@ -7,7 +7,8 @@ three plugins (Cilium with ``ipam.mode=kubernetes`` uses the nodes' podCIDRs, Ca
 podSubnet for its pool). Then the pinned release is installed from the same rendered manifest the sandbox builds its
 kube-system from (``manifests/cilium.yaml``, ``manifests/calico.yaml``; Calico's CRDs first, from its release
 manifest), and ``up`` waits until the plugin's DaemonSet runs on every node and its Deployment is available (and,
-for Cilium, until the operator has created its CRDs).
+for Cilium, until the operator has created its CRDs; for Calico, until its aggregated API server serves
+projectcalico.org/v3, :mod:`.calico_apiserver`).
 
 A cluster's CNI plugin is not switched in place: ``up --cni X`` on a cluster that runs another plugin stops with
 what to do (``k8snet kind down`` then ``k8snet kind up --cni X``).
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..sandbox import cni as plugins
-from . import addons, readiness, versions
+from . import addons, calico_apiserver, readiness, versions
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -110,4 +111,6 @@ def install(cluster: Cluster, cni: str, timeout: float = 600) -> list[str]:
     if cni == plugins.CILIUM:
         readiness.wait_crds_established(cluster, CILIUM_CRDS, timeout=timeout)
         cluster.dynamic.resources.invalidate_cache()
+    if cni == plugins.CALICO:
+        calico_apiserver.install(cluster, timeout=timeout)  # projectcalico.org/v3 for kubectl, as the sandbox serves
     return crds

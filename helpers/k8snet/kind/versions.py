@@ -145,6 +145,12 @@ CALICO_MANIFEST_URL = f"https://raw.githubusercontent.com/projectcalico/calico/{
 """The release's manifest install (docs.tigera.io calico/latest/getting-started/kubernetes/kind, "Manifest"): kind
 up takes its CustomResourceDefinitions from it (downloaded once, cached) and applies them first."""
 
+CALICO_APISERVER_URL = f"https://raw.githubusercontent.com/projectcalico/calico/{CALICO_VERSION}/manifests/apiserver.yaml"
+"""Calico's aggregated API server (docs.tigera.io calico/latest/operations/install-apiserver, "Manifest install"):
+it serves projectcalico.org/v3 (NetworkPolicy, GlobalNetworkPolicy, Tier, …) to kubectl, as the sandbox does."""
+
+CALICO_APISERVER_IMAGE = f"quay.io/calico/apiserver:{CALICO_VERSION}"
+
 CALICO_IMAGES = tuple(f"quay.io/calico/{name}:{CALICO_VERSION}" for name in ("node", "cni", "kube-controllers"))
 """The manifest's images, by tag as the release manifest names them."""
 

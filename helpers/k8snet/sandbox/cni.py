@@ -204,8 +204,9 @@ def pod_allocator(sb: Sandbox, node: str, cidr: str) -> Any:
 # -- kube-system -----------------------------------------------------------------------------------------
 
 NOT_SERVED = {"PodDisruptionBudget", "CustomResourceDefinition"}
-"""Kinds in the manifests the sandbox does not create: policy/v1 is not served, and the plugins' own API kinds
-(cilium.io, crd.projectcalico.org) are not served yet (the README's "CNI plugins" says so)."""
+"""Kinds in the manifests the sandbox does not create: policy/v1 is not served, and the plugins' CRDs are not the
+manifests' (the sandbox installs its own: ``sandbox/crds/cilium.io.yaml``, and for Calico the projectcalico.org/v3
+kinds its API server serves, ``sandbox/crds/projectcalico.org.yaml``; crd.projectcalico.org is not served)."""
 
 
 def manifest_objects(plugin: Plugin) -> list[dict[str, Any]]:

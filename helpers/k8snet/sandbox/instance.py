@@ -25,6 +25,7 @@ from .auth.tokens import Tokens
 from .clock import Clock
 from .controllers import (
     Manager,
+    calico,
     certmanager,
     cilium,
     clusterroles,
@@ -46,6 +47,7 @@ from .controllers import (
 from .controllers.podworkers import PodWorkers
 from .controllers.volumemanager import VolumeManager
 from .crds import CustomResourceDefinitions
+from .dataplane.calico import validation as calico_validation
 from .randomness import Randomness
 from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
@@ -95,6 +97,7 @@ class Sandbox:
         self.api.authorizer = self.authorizer
         self.api.webhooks.append(certmanager.webhook.webhook())
         self.api.webhooks.append(trust.webhook.webhook())
+        self.api.webhooks.append(calico_validation.webhook())  # Calico's API server (its kinds: Calico clusters only)
         self.tokens = Tokens(self)
         """ServiceAccount tokens: TokenRequest, pods' projected tokens, their authentication (auth/tokens.py)."""
         self._init_pod_ipam()
@@ -153,6 +156,7 @@ class Sandbox:
         certmanager.install(self)  # the cert-manager namespace, likewise
         trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
         istio.install(self)  # istio-cni's CNI plugin (it acts where its agent runs)
+        calico.install(self)  # Calico's built-in tiers (a Calico cluster's), likewise
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
         self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
@@ -163,7 +167,7 @@ class Sandbox:
                                       clusterroles.controller(self), csrsigning.controller(self),
                                       csrcleaner.controller(self), *certmanager.controllers(self),
                                       trust.controller(self), *istio.controllers(self),
-                                      *cilium.controllers(self)])
+                                      *cilium.controllers(self), *calico.controllers(self)])
         self.manager.start()
 
     async def stop(self) -> None:
@@ -359,9 +363,10 @@ CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-mana
 Traefik's, Gateway API's and cert-manager's release manifests and trust-manager's chart (the documents say what
 they were written from)."""
 
-CNI_CRD_DOCUMENTS = {cniplugin.CILIUM: ("cilium.io.yaml",)}
-"""The CNI plugin's own kinds, installed only in a cluster that runs that plugin (on kind its operator creates
-them): Cilium's policies, endpoints and identities."""
+CNI_CRD_DOCUMENTS = {cniplugin.CILIUM: ("cilium.io.yaml",), cniplugin.CALICO: ("projectcalico.org.yaml",)}
+"""The CNI plugin's own kinds, installed only in a cluster that runs that plugin: Cilium's policies, endpoints and
+identities (on kind its operator creates them); Calico's projectcalico.org/v3 policies, tiers and network sets (on
+kind its aggregated API server serves them)."""
 
 
 def install_crds(sb: Sandbox) -> None:

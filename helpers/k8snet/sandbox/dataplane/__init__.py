@@ -9,6 +9,7 @@ Parts, one job each:
 - ``policy``: the NetworkPolicy verdict for one connection (semantics in
   :mod:`k8snet.netpol`), the CNI plugin's engine (:func:`policy_engine`); ``cilium``: Cilium's engine (its
   policies, the Envoy proxy's L7 rules, Hubble's flows, the agent's ``hubble`` and ``cilium-dbg`` commands);
+  ``calico``: Calico's engine (its selector language, tiers and policies);
 - ``podnet``: the pod network as the CNI plugin made it (interfaces, routes, traceroute hops), ``cniimages`` its
   programs;
 - ``workloads``: the emulated images (agnhost, http-echo, nginx, coredns) —
@@ -50,11 +51,17 @@ def policy_engine(sandbox: Sandbox) -> PolicyEngine:
     NetworkPolicy with the same engine (:class:`.policy.NetworkPolicyEngine`: the upstream semantics all three
     implement). A plugin with its own policy kinds registers an engine here that wraps that verdict and adds its
     own: Cilium's (:class:`.cilium.engine.CiliumPolicyEngine`: CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy,
-    L7 HTTP rules, Hubble's flows). Calico's kinds are not served yet (the README's "CNI plugins")."""
-    if getattr(sandbox, "cni", "") == "cilium":
+    L7 HTTP rules, Hubble's flows) and Calico's (:class:`.calico.engine.CalicoPolicyEngine`: projectcalico.org/v3
+    NetworkPolicy and GlobalNetworkPolicy in ordered tiers, Kubernetes NetworkPolicies in the ``default`` tier)."""
+    cni = getattr(sandbox, "cni", "")
+    if cni == "cilium":
         from .cilium.engine import CiliumPolicyEngine
 
         return CiliumPolicyEngine(sandbox)
+    if cni == "calico":
+        from .calico.engine import CalicoPolicyEngine
+
+        return CalicoPolicyEngine(sandbox)
     from .policy import NetworkPolicyEngine
 
     return NetworkPolicyEngine(sandbox)
