@@ -152,7 +152,9 @@ metadata: {name: guard}
 spec: {tier: security, selector: app == 'db', ingress: [{action: Pass}]}
 """
     done = box.kubectl("apply", "-f", "-", check=False, input=gnp)
-    assert done.returncode != 0 and "key not found" in done.stderr
+    assert done.returncode != 0
+    assert 'Error from server (NotFound): error when creating "STDIN": tiers.projectcalico.org "security" not found' \
+        in done.stderr, done.stderr
     policies(tier("security", 100))
     policies(gnp)  # no "security." prefix needed (projectcalico/calico#11232)
     assert box.kubectl_json("get", "gnp", "guard")["metadata"]["labels"]["projectcalico.org/tier"] == "security"

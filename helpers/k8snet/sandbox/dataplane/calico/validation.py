@@ -122,12 +122,10 @@ def validate(request: admission.Request) -> admission.Verdict:
     if plural in ("networkpolicies", "globalnetworkpolicies") and request.operation == "CREATE":
         tier = spec.get("tier") or "default"
         if request.api.store.get(f"tiers.{GROUP}", "", tier) is None:
-            # clientv3 Create: Get(tier) → ErrorResourceDoesNotExist → aapiError: a storage key-not-found error
-            # for the policy's key, which reaches the client as an unconverted 500 (ErrorToAPIStatus)
-            ns = obj.get("metadata", {}).get("namespace")
-            key = f"/{GROUP}/{plural}/" + (f"{ns}/" if ns else "") + name
-            raise errors.ApiError(f"StorageError: key not found, Code: 1, Key: {key}, ResourceVersion: 0, "
-                                  "AdditionalErrorMsg: ", 500, "")
+            # Calico's API server fails here deep in its storage (clientv3 Create: Get(tier) →
+            # ErrorResourceDoesNotExist), which reaches the client as an unconverted storage error; the sandbox
+            # answers what that means instead, as a NotFound naming the missing tier (never a 500)
+            raise errors.not_found("tiers", GROUP, tier)
     return admission.Verdict()
 
 
