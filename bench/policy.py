@@ -19,7 +19,10 @@
    source and ingress of the destination) between 100 synthetic endpoints under P CiliumNetworkPolicies of the
    same seeded shapes, beside walking every rule in the same run (what it did before the index). Target: under
    100 µs at 1,000 policies.
-5. L7 verdicts per second: the Envoy proxy's HTTP rule check (``cilium.l7.allowed``) of seeded requests against a
+5. Calico's repository alone (``k8snet.sandbox.dataplane.calico.rules.Repository``): the same, under P policies
+   (NetworkPolicies and GlobalNetworkPolicies in three tiers, with Allow, Deny and Pass rules), beside walking
+   every policy. Target: under 100 µs at 1,000 policies.
+6. L7 verdicts per second: the Envoy proxy's HTTP rule check (``cilium.l7.allowed``) of seeded requests against a
    policy's ten HTTP rules (method, path regex, headers), as every request on an L7-enforced port pays it.
 """
 
@@ -43,6 +46,7 @@ ENGINE_PODS, ENGINE_POLICIES = (10, 50, 100), (10, 100, 1000)
 ENGINE_SAMPLE = 1000
 CILIUM_PODS, CILIUM_POLICIES = 100, (10, 100, 1000)
 TARGET_CILIUM_US = 100.0
+"""Per verdict at 1,000 policies, for Cilium's and Calico's repositories alike."""
 L7_REQUESTS = 20000
 TIERS = ("web", "api", "db")
 NETPOL = "networking.k8s.io/v1"
@@ -279,6 +283,83 @@ def cilium_grid() -> list[Result]:
     return results
 
 
+def _calico_endpoints(n: int):
+    from k8snet.sandbox.dataplane.calico.labels import Endpoint, pod_labels
+
+    out = []
+    for i in range(n):
+        ns = f"team-{i % BIG_NS}"
+        obj = {"metadata": {"name": f"pod-{i:03d}", "namespace": ns,
+                            "labels": {"app": f"pod-{i % BIG_PER_NS:02d}", "tier": TIERS[i % 3]}},
+               "spec": {"serviceAccountName": "default"}}
+        out.append(Endpoint(ip=f"10.244.{i % 3}.{10 + i}", labels=pod_labels(obj, {"team": str(i % BIG_NS)}, {}),
+                            namespace=ns, name=obj["metadata"]["name"], ports=(("http", 80, "TCP"),)))
+    return out
+
+
+def calico_policies(namespaces: list[str], count: int, seed: int = 0) -> list[Any]:
+    """Calico policies in the shapes of :func:`synthetic_policies`, a tenth of them global guardrails in a
+    ``security`` tier that pass or deny."""
+    from k8snet.sandbox.dataplane.calico import rules
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        ns = namespaces[i % len(namespaces)]
+        target = rng.choice(["all()", f"app == 'pod-{rng.randrange(BIG_PER_NS):02d}'", f"tier == '{rng.choice(TIERS)}'"])
+        peer = rng.choice([f"tier == '{rng.choice(TIERS)}'", f"has(tier) && app != 'pod-0{rng.randrange(10)}'"])
+        if i % 10 == 0:
+            out.append(rules.Policy(rules.GNP, None, f"guard-{i:04d}", "security", float(rng.randrange(100)),
+                                    {"selector": target, "ingress": [{"action": "Pass", "source": {"selector": peer}},
+                                                                     {"action": "Deny"}]}))
+            continue
+        out.append(rules.Policy(rules.NP, ns, f"np-{i:04d}", "default", float(rng.randrange(1000)),
+                                {"selector": target, "ingress": [{"action": "Allow", "protocol": "TCP",
+                                                                  "source": {"selector": peer},
+                                                                  "destination": {"ports": [80]}}]}))
+    return out
+
+
+def calico_grid() -> list[Result]:
+    """One verdict (both directions) through Calico's indexed repository, beside the walk over every policy."""
+    from k8snet.sandbox.dataplane.calico import rules
+
+    results = []
+    eps = _calico_endpoints(CILIUM_PODS)
+    pairs = random.Random(1).sample([(s, d) for s in eps for d in eps], ENGINE_SAMPLE)
+    tiers = {"default": rules.Tier("default", 1_000_000), "security": rules.Tier("security", 100)}
+    namespaces = [f"team-{n}" for n in range(BIG_NS)]
+    for n_pol in CILIUM_POLICIES:
+        every = calico_policies(namespaces, n_pol)
+        repo = rules.Repository(tiers, every)  # fresh: the first verdict per endpoint works out what applies
+        timed: dict[str, float] = {}
+        for label in ("walk", "index"):
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = time.perf_counter()
+                if label == "walk":
+                    verdicts = [(rules.evaluate(tiers, every, rules.EGRESS, s, s, d, 80, "TCP"),
+                                 rules.evaluate(tiers, every, rules.INGRESS, d, s, d, 80, "TCP")) for s, d in pairs]
+                else:
+                    verdicts = [(repo.evaluate(rules.EGRESS, s, s, d, 80, "TCP", []),
+                                 repo.evaluate(rules.INGRESS, d, s, d, 80, "TCP", [])) for s, d in pairs]
+                timed[label] = (time.perf_counter() - t0) / len(pairs) * 1e6
+            finally:
+                gc.enable()
+            timed[label + "-allowed"] = sum(1 for e, i in verdicts if e.allowed and i.allowed)
+        same = timed["walk-allowed"] == timed["index-allowed"]
+        log(f"calico repository: {CILIUM_PODS} endpoints × {n_pol} policies: {timed['index']:.1f} µs per verdict "
+            f"indexed, {timed['walk']:.1f} µs walking every policy ({timed['walk'] / timed['index']:.1f}×); "
+            f"{timed['index-allowed']} of {len(pairs)} allowed, the same both ways: {same}")
+        results.append(Result(f"Calico verdict, {n_pol} policies in tiers", timed["index"], "µs",
+                              TARGET_CILIUM_US if n_pol == 1000 else None,
+                              f"{CILIUM_PODS} endpoints, {len(pairs):,} sampled pairs, both directions; walking every "
+                              f"policy: {timed['walk']:.0f} µs ({timed['walk'] / timed['index']:.1f}× the index); "
+                              f"same verdicts: {same}"))
+    return results
+
+
 def l7_rate() -> list[Result]:
     """The proxy's HTTP rule check per request, over a policy's ten rules (a seeded mix of allowed and denied)."""
     from k8snet.sandbox.dataplane.cilium import l7
@@ -388,8 +469,9 @@ def run() -> list[Result]:
         results.append(Result(f"policy.measure 50×50, {BIG_POLICIES} policies, 1 probe/exec", one_s, "s",
                               note=f"2,500 execs instead of {-(-2500 // grouped)}; {same} vs grouped; informational"))
 
-    # 3. the engine alone; 4. Cilium's repository; 5. L7 verdicts
+    # 3. the engine alone; 4. Cilium's repository; 5. Calico's; 6. L7 verdicts
     results += engine_grid()
     results += cilium_grid()
+    results += calico_grid()
     results += l7_rate()
     return results

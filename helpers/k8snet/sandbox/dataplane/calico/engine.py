@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..derived import Derived
 from ..model import Hop
 from ..policy import NetworkPolicyEngine, datagram_targets
 from . import rules
@@ -36,25 +37,25 @@ class CalicoPolicyEngine:
     def __init__(self, sandbox: Sandbox):
         self.sb = sandbox
         self.k8s = NetworkPolicyEngine(sandbox)
-        self._repo: tuple[int, dict[str, rules.Tier], list[rules.Policy], list[tuple[list[str], dict[str, str]]]] \
-            | None = None
+        self._repository: Derived[tuple[rules.Repository, list[tuple[list[str], dict[str, str]]]]] = Derived(
+            sandbox.store, TIERS, *POLICIES, *SETS, "namespaces", limit=1)
 
-    def repository(self) -> tuple[dict[str, rules.Tier], list[rules.Policy], list[tuple[list[str], dict[str, str]]]]:
-        """Tiers, Calico policies and network sets (their nets and labels); rebuilt only after the store changed."""
-        rv = self.sb.store.rv
-        if self._repo is None or self._repo[0] != rv:
-            store = self.sb.store
-            tiers = {t["metadata"]["name"]: rules.tier_of(t) for t in store.list(TIERS)}
-            policies = [rules.policy_of(o) for resource in POLICIES for o in store.list(resource)]
-            sets = []
-            for resource in SETS:
-                for obj in store.list(resource):
-                    ns = obj["metadata"].get("namespace")
-                    ns_labels = self._namespace_labels(ns) if ns else None
-                    sets.append(([str(n) for n in (obj.get("spec") or {}).get("nets") or []],
-                                 set_labels(obj, ns_labels)))
-            self._repo = (rv, tiers, policies, sets)
-        return self._repo[1], self._repo[2], self._repo[3]
+    def repository(self) -> tuple[rules.Repository, list[tuple[list[str], dict[str, str]]]]:
+        """Tiers and Calico policies (indexed), and network sets (their nets and labels); rebuilt only after one
+        of them, or a namespace's labels, changed."""
+        return self._repository.get(None, self._build)
+
+    def _build(self) -> tuple[rules.Repository, list[tuple[list[str], dict[str, str]]]]:
+        store = self.sb.store
+        tiers = {t["metadata"]["name"]: rules.tier_of(t) for t in store.list(TIERS)}
+        policies = [rules.policy_of(o) for resource in POLICIES for o in store.list(resource)]
+        sets = []
+        for resource in SETS:
+            for obj in store.list(resource):
+                ns = obj["metadata"].get("namespace")
+                ns_labels = self._namespace_labels(ns) if ns else None
+                sets.append(([str(n) for n in (obj.get("spec") or {}).get("nets") or []], set_labels(obj, ns_labels)))
+        return rules.Repository(tiers, policies), sets
 
     def _namespace_labels(self, ns: str) -> dict[str, str]:
         return ((self.sb.store.get("namespaces", "", ns) or {}).get("metadata") or {}).get("labels") or {}
@@ -71,7 +72,7 @@ class CalicoPolicyEngine:
                           for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("name"))
             return Endpoint(ip=(pod.get("status") or {}).get("podIP") or ip, labels=labels, namespace=ns,
                             name=meta["name"], node=spec.get("nodeName"), ports=ports)
-        _, _, sets = self.repository()
+        _, sets = self.repository()
         return Endpoint(ip=ip, sets=tuple(labels for nets, labels in sets if in_nets(ip, nets)))
 
     def judge(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int, protocol: str) -> dict[str, Any]:
@@ -80,7 +81,7 @@ class CalicoPolicyEngine:
         src = self.endpoint(src_pod, src_ip)
         dst = self.endpoint(dst_pod, (dst_pod.get("status") or {}).get("podIP") or "")
         knp = self.k8s.evaluate(src_pod, src_ip, dst_pod, port, protocol)
-        tiers, policies, _ = self.repository()
+        repo, _ = self.repository()
         out: dict[str, Any] = {"src": src, "dst": dst, "port": port, "protocol": protocol}
         for name, this, k8s in (("egress", src, knp.egress), ("ingress", dst, knp.ingress)):
             direction = rules.EGRESS if name == "egress" else rules.INGRESS
@@ -91,8 +92,7 @@ class CalicoPolicyEngine:
                 out[name] = rules.DirectionResult(direction, None, True,
                                                   why=f"{this} is not a workload endpoint: no policy applies")
             else:
-                out[name] = rules.evaluate(tiers, policies + _kubernetes(k8s, direction), direction, this, src, dst,
-                                           port, protocol)
+                out[name] = repo.evaluate(direction, this, src, dst, port, protocol, _kubernetes(k8s, direction))
         out["allowed"] = out["egress"].allowed and out["ingress"].allowed
         return out
 

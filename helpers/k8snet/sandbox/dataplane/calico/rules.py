@@ -262,15 +262,81 @@ class DirectionResult:
     why: str = ""
 
 
+class Repository:
+    """The tiers and Calico policies of the cluster, indexed as felix's calculation graph indexes them, so that a
+    verdict costs the same however many policies the cluster has; the results are those of :func:`evaluate`.
+
+    - The policies that apply to an endpoint in a direction are worked out once per label set (felix's
+      ActiveRulesCalculator keeps, per endpoint, the policies whose selectors match it), from the policies of its
+      namespace and the global ones only.
+    - The walk's result is kept per connection shape (both ends' labels and addresses, port, protocol, and the
+      Kubernetes NetworkPolicies' verdicts handed in), as the programmed chains answer a repeated packet alike.
+
+    Built afresh whenever a tier, a policy, a network set or a namespace's labels change.
+    """
+
+    LIMIT = 16384
+
+    def __init__(self, tiers: Mapping[str, Tier], policies: list[Policy]):
+        self.tiers, self.policies = tiers, policies
+        self._by_namespace: dict[str | None, list[tuple[int, Policy]]] = {}
+        for i, p in enumerate(policies):  # a NetworkPolicy applies in its namespace only
+            self._by_namespace.setdefault(p.namespace if p.kind == NP else None, []).append((i, p))
+        self._applying: dict[tuple[Any, ...], list[Policy]] = {}
+        self._results: dict[tuple[Any, ...], DirectionResult] = {}
+
+    def applying(self, direction: str, this: Endpoint) -> list[Policy]:
+        """The Calico policies that apply to ``this`` in ``direction``, in the repository's order."""
+        key = (direction, this.namespace, _labels_key(this.labels))
+        found = self._applying.get(key)
+        if found is None:
+            candidates = sorted(self._by_namespace.get(this.namespace, []) + self._by_namespace.get(None, []),
+                                key=lambda pair: pair[0])
+            found = [p for _, p in candidates if direction in p.types and p.selects(this)]
+            _keep(self._applying, key, found, self.LIMIT)
+        return found
+
+    def evaluate(self, direction: str, this: Endpoint, src: Endpoint, dst: Endpoint, port: int, protocol: str,
+                 kubernetes: list[Policy]) -> DirectionResult:
+        """:func:`evaluate` of the policies that apply to ``this`` and the Kubernetes NetworkPolicies that select
+        it (already judged), kept for the connection's shape."""
+        key = (direction, _end_key(src), _end_key(dst), port, protocol,
+               tuple((str(p), p.knp_rule) for p in kubernetes))
+        kept = self._results.get(key)
+        if kept is None:
+            kept = evaluate(self.tiers, self.applying(direction, this) + kubernetes, direction, this, src, dst, port,
+                            protocol, selected=True)
+            _keep(self._results, key, kept, self.LIMIT)
+        return DirectionResult(kept.direction, this, kept.allowed, kept.steps, kept.tiers, kept.policies, kept.why)
+
+
+def _labels_key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset(labels.items())
+
+
+def _end_key(ep: Endpoint) -> tuple[Any, ...]:
+    """What a rule can tell of one end: its address (nets), labels and namespace (selectors), its named ports, the
+    network sets holding it, and its name (which the verdict's words carry)."""
+    return (ep.ip, ep.namespace, ep.name, _labels_key(ep.labels), ep.ports,
+            tuple(_labels_key(s) for s in ep.sets))
+
+
+def _keep(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+
+
 def evaluate(tiers: Mapping[str, Tier], policies: Iterable[Policy], direction: str, this: Endpoint, src: Endpoint,
-             dst: Endpoint, port: int, protocol: str) -> DirectionResult:
+             dst: Endpoint, port: int, protocol: str, selected: bool = False) -> DirectionResult:
     """The tiers' verdict for ``this`` endpoint's ``direction`` (see the module's docstring). Kubernetes
-    NetworkPolicies come in already selected for this endpoint and direction, with their matching rule."""
+    NetworkPolicies come in already selected for this endpoint and direction, with their matching rule
+    (``selected``: every one of ``policies`` is known to apply)."""
     result = DirectionResult(direction, this)
     where = f"{'ingress to' if direction == INGRESS else 'egress from'} {this}"
     by_tier: dict[str, list[Policy]] = {}
     for p in policies:
-        if direction in p.types and (p.kind == KNP or p.selects(this)):
+        if selected or (direction in p.types and (p.kind == KNP or p.selects(this))):
             by_tier.setdefault(p.tier, []).append(p)
     ordered = sorted((tiers.get(name) or Tier(name, None, "Deny", valid=False) for name in by_tier),
                      key=Tier.key)
@@ -294,7 +360,8 @@ def evaluate(tiers: Mapping[str, Tier], policies: Iterable[Policy], direction: s
             continue
         result.steps.append(Step(tier.name, "", -1, "Deny"))
         result.allowed = False
-        applied = [x for x in result.policies if x in {str(p) for p in by_tier[tier.name]}]
+        in_tier = {str(p) for p in by_tier[tier.name]}
+        applied = [x for x in result.policies if x in in_tier]
         result.why = (f"{where}: end of tier {tier.name}: its policies ({', '.join(applied)}) select the endpoint "
                       "and no rule allowed or passed it: dropped")
         return result
