@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from k8snet.sandbox import process
+
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 PAYMENTS, GITHUB, EXAMPLE = "203.0.113.10", "203.0.113.20", "198.51.100.10"
 PUBLIC = "192.0.2.1"  # the kind host's address on the (emulated) internet
@@ -46,6 +48,12 @@ def test_an_outside_api_answers_json_and_sees_the_kind_hosts_address(sandbox, cl
         assert ip == PUBLIC and ip != pod_ip and port.isdigit()  # masqueraded twice: node, then the kind host
     page = run(sandbox, client, "wget", "-qO-", "http://example.com/")
     assert page.stdout.startswith(f"example.com: GET / over HTTP from {PUBLIC}:")
+    trace = process.admin(sandbox.running, "trace", {"namespace": client, "pod": "client",
+                                                     "url": "http://api.payments.example/"})
+    nat = [h["detail"] for h in trace["hops"] if h["kind"] == "nat"]
+    assert nat == [{"from": pod_ip, "to": "172.18.0.3", "node": "k8snet-worker"},  # kindnet's masquerade
+                   {"from": "172.18.0.3", "to": PUBLIC}]  # Docker's, on the kind host
+    assert trace["hops"][-1]["kind"] == "outside" and trace["answeredBy"] == "api.payments.example"
 
 
 def test_nslookup_walks_the_search_list_then_gets_the_forwarded_answer(sandbox, client):

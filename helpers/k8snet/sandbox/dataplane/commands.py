@@ -1285,11 +1285,12 @@ def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> Any:
 
 
 def cmd_apk(ctx: Ctx, name: str, args: list[str]) -> int:
-    """Alpine's package manager: the sandbox has no network outside the cluster, so no mirror answers."""
+    """Alpine's package manager: the emulated outside world (:mod:`.outside`) has no package mirror, so none
+    answers."""
     if args[:1] in (["--version"], ["-V"]):
         ctx.write("apk-tools 2.14.6, compiled for x86_64.\n")
         return 0
-    ctx.error("k8snet sandbox: apk cannot reach a package mirror: the sandbox has no network outside the cluster. "
+    ctx.error("k8snet sandbox: apk cannot reach a package mirror: the sandbox's outside world has none. "
               "Use an image that has the program (curlimages/curl for curl, nicolaka/netshoot for dig, nc, "
               "tcpdump).\n")
     return 1
