@@ -419,12 +419,13 @@ HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": P
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
                "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
                "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"],
-               "cilium": PALETTE["worker"]}
+               "cilium": PALETTE["worker"], "nat": PALETTE["network"], "outside": PALETTE["api"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
               "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
               "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)",
-              "cilium": "Cilium policy (eBPF, Envoy for L7)"}
+              "cilium": "Cilium policy (eBPF, Envoy for L7)", "nat": "SNAT (masquerade)",
+              "outside": "answered outside the cluster"}
 
 
 TRACE_W = 8.0

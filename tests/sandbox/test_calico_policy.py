@@ -380,3 +380,23 @@ def test_builtin_tier_orders_and_tier_default_actions_are_validated(box):
     assert box.kubectl_json("get", "tiers.projectcalico.org", "team-b")["spec"] == {
         "order": 1000000, "defaultAction": "Deny"}  # lib/resources/tier.go DefaultTierFields
     box.kubectl("delete", "tiers.projectcalico.org", "team-b")
+
+
+def test_egress_to_the_outside_world_meets_nets_and_the_tiers(box, policies):
+    """A connection to a host outside the cluster is judged by the source's egress only: ``nets`` meets the host's
+    own address (before the node masquerades it), as felix's egress chain sees the packet."""
+    policies(json.dumps({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+                         "metadata": {"name": "no-payments-api"},
+                         "spec": {"selector": "tier == 'web'", "types": ["Egress"],
+                                  "egress": [{"action": "Deny", "protocol": "TCP",
+                                              "destination": {"nets": ["203.0.113.0/24"]}},
+                                             {"action": "Allow"}]}}))
+
+    def get(pod: str, host: str) -> str:
+        done = box.kubectl("-n", NS, "exec", pod, "--", "curl", "-s", "-m", "2", "-o", "/dev/null", "-w",
+                           "%{http_code}", f"http://{host}/", check=False)
+        return done.stdout.strip() if done.returncode == 0 else f"exit {done.returncode}"
+
+    assert get("web", "api.payments.example") == "exit 28"  # 203.0.113.10: dropped, curl times out
+    assert get("web", "example.com") == "200"  # 198.51.100.10: the next rule allows it
+    assert get("api", "api.payments.example") == "200"  # no policy selects api: its profile allows

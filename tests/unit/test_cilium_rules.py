@@ -116,11 +116,14 @@ def test_l7_http_rules_are_anchored_and_merge_with_plain_allows():
 
 def test_not_emulated_fields_are_named():
     obj = {"metadata": {"name": "p", "namespace": "app"}, "spec": {"endpointSelector": {}, "egress": [
-        {"toFQDNs": [{"matchName": "example.com"}]},
-        {"toPorts": [{"ports": [{"port": "9092"}], "rules": {"kafka": [{"topic": "t"}]}}]}]}}
+        {"toServices": [{"k8sService": {"serviceName": "web", "namespace": "app"}}]},
+        {"toPorts": [{"ports": [{"port": "9092"}], "rules": {"kafka": [{"topic": "t"}]}}]},
+        {"toFQDNs": [{"matchName": "example.com"}],
+         "toPorts": [{"ports": [{"port": "53"}], "rules": {"dns": [{"matchPattern": "*"}]}}]}]}}
     found = rules.not_emulated(obj)
-    assert any(f.startswith("spec.egress[0].toFQDNs: ") for f in found)
+    assert any(f.startswith("spec.egress[0].toServices: ") for f in found)
     assert any(f.startswith("spec.egress[1].toPorts[0].rules.kafka: ") for f in found)
+    assert not any(f.startswith("spec.egress[2].") for f in found)  # toFQDNs and DNS rules are emulated
 
 
 def test_hubble_compact_lines():

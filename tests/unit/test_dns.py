@@ -292,7 +292,25 @@ def test_nslookup_prints_cname_and_non_authoritative_answers(sb: Sandbox) -> Non
 
 
 def test_outside_names_fail_loudly_as_servfail(sb: Sandbox) -> None:
-    """DESIGN: never silent about what the sandbox does not emulate — the internet is outside it."""
-    answer = Resolver(sb).lookup(client(), "example.com")
+    """DESIGN: never silent about what the sandbox does not emulate — the internet is outside it, but for the
+    emulated outside world's few hosts (dataplane/outside.py)."""
+    answer = Resolver(sb).lookup(client(), "kubernetes.io")
     assert answer.rcode == "SERVFAIL"
     assert "outside the sandbox" in answer.hop.summary
+
+
+def test_the_outside_worlds_names_are_forwarded_answers_after_the_search_list(sb: Sandbox) -> None:
+    """resolv.conf(5): api.payments.example has 2 dots, fewer than ndots:5, so the search list comes first (each
+    NXDOMAIN from CoreDNS's cluster.local zone) and the name as given last, which CoreDNS forwards to the node's
+    resolver: a non-authoritative A record with the upstream's TTL."""
+    answer = Resolver(sb).lookup(client(), "api.payments.example")
+    assert answer.attempts == [("api.payments.example.default.svc.cluster.local", "NXDOMAIN"),
+                               ("api.payments.example.svc.cluster.local", "NXDOMAIN"),
+                               ("api.payments.example.cluster.local", "NXDOMAIN"),
+                               ("api.payments.example", "NOERROR")]
+    assert [(r.name, r.type, r.data, r.ttl) for r in answer.records] == [
+        ("api.payments.example", "A", "203.0.113.10", 60)]
+    out, _, code = format_nslookup(Resolver(sb).lookup(client(), "api.payments.example", stop_at_nodata=True))
+    assert out == ("Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\nNon-authoritative answer:\n"
+                   "Name:\tapi.payments.example\nAddress: 203.0.113.10\n\n") and code == 0
+    assert Resolver(sb).lookup(client(), "www.payments.example").rcode == "NXDOMAIN"  # .example: no such name

@@ -41,7 +41,7 @@ class Flow:
     time: str
     node: str
     verdict: str
-    type: str  # to-endpoint, to-overlay, Policy denied, http-request, http-response
+    type: str  # to-endpoint, to-overlay, to-stack, Policy denied, http-request, http-response, dns-request proxy
     source: str  # namespace/pod or the IP
     destination: str
     source_identity: int
@@ -70,18 +70,22 @@ def parse(line: str) -> Flow | None:
     l4 = next(iter((f.get("l4") or {}).values()), {})
     l7 = f.get("l7") or {}
     reason = DROP_REASONS.get(f.get("drop_reason_desc", ""), f.get("drop_reason_desc", ""))
-    if l7:
+    if l7.get("dns"):  # hubble's printer: "dns-request proxy" (with the DNS record's observation source)
+        kind = f"dns-{str(l7.get('type', '')).lower()} {l7['dns'].get('observation_source', '')}".rstrip()
+    elif l7:
         kind = f"http-{str(l7.get('type', '')).lower()}"
     elif f.get("verdict") == "DROPPED":
         kind = reason
     else:
         kind = str(f.get("trace_observation_point", "")).lower().replace("_", "-")
 
-    def name(peer: dict[str, Any], address: str) -> str:
-        return f"{peer['namespace']}/{peer['pod_name']}" if peer.get("pod_name") else address
+    def name(peer: dict[str, Any], address: str, names: list[str] | None) -> str:
+        """printer.Hostname: the pod, else the DNS names the endpoint resolved to the address, else the address."""
+        return f"{peer['namespace']}/{peer['pod_name']}" if peer.get("pod_name") else (",".join(names or []) or address)
 
-    return Flow(f.get("time", ""), f.get("node_name", ""), f.get("verdict", ""), kind, name(src, ip.get("source", "")),
-                name(dst, ip.get("destination", "")), int(src.get("identity") or 0),
+    return Flow(f.get("time", ""), f.get("node_name", ""), f.get("verdict", ""), kind,
+                name(src, ip.get("source", ""), f.get("source_names")),
+                name(dst, ip.get("destination", ""), f.get("destination_names")), int(src.get("identity") or 0),
                 int(dst.get("identity") or 0), int(l4.get("source_port") or 0), int(l4.get("destination_port") or 0),
                 reason, f.get("Summary", ""), list(src.get("labels") or []), list(dst.get("labels") or []),
                 dict(l7.get("http") or {}), f)

@@ -18,6 +18,8 @@ Parts, one job each:
   what the kubelet mounts there and ``podsync`` its periodic sync that updates them;
 - ``commands``: the exec'd commands of the probe contract (``/agnhost
   connect``, ``curl``, ``wget``, ``nslookup``, ``hostname``, …);
+- ``outside``: the emulated internet's hosts (names, addresses, their HTTP and HTTPS servers), reached through
+  the nodes' masquerade;
 - ``ingress``: what the data plane knows of the cluster's Traefik (its pods, the host's way in); Traefik
   itself is the real binary (``components.traefik``), reached through the pod-network bridge (``bridge``).
 
@@ -108,9 +110,10 @@ class DataPlane:
         self.ingress = Ingress(sandbox, self)
 
     def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",
-                src_ip: str | None = None) -> Connection:
-        """Open a connection as ``src_pod`` would (or from outside with ``src_ip``); raises NetError."""
-        return self.network.connect(src_pod, host, port, protocol, src_ip=src_ip)
+                src_ip: str | None = None, stub: str = "go") -> Connection:
+        """Open a connection as ``src_pod`` would (or from outside with ``src_ip``); raises NetError. ``stub``:
+        the client's resolver, ``go`` or ``libc`` (:meth:`.network.Network.resolve`)."""
+        return self.network.connect(src_pod, host, port, protocol, src_ip=src_ip, stub=stub)
 
     def http(self, src_pod: dict[str, Any] | None, host: str, port: int, request: HttpRequest,
              src_ip: str | None = None) -> HttpResponse:

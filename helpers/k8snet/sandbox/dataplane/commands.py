@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import applets, cniimages, netapplets
+from . import applets, cniimages, netapplets, outside
 from .cilium import cli as ciliumcli
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import (
@@ -991,7 +991,7 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
                 address = r_addr.strip("[]")
         timeout = min([float(o.values[k]) for k in ("max-time", "connect-timeout") if k in o.values] or [0])
         try:
-            conn = ctx.dp.connect(ctx.pod, address, port, "TCP")
+            conn = ctx.dp.connect(ctx.pod, address, port, "TCP", stub="libc")
         except DnsError:
             return 6, f"Could not resolve host: {host}"
         except Timeout:
@@ -1099,7 +1099,9 @@ def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) 
                 return 77, f"error setting certificate file: {o.values[opt]}", None
             files[opt] = data
     try:
-        client = tls.client_context(files.get("cacert"), verify, files.get("cert", b""), files.get("key", b""))
+        # --cacert replaces the image's CA bundle, whose roots sign the emulated internet's hosts (dataplane/outside.py)
+        client = tls.client_context(files.get("cacert") or outside.roots_pem(ctx.dp.sb), verify,
+                                    files.get("cert", b""), files.get("key", b""))
     except tls.TlsLoadError as exc:
         if exc.what == "certificate":
             return 58, (f"could not load PEM client certificate from {o.values.get('cert', '')}, OpenSSL error "
@@ -1271,7 +1273,7 @@ def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> Any:
     internal = ctx.family in ("busybox", "busyboxplus")
     if internal and check:
         ctx.error("wget: note: TLS certificate validation not implemented\n")
-    shake = tls.handshake(tls.client_context(None, check and not internal), server, "" if is_ip(host) else host,
+    shake = tls.handshake(tls.client_context(outside.roots_pem(ctx.dp.sb), check and not internal), server, "" if is_ip(host) else host,
                           now=ctx.dp.sb.clock.now())
     if shake.ok:
         return shake
@@ -1283,11 +1285,12 @@ def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> Any:
 
 
 def cmd_apk(ctx: Ctx, name: str, args: list[str]) -> int:
-    """Alpine's package manager: the sandbox has no network outside the cluster, so no mirror answers."""
+    """Alpine's package manager: the emulated outside world (:mod:`.outside`) has no package mirror, so none
+    answers."""
     if args[:1] in (["--version"], ["-V"]):
         ctx.write("apk-tools 2.14.6, compiled for x86_64.\n")
         return 0
-    ctx.error("k8snet sandbox: apk cannot reach a package mirror: the sandbox has no network outside the cluster. "
+    ctx.error("k8snet sandbox: apk cannot reach a package mirror: the sandbox's outside world has none. "
               "Use an image that has the program (curlimages/curl for curl, nicolaka/netshoot for dig, nc, "
               "tcpdump).\n")
     return 1
@@ -1338,7 +1341,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn = ctx.dp.connect(ctx.pod, host, port, "TCP")
+        conn = ctx.dp.connect(ctx.pod, host, port, "TCP", stub="libc")
     except DnsError:
         ctx.error(f"wget: bad address '{host}'\n")
         return 1

@@ -13,8 +13,16 @@ Two halves, both from upstream:
   resolver, Docker's embedded DNS — for everything else.
 
 The node resolver knows the kind node names (Docker's embedded DNS answers
-container names) and nothing outside the sandbox: such a name is answered
-SERVFAIL with a hop saying so, never invented. ``format_nslookup`` prints an
+container names) and the hosts of the emulated outside world (:mod:`.outside`:
+``api.payments.example`` and the rest, A records with their TTL, not
+authoritative); any other name under a real top-level domain is answered
+SERVFAIL with a hop saying so, never invented.
+
+A cluster running Cilium with a DNS rule (``toPorts[].rules.dns``) on the
+pod's egress to kube-dns sends each query through the agent's DNS proxy
+(:meth:`..cilium.engine.CiliumPolicyEngine.dns_proxy`), which refuses the
+names the rules do not allow (REFUSED) and learns the addresses of the
+answers it forwards, for ``toFQDNs``. ``format_nslookup`` prints an
 answer as the agnhost image's ``nslookup`` does — BIND 9's, since the image
 installs ``bind-tools`` over busybox (test/images/agnhost/Dockerfile).
 """
@@ -78,7 +86,7 @@ class DnsAnswer:
 
     query: str
     qtype: str
-    rcode: str  # NOERROR, NXDOMAIN, SERVFAIL
+    rcode: str  # NOERROR, NXDOMAIN, SERVFAIL, REFUSED (Cilium's DNS proxy), TIMEOUT (no answer)
     name: str
     records: list[Record] = field(default_factory=list)
     attempts: list[tuple[str, str]] = field(default_factory=list)
@@ -167,12 +175,16 @@ class Resolver:
 
     # -- lookups ----------------------------------------------------------------------------
 
-    def lookup(self, pod: Obj | None, name: str, qtype: str = "A", *, stop_at_nodata: bool = False) -> DnsAnswer:
+    def lookup(self, pod: Obj | None, name: str, qtype: str = "A", *, stop_at_nodata: bool = False,
+               refused_stops: bool = True) -> DnsAnswer:
         """Resolve ``name`` as ``pod``'s resolver does, following CNAMEs inside the sandbox.
 
         Library resolvers (Go's, glibc's) move on to the next search name after
         NXDOMAIN, an empty answer or SERVFAIL and report the last failure;
-        BIND's nslookup stops at the first NOERROR (``stop_at_nodata``).
+        BIND's nslookup stops at the first NOERROR (``stop_at_nodata``). A
+        REFUSED answer ends the search for BIND's tools (dighost.c moves to the
+        next origin after NXDOMAIN only) and the C libraries; Go's resolver goes
+        on (``refused_stops=False``).
         """
         qtype = qtype.upper()
         conf = self.resolv_conf(pod)
@@ -185,11 +197,20 @@ class Resolver:
             return answer
         attempts: list[tuple[str, str]] = []
         result, fqdn = _Result("NXDOMAIN"), name.rstrip(".").lower()
+        proxy = self._proxy(pod, conf.nameserver)
         for candidate in self.candidates(name.lower(), conf):
-            result, fqdn = self._ask(conf.nameserver, candidate, qtype), candidate
+            if proxy is not None and not proxy.allows(candidate, qtype):
+                result = _Result("REFUSED", authoritative=False, note=proxy.refusal(candidate))
+            else:
+                result = self._ask(conf.nameserver, candidate, qtype)
+                if proxy is not None:
+                    proxy.answered(candidate, qtype, result.rcode, result.records)
+            fqdn = candidate
             attempts.append((candidate, result.rcode))
             self._captured(pod, conf.nameserver, candidate, qtype, result)
             if result.rcode == "NOERROR" and (result.records or stop_at_nodata):
+                break
+            if result.rcode == "REFUSED" and refused_stops:
                 break
         answer = DnsAnswer(name, qtype, result.rcode, fqdn, result.records, attempts, conf.nameserver,
                            result.authoritative, result.note)
@@ -210,9 +231,18 @@ class Resolver:
                                for r in result.records)
             reply = f"{qid}*- {len(result.records)}/0/0{' ' + records if records else ''} ({size + 16 * len(result.records)})"
         else:
-            word = {"NXDOMAIN": "NXDomain", "SERVFAIL": "ServFail"}.get(result.rcode, result.rcode)
+            word = {"NXDOMAIN": "NXDomain", "SERVFAIL": "ServFail", "REFUSED": "Refused"}.get(result.rcode,
+                                                                                              result.rcode)
             reply = f"{qid} {word}*- 0/1/0 ({size + 93})"
         capture.datagram((ip, 30000 + qid % 30000), (server, 53), question.encode(), reply.encode(), dns=True)
+
+    def _proxy(self, pod: Obj | None, server: str) -> Any:
+        """The CNI's DNS proxy that takes the pod's queries to ``server`` (Cilium's, when a DNS rule applies), or
+        None: the queries go to the server as they are."""
+        engine = getattr(self.sb.dataplane.policy, "dns_proxy", None)
+        if pod is None or engine is None or not server or (pod.get("spec") or {}).get("hostNetwork"):
+            return None
+        return engine(pod, server)
 
     def _dropped(self, pod: Obj | None, server: str) -> Hop | None:
         """The policy hop that drops a pod's queries to its nameserver, or None when they get through.
@@ -253,12 +283,18 @@ class Resolver:
         sandbox.
         """
         from ..topology import NODES
+        from .outside import TTL as OUTSIDE_TTL
+        from .outside import named
 
         if docker:
             for node, _, ip in NODES:
                 if fqdn == node:
                     records = [Record(fqdn, "A", ip, 600)] if qtype in ("A", "ANY") else []
                     return _Result("NOERROR", records, authoritative=False)
+        host = named(fqdn)
+        if host is not None:  # the emulated outside world's names (dataplane/outside.py); no AAAA: IPv4 only
+            records = [Record(fqdn, "A", host.ip, OUTSIDE_TTL)] if qtype in ("A", "ANY") else []
+            return _Result("NOERROR", records, authoritative=False)
         tld = fqdn.rsplit(".", 1)[-1]
         if "." not in fqdn or tld not in REAL_TLDS:
             return _Result("NXDOMAIN", authoritative=False, note=f"{tld!r} is not a top-level domain")

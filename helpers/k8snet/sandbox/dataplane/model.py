@@ -22,7 +22,8 @@ class Hop:
     ``kind`` is one of: ``dns``, ``service``, ``endpoint``, ``policy``,
     ``pod``, ``ingress``, ``mesh`` (a ztunnel's step), ``authz`` (Istio's
     authorization at a ztunnel), ``cilium`` (a Cilium cluster's policy verdict, and its Envoy proxy's L7 check of
-    a request), ``error``. ``detail`` holds machine-readable facts
+    a request), ``nat`` (a masquerade on the way out of the cluster), ``outside`` (a host of the emulated outside
+    world answered), ``error``. ``detail`` holds machine-readable facts
     (the chosen endpoint, the reason: ``random``, ``affinity``,
     ``traffic-policy``; the rule that allowed; …).
     """

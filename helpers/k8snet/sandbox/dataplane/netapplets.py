@@ -392,7 +392,7 @@ def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
     protocol = "UDP" if "u" in flags else "TCP"
     verbose = "v" in flags
     try:
-        ip = ctx.dp.network.resolve(ctx.pod, host, [])
+        ip = ctx.dp.network.resolve(ctx.pod, host, [], stub="libc")
     except DnsError:
         ctx.error(f"nc: bad address '{host}'\n" if busybox else
                   f'nc: getaddrinfo for host "{host}" port {port}: Name does not resolve\n')
@@ -609,11 +609,15 @@ def cmd_dig(ctx: Ctx, name: str, args: list[str]) -> int:
             ctx.write(f"{r.data}{'.' if r.type != 'A' else ''}\n")
         return 0
     server = answer.server or "10.96.0.10"
-    status = answer.rcode if answer.rcode in ("NOERROR", "NXDOMAIN", "SERVFAIL") else "SERVFAIL"
+    status = answer.rcode if answer.rcode in ("NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED") else "SERVFAIL"
+    # CoreDNS answers its zone with AA and without RA; what it forwards carries the upstream's "rd ra"; Cilium's DNS
+    # proxy refuses with a reply built from the request (miekg/dns SetRcode: RD copied, RA clear)
+    recursion = answer.authoritative or status == "REFUSED"
+    flags = "qr rd" if status == "REFUSED" else ("qr aa rd" if answer.authoritative else "qr rd ra")
     ctx.write(f"\n; <<>> DiG 9.18.33 <<>> {' '.join(args)}\n;; global options: +cmd\n;; Got answer:\n"
               f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: {ctx.dp.workloads.ephemeral_port()}\n"
-              f";; flags: qr aa rd; QUERY: 1, ANSWER: {len(records)}, AUTHORITY: 0, ADDITIONAL: 1\n"
-              ";; WARNING: recursion requested but not available\n\n"
+              f";; flags: {flags}; QUERY: 1, ANSWER: {len(records)}, AUTHORITY: 0, ADDITIONAL: 1\n"
+              + (";; WARNING: recursion requested but not available\n" if recursion else "") + "\n"
               f";; QUESTION SECTION:\n;{answer.name if answer.name.endswith('.') else answer.name + '.'}\t\t\tIN\t"
               f"{qtype}\n\n")
     if records:

@@ -1,4 +1,5 @@
-"""One connection from a pod (or from outside): resolve → Service → endpoint → policy → pod.
+"""One connection from a pod (or from outside): resolve → Service → endpoint → policy → pod (or a host of the
+emulated outside world, :mod:`.outside`, through the node's and the kind host's NAT).
 
 Each step asks the part that owns the decision — the pod's resolver
 (:mod:`.dns`), kube-proxy (:mod:`.proxy`), the NetworkPolicy engine, the
@@ -14,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from . import apiserver, mesh
+from . import apiserver, mesh, outside
 from .derived import Derived
 from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
 
@@ -54,8 +55,10 @@ class Network:
         return {ip: tuple(pods) for ip, pods in index.items()}
 
     def connect(self, src_pod: Obj | None, host: str, port: int, protocol: str = "TCP",
-                src_ip: str | None = None) -> Connection:
+                src_ip: str | None = None, stub: str = "go") -> Connection:
         """Open a connection from ``src_pod`` (None: from outside, as ``src_ip``) to ``host:port``.
+
+        ``stub`` is the client's resolver (:meth:`resolve`): ``go`` (agnhost) or ``libc`` (curl, wget, nc).
 
         Raises:
             DnsError: the name did not resolve (NXDOMAIN, or outside the sandbox).
@@ -66,7 +69,7 @@ class Network:
         hops: list[Hop] = []
         status = (src_pod or {}).get("status") or {}
         source_ip = src_ip or status.get("podIP") or HOST_IP
-        ip = self.resolve(src_pod, host, hops)
+        ip = self.resolve(src_pod, host, hops, stub)
         if ipaddress.ip_address(ip).is_loopback:
             return self._loopback(src_pod, ip, port, protocol, hops)
         capture = self.dp.capture
@@ -103,6 +106,8 @@ class Network:
         if route is not None:
             hops += route.hops
             dst_ip, dst_port, client_ip, service = route.pod_ip, route.target_port, route.client_ip, route.service
+        elif outside.at(ip) is not None:
+            return self._outside(src_pod, client_ip, outside.at(ip), port, protocol, hops)  # type: ignore[arg-type]
         dst_pod = self._destination(dst_ip, dst_port, protocol, hops)
         allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, dst_pod, dst_port, protocol)
         hops += policy_hops
@@ -134,12 +139,16 @@ class Network:
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def resolve(self, src_pod: Obj | None, host: str, hops: list[Hop]) -> str:
+    def resolve(self, src_pod: Obj | None, host: str, hops: list[Hop], stub: str = "go") -> str:
         """An IP literal as is; /etc/hosts (kubelet-managed) next; then the pod's DNS resolver.
 
         Go's resolver (agnhost is a Go binary) reports a failure as
         ``lookup NAME on SERVER:53: no such host`` (NXDOMAIN) or
-        ``… server misbehaving`` (SERVFAIL), naming the name as given.
+        ``… server misbehaving`` (SERVFAIL, REFUSED), naming the name as given. It tries the next search name
+        after a REFUSED answer (net/dnsclient_unix.go: only a strict error stops the walk); the C libraries'
+        resolvers stop there (``stub="libc"``: musl's name_from_dns returns EAI_FAIL for any rcode but 0 and 3,
+        and lookup_name's search loop returns it), which is why a Cilium DNS rule that refuses the cluster's
+        search names breaks curl on Alpine (docs.cilium.io "REFUSED vs NXDOMAIN responses").
         """
         host = host.strip("[]")
         try:
@@ -152,14 +161,14 @@ class Network:
             hops.append(Hop("dns", f"{host} → {ip} (/etc/hosts)", {"query": host, "source": "/etc/hosts",
                                                                     "addresses": [ip]}))
             return ip
-        answer = self.dp.dns.lookup(src_pod, host, "A")
+        answer = self.dp.dns.lookup(src_pod, host, "A", refused_stops=stub != "go")
         hops.append(answer.hop)
         if answer.addresses:
             return answer.addresses[0]
         if answer.rcode == "TIMEOUT":  # the queries were dropped (a NetworkPolicy without DNS egress)
             client = f"{(src_pod or {}).get('status', {}).get('podIP', HOST_IP)}:{self.dp.workloads.ephemeral_port()}"
             message = f"lookup {host} on {answer.server}:53: read udp {client}->{answer.server}:53: i/o timeout"
-        elif answer.rcode == "SERVFAIL":
+        elif answer.rcode in ("SERVFAIL", "REFUSED"):
             message = f"lookup {host} on {answer.server}:53: server misbehaving"
         elif answer.rcode == "NOERROR" and answer.note:  # a CNAME whose target lies outside the sandbox
             message = f"lookup {host} on {answer.server}:53: {answer.note}"
@@ -181,6 +190,43 @@ class Network:
             if spec.get("subdomain"):
                 hosts[f"{hostname}.{spec['subdomain']}.{meta.get('namespace')}.svc.cluster.local".lower()] = ip
         return hosts
+
+    def _outside(self, src_pod: Obj | None, client_ip: str, host: outside.Host, port: int, protocol: str,
+                 hops: list[Hop]) -> Connection:
+        """A host of the emulated outside world (:mod:`.outside`): egress policy (the destination is no pod: only
+        the source's egress rules apply), the node's masquerade and the kind host's, then the host's server."""
+        judge = getattr(self.dp.policy, "outside", None)
+        if judge is not None:
+            allowed, policy_hops = judge(src_pod, client_ip, host.ip, port, protocol)
+            hops += policy_hops
+            if not allowed:
+                raise Timeout(f"{protocol} {host.ip}:{port} dropped by NetworkPolicy", hops)
+        spec = (src_pod or {}).get("spec") or {}
+        node = spec.get("nodeName")
+        node_ip = self.dp.proxy.node_ips().get(node) if node else None
+        if src_pod is not None and node_ip and client_ip != node_ip:
+            hops.append(Hop("nat", f"{client_ip} → {node_ip}: node {node} masquerades traffic leaving the pod "
+                                   "network (the CNI plugin's masquerade rule)",
+                            {"from": client_ip, "to": node_ip, "node": node}))
+            client_ip = node_ip
+        hops.append(Hop("nat", f"{client_ip} → {outside.PUBLIC_IP}: the kind host's Docker network masquerades "
+                               "it to the address the host goes out with",
+                        {"from": client_ip, "to": outside.PUBLIC_IP}))
+        if (port, protocol) not in host.ports:
+            hops.append(Hop("error", f"{host.name} ({host.ip}) drops {port}/{protocol}: its firewall lets through "
+                                     + ", ".join(f"{p}/{pr}" for p, pr in sorted(host.ports)),
+                            {"address": host.ip, "port": port}))
+            raise Timeout(f"connect {host.ip}:{port}: {host.name} does not answer on {port}/{protocol}", hops)
+        client_port = self.dp.workloads.ephemeral_port()
+        hops.append(Hop("outside", f"{host.name} ({host.ip}) accepts {port}/{protocol} from "
+                                   f"{outside.PUBLIC_IP}:{client_port}",
+                        {"host": host.name, "ip": host.ip, "port": port,
+                         "client": f"{outside.PUBLIC_IP}:{client_port}"}))
+        conn = Connection(src_pod, outside.pod(host), host.ip, port, protocol, outside.PUBLIC_IP, client_port, hops)
+        established = getattr(self.dp.policy, "established", None)
+        if established is not None:
+            established(conn)
+        return conn
 
     def _loopback(self, src_pod: Obj | None, ip: str, port: int, protocol: str, hops: list[Hop]) -> Connection:
         """127.0.0.1 never leaves the pod's network namespace: no kube-proxy, no NetworkPolicy."""

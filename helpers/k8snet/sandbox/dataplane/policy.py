@@ -52,6 +52,12 @@ class NetworkPolicyEngine:
         dst = self.peer(dst_pod, None)
         return self.policies().evaluate(src, dst, port, protocol)
 
+    def outside(self, src_pod: Obj | None, src_ip: str, ip: str, port: int, protocol: str) -> tuple[bool, list[Hop]]:
+        """A connection to an address outside the cluster (:mod:`.outside`): only the source's egress policies
+        apply (``ipBlock`` meets the outside address itself, before the node masquerades it)."""
+        v = self.policies().evaluate(self.peer(src_pod, src_ip), Peer(ip=ip), port, protocol)
+        return v.allowed, [hop(v)]
+
     def datagram(self, src_pod: Obj, ip: str, port: int, protocol: str = "UDP") -> tuple[bool, list[Hop]]:
         """Whether a datagram from ``src_pod`` to ``ip:port`` can reach a server, without choosing one.
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import apiserver, cniimages, echobasic, httpbin, istioimages
+from . import apiserver, cniimages, echobasic, httpbin, istioimages, outside
 from .environment import expand, make_environment, service_links
 from .files import FS_BUDGET, NO_SPACE, READ_ONLY, FileSystem  # noqa: F401  (re-exported for their users)
 from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-exported for their users)
@@ -1114,6 +1114,8 @@ class Workloads:
             return None  # the real Traefik holds its certificates: TLS from a pod to it is not carried yet
         if program.name == "kube-apiserver":
             return self.dp.real_servers["kube-apiserver"].tls
+        if program.name == "outside":
+            return outside.tls_context(self.sb, program.opts["host"])
         if program.name == "nginx":
             from .nginx import choose_server
 
@@ -1187,6 +1189,10 @@ class Workloads:
         if apiserver.is_apiserver(pod):
             role = apiserver.PROGRAM.ports.get((int(port), protocol.upper()))
             return ("kube-apiserver", apiserver.PROGRAM, role) if role else None
+        host = outside.host_of(pod)
+        if host is not None:  # a host of the emulated outside world (dataplane/outside.py)
+            role = host.ports.get((int(port), protocol.upper()))
+            return ("server", outside.program(host), role) if role else None
         if pod["metadata"].get("deletionTimestamp") and not (pod.get("status") or {}).get("podIP"):
             return None
         self.ensure_started(pod)
@@ -1253,6 +1259,8 @@ class Workloads:
             response = cniimages.serve(program, conn.port, req, now)
         elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
+        elif program.name == "outside":  # a host of the emulated outside world (dataplane/outside.py)
+            response = outside.serve(program.opts["host"], req, f"{conn.client_ip}:{conn.client_port}", now)
         elif program.name == "kube-apiserver":  # the sandbox's own API server answers (dataplane/apiserver.py)
             response = self.dp.real_servers["kube-apiserver"](conn, req)
         elif program.name == "traefik":  # the real Traefik the sandbox runs answers

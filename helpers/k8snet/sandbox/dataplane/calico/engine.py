@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ....netpol import Peer
 from ..derived import Derived
 from ..model import Hop
 from ..policy import NetworkPolicyEngine, datagram_targets
@@ -81,20 +82,38 @@ class CalicoPolicyEngine:
         src = self.endpoint(src_pod, src_ip)
         dst = self.endpoint(dst_pod, (dst_pod.get("status") or {}).get("podIP") or "")
         knp = self.k8s.evaluate(src_pod, src_ip, dst_pod, port, protocol)
-        repo, _ = self.repository()
-        out: dict[str, Any] = {"src": src, "dst": dst, "port": port, "protocol": protocol}
-        for name, this, k8s in (("egress", src, knp.egress), ("ingress", dst, knp.ingress)):
-            direction = rules.EGRESS if name == "egress" else rules.INGRESS
-            where = f"{'egress from' if name == 'egress' else 'ingress to'} {this}"
-            if k8s.exempt and this.is_pod:
-                out[name] = rules.DirectionResult(direction, this, True, why=f"{where}: {k8s.exempt}")
-            elif not this.is_pod:
-                out[name] = rules.DirectionResult(direction, None, True,
-                                                  why=f"{this} is not a workload endpoint: no policy applies")
-            else:
-                out[name] = repo.evaluate(direction, this, src, dst, port, protocol, _kubernetes(k8s, direction))
+        out: dict[str, Any] = {"src": src, "dst": dst, "port": port, "protocol": protocol,
+                               "egress": self._direction(rules.EGRESS, src, src, dst, knp.egress, port, protocol),
+                               "ingress": self._direction(rules.INGRESS, dst, src, dst, knp.ingress, port, protocol)}
         out["allowed"] = out["egress"].allowed and out["ingress"].allowed
         return out
+
+    def outside(self, src_pod: Obj | None, src_ip: str, ip: str, port: int, protocol: str) -> tuple[bool, list[Hop]]:
+        """A connection to a host of the emulated outside world: only the source's egress applies (the host is no
+        workload endpoint); its address meets ``nets``/``notNets`` and the network sets that hold it, and the
+        Kubernetes NetworkPolicies' ``ipBlock``."""
+        protocol = protocol.upper()
+        src, dst = self.endpoint(src_pod, src_ip), self.endpoint(None, ip)
+        knp = self.k8s.policies().evaluate(self.k8s.peer(src_pod, src_ip), Peer(ip=ip), port, protocol)
+        egress = self._direction(rules.EGRESS, src, src, dst, knp.egress, port, protocol)
+        j = {"src": src, "dst": dst, "port": port, "protocol": protocol, "egress": egress,
+             "ingress": rules.DirectionResult(rules.INGRESS, None, True,
+                                              why=f"{dst} is outside the cluster: no policy applies"),
+             "allowed": egress.allowed}
+        return egress.allowed, [_hop(j)]
+
+    def _direction(self, direction: str, this: Endpoint, src: Endpoint, dst: Endpoint, k8s: Any, port: int,
+                   protocol: str) -> rules.DirectionResult:
+        """One endpoint's side of a connection through the tiers, the Kubernetes NetworkPolicies' verdict
+        included (and its exemptions: a pod to itself, its node to it)."""
+        where = f"{'ingress to' if direction == rules.INGRESS else 'egress from'} {this}"
+        if k8s.exempt and this.is_pod:
+            return rules.DirectionResult(direction, this, True, why=f"{where}: {k8s.exempt}")
+        if not this.is_pod:
+            return rules.DirectionResult(direction, None, True,
+                                         why=f"{this} is not a workload endpoint: no policy applies")
+        repo, _ = self.repository()
+        return repo.evaluate(direction, this, src, dst, port, protocol, _kubernetes(k8s, direction))
 
     def verdict(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int,
                 protocol: str) -> tuple[bool, list[Hop]]:

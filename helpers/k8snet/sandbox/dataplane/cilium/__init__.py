@@ -4,6 +4,8 @@
 - ``labels``: security labels, reserved identities, selectors and entities;
 - ``rules``: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy semantics (pure functions);
 - ``l7``: the HTTP rules as the Envoy proxy enforces them, and its 403;
+- ``fqdn``: ``toFQDNs`` and ``rules.dns`` names (matchName, matchPattern), and what the DNS proxies learned;
+  ``dnsproxy``: the agent's DNS proxy for one endpoint's queries (REFUSED, learning, its Hubble flows);
 - ``identity``: numeric identities and endpoint IDs, and the agents' in-memory state;
 - ``hubble``: flows, their ring per node, and hubble's output formats;
 - ``engine``: the policy engine registered for Cilium (:func:`..policy_engine`), wrapping the Kubernetes

@@ -81,6 +81,11 @@ def _pod_matches(value: str, namespace: str, pod: str) -> bool:
     return bool(pod) and namespace == ns and pod.startswith(prefix)
 
 
+def l7_protocol(f: Flow) -> str:
+    """The L7 protocol ``--protocol`` also matches (``http``, ``dns``; '' for an L3/L4 flow)."""
+    return "" if f.l7 is None else ("dns" if "dns" in f.l7 else "http")
+
+
 def matches(f: Flow, opts: dict[str, list[str]]) -> bool:
     """Whether a flow passes hubble observe's filters."""
     def any_of(key: str, test: Any) -> bool:
@@ -98,7 +103,7 @@ def matches(f: Flow, opts: dict[str, list[str]]) -> bool:
         any_of("--port", lambda v: v in (str(f.src.port), str(f.dst.port))),
         any_of("--to-port", lambda v: v == str(f.dst.port)),
         any_of("--from-port", lambda v: v == str(f.src.port)),
-        any_of("--protocol", lambda v: v.lower() in (f.protocol.lower(), "http" if f.l7 else "")),
+        any_of("--protocol", lambda v: v.lower() in (f.protocol.lower(), l7_protocol(f))),
         any_of("--ip", lambda v: v in (f.src.ip, f.dst.ip)),
         any_of("--from-ip", lambda v: v == f.src.ip),
         any_of("--to-ip", lambda v: v == f.dst.ip),

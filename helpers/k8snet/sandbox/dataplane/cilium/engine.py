@@ -13,7 +13,8 @@ The Kubernetes NetworkPolicy verdict is the standard engine's (:class:`..policy.
   lets the local host reach its endpoints (``allow-localhost``) and a pod's traffic to itself never leaves it.
 
 Peers without a pod get Cilium's reserved identities (:mod:`.labels`): the sandbox's outside clients (the kind
-host, 172.18.0.1) are ``world``; a node is ``host`` to its own pods and ``remote-node`` to others'; the
+host, 172.18.0.1) and the hosts of the emulated outside world (:mod:`..outside`) are ``world``, the latter
+labelled with the names the DNS proxy learned for them (:mod:`.fqdn`, ``toFQDNs``); a node is ``host`` to its own pods and ``remote-node`` to others'; the
 control-plane node's kube-apiserver is ``kube-apiserver``. Policies see the packet after kube-proxy's DNAT.
 
 A dropped connection is a TIMEOUT to the caller (the eBPF datapath drops the SYN, DROP_POLICY); a request the L7
@@ -25,11 +26,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ....netpol import Direction
+from ....netpol import Direction, Peer
 from ..derived import Derived
 from ..model import Connection, Hop, HttpRequest, HttpResponse
 from ..policy import NetworkPolicyEngine, datagram_targets
-from . import hubble, identity, l7, rules
+from . import fqdn, hubble, identity, l7, rules
+from .dnsproxy import DnsProxy
 from .labels import Endpoint, pod_labels, reserved
 
 if TYPE_CHECKING:
@@ -105,6 +107,9 @@ class CiliumPolicyEngine:
         dst = self.peer(dst_pod, (dst_pod.get("status") or {}).get("podIP") or "", src_node)
         src = self.peer(src_pod, src_ip, dst_node)
         knp = self.k8s.evaluate(src_pod, src_ip, dst_pod, port, protocol)
+        return self._judge(src, dst, knp, port, protocol)
+
+    def _judge(self, src: Endpoint, dst: Endpoint, knp: Any, port: int, protocol: str) -> dict[str, Any]:
         repo = self.rules()
         egress = repo.evaluate(rules.EGRESS, src, dst, dst, port, protocol) if src.is_pod else \
             rules.DirectionResult(rules.EGRESS, None)
@@ -121,6 +126,47 @@ class CiliumPolicyEngine:
         j = self.judge(src_pod, src_ip, dst_pod, port, protocol)
         self._pending = self._record(j)
         return j["allowed"], [_hop(j)]
+
+    def outside(self, src_pod: Obj | None, src_ip: str, ip: str, port: int, protocol: str) -> tuple[bool, list[Hop]]:
+        """A connection to a host of the emulated outside world: its address is ``world`` (identity 2), labelled
+        with the names the DNS proxies learned for it, so ``toEntities: [world]``, ``toCIDR``/``toCIDRSet`` and
+        ``toFQDNs`` can select it; the Kubernetes NetworkPolicies' ``ipBlock`` meets it too."""
+        protocol = protocol.upper()
+        src = self.peer(src_pod, src_ip, None)
+        dst = Endpoint(ip=ip, labels=reserved("world"), identity=2,
+                       extra={"names": fqdn.names_of(self.sb, ip),
+                              "shown": fqdn.names_of(self.sb, ip, (src_pod or {}).get("metadata", {}).get("uid", ""))})
+        knp = self.k8s.policies().evaluate(self.k8s.peer(src_pod, src_ip), Peer(ip=ip), port, protocol)
+        j = self._judge(src, dst, knp, port, protocol)
+        self._pending = self._record(j)
+        return j["allowed"], [_hop(j)]
+
+    def dns_proxy(self, src_pod: Obj, server: str) -> DnsProxy | None:
+        """The agent's DNS proxy in the path of ``src_pod``'s queries to ``server``, or None: only when the egress
+        rule that allows them carries ``rules.dns`` (pkg/fqdn/dnsproxy; :mod:`.fqdn`)."""
+        targets = datagram_targets(self.sb, server, 53, "UDP") or self._serving(server)
+        if not targets:
+            return None
+        source_ip = (src_pod.get("status") or {}).get("podIP") or ""
+        judged = [self.judge(src_pod, source_ip, pod, number, "UDP") for pod, number in targets]
+        chosen = next((j for j in judged if j["allowed"]), None)
+        if chosen is None or chosen["egress"].get("dns") is None:
+            return None
+        return DnsProxy(self, src_pod, chosen)
+
+    def _serving(self, ip: str) -> list[tuple[Obj, int]]:
+        """The ready pods behind a Service address as the API has them now (kube-proxy may not have synced them
+        yet, just after the cluster started: the proxy's verdict is the agent's, which watches them itself)."""
+        from ..proxy import slice_endpoints
+
+        for svc in self.sb.store.list("services"):
+            if ip in ((svc.get("spec") or {}).get("clusterIPs") or [(svc.get("spec") or {}).get("clusterIP")]):
+                meta = svc["metadata"]
+                pods = [(self.sb.store.get("pods", ep.namespace, ep.pod), ep.port("dns", "UDP") or 53)
+                        for ep in slice_endpoints(self.sb, meta.get("namespace", "default"), meta["name"])
+                        if ep.ready and ep.pod]
+                return [(p, n) for p, n in pods if p is not None]
+        return []
 
     def established(self, conn: Connection) -> None:
         """The connection's client port is known once it is made: the flows of its SYN carry it."""
@@ -194,7 +240,7 @@ class CiliumPolicyEngine:
 
     def _flow_peer(self, ep: Endpoint, port: int = 0) -> hubble.FlowPeer:
         return hubble.FlowPeer(ep.ip, port, ep.namespace or "", (ep.name or "") if ep.is_pod else "", ep.identity,
-                               ep.label_strings())
+                               ep.label_strings(), list(ep.extra.get("shown", ())))
 
     def _record(self, j: dict[str, Any]) -> list[hubble.Flow]:
         """The flows of one connection attempt, each on the node that observed it."""
@@ -222,10 +268,11 @@ class CiliumPolicyEngine:
                 add(src.node, hubble.FORWARDED, "trace", "to-overlay", "EGRESS")
             add(dst.node, hubble.DROPPED, "drop", hubble.POLICY_DENIED, "INGRESS")
         else:
-            if src.is_pod and src.node != dst.node:
+            if src.is_pod and dst.node is not None and src.node != dst.node:
                 add(src.node, hubble.FORWARDED, "trace", "to-overlay", "EGRESS")
-            add(dst.node if dst.is_pod else src.node, hubble.FORWARDED, "trace", "to-endpoint",
-                "INGRESS" if dst.is_pod else "EGRESS")
+            # to the world the packet leaves through the node's stack, where iptables masquerades it (to-stack)
+            add(dst.node if dst.is_pod else src.node, hubble.FORWARDED, "trace",
+                "to-stack" if "world" in dst.reserved else "to-endpoint", "INGRESS" if dst.is_pod else "EGRESS")
         return flows
 
     def _l7_flow(self, j: dict[str, Any], conn: Connection, node: str, direction: str, method: str, url: str,
@@ -256,10 +303,12 @@ def _combine(cil: rules.DirectionResult, k8s: Direction) -> dict[str, Any]:
     allowed_by = [str(m) for m in cil.allows] + knp_allowed
     if allowed_by:
         http = cil.http if not knp_allowed else None
+        dns = cil.dns
         names = sorted({str(m.rule) for m in cil.allows} | {f"NetworkPolicy {p}" for p, _ in k8s.allowed_by})
         return {"allowed": True, "why": f"{where}: allowed by {allowed_by[0]}"
-                + (" (L7: the node's Envoy proxy checks each HTTP request)" if http is not None else ""),
-                "policies": names, "l7": http, "enforced": True}
+                + (" (L7: the node's Envoy proxy checks each HTTP request)" if http is not None else "")
+                + (" (L7: the agent's DNS proxy checks each query)" if dns is not None else ""),
+                "policies": names, "l7": http, "enforced": True, "dns": dns}
     enforcers = sorted({str(r) for r in cil.rules if rules.enforces(r, cil.direction)} |
                        {f"NetworkPolicy {p}" for p in k8s.policies})
     return {"allowed": False, "why": f"{where}: default deny (enforced by {', '.join(enforcers)}) and no rule "

@@ -43,9 +43,11 @@ class FlowPeer:
     pod: str = ""
     identity: int = 0
     labels: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # the DNS names the source endpoint resolved to this address
 
     def host(self) -> str:
-        name = f"{self.namespace}/{self.pod}" if self.pod else self.ip
+        """printer.Hostname: the pod, else the DNS names (comma-separated), else the address."""
+        name = f"{self.namespace}/{self.pod}" if self.pod else (",".join(self.names) or self.ip)
         return f"{name}:{self.port}" if self.port else name
 
     def ident(self) -> str:
@@ -76,17 +78,33 @@ class Flow:
     point: str = ""  # to-endpoint, to-overlay (trace); the drop reason (drop)
     direction: str = "INGRESS"  # the policy direction it was judged in
     is_reply: bool | None = False
-    l7: dict[str, Any] | None = None  # {"type": "REQUEST"|"RESPONSE", "method", "url", "code", "latency_ms"}
+    l7: dict[str, Any] | None = None
+    """HTTP: {"type": "REQUEST"|"RESPONSE", "method", "url", "code", "latency_ms"}; DNS: {"type", "dns": {"query",
+    "qtypes", "observation_source", and for a response "rcode", "rcode_name", "ips", "cnames", "ttl", "rrtypes"}}."""
     policies: list[str] = field(default_factory=list)  # the policies that allowed or dropped it
 
     @property
     def type(self) -> str:
+        """printer.GetFlowType: ``http-request``; ``dns-request proxy`` (the DNS record's observation source)."""
+        if self.l7 is not None and "dns" in self.l7:
+            return f"dns-{self.l7['type'].lower()} {self.l7['dns']['observation_source']}"
         if self.l7 is not None:
             return f"http-{self.l7['type'].lower()}"
         return self.point
 
     @property
     def summary(self) -> str:
+        if self.l7 is not None and "dns" in self.l7:  # parser/seven dnsSummary
+            dns = self.l7["dns"]
+            question = f"{dns['query']} {','.join(dns['qtypes'])}"
+            if self.l7["type"] == "REQUEST":
+                return f"DNS Query {question}"
+            if dns["rcode"]:
+                answer = f"RCode: {dns['rcode_name']}"
+            else:
+                answer = " ".join(([f'"{",".join(dns["ips"])}"'] if dns["ips"] else []) +
+                                  ([f'CNAMEs: "{",".join(dns["cnames"])}"'] if dns["cnames"] else []))
+            return f"DNS Answer {answer} TTL: {dns['ttl']} (Proxy {question})"
         if self.l7 is not None:
             if self.l7["type"] == "REQUEST":
                 return f"HTTP/1.1 {self.l7['method']} {self.l7['url']}"
@@ -128,6 +146,10 @@ class Flow:
             flow["l4"] = l4
         flow["source"] = self.src.json()
         flow["destination"] = self.dst.json()
+        if self.src.names:
+            flow["source_names"] = self.src.names
+        if self.dst.names:
+            flow["destination_names"] = self.dst.names
         flow["Type"] = "L7" if self.l7 is not None else "L3_L4"
         flow["node_name"] = self.node
         flow["event_type"] = {"type": 129 if self.l7 is not None else (1 if self.kind == "drop" else 4)}
@@ -138,7 +160,10 @@ class Flow:
             flow["trace_observation_point"] = self.point.upper().replace("-", "_")
         if self.is_reply is not None:
             flow["is_reply"] = self.is_reply
-        if self.l7 is not None:
+        if self.l7 is not None and "dns" in self.l7:
+            dns = {k: v for k, v in self.l7["dns"].items() if k != "rcode_name" and v not in ([], 0, "")}
+            flow["l7"] = {"type": self.l7["type"], "dns": dns}
+        elif self.l7 is not None:
             http: dict[str, Any] = {"method": self.l7["method"], "url": self.l7["url"], "protocol": "HTTP/1.1"}
             if self.l7.get("code"):
                 http["code"] = self.l7["code"]

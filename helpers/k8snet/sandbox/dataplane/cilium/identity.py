@@ -32,11 +32,14 @@ RING_CAPACITY = 4095
 
 @dataclass
 class State:
-    """What the agents keep in memory: identities by labels, endpoint IDs by pod uid, Hubble's rings by node."""
+    """What the agents keep in memory: identities by labels, endpoint IDs by pod uid, Hubble's rings by node, the
+    DNS proxies' name cache by endpoint."""
 
     identities: dict[frozenset[Label], int] = field(default_factory=dict)
     endpoint_ids: dict[str, tuple[str, int]] = field(default_factory=dict)  # pod uid → (node, id)
     rings: dict[str, deque[Any]] = field(default_factory=dict)
+    fqdn: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """What the DNS proxies learned (:mod:`.fqdn`): endpoint (pod uid) → name → address → expiry (clock time)."""
 
     def ring(self, node: str) -> deque[Any]:
         return self.rings.setdefault(node, deque(maxlen=RING_CAPACITY))
@@ -104,3 +107,4 @@ def endpoint_id(sb: Sandbox, pod: dict[str, Any]) -> int:
 
 def forget(sb: Sandbox, uid: str) -> None:
     state(sb).endpoint_ids.pop(uid, None)
+    state(sb).fqdn.pop(uid, None)  # the endpoint's DNS history goes with it

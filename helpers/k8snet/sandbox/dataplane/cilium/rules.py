@@ -16,16 +16,18 @@ in, the matching rules out (docs.cilium.io security/policy/language, intro; pkg/
   Network Policy or even a Kubernetes Network Policy".
 - One rule item matches when its L3 part and its L4 part both match. L3: ``fromEndpoints``/``toEndpoints``
   (selectors, :func:`.labels.peer_selector_matches`), ``fromEntities``/``toEntities``, ``fromCIDR``/``toCIDR``/
-  ``*CIDRSet`` (with ``except``). Per the CIDR section of policy/language, CIDR rules "do not apply to traffic
-  where both sides of the connection are either managed by Cilium or use an IP belonging to a node in the
-  cluster": they match world addresses only. An item with no L3 part but ``toPorts`` allows those ports from/to
+  ``*CIDRSet`` (with ``except``), ``toFQDNs`` (:mod:`.fqdn`: an outside address some endpoint resolved, through
+  the DNS proxy, from a name the selector matches). Per the CIDR section of policy/language, CIDR rules "do not
+  apply to traffic where both sides of the connection are either managed by Cilium or use an IP belonging to a
+  node in the cluster": they match world addresses only, as do ``toFQDNs``. An item with no L3 part but ``toPorts`` allows those ports from/to
   everyone; an item with neither (``ingress: [{}]``) matches nothing, which is the documented default-deny
   policy.
 - L4 (``toPorts[].ports``): ``port`` a number (with ``endPort``) or a named port, ``0``/absent meaning every port;
   ``protocol`` TCP, UDP, SCTP or ANY (the default: TCP, UDP and SCTP).
 - L7 (``toPorts[].rules.http``): traffic on that port goes through the node's Envoy proxy, which allows a request
   when one HTTP rule matches it (:mod:`.l7`). An allow rule on the same port without L7 rules lets every request
-  through the proxy (the repository merges it as a wildcard L7 rule).
+  through the proxy (the repository merges it as a wildcard L7 rule). ``rules.dns`` does the same for DNS
+  queries, through the agent's DNS proxy (:mod:`.fqdn`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import fqdn
 from .labels import Endpoint, entity_matches, names_namespace, parse_key, peer_selector_matches, selector_matches
 
 Obj = dict[str, Any]
@@ -45,7 +48,7 @@ CNP, CCNP = "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"
 PEER_FIELDS = {INGRESS: ("fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "fromNodes", "fromGroups"),
                EGRESS: ("toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toFQDNs", "toServices", "toNodes",
                         "toGroups")}
-"""The L3 parts of a rule item (those after the first four are not emulated and match nothing)."""
+"""The L3 parts of a rule item (``toServices``, ``*Nodes`` and ``*Groups`` are not emulated and match nothing)."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Match:
     item: int  # index in the direction's list
     deny: bool
     http: list[Obj] | None = None  # the L7 HTTP rules of the matched port entries (None: no L7 restriction)
-    dns: bool = False
+    dns: list[Obj] | None = None  # the DNS rules of the matched port entries (None: no DNS proxy in the path)
 
     def __str__(self) -> str:
         word = "Deny" if self.deny else ""
@@ -131,6 +134,16 @@ class DirectionResult:
         if not self.allows or any(m.http is None for m in self.allows):
             return None
         return [h for m in self.allows for h in m.http or []]
+
+    @property
+    def dns(self) -> list[Obj] | None:
+        """The DNS rules the agent's DNS proxy enforces for the allowed traffic (None: no proxy; an allow on the
+        same port without DNS rules lets every name through, as for HTTP)."""
+        if not self.allows or not any(m.dns is not None for m in self.allows):
+            return None
+        if any(m.dns is None for m in self.allows):
+            return [{"matchPattern": "*"}]
+        return [d for m in self.allows for d in m.dns or []]
 
 
 class Repository:
@@ -229,8 +242,11 @@ class _Plan:
 
 def _peer_key(peer: Endpoint) -> tuple[Any, ...]:
     """What a rule can tell of a peer: its namespace and labels (selectors, entities), and for an address outside
-    the pod network the address itself (CIDR rules)."""
-    return (peer.namespace, peer.labels, peer.is_pod, None if peer.is_pod else peer.ip)
+    the pod network the address itself (CIDR rules) and the names the DNS proxies learned for it (toFQDNs: they
+    change as pods resolve names and answers expire, so they are part of the key, not of the repository)."""
+    if peer.is_pod:
+        return (peer.namespace, peer.labels, True)
+    return (peer.namespace, peer.labels, False, peer.ip, tuple(sorted(peer.extra.get("names", ()))))
 
 
 def _keep(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
@@ -293,7 +309,8 @@ def ports_match(it: Item, dst: Endpoint, port: int, protocol: str) -> Match | No
         return None
     rules = [e.get("rules") or {} for e in matched]
     http = None if any(not r.get("http") for r in rules) else [h for r in rules for h in r.get("http") or []]
-    return Match(it.rule, it.index, it.deny, http=None if it.deny else http, dns=any(r.get("dns") for r in rules),
+    dns = None if any(r.get("dns") is None for r in rules) else [d for r in rules for d in r.get("dns") or []]
+    return Match(it.rule, it.index, it.deny, http=None if it.deny else http, dns=None if it.deny else dns,
                  where=it.where)
 
 
@@ -308,7 +325,9 @@ def peer_matches(field_name: str, values: list[Any], rule: Rule, peer: Endpoint)
     if field_name in ("fromCIDRSet", "toCIDRSet"):
         return _world(peer) and any(s.get("cidr") and _in(peer.ip, s["cidr"]) and
                                     not any(_in(peer.ip, e) for e in s.get("except") or []) for s in values)
-    return False  # fromNodes, fromGroups, toFQDNs, toServices, toNodes, toGroups: not emulated (a Warning says so)
+    if field_name == "toFQDNs":  # the names the proxies learned for this address (engine.outside puts them there)
+        return _world(peer) and any(fqdn.selector_matches(s, n) for s in values for n in peer.extra.get("names", ()))
+    return False  # fromNodes, fromGroups, toServices, toNodes, toGroups: not emulated (a Warning says so)
 
 
 def _world(peer: Endpoint) -> bool:
@@ -348,7 +367,6 @@ NOT_EMULATED_RULE = {
     "toGroups": "toGroups (cloud provider groups) is not emulated",
     "fromNodes": "fromNodes is not emulated", "toNodes": "toNodes is not emulated",
     "toServices": "toServices is not emulated",
-    "toFQDNs": "toFQDNs is not emulated: the sandbox has no outside names to resolve",
     "icmps": "icmps rules are not emulated", "authentication": "mutual authentication is not emulated",
 }
 NOT_EMULATED_PORT = {
@@ -359,7 +377,6 @@ NOT_EMULATED_PORT = {
 NOT_EMULATED_L7 = {
     "kafka": "Kafka L7 rules are not emulated", "l7proto": "generic L7 protocol rules (l7proto) are not emulated",
     "l7": "generic L7 rules are not emulated",
-    "dns": "DNS L7 rules allow the port, but query names are not filtered (the DNS proxy is not emulated)",
 }
 
 
