@@ -608,7 +608,7 @@ def cmd_dig(ctx: Ctx, name: str, args: list[str]) -> int:
         for r in records:
             ctx.write(f"{r.data}{'.' if r.type != 'A' else ''}\n")
         return 0
-    server = answer.server or "10.96.0.10"
+    server = answer.server or ctx.dp.sb.shape.dns_ip
     status = answer.rcode if answer.rcode in ("NOERROR", "NXDOMAIN", "SERVFAIL") else "SERVFAIL"
     ctx.write(f"\n; <<>> DiG 9.18.33 <<>> {' '.join(args)}\n;; global options: +cmd\n;; Got answer:\n"
               f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: {ctx.dp.workloads.ephemeral_port()}\n"
