@@ -188,27 +188,28 @@ def kind_up(args: argparse.Namespace) -> int:
     """Create or resume the kind cluster with its pinned add-ons (k8snet.kind.lifecycle.up)."""
     from .kind import lifecycle
 
-    opts = lifecycle.Options(cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
+    opts = lifecycle.Options(name=args.name, cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
                              canary=not args.no_canary, cni=args.cni)
     lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
     return 0
 
 
+@_settings_errors
 def kind_down(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
-    lifecycle.down()
+    lifecycle.down(args.name)
     return 0
 
 
 @_settings_errors
 def kind_status(args: argparse.Namespace) -> int:
-    from .kind import lifecycle, versions
+    from .kind import lifecycle
 
-    st = lifecycle.status()
+    st = lifecycle.status(args.name)
     if st.reachable:
         nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
-        print(f"kind cluster {versions.CLUSTER_NAME}: Kubernetes {st.kubernetes}; {nodes}")
+        print(f"kind cluster {args.name}: Kubernetes {st.kubernetes}; {nodes}")
         print(f"Traefik: {st.traefik or 'not Ready'}; cert-manager: {st.cert_manager or 'not Ready'}; "
               f"trust-manager: {st.trust_manager or 'not Ready'}; "
               f"cloud-provider-kind: {st.cloud_provider or 'not started'}; "
@@ -333,11 +334,17 @@ def parser() -> argparse.ArgumentParser:
     kup.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default="kindnet",
                      help="the CNI plugin (default kindnet, kind's own; cilium and calico disable it and install "
                           "the pinned release)")
+    kind_name_help = ("the kind cluster's name (default k8snet; another is a member of the cluster set with its own "
+                      "pod and Service subnets, context kind-NAME)")
+    kup.add_argument("--name", default="k8snet", help=kind_name_help)
     kup.set_defaults(func=kind_up)
-    kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind"
-                      ).set_defaults(func=kind_down)
-    kverbs.add_parser("status", help="nodes, add-ons, edge ports; exit 1 when something is wrong"
-                      ).set_defaults(func=kind_status)
+    kdown = kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind "
+                                           "(kept while another kind cluster uses it)")
+    kdown.add_argument("--name", default="k8snet", help=kind_name_help)
+    kdown.set_defaults(func=kind_down)
+    kstatus = kverbs.add_parser("status", help="nodes, add-ons, edge ports; exit 1 when something is wrong")
+    kstatus.add_argument("--name", default="k8snet", help=kind_name_help)
+    kstatus.set_defaults(func=kind_status)
     ms = groups.add_parser("mesh", help="the service mesh (Istio ambient) on the active backend")
     mverbs = ms.add_subparsers(dest="verb", required=True)
 

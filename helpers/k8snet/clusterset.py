@@ -6,7 +6,8 @@ their networks later (Cilium Cluster Mesh, Submariner) needs what both projects 
 Mesh guide, Documentation/network/clustermesh/clustermesh.rst), and Submariner without Globalnet likewise asks
 for non-overlapping pod and Service CIDRs. So each member gets its own ranges, from a slot:
 
-- slot 0 is the workbook's default cluster ``k8snet``: pod 10.244.0.0/16 and Service 10.96.0.0/12, as before;
+- slot 0 is the workbook's default cluster ``k8snet``: pod 10.244.0.0/16 and Service 10.96.0.0/12, as before
+  (kind's own default Service subnet is a /16, so k8snet's kind config sets both explicitly);
 - slot N takes pod ``10.N.0.0/16`` and Service ``172.20.N.0/24``, the scheme of Cilium's own two-cluster kind
   setup (cilium/cilium Makefile, target ``kind-clustermesh``: clustermesh1 ``PODSUBNET=10.1.0.0/16
   SERVICESUBNET=172.20.1.0/24``, clustermesh2 ``10.2.0.0/16`` / ``172.20.2.0/24``). ``east`` and ``west`` are

@@ -80,6 +80,7 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         await shutdown(sandbox, runner)
         sandbox.close()
         return EDGE_PORT_BUSY
+    sandbox.edge_ports = (edge_http, edge_https)
     from .hostports import NodePorts
 
     node_ports = NodePorts(sandbox)

@@ -116,6 +116,8 @@ class Sandbox:
         self._node_load: dict[str, int] | None = None
         self.host_ports: Any = None
         """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
+        self.edge_ports: tuple[int, int] | None = None
+        """The ingress edge's (http, https) ports on 127.0.0.1, where the process runs it (its status says them)."""
         self._daemon_load: dict[str, int] = {}
         self.program_state: dict[str, Any] = {}
         """What emulated add-on programs keep in memory between requests, by name (istiod's loaded CA and the
@@ -237,7 +239,8 @@ class Sandbox:
                                                    for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
                 {"fileSystems": 0, "fileSystemBytes": 0},
-                "nodePorts": self.host_ports.status() if self.host_ports is not None else None}
+                "nodePorts": self.host_ports.status() if self.host_ports is not None else None,
+                "edge": {"http": self.edge_ports[0], "https": self.edge_ports[1]} if self.edge_ports else None}
 
     # -- services for controllers ------------------------------------------------------
 
