@@ -3,6 +3,7 @@
 Example:
     >>> import k8snet
     >>> cluster = k8snet.connect()
+    >>> east = k8snet.connect("east")       # another member of a cluster set (context k8snet-east)
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cluster import Cluster, ConnectError
-    from .connection import connect
+    from .connection import clusters, connect
 
-__all__ = ["Cluster", "ConnectError", "connect"]
+__all__ = ["Cluster", "ConnectError", "clusters", "connect"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     """Import the client side lazily: the sandbox process and the CLI start without the kubernetes client."""
-    if name == "connect":
-        from .connection import connect
+    if name in ("connect", "clusters"):
+        from . import connection
 
-        return connect
+        return getattr(connection, name)
     if name in __all__:
         from . import cluster
 

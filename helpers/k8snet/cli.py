@@ -1,4 +1,4 @@
-"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset|clock``, ``k8snet kind up|down|status``,
+"""The ``k8snet`` command: ``k8snet sandbox up|down|status|reset|clock [--name N]``, ``k8snet kind up|down|status``,
 ``k8snet mesh install|uninstall|enroll|waypoint``, ``k8snet doctor``."""
 
 from __future__ import annotations
@@ -7,20 +7,38 @@ import argparse
 import functools
 import sys
 
+from .clusterset import DEFAULT_NAME
 from .sandbox import process
+
+
+def _settings_errors(fn):
+    """A wrong K8SNET_* setting (an edge port that is no port) or a cluster name kind would refuse ends in its
+    message, not a traceback."""
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return run
 
 
 def sandbox_up(args: argparse.Namespace) -> int:
     try:
         running = process.up(port=args.port, seed=args.seed, edge_http_port=args.edge_http_port,
-                             edge_https_port=args.edge_https_port, cni=args.cni)
+                             edge_https_port=args.edge_https_port, cni=args.cni, name=args.name)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     info = _info(running)
-    print(f"Sandbox cluster is running at {running.server} (Kubernetes {info.get('kubernetesVersion', '?')}, "
+    named = _named(running.name)
+    print(f"Sandbox cluster{named} is running at {running.server} (Kubernetes {info.get('kubernetesVersion', '?')}, "
           f"CNI {info.get('cniTitle', '?')}, pid {running.pid})")
-    print(f"kubectl context: {process.CONTEXT}  (try: kubectl get nodes)")
+    print(f"kubectl context: {running.context}  (try: kubectl --context {running.context} get nodes)" if named
+          else f"kubectl context: {running.context}  (try: kubectl get nodes)")
+    if named:
+        print(_networks(info))
     if running.edge_http_port:
         print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port}  https://127.0.0.1:{running.edge_https_port}"
               f"  (try: curl --resolve HOST:{running.edge_http_port}:127.0.0.1 http://HOST:{running.edge_http_port}/)")
@@ -34,24 +52,65 @@ def _info(running: process.Running) -> dict:
         return {}
 
 
+def _networks(info: dict) -> str:
+    """One line with the cluster's networks and nodes (the sandbox's status says them)."""
+    cluster = info.get("cluster") or {}
+    nodes = ", ".join(f"{n['name']} {n['internalIP']}" for n in cluster.get("nodes") or [])
+    return (f"Networks: pods {cluster.get('podCIDR', '?')}, Services {cluster.get('serviceCIDR', '?')}; "
+            f"nodes {nodes or '?'}")
+
+
+def _name_flag(name: str | None) -> str:
+    """`` --name east`` for a named member, '' for the default cluster: what its commands add."""
+    return f" --name {name}" if name and name != DEFAULT_NAME else ""
+
+
+def _named(name: str | None) -> str:
+    """`` east`` for a named member, '' for the default cluster: what its messages add after "Sandbox"."""
+    return f" {name}" if name and name != DEFAULT_NAME else ""
+
+
+@_settings_errors
 def sandbox_down(args: argparse.Namespace) -> int:
-    stopped = process.down()
-    print("Sandbox stopped; its state is kept (k8snet sandbox reset wipes it)." if stopped
-          else "No sandbox was running.")
+    stopped = process.down(name=args.name)
+    print(f"Sandbox{_named(args.name)} stopped; its state is kept (k8snet sandbox reset{_name_flag(args.name)} wipes it)."
+          if stopped else f"No sandbox{_named(args.name)} was running.")
     return 0
 
 
+@_settings_errors
 def sandbox_status(args: argparse.Namespace) -> int:
-    running = process.status()
-    if running is None:
+    """One member (``--name``), or every running member of the set (the default cluster's output unchanged when it
+    runs alone)."""
+    if args.name is not None:
+        running = process.status(name=args.name)
+        if running is None:
+            print(f"No sandbox{_named(args.name)} is running (start it with: k8snet sandbox "
+                  f"up{_name_flag(args.name)}).")
+            return 1
+        _print_status(running, named=running.name != DEFAULT_NAME)
+        return 0
+    found = process.members()
+    if not found:
         print("No sandbox is running (start one with: k8snet sandbox up).")
         return 1
+    alone = list(found) == [DEFAULT_NAME]
+    for i, running in enumerate(found.values()):
+        if not alone:
+            print(f"{'' if i == 0 else chr(10)}== cluster {running.name} (context {running.context})")
+        _print_status(running, named=not alone)
+    return 0
+
+
+def _print_status(running: process.Running, named: bool) -> None:
     info = process.admin(running, "status")
     objects = sum(info["objects"].values())
     print(f"Sandbox running at {running.server}, pid {running.pid}, Kubernetes {info['kubernetesVersion']}, "
           f"seed {info['seed']}, {objects} objects, resourceVersion {info['resourceVersion']}")
     print(f"CNI plugin: {info.get('cniTitle', info.get('cni', '?'))} (chosen when the cluster was made; "
           "k8snet sandbox reset --cni kindnet|cilium|calico makes a new cluster with another)")
+    if named:
+        print(_networks(info))
     if running.edge_http_port:
         print(f"Ingress edge: http://127.0.0.1:{running.edge_http_port} and https://127.0.0.1:"
               f"{running.edge_https_port}")
@@ -60,30 +119,33 @@ def sandbox_status(args: argparse.Namespace) -> int:
         print(f"NodePort {port} ({svc}): 127.0.0.1:{port} on this machine stands for <node IP>:{port}")
     for port, svc in (ports.get("busy") or {}).items():
         print(f"NodePort {port} ({svc}): not reachable from this machine, 127.0.0.1:{port} is in use")
-    return 0
 
 
+@_settings_errors
 def sandbox_reset(args: argparse.Namespace) -> int:
-    running = process.status()
+    running = process.status(name=args.name)
     if running is None:
-        running = process.up(seed=args.seed)  # the store's own plugin: reset then switches it when asked
+        running = process.up(seed=args.seed, name=args.name)  # the store's own plugin: reset then switches it
     body: dict = {"seed": args.seed} if args.seed is not None else {}
     if args.cni is not None:
         body["cni"] = args.cni
     info = process.admin(running, "reset", body)
-    print(f"Sandbox reset: a fresh cluster (seed {info['seed']}, CNI {info.get('cniTitle', info.get('cni'))}).")
+    print(f"Sandbox{_named(args.name)} reset: a fresh cluster (seed {info['seed']}, "
+          f"CNI {info.get('cniTitle', info.get('cni'))}).")
     return 0
 
 
+@_settings_errors
 def sandbox_clock(args: argparse.Namespace) -> int:
     """``k8snet sandbox clock``: the sandbox's time; ``k8snet sandbox clock advance 1440h`` moves it forward."""
     import datetime as dt
 
     from . import durations
 
-    running = process.status()
+    running = process.status(name=args.name)
     if running is None:
-        print("No sandbox is running (start one with: k8snet sandbox up).", file=sys.stderr)
+        print(f"No sandbox{_named(args.name)} is running (start it with: k8snet sandbox "
+              f"up{_name_flag(args.name)}).", file=sys.stderr)
         return 1
     if args.action == "advance":
         if args.duration is None:
@@ -121,44 +183,33 @@ def explain(args: argparse.Namespace) -> int:
     return 0 if result.allowed else 3
 
 
-def _settings_errors(fn):
-    """A wrong K8SNET_* setting (an edge port that is no port) ends in its message, not a traceback."""
-    @functools.wraps(fn)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return run
-
-
 @_settings_errors
 def kind_up(args: argparse.Namespace) -> int:
     """Create or resume the kind cluster with its pinned add-ons (k8snet.kind.lifecycle.up)."""
     from .kind import lifecycle
 
-    opts = lifecycle.Options(cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
+    opts = lifecycle.Options(name=args.name, cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
                              canary=not args.no_canary, cni=args.cni)
     lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
     return 0
 
 
+@_settings_errors
 def kind_down(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
-    lifecycle.down()
+    lifecycle.down(args.name)
     return 0
 
 
 @_settings_errors
 def kind_status(args: argparse.Namespace) -> int:
-    from .kind import lifecycle, versions
+    from .kind import lifecycle
 
-    st = lifecycle.status()
+    st = lifecycle.status(args.name)
     if st.reachable:
         nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
-        print(f"kind cluster {versions.CLUSTER_NAME}: Kubernetes {st.kubernetes}; {nodes}")
+        print(f"kind cluster {args.name}: Kubernetes {st.kubernetes}; {nodes}")
         print(f"Traefik: {st.traefik or 'not Ready'}; cert-manager: {st.cert_manager or 'not Ready'}; "
               f"trust-manager: {st.trust_manager or 'not Ready'}; "
               f"cloud-provider-kind: {st.cloud_provider or 'not started'}; "
@@ -238,9 +289,18 @@ def parser() -> argparse.ArgumentParser:
                     help="the CNI plugin of a new cluster (default: the cluster's own, else kindnet, as kind); "
                          "a cluster made with another is refused: reset --cni switches")
     up.set_defaults(func=sandbox_up)
-    verbs.add_parser("down", help="stop the sandbox and remove its context").set_defaults(func=sandbox_down)
-    verbs.add_parser("status", help="is it running, where, what is in it").set_defaults(func=sandbox_status)
+    name_help = ("the cluster's name in the cluster set (default k8snet, the workbook's own cluster): its own process, "
+                 "state, context k8snet-NAME and networks, as `kind create cluster --name NAME`")
+    up.add_argument("--name", default=None, help=name_help)
+    down = verbs.add_parser("down", help="stop the sandbox and remove its context")
+    down.add_argument("--name", default=None, help=name_help)
+    down.set_defaults(func=sandbox_down)
+    status = verbs.add_parser("status", help="is it running, where, what is in it (without --name: every running "
+                                             "member of the cluster set)")
+    status.add_argument("--name", default=None, help=name_help)
+    status.set_defaults(func=sandbox_status)
     reset = verbs.add_parser("reset", help="wipe every object: a fresh cluster")
+    reset.add_argument("--name", default=None, help=name_help)
     reset.add_argument("--seed", type=int, default=None)
     reset.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
                        help="the new cluster's CNI plugin (default: the one it has)")
@@ -251,6 +311,7 @@ def parser() -> argparse.ArgumentParser:
                                          "what was due in between (certificate renewals, probes, token expiry).")
     clock.add_argument("action", nargs="?", choices=["advance"], help="move the clock forward")
     clock.add_argument("duration", nargs="?", help="how far, as a Go duration (1440h, 90m, 30s)")
+    clock.add_argument("--name", default=None, help=name_help)
     clock.set_defaults(func=sandbox_clock)
     ex = groups.add_parser("explain", help="why a connection is allowed or dropped by NetworkPolicies",
                            description="Walk through the NetworkPolicies that select each end of a connection: "
@@ -273,11 +334,17 @@ def parser() -> argparse.ArgumentParser:
     kup.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default="kindnet",
                      help="the CNI plugin (default kindnet, kind's own; cilium and calico disable it and install "
                           "the pinned release)")
+    kind_name_help = ("the kind cluster's name (default k8snet; another is a member of the cluster set with its own "
+                      "pod and Service subnets, context kind-NAME)")
+    kup.add_argument("--name", default="k8snet", help=kind_name_help)
     kup.set_defaults(func=kind_up)
-    kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind"
-                      ).set_defaults(func=kind_down)
-    kverbs.add_parser("status", help="nodes, add-ons, edge ports; exit 1 when something is wrong"
-                      ).set_defaults(func=kind_status)
+    kdown = kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind "
+                                           "(kept while another kind cluster uses it)")
+    kdown.add_argument("--name", default="k8snet", help=kind_name_help)
+    kdown.set_defaults(func=kind_down)
+    kstatus = kverbs.add_parser("status", help="nodes, add-ons, edge ports; exit 1 when something is wrong")
+    kstatus.add_argument("--name", default="k8snet", help=kind_name_help)
+    kstatus.set_defaults(func=kind_status)
     ms = groups.add_parser("mesh", help="the service mesh (Istio ambient) on the active backend")
     mverbs = ms.add_subparsers(dest="verb", required=True)
 

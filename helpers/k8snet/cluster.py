@@ -20,10 +20,11 @@ import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
-from . import durations, kubeconfig
+from . import clusterset, durations, kubeconfig
 
 BACKENDS = ("sandbox", "kind")
 CONTEXTS = {"sandbox": "k8snet-sandbox", "kind": "kind-k8snet"}
+"""The default cluster's context per backend (a named member's: :func:`k8snet.clusterset.context`)."""
 FIELD_MANAGER = "k8snet"
 
 
@@ -39,16 +40,20 @@ def choose_backend(backend: str | None = None) -> str:
     return chosen
 
 
-def open_cluster(backend: str) -> Cluster:
-    """The backend's cluster through its kubeconfig context, starting nothing (``connection.connect`` starts a
-    missing one); ConnectError when the context is not there."""
-    context = CONTEXTS[backend]
+def open_cluster(backend: str, name: str | None = None) -> Cluster:
+    """The backend's cluster (the member ``name`` of the cluster set, else the default one) through its kubeconfig
+    context, starting nothing (``connection.connect`` starts a missing one); ConnectError when the context is not
+    there."""
+    name = name or clusterset.DEFAULT_NAME
+    context = clusterset.context(name, backend)
+    flag = "" if name == clusterset.DEFAULT_NAME else f" --name {name}"
     if kubeconfig.context(context) is None:
         if backend == "sandbox":
-            raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
-        raise ConnectError("no kind cluster named k8snet: create it with `k8snet kind up` (needs Docker and kind)")
+            raise ConnectError(f"no sandbox{flag and ' ' + name} is running: start it with `k8snet sandbox up{flag}`")
+        raise ConnectError(f"no kind cluster named {name}: create it with `k8snet kind up{flag}` (needs Docker and "
+                           "kind)")
     api = config.new_client_from_config(config_file=str(kubeconfig.path()), context=context)
-    return Cluster(backend, context, api)
+    return Cluster(backend, context, api, name=name)
 
 
 @dataclass
@@ -58,6 +63,9 @@ class Cluster:
     backend: str
     context: str
     api: client.ApiClient
+    name: str = clusterset.DEFAULT_NAME
+    """The cluster's name in its set (``k8snet``, or the ``--name`` it was started with): its nodes are
+    ``<name>-control-plane``, ``<name>-worker``, ``<name>-worker2``."""
     show_kubectl: bool = field(default_factory=lambda: os.environ.get("K8SNET_SHOW_KUBECTL") == "1")
     """Print the kubectl command each change is equivalent to (``cluster.show_kubectl = True``)."""
 
@@ -67,7 +75,21 @@ class Cluster:
         self.dynamic = dynamic.DynamicClient(self.api)
 
     def __repr__(self) -> str:
-        return f"<Cluster backend={self.backend} context={self.context} server={self.api.configuration.host}>"
+        named = f" name={self.name}" if self.name != clusterset.DEFAULT_NAME else ""
+        return f"<Cluster backend={self.backend}{named} context={self.context} server={self.api.configuration.host}>"
+
+    def edge_ports(self) -> tuple[int, int]:
+        """The ingress edge's (http, https) ports on 127.0.0.1: what the sandbox listens on (a named member's own
+        pair unless it was started with others, :func:`k8snet.clusterset.edge_ports`), what kind maps."""
+        if self.backend == "sandbox":
+            edge = self._admin("GET", "status").get("edge") or {}
+            if edge.get("http"):
+                return edge["http"], edge["https"]
+        if self.name != clusterset.DEFAULT_NAME:
+            return clusterset.edge_ports(self.name)
+        from . import pins
+
+        return pins.edge_ports()
 
     # -- facts -----------------------------------------------------------------------
 

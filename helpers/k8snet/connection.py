@@ -1,4 +1,5 @@
-"""``k8snet.connect()``: the workbook's cluster, started if it is not running yet.
+"""``k8snet.connect()``: the workbook's cluster, started if it is not running yet; ``k8snet.clusters()``: the
+members of a cluster set.
 
 It sits above both backends' lifecycles and the facade they share (``cluster``), so neither backend imports
 the other and the facade imports neither.
@@ -6,12 +7,20 @@ the other and the facade imports neither.
 
 from __future__ import annotations
 
-from .cluster import Cluster, ConnectError, choose_backend, open_cluster
+import difflib
+from collections.abc import Iterable
+
+from . import clusterset
+from .cluster import BACKENDS, Cluster, ConnectError, choose_backend, open_cluster
 
 
-def connect(backend: str | None = None, *, start: bool = True, cni: str | None = None) -> Cluster:
+def connect(backend: str | None = None, *, start: bool = True, cni: str | None = None,
+            name: str | None = None) -> Cluster:
     """Connect to the workbook's cluster, starting the sandbox (or creating the kind cluster) if needed.
 
+    ``name`` is a member of a cluster set (``east``: context ``k8snet-east``, or ``kind-east`` on kind); without it,
+    the workbook's own cluster. A first argument that is no backend's name is taken as the cluster's name, so
+    ``k8snet.connect("east")`` reads as ``k8snet.connect(name="east")``.
     ``cni`` (kindnet, cilium or calico) is the CNI plugin of a cluster this call creates; a running cluster made
     with another one is refused with a RuntimeError that says how to switch (``k8snet sandbox reset --cni``).
 
@@ -19,24 +28,63 @@ def connect(backend: str | None = None, *, start: bool = True, cni: str | None =
         >>> cluster = k8snet.connect()          # the sandbox, unless K8SNET_BACKEND=kind
         >>> cluster.backend
         'sandbox'
+        >>> east = k8snet.connect("east")      # another member of the set: its own process, networks, context
     """
+    backend, name = _backend_or_name(backend, name)
     chosen = choose_backend(backend)
     if chosen == "sandbox":
         from .sandbox import process
 
-        running = process.status() if not start else process.up(cni=cni)
+        try:
+            running = process.status(name=name) if not start else process.up(cni=cni, name=name)
+        except ValueError as exc:
+            raise ConnectError(str(exc)) from exc
         if running is None:
-            raise ConnectError("no sandbox is running: start it with `k8snet sandbox up`")
+            flag = f" --name {name}" if name else ""
+            raise ConnectError(f"no sandbox{flag and ' ' + name} is running: start it with `k8snet sandbox up{flag}`")
     elif start:
         from . import kubeconfig
-        from .cluster import CONTEXTS
 
-        if kubeconfig.context(CONTEXTS["kind"]) is None:
+        if kubeconfig.context(clusterset.context(name or clusterset.DEFAULT_NAME, "kind")) is None:
             from .kind import commands, lifecycle
 
             try:
                 # as `k8snet kind up`: checks docker and kind, creates the cluster and its add-ons
-                lifecycle.up(lifecycle.Options(cni=cni or "kindnet"))
-            except commands.ToolError as exc:
+                lifecycle.up(lifecycle.Options(name=name or clusterset.DEFAULT_NAME, cni=cni or "kindnet"))
+            except (commands.ToolError, ValueError) as exc:
                 raise ConnectError(f"cannot create the kind cluster: {exc}") from exc
-    return open_cluster(chosen)
+    return open_cluster(chosen, name)
+
+
+def _backend_or_name(backend: str | None, name: str | None) -> tuple[str | None, str | None]:
+    """``connect("east")``: a first argument that names no backend names the cluster. One that looks like a
+    misspelt backend (``"sandbx"``) is left to fail as an unknown backend, rather than start a cluster by that name."""
+    if backend is None or backend.lower() in BACKENDS or name is not None:
+        return backend, name
+    if difflib.get_close_matches(backend.lower(), BACKENDS, n=1, cutoff=0.75):
+        return backend, name
+    return None, backend
+
+
+def clusters(names: Iterable[str] | None = None, backend: str | None = None, *,
+             start: bool = True) -> dict[str, Cluster]:
+    """The clusters of the set, by name: the members ``names`` (each started, as :func:`connect` does, unless
+    ``start=False``), else every member running now (the sandbox's; on kind, every kind cluster with a context).
+
+    Example:
+        >>> east, west = k8snet.clusters(["east", "west"]).values()
+        >>> {name: c.context for name, c in k8snet.clusters().items()}
+        {'east': 'k8snet-east', 'west': 'k8snet-west'}
+    """
+    chosen = choose_backend(backend)
+    if names is not None:
+        return {name: connect(chosen, start=start, name=name) for name in names}
+    if chosen == "sandbox":
+        from .sandbox import process
+
+        return {name: open_cluster(chosen, name) for name in process.members()}
+    from . import kubeconfig
+    from .kind import lifecycle
+
+    return {name: open_cluster(chosen, name) for name in lifecycle.cluster_names()
+            if kubeconfig.context(clusterset.context(name, "kind")) is not None}

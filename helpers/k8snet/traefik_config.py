@@ -41,8 +41,6 @@ NODE_PORTS = dict(EDGE_NODE_PORTS)
 """The Service's nodePorts (as on kind): at the top of the range, so a lesson's NodePort (30080) stays free."""
 SERVICE_PORTS = {"web": 80, "websecure": 443}
 
-EDGE_NODE = "k8snet-control-plane"
-"""kind maps the host's edge ports onto this node's nodePorts (extraPortMappings on the control plane)."""
 EDGE_CLIENT_IP = "172.18.0.1"
 """Where a host process's connection appears to come from on kind's docker network (the bridge gateway)."""
 DEFAULT_EDGE_PORTS = (EDGE_HTTP_PORT, EDGE_HTTPS_PORT)

@@ -245,6 +245,7 @@ def test_down_stops_cloud_provider_removes_its_load_balancers_and_deletes_the_cl
     assert fake.calls() == [
         ["docker", "version", "--format", "{{json .}}"],
         ["docker", "container", "inspect", "--format", "{{.State.Status}}", "k8snet-cloud-provider-kind"],
+        ["kind", "get", "clusters"],  # no other kind cluster needs cloud-provider-kind
         ["docker", "stop", "--time", "30", "k8snet-cloud-provider-kind"],
         ["docker", "rm", "--force", "k8snet-cloud-provider-kind"],
         ["docker", "ps", "--all", "--quiet", "--filter", "label=io.x-k8s.cloud-provider-kind.cluster=k8snet"],
@@ -254,6 +255,26 @@ def test_down_stops_cloud_provider_removes_its_load_balancers_and_deletes_the_cl
     ]
     assert kubeconfig.context("kind-k8snet") is None
     assert said[-1] == "kind cluster k8snet deleted."
+
+
+def test_down_of_one_member_keeps_cloud_provider_for_the_others_and_removes_only_its_load_balancers(fake):
+    """cloud-provider-kind serves every kind cluster on the host: deleting east leaves west's load balancers."""
+    fake.add("docker", [(["docker", "version"], docker_json(), "", 0),
+                        (["docker", "container", "inspect"], "running\n", "", 0),
+                        (["docker", "rm"], "", "", 0), (["docker", "ps"], "lb-east\n", "", 0)])
+    fake.add("kind", [(["kind", "get", "clusters"], "east\nwest\n", "", 0),
+                      (["kind", "delete"], "", "Deleting cluster \"east\" ...\n", 0)])
+    kubeconfig.add_context("kind-east", "https://127.0.0.1:1", "t")
+    kubeconfig.add_context("kind-west", "https://127.0.0.1:2", "t")
+    said: list[str] = []
+    assert lifecycle.down("east", say=said.append) is True
+    calls = fake.calls()
+    assert ["docker", "stop", "--time", "30", "k8snet-cloud-provider-kind"] not in calls
+    assert ["docker", "ps", "--all", "--quiet", "--filter", "label=io.x-k8s.cloud-provider-kind.cluster=east"] in calls
+    assert ["docker", "rm", "--force", "lb-east"] in calls
+    assert calls[-1] == ["kind", "delete", "cluster", "--name", "east"]
+    assert any("keeping k8snet-cloud-provider-kind" in line and "west" in line for line in said)
+    assert kubeconfig.context("kind-east") is None and kubeconfig.context("kind-west") is not None
 
 
 def test_down_without_docker_or_kind_has_nothing_to_do(fake):
@@ -299,3 +320,22 @@ def test_an_api_server_that_does_not_answer_says_how_to_bring_it_back(fake):
         with pytest.raises(commands.ToolError, match="the API server of kind-k8snet does not answer") as err:
             lifecycle.connect(run)
     assert "docker start k8snet-control-plane k8snet-worker k8snet-worker2" in err.value.fix
+
+
+def test_a_member_of_the_set_is_created_with_its_own_name_networks_and_edge_ports(fake, tmp_path, monkeypatch):
+    """`k8snet kind up --name east`: `kind create cluster --name east` from east's config (context kind-east)."""
+    monkeypatch.delenv("K8SNET_EDGE_HTTP_PORT", raising=False)
+    monkeypatch.delenv("K8SNET_EDGE_HTTPS_PORT", raising=False)
+    fake.add("kind", [(["kind", "get", "clusters"], "k8snet\n", "", 0),
+                      (["kind", "create"], "", "Creating cluster \"east\" ...\n", 0)])
+    opts = lifecycle.Options(name="east")
+    assert (opts.http_port, opts.https_port) == (8180, 8543)  # east's own pair (k8snet.clusterset.edge_ports)
+    http_port, https_port = free_port(), free_port()  # 8180/8543 may be taken on this machine
+    lifecycle.ensure_cluster(lifecycle._Run(lifecycle.Options(name="east", http_port=http_port,
+                                                              https_port=https_port), lambda line: None))
+    path = tmp_path / "home" / "kind" / "kind-config-east.yaml"
+    assert fake.calls()[-1] == ["kind", "create", "cluster", "--name", "east", "--config", str(path), "--wait", "0s"]
+    written = yaml.safe_load(path.read_text())
+    assert written["name"] == "east"
+    assert (written["networking"]["podSubnet"], written["networking"]["serviceSubnet"]) == ("10.1.0.0/16",
+                                                                                            "172.20.1.0/24")

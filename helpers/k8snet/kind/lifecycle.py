@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import kubeconfig
+from .. import clusterset, kubeconfig
 from . import addons, commands, config, readiness, versions
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ Say = Callable[[str], None]
 
 @dataclass
 class Options:
-    """What ``up`` does; the defaults are the workbook's."""
+    """What ``up`` does; the defaults are the workbook's (a named member of a cluster set, ``name="east"``, gets its
+    own networks and edge ports: :mod:`k8snet.clusterset`)."""
 
     name: str = versions.CLUSTER_NAME
     cloud_provider: bool = True
@@ -36,8 +37,14 @@ class Options:
     timeout: float = 600
     cni: str = "kindnet"
     """The CNI plugin: kindnet (kind's own), cilium or calico (:mod:`k8snet.kind.cni`)."""
-    http_port: int = field(default_factory=lambda: versions.edge_ports()[0])
-    https_port: int = field(default_factory=lambda: versions.edge_ports()[1])
+    http_port: int | None = None  # None: the member's own (8080, or east's 8180: __post_init__)
+    https_port: int | None = None
+
+    def __post_init__(self) -> None:
+        clusterset.check_name(self.name)
+        default = versions.edge_ports() if self.name == clusterset.DEFAULT_NAME else clusterset.edge_ports(self.name)
+        self.http_port = default[0] if self.http_port is None else self.http_port
+        self.https_port = default[1] if self.https_port is None else self.https_port
 
 
 @dataclass
@@ -77,10 +84,15 @@ class _Run:
 # -- queries ----------------------------------------------------------------------------------
 
 
+def cluster_names() -> list[str]:
+    """The clusters kind knows (``kind get clusters``): the workbook's and any others on this host."""
+    done = commands.run(commands.kind_get_clusters_argv(), timeout=60)
+    return [line for line in done.stdout.split() if clusterset.NAME_RE.match(line)]
+
+
 def cluster_exists(name: str = versions.CLUSTER_NAME) -> bool:
     """Whether kind knows a cluster of that name (``kind get clusters``)."""
-    done = commands.run(commands.kind_get_clusters_argv(), timeout=60)
-    return name in done.stdout.split()
+    return name in cluster_names()
 
 
 def container_state(name: str) -> str | None:
@@ -139,7 +151,7 @@ def ensure_cluster(run: _Run) -> None:
                     "fixed at creation: `k8snet kind down` then `k8snet kind up` to change them")
         return
     check_ports_free(opts)
-    path = config.write(config_path(), config.cluster_config(opts.name, http_port=opts.http_port,
+    path = config.write(config_path(opts.name), config.cluster_config(opts.name, http_port=opts.http_port,
                                                              https_port=opts.https_port, cni=opts.cni))
     commands.run(commands.kind_create_argv(path, opts.name), timeout=opts.timeout,
                  echo=lambda line: run.say(f"  {line}") if line.strip() else None)
@@ -152,7 +164,7 @@ def connect(run: _Run) -> Cluster:
     from ..cluster import open_cluster
 
     try:
-        run.cluster = open_cluster("kind")
+        run.cluster = open_cluster("kind", run.opts.name)
     except (HTTPError, OSError) as exc:
         nodes = " ".join(f"{run.opts.name}-{n}" for n in ("control-plane", "worker", "worker2"))
         raise commands.ToolError(
@@ -302,6 +314,10 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
         say("The cluster is kept: fix the problem and re-run `k8snet kind up` (it resumes), or delete it with "
             "`k8snet kind down`.")
         raise
+    if opts.name != clusterset.DEFAULT_NAME:
+        shape = clusterset.shape(opts.name)
+        say(f"Networks of {opts.name}: pods {shape.pod_cidr}, Services {shape.service_cidr} (apart from every other "
+            "member of the cluster set).")
     say(f"kind cluster {opts.name} is ready: http://localhost:{opts.http_port} and https://localhost:{opts.https_port} "
         f"reach Traefik; kubectl context kind-{opts.name}.")
     return run.report
@@ -309,6 +325,8 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
 
 def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
     """Stop cloud-provider-kind (it removes its load balancers), delete the cluster and its kubeconfig context.
+    cloud-provider-kind serves every kind cluster on the host, so while another member of the set remains it keeps
+    running and only this cluster's load balancer containers go.
 
     Returns whether there was anything to delete.
     """
@@ -319,10 +337,14 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
     if commands.which("docker") is not None and commands.docker_info().server_version is not None:
         provider = versions.CLOUD_PROVIDER_CONTAINER
         if container_state(provider) is not None:
-            found = True
-            say(f"• stopping {provider}")
-            commands.run(commands.docker_stop_argv(provider), check=False, timeout=60)
-            commands.run(commands.docker_rm_argv(provider), check=False, timeout=60)
+            others = [c for c in cluster_names() if c != name] if commands.which("kind") is not None else []
+            if others:
+                say(f"• keeping {provider}: it serves the other kind clusters too ({', '.join(others)})")
+            else:
+                found = True
+                say(f"• stopping {provider}")
+                commands.run(commands.docker_stop_argv(provider), check=False, timeout=60)
+                commands.run(commands.docker_rm_argv(provider), check=False, timeout=60)
         leftovers = commands.run(commands.docker_ps_label_argv(versions.CLOUD_PROVIDER_LABEL, name), check=False,
                                  timeout=30).stdout.split()
         if leftovers:
@@ -388,7 +410,7 @@ def status(name: str = versions.CLUSTER_NAME) -> Status:
         return st
     st.cloud_provider = container_state(versions.CLOUD_PROVIDER_CONTAINER)
     _inspect_cluster(st, name)
-    http_port, https_port = versions.edge_ports()
+    http_port, https_port = versions.edge_ports() if name == clusterset.DEFAULT_NAME else clusterset.edge_ports(name)
     st.edge = [readiness.probe_edge(http_port, False), readiness.probe_edge(https_port, True)]
     for answer in st.edge:
         if not answer.traefik:
@@ -407,7 +429,7 @@ def _inspect_cluster(st: Status, name: str) -> None:
     from ..cluster import open_cluster
 
     try:
-        cluster = open_cluster("kind")
+        cluster = open_cluster("kind", name)
         st.kubernetes = cluster.version()
     except (ApiException, HTTPError, OSError) as exc:
         st.problems.append(Problem("api", f"the API server of kind-{name} does not answer: {exc}",
@@ -456,6 +478,6 @@ def _inspect_cluster(st: Status, name: str) -> None:
         pass
 
 
-def config_path() -> Path:
-    """Where ``up`` writes the kind config it creates the cluster from."""
-    return addons.home() / "kind-config.yaml"
+def config_path(name: str = versions.CLUSTER_NAME) -> Path:
+    """Where ``up`` writes the kind config it creates the cluster from (a named member: ``kind-config-<name>.yaml``)."""
+    return addons.home() / ("kind-config.yaml" if name == versions.CLUSTER_NAME else f"kind-config-{name}.yaml")

@@ -38,10 +38,6 @@ NODE_IMAGE = "kindest/node:v1.33.12@sha256:3f5c8443c620245e4d355cfe09e96a91ead32
 """The v1.33 image listed in the kind v0.32.0 release notes
 (https://github.com/kubernetes-sigs/kind/releases/tag/v0.32.0); kind asks for the digest to be used with it."""
 
-POD_SUBNET = "10.244.0.0/16"
-SERVICE_SUBNET = "10.96.0.0/12"
-"""The sandbox's networks. kind's own default service subnet is a /16, so the config sets both explicitly."""
-
 KUBE_PROXY_MODE = "iptables"
 """kind's default, set explicitly: the sandbox emulates kube-proxy's iptables mode."""
 

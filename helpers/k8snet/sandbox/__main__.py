@@ -28,10 +28,12 @@ SERVER_BUSY = 4
 """Exit code when another server holds the state directory (``process.up`` then uses that one)."""
 CNI_MISMATCH = 5
 """Exit code when the store's cluster was made with another CNI plugin than ``--cni`` asks for."""
+CLUSTER_MISMATCH = 6
+"""Exit code when the store holds another cluster (name, networks) than ``--name`` asks for (topology.py)."""
 
 
 async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edge_https_port: int = 8443,
-              cni: str | None = None) -> int:
+              cni: str | None = None, name: str | None = None) -> int:
     from .edge import Edge, EdgePortBusy
 
     try:
@@ -43,14 +45,20 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
     from . import celrules
 
     celrules.GRAMMAR_CACHE = state / "cel-grammar.cache"  # private, as the rest of the state directory
+    from .. import clusterset
+    from . import topology
     from .cni import Mismatch
 
     try:
-        sandbox = Sandbox(state, seed=seed, cni=cni)
+        sandbox = Sandbox(state, seed=seed, cni=cni, shape=clusterset.shape(name) if name else None)
     except Mismatch as exc:
         print(f"k8snet-cni-mismatch: {exc}", file=sys.stderr, flush=True)
         os.close(held)
         return CNI_MISMATCH
+    except topology.Mismatch as exc:
+        print(f"k8snet-cluster-mismatch: {exc}", file=sys.stderr, flush=True)
+        os.close(held)
+        return CLUSTER_MISMATCH
     ca_crt, crt, key = pki.ensure(state)
     tls = server_context(crt, key, ca_crt)  # kind's --client-ca-file is the cluster CA
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
@@ -72,12 +80,13 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         await shutdown(sandbox, runner)
         sandbox.close()
         return EDGE_PORT_BUSY
+    sandbox.edge_ports = (edge_http, edge_https)
     from .hostports import NodePorts
 
     node_ports = NodePorts(sandbox)
     node_ports.start()
     sandbox.host_ports = node_ports
-    write_atomic(state / "ready.json", json.dumps({"port": bound, "pid": os.getpid(),
+    write_atomic(state / "ready.json", json.dumps({"port": bound, "pid": os.getpid(), "name": sandbox.shape.name,
                                                    "edge": {"http": edge_http, "https": edge_https}}))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,10 +118,12 @@ def main() -> None:
                    help="the ingress edge's HTTPS port on 127.0.0.1 (0: any free port)")
     s.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
                    help="the CNI plugin of a new cluster (default: the store's, else kindnet)")
+    s.add_argument("--name", default=None,
+                   help="the cluster's name in its set (k8snet.clusterset; default: the store's, else k8snet)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(asyncio.run(run(args.state, args.port, args.seed, args.edge_http_port, args.edge_https_port,
-                             args.cni)))
+                             args.cni, args.name)))
 
 
 if __name__ == "__main__":

@@ -28,8 +28,6 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .topology import POD_CIDR
-
 if TYPE_CHECKING:
     from .instance import Sandbox
 
@@ -140,10 +138,10 @@ CALICO_BLOCK_SIZE = 26
 """calico-ipam's default block size for IPv4 (IPPool spec.blockSize)."""
 
 
-def calico_blocks(nodes: list[str]) -> dict[str, str]:
-    """Each node's /26 block of the default pool: a start chosen from the node's name, the next free block when two
-    nodes' starts collide (randomBlockGenerator walks the pool from its random start)."""
-    pool = ipaddress.ip_network(POD_CIDR)
+def calico_blocks(nodes: list[str], pool_cidr: str) -> dict[str, str]:
+    """Each node's /26 block of the default pool (the cluster's pod range): a start chosen from the node's name, the
+    next free block when two nodes' starts collide (randomBlockGenerator walks the pool from its random start)."""
+    pool = ipaddress.ip_network(pool_cidr)
     count = 2 ** (CALICO_BLOCK_SIZE - pool.prefixlen)
     size = 2 ** (32 - CALICO_BLOCK_SIZE)
     taken: set[int] = set()
@@ -159,11 +157,9 @@ def calico_blocks(nodes: list[str]) -> dict[str, str]:
 
 def calico_block(sb: Sandbox, node: str) -> str:
     """The node's block (its tunnel address is the block's first address)."""
-    from .topology import NODES
-
-    names = [name for name, _, _ in NODES]
+    names = [n.name for n in sb.shape.nodes]
     names += sorted(n["metadata"]["name"] for n in sb.store.list("nodes") if n["metadata"]["name"] not in names)
-    return calico_blocks(names).get(node, "")
+    return calico_blocks(names, sb.shape.pod_cidr).get(node, "")
 
 
 def host_address(sb: Sandbox, node: str) -> str:
@@ -183,10 +179,8 @@ def host_address(sb: Sandbox, node: str) -> str:
 
 
 def node_cidr(sb: Sandbox, node: str) -> str:
-    from .topology import NODES
-
     obj = sb.store.get("nodes", "", node) or {}
-    return (obj.get("spec") or {}).get("podCIDR") or next((c for n, c, _ in NODES if n == node), "")
+    return (obj.get("spec") or {}).get("podCIDR") or next((n.pod_cidr for n in sb.shape.nodes if n.name == node), "")
 
 
 def pod_allocator(sb: Sandbox, node: str, cidr: str) -> Any:

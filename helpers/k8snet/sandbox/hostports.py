@@ -21,7 +21,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
-from ..traefik_config import EDGE_CLIENT_IP, EDGE_NODE, NODE_PORTS
+from ..traefik_config import EDGE_CLIENT_IP, NODE_PORTS
 from .dataplane.bridge import relay
 from .dataplane.model import NetError
 
@@ -138,7 +138,7 @@ class NodePorts:
     async def _connection(self, sock: socket.socket, port: int) -> None:
         dp = self.sb.dataplane
         try:
-            conn = dp.connect(None, dp.proxy.node_ips().get(EDGE_NODE, ""), port, "TCP", src_ip=EDGE_CLIENT_IP)
+            conn = dp.connect(None, self.sb.shape.control_plane.internal_ip, port, "TCP", src_ip=EDGE_CLIENT_IP)
         except NetError as exc:  # no endpoint (kube-proxy's REJECT), a policy's drop: the client sees a reset
             log.info("hostports: %s: %s", port, exc.message)
             _reset(sock)

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from . import cni as cniplugin
-from . import strategies
+from . import strategies, topology
 from .apiserver import Api, WriteOptions
 from .auth import policy
 from .auth.rbac import Authorizer
@@ -52,7 +52,7 @@ from .randomness import Randomness
 from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
 from .store import Store
-from .topology import CLUSTER_NAME, KUBE_DNS_IP, NODES, POD_CIDR  # noqa: F401  (re-exported for their users)
+from .topology import Shape
 
 CLOCK_OFFSET = "clockOffset"
 """The store's meta key for how far the sandbox clock runs ahead of this machine's (seconds)."""
@@ -70,7 +70,8 @@ class Sandbox:
     """An embedded Kubernetes-API-compatible cluster."""
 
     def __init__(self, state_dir: Path | str | None = None, seed: int = 0, clock: Clock | None = None,
-                 registry: Registry | None = None, schemas: SchemaSet | None = None, cni: str | None = None):
+                 registry: Registry | None = None, schemas: SchemaSet | None = None, cni: str | None = None,
+                 shape: Shape | None = None):
         self.state_dir = Path(state_dir) if state_dir else None
         self.seed = seed
         self.clock = clock or Clock()
@@ -87,7 +88,10 @@ class Sandbox:
         self.cni: str = cniplugin.choose(self, cni)
         """The cluster's CNI plugin (:mod:`.cni`): kept in the store, so a restart keeps it (cni.Mismatch when
         the store was made with another one)."""
-        self.allocators = strategies.Allocators(self.random)
+        self.shape: Shape = topology.choose(self, shape)
+        """The cluster's name, networks and nodes (:mod:`.topology`): kept in the store like the CNI plugin
+        (topology.Mismatch when the store was made as another cluster)."""
+        self.allocators = strategies.Allocators(self.random, self.shape.service_cidr)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
         self.crds = CustomResourceDefinitions(self.store, self.registry, self.schemas)
@@ -115,6 +119,8 @@ class Sandbox:
         self._node_load: dict[str, int] | None = None
         self.host_ports: Any = None
         """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
+        self.edge_ports: tuple[int, int] | None = None
+        """The ingress edge's (http, https) ports on 127.0.0.1, where the process runs it (its status says them)."""
         self._daemon_load: dict[str, int] = {}
         self.program_state: dict[str, Any] = {}
         """What emulated add-on programs keep in memory between requests, by name (istiod's loaded CA and the
@@ -139,7 +145,7 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------
 
     def _init_pod_ipam(self) -> None:
-        self.allocators.pod_ips = {name: cniplugin.pod_allocator(self, name, cidr) for name, cidr, _ in NODES}
+        self.allocators.pod_ips = {n.name: cniplugin.pod_allocator(self, n.name, n.pod_cidr) for n in self.shape.nodes}
         strategies.rebuild(self.api)
         for pod in self.store.list("pods"):
             node, ip = pod["spec"].get("nodeName"), (pod.get("status") or {}).get("podIP")
@@ -232,12 +238,13 @@ class Sandbox:
 
     def status(self) -> dict[str, Any]:
         return {"kubernetesVersion": GIT_VERSION, "seed": self.seed, "resourceVersion": self.store.rv,
-                "cni": self.cni, "cniTitle": cniplugin.PLUGINS[self.cni].title,
+                "cluster": self.shape.to_dict(), "cni": self.cni, "cniTitle": cniplugin.PLUGINS[self.cni].title,
                 "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
                                                    for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
                 {"fileSystems": 0, "fileSystemBytes": 0},
-                "nodePorts": self.host_ports.status() if self.host_ports is not None else None}
+                "nodePorts": self.host_ports.status() if self.host_ports is not None else None,
+                "edge": {"http": self.edge_ports[0], "https": self.edge_ports[1]} if self.edge_ports else None}
 
     # -- services for controllers ------------------------------------------------------
 
@@ -310,19 +317,19 @@ class Sandbox:
     # -- bootstrap ---------------------------------------------------------------------
 
     def bootstrap(self) -> None:
-        """The objects a new kind cluster named k8snet starts with."""
+        """The objects a new kind cluster starts with (named k8snet, unless the sandbox's shape names another)."""
         opts = WriteOptions(field_manager="kube-apiserver")
         rt = self.registry.lookup
         for ns in SYSTEM_NAMESPACES:
             self.api.create(rt("", "v1", "namespaces"), "", {"metadata": {"name": ns}}, opts)
-        for name, cidr, ip in NODES:
-            self.store.put("nodes", node_object(self, name, cidr, ip))
+        for node in self.shape.nodes:
+            self.store.put("nodes", node_object(self, node.name, node.pod_cidr, node.internal_ip))
         self.api.create(rt("", "v1", "services"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+            "spec": {"clusterIP": self.shape.kubernetes_ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP",
                                                           "targetPort": 6443}]}}, opts)
         # kube-apiserver keeps the endpoints of default/kubernetes itself (its own address on the control plane)
-        apiserver_ip = NODES[0][2]
+        apiserver_ip = self.shape.control_plane.internal_ip
         self.api.create(rt("", "v1", "endpoints"), "default", {
             "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": [{"addresses": [{"ip": apiserver_ip}],
@@ -337,15 +344,15 @@ class Sandbox:
             "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
                                                         "kubernetes.io/name": "CoreDNS"},
                          "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
-            "spec": {"clusterIP": KUBE_DNS_IP, "selector": {"k8s-app": "kube-dns"},
+            "spec": {"clusterIP": self.shape.dns_ip, "selector": {"k8s-app": "kube-dns"},
                      "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
                                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}},
             kubeadm)
-        self.api.create(rt("", "v1", "configmaps"), "kube-system", kubeadm_config(), kubeadm)
+        self.api.create(rt("", "v1", "configmaps"), "kube-system", kubeadm_config(self.shape), kubeadm)
         self.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "coredns"}}, kubeadm)
         self.api.create(rt("apps", "v1", "deployments"), "kube-system", coredns_deployment(), kubeadm)
-        for name, _, _ in NODES:  # each kubelet renews a Lease in kube-node-lease (kubectl describe node shows it)
+        for name in (n.name for n in self.shape.nodes):  # each kubelet renews a Lease in kube-node-lease (kubectl describe node shows it)
             node = self.store.get("nodes", "", name)
             self.api.create(rt("coordination.k8s.io", "v1", "leases"), "kube-node-lease", {
                 "metadata": {"name": name, "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name,
@@ -407,7 +414,7 @@ def install_kube_system(sb: Sandbox) -> None:
             sb.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "kube-proxy"}},
                           kubeadm)
         if sb.store.get("configmaps", "kube-system", "kube-proxy") is None:
-            sb.api.create(rt("", "v1", "configmaps"), "kube-system", kube_proxy_config(), kubeadm)
+            sb.api.create(rt("", "v1", "configmaps"), "kube-system", kube_proxy_config(sb.shape), kubeadm)
         sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kube_proxy_daemonset(), kubeadm)
     if sb.cni != cniplugin.KINDNET:
         cniplugin.install(sb)  # Cilium's or Calico's objects, from the manifest kind applies
@@ -416,10 +423,10 @@ def install_kube_system(sb: Sandbox) -> None:
         create = WriteOptions(field_manager="kubectl-create")
         if sb.store.get("serviceaccounts", "kube-system", "kindnet") is None:
             sb.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "kindnet"}}, create)
-        sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kindnet_daemonset(), create)
+        sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kindnet_daemonset(sb.shape), create)
 
 
-def kube_proxy_config() -> dict[str, Any]:
+def kube_proxy_config(shape: Shape) -> dict[str, Any]:
     """kube-system/kube-proxy: kubeadm's ConfigMap (KubeProxyConfigMap19) with kind's KubeProxyConfiguration
     (iptables mode, minSyncPeriod 1s, conntrack maxPerCore 0), abridged to the fields kind sets and the cluster's
     networks."""
@@ -428,7 +435,7 @@ def kube_proxy_config() -> dict[str, Any]:
         "bindAddress: 0.0.0.0",
         "clientConnection:",
         "  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
-        f"clusterCIDR: {POD_CIDR}",
+        f"clusterCIDR: {shape.pod_cidr}",
         "conntrack:",
         "  maxPerCore: 0",
         "iptables:",
@@ -438,7 +445,7 @@ def kube_proxy_config() -> dict[str, Any]:
     kubeconfig = "\n".join([
         "apiVersion: v1", "kind: Config", "clusters:", "- cluster:",
         "    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
-        f"    server: https://{CLUSTER_NAME}-control-plane:6443", "  name: default", "contexts:", "- context:",
+        f"    server: https://{shape.control_plane.name}:6443", "  name: default", "contexts:", "- context:",
         "    cluster: default", "    namespace: default", "    user: default", "  name: default",
         "current-context: default", "users:", "- name: default", "  user:",
         "    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token"])
@@ -483,7 +490,7 @@ def kube_proxy_daemonset() -> dict[str, Any]:
     }
 
 
-def kindnet_daemonset() -> dict[str, Any]:
+def kindnet_daemonset(shape: Shape) -> dict[str, Any]:
     """kind's kindnet DaemonSet (pkg/build/nodeimage/const_cni.go at v0.32.0, with the cluster's pod subnet)."""
     labels = {"tier": "node", "app": "kindnet", "k8s-app": "kindnet"}
     return {
@@ -502,7 +509,7 @@ def kindnet_daemonset() -> dict[str, Any]:
                         "name": "kindnet-cni", "image": KINDNETD_IMAGE,
                         "env": [{"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
                                 {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-                                {"name": "POD_SUBNET", "value": POD_CIDR}],
+                                {"name": "POD_SUBNET", "value": shape.pod_cidr}],
                         "volumeMounts": [{"name": "cni-cfg", "mountPath": "/etc/cni/net.d"},
                                          {"name": "xtables-lock", "mountPath": "/run/xtables.lock",
                                           "readOnly": False},
@@ -533,7 +540,7 @@ def install_traefik(sb: Sandbox) -> None:
     sb.api.create(rt("", "v1", "services"), config.NAMESPACE, config.service(), opts)
 
 
-def kubeadm_config() -> dict[str, Any]:
+def kubeadm_config(shape: Shape) -> dict[str, Any]:
     """kube-system/kubeadm-config: where a kind (kubeadm) cluster records its networks and version."""
     cluster_configuration = "\n".join([
         "apiServer: {}",
@@ -541,8 +548,8 @@ def kubeadm_config() -> dict[str, Any]:
         "caCertificateValidityPeriod: 87600h0m0s",
         "certificateValidityPeriod: 8760h0m0s",
         "certificatesDir: /etc/kubernetes/pki",
-        f"clusterName: {CLUSTER_NAME}",
-        f"controlPlaneEndpoint: {CLUSTER_NAME}-control-plane:6443",
+        f"clusterName: {shape.name}",
+        f"controlPlaneEndpoint: {shape.control_plane.name}:6443",
         "controllerManager: {}",
         "dns: {}",
         "encryptionAlgorithm: RSA-2048",
@@ -554,8 +561,8 @@ def kubeadm_config() -> dict[str, Any]:
         f"kubernetesVersion: {GIT_VERSION}",
         "networking:",
         "  dnsDomain: cluster.local",
-        f"  podSubnet: {POD_CIDR}",
-        f"  serviceSubnet: {strategies.SERVICE_CIDR}",
+        f"  podSubnet: {shape.pod_cidr}",
+        f"  serviceSubnet: {shape.service_cidr}",
         "proxy: {}",
         "scheduler: {}",
         ""])
@@ -581,7 +588,7 @@ def node_object(sb: Sandbox, name: str, cidr: str, ip: str) -> dict[str, Any]:
     if control_plane:
         labels["node-role.kubernetes.io/control-plane"] = ""
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-    spec: dict[str, Any] = {"podCIDR": cidr, "podCIDRs": [cidr], "providerID": f"kind://docker/{CLUSTER_NAME}/{name}"}
+    spec: dict[str, Any] = {"podCIDR": cidr, "podCIDRs": [cidr], "providerID": f"kind://docker/{sb.shape.name}/{name}"}
     if control_plane:
         spec["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
 

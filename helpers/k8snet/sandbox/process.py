@@ -1,4 +1,10 @@
-"""Starting, stopping and resetting the sandbox process (``k8snet sandbox up|down|status|reset``)."""
+"""Starting, stopping and resetting sandbox processes (``k8snet sandbox up|down|status|reset [--name N]``).
+
+The workbook's own cluster (``k8snet``) keeps its state in ``$K8SNET_HOME/sandbox`` and its context
+``k8snet-sandbox``; each other member of the cluster set (``--name east``) is a process of its own with
+``$K8SNET_HOME/sandboxes/east`` and the context ``k8snet-east``, as ``kind create cluster --name east`` makes
+``kind-east`` (:mod:`k8snet.clusterset` gives each its networks and edge ports).
+"""
 
 from __future__ import annotations
 
@@ -16,22 +22,35 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import kubeconfig, pins
+from .. import clusterset, kubeconfig, pins
 from . import lock
 
-CONTEXT = "k8snet-sandbox"
+CONTEXT = clusterset.DEFAULT_CONTEXT
+"""The default cluster's kubeconfig context (a named member's is ``k8snet-<name>``: :func:`context`)."""
 EDGE_PORTS = (pins.EDGE_HTTP_PORT, pins.EDGE_HTTPS_PORT)
 """The ingress edge's default ports on 127.0.0.1: the URLs the kind backend maps (K8SNET_EDGE_HTTP_PORT and
 K8SNET_EDGE_HTTPS_PORT override them, as for kind)."""
 EDGE_PORT_BUSY = 3  # the sandbox process's exit code when an edge port is taken (sandbox/__main__.py)
 SERVER_BUSY = 4  # its exit code when another server holds the state directory's lock (lock.py)
 CNI_MISMATCH = 5  # its exit code when the store's cluster was made with another CNI plugin (cni.py)
+CLUSTER_MISMATCH = 6  # its exit code when the store holds another cluster than --name asks for (topology.py)
 
 
-def home() -> Path:
-    """Where the sandbox keeps its state: ``$K8SNET_HOME/sandbox`` (default ``~/.k8snet/sandbox``)."""
+def _base() -> Path:
     base = os.environ.get("K8SNET_HOME")
-    return (Path(base) if base else Path.home() / ".k8snet") / "sandbox"
+    return Path(base) if base else Path.home() / ".k8snet"
+
+
+def home(name: str | None = None) -> Path:
+    """Where a sandbox keeps its state: ``$K8SNET_HOME/sandbox`` (default ``~/.k8snet/sandbox``) for the default
+    cluster, ``$K8SNET_HOME/sandboxes/<name>`` for a named member of the set."""
+    name = clusterset.check_name(name or clusterset.DEFAULT_NAME)
+    return _base() / "sandbox" if name == clusterset.DEFAULT_NAME else _base() / "sandboxes" / name
+
+
+def context(name: str | None = None) -> str:
+    """The member's kubeconfig context: ``k8snet-sandbox`` for the default cluster, else ``k8snet-<name>``."""
+    return clusterset.context(name or clusterset.DEFAULT_NAME)
 
 
 @dataclass
@@ -44,6 +63,12 @@ class Running:
     state: Path
     edge_http_port: int | None = None
     edge_https_port: int | None = None
+    name: str = clusterset.DEFAULT_NAME
+    """The cluster's name in its set (``k8snet`` for the default cluster)."""
+
+    @property
+    def context(self) -> str:
+        return context(self.name)
 
     @property
     def server(self) -> str:
@@ -82,13 +107,14 @@ def _listening(port: int) -> bool:
         return True  # a full backlog or a slow accept: still there
 
 
-def status(state: Path | None = None) -> Running | None:
-    """The running sandbox, or None: a server holds the state directory's lock and has said where it listens.
+def status(state: Path | None = None, name: str | None = None) -> Running | None:
+    """The running sandbox (the named member's, else the default one), or None: a server holds the state
+    directory's lock and has said where it listens.
 
     Liveness comes from the lock and the pid (lock.py), never from a timed health check, so a busy sandbox
     still counts as running.
     """
-    state = state or home()
+    state = state or home(name)
     pid = lock.holder(state)
     if pid is None:
         return None
@@ -102,39 +128,81 @@ def status(state: Path | None = None) -> Running | None:
     if not _listening(ready["port"]):
         return None  # it holds the lock while it dies (kill -9 releases the lock a moment later)
     edge = ready.get("edge") or {}
-    return Running(ready["pid"], ready["port"], token, state, edge.get("http"), edge.get("https"))
+    return Running(ready["pid"], ready["port"], token, state, edge.get("http"), edge.get("https"),
+                   ready.get("name", clusterset.DEFAULT_NAME))
 
 
-def edge_ports(http_port: int | None = None, https_port: int | None = None) -> tuple[int, int]:
-    """The edge ports to ask for: the arguments, else ``$K8SNET_EDGE_HTTP(S)_PORT``, else 8080/8443 (0: any)."""
+def members() -> dict[str, Running]:
+    """The running members of the cluster set in ``$K8SNET_HOME``, by name (the default cluster first)."""
+    found = {clusterset.DEFAULT_NAME: status(home())}
+    root = _base() / "sandboxes"
+    for state in sorted(root.iterdir()) if root.is_dir() else []:
+        if state.is_dir() and clusterset.NAME_RE.match(state.name):
+            found[state.name] = status(state)
+    return {name: running for name, running in found.items() if running is not None}
+
+
+def edge_ports(http_port: int | None = None, https_port: int | None = None,
+               name: str | None = None) -> tuple[int, int]:
+    """The edge ports to ask for: the arguments, else (the default cluster) ``$K8SNET_EDGE_HTTP(S)_PORT``, else
+    8080/8443 (0: any). A named member's default is its own pair (:func:`k8snet.clusterset.edge_ports`: east
+    8180/8543), so two members never ask for the same ports; the environment variables move the default cluster's
+    only."""
+    if name and name != clusterset.DEFAULT_NAME:
+        own = clusterset.edge_ports(name)
+        return pins.edge_ports(own[0] if http_port is None else http_port,
+                               own[1] if https_port is None else https_port, any_port=True)
     return pins.edge_ports(http_port, https_port, any_port=True, defaults=EDGE_PORTS)
+
+
+def check_set(name: str) -> None:
+    """Refuse to start a member whose networks overlap a running member's (Cluster Mesh and Submariner need them
+    apart).
+
+    Raises:
+        ValueError: naming each overlap and what to do.
+    """
+    running = [clusterset.shape(other) for other in members() if other != name]
+    clashes = clusterset.clashes(clusterset.shape(name), running)
+    if clashes:
+        raise ValueError(f"cluster {name!r} cannot join the running cluster set: " + "; ".join(clashes) +
+                         ". Choose another name (east, west, cloud and onprem never overlap), or stop the other "
+                         "member with `k8snet sandbox down --name …`")
 
 
 def up(state: Path | None = None, port: int | None = None, seed: int | None = None, timeout: float = 30.0,
        write_kubeconfig: bool = True, edge_http_port: int | None = None,
-       edge_https_port: int | None = None, cni: str | None = None) -> Running:
-    """Start the sandbox unless it runs already; add the ``k8snet-sandbox`` kubeconfig context.
+       edge_https_port: int | None = None, cni: str | None = None, name: str | None = None) -> Running:
+    """Start the sandbox (the member ``name`` of the cluster set, else the default one) unless it runs already;
+    add its kubeconfig context (``k8snet-sandbox``, or ``k8snet-<name>``).
 
-    The ingress edge listens on 127.0.0.1 at ``edge_http_port``/``edge_https_port`` (default 8080/8443;
-    0 picks free ports); a taken port makes ``up`` fail with a message naming it and the option to change.
+    The ingress edge listens on 127.0.0.1 at ``edge_http_port``/``edge_https_port`` (default 8080/8443, a named
+    member's own pair: :func:`edge_ports`; 0 picks free ports); a taken port makes ``up`` fail with a message
+    naming it and the option to change.
     ``cni`` (kindnet, cilium or calico) is the CNI plugin of a new cluster; a cluster made with another one is
     refused with a RuntimeError saying how to switch (``reset``), as a real cluster's plugin is not swapped in place.
-    None: the cluster's own, else kindnet.
+    None: the cluster's own, else kindnet. A member whose networks overlap a running member's is refused with a
+    ValueError (:func:`check_set`).
     """
     from . import cni as cniplugin
 
     if cni is not None:
         cni = cniplugin.check(cni)
-    state = state or home()
+    name = clusterset.check_name(name or clusterset.DEFAULT_NAME)
+    state = state or home(name)
     running = status(state) or _wait_for_holder(state, timeout)
+    if running is not None and running.name != name:
+        raise RuntimeError(f"the sandbox running from {state} is cluster {running.name!r}, not {name!r}")
     if running is not None and cni is not None:
         have = admin(running, "status").get("cni", cniplugin.KINDNET)
         if have != cni:
             raise RuntimeError(cniplugin.mismatch_message(have, cni))
     if running is None:
-        running = _spawn(state, port, seed, timeout, edge_ports(edge_http_port, edge_https_port), cni)
+        check_set(name)
+        edge = edge_ports(edge_http_port, edge_https_port, name)
+        running = _spawn(state, port, seed, timeout, edge, cni, name)
     if write_kubeconfig:
-        kubeconfig.add_context(CONTEXT, running.server, running.token, ca_data=running.ca_file.read_bytes())
+        kubeconfig.add_context(running.context, running.server, running.token, ca_data=running.ca_file.read_bytes())
     return running
 
 
@@ -156,7 +224,8 @@ def _wait_for_holder(state: Path, timeout: float) -> Running | None:
 
 
 def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
-           edge: tuple[int, int] = EDGE_PORTS, cni: str | None = None) -> Running:
+           edge: tuple[int, int] = EDGE_PORTS, cni: str | None = None,
+           name: str = clusterset.DEFAULT_NAME) -> Running:
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     state.chmod(0o700)
     token_file = state / "token"
@@ -175,6 +244,7 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
            "--seed", str(seed), "--edge-http-port", str(edge[0]), "--edge-https-port", str(edge[1])]
     if cni is not None:
         cmd += ["--cni", cni]
+    cmd += ["--name", name]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -190,8 +260,11 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
             if proc.returncode == CNI_MISMATCH:
                 raise RuntimeError(_last_line(state, "k8snet-cni-mismatch: ") or "the sandbox's cluster was made "
                                    "with another CNI plugin (k8snet sandbox reset --cni … switches)")
+            if proc.returncode == CLUSTER_MISMATCH:
+                raise RuntimeError(_last_line(state, "k8snet-cluster-mismatch: ") or f"the state directory {state} "
+                                   f"holds another cluster than {name!r}")
             if port:  # the old port is taken: try any free one
-                return (_spawn(state, 0, seed, timeout, edge, cni) if _port_taken(state)
+                return (_spawn(state, 0, seed, timeout, edge, cni, name) if _port_taken(state)
                         else _fail(state, proc.returncode))
             _fail(state, proc.returncode)
         running = status(state)
@@ -239,9 +312,11 @@ def _fail(state: Path, code: int | None) -> Running:
     raise RuntimeError(f"the sandbox exited with code {code}; last log lines:\n{tail}")
 
 
-def down(state: Path | None = None, timeout: float = 10.0, write_kubeconfig: bool = True) -> bool:
-    """Stop the server holding the state directory (its state stays for the next ``up``); remove the context."""
-    state = state or home()
+def down(state: Path | None = None, timeout: float = 10.0, write_kubeconfig: bool = True,
+         name: str | None = None) -> bool:
+    """Stop the server holding the state directory (the member ``name``'s, else the default one's; its state stays
+    for the next ``up``); remove its context."""
+    state = state or home(name)
     pid = lock.holder(state)
     stopped = False
     if pid:
@@ -263,7 +338,7 @@ def down(state: Path | None = None, timeout: float = 10.0, write_kubeconfig: boo
         stopped = True
     (state / "ready.json").unlink(missing_ok=True)
     if write_kubeconfig:
-        kubeconfig.remove_context(CONTEXT)
+        kubeconfig.remove_context(context(name))
     return stopped
 
 

@@ -38,7 +38,6 @@ CREATE_ON_UPDATE_KINDS = {"Endpoints"}
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 """apps/v1 carries a DaemonSet's spec.templateGeneration in this annotation (pkg/apis/apps/v1 conversion)."""
 
-SERVICE_CIDR = "10.96.0.0/12"
 NODE_PORT_RANGE = (30000, 32767)
 
 
@@ -47,12 +46,14 @@ class Allocators:
     """Address and port pools shared by strategies and controllers."""
 
     randomness: Randomness
+    service_cidr: str
+    """The cluster's Service range (kube-apiserver's --service-cluster-ip-range: the sandbox's shape)."""
     service_ips: ipam.IPAllocator = field(init=False)
     node_ports: ipam.RangeAllocator = field(init=False)
     pod_ips: dict[str, ipam.SequentialIPAllocator] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.service_ips = ipam.IPAllocator(SERVICE_CIDR, self.randomness.stream("service-ips"))
+        self.service_ips = ipam.IPAllocator(self.service_cidr, self.randomness.stream("service-ips"))
         self.node_ports = ipam.RangeAllocator(*NODE_PORT_RANGE, self.randomness.stream("node-ports"))
 
 
@@ -333,7 +334,7 @@ def allocate_service(api: Api, svc: Obj, old: Obj | None) -> None:
             if requested and not alloc.service_ips.contains(requested):
                 raise errors.invalid("Service", "", name, [errors.field_error(
                     "Service", f"failed to allocate IP {requested}: the provided IP ({requested}) is not in the "
-                    f"valid range. The range of valid IPs is {SERVICE_CIDR}", "spec.clusterIPs",
+                    f"valid range. The range of valid IPs is {alloc.service_cidr}", "spec.clusterIPs",
                     [requested])])
             try:
                 ip = alloc.service_ips.allocate(requested)

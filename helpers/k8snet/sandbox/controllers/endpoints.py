@@ -54,8 +54,8 @@ LB_MANAGER = "cloud-provider-kind"
 LB_COMPONENT = "service-controller"
 LB_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 LB_NETWORK = ipaddress.ip_network("172.18.0.0/16")
-LB_FIRST = ipaddress.ip_address("172.18.0.5")
-"""kind's docker network; the nodes hold .2-.4, so load balancer containers come next."""
+"""kind's docker network, shared by every cluster of the set; load balancer containers take the addresses after the
+cluster's nodes (``sb.shape.load_balancer_first``: 172.18.0.5 for the default cluster, whose nodes hold .2-.4)."""
 
 
 # -- selection -----------------------------------------------------------------------
@@ -546,7 +546,7 @@ def lb_fingerprint(svc: Obj) -> str:
 
 
 def lb_ip(sb: Sandbox, svc: Obj) -> str:
-    """The load balancer container's address: kept if it has one, else the lowest free one from .5 up.
+    """The load balancer container's address: kept if it has one, else the lowest free one after the nodes' (.5 up).
 
     Docker hands the next free address on the kind network to each new
     container; ``spec.loadBalancerIP`` is passed to docker as ``--ip``.
@@ -565,7 +565,7 @@ def lb_ip(sb: Sandbox, svc: Obj) -> str:
             raise ValueError(f"the requested loadBalancerIP {requested} is not free on the kind network "
                              f"{LB_NETWORK}")
         return requested
-    candidate = LB_FIRST
+    candidate = ipaddress.ip_address(sb.shape.load_balancer_first)
     while str(candidate) in used:
         candidate += 1
     if candidate not in LB_NETWORK or candidate == LB_NETWORK.broadcast_address:

@@ -16,29 +16,33 @@ import asyncio
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from ..topology import CLUSTER_NAME, NODES
 from .model import PENDING, Connection, HttpRequest, HttpResponse, Program
 from .tls import server_context
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
+    from ..topology import Shape
 
 PORT = 6443
-NODE, _, NODE_IP = NODES[0]
 UID = "kube-apiserver"
 PROGRAM = Program("kube-apiserver", None, {(PORT, "TCP"): "https"})
-HOSTS = [NODE, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-         "localhost", "10.96.0.1", NODE_IP, "127.0.0.1"]
-"""The subject alternative names of kind's apiserver.crt (kubeadm certs: its node, the Service's names and IP)."""
 
 
-def static_pod() -> dict[str, Any]:
+def hosts(shape: Shape) -> list[str]:
+    """The subject alternative names of kind's apiserver.crt (kubeadm certs: its node, the Service's names and IP)."""
+    node = shape.control_plane
+    return [node.name, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local", "localhost", shape.kubernetes_ip, node.internal_ip, "127.0.0.1"]
+
+
+def static_pod(shape: Shape) -> dict[str, Any]:
     """kind's kube-apiserver static pod on the control-plane node, as the data plane needs it (not an API object:
     the sandbox does not list it)."""
-    return {"metadata": {"name": f"kube-apiserver-{CLUSTER_NAME}-control-plane", "namespace": "kube-system",
+    node = shape.control_plane
+    return {"metadata": {"name": f"kube-apiserver-{node.name}", "namespace": "kube-system",
                          "uid": UID, "labels": {"component": "kube-apiserver", "tier": "control-plane"}},
-            "spec": {"nodeName": NODE, "hostNetwork": True, "containers": [{"name": "kube-apiserver"}]},
-            "status": {"phase": "Running", "podIP": NODE_IP}}
+            "spec": {"nodeName": node.name, "hostNetwork": True, "containers": [{"name": "kube-apiserver"}]},
+            "status": {"phase": "Running", "podIP": node.internal_ip}}
 
 
 def is_apiserver(pod: dict[str, Any] | None) -> bool:
@@ -80,6 +84,6 @@ def register(sb: Sandbox, port: int) -> None:
     state directory; without one, the node refuses the connection as before)."""
     from ..pki import in_cluster_serving
 
-    pair = in_cluster_serving(sb.state_dir, HOSTS) if sb.state_dir else None
+    pair = in_cluster_serving(sb.state_dir, hosts(sb.shape)) if sb.state_dir else None
     if pair is not None:
         sb.real_servers["kube-apiserver"] = Forward(sb, port, *pair)

@@ -138,8 +138,6 @@ class Resolver:
         "ClusterFirst … with hostNetwork … fall back to … Default"; "None" takes
         everything from dnsConfig, whose fields are otherwise merged in.
         """
-        from ..topology import KUBE_DNS_IP
-
         spec = (pod or {}).get("spec") or {}
         ns = (pod or {}).get("metadata", {}).get("namespace", "default")
         policy = spec.get("dnsPolicy", "ClusterFirst")
@@ -150,7 +148,7 @@ class Resolver:
         elif policy == "None":
             conf = ResolvConf("", [], 1)
         else:  # ClusterFirst, ClusterFirstWithHostNet
-            conf = ResolvConf(KUBE_DNS_IP, [f"{ns}.svc.{ZONE}", f"svc.{ZONE}", ZONE], 5)
+            conf = ResolvConf(self.sb.shape.dns_ip, [f"{ns}.svc.{ZONE}", f"svc.{ZONE}", ZONE], 5)
         dns_config = spec.get("dnsConfig") or {}
         if dns_config.get("nameservers") and not conf.nameserver:
             conf.nameserver = dns_config["nameservers"][0]
@@ -259,12 +257,11 @@ class Resolver:
 
     def _ask(self, server: str, fqdn: str, qtype: str, depth: int = 0) -> _Result:
         """One query to ``server``; CNAMEs are chased as CoreDNS chases them (backend_lookup.go A())."""
-        from ..topology import KUBE_DNS_IP
-
-        if server == KUBE_DNS_IP and (fqdn == ZONE or fqdn.endswith("." + ZONE)):
+        dns_ip = self.sb.shape.dns_ip
+        if server == dns_ip and (fqdn == ZONE or fqdn.endswith("." + ZONE)):
             result = self._cluster(fqdn, qtype)
         else:
-            result = self._upstream(fqdn, qtype, docker=server in (KUBE_DNS_IP, NODE_RESOLVER))
+            result = self._upstream(fqdn, qtype, docker=server in (dns_ip, NODE_RESOLVER))
         cname = next((r for r in result.records if r.type == "CNAME"), None)
         if cname is not None and qtype != "CNAME" and depth < 8:
             target = self._ask(server, cname.data, qtype, depth + 1)
@@ -282,12 +279,11 @@ class Resolver:
         the kind nodes; other names go to the host's resolvers, outside the
         sandbox.
         """
-        from ..topology import NODES
         from .outside import TTL as OUTSIDE_TTL
         from .outside import named
 
         if docker:
-            for node, _, ip in NODES:
+            for node, ip in ((n.name, n.internal_ip) for n in self.sb.shape.nodes):
                 if fqdn == node:
                     records = [Record(fqdn, "A", ip, 600)] if qtype in ("A", "ANY") else []
                     return _Result("NOERROR", records, authoritative=False)

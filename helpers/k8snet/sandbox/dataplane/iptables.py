@@ -31,7 +31,6 @@ from .proxy import Endpoint
 if TYPE_CHECKING:
     from ..instance import Sandbox
 
-CLUSTER_CIDR = "10.244.0.0/16"
 VERSION = "v1.8.10 (nf_tables)"
 """The iptables in nicolaka/netshoot (Alpine 3.21), which is what runs iptables-save in a node debug pod."""
 
@@ -116,7 +115,7 @@ def nat_and_filter(sb: Sandbox, node: str) -> tuple[list[str], list[str], list[s
             chains.add(svc_chain)
             services.append(f'-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment "{pname} cluster IP" '
                             f"{dport} -j {internal_chain}")
-            body.append(f'-A {internal_chain} ! -s {CLUSTER_CIDR} -d {vip}/32 -p {proto} -m comment --comment '
+            body.append(f'-A {internal_chain} ! -s {sb.shape.pod_cidr} -d {vip}/32 -p {proto} -m comment --comment '
                         f'"{pname} cluster IP" {dport} -j KUBE-MARK-MASQ')
             if has_external:
                 chains.add(ext_chain)
@@ -127,7 +126,7 @@ def nat_and_filter(sb: Sandbox, node: str) -> tuple[list[str], list[str], list[s
                     nodeports.append(f"-A KUBE-NODEPORTS -p {proto} {comment} -m {proto} --dport {node_port} "
                                      f"-j {ext_chain}")
                 if external_local:
-                    body += [f'-A {ext_chain} -s {CLUSTER_CIDR} -m comment --comment "pod traffic for {pname} '
+                    body += [f'-A {ext_chain} -s {sb.shape.pod_cidr} -m comment --comment "pod traffic for {pname} '
                              f'external destinations" -j {svc_chain}',
                              f'-A {ext_chain} -m comment --comment "masquerade LOCAL traffic for {pname} external '
                              'destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ',

@@ -608,7 +608,7 @@ def cmd_dig(ctx: Ctx, name: str, args: list[str]) -> int:
         for r in records:
             ctx.write(f"{r.data}{'.' if r.type != 'A' else ''}\n")
         return 0
-    server = answer.server or "10.96.0.10"
+    server = answer.server or ctx.dp.sb.shape.dns_ip
     status = answer.rcode if answer.rcode in ("NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED") else "SERVFAIL"
     # CoreDNS answers its zone with AA and without RA; what it forwards carries the upstream's "rd ra"; Cilium's DNS
     # proxy refuses with a reply built from the request (miekg/dns SetRcode: RD copied, RA clear)

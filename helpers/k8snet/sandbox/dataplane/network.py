@@ -256,8 +256,9 @@ class Network:
         if listening:
             return listening[0]
         node = self.dp.proxy.node_of_ip(ip)
-        if (ip, port, protocol) == (apiserver.NODE_IP, apiserver.PORT, "TCP") and "kube-apiserver" in self.dp.real_servers:
-            return apiserver.static_pod()  # kube-apiserver on the control-plane node's network (dataplane/apiserver.py)
+        control_plane = self.sb.shape.control_plane.internal_ip
+        if (ip, port, protocol) == (control_plane, apiserver.PORT, "TCP") and "kube-apiserver" in self.dp.real_servers:
+            return apiserver.static_pod(self.sb.shape)  # on the control-plane node's network (dataplane/apiserver.py)
         if running and node is None:
             return running[0]
         if node is not None:  # its hostNetwork pods (kube-proxy, kindnet on every node) do not listen there

@@ -117,7 +117,7 @@ def pod_view(sb: Sandbox, pod: Pod, ip: str) -> View:
         return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/32", mtu=p.pod_mtu)],
                     [("0.0.0.0/0", CALICO_GATEWAY, "eth0", f"default via {CALICO_GATEWAY} dev eth0 "),
                      (f"{CALICO_GATEWAY}/32", "", "eth0", f"{CALICO_GATEWAY} dev eth0 scope link ")])
-    cidr = cni.node_cidr(sb, node) or "10.244.0.0/24"
+    cidr = cni.node_cidr(sb, node) or sb.shape.control_plane.pod_cidr
     net = ipaddress.ip_network(cidr)
     return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/{net.prefixlen}", str(net.broadcast_address))],
                 [("0.0.0.0/0", gw, "eth0", f"default via {gw} dev eth0 "),

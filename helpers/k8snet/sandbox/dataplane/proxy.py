@@ -375,9 +375,7 @@ class KubeProxy:
         return self._rules().node_ips
 
     def _node_ips(self) -> dict[str, str]:
-        from ..topology import NODES
-
-        ips = {name: ip for name, _, ip in NODES}
+        ips = {n.name: n.internal_ip for n in self.sb.shape.nodes}
         for node in self.sb.store.list("nodes"):
             for a in (node.get("status") or {}).get("addresses") or []:
                 if a.get("type") == "InternalIP":
@@ -395,13 +393,10 @@ class KubeProxy:
 
         return cni.host_address(self.sb, node) or self.node_ips().get(node, "")
 
-    @staticmethod
-    def in_cluster_cidr(ip: str) -> bool:
+    def in_cluster_cidr(self, ip: str) -> bool:
         """kube-proxy's local-traffic detector (``--detect-local-mode=ClusterCIDR``, kind's default)."""
-        from ..topology import POD_CIDR
-
         try:
-            return ipaddress.ip_address(ip) in ipaddress.ip_network(POD_CIDR)
+            return ipaddress.ip_address(ip) in ipaddress.ip_network(self.sb.shape.pod_cidr)
         except ValueError:
             return False
 

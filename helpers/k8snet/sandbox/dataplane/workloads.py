@@ -722,7 +722,7 @@ def seed_files(sb: Sandbox, pod: Pod, image: str) -> FileSystem:
         resolv = "nameserver 172.18.0.1\noptions ndots:0\n"  # the kind node's own resolver
     else:
         resolv = (f"search {ns}.svc.cluster.local svc.cluster.local cluster.local\n"
-                  "nameserver 10.96.0.10\noptions ndots:5\n")
+                  f"nameserver {sb.shape.dns_ip}\noptions ndots:5\n")
     files = {"/etc/hosts": hosts.encode(), "/etc/resolv.conf": resolv.encode(), "/etc/hostname": f"{name}\n".encode()}
     dirs = {"/tmp", "/dev", "/proc", "/etc", "/root", "/var/run"}
     if family in BUSYBOX_FAMILIES:  # Alpine's (or busybox's) root file system

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ....traefik_config import EDGE_CLIENT_IP, EDGE_NODE, LABELS, NAMESPACE, NODE_PORTS
+from ....traefik_config import EDGE_CLIENT_IP, LABELS, NAMESPACE, NODE_PORTS
 from ..model import Connection
 
 if TYPE_CHECKING:
@@ -41,5 +41,5 @@ class Ingress:
         kube-proxy chooses the Traefik pod and rewrites the source (Cluster traffic policy: the node's address),
         and NetworkPolicies in ``traefik`` apply. Raises NetError when nothing accepts it.
         """
-        node_ip = self.dp.proxy.node_ips().get(EDGE_NODE, "")
+        node_ip = self.dp.sb.shape.control_plane.internal_ip  # kind maps the edge onto the control plane's nodePorts
         return self.dp.connect(None, node_ip, NODE_PORTS[entrypoint], "TCP", src_ip=EDGE_CLIENT_IP)
