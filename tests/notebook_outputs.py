@@ -2,7 +2,8 @@
 
 nbval compares each notebook's fresh outputs with the stored ones, after the root conftest.py has pointed
 the kernel at a private sandbox and reset it with seed 0. Here every notebook runs the same way: one private
-sandbox (its edge on free ports, progress bars off), reset with seed 0 before each notebook, the kernel
+sandbox (its edge on free ports, progress bars off), reset with seed 0 before each notebook (with any other
+member of its cluster set an earlier notebook started), the kernel
 started in the notebook's folder; the outputs are written back into the file.
 
 Usage: ``python tests/notebook_outputs.py notebooks/01-services-and-discovery.ipynb [...]``
@@ -25,13 +26,18 @@ from k8snet.sandbox import process
 def private_sandbox() -> process.Running:
     """A sandbox of our own in a temp dir: never the learner's cluster, never their 8080/8443."""
     base = Path(tempfile.mkdtemp(prefix="k8snet-notebooks-"))
-    os.environ.update(K8SNET_HOME=str(base / "home"), KUBECONFIG=str(base / "kubeconfig"), K8SNET_PROGRESS="0")
+    # K8SNET_EDGE_*=0: any cluster a notebook starts (k8snet.connect("cilium")) takes free edge ports too
+    os.environ.update(K8SNET_HOME=str(base / "home"), KUBECONFIG=str(base / "kubeconfig"), K8SNET_PROGRESS="0",
+                      K8SNET_EDGE_HTTP_PORT="0", K8SNET_EDGE_HTTPS_PORT="0")
     return process.up(seed=0, edge_http_port=0, edge_https_port=0)
 
 
 def execute(path: Path, running: process.Running) -> float:
     """Run ``path`` top to bottom on the freshly reset sandbox and store its outputs; the seconds it took."""
     process.admin(running, "reset", {"seed": 0})
+    for member in process.members().values():  # a lesson's other clusters, as the root conftest.py resets them
+        if member.pid != running.pid:
+            process.admin(member, "reset", {"seed": 0})
     nb = nbformat.read(path, as_version=4)
     started = time.monotonic()
     NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False, store_widget_state=False,
@@ -65,7 +71,8 @@ def main(paths: list[str]) -> int:
         for name in paths:
             print(f"{name}: {execute(Path(name), running):.0f} s", flush=True)
     finally:
-        process.down()
+        for member in process.members():  # the default cluster and any other a notebook started
+            process.down(name=member)
     return 0
 
 

@@ -147,9 +147,11 @@ def edge_ports(http_port: int | None = None, https_port: int | None = None,
     """The edge ports to ask for: the arguments, else (the default cluster) ``$K8SNET_EDGE_HTTP(S)_PORT``, else
     8080/8443 (0: any). A named member's default is its own pair (:func:`k8snet.clusterset.edge_ports`: east
     8180/8543), so two members never ask for the same ports; the environment variables move the default cluster's
-    only."""
+    only, but for 0 (any free port, which never collides: what test runs and notebook checks ask for), which every
+    member takes."""
     if name and name != clusterset.DEFAULT_NAME:
-        own = clusterset.edge_ports(name)
+        own = tuple(0 if os.environ.get(env, "").strip() == "0" else port
+                    for env, port in zip(pins.EDGE_ENV, clusterset.edge_ports(name), strict=True))
         return pins.edge_ports(own[0] if http_port is None else http_port,
                                own[1] if https_port is None else https_port, any_port=True)
     return pins.edge_ports(http_port, https_port, any_port=True, defaults=EDGE_PORTS)
