@@ -368,7 +368,7 @@ class Wire:
     @property
     def summary(self) -> str:
         if self.kind == "local":
-            return f"same node: no wire, the node delivers it to {self.device}"
+            return f"same node: no wire, the node delivers it to {self.device}, the host side of the target's veth"
         if self.kind == "direct":
             return (f"direct routing on the nodes' network: the pod's packet as it is, to next hop {self.next_hop} "
                     f"on {self.device}, mtu {self.mtu}")
@@ -412,6 +412,22 @@ class Path:
         """What the source pod can send to the target in one packet: its route's MTU, else its eth0's."""
         return self.pod_route.mtu or self.source.eth0.mtu
 
+    @property
+    def wire_detail(self) -> str:
+        """What crosses between the nodes: a tunnel's outer addresses, protocol and device around the pod's packet,
+        or a direct route's next hop; the MTU, and what the encapsulation takes of the node's own."""
+        w, s, t = self.wire, self.source, self.target
+        if w.kind == "local":
+            return w.summary
+        uplink = next((link.mtu for link in s.node_links if link.name == "eth0"), 0)
+        cost = f" ({uplink - w.mtu} bytes of the node's {uplink} go to the outer headers)" if uplink > w.mtu else ""
+        if w.kind == "direct":
+            return (f"no encapsulation: the pod's own packet {s.ip} → {t.ip} leaves {w.device} for next hop "
+                    f"{w.next_hop} ({t.node}) · mtu {w.mtu}")
+        how = "IP protocol 4" if w.kind == "ipip" else f"UDP {VXLAN_PORT}"
+        return (f"outer header {w.outer_source} → {w.outer_destination} ({s.node} → {t.node}), {how}, on "
+                f"{w.device}, around the pod's packet {s.ip} → {t.ip} · mtu {w.mtu}{cost}")
+
     def steps(self) -> list[Step]:
         """The path as rows: pod, route, host side, node route, wire, the other node, host side, pod, hops."""
         s, t = self.source, self.target
@@ -420,7 +436,7 @@ class Path:
                 Step("host-side", s.node, _host_side_text(s), s.host_side.mtu if s.host_side else None),
                 Step("node-route", s.node, self.node_route.short, _route_mtu(self.node_route, s.node_links))]
         if not self.same_node:
-            rows.append(Step("wire", f"{s.node} → {t.node}", self.wire.summary, self.wire.mtu))
+            rows.append(Step("wire", f"{s.node} → {t.node}", f"{self.wire.kind}: {self.wire_detail}", self.wire.mtu))
             rows.append(Step("node-route", t.node, self.delivery.short, _route_mtu(self.delivery, t.node_links)))
         rows += [Step("host-side", t.node, _host_side_text(t), t.host_side.mtu if t.host_side else None),
                  Step("pod", f"{t.pod} on {t.node}", f"{t.eth0.name} {t.eth0.address}", t.eth0.mtu),
