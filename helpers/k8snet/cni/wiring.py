@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes.client.exceptions import ApiException
 
+from ..kind.cni import WORKLOADS
 from ..table import Table
 from ..traffic import ExecOutput, PodRef, exec_in
 
@@ -47,8 +48,9 @@ if TYPE_CHECKING:
 
     from ..cluster import Cluster
 
-PLUGIN_DAEMONSETS = {"kindnet": "kindnet", "cilium": "cilium", "calico-node": "calico"}
-"""The DaemonSet each plugin's install puts in kube-system (kind's manifest, Cilium's chart, calico.yaml)."""
+PLUGIN_DAEMONSETS = {ds: name for name, (ds, _) in WORKLOADS.items()}
+"""The DaemonSet each plugin's install puts in kube-system (kind's manifest, Cilium's chart, calico.yaml): what
+``k8snet kind up`` checks too."""
 TITLES = {"kindnet": "kindnet", "cilium": "Cilium", "calico": "Calico"}
 DEBUG_IMAGE = "nicolaka/netshoot"
 """The image of Kubernetes' "Debugging Kubernetes Nodes With Kubectl" page and of netshoot's own README."""
@@ -215,7 +217,7 @@ class Interface:
 
 
 _LINK = re.compile(r"^(\d+):\s+([^:@\s]+)(?:@([^:\s]+))?:\s+<[^>]*>(?:.*?\bmtu (\d+))?")
-_INET = re.compile(r"^\s*(?:\d+:\s+(\S+)\s+)?inet (\d+\.\d+\.\d+\.\d+/\d+)")
+_INET = re.compile(r"^\s*(?:(\d+):\s+(\S+)\s+)?inet (\d+\.\d+\.\d+\.\d+/\d+)")
 
 
 def parse_addr(text: str) -> list[Interface]:
@@ -233,9 +235,11 @@ def parse_addr(text: str) -> list[Interface]:
             continue
         m = _INET.match(line)
         if m:
-            name = m.group(1) or current
+            name = m.group(2) or current
+            if name not in links and m.group(1):  # -o: address lines only, no link line (no MTU, no peer)
+                links[name] = {"index": int(m.group(1)), "name": name, "peer": None, "mtu": 0, "addresses": []}
             if name in links:
-                links[name]["addresses"].append(m.group(2))
+                links[name]["addresses"].append(m.group(3))
     return [Interface(d["index"], d["name"], d["peer"], d["mtu"], tuple(d["addresses"])) for d in links.values()]
 
 
