@@ -1025,3 +1025,133 @@ def service_map(edges: list, backend: str = "") -> Figure:
     ax.text(0.3, height - 0.15, "Who talked to whom, as Hubble saw the flows (dashed: Policy denied)"
             + (f" · {backend}" if backend else ""), fontsize=FONT["body"], va="top", color=PALETTE["ink"])
     return fig
+
+
+# -- a packet's path through the CNI plugin's wiring --------------------------------------------------------------
+
+WIRE_TITLES = {"local": "no wire: one node", "direct": "the wire: direct routing on the nodes' network",
+               "ipip": "the wire: an IP-in-IP tunnel", "vxlan": "the wire: a VXLAN tunnel"}
+PATH_COLOURS = {"pod": PALETTE["pod"], "veth": PALETTE["network"], "route": PALETTE["worker"],
+                "wire": PALETTE["control_plane"]}
+
+
+def packet_path(path: Any) -> Figure:
+    """A packet's way from one pod to another (:func:`k8snet.cni.wiring.path`): down the source's column (the pod's
+    eth0 and route, the host side of its veth, the node's routing decision), across the wire (direct routing, or a
+    tunnel drawn dashed with its outer addresses and MTU), and up the target's column to its pod; on one node both
+    columns sit in one node. Each traceroute hop is noted on the box whose address answered it (``*``: on the
+    source node's decision, where the probe died unanswered) and listed under the picture.
+
+    Artists carry gids for tests: ``node:NAME``, ``box:pod-a|veth-a|route-a|pod-b|veth-b|route-b`` with
+    ``box-text:…``, ``wire:KIND`` with ``wire-text``, ``arrow:I``, ``hop:TTL`` (the list) and ``badge:TTL``.
+    """
+    from matplotlib.patches import FancyArrowPatch
+
+    s, t, w = path.source, path.target, path.wire
+    margin, col_w, pad, gap = 0.2, 3.3, 0.1, 0.32
+    text_w = col_w - 2 * pad
+    line = FONT["body"] * 1.35 / 72
+    lefts = (margin + 0.15, TRACE_W - margin - 0.15 - col_w)
+
+    def lines(title: str, body: list[str], width: float = text_w) -> list[tuple[str, str]]:
+        """(line, style): the bold title, then the body, wrapped between words."""
+        out = [(row, "title") for row in _wrap(title, width, FONT["body"], bold=True)]
+        return out + [(row, "body") for text in body for row in _wrap(text, width, FONT["body"])]
+
+    def veth(end: Any) -> list[str]:
+        side = end.host_side
+        return ([f"{side.name} · ifindex {side.index} · mtu {side.mtu}"] if side
+                else ["not found on the node (no paired link, no /32 route)"])
+
+    badges: dict[str, list[str]] = {}
+    for hop in path.hops:  # on the box whose address answered; * where the probe died: the source node
+        who = hop.who or ""
+        slot = ("pod-b" if who.startswith("pod ") else
+                "veth-a" if s.host_side and who == f"{s.node} {s.host_side.name}" else
+                "route-b" if who.startswith(f"{t.node} ") and not path.same_node else "route-a")
+        badges.setdefault(slot, []).append(f"traceroute hop {hop.ttl}: {hop.address or '* (no answer)'}")
+    contents = {
+        "pod-a": ("pod", f"pod {s.pod}", [f"{s.eth0.name} {s.eth0.address} · mtu {s.eth0.mtu}",
+                                          f"route: {path.pod_route.short}"]),
+        "veth-a": ("veth", "host side of its veth", veth(s)),
+        "route-a": ("route", f"{s.node} routes it", [path.node_route.short]),
+        "pod-b": ("pod", f"pod {t.pod}", [f"{t.eth0.name} {t.eth0.address} · mtu {t.eth0.mtu}"]),
+        "veth-b": ("veth", "host side of its veth", veth(t)),
+        "route-b": (("route", f"{t.node} routes it", [path.delivery.short]) if not path.same_node else
+                    ("wire", WIRE_TITLES["local"], [f"the node delivers it to {w.device}, the host side of the "
+                                                    f"target's veth ({path.delivery.short})"])),
+    }
+    boxes = {name: (kind, lines(title, body) + [(b, "badge") for b in badges.get(name, [])])
+             for name, (kind, title, body) in contents.items()}
+    order = [("pod-a", "pod-b"), ("veth-a", "veth-b"), ("route-a", "route-b")]
+    heights = [max(len(boxes[a][1]), len(boxes[b][1])) * line + 2 * pad for a, b in order]
+    wire_w = TRACE_W - 2 * margin - 2 * pad
+    wire_lines = [] if path.same_node else lines(WIRE_TITLES.get(w.kind, w.kind), [path.wire_detail], wire_w)
+    wire_h = len(wire_lines) * line + 2 * pad if wire_lines else 0
+    hop_lines = [f"{h.ttl:>2}  {h.address or '*':<15}  {h.who}" for h in path.hops] or [" no hops printed"]
+    heading = _wrap(f"A packet from {s.pod} to {t.pod} · {path.plugin_title} · {path.backend}",
+                    TRACE_W - 2 * margin, FONT["heading"], bold=True)
+    head_h = 0.2 + len(heading) * FONT["heading"] * 1.3 / 72
+    node_head = 0.32
+    nodes_h = node_head + sum(heights) + gap * (len(order) - 1) + 0.15
+    hops_h = 0.3 + len(hop_lines) * FONT["small"] * 1.4 / 72
+    height = head_h + nodes_h + (gap + wire_h if wire_h else 0) + 0.2 + hops_h + margin
+    fig, ax = _canvas(TRACE_W, height)
+    ax.text(margin, height - 0.12, "\n".join(heading), fontsize=FONT["heading"], fontweight="bold", va="top",
+            color=PALETTE["ink"], linespacing=1.3, gid="title")
+    top = height - head_h
+    outlines = ([(margin, TRACE_W - 2 * margin, s)] if path.same_node else
+                [(lefts[0] - 0.15, col_w + 0.3, s), (lefts[1] - 0.15, col_w + 0.3, t)])
+    for x, width, end in outlines:
+        _box(ax, x, top, width, nodes_h, PALETTE["worker"], gid=f"node:{end.node}", fill=0.95)
+        ax.text(x + 0.12, top - 0.16, f"node {end.node} · {end.node_ip}", fontsize=FONT["body"],
+                fontweight="bold", color=PALETTE["worker"], va="center")
+    where: dict[str, tuple[float, float, float]] = {}  # box: left, top, height
+    y = top - node_head
+    for (a, b), h in zip(order, heights, strict=True):
+        for name, x in ((a, lefts[0]), (b, lefts[1])):
+            kind, rows = boxes[name]
+            _box(ax, x, y, col_w, h, PATH_COLOURS[kind], gid=f"box:{name}", dashed=kind == "wire" and w.encapsulated)
+            for k, (row, style) in enumerate(rows):
+                gid = (f"badge:{row.split(':')[0].rsplit(' ', 1)[-1]}" if style == "badge"
+                       else f"box-text:{name}:{k}")
+                ax.text(x + pad, y - pad - k * line, ("▸ " if style == "badge" else "") + row, va="top",
+                        fontsize=FONT["body"], fontweight="normal" if style == "body" else "bold", gid=gid,
+                        color=PALETTE["muted"] if style == "badge" else PALETTE["ink"])
+            where[name] = (x, y, h)
+        y -= h + gap
+    arrows: list[tuple[tuple[float, float], tuple[float, float]]] = []
+
+    def centre(name: str, edge: str) -> tuple[float, float]:
+        x, y0, h = where[name]
+        return (x + col_w / 2, y0 if edge == "top" else y0 - h)
+
+    arrows += [(centre("pod-a", "bottom"), centre("veth-a", "top")),
+               (centre("veth-a", "bottom"), centre("route-a", "top"))]
+    if path.same_node:
+        xa, ya, ha = where["route-a"]
+        xb, yb, hb = where["route-b"]
+        arrows.append(((xa + col_w, ya - ha / 2), (xb, yb - hb / 2)))
+    else:
+        wire_top = top - nodes_h - gap
+        x0, x1 = lefts[0], lefts[1] + col_w
+        _box(ax, x0 - 0.15, wire_top, x1 - x0 + 0.3, wire_h, PATH_COLOURS["wire"], gid=f"wire:{w.kind}",
+             dashed=w.encapsulated, lw=2.2 if w.encapsulated else 1.4)
+        for k, (row, style) in enumerate(wire_lines):
+            ax.text(x0, wire_top - pad - k * line, row, fontsize=FONT["body"], va="top", color=PALETTE["ink"],
+                    fontweight="bold" if style == "title" else "normal", gid=f"wire-text:{k}")
+        ra, rb = centre("route-a", "bottom"), centre("route-b", "bottom")
+        arrows += [(ra, (ra[0], wire_top)), ((rb[0], wire_top), rb)]
+    arrows += [(centre("route-b", "top"), centre("veth-b", "bottom")),
+               (centre("veth-b", "top"), centre("pod-b", "bottom"))]
+    for i, (start, end) in enumerate(arrows):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=PALETTE["ink"],
+                                     linewidth=1.4, shrinkA=1, shrinkB=1, gid=f"arrow:{i}"))
+    hops_top = margin + hops_h
+    ax.text(margin, hops_top, f"traceroute -n -q 1 -w 1 {t.ip}  (from {s.pod})", fontsize=FONT["small"],
+            fontweight="bold", va="top", color=PALETTE["ink"], gid="hops-title")
+    for k, (row, hop) in enumerate(zip(hop_lines, path.hops or [None], strict=True)):
+        ax.text(margin, hops_top - 0.2 - k * FONT["small"] * 1.4 / 72, row, fontsize=FONT["small"],
+                family="monospace", va="top", color=PALETTE["ink"], gid=f"hop:{hop.ttl}" if hop else "hop:none")
+    return fig
+

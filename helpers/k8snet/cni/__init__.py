@@ -1,1 +1,2 @@
-"""The CNI plugin's own tools, on either backend: Cilium's Hubble (:mod:`.hubble`)."""
+"""The CNI plugin's own tools, on either backend: Cilium's Hubble (:mod:`.hubble`), and what any plugin wired
+between two pods (:mod:`.wiring`)."""

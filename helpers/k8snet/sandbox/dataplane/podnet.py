@@ -106,23 +106,38 @@ def pod_view(sb: Sandbox, pod: Pod, ip: str) -> View:
     """A pod's own network namespace: its eth0 and routes."""
     p = plugin(sb)
     node = pod["spec"].get("nodeName", "")
-    index = 2 + sum(ord(c) for c in pod["metadata"].get("uid", "")) % 20
+    index, peer = _eth0_index(pod), host_index(sb, pod)
     gw = cni.host_address(sb, node)
     if p.name == cni.CILIUM:
         mtu = f"mtu {p.route_mtu} " if p.route_mtu else ""
-        return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/32", mtu=p.pod_mtu)],
+        return View([Link(index, "eth0", peer, _mac(ip), f"{ip}/32", mtu=p.pod_mtu)],
                     [("0.0.0.0/0", gw, "eth0", f"default via {gw} dev eth0 {mtu}"),
                      (f"{gw}/32", "", "eth0", f"{gw} dev eth0 scope link ")])
     if p.name == cni.CALICO:
-        return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/32", mtu=p.pod_mtu)],
+        return View([Link(index, "eth0", peer, _mac(ip), f"{ip}/32", mtu=p.pod_mtu)],
                     [("0.0.0.0/0", CALICO_GATEWAY, "eth0", f"default via {CALICO_GATEWAY} dev eth0 "),
                      (f"{CALICO_GATEWAY}/32", "", "eth0", f"{CALICO_GATEWAY} dev eth0 scope link ")])
     cidr = cni.node_cidr(sb, node) or sb.shape.control_plane.pod_cidr
     net = ipaddress.ip_network(cidr)
-    return View([Link(index, "eth0", index + 4, _mac(ip), f"{ip}/{net.prefixlen}", str(net.broadcast_address))],
+    return View([Link(index, "eth0", peer, _mac(ip), f"{ip}/{net.prefixlen}", str(net.broadcast_address))],
                 [("0.0.0.0/0", gw, "eth0", f"default via {gw} dev eth0 "),
                  (str(net), gw, "eth0", f"{net} via {gw} dev eth0 src {ip} "),
                  (f"{gw}/32", "", "eth0", f"{gw} dev eth0 scope link src {ip} ")])
+
+
+def _eth0_index(pod: Pod) -> int:
+    """The ifindex of the pod's eth0 in its own namespace."""
+    return 2 + sum(ord(c) for c in pod["metadata"].get("uid", "")) % 20
+
+
+def host_index(sb: Sandbox, pod: Pod) -> int:
+    """The ifindex of the host side of the pod's veth on its node. The two ends of a veth pair name each other's
+    ifindex (``eth0@if9`` in the pod, ``veth1a2b3c4d@if3`` on the node), which is how one finds a pod's host side
+    where no route names it (Cilium's)."""
+    base = 8 if plugin(sb).name == cni.CILIUM else 4  # after eth0, tunl0 / Cilium's own devices
+    local = _local_pods(sb, pod["spec"].get("nodeName", ""))
+    uid = pod["metadata"].get("uid")
+    return base + next((n for n, p in enumerate(local) if p["metadata"].get("uid") == uid), len(local))
 
 
 def _local_pods(sb: Sandbox, node: str) -> list[Pod]:
@@ -161,7 +176,7 @@ def node_view(sb: Sandbox, node: str, ip: str) -> View:
                   Link(5, "cilium_vxlan", None, _hashed_mac(node + "/cilium_vxlan"), "",
                        flags="BROADCAST,MULTICAST,UP,LOWER_UP"),
                   Link(6, "lxc_health", 7, _hashed_mac(node + "/lxc_health"), "")]
-        links += [Link(8 + n, host_side(sb, pod), 2, _hashed_mac(host_side(sb, pod)), "")
+        links += [Link(8 + n, host_side(sb, pod), _eth0_index(pod), _hashed_mac(host_side(sb, pod)), "")
                   for n, pod in enumerate(local)]
         ranges = [(cidr, "")] + [(c, f"mtu {p.route_mtu} ") for _, c, _ in _other_nodes(sb, node)]
         entries = [(dest, router, "cilium_host", f"{dest} via {router} dev cilium_host proto kernel src {router} {mtu}")
@@ -173,7 +188,7 @@ def node_view(sb: Sandbox, node: str, ip: str) -> View:
         tunnel = str(ipaddress.ip_network(block).network_address)
         links.append(Link(3, "tunl0", None, "", f"{tunnel}/32", mtu=p.pod_mtu, kind="ipip", peer_name="NONE",
                           flags="NOARP,UP,LOWER_UP"))
-        links += [Link(4 + n, host_side(sb, pod), 2, "ee:ee:ee:ee:ee:ee", "", mtu=p.pod_mtu)
+        links += [Link(4 + n, host_side(sb, pod), _eth0_index(pod), "ee:ee:ee:ee:ee:ee", "", mtu=p.pod_mtu)
                   for n, pod in enumerate(local)]  # calico's host-side veths all have this MAC
         entries = [(block, "", "", f"blackhole {block} proto bird ")]
         entries += [(f"{pod['status']['podIP']}/32", "", host_side(sb, pod),
@@ -186,7 +201,7 @@ def node_view(sb: Sandbox, node: str, ip: str) -> View:
         own = cni.host_address(sb, node)
         for n, pod in enumerate(local):
             veth = host_side(sb, pod)
-            links.append(Link(4 + n, veth, 2, _hashed_mac(veth), f"{own}/32"))
+            links.append(Link(4 + n, veth, _eth0_index(pod), _hashed_mac(veth), f"{own}/32"))
             routes.append((f"{pod['status']['podIP']}/32", "", veth,
                            f"{pod['status']['podIP']} dev {veth} scope host "))
         for _, cidr, via in _other_nodes(sb, node):
