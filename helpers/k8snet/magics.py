@@ -12,6 +12,10 @@ Example:
     ...
 
     %kubectl get pods -n lesson02 -o wide
+
+Both take ``--cluster NAME`` for another member of the cluster set (``k8snet.connect("cilium")``: the sandbox's
+``k8snet-cilium`` context, kind's ``kind-cilium``), so a notebook with two clusters names each the same way on
+both backends: ``%kubectl --cluster cilium get cep -n shop``, ``%%k8s apply --cluster calico``.
 """
 
 from __future__ import annotations
@@ -26,14 +30,32 @@ from .cluster import Cluster, load_manifests
 from .connection import connect
 
 _current: Cluster | None = None
+_members: dict[str, Cluster] = {}
 
 
-def _cluster() -> Cluster:
-    """The workbook's cluster (the backend ``k8snet.connect()`` chooses), connected on first use."""
+def _cluster(name: str | None = None) -> Cluster:
+    """The workbook's cluster (the backend ``k8snet.connect()`` chooses), or the member ``name`` of its cluster set,
+    connected on first use (never started: a notebook starts its clusters with ``k8snet.connect``)."""
     global _current
+    if name is not None:
+        if name not in _members:
+            _members[name] = connect(start=False, name=name)
+        return _members[name]
     if _current is None:
         _current = connect(start=False)
     return _current
+
+
+def _take_cluster(args: list[str]) -> tuple[str | None, list[str]]:
+    """``--cluster NAME`` (or ``--cluster=NAME``) taken out of a magic's arguments: (NAME or None, the rest)."""
+    for i, arg in enumerate(args):
+        if arg == "--cluster":
+            if i + 1 == len(args):
+                raise ValueError("--cluster needs the name of a cluster (k8snet.connect(NAME))")
+            return args[i + 1], args[:i] + args[i + 2:]
+        if arg.startswith("--cluster="):
+            return arg.split("=", 1)[1], args[:i] + args[i + 1:]
+    return None, args
 
 
 def kubectl_argv(cluster: Cluster, args: list[str]) -> list[str]:
@@ -47,9 +69,10 @@ def kubectl_argv(cluster: Cluster, args: list[str]) -> list[str]:
 
 
 def kubectl(line: str, timeout: float = 120) -> int:
-    """``%kubectl ARGS``: run kubectl against the workbook's cluster and print what it prints."""
-    proc = subprocess.run(kubectl_argv(_cluster(), shlex.split(line)), capture_output=True, text=True,
-                          timeout=timeout)
+    """``%kubectl [--cluster NAME] ARGS``: run kubectl against the workbook's cluster (or the member ``NAME``) and
+    print what it prints."""
+    name, args = _take_cluster(shlex.split(line))
+    proc = subprocess.run(kubectl_argv(_cluster(name), args), capture_output=True, text=True, timeout=timeout)
     if proc.stdout:
         print(proc.stdout, end="")
     if proc.stderr:
@@ -60,16 +83,19 @@ def kubectl(line: str, timeout: float = 120) -> int:
 _PARSER = argparse.ArgumentParser(prog="%%k8s", add_help=False, exit_on_error=False)
 _PARSER.add_argument("verb", choices=["apply", "delete"])
 _PARSER.add_argument("-n", "--namespace", default=None)
+_PARSER.add_argument("--cluster", default=None)
 
 
 def k8s(line: str, cell: str) -> list[str]:
-    """``%%k8s apply|delete [-n NS]``: the cell's YAML documents applied (server-side, as the helpers do) or
-    deleted; prints and returns kubectl's lines (``service/web serverside-applied``, ``pod "x" deleted``)."""
+    """``%%k8s apply|delete [-n NS] [--cluster NAME]``: the cell's YAML documents applied (server-side, as the
+    helpers do) or deleted, in the workbook's cluster or the member ``NAME``; prints and returns kubectl's lines
+    (``service/web serverside-applied``, ``pod "x" deleted``)."""
     try:
         args = _PARSER.parse_args(shlex.split(line))
     except (argparse.ArgumentError, SystemExit) as exc:
-        raise ValueError(f"usage: %%k8s apply|delete [-n NAMESPACE] (got {line!r}): {exc}") from None
-    cluster = _cluster()
+        raise ValueError(f"usage: %%k8s apply|delete [-n NAMESPACE] [--cluster NAME] (got {line!r}): {exc}") \
+            from None
+    cluster = _cluster(args.cluster)
     lines: list[str] = []
     if not load_manifests(cell):
         print(f"error: no objects passed to {args.verb}")  # kubectl's words for an empty file

@@ -182,3 +182,18 @@ def test_down_of_one_member_leaves_the_others_running(box):
     assert sorted(nodes(box, "k8snet-sandbox")) == ["k8snet-control-plane", "k8snet-worker", "k8snet-worker2"]
     gone = k8snet_cli("sandbox", "status", "--name", "west")
     assert gone.returncode == 1 and "No sandbox west is running" in gone.stdout
+
+
+def test_the_notebook_magics_name_a_member_with_cluster(box, capsys):
+    """``%kubectl --cluster east …`` and ``%%k8s apply --cluster east`` act on that member's context only."""
+    from k8snet import magics
+
+    magics._current, magics._members = None, {}
+    magics.k8s("apply --cluster east -n default", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: only-east}\n")
+    assert capsys.readouterr().out == "configmap/only-east serverside-applied\n"
+    assert magics.kubectl("--cluster=east get configmap only-east -o name") == 0
+    assert capsys.readouterr().out == "configmap/only-east\n"
+    assert magics.kubectl("get configmap only-east -o name") == 1  # the workbook's own cluster has none
+    assert 'configmaps "only-east" not found' in capsys.readouterr().out
+    magics.k8s("delete --cluster east", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: only-east}\n")
+    assert capsys.readouterr().out == 'configmap "only-east" deleted\n'
