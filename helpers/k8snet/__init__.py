@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cluster import Cluster, ConnectError
-    from .connection import clusters, connect
+    from .connection import clusters, connect, disconnect
 
-__all__ = ["Cluster", "ConnectError", "clusters", "connect"]
+__all__ = ["Cluster", "ConnectError", "clusters", "connect", "disconnect"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     """Import the client side lazily: the sandbox process and the CLI start without the kubernetes client."""
-    if name in ("connect", "clusters"):
+    if name in ("connect", "clusters", "disconnect"):
         from . import connection
 
         return getattr(connection, name)

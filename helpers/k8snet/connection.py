@@ -88,3 +88,26 @@ def clusters(names: Iterable[str] | None = None, backend: str | None = None, *,
 
     return {name: open_cluster(chosen, name) for name in lifecycle.cluster_names()
             if kubeconfig.context(clusterset.context(name, "kind")) is not None}
+
+
+def disconnect(name: str, backend: str | None = None) -> bool:
+    """Stop the cluster set's member ``name`` when a notebook is done with it, as its command line does: the
+    sandbox's process stops (``k8snet sandbox down --name NAME``: its state stays for the next
+    ``connect(NAME)``); on kind the cluster is deleted (``k8snet kind down --name NAME``). The workbook's own
+    cluster is never stopped this way. Returns whether there was one to stop.
+
+    Example:
+        >>> cilium = k8snet.connect("cilium", cni="cilium")
+        >>> ...
+        >>> k8snet.disconnect("cilium")
+        True
+    """
+    if name == clusterset.DEFAULT_NAME:
+        raise ValueError("disconnect stops a notebook's other clusters, not the workbook's own")
+    if choose_backend(backend) == "sandbox":
+        from .sandbox import process
+
+        return process.down(name=name)
+    from .kind import lifecycle
+
+    return lifecycle.down(name, say=lambda *_: None)

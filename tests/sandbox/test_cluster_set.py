@@ -197,3 +197,11 @@ def test_the_notebook_magics_name_a_member_with_cluster(box, capsys):
     assert 'configmaps "only-east" not found' in capsys.readouterr().out
     magics.k8s("delete --cluster east", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: only-east}\n")
     assert capsys.readouterr().out == 'configmap "only-east" deleted\n'
+
+
+def test_disconnect_stops_a_member_and_never_the_workbooks_own(box):
+    assert k8snet.connect("east", start=False).name == "east"
+    assert k8snet.disconnect("east") is True
+    assert "east" not in process.members() and process.status() is not None
+    with pytest.raises(ValueError, match="not the workbook's own"):
+        k8snet.disconnect("k8snet")
