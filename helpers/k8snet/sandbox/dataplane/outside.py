@@ -11,7 +11,8 @@ host's. The sandbox has no internet; these hosts stand in for it:
 - each has a name under a TLD reserved for examples (RFC 2606 ``.example``; ``example.com`` is IANA's reserved
   domain) and an address from the documentation ranges (RFC 5737: 203.0.113.0/24, 198.51.100.0/24), so nothing
   here pretends to be a real company or a routable address;
-- they are found as the node's resolver would find them (CoreDNS's ``forward . /etc/resolv.conf``, :mod:`.dns`);
+- they are found as the node's resolver would find them (CoreDNS's ``forward . /etc/resolv.conf``, :mod:`.dns`;
+  on kind a server block k8snet adds to the Corefile answers the same way, :mod:`k8snet.kind.outside`);
 - they are served by nginx reading :func:`k8snet.outside.nginx_conf`, the file the kind backend's real nginx
   reads too (:mod:`k8snet.kind.outside`): the sandbox's nginx emulation (:mod:`.nginx`) answers from it, one
   server per host address and port, HTTP on 80 (and HTTPS on 443 where listed, with a certificate from an
