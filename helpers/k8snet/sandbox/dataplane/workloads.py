@@ -1257,7 +1257,7 @@ class Workloads:
             response = istioimages.serve(program, conn.port, req, now, self.dp.mesh.telemetry.text(pod, program.name))
         elif program.name in cniimages.NAMES:  # the CNI plugins' health and metrics ports
             response = cniimages.serve(program, conn.port, req, now)
-        elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx", "outside"):  # Go
+        elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx", "outside"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         elif program.name == "outside":  # a host of the emulated outside world (dataplane/outside.py)
             response = outside.serve(self.sb, program.opts["host"], conn.port, req, f"{conn.client_ip}:{conn.client_port}",
