@@ -189,7 +189,7 @@ def kind_up(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
     opts = lifecycle.Options(name=args.name, cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
-                             canary=not args.no_canary, cni=args.cni)
+                             canary=not args.no_canary, cni=args.cni, outside=not args.no_outside)
     lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
     return 0
 
@@ -213,6 +213,7 @@ def kind_status(args: argparse.Namespace) -> int:
         print(f"Traefik: {st.traefik or 'not Ready'}; cert-manager: {st.cert_manager or 'not Ready'}; "
               f"trust-manager: {st.trust_manager or 'not Ready'}; "
               f"cloud-provider-kind: {st.cloud_provider or 'not started'}; "
+              f"outside world: {st.outside or 'not created'}{'' if st.outside_dns else ' (names not in CoreDNS)'}; "
               f"LoadBalancer IP of traefik/traefik: {st.load_balancer_ip or '<pending>'}")
         for answer in st.edge:
             print(f"edge: {answer}")
@@ -331,6 +332,8 @@ def parser() -> argparse.ArgumentParser:
     kup.add_argument("--no-cloud-provider", action="store_true", help="skip cloud-provider-kind (no LoadBalancer IPs)")
     kup.add_argument("--no-preload", action="store_true", help="do not pre-pull and load the lesson images")
     kup.add_argument("--no-canary", action="store_true", help="skip the NetworkPolicy enforcement canary")
+    kup.add_argument("--no-outside", action="store_true",
+                     help="skip the outside world's hosts (api.payments.example … beside the nodes, names in CoreDNS)")
     kup.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default="kindnet",
                      help="the CNI plugin (default kindnet, kind's own; cilium and calico disable it and install "
                           "the pinned release)")

@@ -120,7 +120,15 @@ def kind_findings(infos: dict[str, commands.ToolInfo], backend: str) -> tuple[li
         out.append(Finding("kind", "cloud-provider-kind", OK if cp == "running" else WARN,
                            f"{cp}; Service traefik/traefik external IP: {st.load_balancer_ip or '<pending>'}",
                            "" if cp == "running" else "re-run `k8snet kind up` (LoadBalancer lessons need it)"))
-    shown = {"nodes", "crds", "edge", "cloud-provider"} if st.reachable else set()
+        from .kind import outside
+
+        ok = st.outside == "running" and st.outside_dns
+        out.append(Finding("kind", "outside world", OK if ok else WARN,
+                           f"{outside.CONTAINER} {st.outside or 'not created'}; CoreDNS "
+                           f"{'resolves' if st.outside_dns else 'does not know'} api.payments.example and the rest",
+                           "" if ok else "re-run `k8snet kind up` (egress lessons need it; it also puts the "
+                           "addresses and routes back after a Docker restart)"))
+    shown = {"nodes", "crds", "edge", "cloud-provider", "outside"} if st.reachable else set()
     for problem in st.problems:
         if problem.key not in shown:
             out.append(Finding("kind", problem.key, FAIL, problem.what, problem.fix))

@@ -250,9 +250,13 @@ def test_down_stops_cloud_provider_removes_its_load_balancers_and_deletes_the_cl
         ["docker", "rm", "--force", "k8snet-cloud-provider-kind"],
         ["docker", "ps", "--all", "--quiet", "--filter", "label=io.x-k8s.cloud-provider-kind.cluster=k8snet"],
         ["docker", "rm", "--force", "lb1", "lb2"],
+        ["docker", "container", "inspect", "--format", "{{.State.Status}}", "k8snet-outside"],
+        ["kind", "get", "clusters"],  # the outside world's hosts serve every kind cluster too: the last one goes
+        ["docker", "rm", "--force", "k8snet-outside"],
         ["kind", "get", "clusters"],
         ["kind", "delete", "cluster", "--name", "k8snet"],
     ]
+    assert "• removing k8snet-outside" in said
     assert kubeconfig.context("kind-k8snet") is None
     assert said[-1] == "kind cluster k8snet deleted."
 
@@ -274,6 +278,8 @@ def test_down_of_one_member_keeps_cloud_provider_for_the_others_and_removes_only
     assert ["docker", "rm", "--force", "lb-east"] in calls
     assert calls[-1] == ["kind", "delete", "cluster", "--name", "east"]
     assert any("keeping k8snet-cloud-provider-kind" in line and "west" in line for line in said)
+    assert ["docker", "rm", "--force", "k8snet-outside"] not in calls
+    assert any("keeping k8snet-outside" in line and "west" in line for line in said)
     assert kubeconfig.context("kind-east") is None and kubeconfig.context("kind-west") is not None
 
 

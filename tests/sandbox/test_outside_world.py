@@ -109,3 +109,18 @@ spec:
 """)  # no DNS egress: names no longer resolve, addresses still connect
     assert connect(sandbox, client, f"{PAYMENTS}:80") == ""
     assert run(sandbox, client, "nslookup", "api.payments.example").stdout.startswith(";; connection timed out")
+
+
+def test_the_hosts_are_nginx_answering_from_the_file_kind_runs(sandbox, client):
+    """The hosts' answers come from k8snet.outside.nginx_conf, the file the real nginx reads on kind: nginx's
+    headers, the server's default_type, its 400 for plain HTTP on an HTTPS port (ngx_http_special_response.c)."""
+    head = run(sandbox, client, "curl", "-sSI", "http://api.payments.example/v1")
+    assert head.returncode == 0, head.stderr
+    lines = head.stdout.replace("\r", "").splitlines()
+    assert lines[0] == "HTTP/1.1 200 OK" and "Server: nginx/1.29.1" in lines
+    assert "Content-Type: application/json" in lines
+    page = run(sandbox, client, "curl", "-sSi", "http://downloads.example/file.tar.gz").stdout.replace("\r", "")
+    assert "Content-Type: text/plain; charset=utf-8" in page  # types {}: not by the extension
+    assert page.endswith(f"downloads.example: GET /file.tar.gz over HTTP from {PUBLIC}:" + page.rsplit(":", 1)[1])
+    plain = run(sandbox, client, "curl", "-sS", "http://api.payments.example:443/")
+    assert "<title>400 The plain HTTP request was sent to HTTPS port</title>" in plain.stdout

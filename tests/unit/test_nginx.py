@@ -340,3 +340,27 @@ def test_a_key_that_is_not_the_certificates(pems, tmp_path):
     message = emerg(conf, {"/etc/nginx/ssl/tls.crt": cert, "/etc/nginx/ssl/tls.key": (tmp_path / "other").read_bytes()})
     assert message == ('SSL_CTX_use_PrivateKey("/etc/nginx/ssl/tls.key") failed (SSL: error:05800074:x509 '
                        'certificate routines::key values mismatch)')
+
+
+def test_listen_on_an_address_keeps_its_servers_apart_from_every_address_ones():
+    """ngx_http_add_addresses / ngx_http_init_connection: a connection to an address some server listens on
+    (``listen IP:port``) is answered by those servers only, chosen by name among them and else their default;
+    a connection to any other address by the servers of ``listen port``. An address alone means port 80."""
+    conf = ("server {\n  listen 80;\n  server_name any;\n  return 200 'every address';\n}\n"
+            "server {\n  listen 203.0.113.10:80;\n  server_name a.example;\n  return 200 'a on $request_uri';\n}\n"
+            "server {\n  listen 203.0.113.10;\n  server_name b.example;\n  return 200 'b';\n}\n")
+    config = load(conf)
+    fs = files(conf)
+    assert [[(ls.address, ls.port) for ls in s.listens] for s in config.servers] == [
+        [("", 80)], [("203.0.113.10", 80)], [("203.0.113.10", 80)]]
+
+    def body(address: str, host: str) -> bytes:
+        ex = nginx.Exchange(fs=fs, version="1.29.1", method="GET", uri="/x", headers={"Host": host}, body=b"",
+                            client="192.0.2.1:40000", port=80, scheme="http", date="-", mtime=lambda path: NOW,
+                            error_log=lambda *a, **k: None, upstream=lambda *a: ("refused", ""), address=address)
+        return nginx.answer(config, ex, tls=False).body
+
+    assert body("203.0.113.10", "b.example") == b"b"
+    assert body("203.0.113.10", "any") == b"a on /x"  # "any" is not a server of this address: its first one
+    assert body("10.244.1.7", "a.example") != b"a on /x"  # another address: the servers of listen 80
+    assert nginx.choose_server(config, 80, "any", "10.244.1.7").names == ["any"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import clusterset, kubeconfig
-from . import addons, commands, config, readiness, versions
+from . import addons, commands, config, outside, readiness, versions
 
 if TYPE_CHECKING:
     from ..canary import CanaryResult
@@ -34,6 +34,8 @@ class Options:
     cloud_provider: bool = True
     preload: bool = True
     canary: bool = True
+    outside: bool = True
+    """The outside world's hosts beside the nodes, at the sandbox's addresses and names (:mod:`.outside`)."""
     timeout: float = 600
     cni: str = "kindnet"
     """The CNI plugin: kindnet (kind's own), cilium or calico (:mod:`k8snet.kind.cni`)."""
@@ -55,6 +57,7 @@ class UpReport:
     steps: dict[str, float] = field(default_factory=dict)
     edge: list[readiness.EdgeAnswer] = field(default_factory=list)
     load_balancer_ip: str | None = None
+    outside_ip: str | None = None  # the outside world's container on the kind network
     canary: CanaryResult | None = None
 
 
@@ -248,6 +251,13 @@ def ensure_cloud_provider(run: _Run) -> None:
         "cloud-provider-kind to give Service traefik/traefik an external IP")
 
 
+def install_outside(run: _Run) -> None:
+    """The outside world's hosts (one nginx container beside the nodes, routes on every node, the names in
+    CoreDNS): :func:`k8snet.kind.outside.install`."""
+    assert run.cluster is not None
+    run.report.outside_ip = outside.install(run.cluster, run.opts.name, run.say, run.opts.timeout)
+
+
 def run_canary(run: _Run) -> None:
     from ..canary import policy_enforcement_check
 
@@ -308,6 +318,9 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
                      lambda: ensure_cloud_provider(run))
         run.step(f"trust-manager {versions.TRUST_MANAGER_VERSION} (webhook answering)",
                  lambda: install_trust_manager(run))
+        if opts.outside:
+            run.step("the outside world (api.payments.example and three more hosts, resolved by CoreDNS)",
+                     lambda: install_outside(run))
         if opts.canary:
             run.step("NetworkPolicy enforcement canary", lambda: run_canary(run))
     except BaseException:
@@ -349,6 +362,13 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
                                  timeout=30).stdout.split()
         if leftovers:
             commands.run(commands.docker_rm_argv(*leftovers), check=False, timeout=60)
+        if container_state(outside.CONTAINER) is not None:  # it serves every kind cluster on the host, as above
+            others = [c for c in cluster_names() if c != name] if commands.which("kind") is not None else []
+            if others:
+                say(f"• keeping {outside.CONTAINER}: it serves the other kind clusters too ({', '.join(others)})")
+            else:
+                found = True
+                outside.remove(say)
     if commands.which("kind") is not None and cluster_exists(name):
         found = True
         say(f"• deleting kind cluster {name}")
@@ -363,7 +383,8 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
 class Problem:
     """Something wrong with the kind backend: which part (``key``), what, and the fix."""
 
-    key: str  # tools, cluster, context, api, nodes, traefik, cert-manager, trust-manager, crds, edge, cloud-provider
+    key: str  # tools, cluster, context, api, nodes, traefik, cert-manager, trust-manager, crds, edge, cloud-provider,
+    # outside
     what: str
     fix: str
 
@@ -383,6 +404,8 @@ class Status:
     crds: dict[str, bool] = field(default_factory=dict)
     edge: list[readiness.EdgeAnswer] = field(default_factory=list)
     cloud_provider: str | None = None  # container state
+    outside: str | None = None  # the outside world's container state
+    outside_dns: bool = False  # whether CoreDNS's Corefile holds the outside world's names
     load_balancer_ip: str | None = None
     problems: list[Problem] = field(default_factory=list)
 
@@ -409,6 +432,7 @@ def status(name: str = versions.CLUSTER_NAME) -> Status:
                             f"`kind export kubeconfig --name {name}` (or re-run `k8snet kind up`)"))
         return st
     st.cloud_provider = container_state(versions.CLOUD_PROVIDER_CONTAINER)
+    st.outside = container_state(outside.CONTAINER)
     _inspect_cluster(st, name)
     http_port, https_port = versions.edge_ports() if name == clusterset.DEFAULT_NAME else clusterset.edge_ports(name)
     st.edge = [readiness.probe_edge(http_port, False), readiness.probe_edge(https_port, True)]
@@ -416,6 +440,12 @@ def status(name: str = versions.CLUSTER_NAME) -> Status:
         if not answer.traefik:
             st.problems.append(Problem("edge", f"the ingress edge does not answer as Traefik: {answer}",
                                 "re-run `k8snet kind up`; if a port is taken by something else, stop it"))
+    if st.outside != "running" or (st.reachable and not st.outside_dns):
+        missing = (f"its container {outside.CONTAINER} is {st.outside or 'not created'}" if st.outside != "running"
+                   else "CoreDNS does not know its names")
+        st.problems.append(Problem("outside", f"the outside world (api.payments.example …) is not there: {missing}",
+                                   "re-run `k8snet kind up` without --no-outside (after a Docker or node restart it "
+                                   "puts the addresses and routes back)"))
     if st.cloud_provider != "running":
         st.problems.append(Problem("cloud-provider", f"cloud-provider-kind is {st.cloud_provider or 'not started'}: LoadBalancer Services "
                             "stay <pending>", "re-run `k8snet kind up`"))
@@ -476,6 +506,10 @@ def _inspect_cluster(st: Status, name: str) -> None:
         st.load_balancer_ip, _ = readiness.load_balancer_address(cluster, "traefik", "traefik")
     except ApiException:
         pass
+    try:
+        st.outside_dns = outside.dns_configured(cluster)
+    except ApiException:
+        st.outside_dns = False
 
 
 def config_path(name: str = versions.CLUSTER_NAME) -> Path:

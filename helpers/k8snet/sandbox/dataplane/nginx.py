@@ -325,6 +325,7 @@ class Listen:
     port: int
     ssl: bool = False
     default: bool = False
+    address: str = ""  # an IP literal the server listens on; "" for every address (``80``, ``*:80``, ``[::]:80``)
 
 
 @dataclass
@@ -565,19 +566,23 @@ def _load_server(fs: FileSystem, d: Directive, http: dict[str, list[Directive]],
 
 
 def _listen(d: Directive) -> Listen | None:
-    """ngx_http_core_listen's address and flags (None for a unix: socket, which nothing reaches here)."""
+    """ngx_http_core_listen's address and flags (None for a unix: socket, which nothing reaches here): ``80``,
+    ``*:80``, ``IP:80``, ``[IPv6]:80``, or an address alone (port 80, ngx_parse_inet_url's default)."""
     address = d.args[0]
-    port_text = address.rsplit(":", 1)[-1] if (":" in address and not address.endswith("]")) else address
     if address.startswith("unix:"):
         return None
+    host, port_text = (address.rsplit(":", 1) if ":" in address and not address.endswith("]")
+                       else (("", address) if address.isdigit() else (address, "80")))
+    host = host.strip("[]")
     if not port_text.isdigit():
-        port_text = "80" if not port_text.replace(".", "").isdigit() else port_text
-        if not port_text.isdigit():
-            raise ConfigError(f'host not found in "{address}" of the "listen" directive in {d.where}')
+        raise ConfigError(f'invalid port in "{address}" of the "listen" directive in {d.where}')
+    if host and host != "*" and not _is_ip(host) and not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+        raise ConfigError(f'host not found in "{address}" of the "listen" directive in {d.where}')
     port = int(port_text)
     if not 0 < port < 65536:
         raise ConfigError(f'invalid port in "{address}" of the "listen" directive in {d.where}')
-    return Listen(port, "ssl" in d.args[1:], "default_server" in d.args[1:] or "default" in d.args[1:])
+    specific = host if _is_ip(host) and host not in ("0.0.0.0", "::") else ""  # a name: as every address
+    return Listen(port, "ssl" in d.args[1:], "default_server" in d.args[1:] or "default" in d.args[1:], specific)
 
 
 def _load_location(d: Directive, parent: Location | Server, into: list[Location], config: Config,
@@ -702,10 +707,21 @@ def _name_matches(name: str, pattern: str) -> bool:
     return name == pattern
 
 
-def choose_server(config: Config, port: int, host: str) -> Server | None:
+def _on(listen: Listen, port: int, address: str) -> bool:
+    return listen.port == port and listen.address == address
+
+
+def choose_server(config: Config, port: int, host: str, address: str = "") -> Server | None:
     """ngx_http_find_virtual_server: exact names, then leading and trailing wildcards, then regexes,
-    else the port's default server (the first one listed when none says default_server)."""
-    on_port = [s for s in config.servers if any(ls.port == port for ls in s.listens)]
+    else the default server of the address and port (the first one listed when none says default_server).
+
+    The candidates are the servers of the address the connection came to (``address``): where some server
+    listens on that IP and port, only those (ngx_http_init_connection finds the port's addr_conf by the local
+    sockaddr; ngx_http_add_addresses keeps the servers per address), else those listening on every address.
+    A host name in ``listen`` (which nginx resolves at start) counts as every address here."""
+    specific = [s for s in config.servers if address and any(_on(ls, port, address) for ls in s.listens)]
+    where = address if specific else ""
+    on_port = specific or [s for s in config.servers if any(_on(ls, port, "") for ls in s.listens)]
     if not on_port:
         return None
     name = host.rsplit(":", 1)[0].strip("[]").rstrip(".").lower() if host else ""
@@ -716,7 +732,7 @@ def choose_server(config: Config, port: int, host: str) -> Server | None:
         for s in on_port:
             if name and any(test(p) for p in s.names):
                 return s
-    defaults = [s for s in on_port if any(ls.port == port and ls.default for ls in s.listens)]
+    defaults = [s for s in on_port if any(_on(ls, port, where) and ls.default for ls in s.listens)]
     return (defaults or on_port)[0]
 
 
@@ -787,6 +803,7 @@ class Exchange:
     error_log: Callable[..., None]  # (text, level="error"): a line for the error log at that level
     upstream: Callable[[str, int, str, dict[str, str], bytes], Any]  # (host, port, uri, headers, body)
     tls: Any = None  # the session the request came on (tls.Handshake): protocol, cipher, client certificate
+    address: str = ""  # the local address the connection came to (which ``listen IP:port`` servers answer)
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
@@ -816,7 +833,7 @@ REASONS = {301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Tempo
 
 def answer(config: Config, ex: Exchange, tls: bool) -> Answer:
     """The response nginx sends to one request (status, headers, body), writing its error log."""
-    server = choose_server(config, ex.port, ex.header("Host"))
+    server = choose_server(config, ex.port, ex.header("Host"), ex.address)
     if server is None:  # nothing listens there: the caller refuses the connection before this
         return Answer(400)
     ex = _leveled(config, server, ex)
@@ -906,7 +923,7 @@ def access_lines(config: Config, ex: Exchange, a: Answer, now: Any) -> list[str]
     that has any (location, server, http): its format (``combined`` when it names none), the variables, ``-`` for
     a missing one, bytes outside printable ASCII, ``"`` and ``\\`` escaped as ``\\xHH``; none with ``off``.
     Every log goes to the container's output (the image links its files to /dev/stdout)."""
-    server = choose_server(config, ex.port, ex.header("Host"))
+    server = choose_server(config, ex.port, ex.header("Host"), ex.address)
     if server is None:
         return []
     path = ex.uri.split("?", 1)[0] or "/"

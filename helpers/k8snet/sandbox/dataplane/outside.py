@@ -11,11 +11,14 @@ host's. The sandbox has no internet; these hosts stand in for it:
 - each has a name under a TLD reserved for examples (RFC 2606 ``.example``; ``example.com`` is IANA's reserved
   domain) and an address from the documentation ranges (RFC 5737: 203.0.113.0/24, 198.51.100.0/24), so nothing
   here pretends to be a real company or a routable address;
-- they are found as the node's resolver would find them (CoreDNS's ``forward . /etc/resolv.conf``, :mod:`.dns`);
-- they answer HTTP on 80 (and HTTPS on 443 where listed, with a certificate from an emulated public CA that the
-  images' CA bundles trust, :func:`tls_context`); the body says which host answered and which client address it
-  saw (the kind host's, :data:`PUBLIC_IP`, after both NATs); other ports and UDP are dropped by the host's
-  firewall (a TIMEOUT, as most internet hosts answer an unlisted port).
+- they are found as the node's resolver would find them (CoreDNS's ``forward . /etc/resolv.conf``, :mod:`.dns`;
+  on kind a server block k8snet adds to the Corefile answers the same way, :mod:`k8snet.kind.outside`);
+- they are served by nginx reading :func:`k8snet.outside.nginx_conf`, the file the kind backend's real nginx
+  reads too (:mod:`k8snet.kind.outside`): the sandbox's nginx emulation (:mod:`.nginx`) answers from it, one
+  server per host address and port, HTTP on 80 (and HTTPS on 443 where listed, with a certificate from an
+  emulated public CA that the images' CA bundles trust, :func:`tls_context`); the body says which host answered
+  and which client address it saw (the kind host's, :data:`PUBLIC_IP`, after both NATs); other ports and UDP
+  are dropped by the host's firewall (a TIMEOUT, as most internet hosts answer an unlisted port).
 
 An outside address that is none of these stays unrouted: the connection times out, as before.
 """
@@ -23,61 +26,18 @@ An outside address that is none of these stays unrouted: the connection times ou
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ...outside import CA_NAME, HOSTS, IMAGE, PUBLIC_IP, TTL, Host, at, certificate_files, named, nginx_conf
 from .model import HttpRequest, HttpResponse, Program, http_date
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
 
-PUBLIC_IP = "192.0.2.1"
-"""The kind host's address on the internet, as outside servers see every pod's traffic (RFC 5737 TEST-NET-1:
-the learner's real public address is not known, and not the sandbox's to show)."""
-TTL = 60
-"""The TTL of the hosts' A records (forwarded unchanged by CoreDNS)."""
-SERVER = "k8snet-outside"
-"""The Server header of the emulated hosts (they are no real product)."""
+__all__ = ["CA_NAME", "HOSTS", "PUBLIC_IP", "TTL", "Host", "at", "host_of", "named", "pod", "program", "roots_pem",
+           "serve", "tls_context"]
+
 UID_PREFIX = "outside:"
-
-
-@dataclass(frozen=True)
-class Host:
-    """One host on the emulated internet."""
-
-    name: str
-    ip: str
-    https: bool
-    api: bool  # an API answering JSON, else a plain-text page
-    about: str
-
-    @property
-    def ports(self) -> dict[tuple[int, str], str]:
-        ports = {(80, "TCP"): "http"}
-        if self.https:
-            ports[(443, "TCP")] = "https"
-        return ports
-
-
-HOSTS: tuple[Host, ...] = (
-    Host("api.payments.example", "203.0.113.10", True, True, "a payments API"),
-    Host("api.github.example", "203.0.113.20", True, True, "a code-hosting API"),
-    Host("example.com", "198.51.100.10", True, False, "IANA's example domain"),
-    Host("downloads.example", "198.51.100.20", False, False, "a download mirror (HTTP only)"),
-)
-_BY_IP = {h.ip: h for h in HOSTS}
-_BY_NAME = {h.name: h for h in HOSTS}
-
-
-def at(ip: str) -> Host | None:
-    """The host with this address (None: an outside address nothing answers)."""
-    return _BY_IP.get(ip)
-
-
-def named(fqdn: str) -> Host | None:
-    """The host with this name (fully qualified, with or without the trailing dot, any case)."""
-    return _BY_NAME.get(fqdn.rstrip(".").lower())
 
 
 def pod(host: Host) -> dict[str, Any]:
@@ -97,38 +57,59 @@ def program(host: Host) -> Program:
     return Program("outside", None, host.ports, {"host": host})
 
 
-def serve(host: Host, req: HttpRequest, client: str, now: dt.datetime) -> HttpResponse:
-    """One request: an API answers JSON (which host, the request line, the client address it saw); a page
-    answers a line of text saying the same."""
-    path = req.path or "/"
-    headers = {"Date": http_date(now), "Server": SERVER}
-    if host.api:
-        body = (json.dumps({"host": host.name, "method": req.method, "path": path, "scheme": req.scheme,
-                            "client": client}, indent=2) + "\n").encode()
-        headers["Content-Type"] = "application/json"
-    else:
-        body = f"{host.name}: {req.method} {path} over {req.scheme.upper()} from {client}\n".encode()
-        headers["Content-Type"] = "text/plain; charset=utf-8"
-    headers["Content-Length"] = str(len(body))
-    return HttpResponse(200, headers, b"" if req.method == "HEAD" else body, served_by=host.name)
+# -- nginx, from the file both backends read ---------------------------------------------------------------------
+
+def _nginx(sb: Sandbox) -> Any:
+    """The outside world's nginx configuration, read once per sandbox process from the shared file and the
+    certificates of the emulated public CA (:func:`_pki`), as nginx reads them at start."""
+    found = sb.program_state.get("outside-nginx")
+    if found is None:
+        from . import nginx
+        from .files import FileSystem
+
+        files = {"/etc/nginx/nginx.conf": nginx_conf().encode(), **_pki(sb)["files"]}
+        fs = FileSystem(files, set())
+        config = nginx.load(fs, lambda name: None, _version())
+        if config.not_emulated:  # the shared file uses only what the emulation plays: a change must keep it so
+            raise RuntimeError(f"k8snet.outside.nginx_conf uses directives the sandbox does not emulate: "
+                               f"{', '.join(config.not_emulated)}")
+        found = sb.program_state["outside-nginx"] = (config, fs)
+    return found
+
+
+def _version() -> str:
+    from .workloads import image_tag, nginx_version
+
+    return nginx_version(image_tag(IMAGE))
+
+
+def serve(sb: Sandbox, host: Host, port: int, req: HttpRequest, client: str, now: dt.datetime) -> HttpResponse:
+    """One request to a host, answered by nginx from the shared configuration: the server of the host's address
+    and port (an API answers JSON, a page a line of text, both saying which host, the request and the client)."""
+    from . import nginx
+
+    config, fs = _nginx(sb)
+    ex = nginx.Exchange(fs=fs, version=_version(), method=req.method, uri=req.path or "/",
+                        headers=req.headers, body=req.body, client=client, port=port, scheme=req.scheme,
+                        date=http_date(now), mtime=lambda path: now, error_log=lambda *a, **k: None,
+                        upstream=lambda *a: ("refused", ""), tls=req.tls, address=host.ip)
+    a = nginx.answer(config, ex, tls=req.scheme == "https")
+    return HttpResponse(a.status, a.headers, a.body, served_by=host.name)
 
 
 # -- TLS: an emulated public CA --------------------------------------------------------------------------------
 
-CA_NAME = "k8snet Emulated Public Root CA"
-
-
 def _pki(sb: Sandbox) -> dict[str, Any]:
-    """The emulated public CA and its leaf certificates, made once per sandbox process on its clock (kept in
-    memory only: a restart makes new ones, which the images' bundles trust alike)."""
+    """The emulated public CA and the hosts' certificate files, made once per sandbox process on its clock (kept
+    in memory only: a restart makes new ones, which the images' bundles trust alike)."""
     found = sb.program_state.get("outside-pki")
     if found is None:
         from ..pki import make_ca, pem_cert
 
         now = sb.clock.now().replace(tzinfo=dt.UTC)
         key, cert = make_ca(CA_NAME, now - dt.timedelta(days=30))
-        found = sb.program_state["outside-pki"] = {"ca": (key, cert), "ca_pem": pem_cert(cert), "leaves": {},
-                                                   "now": now}
+        found = sb.program_state["outside-pki"] = {
+            "ca_pem": pem_cert(cert), "files": certificate_files(key, cert, now - dt.timedelta(days=1))}
     return found
 
 
@@ -138,14 +119,10 @@ def roots_pem(sb: Sandbox) -> bytes:
     return _pki(sb)["ca_pem"]
 
 
-def tls_context(sb: Sandbox, host: Host) -> Any:
-    """The server context a host presents on 443: a certificate for its name, signed by the public CA."""
-    from ..pki import make_serving, pem_cert, pem_key
-    from .tls import server_context
+def tls_context(sb: Sandbox, host: Host, port: int = 443, sni: str = "") -> Any:
+    """The server context nginx presents on a host's HTTPS port: its server's certificate (the host's name,
+    signed by the public CA), chosen by the address as nginx chooses it, whatever the SNI."""
+    from .nginx import choose_server
 
-    pki = _pki(sb)
-    if host.name not in pki["leaves"]:
-        key, cert = make_serving(*pki["ca"], host.name, [host.name], pki["now"] - dt.timedelta(days=1))
-        pki["leaves"][host.name] = server_context(pem_cert(cert), pem_key(key))  # the leaf alone, as a server
-        # whose certificate a root signs directly sends it
-    return pki["leaves"][host.name]
+    server = choose_server(_nginx(sb)[0], port, sni, host.ip)
+    return server.tls if server is not None else None

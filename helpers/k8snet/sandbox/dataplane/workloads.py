@@ -1115,7 +1115,7 @@ class Workloads:
         if program.name == "kube-apiserver":
             return self.dp.real_servers["kube-apiserver"].tls
         if program.name == "outside":
-            return outside.tls_context(self.sb, program.opts["host"])
+            return outside.tls_context(self.sb, program.opts["host"], conn.port, sni)
         if program.name == "nginx":
             from .nginx import choose_server
 
@@ -1257,10 +1257,11 @@ class Workloads:
             response = istioimages.serve(program, conn.port, req, now, self.dp.mesh.telemetry.text(pod, program.name))
         elif program.name in cniimages.NAMES:  # the CNI plugins' health and metrics ports
             response = cniimages.serve(program, conn.port, req, now)
-        elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx"):  # Go answers
+        elif role == "https" and req.scheme != "https" and program.name not in ("traefik", "nginx", "outside"):  # Go answers
             response = go_response(now, 400, b"Client sent an HTTP request to an HTTPS server.\n")
         elif program.name == "outside":  # a host of the emulated outside world (dataplane/outside.py)
-            response = outside.serve(program.opts["host"], req, f"{conn.client_ip}:{conn.client_port}", now)
+            response = outside.serve(self.sb, program.opts["host"], conn.port, req, f"{conn.client_ip}:{conn.client_port}",
+                                     now)
         elif program.name == "kube-apiserver":  # the sandbox's own API server answers (dataplane/apiserver.py)
             response = self.dp.real_servers["kube-apiserver"](conn, req)
         elif program.name == "traefik":  # the real Traefik the sandbox runs answers
