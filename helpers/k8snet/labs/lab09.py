@@ -237,6 +237,24 @@ def _hubble_line(f: hubble.Flow) -> str:
     return f"{f.source} -> {dst} {f.type} {f.verdict} ({summary})"
 
 
+def flows_table(cluster: Cluster, ns: str, pod: str | None = None, verdict: str | None = None,
+                about: str | None = None, last: int = 12) -> Table:
+    """Hubble's last flows for the namespace (or one pod), as the checks read them: who, to where, the
+    observation point or drop reason, the verdict and the summary (times and source ports left out); ``about``
+    keeps the flows whose destination or summary names it (a host)."""
+    found = hubble.flows(cluster, pod=f"{ns}/{pod}" if pod else None, namespace=None if pod else ns,
+                         verdict=verdict, last=None if about else last)
+    if about:
+        found = [f for f in found if about in f.destination or about in f.summary][-last:]
+    rows = []
+    for f in found:  # a reply goes to the client's source port, left out too
+        dst = f"{f.destination}:{f.destination_port}" if f.destination_port and not f.raw.get("is_reply") \
+            else f.destination
+        rows.append([f.source, dst, f.type, f.verdict, f.summary])
+    return Table(["SOURCE", "DESTINATION", "TYPE", "VERDICT", "SUMMARY"], rows,
+                 caption=f"hubble observe, the last {len(rows)} flows")
+
+
 def _settle_and_sync(cluster: Cluster, ns: str, client: str, service: str) -> None:
     settle(cluster, ns)
     kubeproxy.wait_synced(cluster, PodRef(ns, client), ns, service)
