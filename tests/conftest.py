@@ -71,19 +71,19 @@ def _edge_on_free_ports() -> Iterator[None]:
 
 
 @contextmanager
-def private_sandbox(base: Path, cni: str | None = None) -> Iterator[SandboxEnv]:
-    """A sandbox of its own under ``base`` (state, kubeconfig, edge on free ports, the CNI plugin ``cni``),
-    reached through the environment while it runs (``KUBECONFIG``, ``K8SNET_HOME``), which is restored
-    afterwards."""
+def private_sandbox(base: Path, cni: str | None = None, name: str | None = None) -> Iterator[SandboxEnv]:
+    """A sandbox of its own under ``base`` (state, kubeconfig, edge on free ports, the CNI plugin ``cni``; the
+    member ``name`` of the cluster set, else the default one), reached through the environment while it runs
+    (``KUBECONFIG``, ``K8SNET_HOME``), which is restored afterwards."""
     kubeconfig = base / "kubeconfig"
     old = {k: os.environ.get(k) for k in ("KUBECONFIG", "K8SNET_HOME")}
     os.environ.update(KUBECONFIG=str(kubeconfig), K8SNET_HOME=str(base / "home"))
     try:
         running = process.up(seed=0, edge_http_port=0, edge_https_port=0,  # never 8080/8443: a developer's sandbox
-                             **({"cni": cni} if cni else {}))
+                             **({"cni": cni} if cni else {}), name=name)
         yield SandboxEnv(running, kubeconfig, base)
     finally:
-        process.down()
+        process.down(name=name)
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -36,7 +36,7 @@ def assert_fails_then_passes(lab: labs.Lab, exercise: str) -> str:
 def assert_wrong_answer_hinted(lab: labs.Lab, exercise: str, manifests: list[dict], phrases: list[str]) -> None:
     """Apply a wrong answer over the exercise's starting state: its check must fail with every phrase in the hint."""
     lab.setup(exercise)
-    lab.cluster.apply(manifests, namespace=lab.exercise(exercise).namespace)
+    lab.on(exercise).apply(manifests, namespace=lab.exercise(exercise).namespace)
     result = lab.check(exercise)
     assert not result.passed, result.message
     for phrase in phrases:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 LABS = {"lab-01-services": "k8snet.labs.lab01", "lab-02-network-policies": "k8snet.labs.lab02",
         "lab-03-ingress": "k8snet.labs.lab03", "lab-04-debugging": "k8snet.labs.lab04",
         "lab-05-load-balancing": "k8snet.labs.lab05", "lab-06-gateway-api": "k8snet.labs.lab06",
-        "lab-07-certificates": "k8snet.labs.lab07", "lab-08-service-mesh": "k8snet.labs.lab08"}
+        "lab-07-certificates": "k8snet.labs.lab07", "lab-08-service-mesh": "k8snet.labs.lab08",
+        "lab-09-cni-policy": "k8snet.labs.lab09"}
 
 
 @dataclass
@@ -73,6 +74,9 @@ class Exercise:
     after_solution: Callable[[Cluster, str], None] | None = None
     """What the reference solution does once its YAML is applied, as the solution notebook does it (a restart of a
     server that reads its certificate only when it starts); None when the YAML is the whole answer."""
+    cluster: str | None = None
+    """The member of the cluster set the exercise runs on (lab 09's ``calico``), one of the lab module's
+    ``MEMBERS``; None: the cluster the lab was loaded with."""
 
 
 @dataclass
@@ -85,7 +89,9 @@ class Lab:
     folder: Path
     cleanup: Callable[[Cluster], None] | None = None
     """Deletes what the lab made outside its namespaces (cluster-wide objects, a CA in cert-manager): the lab
-    module's ``cleanup`` function, when it has one."""
+    module's ``cleanup`` function, when it has one; called for each cluster the lab uses."""
+    members: dict[str, Cluster] = field(default_factory=dict)
+    """The other clusters some exercises run on, by member name (:attr:`Exercise.cluster`)."""
 
     def exercise(self, exercise_id: str) -> Exercise:
         for ex in self.exercises:
@@ -94,17 +100,27 @@ class Lab:
         raise KeyError(f"no exercise {exercise_id!r} in {self.name}: "
                        f"choose one of {', '.join(e.id for e in self.exercises)}")
 
+    def on(self, exercise_id: str) -> Cluster:
+        """The cluster an exercise runs on: the lab's own, or the member it names."""
+        ex = self.exercise(exercise_id)
+        return self.cluster if ex.cluster is None else self.members[ex.cluster]
+
+    def clusters(self) -> list[Cluster]:
+        """Every cluster the lab uses, its own first."""
+        return [self.cluster, *(c for c in self.members.values() if c is not self.cluster)]
+
     def setup(self, exercise_id: str | None = None) -> None:
         """Prepare one exercise (or all): a fresh namespace in its starting state."""
         for ex in [self.exercise(exercise_id)] if exercise_id else self.exercises:
-            self.cluster.recreate_namespace(ex.namespace)
-            ex.setup(self.cluster, ex.namespace)
+            cluster = self.on(ex.id)
+            cluster.recreate_namespace(ex.namespace)
+            ex.setup(cluster, ex.namespace)
 
     def check(self, exercise_id: str) -> Result:
         """Grade an exercise from the live cluster and real traffic."""
         ex = self.exercise(exercise_id)
         try:
-            return Result(ex.id, True, ex.check(self.cluster, ex.namespace))
+            return Result(ex.id, True, ex.check(self.on(ex.id), ex.namespace))
         except Hint as hint:
             return Result(ex.id, False, str(hint))
 
@@ -122,19 +138,25 @@ class Lab:
 
     def apply_solution(self, exercise_id: str) -> None:
         """Apply the reference solution (what CI does to prove the check can pass)."""
-        ex = self.exercise(exercise_id)
-        self.cluster.apply(self.solution_path(exercise_id).read_text(), namespace=ex.namespace)
+        ex, cluster = self.exercise(exercise_id), self.on(exercise_id)
+        cluster.apply(self.solution_path(exercise_id).read_text(), namespace=ex.namespace)
         if ex.after_solution is not None:
-            ex.after_solution(self.cluster, ex.namespace)
+            ex.after_solution(cluster, ex.namespace)
 
     def progress(self) -> list[Result]:
         return [self.check(ex.id) for ex in self.exercises]
 
     def teardown(self) -> None:
-        for name in dict.fromkeys(n for ex in self.exercises for n in (ex.namespace, *ex.shared_namespaces)):
-            self.cluster.delete("Namespace", name)
+        done: set[tuple[int, str]] = set()
+        for ex in self.exercises:
+            cluster = self.on(ex.id)
+            for name in (ex.namespace, *ex.shared_namespaces):
+                if (id(cluster), name) not in done:
+                    done.add((id(cluster), name))
+                    cluster.delete("Namespace", name)
         if self.cleanup is not None:
-            self.cleanup(self.cluster)
+            for cluster in self.clusters():
+                self.cleanup(cluster)
 
 
 def labs_folder() -> Path:
@@ -142,9 +164,23 @@ def labs_folder() -> Path:
     return Path(__file__).resolve().parents[3] / "labs"
 
 
-def load(name: str, cluster: Cluster) -> Lab:
-    """Load a lab by its folder name, e.g. ``lab-01-services``."""
+def load(name: str, cluster: Cluster, **members: Cluster) -> Lab:
+    """Load a lab by its folder name, e.g. ``lab-01-services``.
+
+    A lab whose exercises run on more than one cluster lists the others in its module's ``MEMBERS`` (member name
+    → CNI plugin); pass them by name (``calico=calico``), or ``load`` connects to each as
+    ``k8snet.connect(name, cni=...)`` does, on the backend of ``cluster``, starting it if need be.
+    """
     if name not in LABS:
         raise KeyError(f"unknown lab {name!r}: choose one of {', '.join(LABS)}")
     module = importlib.import_module(LABS[name])
-    return Lab(name, cluster, module.exercises(), labs_folder() / name, getattr(module, "cleanup", None))
+    wanted: dict[str, str] = getattr(module, "MEMBERS", {})
+    if unknown := sorted(set(members) - set(wanted)):
+        raise KeyError(f"{name} runs on no cluster named {', '.join(unknown)}: "
+                       f"{'its others are ' + ', '.join(wanted) if wanted else 'it uses only the one it is given'}")
+    if missing := [m for m in wanted if m not in members]:
+        from ..connection import connect
+
+        members.update({m: connect(cluster.backend, name=m, cni=wanted[m]) for m in missing})
+    return Lab(name, cluster, module.exercises(), labs_folder() / name, getattr(module, "cleanup", None),
+               {m: members[m] for m in wanted})

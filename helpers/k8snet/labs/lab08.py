@@ -228,7 +228,8 @@ class Answer:
         if self.status is not None:
             first = (self.body.strip().splitlines() or [""])[0]
             return f"{self.status}: {first}" if first else str(self.status)
-        words = {56: "reset", 28: "timed out", 7: "refused", 52: "empty reply"}.get(self.exit_code, "failed")
+        words = {56: "reset", 28: "timed out", 7: "refused", 52: "empty reply",
+                 6: "not resolved"}.get(self.exit_code, "failed")
         return f"{words} (curl {self.exit_code})"
 
     def __str__(self) -> str:
