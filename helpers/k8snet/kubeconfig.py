@@ -70,6 +70,12 @@ def add_context(name: str, server: str, token: str, namespace: str | None = None
     save(data, file)
 
 
+def current_context(file: Path | None = None) -> str:
+    """The kubeconfig's current context ("" when none)."""
+    file = file or path()
+    return str(load(file).get("current-context") or "") if file.exists() else ""
+
+
 def remove_context(name: str, file: Path | None = None) -> None:
     """Remove cluster, user and context ``name``; clear current-context if it was this one."""
     file = file or path()

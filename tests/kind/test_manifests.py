@@ -10,7 +10,7 @@ import yaml
 from k8snet import traffic
 from k8snet.kind import addons, commands, versions
 from k8snet.sandbox import schema, validation
-from k8snet.sandbox.dataplane import workloads
+from k8snet.sandbox.dataplane import nginx, workloads
 from k8snet.sandbox.errors import ApiError
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -128,7 +128,7 @@ def test_lesson_images_are_the_ones_the_sandbox_emulates():
     assert versions.AGNHOST_IMAGE == traffic.AGNHOST
     assert versions.AGNHOST_IMAGE.endswith(":" + workloads.AGNHOST_VERSION)
     assert versions.HTTP_ECHO_IMAGE.endswith(":" + workloads.HTTP_ECHO_VERSION)
-    assert versions.NGINX_IMAGE.endswith(":" + workloads.NGINX_LATEST)
+    assert versions.NGINX_IMAGE.endswith(":" + nginx.NGINX_LATEST)
     for image in versions.LESSON_IMAGES:
         assert workloads.image_family(image) is not None, image
 

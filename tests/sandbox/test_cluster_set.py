@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.conftest import private_sandbox
+from tests.conftest import private_sandbox, wait_for
 
 import k8snet
 from k8snet import clusterset, kubeconfig
@@ -117,7 +117,10 @@ def test_a_deployment_and_service_in_each_member_get_addresses_from_that_members
         client = pods[0]["metadata"]["name"]
         looked_up = kubectl(box, context, "exec", client, "--", "nslookup", "web").stdout
         assert f"Server:\t\t{shape.dns_ip}" in looked_up and f"Address: {cluster_ip}" in looked_up
-        answers[name] = kubectl(box, context, "exec", client, "--", "curl", "-s", "web/hostname").stdout
+        # the Service's endpoints reach kube-proxy a moment after the rollout (a refused connection until then)
+        answers[name] = wait_for(lambda ctx=context, pod=client: kubectl(box, ctx, "exec", pod, "--", "curl", "-s",
+                                                                         "web/hostname", check=False).stdout,
+                                 timeout=30, what="the Service answering")
         assert answers[name] in {p["metadata"]["name"] for p in pods}  # served inside its own cluster
     assert not kubectl(box, "k8snet-sandbox", "get", "deployment", "web", check=False).stdout  # not in the default
 
@@ -199,9 +202,15 @@ def test_the_notebook_magics_name_a_member_with_cluster(box, capsys):
     assert capsys.readouterr().out == 'configmap "only-east" deleted\n'
 
 
+def test_a_member_leaves_kubectls_current_context_to_the_workbooks_cluster(box):
+    assert kubeconfig.current_context() == "k8snet-sandbox"
+    assert {c["name"] for c in kubeconfig.load()["contexts"]} >= {"k8snet-sandbox", "k8snet-east"}
+
+
 def test_disconnect_stops_a_member_and_never_the_workbooks_own(box):
     assert k8snet.connect("east", start=False).name == "east"
     assert k8snet.disconnect("east") is True
     assert "east" not in process.members() and process.status() is not None
+    assert kubeconfig.current_context() == "k8snet-sandbox"
     with pytest.raises(ValueError, match="not the workbook's own"):
         k8snet.disconnect("k8snet")

@@ -120,9 +120,9 @@ def test_the_table_holds_what_the_image_binary_knows_where_nginx_takes_it():
 
 
 def test_the_table_follows_the_release_the_image_tag_names():
-    from k8snet.sandbox.dataplane import nginx_directives, workloads
+    from k8snet.sandbox.dataplane import nginx_directives
 
-    assert nginx_directives.NGINX_RELEASE == workloads.NGINX_LATEST  # regenerate the table with a new pin
+    assert nginx_directives.NGINX_RELEASE == nginx.NGINX_LATEST  # regenerate the table with a new pin
     assert "early_hints" in nginx.known("1.29.1") and "early_hints" not in nginx.known("1.27.5")
     assert "ssl" in nginx.known("1.25.0") and "ssl" not in nginx.known("1.25.1")
     assert "http2" not in nginx.known("1.24.0")  # older than the table reads: as its oldest release

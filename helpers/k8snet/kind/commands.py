@@ -323,3 +323,9 @@ def docker_ps_label_argv(label: str, value: str) -> list[str]:
 
 def docker_port_argv(container: str) -> list[str]:
     return ["docker", "port", container]
+
+
+def container_state(name: str) -> str | None:
+    """A docker container's state (running, exited, …) or None when there is no such container."""
+    done = run(container_state_argv(name), check=False, timeout=30)
+    return (done.stdout.strip() or None) if done.returncode == 0 else None

@@ -98,12 +98,6 @@ def cluster_exists(name: str = versions.CLUSTER_NAME) -> bool:
     return name in cluster_names()
 
 
-def container_state(name: str) -> str | None:
-    """A docker container's state (running, exited, …) or None when there is no such container."""
-    done = commands.run(commands.container_state_argv(name), check=False, timeout=30)
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
-
-
 def edge_mapping(name: str = versions.CLUSTER_NAME) -> dict[int, str]:
     """The control-plane container's published ports: node port → host address (``docker port``)."""
     done = commands.run(commands.docker_port_argv(f"{name}-control-plane"), check=False, timeout=30)
@@ -231,7 +225,7 @@ def install_cert_manager(run: _Run) -> None:
 def start_cloud_provider() -> str:
     """Start cloud-provider-kind's container, or restart it when stopped; returns what it did."""
     name = versions.CLOUD_PROVIDER_CONTAINER
-    state = container_state(name)
+    state = commands.container_state(name)
     if state is None:
         commands.run(commands.cloud_provider_run_argv(), timeout=600)
         return "started"
@@ -349,7 +343,7 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
     found = False
     if commands.which("docker") is not None and commands.docker_info().server_version is not None:
         provider = versions.CLOUD_PROVIDER_CONTAINER
-        if container_state(provider) is not None:
+        if commands.container_state(provider) is not None:
             others = [c for c in cluster_names() if c != name] if commands.which("kind") is not None else []
             if others:
                 say(f"• keeping {provider}: it serves the other kind clusters too ({', '.join(others)})")
@@ -362,7 +356,7 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
                                  timeout=30).stdout.split()
         if leftovers:
             commands.run(commands.docker_rm_argv(*leftovers), check=False, timeout=60)
-        if container_state(outside.CONTAINER) is not None:  # it serves every kind cluster on the host, as above
+        if commands.container_state(outside.CONTAINER) is not None:  # it serves every kind cluster on the host, as above
             others = [c for c in cluster_names() if c != name] if commands.which("kind") is not None else []
             if others:
                 say(f"• keeping {outside.CONTAINER}: it serves the other kind clusters too ({', '.join(others)})")
@@ -431,8 +425,8 @@ def status(name: str = versions.CLUSTER_NAME) -> Status:
         st.problems.append(Problem("context", f"the kubeconfig has no context kind-{name}",
                             f"`kind export kubeconfig --name {name}` (or re-run `k8snet kind up`)"))
         return st
-    st.cloud_provider = container_state(versions.CLOUD_PROVIDER_CONTAINER)
-    st.outside = container_state(outside.CONTAINER)
+    st.cloud_provider = commands.container_state(versions.CLOUD_PROVIDER_CONTAINER)
+    st.outside = commands.container_state(outside.CONTAINER)
     _inspect_cluster(st, name)
     http_port, https_port = versions.edge_ports() if name == clusterset.DEFAULT_NAME else clusterset.edge_ports(name)
     st.edge = [readiness.probe_edge(http_port, False), readiness.probe_edge(https_port, True)]

@@ -156,9 +156,7 @@ def ensure_images(say: Say, timeout: float = 600) -> None:
 def ensure_container(tree: Path) -> str:
     """Create and start the container, or bring its files up to date (a running nginx reloads them); returns
     what it did."""
-    from .lifecycle import container_state
-
-    state = container_state(CONTAINER)
+    state = commands.container_state(CONTAINER)
     if state is None:
         commands.run(create_argv(), timeout=120)
     commands.run(copy_argv(tree), timeout=60)

@@ -170,6 +170,25 @@ def _caught_up(cluster: Cluster, ns: str) -> bool:
     for gw in _list(cluster, "Gateway", ns, GATEWAY_API):
         if (gw.get("spec") or {}).get("gatewayClassName") == "istio-waypoint" and not _waypoint_ready(cluster, ns, gw):
             return False
+    return _endpoints_caught_up(cluster, ns)
+
+
+def _endpoints_caught_up(cluster: Cluster, ns: str) -> bool:
+    """Whether each Service's EndpointSlices list exactly its ready pods: the proxies route on the slices, so a pod
+    that is Ready but not yet listed would not get its share of the requests (a slice lags under load)."""
+    from ..traffic import endpoints_of
+
+    pods = cluster.get("Pod", namespace=ns)
+    for svc in cluster.get("Service", namespace=ns):
+        selector = (svc.get("spec") or {}).get("selector")
+        if not selector:
+            continue
+        ready = sum(1 for pod in pods if all((pod["metadata"].get("labels") or {}).get(k) == v
+                                              for k, v in selector.items())
+                    and any(c.get("type") == "Ready" and c.get("status") == "True"
+                            for c in (pod.get("status") or {}).get("conditions") or []))
+        if sum(e["ready"] for e in endpoints_of(cluster, ns, svc["metadata"]["name"])) != ready:
+            return False
     return True
 
 

@@ -204,7 +204,13 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
         edge = edge_ports(edge_http_port, edge_https_port, name)
         running = _spawn(state, port, seed, timeout, edge, cni, name)
     if write_kubeconfig:
-        kubeconfig.add_context(running.context, running.server, running.token, ca_data=running.ca_file.read_bytes())
+        # the workbook's cluster becomes kubectl's current context, as `kind create cluster` makes its own; another
+        # member only when nothing is current, so a notebook that starts a second cluster leaves the learner's
+        # terminal (and its current context) where it was: `kubectl --context k8snet-NAME` reaches the member
+        member = name not in (None, clusterset.DEFAULT_NAME)
+        use = not member or not kubeconfig.current_context()
+        kubeconfig.add_context(running.context, running.server, running.token, ca_data=running.ca_file.read_bytes(),
+                               use=use)
     return running
 
 

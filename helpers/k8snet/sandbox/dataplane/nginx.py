@@ -50,6 +50,24 @@ from typing import Any
 from .files import FileSystem
 from .model import http_date
 
+NGINX_LATEST = "1.29.1"
+NGINX_MINORS = {"1.25": "1.25.5", "1.26": "1.26.3", "1.27": "1.27.5", "1.28": "1.28.0", "1.29": NGINX_LATEST}
+"""The patch release a two-part nginx tag (``nginx:1.27``) pulled last."""
+
+
+def image_tag(image: str) -> str:
+    """An image reference's tag (``latest`` when it names none)."""
+    last = image.split("@")[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def nginx_version(tag: str) -> str:
+    """The nginx release an ``nginx:<tag>`` image runs (``latest``, ``mainline``… → the newest)."""
+    m = re.match(r"(\d+\.\d+)(\.\d+)?", tag)
+    if not m:
+        return NGINX_LATEST
+    return m.group(0) if m.group(2) else NGINX_MINORS.get(m.group(1), m.group(1) + ".0")
+
 MAIN_CONF = "/etc/nginx/nginx.conf"
 PREFIX = "/etc/nginx"
 

@@ -78,7 +78,7 @@ def _nginx(sb: Sandbox) -> Any:
 
 
 def _version() -> str:
-    from .workloads import image_tag, nginx_version
+    from .nginx import image_tag, nginx_version
 
     return nginx_version(image_tag(IMAGE))
 

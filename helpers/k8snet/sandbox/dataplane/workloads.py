@@ -29,7 +29,6 @@ import ipaddress
 import json
 import platform
 import posixpath
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,7 +52,7 @@ from .model import (  # noqa: F401  (RAW_REPLY, EMPTY_REPLY and Program re-expor
     settled,
 )
 from .nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
-from .nginx import NGINX_CONF, NGINXHTTPS_CONF
+from .nginx import NGINX_CONF, NGINXHTTPS_CONF, image_tag, nginx_version
 from .volumes import KubeletVolume, mount_all, mount_service_account, refresh
 
 if TYPE_CHECKING:
@@ -63,10 +62,7 @@ Pod = dict[str, Any]
 
 AGNHOST_VERSION = "2.66.1"
 HTTP_ECHO_VERSION = "1.0.0"
-NGINX_LATEST = "1.29.1"
 COREDNS_VERSION = "1.12.0"
-NGINX_MINORS = {"1.25": "1.25.5", "1.26": "1.26.3", "1.27": "1.27.5", "1.28": "1.28.0", "1.29": NGINX_LATEST}
-"""The patch release a two-part nginx tag (``nginx:1.27``) pulled last."""
 
 
 EMULATED: dict[str, dict[str, Any]] = {
@@ -258,19 +254,6 @@ def image_family(image: str) -> str | None:
     return {"busybox": "busybox", "library/busybox": "busybox", "google-containers/busybox": "busybox",
             "google_containers/busybox": "busybox", "alpine": "alpine", "library/alpine": "alpine",
             "curlimages/curl": "curl", "nicolaka/netshoot": "netshoot", "radial/busyboxplus": "busyboxplus"}.get(path)
-
-
-def image_tag(image: str) -> str:
-    last = image.split("@")[0].rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
-
-
-def nginx_version(tag: str) -> str:
-    """The nginx release an ``nginx:<tag>`` image runs (``latest``, ``mainline``… → the newest)."""
-    m = re.match(r"(\d+\.\d+)(\.\d+)?", tag)
-    if not m:
-        return NGINX_LATEST
-    return m.group(0) if m.group(2) else NGINX_MINORS.get(m.group(1), m.group(1) + ".0")
 
 
 def container_env(sb: Sandbox, pod: Pod, container: dict[str, Any]) -> dict[str, str]:
