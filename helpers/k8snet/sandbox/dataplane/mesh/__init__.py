@@ -208,7 +208,7 @@ class Mesh:
             hops.append(Hop("service", f"Service {name}: {chooser} finds no healthy endpoint",
                             {"service": meta["name"], "namespace": meta["namespace"], "via": chooser}))
             return None
-        ep, target = self.sb.random.stream(chooser).choice(fresh)
+        ep, target = self.sb.random.stream(f"{chooser}:{name}").choice(fresh)  # per Service: independent of others
         hops.append(Hop("service", f"Service {name} port {sp.get('port')}: {chooser} picks {ep.ip}:{target} "
                         f"({ep.pod}) at random among {len(fresh)} healthy endpoints",
                         {"service": meta["name"], "namespace": meta["namespace"], "via": chooser,

@@ -99,7 +99,7 @@ class Waypoints:
             (p for p in self.sb.store.list("pods", ns)
              if (p["metadata"].get("labels") or {}).get(GATEWAY_NAME) == name and ready(p)),
             key=lambda p: p["metadata"]["name"]))
-        return gw, (self.sb.random.stream("waypoint").choice(pods) if pods else None)
+        return gw, (self.sb.random.stream(f"waypoint:{ns}/{name}").choice(pods) if pods else None)
 
     # -- one request --------------------------------------------------------------------------------
 
@@ -363,7 +363,11 @@ class Waypoints:
         total = sum(w for _, _, w, _ in backends)
         if total <= 0:
             return None
-        roll = self.sb.random.stream("waypoint-weights").randrange(total)
+        # one stream per set of backends (a route's rule): its draws follow its own requests only, whatever other
+        # routes and namespaces see, so a seeded run repeats however its polling went elsewhere
+        key = ",".join(f"{((b or {}).get('metadata') or {}).get('namespace')}/{((b or {}).get('metadata') or {}).get('name')}"
+                       f"={w}" for b, _, w, _ in backends)
+        roll = self.sb.random.stream(f"waypoint-weights:{key}").randrange(total)
         for bsvc, bport, weight, filters in backends:
             if roll < weight:
                 return (bsvc, bport, filters) if bsvc is not None and bport is not None else None
