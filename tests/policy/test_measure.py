@@ -54,9 +54,11 @@ def test_probes_run_in_the_default_container_of_a_multi_container_pod(cluster):
         want.set("*", "tools/two", True, port=80).set("*", "tools/two", True, port=81)
         want.set("*", "shop/cart", True, port=8080)
         assert m.compare(want).ok, str(m.compare(want))
-    finally:
+    finally:  # both at once: serve-hostname waits out its grace period
         for name in ("two", "annotated"):
-            cluster.delete("Pod", name, "tools", wait=True)
+            cluster.delete("Pod", name, "tools")
+        for name in ("two", "annotated"):
+            cluster.wait_gone("Pod", name, "tools")
 
 
 def test_parse_probes_pairs_each_marker_with_what_came_before_it():

@@ -189,21 +189,45 @@ def _rewrite_namespace(node: sel.Node) -> sel.Node:
     return node
 
 
-def entity_matches(entity: Mapping[str, Any], ns: str | None, peer: Endpoint, port: int | None,
-                   protocol: str) -> bool:
-    """A rule's ``source`` or ``destination`` against one end of the connection (``port`` None: the source's
-    ephemeral port, which no ``ports`` entry is taken to match)."""
-    if entity.get("nets") and not in_nets(peer.ip, entity["nets"]):
-        return False
-    if entity.get("notNets") and in_nets(peer.ip, entity["notNets"]):
-        return False
+def selects(entity: Mapping[str, Any], ns: str | None, peer: Endpoint) -> bool:
+    """The selector part of a rule's ``source`` or ``destination`` (``selector``, ``namespaceSelector``,
+    ``serviceAccounts``, ``notSelector``) against one end's labels."""
     try:
         node = entity_selector(entity, ns)
     except sel.SelectorError:
         return False
     if node is not None and not any(node.evaluate(labels) for labels in peer.label_sets()):
         return False
-    if entity.get("notSelector") and any(_matches(entity["notSelector"], labels) for labels in peer.label_sets()):
+    return not (entity.get("notSelector") and
+                any(_matches(entity["notSelector"], labels) for labels in peer.label_sets()))
+
+
+class SelectorMemo:
+    """:func:`selects`, kept per rule entity, policy namespace and label sets: the same selectors meet the same
+    endpoints again and again (felix's label index keeps which selectors match which endpoints). Keyed by the
+    entity's identity, so it lives no longer than the policies that hold the entities (a :class:`Repository`)."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[Any, ...], bool] = {}
+
+    def selects(self, entity: Mapping[str, Any], ns: str | None, peer: Endpoint) -> bool:
+        key = (id(entity), ns, tuple(_labels_key(labels) for labels in peer.label_sets()))
+        found = self._answers.get(key)
+        if found is None:
+            found = selects(entity, ns, peer)
+            _keep(self._answers, key, found, Repository.LIMIT)
+        return found
+
+
+def entity_matches(entity: Mapping[str, Any], ns: str | None, peer: Endpoint, port: int | None,
+                   protocol: str, memo: SelectorMemo | None = None) -> bool:
+    """A rule's ``source`` or ``destination`` against one end of the connection (``port`` None: the source's
+    ephemeral port, which no ``ports`` entry is taken to match)."""
+    if entity.get("nets") and not in_nets(peer.ip, entity["nets"]):
+        return False
+    if entity.get("notNets") and in_nets(peer.ip, entity["notNets"]):
+        return False
+    if not (memo.selects(entity, ns, peer) if memo is not None else selects(entity, ns, peer)):
         return False
     if entity.get("services"):
         return False  # service matches are not emulated (a Warning says so)
@@ -217,7 +241,7 @@ def entity_matches(entity: Mapping[str, Any], ns: str | None, peer: Endpoint, po
 
 
 def rule_matches(rule: Mapping[str, Any], ns: str | None, src: Endpoint, dst: Endpoint, port: int,
-                 protocol: str) -> bool:
+                 protocol: str, memo: SelectorMemo | None = None) -> bool:
     """One rule against a connection attempt from ``src`` to ``dst``'s ``port`` (after DNAT)."""
     if rule.get("protocol") is not None and protocol_name(rule["protocol"]) != protocol:
         return False
@@ -227,8 +251,8 @@ def rule_matches(rule: Mapping[str, Any], ns: str | None, src: Endpoint, dst: En
         return False
     if rule.get("icmp") and (protocol != "ICMP" or (rule["icmp"].get("type") not in (None, 8))):
         return False
-    return entity_matches(rule.get("source") or {}, ns, src, None, protocol) and \
-        entity_matches(rule.get("destination") or {}, ns, dst, port, protocol)
+    return entity_matches(rule.get("source") or {}, ns, src, None, protocol, memo) and \
+        entity_matches(rule.get("destination") or {}, ns, dst, port, protocol, memo)
 
 
 # -- evaluation -----------------------------------------------------------------------------------------------
@@ -284,6 +308,7 @@ class Repository:
             self._by_namespace.setdefault(p.namespace if p.kind == NP else None, []).append((i, p))
         self._applying: dict[tuple[Any, ...], list[Policy]] = {}
         self._results: dict[tuple[Any, ...], DirectionResult] = {}
+        self._memo = SelectorMemo()
 
     def applying(self, direction: str, this: Endpoint) -> list[Policy]:
         """The Calico policies that apply to ``this`` in ``direction``, in the repository's order."""
@@ -305,7 +330,7 @@ class Repository:
         kept = self._results.get(key)
         if kept is None:
             kept = evaluate(self.tiers, self.applying(direction, this) + kubernetes, direction, this, src, dst, port,
-                            protocol, selected=True)
+                            protocol, selected=True, memo=self._memo)
             _keep(self._results, key, kept, self.LIMIT)
         return DirectionResult(kept.direction, this, kept.allowed, kept.steps, kept.tiers, kept.policies, kept.why)
 
@@ -328,7 +353,8 @@ def _keep(table: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
 
 
 def evaluate(tiers: Mapping[str, Tier], policies: Iterable[Policy], direction: str, this: Endpoint, src: Endpoint,
-             dst: Endpoint, port: int, protocol: str, selected: bool = False) -> DirectionResult:
+             dst: Endpoint, port: int, protocol: str, selected: bool = False,
+             memo: SelectorMemo | None = None) -> DirectionResult:
     """The tiers' verdict for ``this`` endpoint's ``direction`` (see the module's docstring). Kubernetes
     NetworkPolicies come in already selected for this endpoint and direction, with their matching rule
     (``selected``: every one of ``policies`` is known to apply)."""
@@ -345,7 +371,7 @@ def evaluate(tiers: Mapping[str, Tier], policies: Iterable[Policy], direction: s
         passed = False
         for p in sorted(by_tier[tier.name], key=Policy.key):
             result.policies.append(str(p))
-            action, index = _policy_action(p, direction, src, dst, port, protocol, result, tier.name)
+            action, index = _policy_action(p, direction, src, dst, port, protocol, result, tier.name, memo)
             if action in ("Allow", "Deny"):
                 result.allowed = action == "Allow"
                 result.why = f"{where}: {'allowed' if result.allowed else 'denied'} by {result.steps[-1]}"
@@ -372,7 +398,7 @@ def evaluate(tiers: Mapping[str, Tier], policies: Iterable[Policy], direction: s
 
 
 def _policy_action(p: Policy, direction: str, src: Endpoint, dst: Endpoint, port: int, protocol: str,
-                   result: DirectionResult, tier: str) -> tuple[str | None, int]:
+                   result: DirectionResult, tier: str, memo: SelectorMemo | None) -> tuple[str | None, int]:
     """The first Allow, Deny or Pass of the policy's rules (Log rules are recorded and skipped)."""
     if p.kind == KNP:
         if p.knp_rule is None:
@@ -380,7 +406,7 @@ def _policy_action(p: Policy, direction: str, src: Endpoint, dst: Endpoint, port
         result.steps.append(Step(tier, str(p), p.knp_rule, "Allow"))
         return "Allow", p.knp_rule
     for i, rule in enumerate(p.rules(direction)):
-        if not rule_matches(rule, p.namespace, src, dst, port, protocol):
+        if not rule_matches(rule, p.namespace, src, dst, port, protocol, memo):
             continue
         action = str(rule.get("action") or "")
         result.steps.append(Step(tier, str(p), i, action))
