@@ -18,8 +18,10 @@ def test_tcpdump_on_both_ends_of_a_service_connection(sandbox, ns):
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"app": "web"}},
            "spec": {"containers": [
                {"name": "web", "image": AGNHOST, "args": ["netexec", "--http-port=8080"]},
+               # after its 6 packets tcpdump exits and, with restartPolicy Always, would start again with an empty
+               # log before the test reads it: the shell keeps the container (and its log) after the capture
                {"name": "sniff", "image": "nicolaka/netshoot",
-                "command": ["tcpdump", "-nn", "-A", "-c", "6", "tcp", "port", "8080"]}]}}
+                "command": ["sh", "-c", "tcpdump -nn -A -c 6 tcp port 8080; sleep 3600"]}]}}
     sandbox.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(pod))
     sandbox.kubectl("-n", ns, "expose", "pod", "web", "--port=80", "--target-port=8080")
     sandbox.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/web", "--timeout=30s")

@@ -17,7 +17,7 @@ from ..apiserver import WriteOptions
 from ..dataplane.calico import rules
 from ..dataplane.calico.validation import BUILTIN_TIERS, GROUP
 from . import Controller, Key, same_key
-from .events import record
+from .events import warn_not_emulated
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -53,13 +53,5 @@ def reconcile_warnings(sb: Sandbox, key: Key) -> float | None:
     if obj is None:
         return None
     kind = "NetworkPolicy" if ns else "GlobalNetworkPolicy"
-    seen = sb.program_state.setdefault("calico-warnings", set())
-    generation = obj["metadata"].get("generation", 1)
-    for message in rules.not_emulated(obj):
-        mark = (obj["metadata"].get("uid"), generation, message)
-        if mark in seen:
-            continue
-        seen.add(mark)
-        record(sb, {**obj, "apiVersion": f"{GROUP}/v3", "kind": kind}, "NotEmulated", f"k8snet sandbox: {message}",
-               "calico-node", "Warning")
+    warn_not_emulated(sb, {**obj, "apiVersion": f"{GROUP}/v3", "kind": kind}, rules.not_emulated(obj), "calico-node")
     return None

@@ -29,7 +29,7 @@ from ..dataplane.cilium.labels import K8S, pod_labels
 from ..errors import ApiError
 from ..store import Event
 from . import Controller, Key, same_key
-from .events import record
+from .events import warn_not_emulated
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -157,15 +157,7 @@ def reconcile_warnings(sb: Sandbox, key: Key) -> float | None:
     if obj is None:
         return None
     kind = "CiliumNetworkPolicy" if ns else "CiliumClusterwideNetworkPolicy"
-    seen = sb.program_state.setdefault("cilium-warnings", set())
-    generation = obj["metadata"].get("generation", 1)
-    for message in rules.not_emulated(obj):
-        mark = (obj["metadata"].get("uid"), generation, message)
-        if mark in seen:
-            continue
-        seen.add(mark)
-        record(sb, {**obj, "apiVersion": "cilium.io/v2", "kind": kind}, "NotEmulated",
-               f"k8snet sandbox: {message}", AGENT, "Warning")
+    warn_not_emulated(sb, {**obj, "apiVersion": "cilium.io/v2", "kind": kind}, rules.not_emulated(obj), AGENT)
     return None
 
 

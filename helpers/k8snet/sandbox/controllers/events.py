@@ -111,3 +111,16 @@ def record_new_api(sb: Sandbox, obj: dict[str, Any], type_: str, reason: str, ac
         sb.api.create(rt, ns, event, WriteOptions(field_manager=controller))
     except ApiError:
         pass
+
+
+def warn_not_emulated(sb: Sandbox, obj: dict[str, Any], messages: list[str], component: str) -> None:
+    """A Warning event ``NotEmulated`` for each field of ``obj`` the sandbox stores but does not enforce, once per
+    object generation and message (a CNI plugin's policy kinds: what its agent would act on and the sandbox
+    does not)."""
+    seen = sb.program_state.setdefault("not-emulated-warnings", set())
+    generation = obj["metadata"].get("generation", 1)
+    for message in messages:
+        mark = (obj["metadata"].get("uid"), generation, message)
+        if mark not in seen:
+            seen.add(mark)
+            record(sb, obj, "NotEmulated", f"k8snet sandbox: {message}", component, "Warning")

@@ -8,6 +8,7 @@ as a conformant CNI's DROP rule makes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...netpol import Peer, PolicySet, Verdict, pod_peer
@@ -128,3 +129,18 @@ def datagram_targets(sb: Sandbox, ip: str, port: int, protocol: str) -> list[tup
         if ep.ready and pod is not None and number is not None:
             targets.append((pod, number))
     return targets
+
+
+def judge_datagram(sb: Sandbox, src_pod: Obj, ip: str, port: int, protocol: str,
+                   judge: Callable[[Obj, str, Obj, int, str], dict[str, Any]]) -> tuple[bool, dict[str, Any] | None]:
+    """A datagram from ``src_pod`` to ``ip:port`` judged by a CNI plugin's engine (``judge(src_pod, src_ip, pod,
+    port, protocol)``) against each of :func:`datagram_targets`: an allowed one if any (the resolver retries), else
+    the first; (allowed, that verdict), or (False, None) when nothing serves the address and (True, None) when no
+    target is known."""
+    targets = datagram_targets(sb, ip, port, protocol)
+    if targets is None:
+        return False, None
+    source_ip = (src_pod.get("status") or {}).get("podIP") or ""
+    judged = [judge(src_pod, source_ip, pod, number, protocol) for pod, number in targets]
+    chosen = next((j for j in judged if j["allowed"]), None) or (judged[0] if judged else None)
+    return (True, None) if chosen is None else (chosen["allowed"], chosen)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ....netpol import Peer
 from ..derived import Derived
 from ..model import Hop
-from ..policy import NetworkPolicyEngine, datagram_targets
+from ..policy import NetworkPolicyEngine, judge_datagram
 from . import rules
 from .labels import Endpoint, in_nets, pod_labels, set_labels
 
@@ -123,15 +123,10 @@ class CalicoPolicyEngine:
     def datagram(self, src_pod: Obj, ip: str, port: int, protocol: str = "UDP") -> tuple[bool, list[Hop]]:
         """Whether a datagram from ``src_pod`` to ``ip:port`` reaches a server (the resolver's queries), as
         :meth:`..policy.NetworkPolicyEngine.datagram` chooses targets, judged through the tiers."""
-        targets = datagram_targets(self.sb, ip, port, protocol)
-        if targets is None:
-            return False, []
-        source_ip = (src_pod.get("status") or {}).get("podIP") or ""
-        judged = [self.judge(src_pod, source_ip, pod, number, protocol) for pod, number in targets]
-        chosen = next((j for j in judged if j["allowed"]), None) or (judged[0] if judged else None)
+        allowed, chosen = judge_datagram(self.sb, src_pod, ip, port, protocol, self.judge)
         if chosen is None:
-            return True, []
-        return chosen["allowed"], [_hop(chosen)]
+            return allowed, []
+        return allowed, [_hop(chosen)]
 
 
 def _kubernetes(k8s: Any, direction: str) -> list[rules.Policy]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ....netpol import Direction, Peer
 from ..derived import Derived
 from ..model import Connection, Hop, HttpRequest, HttpResponse
-from ..policy import NetworkPolicyEngine, datagram_targets
+from ..policy import NetworkPolicyEngine, datagram_targets, judge_datagram
 from . import fqdn, hubble, identity, l7, rules
 from .dnsproxy import DnsProxy
 from .labels import Endpoint, pod_labels, reserved
@@ -177,16 +177,11 @@ class CiliumPolicyEngine:
     def datagram(self, src_pod: Obj, ip: str, port: int, protocol: str = "UDP") -> tuple[bool, list[Hop]]:
         """Whether a datagram from ``src_pod`` to ``ip:port`` reaches a server (the resolver's queries), as
         :meth:`..policy.NetworkPolicyEngine.datagram` chooses targets, judged with Cilium's rules too."""
-        targets = datagram_targets(self.sb, ip, port, protocol)
-        if targets is None:
-            return False, []
-        source_ip = (src_pod.get("status") or {}).get("podIP") or ""
-        judged = [self.judge(src_pod, source_ip, pod, number, protocol) for pod, number in targets]
-        chosen = next((j for j in judged if j["allowed"]), None) or (judged[0] if judged else None)
+        allowed, chosen = judge_datagram(self.sb, src_pod, ip, port, protocol, self.judge)
         if chosen is None:
-            return True, []
+            return allowed, []
         self._record(chosen)
-        return chosen["allowed"], [_hop(chosen)]
+        return allowed, [_hop(chosen)]
 
     # -- L7 -------------------------------------------------------------------------------------------------
 
