@@ -446,3 +446,32 @@ spec:
     assert done.returncode == 1
     assert 'spec.ingress[0].toPorts[0].ports[0].protocol: Unsupported value: "HTTP"' in done.stderr
     assert "the server could not find the requested resource" not in done.stderr
+
+
+def test_policy_enforcement_modes_always_and_never(box, policies):
+    """docs.cilium.io policy/intro "Policy Enforcement Modes": with ``enable-policy: always`` every endpoint is
+    enforced, so traffic no rule allows is dropped even where no policy selects anything; with ``never`` nothing
+    is enforced, a deny-all policy included."""
+    def mode(value: str) -> None:
+        box.kubectl("-n", "kube-system", "patch", "configmap", "cilium-config", "--type=merge", "-p",
+                    json.dumps({"data": {"enable-policy": value}}))
+
+    echo = box.kubectl_json("-n", NS, "get", "pod", "echo")["status"]["podIP"] + ":8080"
+    try:
+        assert connects(box, "client", echo) == ""  # default: no policy selects echo
+        mode("always")
+        assert connects(box, "client", echo) == "TIMEOUT"  # (and by name: the lookup to kube-dns is dropped too)
+        assert connects(box, "client").startswith("DNS: lookup echo")
+        mode("never")
+        policies(f"""
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {{name: deny-all, namespace: {NS}}}
+spec:
+  endpointSelector: {{}}
+  ingress: [{{}}]
+""")
+        assert connects(box, "client", echo) == ""  # never: the deny-all policy is not enforced
+    finally:
+        mode("default")
+    assert connects(box, "client", echo) == "TIMEOUT"  # default again: the deny-all policy applies

@@ -119,6 +119,9 @@ def enforcement(sb: Sandbox, engine: Any, pod: Obj) -> tuple[bool, bool]:
     """Whether the pod's endpoint is enforced for ingress and egress (a Cilium rule or a NetworkPolicy)."""
     if not hasattr(engine, "rules"):
         return False, False
+    mode = engine.enforcement_mode()  # enable-policy: never enforces nothing, always everything
+    if mode != "default":
+        return mode == "always", mode == "always"
     ep = engine.endpoint(pod)
     peer = engine.k8s.peer(pod, None)
     out = []

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ...instance import Sandbox
 
 Obj = dict[str, Any]
+ENFORCEMENT_MODES = ("default", "always", "never")
 POLICY_RESOURCES = ("ciliumnetworkpolicies.cilium.io", "ciliumclusterwidenetworkpolicies.cilium.io")
 
 
@@ -48,6 +49,7 @@ class CiliumPolicyEngine:
         self.sb = sandbox
         self.k8s = NetworkPolicyEngine(sandbox)
         self._repository: Derived[rules.Repository] = Derived(sandbox.store, *POLICY_RESOURCES, limit=1)
+        self._config: Derived[str] = Derived(sandbox.store, "configmaps", limit=1)
         self._pending: list[hubble.Flow] = []
 
     # -- the policy repository ------------------------------------------------------------------------------
@@ -63,6 +65,17 @@ class CiliumPolicyEngine:
                                                                         o["metadata"]["name"])):
                 out += rules.rules_of(obj)
         return rules.Repository(out)
+
+    def enforcement_mode(self) -> str:
+        """``enable-policy`` of kube-system/cilium-config (docs.cilium.io policy/intro "Policy Enforcement Modes"):
+        ``default`` enforces an endpoint once a rule selects it, ``always`` enforces every endpoint, ``never`` none.
+        A real agent reads it when it starts (edit the ConfigMap, then restart the DaemonSet); the sandbox's
+        verdicts follow the ConfigMap at once."""
+        def read() -> str:
+            cm = self.sb.store.get("configmaps", "kube-system", "cilium-config") or {}
+            mode = str((cm.get("data") or {}).get("enable-policy") or "default").strip().lower()
+            return mode if mode in ENFORCEMENT_MODES else "default"
+        return self._config.get(None, read)
 
     # -- peers ----------------------------------------------------------------------------------------------
 
@@ -116,8 +129,9 @@ class CiliumPolicyEngine:
         ingress = repo.evaluate(rules.INGRESS, dst, src, dst, port, protocol) if dst.is_pod else \
             rules.DirectionResult(rules.INGRESS, None)
         out = {"src": src, "dst": dst, "port": port, "protocol": protocol}
+        mode = self.enforcement_mode()
         for name, cil, k8s in (("egress", egress, knp.egress), ("ingress", ingress, knp.ingress)):
-            out[name] = _combine(cil, k8s)
+            out[name] = _combine(cil, k8s, mode)
         out["allowed"] = out["egress"]["allowed"] and out["ingress"]["allowed"]
         return out
 
@@ -281,17 +295,21 @@ class CiliumPolicyEngine:
         identity.state(self.sb).ring(node).append(flow)
 
 
-def _combine(cil: rules.DirectionResult, k8s: Direction) -> dict[str, Any]:
-    """One direction: Kubernetes NetworkPolicies and Cilium's rules in one repository (module docstring)."""
+def _combine(cil: rules.DirectionResult, k8s: Direction, mode: str = "default") -> dict[str, Any]:
+    """One direction: Kubernetes NetworkPolicies and Cilium's rules in one repository (module docstring), under
+    the agent's policy enforcement mode."""
     where = f"{'egress from' if cil.direction == rules.EGRESS else 'ingress to'} {cil.endpoint or k8s.pod or '-'}"
     knp_allowed = [f"NetworkPolicy {p} {k8s.kind.lower()} rule {r.index + 1}" for p, r in k8s.allowed_by]
     if k8s.exempt:
         return {"allowed": True, "why": f"{where}: {k8s.exempt}", "policies": [], "l7": None, "enforced": False}
+    if mode == "never":
+        return {"allowed": True, "why": f"{where}: policy enforcement is off (enable-policy: never): allowed",
+                "policies": [], "l7": None, "enforced": False}
     if cil.denies:
         names = sorted({str(m.rule) for m in cil.denies})
         return {"allowed": False, "why": f"{where}: denied by {cil.denies[0]} (deny rules win)",
                 "policies": names, "l7": None, "enforced": True}
-    enforced = cil.enforced or k8s.isolated
+    enforced = cil.enforced or k8s.isolated or (mode == "always" and cil.endpoint is not None)
     if not enforced:
         return {"allowed": True, "why": f"{where}: no policy enforces it: allowed", "policies": [], "l7": None,
                 "enforced": False}
@@ -305,7 +323,7 @@ def _combine(cil: rules.DirectionResult, k8s: Direction) -> dict[str, Any]:
                 + (" (L7: the agent's DNS proxy checks each query)" if dns is not None else ""),
                 "policies": names, "l7": http, "enforced": True, "dns": dns}
     enforcers = sorted({str(r) for r in cil.rules if rules.enforces(r, cil.direction)} |
-                       {f"NetworkPolicy {p}" for p in k8s.policies})
+                       {f"NetworkPolicy {p}" for p in k8s.policies}) or ["enable-policy: always"]
     return {"allowed": False, "why": f"{where}: default deny (enforced by {', '.join(enforcers)}) and no rule "
                                      "allows it: Policy denied", "policies": enforcers, "l7": None,
             "enforced": True}
