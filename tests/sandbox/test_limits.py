@@ -30,9 +30,11 @@ def admin_status(sandbox: SandboxEnv) -> dict:
     return process.admin(sandbox.running, "status")
 
 
-def test_the_api_answers_while_a_200000_command_script_runs(sandbox, ns):
+def test_the_api_answers_while_a_100000_command_script_runs(sandbox, ns):
+    # long enough to be asked while it runs, short enough for its 10 s CPU budget on a machine busy with other test
+    # workers (the benchmark runs 200,000: make bench, "limits")
     running_pod(sandbox, ns, "busy")
-    script = "i=0\n" + "true\n" * 200_000 + "echo finished\n"
+    script = "i=0\n" + "true\n" * 100_000 + "echo finished\n"
     env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
     proc = subprocess.Popen([KUBECTL, "-n", ns, "exec", "-i", "busy", "--", "sh"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
