@@ -188,7 +188,11 @@ def test_the_docs_bootstrap_issues_a_ca_and_a_leaf_it_signs(sb, ns, tmp_path: Pa
     assert (issuer["status"], issuer["reason"], issuer["message"]) == ("True", "KeyPairVerified",
                                                                         "Signing CA verified")
     apply(sb, ns, LEAF.format(name="shop", extra_key="", extra=""))
-    crt = ready(sb, "certificate", "shop", ns)
+    ready(sb, "certificate", "shop", ns)
+    # the issuing controller drops nextPrivateKeySecretName in its own status write, which may land just after the
+    # readiness controller's Ready (two controllers, as in cert-manager)
+    crt = wait_for(lambda: (lambda o: o if "nextPrivateKeySecretName" not in o["status"] else None)(
+        get(sb, "certificate", "shop", ns)), what="the issuing controller's status")
     status = crt["status"]
     assert cond(crt, "Ready") | {"lastTransitionTime": None} == {
         "type": "Ready", "status": "True", "reason": "Ready", "observedGeneration": 1, "lastTransitionTime": None,
