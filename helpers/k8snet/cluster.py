@@ -175,6 +175,15 @@ class Cluster:
             return res.get(name=name, namespace=namespace).to_dict()
         return [i.to_dict() for i in res.get(namespace=namespace, **selectors).items]
 
+    def find(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> dict[str, Any] | None:
+        """One object, or None when it does not exist (a 404; any other error is raised)."""
+        try:
+            return self.get(kind, name, namespace, api_version=api_version)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def delete(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1",
                wait: bool = False, timeout: float = 60) -> None:
         """Delete an object (absent is fine); with ``wait``, until it is gone."""

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from kubernetes.client.exceptions import ApiException
 
 from .. import durations, kubeproxy
 from ..certs import Cert, chain, handshakes, read, secret
@@ -152,14 +151,6 @@ def _start(cluster: Cluster, exercise_id: str, ns: str, unissued: tuple[str, ...
 # -- what cert-manager says -----------------------------------------------------------------------------------------
 
 
-def _get(cluster: Cluster, kind: str, name: str, ns: str | None, api_version: str = "v1") -> dict[str, Any] | None:
-    try:
-        return cluster.get(kind, name, ns, api_version=api_version)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
 
 def _condition(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any] | None:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
@@ -186,7 +177,7 @@ def _issuer(cluster: Cluster, crt: dict[str, Any]) -> dict[str, Any] | None:
     if (ref.get("group") or "cert-manager.io") != "cert-manager.io":
         return {}  # an external issuer: not ours to judge
     cluster_wide = ref.get("kind") == "ClusterIssuer"
-    return _get(cluster, "ClusterIssuer" if cluster_wide else "Issuer", ref.get("name") or "",
+    return cluster.find("ClusterIssuer" if cluster_wide else "Issuer", ref.get("name") or "",
                 None if cluster_wide else crt["metadata"]["namespace"], CERT_MANAGER)
 
 
@@ -207,7 +198,7 @@ def _settled(cluster: Cluster, crt: dict[str, Any]) -> bool:
 
 def _certificate(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
     """The Certificate once cert-manager is done with it for now (within :data:`ISSUING` seconds)."""
-    crt = _get(cluster, "Certificate", name, ns, CERT_MANAGER)
+    crt = cluster.find("Certificate", name, ns, CERT_MANAGER)
     if crt is None:
         raise Hint(f'Certificate "{name}" is gone from namespace {ns}: write it again, or run lab.setup() to start '
                    "over.")
@@ -217,7 +208,7 @@ def _certificate(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
         return cluster.wait_for("Certificate", name, ns, api_version=CERT_MANAGER,
                                 condition=lambda c: _settled(cluster, c), timeout=ISSUING)
     except TimeoutError:
-        return _get(cluster, "Certificate", name, ns, CERT_MANAGER) or crt
+        return cluster.find("Certificate", name, ns, CERT_MANAGER) or crt
 
 
 def _request_words(cluster: Cluster, crt: dict[str, Any]) -> str:
@@ -289,7 +280,7 @@ def _waiting(cluster: Cluster, ns: str, app: str) -> str:
 
 def _wait_rollout(cluster: Cluster, ns: str, name: str) -> None:
     """A rollout under way (a restart) gets :data:`ROLLOUT` seconds to finish before the check grades."""
-    if _get(cluster, "Deployment", name, ns, "apps/v1") is None:
+    if cluster.find("Deployment", name, ns, "apps/v1") is None:
         raise Hint(f'Deployment "{name}" is gone from namespace {ns}: run lab.setup() to start over.')
     deadline = time.monotonic() + ROLLOUT
     while not _rolled_out(cluster, ns, name) and time.monotonic() < deadline:
@@ -312,7 +303,7 @@ def _restart_once_issued(certificate: str, deployment: str) -> Callable[[Cluster
 
     def step(cluster: Cluster, ns: str) -> None:
         def written(crt: dict[str, Any]) -> bool:
-            obj = _get(cluster, "Secret", crt["spec"]["secretName"], ns)
+            obj = cluster.find("Secret", crt["spec"]["secretName"], ns)
             if not _issued(crt) or obj is None or "tls.crt" not in (obj.get("data") or {}):
                 return False
             return set(crt["spec"].get("dnsNames") or []) <= set(secret(obj).leaf.names)
@@ -342,7 +333,7 @@ def _issuer_words(cert: Cert) -> str:
 
 def _server_words(cluster: Cluster, ns: str, secret_name: str, hosts: list[str], deployment: str) -> str:
     """Why a server that answers fails verification, from the certificate its Secret holds."""
-    obj = _get(cluster, "Secret", secret_name, ns)
+    obj = cluster.find("Secret", secret_name, ns)
     if obj is None or "tls.crt" not in (obj.get("data") or {}):
         return f"Secret {secret_name} holds no certificate."
     held = secret(obj)
@@ -376,7 +367,7 @@ def setup_issuer(cluster: Cluster, ns: str) -> None:
 def _need_pods(cluster: Cluster, ns: str, *names: str) -> None:
     """The exercise's client pods, which the check runs curl in, must still be there."""
     for name in names:
-        if _get(cluster, "Pod", name, ns) is None:
+        if cluster.find("Pod", name, ns) is None:
             raise Hint(f'pod "{name}" is gone from namespace {ns}: the check runs curl in it. Run '
                        f"lab.setup('{ns.removeprefix('lab07-')}') to start over.")
 
@@ -450,7 +441,7 @@ def _mounted(cluster: Cluster, pod: PodRef, path: str) -> str | None:
 
 
 def _verify_client_directive(cluster: Cluster, ns: str) -> str:
-    site = ((_get(cluster, "ConfigMap", "ledger-site", ns) or {}).get("data") or {}).get("default.conf") or ""
+    site = ((cluster.find("ConfigMap", "ledger-site", ns) or {}).get("data") or {}).get("default.conf") or ""
     found = re.findall(r"^\s*ssl_verify_client\s+(\S+?);", site, re.M)
     return f"ssl_verify_client {found[-1]}" if found else "no ssl_verify_client"
 
@@ -479,7 +470,7 @@ def check_mtls(cluster: Cluster, ns: str) -> str:
     pending = [c for c in (_certificate(cluster, ns, crt["metadata"]["name"])
                            for crt in cluster.get("Certificate", namespace=ns, api_version=CERT_MANAGER)
                            if (crt.get("spec") or {}).get("secretName") == IDENTITY_SECRET) if not _issued(c)]
-    identity = _get(cluster, "Secret", IDENTITY_SECRET, ns)
+    identity = cluster.find("Secret", IDENTITY_SECRET, ns)
     wanted = (identity.get("data") or {}).get("tls.crt") if identity else None
     if wanted:
         pem = base64.b64decode(wanted).decode()

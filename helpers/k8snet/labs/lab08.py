@@ -88,9 +88,9 @@ def principal(ns: str, service_account: str) -> str:
 def mesh_running(cluster: Cluster) -> bool:
     """istiod Available and istio-cni and ztunnel on every node (what :func:`k8snet.mesh.install` waits for)."""
     nodes = len(cluster.nodes())
-    if not deployment_available(_get(cluster, "Deployment", "istiod", ISTIO_NAMESPACE, "apps/v1"))[0]:
+    if not deployment_available(cluster.find("Deployment", "istiod", ISTIO_NAMESPACE, "apps/v1"))[0]:
         return False
-    return all(daemonset_rolled_out(_get(cluster, "DaemonSet", name, ISTIO_NAMESPACE, "apps/v1"), nodes)[0]
+    return all(daemonset_rolled_out(cluster.find("DaemonSet", name, ISTIO_NAMESPACE, "apps/v1"), nodes)[0]
                for name in DAEMONSETS)
 
 
@@ -107,18 +107,10 @@ def ensure_mesh(cluster: Cluster) -> bool:
 def cleanup(cluster: Cluster) -> None:
     """Uninstall the mesh if the lab installed it (``helm uninstall``'s way: the CRDs stay); a mesh that was there
     before the lab stays as it is."""
-    ns = _get(cluster, "Namespace", ISTIO_NAMESPACE, None)
+    ns = cluster.find("Namespace", ISTIO_NAMESPACE, None)
     if ns is not None and ((ns["metadata"].get("annotations") or {}).get(INSTALLED_BY) == LAB):
         mesh.uninstall(cluster, "istio", say=_quiet)
 
-
-def _get(cluster: Cluster, kind: str, name: str, ns: str | None, api_version: str = "v1") -> dict[str, Any] | None:
-    try:
-        return cluster.get(kind, name, ns, api_version=api_version)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def _list(cluster: Cluster, kind: str, ns: str, api_version: str) -> list[dict[str, Any]]:
@@ -156,7 +148,7 @@ def captured(pod: dict[str, Any]) -> bool:
 
 
 def _caught_up(cluster: Cluster, ns: str) -> bool:
-    namespace = _get(cluster, "Namespace", ns, None)
+    namespace = cluster.find("Namespace", ns, None)
     if namespace is None:
         return True
     ns_labels = namespace["metadata"].get("labels") or {}
@@ -274,7 +266,7 @@ def ask(cluster: Cluster, ns: str, pod: str, url: str, method: str = "GET") -> A
 def _need_pods(cluster: Cluster, ns: str, *names: str) -> None:
     """The exercise's client pods, which the check runs curl in, must still be there."""
     for name in names:
-        if _get(cluster, "Pod", name, ns) is None:
+        if cluster.find("Pod", name, ns) is None:
             raise Hint(f'pod "{name}" is gone from namespace {ns}: the check runs curl in it. Run '
                        f"lab.setup('{ns.removeprefix('lab08-')}') to start over.")
 
@@ -413,7 +405,7 @@ def check_lock(cluster: Cluster, ns: str) -> str:
         return (f"cart got {cart.status} from {cart.body.strip()}{how}; intruder's connection was reset, and "
                 f"ztunnel's log says why: {denial}.")
     if not in_mesh:
-        label = ((_get(cluster, "Namespace", ns, None) or {}).get("metadata", {}).get("labels") or {}).get(
+        label = ((cluster.find("Namespace", ns, None) or {}).get("metadata", {}).get("labels") or {}).get(
             DATAPLANE_MODE)
         where = f"namespace {ns} is labelled {DATAPLANE_MODE}={label}" if label else \
             f"namespace {ns} has no {DATAPLANE_MODE} label"
@@ -425,7 +417,7 @@ def check_lock(cluster: Cluster, ns: str) -> str:
                    f"({where}). This exercise wants the mesh to check every caller's identity: put the namespace "
                    "in the ambient mesh and let an AuthorizationPolicy decide.")
     cart_errors = _errors(cart_lines)
-    if not cart.ok and not captured(_get(cluster, "Pod", "cart", ns) or {"metadata": {}}):
+    if not cart.ok and not captured(cluster.find("Pod", "cart", ns) or {"metadata": {}}):
         raise Hint(f"{said} payments is in the mesh, but cart is not (its pod has no {REDIRECTION}: enabled "
                    "annotation): it connects in plaintext, with no identity for a policy to name. Put cart in the "
                    "mesh too; the simplest way is its namespace.")
@@ -679,7 +671,7 @@ def check_canary(cluster: Cluster, ns: str) -> str:
     _need_pods(cluster, ns, "client")
     replicas = {}
     for name in ("checkout-v1", "checkout-v2"):
-        dep = _get(cluster, "Deployment", name, ns, "apps/v1")
+        dep = cluster.find("Deployment", name, ns, "apps/v1")
         replicas[name] = (dep or {}).get("spec", {}).get("replicas")
     if replicas != {"checkout-v1": 1, "checkout-v2": 1}:
         raise Hint(f"the Deployments now have {replicas} replicas: put them back to one each. The route's weights, "

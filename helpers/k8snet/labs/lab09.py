@@ -67,14 +67,6 @@ def start_manifest(name: str) -> Path:
     return labs_folder() / LAB / "start" / f"{name}.yaml"
 
 
-def _get(cluster: Cluster, kind: str, name: str, ns: str | None, api_version: str = "v1") -> dict[str, Any] | None:
-    try:
-        return cluster.get(kind, name, ns, api_version=api_version)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
 
 def _need_plugin(cluster: Cluster, plugin: str, exercise: str) -> None:
     have = wiring.plugin(cluster)
@@ -104,7 +96,7 @@ def line(a: Answer) -> str:
 def _need_pods(cluster: Cluster, ns: str, *names: str) -> None:
     """The exercise's client pods, which the check runs its requests in, must still be there."""
     for name in names:
-        if _get(cluster, "Pod", name, ns) is None:
+        if cluster.find("Pod", name, ns) is None:
             raise Hint(f'pod "{name}" is gone from namespace {ns}: the check sends its requests from it. Run '
                        f"lab.setup('{ns.removeprefix('lab09-')}') to start over.")
 
@@ -149,7 +141,7 @@ def cilium_policies(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
 
 def selecting(cluster: Cluster, ns: str, pod: str) -> list[tuple[dict[str, Any], set[str]]]:
     """The namespace's CiliumNetworkPolicies that select ``pod``, each with the directions it enforces there."""
-    found = _get(cluster, "Pod", pod, ns)
+    found = cluster.find("Pod", pod, ns)
     labels = (found or {}).get("metadata", {}).get("labels") or {}
     out = []
     for cnp in cilium_policies(cluster, ns):
@@ -170,7 +162,7 @@ def _caught_up(cluster: Cluster, ns: str) -> bool:
         if (pod.get("status") or {}).get("phase") != "Running":
             continue
         name = pod["metadata"]["name"]
-        cep = _get(cluster, "CiliumEndpoint", name, ns, CILIUM)
+        cep = cluster.find("CiliumEndpoint", name, ns, CILIUM)
         if cep is None or (cep.get("status") or {}).get("state") != "ready":
             return False
         wanted = set().union(*(dirs for _, dirs in selecting(cluster, ns, name)))
