@@ -244,15 +244,17 @@ def parse_curl_loop(stdout: str, stderr: str, n: int) -> list[Request]:
 
 
 def send(cluster: Cluster, source: PodRef, url: str, n: int = 20, *, headers: dict[str, str] | None = None,
-         method: str = "GET") -> TrafficResult:
-    """Send ``n`` HTTP requests from ``source`` to ``url``, each on a fresh connection (as curl does).
+         method: str = "GET", max_time: float = 2) -> TrafficResult:
+    """Send ``n`` HTTP requests from ``source`` to ``url``, each on a fresh connection (as curl does), each given
+    ``max_time`` seconds (curl's ``-m``).
 
     The curls run in batches of :data:`BATCH` per exec, keeping each command line short.
     """
     requests: list[Request] = []
     while len(requests) < n:
         k = min(BATCH, n - len(requests))
-        result = exec_in(cluster, source, curl_loop(url, k, headers, method), timeout=30 + 3 * k)
+        result = exec_in(cluster, source, curl_loop(url, k, headers, method, max_time),
+                         timeout=30 + (1 + max_time) * k)
         for r in parse_curl_loop(result.stdout, result.stderr, k):
             r.i = len(requests)
             requests.append(r)

@@ -4,6 +4,12 @@ Controllers run concurrently with the notebook's requests, so a single shared
 generator would hand out numbers in a timing-dependent order. Each purpose
 (uids, generated names, the scheduler, kube-proxy, address pools) draws from
 its own stream instead, and what a notebook sees repeats run after run.
+
+A stream about one object (a Service's endpoint choice, a route's weights)
+is also scoped by the object's uid: a namespace made again starts its
+streams from the beginning, so what it sees does not depend on what earlier
+objects of the same name drew on the same sandbox (a shared test sandbox, a
+lab set up twice). The seed comes from the name alone, never the uid.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ class Randomness:
 
     def __init__(self, seed: int):
         self.seed = seed
-        self._streams: dict[str, random.Random] = {}
+        self._streams: dict[tuple[str, str], random.Random] = {}
 
-    def stream(self, name: str) -> random.Random:
-        """The stream for one purpose (the same object every time, so holders stay in step on reseed)."""
-        if name not in self._streams:
-            self._streams[name] = random.Random(f"{self.seed}:{name}")
-        return self._streams[name]
+    def stream(self, name: str, owner: str = "") -> random.Random:
+        """The stream for one purpose (the same object every time, so holders stay in step on reseed); ``owner``
+        (an object's uid) gives each object its own stream, which starts where a first object's did."""
+        key = (name, owner)
+        if key not in self._streams:
+            self._streams[key] = random.Random(f"{self.seed}:{name}")
+        return self._streams[key]
 
     def reseed(self, seed: int) -> None:
         """Start every stream again from a new seed (``k8snet sandbox reset --seed``)."""
         self.seed = seed
-        for name, stream in self._streams.items():
+        for (name, _), stream in self._streams.items():
             stream.seed(f"{seed}:{name}")

@@ -208,7 +208,8 @@ class Mesh:
             hops.append(Hop("service", f"Service {name}: {chooser} finds no healthy endpoint",
                             {"service": meta["name"], "namespace": meta["namespace"], "via": chooser}))
             return None
-        ep, target = self.sb.random.stream(f"{chooser}:{name}").choice(fresh)  # per Service: independent of others
+        # per Service object: independent of other Services and of an earlier Service of the same name
+        ep, target = self.sb.random.stream(f"{chooser}:{name}", meta.get("uid", "")).choice(fresh)
         hops.append(Hop("service", f"Service {name} port {sp.get('port')}: {chooser} picks {ep.ip}:{target} "
                         f"({ep.pod}) at random among {len(fresh)} healthy endpoints",
                         {"service": meta["name"], "namespace": meta["namespace"], "via": chooser,

@@ -99,7 +99,8 @@ class Waypoints:
             (p for p in self.sb.store.list("pods", ns)
              if (p["metadata"].get("labels") or {}).get(GATEWAY_NAME) == name and ready(p)),
             key=lambda p: p["metadata"]["name"]))
-        return gw, (self.sb.random.stream(f"waypoint:{ns}/{name}").choice(pods) if pods else None)
+        stream = self.sb.random.stream(f"waypoint:{ns}/{name}", gw["metadata"].get("uid", ""))
+        return gw, (stream.choice(pods) if pods else None)
 
     # -- one request --------------------------------------------------------------------------------
 
@@ -173,7 +174,7 @@ class Waypoints:
                 _modify(reply.headers, modifier, request=False)
             return self._done(reply, hops)
         backends = self._backends(rule, svc, sp)
-        picked = self._pick(backends) if backends else None
+        picked = self._pick(backends, (route or {}).get("metadata", {}).get("uid", "")) if backends else None
         if picked is None:  # no backend, a weight sum of 0, or an invalid backendRef: 500
             return self._done(_local_reply(500, "", now), hops)
         bsvc, bport, filters = picked
@@ -357,17 +358,17 @@ class Waypoints:
             out.append((bsvc if bport else None, bport, int(ref.get("weight", 1)), filters))
         return out
 
-    def _pick(self, backends: list[tuple[Obj | None, Obj | None, int, list[Obj]]]
+    def _pick(self, backends: list[tuple[Obj | None, Obj | None, int, list[Obj]]], route_uid: str = ""
               ) -> tuple[Obj, Obj, list[Obj]] | None:
         """Envoy's weighted clusters: a backend at random in proportion to its weight (a missing one: 500)."""
         total = sum(w for _, _, w, _ in backends)
         if total <= 0:
             return None
-        # one stream per set of backends (a route's rule): its draws follow its own requests only, whatever other
-        # routes and namespaces see, so a seeded run repeats however its polling went elsewhere
+        # one stream per set of backends of one route object: its draws follow its own requests only, whatever
+        # other routes, namespaces and earlier routes of the same name saw, so a seeded run repeats
         key = ",".join(f"{((b or {}).get('metadata') or {}).get('namespace')}/{((b or {}).get('metadata') or {}).get('name')}"
                        f"={w}" for b, _, w, _ in backends)
-        roll = self.sb.random.stream(f"waypoint-weights:{key}").randrange(total)
+        roll = self.sb.random.stream(f"waypoint-weights:{key}", route_uid).randrange(total)
         for bsvc, bport, weight, filters in backends:
             if roll < weight:
                 return (bsvc, bport, filters) if bsvc is not None and bport is not None else None
