@@ -148,6 +148,34 @@ def shape(name: str = DEFAULT_NAME) -> Shape:
     return Shape(name, pod, service, nodes)
 
 
+CILIUM_CLUSTER_NAME_RE = re.compile(r"^([a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?)$")
+"""Cilium's cluster name: "at most 32 characters, lower case alphanumeric or '-', starting and ending with an
+alphanumeric" (pkg/clustermesh/types/option.go, ValidateClusterName)."""
+
+
+def cilium_cluster(name: str) -> tuple[str, int]:
+    """The member's Cilium ``cluster-name`` and ``cluster-id`` (cilium-config): Cluster Mesh needs "a unique
+    human-readable name as well as a numeric cluster ID (1-255)" per cluster (Documentation/network/clustermesh/
+    clustermesh.rst). A named member takes its name and its slot; the workbook's own cluster keeps the chart's
+    defaults (``default``, 0), with which it cannot join a mesh, as on a real cluster installed that way."""
+    check_name(name)
+    return ("default", 0) if name == DEFAULT_NAME else (name, slot(name))
+
+
+def with_cilium_cluster(objects: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The plugin's manifest objects with cilium-config's ``cluster-name``/``cluster-id`` set for ``name``, as
+    ``helm install --set cluster.name=… --set cluster.id=…`` renders them (other objects unchanged)."""
+    cluster_name, cluster_id = cilium_cluster(name)
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "ConfigMap" and meta.get("name") == "cilium-config" and "cluster-name" in (
+                obj.get("data") or {}):
+            obj = {**obj, "data": {**obj["data"], "cluster-name": cluster_name, "cluster-id": str(cluster_id)}}
+        out.append(obj)
+    return out
+
+
 def context(name: str, backend: str = "sandbox") -> str:
     """The kubeconfig context: ``k8snet-<name>`` (as kind's ``kind-<name>``); the default sandbox keeps
     ``k8snet-sandbox``."""

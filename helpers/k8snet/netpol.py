@@ -59,6 +59,9 @@ class Peer:
     node: str | None = None
     ports: tuple[tuple[str, int, str], ...] = ()
     host_network: bool = False
+    cluster: str = ""
+    """The cluster of a pod in another cluster of a Cilium Cluster Mesh ('' for this cluster's pods): its own
+    cluster's policies judge its side, and this cluster's selectors and ipBlocks do not select it."""
 
     @property
     def is_pod(self) -> bool:
@@ -67,7 +70,7 @@ class Peer:
 
     def __str__(self) -> str:
         if self.namespace is not None and self.name is not None:
-            return f"{self.namespace}/{self.name}"
+            return f"{self.namespace}/{self.name}" + (f" (cluster {self.cluster})" if self.cluster else "")
         return f"node {self.node} ({self.ip})" if self.node else self.ip
 
     def named_port(self, name: str, protocol: str) -> int | None:
@@ -360,6 +363,8 @@ class PolicySet:
                 continue
             if not this.is_pod:
                 d.exempt = f"{this} is not a pod on the pod network: no NetworkPolicy applies"
+            elif this.cluster:
+                d.exempt = f"{this} is in another cluster, whose own NetworkPolicies judge this direction"
             elif other.node and other.node == this.node and not other.is_pod:
                 d.exempt = (f"traffic {'to' if d.kind == EGRESS else 'from'} the node {this.node} where the pod "
                             "runs is always allowed")
@@ -411,6 +416,9 @@ def _peer_check(peer: Obj, policy_ns: str, other: Peer) -> Check:
     def text() -> str:
         return describe_peer(peer, policy_ns)
 
+    if other.cluster:
+        return Check(False, text, lambda: f"{other} is a pod of another cluster: Cilium's ipBlocks do not select "
+                     "cluster endpoints, and with policy-default-local-cluster its selectors select local pods only")
     if "ipBlock" in peer:
         return _ip_block_check(peer["ipBlock"], other, text)
     if not other.is_pod:
@@ -538,6 +546,8 @@ def _peer_matcher(peer: Obj, policy_ns: str) -> Matcher:
             seen: dict[str, bool] = {}
 
             def in_block(other: Peer) -> bool:
+                if other.cluster:
+                    return False
                 hit = seen.get(other.ip)
                 if hit is None:
                     try:
@@ -559,7 +569,7 @@ def _peer_matcher(peer: Obj, policy_ns: str) -> Matcher:
         return lambda other: _peer_check(peer, policy_ns, other).matched
 
     def selects(other: Peer) -> bool:
-        if not other.is_pod:
+        if not other.is_pod or other.cluster:
             return False
         if ns_test is None:
             if other.namespace != policy_ns:

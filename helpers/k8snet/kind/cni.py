@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import clusterset
 from ..sandbox import cni as plugins
 from . import addons, calico_apiserver, readiness, versions
 
@@ -44,9 +45,10 @@ def networking(cni: str) -> dict[str, Any]:
     return {} if plugins.check(cni) == plugins.KINDNET else {"disableDefaultCNI": True}
 
 
-def objects(cni: str) -> list[dict[str, Any]]:
-    """The plugin's rendered kube-system objects (none for kindnet: kind installs it)."""
-    return plugins.manifest_objects(plugins.PLUGINS[plugins.check(cni)])
+def objects(cni: str, name: str = clusterset.DEFAULT_NAME) -> list[dict[str, Any]]:
+    """The plugin's rendered kube-system objects (none for kindnet: kind installs it), with Cilium's cluster name
+    and ID for the cluster ``name`` (:func:`k8snet.clusterset.cilium_cluster`)."""
+    return clusterset.with_cilium_cluster(plugins.manifest_objects(plugins.PLUGINS[plugins.check(cni)]), name)
 
 
 def installed(cluster: Cluster) -> str | None:
@@ -78,7 +80,7 @@ def daemonset_rolled_out(ds: dict[str, Any] | None, nodes: int) -> tuple[bool, s
     return True, f"{available} of {desired} pods available"
 
 
-def install(cluster: Cluster, cni: str, timeout: float = 600) -> list[str]:
+def install(cluster: Cluster, cni: str, timeout: float = 600, name: str = clusterset.DEFAULT_NAME) -> list[str]:
     """Install the plugin (nothing for kindnet) and wait until it runs; returns the CRDs it applied first."""
     cni = plugins.check(cni)
     check_installed(cluster, cni)
@@ -91,7 +93,7 @@ def install(cluster: Cluster, cni: str, timeout: float = 600) -> list[str]:
         crds = addons.crd_names(crd_objects)
         readiness.wait_crds_established(cluster, crds, timeout=120)
         cluster.dynamic.resources.invalidate_cache()
-    cluster.apply(objects(cni))
+    cluster.apply(objects(cni, name))
     daemonset, deployment = WORKLOADS[cni]
     nodes = len(versions.NODE_NAMES)
 

@@ -297,7 +297,7 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
             from . import cni
 
             run.step(f"CNI plugin {cni.plugins.PLUGINS[opts.cni].title} on every node",
-                     lambda: cni.install(run.cluster, opts.cni, timeout=opts.timeout))
+                     lambda: cni.install(run.cluster, opts.cni, timeout=opts.timeout, name=opts.name))
         else:
             run.step("CNI plugin kindnet", lambda: _check_kindnet(run))
         run.step("nodes Ready", lambda: wait_nodes(run))

@@ -218,11 +218,12 @@ def manifest_objects(plugin: Plugin) -> list[dict[str, Any]]:
 
 def install(sb: Sandbox) -> None:
     """Create the plugin's objects the store lacks (kindnet is ``instance.install_kube_system``'s)."""
+    from .. import clusterset
     from .apiserver import WriteOptions
 
     plugin = PLUGINS[sb.cni]
     opts = WriteOptions(field_manager=plugin.field_manager)
-    for obj in manifest_objects(plugin):
+    for obj in clusterset.with_cilium_cluster(manifest_objects(plugin), sb.shape.name):
         if obj["kind"] in NOT_SERVED:
             continue
         group, _, version = obj["apiVersion"].rpartition("/")

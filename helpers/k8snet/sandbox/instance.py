@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import clusterset
 from . import cni as cniplugin
 from . import strategies, topology
 from .apiserver import Api, WriteOptions
@@ -23,11 +24,13 @@ from .auth import policy
 from .auth.rbac import Authorizer
 from .auth.tokens import Tokens
 from .clock import Clock
+from .clustermesh import ClusterMesh
 from .controllers import (
     Manager,
     calico,
     certmanager,
     cilium,
+    clustermesh,
     clusterroles,
     crds,
     csrcleaner,
@@ -91,6 +94,8 @@ class Sandbox:
         self.shape: Shape = topology.choose(self, shape)
         """The cluster's name, networks and nodes (:mod:`.topology`): kept in the store like the CNI plugin
         (topology.Mismatch when the store was made as another cluster)."""
+        if self.shape.name != clusterset.DEFAULT_NAME:  # two members with one seed still differ (randomness.py)
+            self.random.rescope(self.shape.name)
         self.allocators = strategies.Allocators(self.random, self.shape.service_cidr)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
@@ -116,6 +121,8 @@ class Sandbox:
         """What the real components do when the cluster is replaced (Traefik starts afresh, as a new pod would)."""
         self.real_servers: dict[str, Any] = {}
         """Real components the sandbox process runs, by the program name they stand behind (``traefik``)."""
+        self.clustermesh = ClusterMesh(self)
+        """The other members of a Cilium Cluster Mesh this cluster is connected to (sandbox/clustermesh)."""
         self._node_load: dict[str, int] | None = None
         self.host_ports: Any = None
         """The nodePort listeners on the host (:mod:`k8snet.sandbox.hostports`), where the process runs them."""
@@ -173,7 +180,8 @@ class Sandbox:
                                       clusterroles.controller(self), csrsigning.controller(self),
                                       csrcleaner.controller(self), *certmanager.controllers(self),
                                       trust.controller(self), *istio.controllers(self),
-                                      *cilium.controllers(self), *calico.controllers(self)])
+                                      *cilium.controllers(self), *clustermesh.controllers(self),
+                                      *calico.controllers(self)])
         self.manager.start()
 
     async def stop(self) -> None:

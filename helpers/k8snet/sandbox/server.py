@@ -584,6 +584,8 @@ class ApiServer:
         action = rest[0] if rest else "status"
         if action == "status" and request.method == "GET":
             return json_response(sb.status())
+        if action == "clustermesh":
+            return await self.clustermesh(request, rest[1:])
         if request.method != "POST":
             raise errors.method_not_allowed("admin actions are POST requests")
         body = (await self.body(request)) if request.can_read_body else None
@@ -617,6 +619,28 @@ class ApiServer:
         if action == "trace":
             return json_response(trace_request(sb, body))
         raise errors.not_found("", "", f"admin/{action}")
+
+
+    async def clustermesh(self, request: web.Request, rest: list[str]) -> web.Response:
+        """What the other members of a Cluster Mesh ask of this one (sandbox/clustermesh): its exported state (a
+        long poll: ``?wait=<etag>`` answers when it differs), a connection's arrival, a request on it."""
+        mesh = self.sandbox.clustermesh
+        action = rest[0] if rest else ""
+        if action == "state" and request.method == "GET":
+            etag, data = await mesh.wait_exported(request.query.get("wait", ""))
+            return json_response({"etag": etag, "state": data})
+        if action == "status" and request.method == "GET":
+            return json_response({"clusters": mesh.status()})
+        if action in ("connect", "http") and request.method == "POST":
+            body = await self.body(request)
+            if not isinstance(body, dict) or not isinstance(body.get("src"), dict) or \
+                    not isinstance(body.get("dst"), str) or isinstance(body.get("port"), bool) or \
+                    not isinstance(body.get("port"), int):
+                raise errors.bad_request("a crossing needs src (an object), dst (an address) and port (a number)")
+            if action == "connect":
+                return json_response(mesh.inbound_connect(body))
+            return json_response(await mesh.inbound_http(body))
+        raise errors.not_found("", "", f"admin/clustermesh/{action}")
 
 
 def request_verb(method: str, name: str, query: Any) -> str:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..apiserver import WriteOptions
 from ..dataplane.cilium import identity, rules
-from ..dataplane.cilium.labels import K8S, pod_labels
+from ..dataplane.cilium.labels import K8S, cluster_name, pod_labels
 from ..errors import ApiError
 from ..store import Event
 from . import Controller, Key, same_key
@@ -73,7 +73,7 @@ def reconcile_endpoint(sb: Sandbox, key: Key) -> float | None:
             identity.forget(sb, pod["metadata"].get("uid", ""))
         return None
     ns_obj = sb.store.get("namespaces", "", ns) or {}
-    labels = pod_labels(pod, (ns_obj.get("metadata") or {}).get("labels") or {})
+    labels = pod_labels(pod, (ns_obj.get("metadata") or {}).get("labels") or {}, cluster_name(sb.store))
     number = identity.identity_of(sb, labels)
     ensure_identity(sb, number, labels)
     engine = sb.dataplane.policy

@@ -88,6 +88,8 @@ class Connection:
     mesh: Any = None
     """How the ambient mesh carried it (``dataplane.mesh.Tunnel``): HBONE or plaintext through ztunnel, the peer
     identities, and the reset a ztunnel ends it with; None outside the mesh."""
+    remote: Any = None
+    """How it crosses to another cluster of a Cilium Cluster Mesh (``clustermesh.Link``); None inside the cluster."""
 
     @property
     def reset(self) -> str:

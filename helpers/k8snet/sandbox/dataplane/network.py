@@ -108,6 +108,9 @@ class Network:
             dst_ip, dst_port, client_ip, service = route.pod_ip, route.target_port, route.client_ip, route.service
         elif outside.at(ip) is not None:
             return self._outside(src_pod, client_ip, outside.at(ip), port, protocol, hops)  # type: ignore[arg-type]
+        cluster_mesh = getattr(self.sb, "clustermesh", None)
+        if cluster_mesh is not None and cluster_mesh.owner(dst_ip) is not None:  # a pod of another cluster
+            return cluster_mesh.connect(src_pod, client_ip, dst_ip, dst_port, protocol, hops, service)
         dst_pod = self._destination(dst_ip, dst_port, protocol, hops)
         allowed, policy_hops = self.dp.policy.verdict(src_pod, client_ip, dst_pod, dst_port, protocol)
         hops += policy_hops
@@ -242,6 +245,10 @@ class Network:
                         {"pod": name, "namespace": src_pod["metadata"].get("namespace"), "port": port,
                          "client": f"{ip}:{client_port}"}))
         return Connection(src_pod, src_pod, ip, port, protocol, ip, client_port, hops, None)
+
+    def destination(self, ip: str, port: int, protocol: str, hops: list[Hop]) -> Obj:
+        """The pod that answers ``ip:port`` (see :meth:`_destination`): for a connection from another cluster."""
+        return self._destination(ip, port, protocol, hops)
 
     def _destination(self, ip: str, port: int, protocol: str, hops: list[Hop]) -> Obj:
         """The Running pod that owns ``ip`` (hostNetwork pods share their node's address).

@@ -94,6 +94,13 @@ class NetworkPolicyEngine:
                     self._peers[key] = found
             return found
         # no pod, or the connection left under another address (kube-proxy's SNAT to a node)
+        mesh = getattr(self.sb, "clustermesh", None)
+        found = mesh.endpoint_at(ip) if mesh is not None and pod is None and ip else None
+        if found is not None:  # a pod of another cluster of a Cilium Cluster Mesh
+            remote, ep = found
+            return Peer(ip=ip or "", namespace=ep["namespace"], name=ep["name"], labels=ep.get("labels") or {},
+                        namespace_labels=ep.get("namespaceLabels") or {}, node=ep.get("node") or None,
+                        cluster=remote.cluster_name)
         proxy = self.sb.dataplane.proxy
         node = proxy.node_of_ip(ip or "") or next(
             (n for n in proxy.node_ips() if proxy.gateway(n) == ip), None)

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import globalservices
 from .model import Hop, Refused, Timeout
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class Endpoint:
     pod: str
     namespace: str
     hostname: str
+    cluster: str = ""
+    """The cluster of a remote backend of a Cilium global Service ('' for this cluster's)."""
 
     def port(self, name: str, protocol: str) -> int | None:
         """The slice port matching a Service port by name and protocol (how kube-proxy pairs them)."""
@@ -277,11 +280,14 @@ def go_duration(text: str) -> float | None:
 def _proxy_view(resource: str, obj: Obj | None) -> Any:
     """What kube-proxy's change trackers compare: a Service's spec and load-balancer status, a slice's
     service, address type, ports and endpoints (ServiceChangeTracker / EndpointsChangeTracker: an update
-    that leaves these alone queues no change, so it asks for no sync)."""
+    that leaves these alone queues no change, so it asks for no sync). Cilium's service annotations count too:
+    its agent, which balances Services in a Cilium cluster, reads them (global, shared, affinity)."""
     if obj is None:
         return None
     if resource == "services":
-        return (obj.get("spec"), (obj.get("status") or {}).get("loadBalancer"))
+        cilium = {k: v for k, v in (obj["metadata"].get("annotations") or {}).items()
+                  if k.startswith(globalservices.PREFIX)}
+        return (obj.get("spec"), (obj.get("status") or {}).get("loadBalancer"), cilium)
     return ((obj["metadata"].get("labels") or {}).get("kubernetes.io/service-name"), obj.get("addressType"),
             obj.get("ports"), obj.get("endpoints"))
 
@@ -513,6 +519,7 @@ class KubeProxy:
         ns, name = meta.get("namespace", ""), meta["name"]
         protocol, port_name = sport.get("protocol", "TCP"), sport.get("name") or ""
         endpoints = [e for e in self.endpoints(ns, name) if e.port(port_name, protocol) is not None]
+        endpoints += self._remote(svc, port_name, protocol, hops)
         cluster, local, has_any = categorize(endpoints, node)
         if not has_any:
             # "if !hasEndpoints … internalTrafficFilterTarget = REJECT … '%s has no endpoints'"
@@ -538,6 +545,7 @@ class KubeProxy:
             raise Timeout(f"Service {ns}/{name} has no local endpoints on {node}", hops + [Hop(
                 "endpoint", f"{policy_field}: Local and no endpoint of {ns}/{name} runs on {node}: kube-proxy "
                 "DROPs the packet", {"reason": "traffic-policy", "node": node, "policy": "Local", "dropped": True})])
+        candidates = self._prefer(svc, candidates, hops)
         chosen, reason = self._pick(svc, port_name, arrival, candidates, local_policy)
         target = chosen.port(port_name, protocol) or 0
         if chosen.ip == arrival:
@@ -545,15 +553,46 @@ class KubeProxy:
         client_ip = (self.gateway(node) if chosen.node == node else self.node_ips().get(node, arrival)) \
             if masq else arrival
         terminating = " (serving, terminating)" if not chosen.ready else ""
-        hops.append(Hop("endpoint", f"kube-proxy on {node} chose {chosen.pod or chosen.ip} {chosen.ip}:{target}"
+        where = f" of cluster {chosen.cluster}" if chosen.cluster else ""
+        hops.append(Hop("endpoint", f"kube-proxy on {node} chose {chosen.pod or chosen.ip}{where} {chosen.ip}:{target}"
                         f"{terminating} ({reason}, 1 of {len(candidates)})"
                         + (f"; source NAT to {client_ip}" if masq else f"; client address {client_ip} kept"),
                         {"endpoint": f"{chosen.ip}:{target}", "pod": chosen.pod, "namespace": chosen.namespace,
-                         "node": chosen.node, "via_node": node, "reason": reason,
+                         "node": chosen.node, "via_node": node, "reason": reason, "cluster": chosen.cluster,
                          "candidates": [f"{e.ip}:{e.port(port_name, protocol)}" for e in candidates],
                          "policy": "Local" if local_policy else "Cluster", "terminating": not chosen.ready,
                          "client_ip": client_ip, "snat": masq}))
         return Route(svc, sport, match.via, chosen, chosen.ip, target, chosen.pod, node, client_ip, reason, hops)
+
+    def _remote(self, svc: Obj, port_name: str, protocol: str, hops: list[Hop]) -> list[Endpoint]:
+        """A Cilium global Service's backends in the other clusters of the mesh (:mod:`..clustermesh`)."""
+        mesh = getattr(self.sb, "clustermesh", None)
+        found = [e for e in mesh.backends(svc) if e.port(port_name, protocol) is not None] if mesh else []
+        if found:
+            clusters = sorted({e.cluster for e in found})
+            hops.append(Hop("service", f"Service {svc['metadata'].get('namespace')}/{svc['metadata']['name']} is "
+                            f"global (service.cilium.io/global): {len(found)} backend(s) of cluster "
+                            f"{', '.join(clusters)} join this cluster's", {"global": True, "clusters": clusters,
+                                                                          "remote": len(found)}))
+        return found
+
+    @staticmethod
+    def _prefer(svc: Obj, candidates: list[Endpoint], hops: list[Hop]) -> list[Endpoint]:
+        """``service.cilium.io/affinity``: local (or remote) backends while any is healthy, else all
+        (Documentation/network/clustermesh/affinity.rst)."""
+        if not any(e.cluster for e in candidates):
+            return candidates
+        want = globalservices.affinity(svc)
+        if want == "none":
+            return candidates
+        preferred = [e for e in candidates if bool(e.cluster) == (want == "remote")]
+        if preferred:
+            hops.append(Hop("service", f"service.cilium.io/affinity: {want}: {len(preferred)} {want} backend(s) "
+                            "preferred", {"affinity": want, "preferred": len(preferred)}))
+            return preferred
+        hops.append(Hop("service", f"service.cilium.io/affinity: {want}, but no {want} backend is healthy: the "
+                        "others take the traffic", {"affinity": want, "preferred": 0, "failover": True}))
+        return candidates
 
     def _pick(self, svc: Obj, port_name: str, client: str, candidates: list[Endpoint],
               local_policy: bool) -> tuple[Endpoint, str]:

@@ -23,6 +23,7 @@ writable layer) that exec'd commands and exec probes read and write.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http
 import ipaddress
@@ -1208,6 +1209,8 @@ class Workloads:
             self._capture(conn, req, response)
             return response
         gate = getattr(self.dp.policy, "http", None)  # a CNI's L7 proxy (Cilium's Envoy) checks each request
+        if conn.remote is not None:  # a pod of another cluster: this node's egress proxy, then that cluster answers
+            return self._serve_remote(conn, req, gate)
         if gate is not None:
             denied, l7_hops, done = gate(conn, req)
             if denied is not None:
@@ -1220,6 +1223,18 @@ class Workloads:
                 done(response)
                 return response
         return self._serve(conn, req)
+
+    def _serve_remote(self, conn: Connection, req: HttpRequest, gate: Any) -> HttpResponse:
+        """A request to a pod of another cluster of a Cilium Cluster Mesh: the egress L7 rules of this cluster (its
+        own hops only), then the remote member answers (:meth:`..clustermesh.ClusterMesh.http`)."""
+        if gate is not None:
+            local = dataclasses.replace(conn, hops=conn.hops[:conn.remote.local_hops])
+            denied, l7_hops, _done = gate(local, req)
+            if denied is not None:
+                denied.hops = l7_hops
+                self._capture(conn, req, denied)
+                return denied
+        return self.sb.clustermesh.http(conn, req)
 
     def _serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
         pod = conn.dst_pod

@@ -26,13 +26,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ....netpol import Direction, Peer
+from ....netpol import Direction
 from ..derived import Derived
 from ..model import Connection, Hop, HttpRequest, HttpResponse
 from ..policy import NetworkPolicyEngine, datagram_targets, judge_datagram
 from . import fqdn, hubble, identity, l7, rules
 from .dnsproxy import DnsProxy
-from .labels import Endpoint, pod_labels, reserved
+from .labels import Endpoint, cluster_name, pod_labels, reserved
 
 if TYPE_CHECKING:
     from ...instance import Sandbox
@@ -50,6 +50,7 @@ class CiliumPolicyEngine:
         self.k8s = NetworkPolicyEngine(sandbox)
         self._repository: Derived[rules.Repository] = Derived(sandbox.store, *POLICY_RESOURCES, limit=1)
         self._config: Derived[str] = Derived(sandbox.store, "configmaps", limit=1)
+        self._cluster: Derived[str] = Derived(sandbox.store, "configmaps", limit=1)
         self._pending: list[hubble.Flow] = []
 
     # -- the policy repository ------------------------------------------------------------------------------
@@ -77,13 +78,17 @@ class CiliumPolicyEngine:
             return mode if mode in ENFORCEMENT_MODES else "default"
         return self._config.get(None, read)
 
+    def cluster_name(self) -> str:
+        """cilium-config's ``cluster-name``: the ``io.cilium.k8s.policy.cluster`` label of local endpoints."""
+        return self._cluster.get(None, lambda: cluster_name(self.sb.store))
+
     # -- peers ----------------------------------------------------------------------------------------------
 
     def endpoint(self, pod: Obj) -> Endpoint:
         """A pod's endpoint: its security labels, identity and endpoint ID."""
         meta = pod["metadata"]
         ns_obj = self.sb.store.get("namespaces", "", meta.get("namespace", "default")) or {}
-        labels = pod_labels(pod, (ns_obj.get("metadata") or {}).get("labels") or {})
+        labels = pod_labels(pod, (ns_obj.get("metadata") or {}).get("labels") or {}, self.cluster_name())
         spec = pod.get("spec") or {}
         ports = tuple((p["name"], int(p["containerPort"]), p.get("protocol") or "TCP")
                       for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("name"))
@@ -99,6 +104,10 @@ class CiliumPolicyEngine:
         if pod is not None and not (pod.get("spec") or {}).get("hostNetwork") and \
                 ip in ("", (pod.get("status") or {}).get("podIP")):
             return self.endpoint(pod)
+        if pod is None:
+            remote = self.remote_endpoint(ip)
+            if remote is not None:
+                return remote
         proxy = self.sb.dataplane.proxy
         node = (pod or {}).get("spec", {}).get("nodeName") if pod is not None and (pod.get("spec") or {}).get(
             "hostNetwork") else None
@@ -109,6 +118,19 @@ class CiliumPolicyEngine:
         if apiserver.is_apiserver(pod):
             return Endpoint(ip=ip, labels=reserved("kube-apiserver", kind), identity=7, node=node)
         return Endpoint(ip=ip, labels=reserved(kind), identity=1 if kind == "host" else 6, node=node)
+
+    def remote_endpoint(self, ip: str) -> Endpoint | None:
+        """A pod of another cluster of the Cluster Mesh, as the imported ipcache has it: its identity and labels
+        (``io.cilium.k8s.policy.cluster`` names its cluster), marked remote so that only its own cluster's
+        policies judge its side and selectors naming no cluster pass it by (:func:`.labels.peer_selector_matches`)."""
+        mesh = getattr(self.sb, "clustermesh", None)
+        found = mesh.endpoint_at(ip) if mesh is not None and ip else None
+        if found is None:
+            return None
+        remote, ep = found
+        labels = frozenset((s, k, v) for s, k, v in ep.get("securityLabels") or [])
+        return Endpoint(ip=ip, labels=labels, identity=int(ep.get("identity") or 0), namespace=ep["namespace"],
+                        name=ep["name"], node=ep.get("node") or None, extra={"cluster": remote.cluster_name})
 
     # -- verdicts -------------------------------------------------------------------------------------------
 
@@ -124,10 +146,11 @@ class CiliumPolicyEngine:
 
     def _judge(self, src: Endpoint, dst: Endpoint, knp: Any, port: int, protocol: str) -> dict[str, Any]:
         repo = self.rules()
-        egress = repo.evaluate(rules.EGRESS, src, dst, dst, port, protocol) if src.is_pod else \
-            rules.DirectionResult(rules.EGRESS, None)
-        ingress = repo.evaluate(rules.INGRESS, dst, src, dst, port, protocol) if dst.is_pod else \
-            rules.DirectionResult(rules.INGRESS, None)
+        # an endpoint of another cluster is judged by that cluster's agents: only this cluster's side is here
+        egress = repo.evaluate(rules.EGRESS, src, dst, dst, port, protocol) \
+            if src.is_pod and not src.extra.get("cluster") else rules.DirectionResult(rules.EGRESS, None)
+        ingress = repo.evaluate(rules.INGRESS, dst, src, dst, port, protocol) \
+            if dst.is_pod and not dst.extra.get("cluster") else rules.DirectionResult(rules.INGRESS, None)
         out = {"src": src, "dst": dst, "port": port, "protocol": protocol}
         mode = self.enforcement_mode()
         for name, cil, k8s in (("egress", egress, knp.egress), ("ingress", ingress, knp.ingress)):
@@ -136,9 +159,12 @@ class CiliumPolicyEngine:
         return out
 
     def verdict(self, src_pod: Obj | None, src_ip: str, dst_pod: Obj, port: int,
-                protocol: str) -> tuple[bool, list[Hop]]:
+                protocol: str, record: bool = True) -> tuple[bool, list[Hop]]:
+        """Judge a connection; its Hubble flows are recorded unless ``record`` is false (a request on a connection
+        from another cluster, whose SYN was recorded when it came)."""
         j = self.judge(src_pod, src_ip, dst_pod, port, protocol)
-        self._pending = self._record(j)
+        if record:
+            self._pending = self._record(j)
         return j["allowed"], [_hop(j)]
 
     def outside(self, src_pod: Obj | None, src_ip: str, ip: str, port: int, protocol: str) -> tuple[bool, list[Hop]]:
@@ -147,10 +173,11 @@ class CiliumPolicyEngine:
         ``toFQDNs`` can select it; the Kubernetes NetworkPolicies' ``ipBlock`` meets it too."""
         protocol = protocol.upper()
         src = self.peer(src_pod, src_ip, None)
-        dst = Endpoint(ip=ip, labels=reserved("world"), identity=2,
-                       extra={"names": fqdn.names_of(self.sb, ip),
-                              "shown": fqdn.names_of(self.sb, ip, (src_pod or {}).get("metadata", {}).get("uid", ""))})
-        knp = self.k8s.policies().evaluate(self.k8s.peer(src_pod, src_ip), Peer(ip=ip), port, protocol)
+        dst = self.remote_endpoint(ip) or Endpoint(
+            ip=ip, labels=reserved("world"), identity=2,
+            extra={"names": fqdn.names_of(self.sb, ip),
+                   "shown": fqdn.names_of(self.sb, ip, (src_pod or {}).get("metadata", {}).get("uid", ""))})
+        knp = self.k8s.policies().evaluate(self.k8s.peer(src_pod, src_ip), self.k8s.peer(None, ip), port, protocol)
         j = self._judge(src, dst, knp, port, protocol)
         self._pending = self._record(j)
         return j["allowed"], [_hop(j)]
@@ -260,8 +287,10 @@ class CiliumPolicyEngine:
         # the SYN's source port: the connection's, once it is made (established); a dropped one never is
         sport = self.sb.random.stream("cilium-flow-ports").randint(32768, 60999) if j["protocol"] != "ICMP" else 0
 
+        local = {n.name for n in self.sb.shape.nodes}
+
         def add(node: str | None, verdict: str, kind: str, point: str, direction: str) -> None:
-            if not node:
+            if not node or node not in local:  # another cluster's node: its own Hubble sees that part
                 return
             info = j[direction.lower()]
             flow = hubble.Flow(now, node, self._flow_peer(src, sport), self._flow_peer(dst, j["port"]), proto, verdict,

@@ -62,6 +62,18 @@ def from_security_labels(data: dict[str, str]) -> frozenset[Label]:
     return frozenset((*parse_key(k), str(v)) for k, v in data.items())
 
 
+def allocation_range(sb: Sandbox) -> tuple[int, int]:
+    """The identities this cluster's allocator hands out, by cilium-config's ``cluster-id``."""
+    cm = sb.store.get("configmaps", "kube-system", "cilium-config") or {}
+    try:
+        cluster_id = int((cm.get("data") or {}).get("cluster-id") or 0)
+    except ValueError:
+        cluster_id = 0
+    if 0 < cluster_id <= 255:
+        return cluster_id << 16, ((cluster_id + 1) << 16) - 1
+    return MIN_IDENTITY, MAX_IDENTITY
+
+
 def identity_of(sb: Sandbox, labels: frozenset[Label]) -> int:
     """The numeric identity for a set of security labels (allocated on first use)."""
     st = state(sb)
@@ -78,9 +90,10 @@ def identity_of(sb: Sandbox, labels: frozenset[Label]) -> int:
         return stored[labels]
     used = set(st.identities.values()) | set(stored.values())
     rng = sb.random.stream("cilium-identities")
-    number = rng.randint(MIN_IDENTITY, MAX_IDENTITY)
+    low, high = allocation_range(sb)
+    number = rng.randint(low, high)
     while number in used:
-        number = rng.randint(MIN_IDENTITY, MAX_IDENTITY)
+        number = rng.randint(low, high)
     st.identities[labels] = number
     return number
 

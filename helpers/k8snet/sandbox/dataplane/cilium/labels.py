@@ -84,13 +84,21 @@ class Endpoint:
         return sorted(f"{s}:{k}={v}" if v or s != RESERVED else f"{s}:{k}" for s, k, v in self.labels)
 
 
-def pod_labels(pod: Mapping[str, Any], namespace_labels: Mapping[str, str]) -> frozenset[Label]:
-    """The security labels of a pod's endpoint (see the module's docstring)."""
+def cluster_name(store: Any) -> str:
+    """cilium-config's ``cluster-name`` (the chart's ``default`` when unset): the value of every local endpoint's
+    ``io.cilium.k8s.policy.cluster`` label."""
+    cm = store.get("configmaps", "kube-system", "cilium-config") or {}
+    return str((cm.get("data") or {}).get("cluster-name") or CLUSTER_NAME)
+
+
+def pod_labels(pod: Mapping[str, Any], namespace_labels: Mapping[str, str],
+               cluster: str = CLUSTER_NAME) -> frozenset[Label]:
+    """The security labels of a pod's endpoint (see the module's docstring), in the cluster named ``cluster``."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
     out = {(K8S, k, str(v)) for k, v in (meta.get("labels") or {}).items() if k not in FILTERED}
     out.add((K8S, NAMESPACE_LABEL, meta.get("namespace", "default")))
     out.add((K8S, SERVICE_ACCOUNT_LABEL, spec.get("serviceAccountName") or "default"))
-    out.add((K8S, CLUSTER_LABEL, CLUSTER_NAME))
+    out.add((K8S, CLUSTER_LABEL, cluster))
     out |= {(K8S, NAMESPACE_LABELS_PREFIX + k, str(v)) for k, v in namespace_labels.items()}
     return frozenset(out)
 
@@ -146,14 +154,23 @@ def names_reserved(selector: Mapping[str, Any] | None) -> bool:
     return any(parse_key(k)[0] == RESERVED for k in selector_keys(selector))
 
 
+def names_cluster(selector: Mapping[str, Any] | None) -> bool:
+    return any(parse_key(k)[1] == CLUSTER_LABEL for k in selector_keys(selector))
+
+
 def peer_selector_matches(selector: Mapping[str, Any] | None, policy_ns: str | None, peer: Endpoint) -> bool:
     """fromEndpoints/toEndpoints: a CiliumNetworkPolicy's selector that names no namespace (and no reserved label)
     selects endpoints of the policy's own namespace only (pkg/k8s/apis/cilium.io/utils ParseToCiliumRule adds
     ``k8s:io.kubernetes.pod.namespace``); a clusterwide policy's does not. Selectors without reserved labels select
-    endpoints (pods), never the reserved identities."""
+    endpoints (pods), never the reserved identities. In a Cluster Mesh, a selector that names no cluster selects the
+    local cluster's endpoints only: ``policy-default-local-cluster``, on by default since Cilium 1.19
+    (Documentation/operations/upgrade.rst "Preparing for a policy-default-local-cluster change"); an endpoint of
+    another cluster (``extra["cluster"]``) needs ``io.cilium.k8s.policy.cluster`` in the selector."""
     if names_reserved(selector):
         return selector_matches(selector, peer.labels)
     if not peer.is_pod:
+        return False
+    if peer.extra.get("cluster") and not names_cluster(selector):
         return False
     if policy_ns and not names_namespace(selector) and peer.namespace != policy_ns:
         return False

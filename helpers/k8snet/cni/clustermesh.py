@@ -1,0 +1,162 @@
+"""Cilium Cluster Mesh between two clusters of the set, from a notebook: connect, wait, look, set the distance.
+
+:func:`connect` is ``cilium clustermesh connect --context A --destination-context B``: after the checks cilium-cli
+makes (both clusters run Cilium, each with its own cluster name and a cluster ID of 1-255, pod CIDRs that do not
+overlap: Documentation/network/clustermesh/clustermesh.rst "Prerequisites"), it adds each cluster to the other's
+``kube-system/cilium-clustermesh`` Secret, one key named after the remote cluster, and the agents connect. It works
+through the Kubernetes API alone, so it is the same call for two sandboxes (which read the Secret,
+:mod:`k8snet.sandbox.clustermesh`) as for two kind clusters, which also need the clustermesh-apiserver each key
+points at (``cilium clustermesh enable``: not installed by ``k8snet kind up`` yet, and :func:`connect` says so).
+
+Example:
+    >>> east, west = k8snet.connect("east", cni="cilium"), k8snet.connect("west", cni="cilium")
+    >>> clustermesh.connect(east, west)
+    >>> clustermesh.set_latency(east, west, 30)     # a cloud region and a data centre, 30 ms apart
+    >>> clustermesh.wait_connected(east, west)
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..sandbox.clustermesh import config, latency
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+SECRET_NAMESPACE, SECRET = config.NAMESPACE, config.SECRET
+
+
+@dataclass(frozen=True)
+class Member:
+    """What cilium-config says of one cluster: its Cilium name and ID, and the cluster's pod network."""
+
+    cluster: Cluster
+    name: str
+    cluster_id: int
+    pod_cidr: str
+
+
+def member(cluster: Cluster) -> Member:
+    """The cluster as Cluster Mesh sees it.
+
+    Raises:
+        RuntimeError: the cluster does not run Cilium (no ``kube-system/cilium-config``).
+    """
+    cm = cluster.find("ConfigMap", "cilium-config", "kube-system")
+    if cm is None:
+        raise RuntimeError(f"{cluster.context} does not run Cilium (no kube-system/cilium-config): Cluster Mesh is "
+                           f"Cilium's; make the cluster with cni='cilium'")
+    data = cm.get("data") or {}
+    try:
+        cluster_id = int(data.get("cluster-id") or 0)
+    except ValueError:
+        cluster_id = -1
+    from .. import clusterset
+
+    return Member(cluster, str(data.get("cluster-name") or "default"), cluster_id,
+                  clusterset.shape(cluster.name).pod_cidr)
+
+
+def check_pair(a: Member, b: Member) -> None:
+    """What cilium-cli refuses before connecting two clusters.
+
+    Raises:
+        ValueError: an ID outside 1-255, the same name or ID twice, overlapping pod CIDRs.
+    """
+    for m in (a, b):
+        if not 1 <= m.cluster_id <= 255:
+            raise ValueError(f"{m.cluster.context}: cluster ID {m.cluster_id} is not in 1-255: Cluster Mesh needs "
+                             "a unique cluster ID per cluster (cilium-config cluster-id)")
+    if a.name == b.name:
+        raise ValueError(f"{a.cluster.context} and {b.cluster.context} are both named {a.name!r}: each cluster of a "
+                         "mesh needs its own name (cilium-config cluster-name)")
+    if a.cluster_id == b.cluster_id:
+        raise ValueError(f"{a.cluster.context} and {b.cluster.context} both have cluster ID {a.cluster_id}")
+    if ipaddress.ip_network(a.pod_cidr).overlaps(ipaddress.ip_network(b.pod_cidr)):
+        raise ValueError(f"pod CIDRs {a.pod_cidr} ({a.name}) and {b.pod_cidr} ({b.name}) overlap: Cluster Mesh "
+                         "needs unique pod addresses across clusters")
+
+
+def _patch(cluster: Cluster, remote: str, add: bool) -> None:
+    value = base64.b64encode(config.entry(remote).encode()).decode() if add else None
+    if cluster.find("Secret", SECRET, SECRET_NAMESPACE) is None:
+        if not add:
+            return
+        cluster.core.create_namespaced_secret(SECRET_NAMESPACE, {
+            "metadata": {"name": SECRET, "namespace": SECRET_NAMESPACE}, "data": {remote: value}})
+        return
+    cluster.core.patch_namespaced_secret(SECRET, SECRET_NAMESPACE, {"data": {remote: value}})
+
+
+def _kind_unsupported(*clusters: Cluster) -> None:
+    kinds = [c.context for c in clusters if c.backend != "sandbox"]
+    if kinds:
+        raise RuntimeError(f"{', '.join(kinds)}: on kind, Cluster Mesh needs the clustermesh-apiserver in each "
+                           "cluster (`cilium clustermesh enable --context …`), which `k8snet kind up` does not "
+                           "install yet; run `cilium clustermesh enable` in both and `cilium clustermesh connect "
+                           "--context A --destination-context B`")
+
+
+def connect(a: Cluster, b: Cluster) -> None:
+    """Mesh two clusters, both ways (see the module's docstring).
+
+    Raises:
+        RuntimeError: a cluster without Cilium, or a kind cluster (see above).
+        ValueError: what :func:`check_pair` refuses.
+    """
+    ma, mb = member(a), member(b)
+    check_pair(ma, mb)
+    _kind_unsupported(a, b)
+    _patch(a, mb.name, True)
+    _patch(b, ma.name, True)
+
+
+def disconnect(a: Cluster, b: Cluster) -> None:
+    """``cilium clustermesh disconnect``: remove each cluster from the other's Secret."""
+    ma, mb = member(a), member(b)
+    _patch(a, mb.name, False)
+    _patch(b, ma.name, False)
+
+
+def status(cluster: Cluster) -> list[dict[str, Any]]:
+    """Each remote cluster this one is configured for: connected or not (and why not), how many endpoints and
+    global Services it shares (``cilium clustermesh status``)."""
+    _kind_unsupported(cluster)
+    return cluster._admin("GET", "clustermesh/status")["clusters"]
+
+
+def wait_connected(a: Cluster, b: Cluster, timeout: float = 30.0) -> None:
+    """Wait until each cluster has the other's state (``cilium clustermesh status --wait``).
+
+    Raises:
+        TimeoutError: with what the last look said.
+    """
+    ma, mb = member(a), member(b)
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {m.name: {s["cluster"]: s for s in status(m.cluster)} for m in (ma, mb)}
+        pending = [f"{x.name} → {y.name}: " + (seen[x.name].get(y.name, {}).get("error") or "not connected yet")
+                   for x, y in ((ma, mb), (mb, ma)) if not seen[x.name].get(y.name, {}).get("connected")]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("Cluster Mesh not connected after "
+                               f"{timeout:g} s: {'; '.join(pending)}")
+        time.sleep(0.1)
+
+
+def set_latency(a: Cluster, b: Cluster, rtt_ms: float) -> None:
+    """Put ``rtt_ms`` milliseconds of round trip between the two clusters' networks (0: none), for every
+    connection from one to the other. On kind this would be ``tc qdisc add … netem delay`` on the nodes."""
+    _kind_unsupported(a, b)
+    latency.set_rtt(a.name, b.name, float(rtt_ms))
+
+
+def latency_ms(a: Cluster, b: Cluster) -> float:
+    """The round trip set between two clusters (0 when none is)."""
+    return latency.rtt_ms(a.name, b.name)
