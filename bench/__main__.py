@@ -1,4 +1,5 @@
-"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops] [certs] [mesh]``
+"""``python -m bench [startup] [kubectl] [scale] [dataplane] [policy] [edge] [limits] [loops] [certs] [mesh]
+[clustermesh]``
 (``make bench``): run the benchmarks, print a table.
 
 Figures are printed, never asserted. Each benchmark runs a private sandbox (K8SNET_HOME, KUBECONFIG and
@@ -15,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import certs, dataplane, edge, kubectl_get, limits, loops, mesh, policy, scale, startup
+from . import certs, clustermesh, dataplane, edge, kubectl_get, limits, loops, mesh, policy, scale, startup
 from .common import Result
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
@@ -32,6 +33,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], list[Result]]]] = {
               certs.run),
     "mesh": ("10. ambient mesh: /dial requests/s without the mesh, through ztunnel (HBONE), through a waypoint; "
              "metrics scrape of 100 workloads", mesh.run),
+    "clustermesh": ("11. Cilium Cluster Mesh: two members up and meshed, /dial across vs in-cluster, curl latency "
+                    "with a 30 ms round trip", clustermesh.run),
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -168,6 +168,17 @@ def test_a_pod_reaches_a_remote_pod_at_its_own_address_and_the_server_sees_the_c
     assert curl(env, east.context, f"http://{ip}:8080/clientip").stdout.split(":")[0] == client_ip
 
 
+def test_netexecs_dial_reaches_a_remote_pod_too(mesh):
+    """A caller that cannot wait for an answer (agnhost netexec's /dial, Go's http.Client) gets it in place."""
+    env, east, west = mesh
+    connected(env, east, west)
+    name, ip = next(iter(ready_ips(env, west.context).items()))
+    local = next(iter(ready_ips(env, east.context)))
+    url = f"http://localhost:8080/dial?request=hostname&protocol=http&host={ip}&port=8080&tries=3"
+    r = kubectl(env, east.context, "exec", "-n", "shop", local, "--", "curl", "-sS", url)
+    assert json.loads(r.stdout) == {"responses": [name, name, name]}
+
+
 def test_the_round_trip_between_the_clusters_shows_in_curls_times(mesh):
     env, east, west = mesh
     connected(env, east, west)

@@ -31,13 +31,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import ipaddress
 import json
 import logging
 import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +147,8 @@ class ClusterMesh:
         self._members: dict[str, tuple[float, Running | None]] = {}
         self._changed: asyncio.Event | None = None
         self._served: tuple[str, Obj] | None = None  # (etag, state) last computed for the pollers
+        self._connections: dict[str, tuple[str, http.client.HTTPSConnection]] = {}  # kept open per member
+        self._sessions: dict[str, tuple[str, Any]] = {}  # aiohttp sessions per member
         sandbox.store.subscribe(lambda _event: self._changed.set() if self._changed is not None else None)
 
     # -- membership ---------------------------------------------------------------------------------------
@@ -176,6 +177,9 @@ class ClusterMesh:
             task.cancel()
         self._pollers.clear()
         self.remotes.clear()
+        for _, conn in self._connections.values():
+            conn.close()
+        self._connections.clear()
 
     def member(self, name: str) -> Running | None:
         """The running sandbox of that name in this set (looked up again after a few seconds)."""
@@ -336,10 +340,15 @@ class ClusterMesh:
                             "scheme": req.scheme, "body": base64.b64encode(req.body).decode()}}
         loop = asyncio.get_running_loop()
         pending = loop.create_task(self._http(link, body))
-        return HttpResponse(PENDING, served_by=conn.dst_pod["metadata"]["name"], pending=pending)
+        return HttpResponse(PENDING, served_by=conn.dst_pod["metadata"]["name"], pending=pending,
+                            blocking=lambda: self._answer(link, self.call(link.remote, "http", body)))
 
     async def _http(self, link: Link, body: Obj) -> HttpResponse:
-        answer = await self.call_async(link.remote, "http", body)
+        return self._answer(link, await self.call_async(link.remote, "http", body))
+
+    @staticmethod
+    def _answer(link: Link, answer: Obj) -> HttpResponse:
+        """The remote member's answer to one request, after the round trip there and back."""
         if answer.get("error"):
             return HttpResponse(RESET if answer["error"] == "RESET" else EMPTY_REPLY,
                                 hops=hops_of(answer.get("hops")))
@@ -349,35 +358,57 @@ class ClusterMesh:
 
     # -- calls to another member ------------------------------------------------------------------------------
 
-    def _request(self, name: str, action: str, body: Obj) -> tuple[urllib.request.Request, ssl.SSLContext]:
+    def _target(self, name: str) -> Running:
         running = self.member(name)
         if running is None:
             raise OSError(f"no running sandbox named {name} in this cluster set")
-        req = urllib.request.Request(f"{running.server}/k8snet/admin/clustermesh/{action}",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {running.token}",
-                                              "Content-Type": "application/json"})
-        return req, ssl.create_default_context(cafile=str(running.ca_file))
+        return running
 
     def call(self, name: str, action: str, body: Obj) -> Obj:
-        """A blocking call to another member (a connect is answered at once: it never waits on a workload)."""
-        try:
-            req, ctx = self._request(name, action, body)
-            with urllib.request.urlopen(req, timeout=RPC_TIMEOUT, context=ctx) as resp:
+        """A blocking call to another member: a connect (answered at once, it never waits on a workload), or a
+        request from a caller that cannot wait (netexec's /dial). While it runs this member's loop waits, so a
+        remote workload that calls back into this cluster in the same breath waits out :data:`RPC_TIMEOUT`.
+        The TLS connection to each member is kept open between calls (a handshake costs more than the call)."""
+        data = json.dumps(body).encode()
+        for attempt in (1, 2):  # a kept connection the member closed meanwhile: once more on a new one
+            try:
+                running = self._target(name)
+                conn = self._connections.get(name)
+                if conn is None or conn[0] != running.server:
+                    host, port = running.server.removeprefix("https://").rsplit(":", 1)
+                    ctx = ssl.create_default_context(cafile=str(running.ca_file))
+                    conn = (running.server, http.client.HTTPSConnection(host, int(port), timeout=RPC_TIMEOUT,
+                                                                       context=ctx))
+                    self._connections[name] = conn
+                conn[1].request("POST", f"/k8snet/admin/clustermesh/{action}", body=data,
+                                headers={"Authorization": f"Bearer {running.token}",
+                                         "Content-Type": "application/json"})
+                resp = conn[1].getresponse()
                 return json.loads(resp.read())
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            return {"error": Timeout.code, "message": f"cluster {name} does not answer ({exc})",
-                    "hops": [{"kind": "error", "summary": f"cluster {name} does not answer: the tunnel to it drops "
-                                                          "the packet", "detail": {"cluster": name}}]}
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                stale = self._connections.pop(name, None)
+                if stale is not None:
+                    stale[1].close()
+                if attempt == 2 or isinstance(exc, TimeoutError):
+                    return {"error": Timeout.code, "message": f"cluster {name} does not answer ({exc})",
+                            "hops": [{"kind": "error", "summary": f"cluster {name} does not answer: the tunnel to "
+                                                                  "it drops the packet", "detail": {"cluster": name}}]}
+        raise AssertionError("unreachable")
 
     async def call_async(self, name: str, action: str, body: Obj) -> Obj:
+        """A call that waits without holding the loop (a request whose answer a workload may take time over)."""
         import aiohttp
 
         try:
-            req, ctx = self._request(name, action, body)
-            async with aiohttp.ClientSession() as session, session.post(
-                    req.full_url, data=req.data, ssl=ctx, headers=dict(req.header_items()),
-                    timeout=aiohttp.ClientTimeout(total=RPC_TIMEOUT + 30)) as resp:
+            running = self._target(name)
+            session = self._sessions.get(name)
+            if session is None or session[0] != running.server or session[1].closed:
+                ctx = ssl.create_default_context(cafile=str(running.ca_file))
+                session = (running.server, aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)))
+                self._sessions[name] = session
+            async with session[1].post(f"{running.server}/k8snet/admin/clustermesh/{action}", json=body,
+                                       headers={"Authorization": f"Bearer {running.token}"},
+                                       timeout=aiohttp.ClientTimeout(total=RPC_TIMEOUT + 30)) as resp:
                 return await resp.json(content_type=None)
         except (TimeoutError, OSError, ValueError, aiohttp.ClientError) as exc:
             return {"error": "EMPTY", "message": f"cluster {name} does not answer ({exc})"}

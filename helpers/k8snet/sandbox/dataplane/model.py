@@ -123,6 +123,9 @@ class HttpResponse:
     delay: float = 0.0  # seconds the server took before answering (a client waits them on the sandbox clock)
     pending: Any = None
     """A real component answers (status PENDING): an asyncio Future of the HttpResponse it sent."""
+    blocking: Any = None
+    """For a PENDING answer a caller that cannot wait may still fetch in place (another cluster's member, which
+    answers at once): a function returning the HttpResponse, called instead of the not yet started Future."""
 
     def wire(self) -> bytes:
         """The response as it leaves the server on the connection: status line, headers, body (a raw reply,
@@ -188,6 +191,10 @@ def settled(response: HttpResponse) -> HttpResponse:
     if response.pending.done() and not response.pending.cancelled() and response.pending.exception() is None:
         return response.pending.result()
     response.pending.cancel()
+    if response.blocking is not None:
+        answer: HttpResponse = response.blocking()
+        answer.served_by = answer.served_by or response.served_by
+        return answer
     return HttpResponse(EMPTY_REPLY, served_by=response.served_by)
 
 
