@@ -265,18 +265,17 @@ class Resolver:
         dns_ip = self.sb.shape.dns_ip
         mc = corefile.multicluster(self.sb) if server == dns_ip else corefile.Multicluster()
         mc_zone = corefile.within(fqdn, mc.zones)
+        why = multicluster.unsynced(self.sb) if mc.zones else ""
         if mc_zone is not None:
-            result = self._multicluster(fqdn, mc_zone, qtype)
+            result = self._multicluster(fqdn, mc_zone, qtype, synced=not why)
         elif server == dns_ip and (fqdn == ZONE or fqdn.endswith("." + ZONE)):
             result = self._cluster(fqdn, qtype)
         else:
             result = self._upstream(fqdn, qtype, docker=server in (dns_ip, NODE_RESOLVER))
             if mc.problem:
                 result.note = f"{result.note}; {mc.problem}" if result.note else mc.problem
-        if mc.zones and result.rcode == "NXDOMAIN" and (mc_zone is not None or fqdn.endswith("." + ZONE)):
-            why = multicluster.unsynced(self.sb)
-            if why:  # handler.go: a name error before the informers synced is a server failure
-                result = _Result("SERVFAIL", note=why)
+        if why and result.rcode == "NXDOMAIN" and (mc_zone is not None or fqdn.endswith("." + ZONE)):
+            result = _Result("SERVFAIL", note=why)  # handler.go: a name error before the informers synced
         cname = next((r for r in result.records if r.type == "CNAME"), None)
         if cname is not None and qtype != "CNAME" and depth < 8:
             target = self._ask(server, cname.data, qtype, depth + 1)
@@ -315,9 +314,9 @@ class Resolver:
 
     # -- CoreDNS kubernetes plugin ---------------------------------------------------------------
 
-    def _multicluster(self, fqdn: str, zone: str, qtype: str) -> _Result:
+    def _multicluster(self, fqdn: str, zone: str, qtype: str, synced: bool) -> _Result:
         """A name in a ``multicluster`` zone of the kubernetes plugin (clusterset.local): :mod:`.multicluster`."""
-        found = multicluster.answer(self.sb, fqdn, zone, qtype)
+        found = multicluster.answer(self.sb, fqdn, zone, qtype, synced)
         if qtype == "SRV":
             weight = _srv_weight(len(found.records))
             return _Result(found.rcode, [Record(name, "SRV", data, port=port, weight=weight)

@@ -62,8 +62,9 @@ def unsynced(sb: Sandbox) -> str:
     return ""
 
 
-def answer(sb: Sandbox, fqdn: str, zone: str, qtype: str) -> Answer:
-    """The multicluster zone's answer for ``fqdn`` (lower case, no trailing dot)."""
+def answer(sb: Sandbox, fqdn: str, zone: str, qtype: str, synced: bool = True) -> Answer:
+    """The multicluster zone's answer for ``fqdn`` (lower case, no trailing dot); while the ServiceImport informer
+    has not ``synced`` its cache is empty."""
     base = fqdn[: len(fqdn) - len(zone)].rstrip(".") if zone else fqdn
     if base in ("", "svc", "pod"):
         return Answer("NOERROR", [])
@@ -91,7 +92,7 @@ def answer(sb: Sandbox, fqdn: str, zone: str, qtype: str) -> Answer:
         return Answer("NXDOMAIN", [])
     if kind == "pod":
         return _pod(fqdn, service, qtype, bool(segs))
-    svc_import = sb.store.get(IMPORTS, ns, service)
+    svc_import = sb.store.get(IMPORTS, ns, service) if synced else None
     if svc_import is None:
         return Answer("NXDOMAIN", [])
     svc_fqdn = f"{service}.{ns}.svc.{zone}"
