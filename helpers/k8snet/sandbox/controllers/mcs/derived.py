@@ -27,8 +27,21 @@ from ...apiserver import WriteOptions
 from ...errors import ApiError
 from ...store import Event
 from .. import Controller, Key, same_key
-from . import (DERIVED_SERVICE, GLOBAL_SERVICE, GROUP, IMPORTS, LABEL_SERVICE_NAME, OPERATOR, SUPPORTED_IP_FAMILIES,
-               VERSION, Obj, derived_name, enabled, on_config, rt)
+from .common import (
+    DERIVED_SERVICE,
+    GLOBAL_SERVICE,
+    GROUP,
+    IMPORTS,
+    LABEL_SERVICE_NAME,
+    OPERATOR,
+    SUPPORTED_IP_FAMILIES,
+    VERSION,
+    Obj,
+    derived_name,
+    enabled,
+    on_config,
+    rt,
+)
 
 if TYPE_CHECKING:
     from ...instance import Sandbox

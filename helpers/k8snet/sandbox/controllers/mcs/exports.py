@@ -33,10 +33,24 @@ from ...apiserver import WriteOptions
 from ...errors import ApiError
 from ...store import Event
 from .. import Controller, Key, same_key
-from . import (DERIVED_SERVICE, EXPORTS, IMPORTS, OPERATOR, SUPPORTED_IP_FAMILIES, Obj, cluster_name, enabled,
-               every_key, is_global, on_config, remove_condition, rt, set_condition)
-from . import remote
+from .common import (
+    DERIVED_SERVICE,
+    EXPORTS,
+    IMPORTS,
+    OPERATOR,
+    SUPPORTED_IP_FAMILIES,
+    Obj,
+    cluster_name,
+    enabled,
+    every_key,
+    is_global,
+    on_config,
+    remove_condition,
+    rt,
+    set_condition,
+)
 from .merge import NO_CONFLICTS, Merged, export_of, merge, valid_for_export
+from .remote import RECONCILER, exports_for, names
 
 if TYPE_CHECKING:
     from ...instance import Sandbox
@@ -49,9 +63,9 @@ def controller(sb: Sandbox) -> Controller:
     def namespace_keys(sb: Sandbox, event: Event) -> Iterable[Key]:
         ns = event.obj["metadata"]["name"]
         keys = {k for r in (EXPORTS, IMPORTS) for k in every_key(sb, r) if k[0] == ns}
-        return sorted(keys | {k for k in remote.names(sb) if k[0] == ns})
+        return sorted(keys | {k for k in names(sb) if k[0] == ns})
 
-    return Controller(remote.RECONCILER, reconcile, {
+    return Controller(RECONCILER, reconcile, {
         EXPORTS: same_key, IMPORTS: same_key, "services": same_key, "namespaces": namespace_keys,
         "configmaps": on_config(EXPORTS, IMPORTS)})
 
@@ -71,7 +85,7 @@ def reconcile(sb: Sandbox, key: Key) -> float | None:
         _write_invalid(sb, svc_export, "NamespaceNotGlobal", "Namespace is not global, Service cannot be exported",
                        now)
         svc_export = None
-    exports = remote.exports_for(sb, ns, name)
+    exports = exports_for(sb, ns, name)
     if not exports and svc_export is None:
         if svc_import is not None:
             sb.api.delete(rt(sb, "serviceimports"), ns, name)

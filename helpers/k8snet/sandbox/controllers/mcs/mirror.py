@@ -27,8 +27,20 @@ from ...apiserver import WriteOptions
 from ...errors import ApiError
 from ...store import Event
 from .. import Controller, Key
-from . import (EXPORTS, GROUP, LABEL_SERVICE_NAME, LABEL_SOURCE_CLUSTER, OPERATOR, SLICES, SUPPORTED_IP_FAMILIES,
-               VERSION, Obj, cluster_name, derived_name, enabled)
+from .common import (
+    EXPORTS,
+    GROUP,
+    LABEL_SERVICE_NAME,
+    LABEL_SOURCE_CLUSTER,
+    OPERATOR,
+    SLICES,
+    SUPPORTED_IP_FAMILIES,
+    VERSION,
+    Obj,
+    cluster_name,
+    derived_name,
+    enabled,
+)
 
 if TYPE_CHECKING:
     from ...instance import Sandbox

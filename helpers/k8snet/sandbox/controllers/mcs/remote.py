@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import EXPORTS, cluster_name, enabled, is_global
+from .common import EXPORTS, cluster_name, enabled, is_global
 from .merge import Export, export_of, valid_for_export
 
 if TYPE_CHECKING:
