@@ -460,8 +460,10 @@ the sandbox's DNS reads the ConfigMap for what it emulates of it (dataplane/core
 
 
 def install_coredns_config(sb: Sandbox) -> None:
-    """kube-system/coredns, the ConfigMap kubeadm's dns addon phase creates beside the Deployment that mounts it,
-    created when the store lacks it (a store made before the sandbox had it)."""
+    """kube-system/coredns, the ConfigMap kubeadm's dns addon phase creates beside its Deployment, created when the
+    store lacks it (a store made before the sandbox had it). kubeadm's Deployment mounts it at /etc/coredns; the
+    sandbox's abridged one does not (its pod template, and so its pods' names, stay as stored outputs show them):
+    the DNS reads the ConfigMap itself."""
     if sb.store.get("configmaps", "kube-system", "coredns") is None:
         sb.api.create(sb.registry.lookup("", "v1", "configmaps"), "kube-system",
                       {"metadata": {"name": "coredns"}, "data": {"Corefile": COREFILE}},
@@ -682,12 +684,8 @@ def coredns_deployment() -> dict[str, Any]:
                 "spec": {
                     "containers": [{"name": "coredns", "image": COREDNS_IMAGE, "args": ["-conf", "/etc/coredns/Corefile"],
                                     "ports": ports,
-                                    "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns",
-                                                      "readOnly": True}],
                                     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181, "scheme": "HTTP"}}}],
                     "dnsPolicy": "Default",
-                    "volumes": [{"name": "config-volume", "configMap": {
-                        "name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}]}}],
                     "priorityClassName": "system-cluster-critical",
                     "serviceAccountName": "coredns",
                     "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
