@@ -74,12 +74,12 @@ def test_patching_appends_once_replaces_an_old_block_and_unpatching_restores_the
 
 @pytest.fixture
 def coredns(sandbox):
-    """A Cluster on the sandbox holding kind's kube-system/coredns ConfigMap (the sandbox itself has none)."""
+    """A Cluster on the sandbox, whose kube-system/coredns ConfigMap holds kind's Corefile (as the sandbox's own
+    does), put back as it was afterwards."""
     cluster = k8snet.connect("sandbox", start=False)
-    cluster.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
-                    "data": {"Corefile": KIND_COREFILE}}])
+    assert corefile(cluster) == KIND_COREFILE
     yield cluster
-    cluster.delete("ConfigMap", "coredns", namespace="kube-system")
+    cluster.core.patch_namespaced_config_map("coredns", "kube-system", {"data": {"Corefile": KIND_COREFILE}})
 
 
 def corefile(cluster) -> str:

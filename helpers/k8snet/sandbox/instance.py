@@ -41,6 +41,7 @@ from .controllers import (
     gc,
     istio,
     jobs,
+    mcs,
     namespaces,
     pods,
     replicasets,
@@ -166,6 +167,7 @@ class Sandbox:
                 self.bootstrap()
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and the CNI plugin's objects (kindnet's DaemonSet), likewise
+        install_coredns_config(self)  # kubeadm's kube-system/coredns ConfigMap (the Corefile), likewise
         certmanager.install(self)  # the cert-manager namespace, likewise
         trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
         istio.install(self)  # istio-cni's CNI plugin (it acts where its agent runs)
@@ -181,6 +183,7 @@ class Sandbox:
                                       csrcleaner.controller(self), *certmanager.controllers(self),
                                       trust.controller(self), *istio.controllers(self),
                                       *cilium.controllers(self), *clustermesh.controllers(self),
+                                      *mcs.controllers(self),
                                       *calico.controllers(self)])
         self.manager.start()
 
@@ -378,10 +381,12 @@ CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-mana
 Traefik's, Gateway API's and cert-manager's release manifests and trust-manager's chart (the documents say what
 they were written from)."""
 
-CNI_CRD_DOCUMENTS = {cniplugin.CILIUM: ("cilium.io.yaml",), cniplugin.CALICO: ("projectcalico.org.yaml",)}
+CNI_CRD_DOCUMENTS = {cniplugin.CILIUM: ("cilium.io.yaml", "multicluster.x-k8s.io.yaml"),
+                     cniplugin.CALICO: ("projectcalico.org.yaml",)}
 """The CNI plugin's own kinds, installed only in a cluster that runs that plugin: Cilium's policies, endpoints and
-identities (on kind its operator creates them); Calico's projectcalico.org/v3 policies, tiers and network sets (on
-kind its aggregated API server serves them)."""
+identities (on kind its operator creates them) and the Multi-Cluster Services API's ServiceExport and ServiceImport
+(its operator installs them when its MCS-API support is on, controllers/mcs); Calico's projectcalico.org/v3
+policies, tiers and network sets (on kind its aggregated API server serves them)."""
 
 
 def install_crds(sb: Sandbox) -> None:
@@ -432,6 +437,45 @@ def install_kube_system(sb: Sandbox) -> None:
         if sb.store.get("serviceaccounts", "kube-system", "kindnet") is None:
             sb.api.create(rt("", "v1", "serviceaccounts"), "kube-system", {"metadata": {"name": "kindnet"}}, create)
         sb.api.create(rt("apps", "v1", "daemonsets"), "kube-system", kindnet_daemonset(sb.shape), create)
+
+
+COREFILE = """.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+       max_concurrent 1000
+    }
+    cache 30 {
+       disable success cluster.local
+       disable denial cluster.local
+    }
+    loop
+    reload
+    loadbalance
+}
+"""
+"""kubeadm's Corefile (cmd/kubeadm/app/phases/addons/dns/manifests.go CoreDNSConfigMap) as a kind v1.33 node has it;
+the sandbox's DNS reads the ConfigMap for what it emulates of it (dataplane/corefile.py)."""
+
+
+def install_coredns_config(sb: Sandbox) -> None:
+    """kube-system/coredns, the ConfigMap kubeadm's dns addon phase creates beside its Deployment, created when the
+    store lacks it (a store made before the sandbox had it). kubeadm's Deployment mounts it at /etc/coredns; the
+    sandbox's abridged one does not (its pod template, and so its pods' names, stay as stored outputs show them):
+    the DNS reads the ConfigMap itself."""
+    if sb.store.get("configmaps", "kube-system", "coredns") is None:
+        sb.api.create(sb.registry.lookup("", "v1", "configmaps"), "kube-system",
+                      {"metadata": {"name": "coredns"}, "data": {"Corefile": COREFILE}},
+                      WriteOptions(field_manager="kubeadm"))
 
 
 def kube_proxy_config(shape: Shape) -> dict[str, Any]:

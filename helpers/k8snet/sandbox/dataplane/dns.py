@@ -18,6 +18,10 @@ container names) and the hosts of the emulated outside world (:mod:`.outside`:
 authoritative); any other name under a real top-level domain is answered
 SERVFAIL with a hop saying so, never invented.
 
+Names in a ``multicluster`` zone of the kubernetes plugin (``clusterset.local``, when the coredns
+ConfigMap's Corefile enables it: :mod:`.corefile`) are answered from ServiceImports and MCS EndpointSlices as
+CoreDNS's multicluster support answers them (:mod:`.multicluster`).
+
 A cluster running Cilium with a DNS rule (``toPorts[].rules.dns``) on the
 pod's egress to kube-dns sends each query through the agent's DNS proxy
 (:meth:`..cilium.engine.CiliumPolicyEngine.dns_proxy`), which refuses the
@@ -33,6 +37,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import corefile, multicluster
 from .model import Hop
 from .proxy import Endpoint, slice_endpoints
 
@@ -258,10 +263,19 @@ class Resolver:
     def _ask(self, server: str, fqdn: str, qtype: str, depth: int = 0) -> _Result:
         """One query to ``server``; CNAMEs are chased as CoreDNS chases them (backend_lookup.go A())."""
         dns_ip = self.sb.shape.dns_ip
-        if server == dns_ip and (fqdn == ZONE or fqdn.endswith("." + ZONE)):
+        mc = corefile.multicluster(self.sb) if server == dns_ip else corefile.Multicluster()
+        mc_zone = corefile.within(fqdn, mc.zones)
+        why = multicluster.unsynced(self.sb) if mc.zones else ""
+        if mc_zone is not None:
+            result = self._multicluster(fqdn, mc_zone, qtype, synced=not why)
+        elif server == dns_ip and (fqdn == ZONE or fqdn.endswith("." + ZONE)):
             result = self._cluster(fqdn, qtype)
         else:
             result = self._upstream(fqdn, qtype, docker=server in (dns_ip, NODE_RESOLVER))
+            if mc.problem:
+                result.note = f"{result.note}; {mc.problem}" if result.note else mc.problem
+        if why and result.rcode == "NXDOMAIN" and (mc_zone is not None or fqdn.endswith("." + ZONE)):
+            result = _Result("SERVFAIL", note=why)  # handler.go: a name error before the informers synced
         cname = next((r for r in result.records if r.type == "CNAME"), None)
         if cname is not None and qtype != "CNAME" and depth < 8:
             target = self._ask(server, cname.data, qtype, depth + 1)
@@ -299,6 +313,15 @@ class Resolver:
                             "which the sandbox does not emulate")
 
     # -- CoreDNS kubernetes plugin ---------------------------------------------------------------
+
+    def _multicluster(self, fqdn: str, zone: str, qtype: str, synced: bool) -> _Result:
+        """A name in a ``multicluster`` zone of the kubernetes plugin (clusterset.local): :mod:`.multicluster`."""
+        found = multicluster.answer(self.sb, fqdn, zone, qtype, synced)
+        if qtype == "SRV":
+            weight = _srv_weight(len(found.records))
+            return _Result(found.rcode, [Record(name, "SRV", data, port=port, weight=weight)
+                                         for _, name, data, port in found.records])
+        return _Result(found.rcode, [Record(name, rtype, data) for rtype, name, data, _ in found.records])
 
     def _cluster(self, fqdn: str, qtype: str) -> _Result:
         """Records for a name under cluster.local (plugin/kubernetes parseRequest + Records).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Generator
+from typing import Any
 
 from . import podnet
 from .context import Ctx, Pipe
@@ -599,14 +600,17 @@ def cmd_dig(ctx: Ctx, name: str, args: list[str]) -> int:
     if not words:
         ctx.error("k8snet sandbox: dig with no name (the root servers) is not emulated\n")
         return 1
+    types = ("A", "SRV", "CNAME", "AAAA", "PTR")
+    if len(words) > 1 and words[0].upper() in types and words[1].upper() not in types:
+        words = [words[1], words[0]]  # dig takes a type word wherever it stands: ``dig SRV name`` too
     qname = words[0]
-    qtype = words[1].upper() if len(words) > 1 and words[1].upper() in ("A", "SRV", "CNAME", "AAAA", "PTR") else "A"
+    qtype = words[1].upper() if len(words) > 1 and words[1].upper() in types else "A"
     fq = qname if qname.endswith(".") or search else qname + "."
     answer = ctx.dp.dns.lookup(ctx.pod, qname if search else fq, qtype, stop_at_nodata=True)
     records = list(answer.records)
     if short:
         for r in records:
-            ctx.write(f"{r.data}{'.' if r.type != 'A' else ''}\n")
+            ctx.write(f"{_rdata(r)}\n")
         return 0
     server = answer.server or ctx.dp.sb.shape.dns_ip
     status = answer.rcode if answer.rcode in ("NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED") else "SERVFAIL"
@@ -623,11 +627,20 @@ def cmd_dig(ctx: Ctx, name: str, args: list[str]) -> int:
     if records:
         ctx.write(";; ANSWER SECTION:\n")
         for r in records:
-            ctx.write(f"{r.name}.\t\t{r.ttl}\tIN\t{r.type}\t{r.data}{'.' if r.type != 'A' else ''}\n")
+            ctx.write(f"{r.name}.\t\t{r.ttl}\tIN\t{r.type}\t{_rdata(r)}\n")
         ctx.write("\n")
     ctx.write(f";; Query time: 0 msec\n;; SERVER: {server}#53({server}) (UDP)\n"
               f";; WHEN: {ctx.dp.sb.clock.now().strftime('%a %b %d %H:%M:%S UTC %Y')}\n;; MSG SIZE  rcvd: 106\n\n")
     return 0
+
+
+def _rdata(r: Any) -> str:
+    """A record's data as dig prints it: an address, a name with its dot, SRV's ``priority weight port target.``."""
+    if r.type == "A":
+        return r.data
+    if r.type == "SRV":
+        return f"{r.priority} {r.weight} {r.port} {r.data}."
+    return f"{r.data}."
 
 
 def cmd_host(ctx: Ctx, name: str, args: list[str]) -> int:
