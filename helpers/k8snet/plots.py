@@ -389,6 +389,54 @@ def requests_over_time(result, ax: Axes | None = None) -> Figure:
     return fig
 
 
+CLUSTER_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+CLUSTER_MARKERS = ["o", "s", "^", "D", "v", "P"]
+"""One colour and one marker shape per cluster (in name order), so a cluster is told apart without colour too."""
+
+
+def cluster_latency(result, owners: dict[str, str], ax: Axes | None = None) -> Figure:
+    """Every request of a run in the order sent, at the time curl took for it, in the colour and shape of the
+    cluster whose pod answered (``owners``: pod name → cluster, :func:`k8snet.cni.clustermesh.owners`); failures
+    are red crosses on the axis, and a dashed line marks where the cluster was changed (``traffic.send_during``).
+
+    The legend says how many requests each cluster answered and their median time, so where a request was served
+    and what the distance cost read together.
+    """
+    reqs = result.requests
+    clusters = sorted({owners.get(r.pod or "", "?") for r in reqs if r.pod})
+    fig, ax = (ax.figure, ax) if ax is not None else _figure(8.0, 3.8)
+    top = max([r.latency_ms or 0.0 for r in reqs] + [1.0])
+    for k, cluster in enumerate(clusters):
+        mine = [r for r in reqs if r.pod and owners.get(r.pod, "?") == cluster]
+        times = sorted(r.latency_ms or 0.0 for r in mine)
+        median = times[len(times) // 2] if times else 0.0
+        ax.scatter([r.i + 1 for r in mine], [r.latency_ms or 0.0 for r in mine], s=26, zorder=3,
+                   marker=CLUSTER_MARKERS[k % len(CLUSTER_MARKERS)], color=CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)],
+                   edgecolors=PALETTE["ink"], linewidths=0.5, gid=f"cluster:{cluster}",
+                   label=f"answered by {cluster}: {len(mine)} (median {median:.0f} ms)")
+    failed = [r for r in reqs if not r.pod]
+    if failed:
+        ax.scatter([r.i + 1 for r in failed], [0.0] * len(failed), marker="x", s=36, color="#C0392B", zorder=4,
+                   linewidths=1.6, label=f"no answer: {len(failed)}", gid="failed")
+    for x, label in result.marks:
+        ax.axvline(x, color=PALETTE["muted"], linestyle="--", linewidth=1)
+        ax.annotate(label, (x, top * 1.12), xytext=(3, 0), textcoords="offset points", va="bottom",
+                    fontsize=FONT["small"], color=PALETTE["ink"], annotation_clip=False, gid=f"mark:{label}")
+    ax.set_ylim(-top * 0.06, top * 1.25)
+    ax.set_xlim(0, len(reqs) + 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("request (in the order sent)", fontsize=FONT["body"])
+    ax.set_ylabel("time curl took (ms)", fontsize=FONT["body"])
+    ax.tick_params(labelsize=FONT["small"])
+    ax.grid(axis="y", color="#E5E5E5", linewidth=0.6, zorder=0)
+    ax.legend(fontsize=FONT["small"], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
+    ax.set_title(f"Where each request from {result.source} to {result.url} was served, and how long it took  ·  "
+                 f"{result.backend}", fontsize=FONT["body"], pad=14)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 class DnsTable:
     """DNS answers shown as a table (HTML in Jupyter, text elsewhere)."""
 
@@ -419,13 +467,14 @@ HOP_COLOURS = {"source": PALETTE["pod"], "dns": PALETTE["network"], "service": P
                "ingress": PALETTE["api"], "error": "#C0392B", "edge": PALETTE["network"],
                "tls": PALETTE["control_plane"], "middleware": PALETTE["worker"],
                "traefik": PALETTE["api"], "mesh": PALETTE["control_plane"], "authz": PALETTE["worker"],
-               "cilium": PALETTE["worker"], "nat": PALETTE["network"], "outside": PALETTE["api"]}
+               "cilium": PALETTE["worker"], "nat": PALETTE["network"], "outside": PALETTE["api"],
+               "clustermesh": PALETTE["service"]}
 HOP_TITLES = {"source": "source", "dns": "DNS (CoreDNS)", "service": "Service", "endpoint": "kube-proxy: endpoint",
               "policy": "NetworkPolicy", "pod": "answered by", "ingress": "Ingress (Traefik)", "error": "failed",
               "edge": "ingress edge", "tls": "TLS, by SNI", "middleware": "Middlewares",
               "traefik": "answered by", "mesh": "ambient mesh (ztunnel)", "authz": "AuthorizationPolicy (ztunnel)",
               "cilium": "Cilium policy (eBPF, Envoy for L7)", "nat": "SNAT (masquerade)",
-              "outside": "answered outside the cluster"}
+              "outside": "answered outside the cluster", "clustermesh": "Cluster Mesh: to another cluster"}
 
 
 TRACE_W = 8.0

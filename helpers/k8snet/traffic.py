@@ -19,7 +19,7 @@ import shlex
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -259,6 +259,26 @@ def send(cluster: Cluster, source: PodRef, url: str, n: int = 20, *, headers: di
             r.i = len(requests)
             requests.append(r)
     return TrafficResult(str(source), url, cluster.backend, requests)
+
+
+def wait_answered(cluster: Cluster, source: PodRef, url: str, pods: Iterable[str], *, n: int = 5,
+                  timeout: float = 30) -> TrafficResult:
+    """Send ``n`` requests at a time until every one is answered by one of ``pods``: a change of the data path
+    (an annotation the nodes' load balancers read, a scale) reaches every node a moment after the API has it.
+
+    Raises:
+        TimeoutError: naming who answered the last batch.
+    """
+    want = set(pods)
+    deadline = time.monotonic() + timeout
+    while True:
+        result = send(cluster, source, url, n=n)
+        if all(r.pod in want for r in result.requests):
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout:g} s, {url} is still answered by {sorted(result.counts())}, not "
+                               f"only {sorted(want)}")
+        time.sleep(0.2)
 
 
 def send_during(cluster: Cluster, source: PodRef, url: str, change: Callable[[], object], *, n: int = 60,

@@ -160,3 +160,14 @@ def set_latency(a: Cluster, b: Cluster, rtt_ms: float) -> None:
 def latency_ms(a: Cluster, b: Cluster) -> float:
     """The round trip set between two clusters (0 when none is)."""
     return latency.rtt_ms(a.name, b.name)
+
+
+def owners(clusters: list[Cluster], namespace: str) -> dict[str, str]:
+    """Which cluster each pod of ``namespace`` runs in (pod name → cluster name), to tell who answered a request
+    (:func:`k8snet.plots.cluster_latency`). Two clusters' pods never share a name: their ReplicaSets' suffixes are
+    drawn apart."""
+    out: dict[str, str] = {}
+    for cluster in clusters:
+        for pod in cluster.core.list_namespaced_pod(namespace).items:
+            out[pod.metadata.name] = cluster.name
+    return out
