@@ -3,10 +3,12 @@
 :func:`connect` is ``cilium clustermesh connect --context A --destination-context B``: after the checks cilium-cli
 makes (both clusters run Cilium, each with its own cluster name and a cluster ID of 1-255, pod CIDRs that do not
 overlap: Documentation/network/clustermesh/clustermesh.rst "Prerequisites"), it adds each cluster to the other's
-``kube-system/cilium-clustermesh`` Secret, one key named after the remote cluster, and the agents connect. It works
-through the Kubernetes API alone, so it is the same call for two sandboxes (which read the Secret,
-:mod:`k8snet.sandbox.clustermesh`) as for two kind clusters, which also need the clustermesh-apiserver each key
-points at (``cilium clustermesh enable``: not installed by ``k8snet kind up`` yet, and :func:`connect` says so).
+``kube-system/cilium-clustermesh`` Secret, one key named after the remote cluster, and the agents connect. It is
+the same call for two sandboxes (which read the Secret, :mod:`k8snet.sandbox.clustermesh`) as for two kind
+clusters, where the key points at the other cluster's real clustermesh-apiserver (installed by ``k8snet kind up
+--name … --cni cilium``) and the agents also learn its address, as cilium-cli does it (:mod:`k8snet.kind.clustermesh`:
+the Secret, the agents' hostAliases, ``cilium-dbg status`` for :func:`status`, netem for :func:`set_latency`). Both
+clusters of a pair are on the same backend.
 
 Example:
     >>> east, west = k8snet.connect("east", cni="cilium"), k8snet.connect("west", cni="cilium")
@@ -93,25 +95,32 @@ def _patch(cluster: Cluster, remote: str, add: bool) -> None:
     cluster.core.patch_namespaced_secret(SECRET, SECRET_NAMESPACE, {"data": {remote: value}})
 
 
-def _kind_unsupported(*clusters: Cluster) -> None:
-    kinds = [c.context for c in clusters if c.backend != "sandbox"]
-    if kinds:
-        raise RuntimeError(f"{', '.join(kinds)}: on kind, Cluster Mesh needs the clustermesh-apiserver in each "
-                           "cluster (`cilium clustermesh enable --context …`), which `k8snet kind up` does not "
-                           "install yet; run `cilium clustermesh enable` in both and `cilium clustermesh connect "
-                           "--context A --destination-context B`")
+def _same_backend(a: Cluster, b: Cluster) -> str:
+    """The pair's backend.
+
+    Raises:
+        ValueError: a sandbox and a kind cluster: neither can reach the other's network or clustermesh-apiserver.
+    """
+    if a.backend != b.backend:
+        raise ValueError(f"{a.context} is a {a.backend} cluster and {b.context} a {b.backend} cluster: Cluster Mesh "
+                         "joins clusters whose nodes reach each other, so both must be sandboxes or both kind")
+    return a.backend
 
 
 def connect(a: Cluster, b: Cluster) -> None:
     """Mesh two clusters, both ways (see the module's docstring).
 
     Raises:
-        RuntimeError: a cluster without Cilium, or a kind cluster (see above).
-        ValueError: what :func:`check_pair` refuses.
+        RuntimeError: a cluster without Cilium; on kind, also one without its clustermesh-apiserver.
+        ValueError: what :func:`check_pair` refuses, or a sandbox paired with a kind cluster.
     """
     ma, mb = member(a), member(b)
     check_pair(ma, mb)
-    _kind_unsupported(a, b)
+    if _same_backend(a, b) != "sandbox":
+        from ..kind import clustermesh as kind_mesh
+
+        kind_mesh.connect(a, b)
+        return
     _patch(a, mb.name, True)
     _patch(b, ma.name, True)
 
@@ -119,24 +128,42 @@ def connect(a: Cluster, b: Cluster) -> None:
 def disconnect(a: Cluster, b: Cluster) -> None:
     """``cilium clustermesh disconnect``: remove each cluster from the other's Secret."""
     ma, mb = member(a), member(b)
+    if _same_backend(a, b) != "sandbox":
+        from ..kind import clustermesh as kind_mesh
+
+        kind_mesh.disconnect(a, b)
+        return
     _patch(a, mb.name, False)
     _patch(b, ma.name, False)
 
 
 def status(cluster: Cluster) -> list[dict[str, Any]]:
     """Each remote cluster this one is configured for: connected or not (and why not), how many endpoints and
-    global Services it shares (``cilium clustermesh status``)."""
-    _kind_unsupported(cluster)
+    global Services it shares (``cilium clustermesh status``). On kind, from ``cilium-dbg status`` in every
+    agent: connected when all of them report the remote cluster ready."""
+    if cluster.backend != "sandbox":
+        from ..kind import clustermesh as kind_mesh
+
+        return kind_mesh.status(cluster)
     return cluster._admin("GET", "clustermesh/status")["clusters"]
 
 
-def wait_connected(a: Cluster, b: Cluster, timeout: float = 30.0) -> None:
-    """Wait until each cluster has the other's state (``cilium clustermesh status --wait``).
+WAIT = {"sandbox": (30.0, 0.1), "kind": (600.0, 5.0)}
+"""Per backend, how long :func:`wait_connected` waits by default and how often it looks: on kind the agents roll
+out with the new hostAliases and then sync the remote state (cilium-cli's ``--wait-duration`` default is 15 min),
+and each look runs ``cilium-dbg status`` in every agent."""
+
+
+def wait_connected(a: Cluster, b: Cluster, timeout: float | None = None) -> None:
+    """Wait until each cluster has the other's state (``cilium clustermesh status --wait``); ``timeout`` in seconds
+    (None: the backend's default, :data:`WAIT`).
 
     Raises:
         TimeoutError: with what the last look said.
     """
     ma, mb = member(a), member(b)
+    default, interval = WAIT.get(_same_backend(a, b), WAIT["kind"])
+    timeout = default if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while True:
         seen = {m.name: {s["cluster"]: s for s in status(m.cluster)} for m in (ma, mb)}
@@ -147,13 +174,18 @@ def wait_connected(a: Cluster, b: Cluster, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("Cluster Mesh not connected after "
                                f"{timeout:g} s: {'; '.join(pending)}")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 def set_latency(a: Cluster, b: Cluster, rtt_ms: float) -> None:
     """Put ``rtt_ms`` milliseconds of round trip between the two clusters' networks (0: none), for every
-    connection from one to the other. On kind this would be ``tc qdisc add … netem delay`` on the nodes."""
-    _kind_unsupported(a, b)
+    connection from one to the other. On kind, ``tc qdisc … netem delay`` of half of it on every node of each, for
+    what it sends to the other (:mod:`k8snet.kind.clustermesh.netem`)."""
+    if _same_backend(a, b) != "sandbox":
+        from ..kind import clustermesh as kind_mesh
+
+        kind_mesh.set_latency(a, b, float(rtt_ms))
+        return
     latency.set_rtt(a.name, b.name, float(rtt_ms))
 
 

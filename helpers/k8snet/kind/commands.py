@@ -325,6 +325,23 @@ def docker_port_argv(container: str) -> list[str]:
     return ["docker", "port", container]
 
 
+def docker_exec_argv(container: str, argv: Sequence[str]) -> list[str]:
+    """``docker exec`` of a program in a running container (a kind node): argv, never a shell string."""
+    return ["docker", "exec", container, *argv]
+
+
+def kind_node_names_argv(cluster: str) -> list[str]:
+    """The node containers of a kind cluster: kind labels each with ``io.x-k8s.kind.cluster=<name>``
+    (pkg/cluster/internal/providers/docker/constants.go, clusterLabelKey)."""
+    return ["docker", "ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}", "--format", "{{.Names}}"]
+
+
+def docker_network_ip_argv(containers: Sequence[str], network: str = "kind") -> list[str]:
+    """Each container's address on a docker network, one line per container (empty when not attached)."""
+    return ["docker", "inspect", "--format",
+            f'{{{{with index .NetworkSettings.Networks "{network}"}}}}{{{{.IPAddress}}}}{{{{end}}}}', *containers]
+
+
 def container_state(name: str) -> str | None:
     """A docker container's state (running, exited, …) or None when there is no such container."""
     done = run(container_state_argv(name), check=False, timeout=30)

@@ -301,6 +301,12 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
         else:
             run.step("CNI plugin kindnet", lambda: _check_kindnet(run))
         run.step("nodes Ready", lambda: wait_nodes(run))
+        if opts.cni == "cilium" and opts.name != clusterset.DEFAULT_NAME:
+            from . import clustermesh
+
+            port = versions.CLUSTERMESH_APISERVER_NODE_PORT
+            run.step(f"Cluster Mesh ready: clustermesh-apiserver on NodePort {port}, certificates from the set's CA",
+                     lambda: clustermesh.enable(run.cluster, timeout=opts.timeout))
         if opts.preload:
             run.step("lesson images loaded into the nodes", lambda: preload_images(run))
         run.step(f"Gateway API {versions.GATEWAY_API_VERSION} and Traefik CRDs", lambda: install_crds(run))

@@ -132,6 +132,17 @@ CILIUM_IMAGES = (
     "quay.io/cilium/operator-generic:v1.20.2@sha256:64d8798350e8569b8e7622563fed6e44dce2625f311e4651b774816516c744fc")
 """The chart's images at 1.20.2, by tag and digest as the chart pins them."""
 
+CLUSTERMESH_APISERVER_IMAGE = ("quay.io/cilium/clustermesh-apiserver:v1.20.2"
+                               "@sha256:e9ffc79baf76bb98efb87c01be3bca8da998779f4ccdafc97c74132b307305ce")
+"""The clustermesh-apiserver of Cilium 1.20.2 (the same image runs its etcd: it ships /usr/bin/etcd), by tag and
+digest as the release notes list it under "Docker Manifests" (github.com/cilium/cilium/releases/tag/v1.20.2) and
+as Rancher's mirror list pins it. manifests/clustermesh-apiserver.yaml runs it; the nodes pull it when a member
+is made Cluster Mesh ready (``k8snet kind up --name … --cni cilium``)."""
+
+CLUSTERMESH_APISERVER_NODE_PORT = 32379
+"""The chart's ``clustermesh.apiserver.service.nodePort``: the same in every member, which is safe with kube-proxy
+(the chart warns only for kube-proxy replacement, values.yaml). No lesson asks for it, and it is not an edge port."""
+
 CALICO_VERSION = "v3.32.1"
 """Calico's release for ``k8snet kind up --cni calico``: the newest tag of projectcalico/calico whose manifest could
 be read when pinned. Its manifest install's kube-system objects are manifests/calico.yaml; its CRDs come from
