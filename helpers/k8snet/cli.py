@@ -56,6 +56,9 @@ def _info(running: process.Running) -> dict:
 def _networks(info: dict) -> str:
     """One line with the cluster's networks and nodes (the sandbox's status says them)."""
     cluster = info.get("cluster") or {}
+    if info.get("karmada"):
+        return (f"Karmada control plane (the karmada-apiserver: no nodes, no pods); Services "
+                f"{cluster.get('serviceCIDR', '?')}; members join with k8snet.federation.join")
     nodes = ", ".join(f"{n['name']} {n['internalIP']}" for n in cluster.get("nodes") or [])
     return (f"Networks: pods {cluster.get('podCIDR', '?')}, Services {cluster.get('serviceCIDR', '?')}; "
             f"nodes {nodes or '?'}")
