@@ -247,3 +247,39 @@ def test_an_object_karmada_does_not_manage_is_not_overwritten(box):
 def test_a_karmada_plane_is_not_restarted_as_an_ordinary_cluster(box):
     with pytest.raises(RuntimeError, match="running with --karmada"):
         process.up(name="karmada", karmada=False)
+
+
+def test_a_cluster_propagation_policy_duplicates_a_config_map_and_warns_for_cluster_scoped_kinds(box):
+    done = kubectl(box, KARMADA, "apply", "-f", "-", input="""apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default}
+data: {color: blue}
+---
+apiVersion: policy.karmada.io/v1alpha1
+kind: ClusterPropagationPolicy
+metadata: {name: everywhere}
+spec:
+  resourceSelectors:
+  - {apiVersion: v1, kind: ConfigMap, name: settings}
+  - {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, name: viewer}
+""")
+    assert "Warning: not emulated by the k8snet sandbox's Karmada: ClusterResourceBinding (the cluster-scoped " \
+           "ClusterRole" in done.stderr
+    for member in ("east", "west"):  # no replicaScheduling: Duplicated, to every cluster
+        data = wait_for(lambda m=member: kubectl(box, f"k8snet-{m}", "get", "configmap", "settings", "-o",
+                                                 "jsonpath={.data.color}", check=False).stdout,
+                        what=f"settings on {member}")
+        assert data == "blue"
+    template = kjson(box, KARMADA, "get", "configmap", "settings")["metadata"]
+    assert template["annotations"]["clusterpropagationpolicy.karmada.io/name"] == "everywhere"
+
+
+def test_deleting_a_policy_releases_its_templates_and_keeps_the_binding(box):
+    """HandlePropagationPolicyDeletion: the finalizer karmada-webhook added goes once the claim labels are off."""
+    policy = kjson(box, KARMADA, "get", "propagationpolicy", "dyn")
+    assert "karmada.io/propagation-policy-controller" in policy["metadata"]["finalizers"]
+    kubectl(box, KARMADA, "delete", "propagationpolicy", "dyn", "--timeout=30s")
+    labels = kjson(box, KARMADA, "get", "deployment", "dyn")["metadata"].get("labels") or {}
+    assert "propagationpolicy.karmada.io/permanent-id" not in labels
+    rb = kjson(box, KARMADA, "get", "resourcebinding", "dyn-deployment")["metadata"]
+    assert "propagationpolicy.karmada.io/permanent-id" not in (rb.get("labels") or {})

@@ -15,8 +15,8 @@ The namespace sync controller (pkg/controllers/namespace/namespace_sync_controll
 ``default`` and the reserved ones on every member, unless it is labelled
 ``namespace.karmada.io/skip-auto-propagation: "true"``: a Work per cluster, owned by the namespace.
 
-Not emulated (a Warning event on the template names it): ClusterPropagationPolicies for cluster-scoped resources
-(ClusterResourceBindings are not served).
+Not emulated (karmada-webhook's emulation warns when such a policy is applied): ClusterPropagationPolicies for
+cluster-scoped resources (ClusterResourceBindings are not served).
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..apiserver import WriteOptions
 from ..controllers import ANY_RESOURCE, Controller, Key
-from ..controllers import events as kube_events
 from ..registry import ResourceType
 from ..selectors import match_label_selector
 from ..store import Event
 from . import works
-from .webhook import CPP_ID_LABEL, CPP_FINALIZER, PP_FINALIZER, PP_ID_LABEL
+from .webhook import CPP_FINALIZER, CPP_ID_LABEL, PP_FINALIZER, PP_ID_LABEL
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -326,6 +325,3 @@ def controllers(sb: Sandbox) -> list[Controller]:
             Controller("karmada-namespace-sync", reconcile_namespace,
                        {"namespaces": _namespace_events, "clusters.cluster.karmada.io": _namespace_events})]
 
-
-def warn(sb: Sandbox, obj: Obj, reason: str, message: str) -> None:
-    kube_events.record(sb, obj, reason, message, COMPONENT, type_="Warning")

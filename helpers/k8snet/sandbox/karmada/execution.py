@@ -81,7 +81,7 @@ class Member:
                     return resp.status, json.loads(text) if text else None
                 except ValueError:
                     return resp.status, text
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise MemberError(f"cluster({self.name}) is not reachable: {exc or type(exc).__name__}") from None
 
     async def close(self) -> None:

@@ -73,5 +73,13 @@ def not_emulated(spec: dict[str, Any]) -> list[str]:
 def validate(request: Request) -> Verdict:
     if request.rt.plural not in ("propagationpolicies", "clusterpropagationpolicies") or request.subresource:
         return Verdict()
-    missing = not_emulated(request.obj.get("spec") or {})
+    spec = request.obj.get("spec") or {}
+    missing = not_emulated(spec)
+    if request.rt.plural == "clusterpropagationpolicies":
+        for selector in spec.get("resourceSelectors") or []:
+            group = str(selector.get("apiVersion", "")).rpartition("/")[0]
+            rt = request.api.registry.by_kind(group, str(selector.get("kind", "")))
+            if rt is not None and not rt.namespaced:
+                missing.append(f"ClusterResourceBinding (the cluster-scoped {rt.kind} selected by "
+                               "spec.resourceSelectors is not propagated)")
     return Verdict(warnings=[f"not emulated by the k8snet sandbox's Karmada: {m}" for m in missing])
