@@ -27,7 +27,8 @@ def _settings_errors(fn):
 def sandbox_up(args: argparse.Namespace) -> int:
     try:
         running = process.up(port=args.port, seed=args.seed, edge_http_port=args.edge_http_port,
-                             edge_https_port=args.edge_https_port, cni=args.cni, name=args.name)
+                             edge_https_port=args.edge_https_port, cni=args.cni, name=args.name,
+                             karmada=True if args.karmada else None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -55,6 +56,9 @@ def _info(running: process.Running) -> dict:
 def _networks(info: dict) -> str:
     """One line with the cluster's networks and nodes (the sandbox's status says them)."""
     cluster = info.get("cluster") or {}
+    if info.get("karmada"):
+        return (f"Karmada control plane (the karmada-apiserver: no nodes, no pods); Services "
+                f"{cluster.get('serviceCIDR', '?')}; members join with k8snet.federation.join")
     nodes = ", ".join(f"{n['name']} {n['internalIP']}" for n in cluster.get("nodes") or [])
     return (f"Networks: pods {cluster.get('podCIDR', '?')}, Services {cluster.get('serviceCIDR', '?')}; "
             f"nodes {nodes or '?'}")
@@ -289,6 +293,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
                     help="the CNI plugin of a new cluster (default: the cluster's own, else kindnet, as kind); "
                          "a cluster made with another is refused: reset --cni switches")
+    up.add_argument("--karmada", action="store_true",
+                    help="make a new cluster a Karmada control plane (its API holds templates and policies, no "
+                         "nodes); members join with k8snet.federation.join")
     up.set_defaults(func=sandbox_up)
     name_help = ("the cluster's name in the cluster set (default k8snet, the workbook's own cluster): its own process, "
                  "state, context k8snet-NAME and networks, as `kind create cluster --name NAME`")

@@ -30,10 +30,13 @@ CNI_MISMATCH = 5
 """Exit code when the store's cluster was made with another CNI plugin than ``--cni`` asks for."""
 CLUSTER_MISMATCH = 6
 """Exit code when the store holds another cluster (name, networks) than ``--name`` asks for (topology.py)."""
+KARMADA_MISMATCH = 7
+"""Exit code when ``--karmada`` asks for a Karmada control plane from a store made as an ordinary cluster, or the
+reverse (karmada/__init__.py)."""
 
 
 async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edge_https_port: int = 8443,
-              cni: str | None = None, name: str | None = None) -> int:
+              cni: str | None = None, name: str | None = None, karmada: bool | None = None) -> int:
     from .edge import Edge, EdgePortBusy
 
     try:
@@ -46,11 +49,13 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
 
     celrules.GRAMMAR_CACHE = state / "cel-grammar.cache"  # private, as the rest of the state directory
     from .. import clusterset
+    from . import karmada as karmadaplane
     from . import topology
     from .cni import Mismatch
 
     try:
-        sandbox = Sandbox(state, seed=seed, cni=cni, shape=clusterset.shape(name) if name else None)
+        sandbox = Sandbox(state, seed=seed, cni=cni, shape=clusterset.shape(name) if name else None,
+                          karmada=karmada)
     except Mismatch as exc:
         print(f"k8snet-cni-mismatch: {exc}", file=sys.stderr, flush=True)
         os.close(held)
@@ -59,13 +64,19 @@ async def run(state: Path, port: int, seed: int, edge_http_port: int = 8080, edg
         print(f"k8snet-cluster-mismatch: {exc}", file=sys.stderr, flush=True)
         os.close(held)
         return CLUSTER_MISMATCH
+    except karmadaplane.Mismatch as exc:
+        print(f"k8snet-karmada-mismatch: {exc}", file=sys.stderr, flush=True)
+        os.close(held)
+        return KARMADA_MISMATCH
     ca_crt, crt, key = pki.ensure(state)
     tls = server_context(crt, key, ca_crt)  # kind's --client-ca-file is the cluster CA
     runner, bound = await serve(sandbox, token, port=port, tls=tls)
     from .components.traefik import UNSUPPORTED, binary, launch
 
     traefik = bridge = None
-    if binary() is not None:  # the ingress controller: the real Traefik, started without waiting for it
+    if sandbox.karmada:  # the karmada-apiserver has no pods, so no ingress controller
+        pass
+    elif binary() is not None:  # the ingress controller: the real Traefik, started without waiting for it
         traefik, bridge = await launch(sandbox, state, bound, token)
     else:
         logging.getLogger("k8snet.sandbox").warning("no ingress controller: %s", UNSUPPORTED)
@@ -118,12 +129,14 @@ def main() -> None:
                    help="the ingress edge's HTTPS port on 127.0.0.1 (0: any free port)")
     s.add_argument("--cni", choices=["kindnet", "cilium", "calico"], default=None,
                    help="the CNI plugin of a new cluster (default: the store's, else kindnet)")
+    s.add_argument("--karmada", action="store_true", default=None,
+                   help="run as a Karmada control plane (the karmada-apiserver: templates, policies, no nodes)")
     s.add_argument("--name", default=None,
                    help="the cluster's name in its set (k8snet.clusterset; default: the store's, else k8snet)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(asyncio.run(run(args.state, args.port, args.seed, args.edge_http_port, args.edge_https_port,
-                             args.cni, args.name)))
+                             args.cni, args.name, args.karmada)))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .. import clusterset
 from . import cni as cniplugin
+from . import karmada as karmadaplane
 from . import strategies, topology
 from .apiserver import Api, WriteOptions
 from .auth import policy
@@ -75,7 +76,7 @@ class Sandbox:
 
     def __init__(self, state_dir: Path | str | None = None, seed: int = 0, clock: Clock | None = None,
                  registry: Registry | None = None, schemas: SchemaSet | None = None, cni: str | None = None,
-                 shape: Shape | None = None):
+                 shape: Shape | None = None, karmada: bool | None = None):
         self.state_dir = Path(state_dir) if state_dir else None
         self.seed = seed
         self.clock = clock or Clock()
@@ -97,6 +98,9 @@ class Sandbox:
         (topology.Mismatch when the store was made as another cluster)."""
         if self.shape.name != clusterset.DEFAULT_NAME:  # two members with one seed still differ (randomness.py)
             self.random.rescope(self.shape.name)
+        self.karmada: bool = karmadaplane.choose(self, karmada)
+        """Whether this sandbox is a Karmada control plane (:mod:`.karmada`): kept in the store like the CNI plugin
+        (karmada.Mismatch when the store was made the other way)."""
         self.allocators = strategies.Allocators(self.random, self.shape.service_cidr)
         self.api = Api(self.store, self.registry, self.schemas, self.clock, self.random, self.allocators)
         # the stored CRDs are served from the start (memory equals disk), and every CRD write keeps it so
@@ -164,7 +168,13 @@ class Sandbox:
         """Bootstrap a fresh store, then run the controllers on the current loop."""
         if self.store.get("namespaces", "", "default") is None:
             with self.store.batch():
-                self.bootstrap()
+                karmadaplane.bootstrap(self) if self.karmada else self.bootstrap()
+        if self.karmada:  # the karmada-apiserver: Karmada's kinds and controllers, no nodes, no workloads
+            karmadaplane.install(self)
+            self.manager = Manager(self, karmadaplane.controllers(self))
+            self.manager.start()
+            karmadaplane.start(self)
+            return
         install_crds(self)  # the add-ons' kinds, also into a store made before they came
         install_kube_system(self)  # kind's kube-proxy and the CNI plugin's objects (kindnet's DaemonSet), likewise
         install_coredns_config(self)  # kubeadm's kube-system/coredns ConfigMap (the Corefile), likewise
@@ -249,7 +259,7 @@ class Sandbox:
 
     def status(self) -> dict[str, Any]:
         return {"kubernetesVersion": GIT_VERSION, "seed": self.seed, "resourceVersion": self.store.rv,
-                "cluster": self.shape.to_dict(), "cni": self.cni, "cniTitle": cniplugin.PLUGINS[self.cni].title,
+                "cluster": self.shape.to_dict(), "cni": self.cni, "karmada": self.karmada, "cniTitle": cniplugin.PLUGINS[self.cni].title,
                 "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
                                                    for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else

@@ -34,6 +34,7 @@ EDGE_PORT_BUSY = 3  # the sandbox process's exit code when an edge port is taken
 SERVER_BUSY = 4  # its exit code when another server holds the state directory's lock (lock.py)
 CNI_MISMATCH = 5  # its exit code when the store's cluster was made with another CNI plugin (cni.py)
 CLUSTER_MISMATCH = 6  # its exit code when the store holds another cluster than --name asks for (topology.py)
+KARMADA_MISMATCH = 7  # its exit code when --karmada does not fit the store's cluster (karmada/__init__.py)
 
 
 def _base() -> Path:
@@ -174,7 +175,8 @@ def check_set(name: str) -> None:
 
 def up(state: Path | None = None, port: int | None = None, seed: int | None = None, timeout: float = 30.0,
        write_kubeconfig: bool = True, edge_http_port: int | None = None,
-       edge_https_port: int | None = None, cni: str | None = None, name: str | None = None) -> Running:
+       edge_https_port: int | None = None, cni: str | None = None, name: str | None = None,
+       karmada: bool | None = None) -> Running:
     """Start the sandbox (the member ``name`` of the cluster set, else the default one) unless it runs already;
     add its kubeconfig context (``k8snet-sandbox``, or ``k8snet-<name>``).
 
@@ -184,7 +186,8 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
     ``cni`` (kindnet, cilium or calico) is the CNI plugin of a new cluster; a cluster made with another one is
     refused with a RuntimeError saying how to switch (``reset``), as a real cluster's plugin is not swapped in place.
     None: the cluster's own, else kindnet. A member whose networks overlap a running member's is refused with a
-    ValueError (:func:`check_set`).
+    ValueError (:func:`check_set`). ``karmada`` makes a new cluster a Karmada control plane (sandbox/karmada); a
+    running one of the other kind is refused with a RuntimeError.
     """
     from . import cni as cniplugin
 
@@ -199,10 +202,13 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
         have = admin(running, "status").get("cni", cniplugin.KINDNET)
         if have != cni:
             raise RuntimeError(cniplugin.mismatch_message(have, cni))
+    if running is not None and karmada is not None and admin(running, "status").get("karmada", False) != karmada:
+        raise RuntimeError(f"the sandbox {name!r} is running {'without' if karmada else 'with'} --karmada: a "
+                           "cluster is not turned into the other kind in place")
     if running is None:
         check_set(name)
         edge = edge_ports(edge_http_port, edge_https_port, name)
-        running = _spawn(state, port, seed, timeout, edge, cni, name)
+        running = _spawn(state, port, seed, timeout, edge, cni, name, karmada)
     if write_kubeconfig:
         # the workbook's cluster becomes kubectl's current context, as `kind create cluster` makes its own; another
         # member only when nothing is current, so a notebook that starts a second cluster leaves the learner's
@@ -233,7 +239,7 @@ def _wait_for_holder(state: Path, timeout: float) -> Running | None:
 
 def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
            edge: tuple[int, int] = EDGE_PORTS, cni: str | None = None,
-           name: str = clusterset.DEFAULT_NAME) -> Running:
+           name: str = clusterset.DEFAULT_NAME, karmada: bool | None = None) -> Running:
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     state.chmod(0o700)
     token_file = state / "token"
@@ -253,6 +259,8 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
     if cni is not None:
         cmd += ["--cni", cni]
     cmd += ["--name", name]
+    if karmada:
+        cmd += ["--karmada"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -271,8 +279,11 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
             if proc.returncode == CLUSTER_MISMATCH:
                 raise RuntimeError(_last_line(state, "k8snet-cluster-mismatch: ") or f"the state directory {state} "
                                    f"holds another cluster than {name!r}")
+            if proc.returncode == KARMADA_MISMATCH:
+                raise RuntimeError(_last_line(state, "k8snet-karmada-mismatch: ") or "--karmada does not fit the "
+                                   f"cluster in {state}")
             if port:  # the old port is taken: try any free one
-                return (_spawn(state, 0, seed, timeout, edge, cni, name) if _port_taken(state)
+                return (_spawn(state, 0, seed, timeout, edge, cni, name, karmada) if _port_taken(state)
                         else _fail(state, proc.returncode))
             _fail(state, proc.returncode)
         running = status(state)

@@ -28,6 +28,8 @@ def reconcile_namespace(sb: Sandbox, key: Key) -> float | None:
         return None
     name = key[1]
     if not namespace["metadata"].get("deletionTimestamp"):
+        if getattr(sb, "karmada", False):  # the karmada-apiserver's controller manager runs neither the
+            return None  # serviceaccount nor the root-ca-cert-publisher controller (sandbox/karmada)
         sa_rt = sb.registry.lookup("", "v1", "serviceaccounts")
         if sa_rt and sb.store.get(sa_rt.group_resource, name, "default") is None:
             sb.api.create(sa_rt, name, {"metadata": {"name": "default"}}, WriteOptions(field_manager=MANAGER))
