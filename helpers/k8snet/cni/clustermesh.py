@@ -203,3 +203,71 @@ def owners(clusters: list[Cluster], namespace: str) -> dict[str, str]:
         for pod in cluster.core.list_namespaced_pod(namespace).items:
             out[pod.metadata.name] = cluster.name
     return out
+
+
+# -- the Multi-Cluster Services API ----------------------------------------------------------------------------
+
+MCS_KEY = "clustermesh-enable-mcs-api"
+"""cilium-config's switch for the operator's MCS-API controllers (``helm --set clustermesh.mcsapi.enabled=true``)."""
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.2"
+"""The first CoreDNS whose kubernetes plugin has the ``multicluster`` option (kind 1.33 ships v1.12.0)."""
+CLUSTERSET_DOMAIN = "clusterset.local"
+COREDNS_ROLE = "coredns-mcsapi"
+
+
+def clusterset_corefile(corefile: str, cluster_domain: str = "cluster.local",
+                        clusterset_domain: str = CLUSTERSET_DOMAIN) -> str:
+    """A Corefile that also serves ``clusterset.local``, as Cilium's guide edits it (and its CoreDNS
+    auto-configuration, clustermesh-apiserver mcsapi-coredns-cfg updateCorefile, does): the clusterset domain after
+    the cluster domain, and ``multicluster <clusterset domain>`` first in the kubernetes plugin's block. A Corefile
+    that has it already is returned as it is."""
+    import re
+
+    if f"multicluster {clusterset_domain}" in corefile:
+        return corefile
+    corefile = corefile.replace(cluster_domain, f"{cluster_domain} {clusterset_domain}", 1)
+    return re.sub(r"(?m)^(\s*)kubernetes(.*)\{", lambda m: f"{m[1]}kubernetes{m[2]}{{\n{m[1]}   multicluster "
+                  f"{clusterset_domain}", corefile, count=1)
+
+
+def enable_mcs_api(cluster: Cluster, timeout: float = 120) -> None:
+    """Turn on the Multi-Cluster Services API in a Cilium cluster, step by step as docs.cilium.io's "Multi-Cluster
+    Services API" guide does it (Documentation/network/clustermesh/mcsapi.rst): MCS-API in cilium-config (then the
+    operator restarts to read it); CoreDNS able to serve ``clusterset.local`` (v1.12.2, RBAC to list and watch
+    ServiceImports, ``multicluster clusterset.local`` in its Corefile, then a restart). Nothing is changed twice:
+    calling it again is harmless.
+
+    Raises:
+        RuntimeError: the cluster does not run Cilium.
+    """
+    import datetime as dt
+
+    member(cluster)
+    cluster.core.patch_namespaced_config_map("cilium-config", "kube-system", {"data": {MCS_KEY: "true"}})
+    cm = cluster.find("ConfigMap", "coredns", "kube-system")
+    if cm is not None:
+        corefile = (cm.get("data") or {}).get("Corefile", "")
+        edited = clusterset_corefile(corefile)
+        if edited != corefile:
+            cluster.core.patch_namespaced_config_map("coredns", "kube-system", {"data": {"Corefile": edited}})
+    cluster.apply([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": COREDNS_ROLE},
+         "rules": [{"apiGroups": ["multicluster.x-k8s.io"], "resources": ["serviceimports"],
+                    "verbs": ["list", "watch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": COREDNS_ROLE},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": COREDNS_ROLE},
+         "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}]}])
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    restart = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
+    dns = cluster.apps.read_namespaced_deployment("coredns", "kube-system")
+    patch = {"spec": {"template": {"metadata": restart["spec"]["template"]["metadata"],
+                                   "spec": {"containers": [{"name": c.name, "image": COREDNS_IMAGE}
+                                                           for c in dns.spec.template.spec.containers
+                                                           if c.name == "coredns"]}}}}
+    cluster.apps.patch_namespaced_deployment("coredns", "kube-system", patch)
+    if cluster.find("Deployment", "cilium-operator", "kube-system", "apps/v1") is not None:
+        cluster.apps.patch_namespaced_deployment("cilium-operator", "kube-system", restart)
+        cluster.wait_ready("cilium-operator", "kube-system", timeout=timeout)
+    cluster.wait_ready("coredns", "kube-system", timeout=timeout)
+

@@ -55,7 +55,7 @@ from ..dataplane.model import (
     answer_of,
 )
 from ..dataplane.proxy import Endpoint
-from . import config, latency, state
+from . import config, endpointslices, latency, state
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -86,6 +86,8 @@ class Remote:
     by_ip: dict[str, Obj] = field(default_factory=dict)
     services: dict[tuple[str, str], Obj] = field(default_factory=dict)
     networks: tuple[Any, ...] = ()
+    published: list[Obj] = field(default_factory=list)
+    """The ServiceExports last handed to the MCS-API controllers."""
 
     def update(self, data: Obj, etag: str) -> None:
         self.state, self.etag, self.error, self.synced = data, etag, "", True
@@ -166,11 +168,15 @@ class ClusterMesh:
         for name in list(self._pollers):
             if name not in wanted:
                 self._pollers.pop(name).cancel()
-                self.remotes.pop(name, None)
+                gone = self.remotes.pop(name, None)
+                if gone is not None and gone.published:
+                    self._publish(gone.cluster_name, [])
+                    endpointslices.sync(self.sb, list(self.remotes.values()))
         loop = asyncio.get_running_loop()
         for name in sorted(wanted - set(self._pollers)):
             self.remotes.setdefault(name, Remote(name))
             self._pollers[name] = loop.create_task(self._poll(name), name=f"clustermesh-{name}")
+        endpointslices.sync(self.sb, list(self.remotes.values()))  # local Services come and go too
 
     def close(self) -> None:
         for task in self._pollers.values():
@@ -217,12 +223,37 @@ class ClusterMesh:
                                 raise OSError(f"HTTP {resp.status}: {(await resp.text())[:200]}")
                             data = await resp.json()
                         remote.update(data["state"], data["etag"])
+                        self._received(remote)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a member that went away: try again, say why meanwhile
                 remote.error = f"{type(exc).__name__}: {exc}"
                 self._members.pop(name, None)
                 await asyncio.sleep(RETRY)
+
+    def _received(self, remote: Remote) -> None:
+        """A member's new state: hand its ServiceExports to the MCS-API controllers (as Cilium's operator reads
+        them from the remote kvstore) and sync the remote endpoints of headless global Services."""
+        exports = remote.state.get("serviceExports") or []
+        if exports != remote.published:
+            self._publish(remote.cluster_name, exports)
+            remote.published = exports
+        endpointslices.sync(self.sb, list(self.remotes.values()))
+
+    def _publish(self, cluster: str, exports: list[Obj]) -> None:
+        from ..controllers.mcs import merge, remote
+
+        parsed = []
+        for item in exports:
+            try:
+                parsed.append(merge.Export.from_json(item))
+            except (ValueError, KeyError, TypeError) as exc:  # the operator skips an entry it cannot read
+                log.warning("cluster %s exports an entry the MCS-API controllers cannot read (%s): %r",
+                            cluster, exc, item)
+        try:
+            remote.publish(self.sb, cluster, parsed)
+        except ValueError as exc:  # a remote that calls itself by this cluster's name: ignored, as Cilium does
+            log.warning("%s", exc)
 
     # -- what this member exports ---------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..dataplane.globalservices import is_shared
-from ..dataplane.proxy import Endpoint, slice_endpoints
+from ..dataplane.proxy import Endpoint, endpoints_of_slices
+from .endpointslices import SLICES, is_mesh
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -75,23 +76,18 @@ def services(sb: Sandbox) -> list[Obj]:
             continue
         meta, spec = svc["metadata"], svc.get("spec") or {}
         ns = meta.get("namespace", "default")
+        own = [s for s in sb.store.list(SLICES, ns) if not is_mesh(s)]  # never re-export another cluster's
         out.append({"namespace": ns, "name": meta["name"], "ports": spec.get("ports") or [],
-                    "backends": [backend(e) for e in slice_endpoints(sb, ns, meta["name"])]})
+                    "backends": [backend(e) for e in endpoints_of_slices(own, ns, meta["name"])]})
     return out
 
 
 def service_exports(sb: Sandbox) -> list[Obj]:
-    """The ServiceExports (multicluster.x-k8s.io), with their Service's spec and backends when it exists."""
-    out = []
-    for export in sb.store.list("serviceexports.multicluster.x-k8s.io"):
-        meta = export["metadata"]
-        ns = meta.get("namespace", "default")
-        svc = sb.store.get("services", ns, meta["name"])
-        out.append({"namespace": ns, "name": meta["name"], "creationTimestamp": meta.get("creationTimestamp"),
-                    "uid": meta.get("uid"), "service": None if svc is None else {
-                        "spec": svc.get("spec") or {},
-                        "backends": [backend(e) for e in slice_endpoints(sb, ns, meta["name"])]}})
-    return out
+    """What this cluster's operator publishes with MCS-API on: each valid ServiceExport as Cilium's
+    MCSAPIServiceSpec (:func:`..controllers.mcs.remote.local_exports`)."""
+    from ..controllers.mcs import remote
+
+    return [e.to_json() for e in remote.local_exports(sb)]
 
 
 def state(sb: Sandbox) -> Obj:

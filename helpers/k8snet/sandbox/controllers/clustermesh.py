@@ -2,8 +2,9 @@
 
 A real agent watches the Secret's mounted files and connects to (or disconnects from) each remote cluster's
 clustermesh-apiserver as keys come and go (pkg/clustermesh ConfigDirectoryWatcher). Here the reconcile starts or
-stops the polls of the other members (:meth:`..clustermesh.ClusterMesh.sync`); it also runs every few seconds, so
-a member started after the Secret was written is found, and a reset that wiped the Secret disconnects.
+stops the polls of the other members (:meth:`..clustermesh.ClusterMesh.sync`) and syncs the remote endpoints of
+headless global Services; it also runs every few seconds, so a member started after the Secret was written is
+found, and a reset that wiped the Secret disconnects.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..clustermesh import config
+from ..clustermesh import config, endpointslices
 from ..store import Event
 from . import POLL_KEY, Controller, Key
 
@@ -31,7 +32,11 @@ def controllers(sb: Sandbox) -> list[Controller]:
         meta = event.obj["metadata"]
         return [POLL_KEY] if (meta.get("namespace"), meta.get("name")) == (config.NAMESPACE, config.SECRET) else []
 
-    return [Controller("clustermesh", reconcile, {"secrets": the_secret}, every=RESYNC)]
+    def headless_global(sb: Sandbox, event: Event) -> Iterable[Key]:
+        return [POLL_KEY] if any(o is not None and endpointslices.synced(o) for o in (event.obj, event.old)) else []
+
+    return [Controller("clustermesh", reconcile, {"secrets": the_secret, "services": headless_global},
+                       every=RESYNC)]
 
 
 def reconcile(sb: Sandbox, key: Key) -> float | None:
