@@ -15,12 +15,14 @@ from .cluster import BACKENDS, Cluster, ConnectError, choose_backend, open_clust
 
 
 def connect(backend: str | None = None, *, start: bool = True, cni: str | None = None,
-            name: str | None = None) -> Cluster:
+            name: str | None = None, karmada: bool | None = None) -> Cluster:
     """Connect to the workbook's cluster, starting the sandbox (or creating the kind cluster) if needed.
 
     ``name`` is a member of a cluster set (``east``: context ``k8snet-east``, or ``kind-east`` on kind); without it,
     the workbook's own cluster. A first argument that is no backend's name is taken as the cluster's name, so
-    ``k8snet.connect("east")`` reads as ``k8snet.connect(name="east")``.
+    ``k8snet.connect("east")`` reads as ``k8snet.connect(name="east")``. ``karmada=True`` makes a new sandbox a
+    Karmada control plane (``k8snet sandbox up --karmada``: :mod:`k8snet.federation`); on kind, Karmada is installed
+    with its own ``karmadactl init``, which k8snet does not run, and asking for it says so.
     ``cni`` (kindnet, cilium or calico) is the CNI plugin of a cluster this call creates; a running cluster made
     with another one is refused with a RuntimeError that says how to switch (``k8snet sandbox reset --cni``).
 
@@ -36,12 +38,15 @@ def connect(backend: str | None = None, *, start: bool = True, cni: str | None =
         from .sandbox import process
 
         try:
-            running = process.status(name=name) if not start else process.up(cni=cni, name=name)
+            running = process.status(name=name) if not start else process.up(cni=cni, name=name, karmada=karmada)
         except ValueError as exc:
             raise ConnectError(str(exc)) from exc
         if running is None:
             flag = f" --name {name}" if name else ""
             raise ConnectError(f"no sandbox{flag and ' ' + name} is running: start it with `k8snet sandbox up{flag}`")
+    elif karmada:
+        raise ConnectError("k8snet does not install Karmada on kind: run `karmadactl init` (Karmada's own installer) "
+                           "on a kind cluster and connect to the karmada-apiserver's kubeconfig, or use the sandbox")
     elif start:
         from . import kubeconfig
 

@@ -437,6 +437,35 @@ def cluster_latency(result, owners: dict[str, str], ax: Axes | None = None) -> F
     return fig
 
 
+def placement(steps: list[tuple[str, dict[str, int]]], what: str = "replicas") -> Figure:
+    """Where a federation control plane placed a workload, step by step: one group of bars per step (e.g. "weights
+    2:1", "weights 1:2", "onprem excluded"), one bar per cluster in that cluster's colour and shape of
+    :func:`cluster_latency`, its count on top."""
+    clusters = sorted({c for _, placed in steps for c in placed})
+    fig, ax = _figure(max(5.0, 1.5 * len(steps) + 3), 3.4)
+    width = 0.8 / max(len(clusters), 1)
+    hatches = ["", "//", "..", "xx", "\\\\", "++"]
+    for k, cluster in enumerate(clusters):
+        xs = [i + (k - (len(clusters) - 1) / 2) * width for i in range(len(steps))]
+        values = [placed.get(cluster, 0) for _, placed in steps]
+        bars = ax.bar(xs, values, width * 0.95, color=CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)],
+                      hatch=hatches[k % len(hatches)], edgecolor=PALETTE["ink"], linewidth=0.6, label=cluster,
+                      gid=f"cluster:{cluster}")
+        for bar, v in zip(bars, values, strict=True):
+            ax.annotate(str(v), (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",
+                        fontsize=FONT["small"], xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(steps)), [label for label, _ in steps], fontsize=FONT["small"])
+    ax.set_ylabel(what, fontsize=FONT["body"])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top = max([v for _, placed in steps for v in placed.values()] + [1])
+    ax.set_ylim(0, top * 1.3)
+    ax.legend(fontsize=FONT["small"], loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_title(f"{what.capitalize()} per cluster, step by step", fontsize=FONT["body"])
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 class DnsTable:
     """DNS answers shown as a table (HTML in Jupyter, text elsewhere)."""
 
