@@ -9,6 +9,9 @@
    crossing costs.
 3. Latency per request from a shell loop of curls in east's client (``curl -w %{time_total}`` and the wall time of
    the loop), in-cluster and across with a 30 ms round trip: what a learner's ``curl`` shows and waits.
+4. From a ServiceExport in west to a name east can use: with MCS-API on in both (``clustermesh.enable_mcs_api``),
+   the time from creating the export to east's ServiceImport having its clusterset IP, and to ``dig`` in east's pod
+   answering ``<svc>.<ns>.svc.clusterset.local`` with it (median of EXPORTS exports of fresh Services).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ RUNS = 3
 LOOP = 20
 RTT_MS = 30.0
 MEMBERS = ("east", "west")
+EXPORTS = 5
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -134,7 +138,41 @@ def run() -> list[Result]:
                                   remote_wall, "ms",
                                   note=f"curl's time_total {remote_shown:.1f} ms (two round trips: handshake, "
                                        f"request); wall − 2 × RTT = {remote_wall - 2 * RTT_MS:.1f} ms"))
+            results += _export_to_name(east, west)
         finally:
             for name in MEMBERS:
                 stop_sandbox(process.home(name))
     return results
+
+
+def _export_to_name(east, west) -> list[Result]:
+    """4.: ServiceExport in west → ServiceImport with an IP in east → the clusterset name resolving in east."""
+    from k8snet import traffic
+    from k8snet.cni import clustermesh
+    from k8snet.traffic import PodRef
+
+    for cluster in (east, west):
+        clustermesh.enable_mcs_api(cluster)
+    to_import, to_name = [], []
+    for i in range(EXPORTS):
+        name = f"svc{i}"
+        west.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NAMESPACE},
+                    "spec": {"ports": [{"port": 80, "protocol": "TCP"}], "selector": {"app": name}}})
+        t0 = time.perf_counter()
+        west.apply({"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
+                    "metadata": {"name": name, "namespace": NAMESPACE}})
+        si = east.wait_for("ServiceImport", name, NAMESPACE, "multicluster.x-k8s.io/v1alpha1",
+                           lambda o: (o.get("spec") or {}).get("ips"), timeout=60)
+        to_import.append(time.perf_counter() - t0)
+        fqdn = f"{name}.{NAMESPACE}.svc.clusterset.local"
+        while si["spec"]["ips"][0] not in traffic.exec_in(east, PodRef(NAMESPACE, "server"),
+                                                          ["dig", "+short", fqdn]).stdout:
+            if time.perf_counter() - t0 > 60:
+                raise TimeoutError(f"{fqdn} did not resolve in east")
+            time.sleep(0.02)
+        to_name.append(time.perf_counter() - t0)
+    log(f"export → import: {[f'{x:.2f}' for x in to_import]} s; → name: {[f'{x:.2f}' for x in to_name]} s")
+    return [Result("clustermesh: ServiceExport in west → ServiceImport with IP in east",
+                   statistics.median(to_import), "s", note=f"median of {EXPORTS}, max {max(to_import):.2f} s"),
+            Result("clustermesh: ServiceExport in west → clusterset name resolves in east (dig)",
+                   statistics.median(to_name), "s", note=f"median of {EXPORTS}, max {max(to_name):.2f} s")]
