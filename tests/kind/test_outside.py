@@ -13,31 +13,9 @@ from tests.kind.conftest import docker_json
 import k8snet
 from k8snet import outside as world
 from k8snet.kind import lifecycle, outside, versions
+from k8snet.sandbox.instance import COREFILE
 
-KIND_COREFILE = """.:53 {
-    errors
-    health {
-       lameduck 5s
-    }
-    ready
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-       pods insecure
-       fallthrough in-addr.arpa ip6.arpa
-       ttl 30
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf {
-       max_concurrent 1000
-    }
-    cache 30 {
-       disable success cluster.local
-       disable denial cluster.local
-    }
-    loop
-    reload
-    loadbalance
-}
-"""
+KIND_COREFILE = COREFILE  # kubeadm's Corefile, as kind 1.33 writes it and the sandbox stores it
 """kubeadm's CoreDNS ConfigMap (cmd/kubeadm/app/phases/addons/dns/manifests.go) as a kind v1.33 node has it."""
 
 NODES = ("k8snet-control-plane", "k8snet-worker", "k8snet-worker2")

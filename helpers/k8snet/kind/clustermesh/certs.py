@@ -107,19 +107,10 @@ def _san(host: str) -> x509.GeneralName:
 
 
 def new_authority(now: dt.datetime | None = None) -> Authority:
-    """A fresh self-signed "Cilium CA"."""
-    now = now or dt.datetime.now(dt.UTC)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(_name(CA_NAME)).issuer_name(_name(CA_NAME))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=VALIDITY_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    return Authority(key, cert)
+    """A fresh self-signed "Cilium CA" (the same kind of CA as the sandbox's cluster CA, another name and life)."""
+    from ...sandbox.pki import make_ca
+
+    return Authority(*make_ca(CA_NAME, now, VALIDITY_DAYS))
 
 
 def directory() -> Path:
