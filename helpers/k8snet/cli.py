@@ -34,8 +34,9 @@ def sandbox_up(args: argparse.Namespace) -> int:
         return 2
     info = _info(running)
     named = _named(running.name)
+    network = "Karmada control plane" if info.get("karmada") else f"CNI {info.get('cniTitle', '?')}"
     print(f"Sandbox cluster{named} is running at {running.server} (Kubernetes {info.get('kubernetesVersion', '?')}, "
-          f"CNI {info.get('cniTitle', '?')}, pid {running.pid})")
+          f"{network}, pid {running.pid})")
     print(f"kubectl context: {running.context}  (try: kubectl --context {running.context} get nodes)" if named
           else f"kubectl context: {running.context}  (try: kubectl get nodes)")
     if named:
@@ -111,8 +112,9 @@ def _print_status(running: process.Running, named: bool) -> None:
     objects = sum(info["objects"].values())
     print(f"Sandbox running at {running.server}, pid {running.pid}, Kubernetes {info['kubernetesVersion']}, "
           f"seed {info['seed']}, {objects} objects, resourceVersion {info['resourceVersion']}")
-    print(f"CNI plugin: {info.get('cniTitle', info.get('cni', '?'))} (chosen when the cluster was made; "
-          "k8snet sandbox reset --cni kindnet|cilium|calico makes a new cluster with another)")
+    if not info.get("karmada"):  # a Karmada control plane has no nodes, so no pod network
+        print(f"CNI plugin: {info.get('cniTitle', info.get('cni', '?'))} (chosen when the cluster was made; "
+              "k8snet sandbox reset --cni kindnet|cilium|calico makes a new cluster with another)")
     if named:
         print(_networks(info))
     if running.edge_http_port:

@@ -283,3 +283,15 @@ def test_deleting_a_policy_releases_its_templates_and_keeps_the_binding(box):
     assert "propagationpolicy.karmada.io/permanent-id" not in labels
     rb = kjson(box, KARMADA, "get", "resourcebinding", "dyn-deployment")["metadata"]
     assert "propagationpolicy.karmada.io/permanent-id" not in (rb.get("labels") or {})
+
+
+def test_status_describes_a_karmada_plane_without_a_pod_network(box):
+    """A Karmada control plane has no nodes: ``sandbox status`` says what it is, and names no CNI plugin."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "k8snet.cli", "sandbox", "status", "--name", "karmada"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout
+    assert "Karmada control plane" in out and "CNI plugin" not in out
