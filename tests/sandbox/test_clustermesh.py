@@ -298,3 +298,25 @@ def test_disconnect_removes_the_remote_cluster_and_its_backends(mesh):
         assert curl(env, east.context, f"http://{ip}:8080/hostname").returncode == 28
     finally:
         connected(env, east, west)
+
+
+def test_hubble_in_each_cluster_shows_its_own_half_of_a_crossing_with_the_remote_identity(mesh):
+    """Each cluster's Hubble sees the flow where its own agents handle it: east's the packet leaving its client for
+    the tunnel, west's its arrival at the pod; the remote end carries its cluster's identity and labels
+    (``io.cilium.k8s.policy.cluster``), as the imported ipcache has them."""
+    from k8snet.cni import hubble
+
+    env, east, west = mesh
+    connected(env, east, west)
+    name, ip = next(iter(ready_ips(env, west.context).items()))
+    assert curl(env, east.context, f"http://{ip}:8080/hostname").stdout == name
+    arrived = [f for f in hubble.flows(west, namespace="shop", last=None)
+               if f.destination == f"shop/{name}" and f.source == "shop/client" and f.type == "to-endpoint"]
+    assert arrived, "west's Hubble has no flow from east's client"
+    assert "k8s:io.cilium.k8s.policy.cluster=east" in arrived[-1].source_labels
+    assert 1 << 16 <= arrived[-1].source_identity < 2 << 16  # east's identity range (cluster ID 1)
+    left = [f for f in hubble.flows(east, namespace="shop", last=None)
+            if f.destination == f"shop/{name}" and f.type == "to-overlay"]
+    assert left and left[-1].node.startswith("east-")
+    assert not [f for f in hubble.flows(east, namespace="shop", last=None)
+                if f.destination == f"shop/{name}" and f.type == "to-endpoint"]  # the arrival is west's to see
