@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 
 import pytest
 from tests.conftest import private_sandbox, wait_for
@@ -209,6 +210,10 @@ def test_exports_from_both_clusters_merge_and_a_conflict_is_reported_on_the_newe
     export(env, west, "hello")
     kubectl(env, east, "patch", "service", "hello", "-n", NS, "--type", "merge", "-p",
             json.dumps({"spec": {"sessionAffinity": "ClientIP"}}))
+    created = get(env, west, "serviceexport", "hello", "-n", NS)["metadata"]["creationTimestamp"]
+    # creation times are to the second, and a tie goes to the first cluster by name (east): make west's older
+    wait_for(lambda: kubectl(env, east, "get", "--raw", "/version").returncode == 0 and
+             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) > created, 5, "the next second")
     export(env, east, "hello")
     try:
         si = wait_for(lambda: (s := get(env, east, "serviceimport", "hello", "-n", NS)) and

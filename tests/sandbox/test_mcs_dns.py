@@ -109,7 +109,10 @@ def import_ip(box, name: str) -> str:
 def rollout(box) -> None:
     """``kubectl rollout restart deployment -n kube-system coredns`` (the guide's last step), until every CoreDNS pod
     runs the template's image."""
-    box.kubectl("-n", "kube-system", "rollout", "restart", "deployment", "coredns")
+    # kubectl stamps the restart to the second and refuses a second one within it ("please wait"): wait it out
+    restarted = wait_for(lambda: box.kubectl("-n", "kube-system", "rollout", "restart", "deployment", "coredns",
+                                             check=False).returncode == 0, 5, "kubectl rollout restart to take")
+    assert restarted
     box.kubectl("-n", "kube-system", "rollout", "status", "deployment", "coredns", "--timeout=60s")
     image = box.kubectl_json("-n", "kube-system", "get", "deploy", "coredns")["spec"]["template"]["spec"][
         "containers"][0]["image"]
