@@ -233,3 +233,17 @@ def test_teardown_removes_the_namespaces_on_both_clusters_and_leaves_the_mesh(la
         for cluster in (cloud, onprem):
             cluster.wait_gone("Namespace", ex.namespace)
     assert clustermesh.status(cloud)[0]["connected"] and cloud.nodes() and onprem.nodes()
+
+
+def test_a_networkpolicy_that_names_the_cluster_passes_too(lab):
+    """Cilium reads io.cilium.k8s.policy.cluster in a NetworkPolicy's podSelector as well (pkg/k8s network_policy.go
+    parseNetworkPolicyPeer: a podSelector that names a cluster keeps it): the check grades traffic, not the kind."""
+    _, onprem = _clusters(lab)
+    lab.setup("policy")
+    onprem.apply([{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                   "metadata": {"name": "payments-from-checkout", "namespace": "lab10-policy"},
+                   "spec": {"podSelector": {"matchLabels": {"app": "payments"}}, "policyTypes": ["Ingress"],
+                            "ingress": [{"from": [{"podSelector": {"matchLabels": {
+                                "app": "checkout", "io.cilium.k8s.policy.cluster": "cloud"}}}]}]}}])
+    result = lab.check("policy")
+    assert result.passed, result.message

@@ -130,8 +130,9 @@ def check_policy(onprem: Cluster, ns: str, cloud: Cluster) -> str:
             raise Hint(f"{said} cloud's checkout is dropped at payments' door in onprem; onprem's Hubble: {seen}. "
                        f"{policies} Since Cilium 1.19 (policy-default-local-cluster), a selector that names no "
                        "cluster selects pods of its own cluster only: app=checkout means onprem's checkout pods, and "
-                       "onprem has none. A NetworkPolicy cannot name a cluster; a CiliumNetworkPolicy can, with the "
-                       "label io.cilium.k8s.policy.cluster.")
+                       "onprem has none. A selector names a cluster with Cilium's label io.cilium.k8s.policy.cluster "
+                       "(Cilium reads it in a NetworkPolicy's podSelector and in a CiliumNetworkPolicy's "
+                       "fromEndpoints).")
         raise Hint(f"{said} cloud's checkout does not reach payments. {policies}")
     if intruder.status is not None:
         raise Hint(f"{said} cloud's intruder gets in too: a rule lets in more of cloud than its checkout pods. "
