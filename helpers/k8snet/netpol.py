@@ -61,7 +61,8 @@ class Peer:
     host_network: bool = False
     cluster: str = ""
     """The cluster of a pod in another cluster of a Cilium Cluster Mesh ('' for this cluster's pods): its own
-    cluster's policies judge its side, and this cluster's selectors and ipBlocks do not select it."""
+    cluster's policies judge its side; this cluster's ipBlocks never select it, and a podSelector only when it names
+    its cluster (:data:`CLUSTER_LABEL`)."""
 
     @property
     def is_pod(self) -> bool:
@@ -412,13 +413,28 @@ def describe_peer(peer: Obj, policy_ns: str) -> str:
             f"({pods} in {namespaces}: both must match)")
 
 
+CLUSTER_LABEL = "io.cilium.k8s.policy.cluster"
+"""The label Cilium gives every endpoint with its cluster's name; in a Cluster Mesh a NetworkPolicy's podSelector
+that names it may select pods of that cluster (Cilium's pkg/k8s network_policy.go parseNetworkPolicyPeer adds the
+local cluster to any podSelector that does not: ``policy-default-local-cluster``)."""
+
+
+def selects_cluster(pod_selector: Obj | None) -> bool:
+    """isPodSelectorSelectingCluster: the podSelector names the cluster label (matchLabels or matchExpressions)."""
+    if not isinstance(pod_selector, dict):
+        return False
+    return bool((pod_selector.get("matchLabels") or {}).get(CLUSTER_LABEL)) or any(
+        isinstance(e, dict) and e.get("key") == CLUSTER_LABEL for e in pod_selector.get("matchExpressions") or [])
+
+
 def _peer_check(peer: Obj, policy_ns: str, other: Peer) -> Check:
     def text() -> str:
         return describe_peer(peer, policy_ns)
 
-    if other.cluster:
+    if other.cluster and ("ipBlock" in peer or not selects_cluster(peer.get("podSelector"))):
         return Check(False, text, lambda: f"{other} is a pod of another cluster: Cilium's ipBlocks do not select "
-                     "cluster endpoints, and with policy-default-local-cluster its selectors select local pods only")
+                     "cluster endpoints, and a podSelector that names no cluster (io.cilium.k8s.policy.cluster) "
+                     "selects local pods only (policy-default-local-cluster)")
     if "ipBlock" in peer:
         return _ip_block_check(peer["ipBlock"], other, text)
     if not other.is_pod:
@@ -568,8 +584,10 @@ def _peer_matcher(peer: Obj, policy_ns: str) -> Matcher:
     except (AttributeError, KeyError, TypeError, ValueError):
         return lambda other: _peer_check(peer, policy_ns, other).matched
 
+    names_cluster = selects_cluster(pod_sel)
+
     def selects(other: Peer) -> bool:
-        if not other.is_pod or other.cluster:
+        if not other.is_pod or (other.cluster and not names_cluster):
             return False
         if ns_test is None:
             if other.namespace != policy_ns:

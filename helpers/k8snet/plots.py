@@ -391,7 +391,19 @@ def requests_over_time(result, ax: Axes | None = None) -> Figure:
 
 CLUSTER_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 CLUSTER_MARKERS = ["o", "s", "^", "D", "v", "P"]
-"""One colour and one marker shape per cluster (in name order), so a cluster is told apart without colour too."""
+"""One colour and one marker shape per cluster, so a cluster is told apart without colour too."""
+
+
+def cluster_style(name: str) -> tuple[str, str]:
+    """A cluster's colour and marker, the same in every figure: chosen by its slot in the cluster set
+    (:func:`k8snet.clusterset.slot`: cloud is always blue, onprem always vermillion)."""
+    from . import clusterset
+
+    try:
+        k = clusterset.slot(name) + 3  # the well-known names' slots 1-4 land on the first colours
+    except ValueError:
+        k = sum(name.encode())
+    return CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)], CLUSTER_MARKERS[k % len(CLUSTER_MARKERS)]
 
 
 def cluster_latency(result, owners: dict[str, str], ax: Axes | None = None) -> Figure:
@@ -406,12 +418,13 @@ def cluster_latency(result, owners: dict[str, str], ax: Axes | None = None) -> F
     clusters = sorted({owners.get(r.pod or "", "?") for r in reqs if r.pod})
     fig, ax = (ax.figure, ax) if ax is not None else _figure(8.0, 3.8)
     top = max([r.latency_ms or 0.0 for r in reqs] + [1.0])
-    for k, cluster in enumerate(clusters):
+    for cluster in clusters:
         mine = [r for r in reqs if r.pod and owners.get(r.pod, "?") == cluster]
         times = sorted(r.latency_ms or 0.0 for r in mine)
         median = times[len(times) // 2] if times else 0.0
+        colour, marker = cluster_style(cluster)
         ax.scatter([r.i + 1 for r in mine], [r.latency_ms or 0.0 for r in mine], s=26, zorder=3,
-                   marker=CLUSTER_MARKERS[k % len(CLUSTER_MARKERS)], color=CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)],
+                   marker=marker, color=colour,
                    edgecolors=PALETTE["ink"], linewidths=0.5, gid=f"cluster:{cluster}",
                    label=f"answered by {cluster}: {len(mine)} (median {median:.0f} ms)")
     failed = [r for r in reqs if not r.pod]
@@ -448,8 +461,8 @@ def placement(steps: list[tuple[str, dict[str, int]]], what: str = "replicas") -
     for k, cluster in enumerate(clusters):
         xs = [i + (k - (len(clusters) - 1) / 2) * width for i in range(len(steps))]
         values = [placed.get(cluster, 0) for _, placed in steps]
-        bars = ax.bar(xs, values, width * 0.95, color=CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)],
-                      hatch=hatches[k % len(hatches)], edgecolor=PALETTE["ink"], linewidth=0.6, label=cluster,
+        colour, marker = cluster_style(cluster)
+        bars = ax.bar(xs, values, width * 0.95, color=colour, hatch=hatches[CLUSTER_MARKERS.index(marker)], edgecolor=PALETTE["ink"], linewidth=0.6, label=cluster,
                       gid=f"cluster:{cluster}")
         for bar, v in zip(bars, values, strict=True):
             ax.annotate(str(v), (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom",

@@ -262,6 +262,18 @@ spec:
 """
 
 
+NETPOL_FROM_EAST = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-clients, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {app: client, io.cilium.k8s.policy.cluster: east}}
+"""
+
+
 def test_each_cluster_enforces_its_own_policies_and_selectors_stay_in_the_local_cluster(mesh):
     """policy.rst: policies are not distributed across clusters; with policy-default-local-cluster a selector that
     names no cluster selects local endpoints only, and io.cilium.k8s.policy.cluster selects a remote one."""
@@ -276,6 +288,21 @@ def test_each_cluster_enforces_its_own_policies_and_selectors_stay_in_the_local_
         assert curl(env, east.context, f"http://{ip}:8080/hostname").returncode == 0
     finally:
         kubectl(env, west.context, "delete", "networkpolicy,ciliumnetworkpolicy", "--all", "-n", "shop")
+
+
+def test_a_networkpolicy_podselector_that_names_a_cluster_selects_that_clusters_pods(mesh):
+    """Cilium's parseNetworkPolicyPeer (pkg/k8s/network_policy.go): the local cluster is added to a podSelector
+    unless it names io.cilium.k8s.policy.cluster itself (isPodSelectorSelectingCluster); then it selects that
+    cluster's pods, in the policy's namespace, and no longer the local ones."""
+    env, east, west = mesh
+    connected(env, east, west)
+    ip = next(iter(ready_ips(env, west.context).values()))
+    env.kubectl("--context", west.context, "apply", "-f", "-", input=NETPOL_FROM_EAST)
+    try:
+        assert curl(env, east.context, f"http://{ip}:8080/hostname").returncode == 0  # east's client is in
+        assert curl(env, west.context, f"http://{ip}:8080/hostname").returncode == 28  # west's own client is not
+    finally:
+        kubectl(env, west.context, "delete", "networkpolicy", "--all", "-n", "shop")
 
 
 def test_udp_across_clusters_is_refused_by_name(mesh):

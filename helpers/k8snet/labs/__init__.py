@@ -26,7 +26,7 @@ LABS = {"lab-01-services": "k8snet.labs.lab01", "lab-02-network-policies": "k8sn
         "lab-03-ingress": "k8snet.labs.lab03", "lab-04-debugging": "k8snet.labs.lab04",
         "lab-05-load-balancing": "k8snet.labs.lab05", "lab-06-gateway-api": "k8snet.labs.lab06",
         "lab-07-certificates": "k8snet.labs.lab07", "lab-08-service-mesh": "k8snet.labs.lab08",
-        "lab-09-cni-policy": "k8snet.labs.lab09"}
+        "lab-09-cni-policy": "k8snet.labs.lab09", "lab-10-multi-cluster": "k8snet.labs.lab10"}
 
 
 @dataclass
@@ -63,20 +63,28 @@ class Exercise:
     id: str
     title: str
     namespace: str
-    setup: Callable[[Cluster, str], None]
-    check: Callable[[Cluster, str], str]
-    """Returns the success message, or raises :class:`Hint`."""
+    setup: Callable[..., None]
+    """Called as ``setup(cluster, namespace, **peers)`` (see :attr:`peers`)."""
+    check: Callable[..., str]
+    """Called as ``check(cluster, namespace, **peers)``; returns the success message, or raises :class:`Hint`."""
     solution: str
     """Reference solution: a YAML file name under the lab's ``solutions/`` folder."""
     hints: list[str] = field(default_factory=list)
     shared_namespaces: tuple[str, ...] = ()
     """Namespaces the setup also uses and shares with other exercises (never recreated; deleted by teardown)."""
-    after_solution: Callable[[Cluster, str], None] | None = None
+    after_solution: Callable[..., None] | None = None
     """What the reference solution does once its YAML is applied, as the solution notebook does it (a restart of a
-    server that reads its certificate only when it starts); None when the YAML is the whole answer."""
+    server that reads its certificate only when it starts, a deletion in another cluster), called as
+    ``after_solution(cluster, namespace, **peers)``; None when the YAML is the whole answer."""
     cluster: str | None = None
     """The member of the cluster set the exercise runs on (lab 09's ``calico``), one of the lab module's
     ``MEMBERS``; None: the cluster the lab was loaded with."""
+    peers: tuple[str, ...] = ()
+    """The other clusters an exercise spans, by name (lab 10's ``cloud`` and ``onprem``: a global Service, an
+    export, a policy for the other cluster's pods): the exercise's namespace is made in each as well (the same
+    namespace in every cluster, as Cluster Mesh and the MCS API's namespace sameness expect), ``setup``, ``check``
+    and ``after_solution`` get each as a keyword argument of that name, and teardown deletes the namespace there
+    too. The solution is applied to :attr:`cluster`."""
 
 
 @dataclass
@@ -105,6 +113,24 @@ class Lab:
         ex = self.exercise(exercise_id)
         return self.cluster if ex.cluster is None else self.members[ex.cluster]
 
+    def named(self, name: str) -> Cluster:
+        """A cluster of the lab by its name: a member, or the cluster the lab was loaded with.
+
+        Raises:
+            KeyError: naming the clusters the lab has.
+        """
+        if name in self.members:
+            return self.members[name]
+        if self.cluster.name == name:
+            return self.cluster
+        raise KeyError(f"{self.name} needs a cluster named {name}, and it was loaded with {self.cluster.context}"
+                       f"{' and ' + ', '.join(self.members) if self.members else ''}: load it with "
+                       f"k8snet.connect({name!r}, cni=...) as its notebook does")
+
+    def peers(self, exercise_id: str) -> dict[str, Cluster]:
+        """The other clusters an exercise spans, by name (:attr:`Exercise.peers`)."""
+        return {name: self.named(name) for name in self.exercise(exercise_id).peers}
+
     def clusters(self) -> list[Cluster]:
         """Every cluster the lab uses, its own first."""
         return [self.cluster, *(c for c in self.members.values() if c is not self.cluster)]
@@ -112,15 +138,16 @@ class Lab:
     def setup(self, exercise_id: str | None = None) -> None:
         """Prepare one exercise (or all): a fresh namespace in its starting state."""
         for ex in [self.exercise(exercise_id)] if exercise_id else self.exercises:
-            cluster = self.on(ex.id)
-            cluster.recreate_namespace(ex.namespace)
-            ex.setup(cluster, ex.namespace)
+            cluster, peers = self.on(ex.id), self.peers(ex.id)
+            for each in (cluster, *peers.values()):
+                each.recreate_namespace(ex.namespace)
+            ex.setup(cluster, ex.namespace, **peers)
 
     def check(self, exercise_id: str) -> Result:
         """Grade an exercise from the live cluster and real traffic."""
         ex = self.exercise(exercise_id)
         try:
-            return Result(ex.id, True, ex.check(self.on(ex.id), ex.namespace))
+            return Result(ex.id, True, ex.check(self.on(ex.id), ex.namespace, **self.peers(ex.id)))
         except Hint as hint:
             return Result(ex.id, False, str(hint))
 
@@ -141,7 +168,7 @@ class Lab:
         ex, cluster = self.exercise(exercise_id), self.on(exercise_id)
         cluster.apply(self.solution_path(exercise_id).read_text(), namespace=ex.namespace)
         if ex.after_solution is not None:
-            ex.after_solution(cluster, ex.namespace)
+            ex.after_solution(cluster, ex.namespace, **self.peers(exercise_id))
 
     def progress(self) -> list[Result]:
         return [self.check(ex.id) for ex in self.exercises]
@@ -150,10 +177,12 @@ class Lab:
         done: set[tuple[int, str]] = set()
         for ex in self.exercises:
             cluster = self.on(ex.id)
-            for name in (ex.namespace, *ex.shared_namespaces):
-                if (id(cluster), name) not in done:
-                    done.add((id(cluster), name))
-                    cluster.delete("Namespace", name)
+            spanned = [(cluster, name) for name in (ex.namespace, *ex.shared_namespaces)]
+            spanned += [(peer, ex.namespace) for peer in self.peers(ex.id).values()]
+            for where, name in spanned:
+                if (id(where), name) not in done:
+                    done.add((id(where), name))
+                    where.delete("Namespace", name)
         if self.cleanup is not None:
             for cluster in self.clusters():
                 self.cleanup(cluster)

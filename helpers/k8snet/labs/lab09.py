@@ -183,7 +183,7 @@ def settle(cluster: Cluster, ns: str, timeout: float = SETTLE) -> bool:
     return True
 
 
-def _rules_words(cluster: Cluster, ns: str, pod: str, direction: str) -> str:
+def rules_words(cluster: Cluster, ns: str, pod: str, direction: str) -> str:
     """The CiliumNetworkPolicies that select the pod for a direction, in a few words each."""
     words = []
     for cnp, dirs in selecting(cluster, ns, pod):
@@ -289,7 +289,7 @@ def check_refunds(cluster: Cluster, ns: str) -> str:
     said = ". ".join(map(line, answers)) + "."
     payments = [p["metadata"]["name"] for p in cluster.get("Pod", namespace=ns)
                 if (p["metadata"].get("labels") or {}).get("app") == "payments"]
-    ingress = _rules_words(cluster, ns, payments[0], "ingress") if payments else "No payments pod runs."
+    ingress = rules_words(cluster, ns, payments[0], "ingress") if payments else "No payments pod runs."
     if not any(dirs for p in payments for _, dirs in selecting(cluster, ns, p) if "ingress" in dirs):
         raise Hint(f"{said} Every request got payments' own answer: no CiliumNetworkPolicy selects the payments "
                    "pods for ingress, so any pod may send them anything.")
@@ -349,7 +349,7 @@ def check_egress(cluster: Cluster, ns: str) -> str:
     web = ask(cluster, ns, "web", f"https://{EXAMPLE_HOST}/")
     ip_words = f"checkout → {EXAMPLE_IP}:443 ({EXAMPLE_HOST}'s address, by IP): {by_ip.reason}"
     said = ". ".join([line(pay), line(example), ip_words, line(orders), line(web)]) + "."
-    egress = _rules_words(cluster, ns, "checkout", "egress")
+    egress = rules_words(cluster, ns, "checkout", "egress")
     if not pay.ok and pay.exit_code == 6:
         drops = _dns_drops(cluster, ns, "checkout")
         seen = "; ".join(dict.fromkeys(_hubble_line(f) for f in drops[-3:]))

@@ -8,10 +8,11 @@ as a conformant CNI's DROP rule makes it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...netpol import Peer, PolicySet, Verdict, pod_peer
+from ...netpol import CLUSTER_LABEL, Peer, PolicySet, Verdict, pod_peer
 from .model import Hop, NetError
 
 if TYPE_CHECKING:
@@ -88,6 +89,10 @@ class NetworkPolicyEngine:
             found = self._peers.get(key) if key[3] is not None else None
             if found is None:
                 found = pod_peer(pod, ns_meta.get("labels") or {})
+                if self.sb.cni == "cilium":  # Cilium's endpoints carry their cluster's name (a mesh selects by it)
+                    from .cilium.labels import cluster_name
+
+                    found = dataclasses.replace(found, labels={**found.labels, CLUSTER_LABEL: cluster_name(self.sb.store)})
                 if key[3] is not None:
                     if len(self._peers) >= PEER_CACHE:
                         self._peers.clear()
@@ -98,7 +103,8 @@ class NetworkPolicyEngine:
         found = mesh.endpoint_at(ip) if mesh is not None and pod is None and ip else None
         if found is not None:  # a pod of another cluster of a Cilium Cluster Mesh
             remote, ep = found
-            return Peer(ip=ip or "", namespace=ep["namespace"], name=ep["name"], labels=ep.get("labels") or {},
+            return Peer(ip=ip or "", namespace=ep["namespace"], name=ep["name"],
+                        labels={**(ep.get("labels") or {}), CLUSTER_LABEL: remote.cluster_name},
                         namespace_labels=ep.get("namespaceLabels") or {}, node=ep.get("node") or None,
                         cluster=remote.cluster_name)
         proxy = self.sb.dataplane.proxy
