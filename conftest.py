@@ -43,11 +43,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         # too, so runs never collide; the test process gets its own environment back once the kernel runs
         _saved_edge_env.update({k: os.environ.get(k) for k in EDGE_ENV})
         os.environ.update(dict.fromkeys(EDGE_ENV, "0"))
-        running = _ensure_private_sandbox()
-        process.admin(running, "reset", {"seed": 0})
-        for member in process.members().values():  # a lesson's other clusters, left by an earlier notebook
-            if member.pid != running.pid:
-                process.admin(member, "reset", {"seed": 0})
+        from tests.notebook_outputs import reset_cluster_set
+
+        reset_cluster_set(_ensure_private_sandbox())  # and a lesson's other clusters, left by an earlier notebook
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:

@@ -32,12 +32,30 @@ def private_sandbox() -> process.Running:
     return process.up(seed=0, edge_http_port=0, edge_https_port=0)
 
 
-def execute(path: Path, running: process.Running) -> float:
-    """Run ``path`` top to bottom on the freshly reset sandbox and store its outputs; the seconds it took."""
+def reset_cluster_set(running: process.Running) -> None:
+    """Before a notebook: the default sandbox and every running member reset with seed 0; a member an earlier
+    notebook stopped (``k8snet.disconnect`` keeps its state) forgotten, so the next ``connect`` makes it afresh;
+    and the round trips between members (``$K8SNET_HOME/clusterset.json``) cleared. The root conftest.py does the
+    same before each notebook nbval runs, so stored outputs never depend on which notebook ran before."""
+    import shutil
+
+    from k8snet.sandbox.clustermesh import latency
+
     process.admin(running, "reset", {"seed": 0})
-    for member in process.members().values():  # a lesson's other clusters, as the root conftest.py resets them
+    members = process.members()
+    for member in members.values():
         if member.pid != running.pid:
             process.admin(member, "reset", {"seed": 0})
+    root = process.home("x").parent  # $K8SNET_HOME/sandboxes
+    for state in sorted(root.iterdir()) if root.is_dir() else []:
+        if state.is_dir() and state.name not in members:
+            shutil.rmtree(state, ignore_errors=True)
+    latency.path().unlink(missing_ok=True)
+
+
+def execute(path: Path, running: process.Running) -> float:
+    """Run ``path`` top to bottom on the freshly reset sandbox and store its outputs; the seconds it took."""
+    reset_cluster_set(running)
     nb = nbformat.read(path, as_version=4)
     started = time.monotonic()
     NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False, store_widget_state=False,

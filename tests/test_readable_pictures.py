@@ -157,3 +157,35 @@ def test_requests_over_time_fit_the_notebook_and_mark_failures_by_shape() -> Non
     assert rows["row:timed out"].get_paths()[0] != rows["row:web-a"].get_paths()[0]  # a cross, not a dot
     assert "scaled to 2" in [t.get_text() for t in ax.texts]
     assert "one every 50 ms" in ax.get_xlabel()
+
+
+def test_cluster_latency_fits_the_notebook_and_tells_clusters_apart_by_shape() -> None:
+    """plots.cluster_latency: each cluster a colour and a marker of its own (the same in every figure), failures as
+    crosses, a long URL's title wrapped inside the notebook's width."""
+    import io
+
+    owners = {"web-a": "cloud", "web-b": "onprem"}
+    requests = [traffic.Request(i, 200 if pod else None, pod, pod or "", None if pod else "curl: (7) refused",
+                                1.0 if pod == "web-a" else 61.0, None)
+                for i, pod in enumerate(["web-a", "web-b", None, "web-a", "web-b"])]
+    run = traffic.TrafficResult("lab10-export/client", "http://inventory.lab10-export.svc.clusterset.local/hostname",
+                                "sandbox", requests, None, [(2.5, "cloud's web scaled to 0")])
+    fig = plots.cluster_latency(run, owners)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")  # what Jupyter shows: the title must not widen it
+    from PIL import Image
+
+    assert Image.open(buf).size[0] <= NOTEBOOK_WIDTH_IN * 100
+    groups = {c.get_gid(): c for c in fig.axes[0].collections}
+    assert groups["cluster:cloud"].get_paths()[0] != groups["cluster:onprem"].get_paths()[0]  # not colour alone
+    assert plots.cluster_style("cloud") != plots.cluster_style("onprem")
+    assert groups["failed"].get_offsets()[:, 0].tolist() == [3]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "answered by onprem: 2 (median 61 ms)" in legend
+
+
+def test_placement_bars_say_their_counts() -> None:
+    fig = plots.placement([("weights 2:1", {"cloud": 2, "onprem": 1}), ("cloud only", {"cloud": 3})])
+    assert fig.get_size_inches()[0] <= NOTEBOOK_WIDTH_IN
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("0") == 1 and "3" in texts  # onprem's absence is a bar of 0, said

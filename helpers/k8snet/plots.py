@@ -10,6 +10,7 @@ bars, connectivity heatmaps, timelines) to this module.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -443,8 +444,9 @@ def cluster_latency(result, owners: dict[str, str], ax: Axes | None = None) -> F
     ax.tick_params(labelsize=FONT["small"])
     ax.grid(axis="y", color="#E5E5E5", linewidth=0.6, zorder=0)
     ax.legend(fontsize=FONT["small"], loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
-    ax.set_title(f"Where each request from {result.source} to {result.url} was served, and how long it took  ·  "
-                 f"{result.backend}", fontsize=FONT["body"], pad=14)
+    title = f"Where each request from {result.source} to {result.url} was served, and how long it took  ·  " \
+        f"{result.backend}"
+    ax.set_title(textwrap.fill(title, 110), fontsize=FONT["body"], pad=14)  # a long URL wraps: notebook width
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
