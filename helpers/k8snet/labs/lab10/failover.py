@@ -99,9 +99,13 @@ def _drill(cloud: Cluster, onprem: Cluster, ns: str, svcs: dict[str, dict[str, A
     try:
         _scale(cloud, ns, 0)
         _wait_no_pods(cloud, ns, "checkout")
+        cloud_svc, onprem_svc = svcs[CLOUD], svcs[ONPREM]
+        # only a state that can fail over is given time to: otherwise one batch of requests says it all
+        possible = cloud_svc is not None and onprem_svc is not None and globalservices.is_global(cloud_svc) and \
+            globalservices.is_shared(onprem_svc)
         try:
             run = traffic.wait_answered(cloud, client, CHECKOUT, ready_pods(onprem, ns, "checkout"),
-                                        n=DRILL_REQUESTS, timeout=SETTLE)
+                                        n=DRILL_REQUESTS, timeout=SETTLE if possible else 0)
         except TimeoutError:
             failed = traffic.send(cloud, client, CHECKOUT, n=DRILL_REQUESTS)
             raise Hint(f"Failover drill: the check scaled cloud's checkout to 0, then {_drill_words(svcs, failed)} "
