@@ -347,3 +347,24 @@ def test_hubble_in_each_cluster_shows_its_own_half_of_a_crossing_with_the_remote
     assert left and left[-1].node.startswith("east-")
     assert not [f for f in hubble.flows(east, namespace="shop", last=None)
                 if f.destination == f"shop/{name}" and f.type == "to-endpoint"]  # the arrival is west's to see
+
+
+@pytest.mark.parametrize("request_", [None, "GET /", {"headers": "x"}, {"headers": {"a": 1}},
+                                      {"headers": {}, "method": 7}, {"headers": {}, "body": "%%%"}])
+def test_a_malformed_crossing_request_is_a_400_never_a_500(mesh, request_):
+    """The members' own endpoint answers a body it cannot read with 400 and a Status, as kube-apiserver would."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    env, east, west = mesh
+    running = process.status(name="west")
+    body = {"src": {"ip": "10.1.1.1"}, "dst": "10.2.1.1", "port": 8080, "request": request_}
+    req = urllib.request.Request(f"{running.server}/k8snet/admin/clustermesh/http", data=json.dumps(body).encode(),
+                                 method="POST", headers={"Authorization": f"Bearer {running.token}",
+                                                         "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context(cafile=str(running.ca_file)))
+    assert caught.value.code == 400
+    status = json.loads(caught.value.read())
+    assert status["kind"] == "Status" and "request" in status["message"]

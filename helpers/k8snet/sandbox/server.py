@@ -9,6 +9,7 @@ the Kubernetes API.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
@@ -639,6 +640,17 @@ class ApiServer:
                 raise errors.bad_request("a crossing needs src (an object), dst (an address) and port (a number)")
             if action == "connect":
                 return json_response(mesh.inbound_connect(body))
+            request_ = body.get("request")
+            headers = request_.get("headers") if isinstance(request_, dict) else None
+            if not isinstance(request_, dict) or not isinstance(headers, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in headers.items()) or not all(
+                    isinstance(request_.get(k, ""), str) for k in ("method", "path", "host", "scheme", "body")):
+                raise errors.bad_request("request must be an object: method, path, host, scheme and body (base64) "
+                                         "strings, headers an object of strings")
+            try:
+                base64.b64decode(request_.get("body") or "", validate=True)
+            except ValueError:
+                raise errors.bad_request("request.body must be base64") from None
             return json_response(await mesh.inbound_http(body))
         raise errors.not_found("", "", f"admin/clustermesh/{action}")
 
