@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from k8snet import clusterset
 from k8snet.sandbox import process
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -83,6 +84,9 @@ def private_sandbox(base: Path, cni: str | None = None, name: str | None = None)
                              **({"cni": cni} if cni else {}), name=name)
         yield SandboxEnv(running, kubeconfig, base)
     finally:
+        for member in process.members():  # and the clusters started beside it (a lesson's "cloud" and "onprem")
+            if member != (name or clusterset.DEFAULT_NAME):
+                process.down(name=None if member == clusterset.DEFAULT_NAME else member)
         process.down(name=name)
         for k, v in old.items():
             if v is None:

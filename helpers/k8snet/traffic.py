@@ -248,17 +248,28 @@ def send(cluster: Cluster, source: PodRef, url: str, n: int = 20, *, headers: di
     """Send ``n`` HTTP requests from ``source`` to ``url``, each on a fresh connection (as curl does), each given
     ``max_time`` seconds (curl's ``-m``).
 
-    The curls run in batches of :data:`BATCH` per exec, keeping each command line short.
+    The curls run in batches of :data:`BATCH` per exec, keeping each command line short. Exactly ``n`` curls are
+    started, never more: a batch whose exec ended before every curl reported (the command was killed) counts
+    the silent ones as failed, naming how the exec ended, rather than sending them again (a proxy that counted
+    them, a seeded random choice that drew for them, would see more requests than were asked for).
     """
     requests: list[Request] = []
     while len(requests) < n:
         k = min(BATCH, n - len(requests))
         result = exec_in(cluster, source, curl_loop(url, k, headers, method, max_time),
                          timeout=30 + (1 + max_time) * k)
-        for r in parse_curl_loop(result.stdout, result.stderr, k):
+        for r in reported(parse_curl_loop(result.stdout, result.stderr, k), k, result):
             r.i = len(requests)
             requests.append(r)
     return TrafficResult(str(source), url, cluster.backend, requests)
+
+
+def reported(batch: list[Request], k: int, result: ExecOutput) -> list[Request]:
+    """``k`` requests: the batch's, then one failed request for each curl that never reported (its exec ended
+    first), naming how the exec ended."""
+    last = (result.stderr.strip().splitlines() or [""])[-1]
+    why = f"no answer: the exec ended first (exit code {result.exit_code}" + (f": {last})" if last else ")")
+    return batch + [Request(len(batch) + j, None, None, "", why, None, None) for j in range(k - len(batch))]
 
 
 def wait_answered(cluster: Cluster, source: PodRef, url: str, pods: Iterable[str], *, n: int = 5,

@@ -125,6 +125,33 @@ def test_scaling_the_versions_instead_of_routing_is_refused(lab):
     assert not result.passed and "put them back to one each" in result.message, result.message
 
 
+LOADGEN = """
+apiVersion: v1
+kind: Pod
+metadata: {name: loadgen, labels: {app: loadgen}}
+spec:
+  containers:
+  - name: curl
+    image: curlimages/curl:8.11.1
+    command: ["sh", "-c", "while true; do curl -s -o /dev/null http://checkout/; sleep 0.02; done"]
+"""
+
+
+def test_someone_elses_requests_during_the_measurement_are_named(lab):
+    """The share is graded on the waypoint's counters: requests from another pod would pass for the client's, so
+    the check names the callers it did not send rather than grading them."""
+    lab.setup("canary")
+    lab.apply_solution("canary")
+    lab.cluster.apply(LOADGEN, namespace="lab08-canary")
+    lab.cluster.wait_pod_ready("loadgen", "lab08-canary")
+    try:
+        result = lab.check("canary")
+    finally:
+        lab.cluster.delete("Pod", "loadgen", "lab08-canary")
+    assert not result.passed, result.message
+    assert "more than the client sent" in result.message and "loadgen ×" in result.message, result.message
+
+
 def test_hints_come_in_tiers_symptom_first_fix_last(lab):
     words = {"lock": ("kubectl logs -n istio-system -l app=ztunnel", "port 15008/TCP"),
              "readonly": ("ZtunnelAccepted", "targetRefs"),

@@ -133,3 +133,27 @@ def test_the_clock_survives_a_restart_and_a_reset_starts_from_this_machines_time
     process.down()
     running = process.up()
     assert abs(parse_time(process.admin(running, "status")["now"]) - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_a_reset_ends_the_commands_exec_d_in_the_old_clusters_pods(own_sandbox):
+    """A reset is a new cluster: the old one's containers are gone, and a command exec'd in one of them ends
+    (exit 137, as a killed process) instead of running on against the new cluster's objects."""
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
+    env = {**os.environ, "KUBECONFIG": str(own_sandbox / "kubeconfig")}
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: busy}\nspec:\n  containers:\n  - {name: agnhost, image: "
+           "registry.k8s.io/e2e-test-images/agnhost:2.66.1, args: [pause]}\n")
+    subprocess.run([kubectl, "apply", "-f", "-"], input=pod, text=True, env=env, check=True, capture_output=True)
+    subprocess.run([kubectl, "wait", "pod/busy", "--for=condition=Ready", "--timeout=30s"], env=env, check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([kubectl, "exec", "busy", "--", "sh", "-c", "while true; do sleep 0.1; done"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    process.admin(process.status(), "reset", {"seed": 0})
+    try:
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 137 and "command terminated with exit code 137" in err, (proc.returncode, err)

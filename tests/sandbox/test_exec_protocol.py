@@ -182,6 +182,62 @@ def test_python_client_stream(sandbox, ns, commands):
     assert resp.returncode == 4
 
 
+COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"
+
+
+def _count(sandbox, ns: str, pod: str) -> int:
+    return int(sandbox.kubectl("exec", "-n", ns, pod, "--", "cat", "/tmp/count").stdout)
+
+
+def _stays(sandbox, ns: str, pod: str) -> tuple[int, int]:
+    """The counter a moment after its client left, and again half a second later."""
+    time.sleep(0.3)
+    first = _count(sandbox, ns, pod)
+    time.sleep(0.5)
+    return first, _count(sandbox, ns, pod)
+
+
+def test_a_command_ends_when_its_python_client_leaves(sandbox, ns, commands):
+    """containerd kills an exec'd process once the exec request's context is done (the kubelet's streaming
+    server passes req.Context(); internal/cri/server/container_execsync.go sends SIGKILL): no tty needed."""
+    core = client.CoreV1Api(sandbox.api_client())
+    resp = stream(core.connect_get_namespaced_pod_exec, commands, ns, command=["sh", "-c", COUNTER], stdout=True,
+                  stderr=True, stdin=False, tty=False, _preload_content=False)
+    resp.update(timeout=0.5)
+    resp.close()
+    first, later = _stays(sandbox, ns, commands)
+    assert first == later > 0
+
+
+def test_a_command_ends_when_kubectl_exec_is_killed(sandbox, ns, commands):
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
+    proc = subprocess.Popen([shutil.which("kubectl") or "/usr/bin/kubectl", "exec", "-n", ns, commands, "--", "sh",
+                             "-c", COUNTER], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    first, later = _stays(sandbox, ns, commands)
+    assert first == later > 0
+
+
+def test_deleting_the_pod_ends_its_exec_with_137(sandbox, ns):
+    """The runtime kills a removed pod's containers and every process in them: kubectl exec ends with the
+    killed process's exit code instead of running on in a pod that no longer exists."""
+    name = run_pod(sandbox, ns, "doomed")
+    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.home)}
+    proc = subprocess.Popen([shutil.which("kubectl") or "/usr/bin/kubectl", "exec", "-n", ns, name, "--", "sh", "-c",
+                             COUNTER], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    sandbox.kubectl("delete", "pod", "-n", ns, name, "--grace-period=0", "--force")
+    try:
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 137 and "command terminated with exit code 137" in err, (proc.returncode, err)
+
+
 # -- log ------------------------------------------------------------------------------------
 
 

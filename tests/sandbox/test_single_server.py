@@ -14,8 +14,9 @@ from k8snet.sandbox import lock, process
 
 
 def servers(state) -> list[int]:
-    """Every sandbox server process serving this state directory (from /proc, not from the sandbox)."""
-    pids = []
+    """Every sandbox server process serving this state directory (from /proc, not from the sandbox). A child the
+    server is forking (a component it starts) carries the server's command line until it execs: not a server."""
+    found: dict[int, int] = {}  # pid -> parent pid
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -23,12 +24,12 @@ def servers(state) -> list[int]:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
             with open(f"/proc/{entry}/stat") as f:
-                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if b"k8snet.sandbox" in argv and str(state).encode() in argv and not zombie:
-            pids.append(int(entry))
-    return pids
+        if b"k8snet.sandbox" in argv and str(state).encode() in argv and fields[0] != "Z":
+            found[int(entry)] = int(fields[1])
+    return sorted(pid for pid, parent in found.items() if parent not in found)
 
 
 def test_up_on_a_busy_sandbox_starts_no_second_server(own_sandbox):

@@ -68,6 +68,12 @@ class FakeDataPlane:
     def forget(self, pod_uid: str) -> None:
         self.forgotten.append(pod_uid)
 
+    def session(self, pod_uid: str) -> asyncio.Future[None]:
+        return asyncio.get_running_loop().create_future()  # the pod is never killed here
+
+    def close_session(self, pod_uid: str, ended: asyncio.Future[None]) -> None:
+        pass
+
     async def exec(self, pod, container, argv, stdin=None, tty=False, pipe=None,  # noqa: ANN001
                    on_output=None) -> ExecResult:  # noqa: ANN001
         self.calls.append((container, argv, stdin, tty))

@@ -578,6 +578,8 @@ class Measured:
 
     n: int
     rows: list[metrics.Golden]
+    callers: dict[str, int] = field(default_factory=dict)
+    """Requests per source workload, as the waypoint counted them (the client's ``n``, and anyone else's)."""
 
     @property
     def counted(self) -> int:
@@ -619,7 +621,8 @@ def measure(cluster: Cluster, ns: str = "lab08-canary", n: int = REQUESTS) -> Me
     # every later draw of the route's seeded stream, and the counts a seeded run prints with it
     traffic.send(cluster, PodRef(ns, "client"), CHECKOUT, n=n, max_time=15)
     after = _ours(metrics.scrape(cluster), ns, "checkout")
-    return Measured(n, metrics.golden(before, after))
+    callers = {g.workload: g.requests for g in metrics.golden(before, after, by="source_workload")}
+    return Measured(n, metrics.golden(before, after), callers)
 
 
 def _routes_for(cluster: Cluster, ns: str, service: str) -> list[dict[str, Any]]:
@@ -696,6 +699,11 @@ def check_canary(cluster: Cluster, ns: str) -> str:
         names = ", ".join(r["metadata"]["name"] for r in routes if _attached(r))
         return (f"{said} HTTPRoute {names} is attached to the Service checkout ({MESH_CONTROLLER}: Accepted), "
                 f"and its weights give checkout-v2 {configured:.0%}; every answer was a 2xx.")
+    if m.counted > m.n:
+        others = ", ".join(f"{w} ×{k}" for w, k in sorted(m.callers.items()))
+        raise Hint(f"{said} That is {m.counted - m.n} more than the client sent: while the check measured, the "
+                   f"waypoint counted requests to checkout from {others}. Check again once only the check's "
+                   "requests reach checkout.")
     if m.counted < m.n:
         raise Hint(f"{said} The waypoint counted only {m.counted} of the {m.n} requests: the others did not go "
                    f"through it (is {ns} still labelled istio.io/use-waypoint, and the client in the mesh?).")

@@ -39,6 +39,7 @@ from aiohttp import WSMsgType, web
 
 from . import decode, errors, options, protobuf
 from .apiserver import DeleteOptions
+from .dataplane.commands import KILLED
 from .dataplane.context import Pipe, Terminal
 from .validation import check_schema
 
@@ -315,17 +316,24 @@ async def run_exec(sb: Sandbox, pod: Pod, container: str, opts: ExecOptions,
     except errors.ApiError as exc:
         return internal_status(exc.message)
     output: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    uid = pod["metadata"]["uid"]
+    ended = dp.session(uid)
     task = asyncio.create_task(dp.exec(pod, container, opts.command, stdin, opts.tty, pipe,
                                        lambda channel, data: output.put_nowait((channel, data))))
-    keys = asyncio.create_task(pump_stdin(channels, pipe, terminal)) if terminal is not None else None
+    # A client that leaves ends the command, with or without a terminal: the kubelet's streaming server runs the
+    # exec under the request's context (cri-streaming remotecommand.ServeExec: ExecInContainer(req.Context(), …))
+    # and containerd's CRI kills the process with SIGKILL once that context is done (container_execsync.go).
+    keys = asyncio.create_task(pump_stdin(channels, pipe, terminal))
     try:
         while not task.done() or not output.empty():
             getter = asyncio.create_task(output.get())
-            waits = {getter, task} | ({keys} if keys is not None else set())
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({getter, task, keys, ended}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
-                if keys is not None and keys in done and not task.done():
+                if ended in done and not task.done():  # the pod's containers were killed, the process with them
+                    task.cancel()
+                    return exit_status(KILLED)
+                if keys in done and not task.done():
                     task.cancel()  # the client left: the command is killed with its session
                     return None
                 continue
@@ -342,8 +350,8 @@ async def run_exec(sb: Sandbox, pod: Pod, container: str, opts: ExecOptions,
                       pod["metadata"]["name"])
         return internal_status(f"{type(exc).__name__}: {exc}")
     finally:
-        if keys is not None:
-            keys.cancel()
+        keys.cancel()
+        dp.close_session(uid, ended)
         if not task.done():
             task.cancel()
     await _send_output(channels, opts, 1, result.stdout)

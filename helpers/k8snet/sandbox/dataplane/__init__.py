@@ -28,6 +28,7 @@ No host process is ever run: every command is emulated.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -108,6 +109,7 @@ class DataPlane:
         self.streams = Streams()
         self.capture = Capture(sandbox.clock.now)
         self.ingress = Ingress(sandbox, self)
+        self._sessions: dict[str, set[asyncio.Future[None]]] = {}
 
     def connect(self, src_pod: dict[str, Any] | None, host: str, port: int, protocol: str = "TCP",
                 src_ip: str | None = None, stub: str = "go") -> Connection:
@@ -123,8 +125,26 @@ class DataPlane:
         response.hops = conn.hops + response.hops
         return response
 
+    def session(self, pod_uid: str) -> asyncio.Future[None]:
+        """An exec session in a pod: a future that resolves when the runtime kills the pod's containers (the pod
+        left, the cluster was reset), and the exec'd process with them. :meth:`close_session` when it ends."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sessions.setdefault(pod_uid, set()).add(ended)
+        return ended
+
+    def close_session(self, pod_uid: str, ended: asyncio.Future[None]) -> None:
+        self._sessions.get(pod_uid, set()).discard(ended)
+
+    def end_sessions(self, pod_uid: str | None = None) -> None:
+        """Kill the exec'd processes of one pod (every pod's when None)."""
+        for uid in [pod_uid] if pod_uid is not None else list(self._sessions):
+            for ended in self._sessions.pop(uid, set()):
+                if not ended.done():
+                    ended.set_result(None)
+
     def forget(self, pod_uid: str) -> None:
-        """A pod left the cluster: its processes, listeners, programs, files and logs go."""
+        """A pod left the cluster: its processes (exec sessions too), listeners, programs, files and logs go."""
+        self.end_sessions(pod_uid)
         self.processes.forget(pod_uid)
         self.podsync.forget(pod_uid)
         self.streams.forget(pod_uid)
