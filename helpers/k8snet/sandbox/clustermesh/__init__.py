@@ -70,6 +70,9 @@ RETRY = 1.0
 """Seconds between attempts to reach a member that did not answer."""
 RPC_TIMEOUT = 5.0
 """Seconds a connect or a request to another member may take before the connection counts as timed out."""
+HOLD = 5.0
+"""Seconds a member that did not answer a blocking call counts as unreachable (its poller's next state ends that
+sooner): the calls meanwhile fail at once, so an outage holds this member's loop once, not once per connection."""
 ANNOTATION = "k8snet.io/cluster"
 """Marks the stand-in for a remote pod in a Connection (never stored)."""
 
@@ -139,6 +142,13 @@ def hops_of(items: list[Obj] | None) -> list[Hop]:
     return [Hop(h.get("kind", "error"), h.get("summary", ""), h.get("detail") or {}) for h in items or []]
 
 
+def _no_answer(name: str, why: str) -> Obj:
+    """A blocking call's answer when the member did not give one: the connection times out."""
+    return {"error": Timeout.code, "message": f"cluster {name} does not answer ({why})",
+            "hops": [{"kind": "error", "summary": f"cluster {name} does not answer: the tunnel to it drops the packet",
+                      "detail": {"cluster": name}}]}
+
+
 class ClusterMesh:
     """One member's view of the mesh: the remote members it polls, and the two halves of a crossing."""
 
@@ -151,6 +161,7 @@ class ClusterMesh:
         self._served: tuple[str, Obj] | None = None  # (etag, state) last computed for the pollers
         self._connections: dict[str, tuple[str, http.client.HTTPSConnection]] = {}  # kept open per member
         self._sessions: dict[str, tuple[str, Any]] = {}  # aiohttp sessions per member
+        self._silent: dict[str, tuple[float, str]] = {}  # member -> when a blocking call last found it silent, why
         sandbox.store.subscribe(lambda _event: self._changed.set() if self._changed is not None else None)
 
     # -- membership ---------------------------------------------------------------------------------------
@@ -223,6 +234,7 @@ class ClusterMesh:
                                 raise OSError(f"HTTP {resp.status}: {(await resp.text())[:200]}")
                             data = await resp.json()
                         remote.update(data["state"], data["etag"])
+                        self._silent.pop(name, None)  # it answers again
                         self._received(remote)
             except asyncio.CancelledError:
                 raise
@@ -399,7 +411,12 @@ class ClusterMesh:
         """A blocking call to another member: a connect (answered at once, it never waits on a workload), or a
         request from a caller that cannot wait (netexec's /dial). While it runs this member's loop waits, so a
         remote workload that calls back into this cluster in the same breath waits out :data:`RPC_TIMEOUT`.
-        The TLS connection to each member is kept open between calls (a handshake costs more than the call)."""
+        The TLS connection to each member is kept open between calls (a handshake costs more than the call). A
+        member that did not answer is not called again for :data:`HOLD` seconds: those calls fail at once."""
+        silent = self._silent.get(name)
+        if silent is not None and time.monotonic() - silent[0] < HOLD:
+            return _no_answer(name, f"{silent[1]}; {time.monotonic() - silent[0]:.1f} s ago, so not tried again "
+                                    f"for {HOLD:g} s")
         data = json.dumps(body).encode()
         for attempt in (1, 2):  # a kept connection the member closed meanwhile: once more on a new one
             try:
@@ -421,9 +438,8 @@ class ClusterMesh:
                 if stale is not None:
                     stale[1].close()
                 if attempt == 2 or isinstance(exc, TimeoutError):
-                    return {"error": Timeout.code, "message": f"cluster {name} does not answer ({exc})",
-                            "hops": [{"kind": "error", "summary": f"cluster {name} does not answer: the tunnel to "
-                                                                  "it drops the packet", "detail": {"cluster": name}}]}
+                    self._silent[name] = (time.monotonic(), str(exc) or type(exc).__name__)
+                    return _no_answer(name, str(exc) or type(exc).__name__)
         raise AssertionError("unreachable")
 
     async def call_async(self, name: str, action: str, body: Obj) -> Obj:
@@ -512,6 +528,8 @@ class ClusterMesh:
         out = []
         for name in self.configured():
             remote = self.remotes.get(name) or Remote(name)
-            out.append({"cluster": name, "connected": remote.synced and not remote.error, "error": remote.error,
+            silent = self._silent.get(name)
+            error = remote.error or (f"does not answer ({silent[1]})" if silent is not None else "")
+            out.append({"cluster": name, "connected": remote.synced and not error, "error": error,
                         "endpoints": len(remote.by_ip), "globalServices": len(remote.services)})
         return out
