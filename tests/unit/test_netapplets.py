@@ -73,6 +73,17 @@ def test_the_pod_s_interfaces_routes_and_sockets(sb, net):  # noqa: F811
     own = net["box"]["status"]["podIP"]
     out = run(sb, net["box"], "ip", "addr")[0]
     assert f"inet {own}/24 " in out and "inet 127.0.0.1/8 scope host lo" in out
+    one = run(sb, net["box"], "ip", "addr", "show", "dev", "eth0")[0]
+    index = one.split(":")[0]
+    assert one.startswith(f"{index}: eth0@") and "lo" not in one.split() and f"inet {own}/24 " in one
+    oneline = run(sb, net["box"], "ip", "-o", "addr")[0].splitlines()  # iproute2's -oneline: one address a line
+    assert oneline == ["1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+                       f"{index}: eth0    inet {own}/24 brd {own.rsplit('.', 1)[0]}.255 scope global eth0\\       "
+                       "valid_lft forever preferred_lft forever"], oneline
+    assert [line.split(":")[1].strip() for line in run(sb, net["box"], "ip", "-o", "link")[0].splitlines()] == \
+        ["lo", one.split(":")[1].strip()]
+    assert run(sb, net["box"], "ip", "link", "show", "wlan0")[1:] == ("ip: can't find device 'wlan0'\n", 1)
+    assert run(sb, net["shoot"], "ip", "addr", "show", "wlan0")[1:] == ('Device "wlan0" does not exist.\n', 1)
     route = run(sb, net["box"], "ip", "route")[0].splitlines()
     assert route[0].startswith("default via 10.244.") and route[0].endswith(" dev eth0 ")
     assert f"inet addr:{own}" in run(sb, net["box"], "ifconfig")[0]
@@ -101,11 +112,13 @@ def test_traceroute_crosses_the_nodes_and_stops_at_a_cluster_ip(sb, net):  # noq
     expected = [gateway] + ([] if box["spec"]["nodeName"] == server["spec"]["nodeName"] else
                             [sb.dataplane.proxy.node_ips()[server["spec"]["nodeName"]]]) + [net["ip"]]
     assert [line.split()[1] for line in lines[1:]] == expected
-    assert lines[1].startswith(f" 1  {gateway} ({gateway})  ") and lines[1].count(" ms") == 3
+    assert lines[1].startswith(f" 1  {gateway}  ") and lines[1].count(" ms") == 3  # -n: the address alone
     out, _, _ = run(sb, box, "traceroute", "-m", "2", "-w", "1", net["vip"])
     assert out.splitlines()[1].startswith(f" 1  {gateway} ({gateway})  ") and out.splitlines()[2] == " 2  *  *  *"
     out, _, _ = run(sb, net["shoot"], "traceroute", "-m", "2", "-w", "1", "-q", "1", net["vip"])
     assert out.splitlines()[0].endswith("60 byte packets") and out.splitlines()[2] == " 2  *"
+    attached, _, _ = run(sb, net["shoot"], "traceroute", "-m2", "-w1", "-q1", net["vip"])  # getopt's -q1
+    assert attached.splitlines()[2] == " 2  *" and len(attached.splitlines()) == 3
 
 
 def test_a_shell_waiting_on_a_listening_job_sleeps_instead_of_spinning(sb, net):  # noqa: F811

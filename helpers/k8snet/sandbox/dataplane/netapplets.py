@@ -164,8 +164,12 @@ def path_to(ctx: Ctx, ip: str) -> tuple[list[str], bool]:
 def cmd_traceroute(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
     """busybox traceroute (networking/traceroute.c) or Linux traceroute 2.1 (netshoot): ``-n``, ``-m MAX``,
     ``-w WAIT``, ``-q N``; UDP probes from port 33434, three a hop; a hop that does not answer waits
-    ``-w`` seconds of sandbox time a probe and shows ``*``."""
-    max_hops, wait, queries, host = 30, 5.0, 3, ""
+    ``-w`` seconds of sandbox time a probe and shows ``*``. A hop prints as ``name (address)``, the address
+    standing for the name (no reverse lookup here), or with ``-n`` as the address alone (busybox
+    print_inetname, traceroute 2.1 print_addr)."""
+    max_hops, wait, queries, host, numeric = 30, 5.0, 3, "", False
+    args = [part for arg in args for part in ([arg[:2], arg[2:]] if arg[:2] in ("-m", "-w", "-q") and arg[2:]
+                                               else [arg])]  # getopt takes -q1 as -q 1
     i = 0
     while i < len(args):
         arg = args[i]
@@ -182,6 +186,7 @@ def cmd_traceroute(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None
         if arg.startswith("-") and arg not in ("-n", "-I", "-4"):
             ctx.error(f"k8snet sandbox: traceroute {arg} is not emulated (-n, -m, -w, -q are)\n")
             return 1
+        numeric = numeric or arg == "-n"
         if not arg.startswith("-"):
             host = arg
         i += 1
@@ -213,7 +218,7 @@ def cmd_traceroute(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None
             ctx.write(f"{ttl:2d}  " + ("*  " * queries if busybox else "* " * queries).rstrip() + "\n")
             continue
         times = "  ".join(f"{rng.uniform(0.003, 0.02) * ttl:.3f} ms" for _ in range(queries))
-        ctx.write(f"{ttl:2d}  {router} ({router})  {times}\n")
+        ctx.write(f"{ttl:2d}  {router if numeric else f'{router} ({router})'}  {times}\n")
         if ttl == len(routers) and reached:
             return 0
     return 0
@@ -494,12 +499,30 @@ def view(ctx: Ctx) -> View:
 
 
 def cmd_ip(ctx: Ctx, name: str, args: list[str]) -> int:
-    """``ip addr``, ``ip route``, ``ip link`` (busybox's ip applet, or iproute2 in netshoot, alike here)."""
+    """``ip addr``, ``ip route``, ``ip link`` (busybox's ip applet, or iproute2 in netshoot, alike here), each
+    with ``show [dev] NAME`` for one interface, and ``-o`` (``-oneline``): one line per record, its line breaks
+    written as ``\\`` (iproute2 ipaddress.c: an address record is ``N: name    inet …``)."""
+    oneline = any(a in ("-o", "-oneline") for a in args)
     words = [a for a in args if not a.startswith("-")]
     obj = words[0] if words else ""
+    rest = [w for w in words[1:] if w not in ("show", "list", "dev")]
     v = view(ctx)
     lo = ("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000\n"
           "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n")
+    lo_inet = "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n"
+    links = v.links
+    show_lo = True
+    if rest and obj in ("a", "ad", "addr", "address", "l", "li", "link"):
+        wanted = rest[0]
+        links = [link for link in v.links if link.name == wanted]
+        show_lo = wanted == "lo"
+        if not links and not show_lo:  # iproute2's words, or busybox's (ll_map.c xll_name_to_index)
+            ctx.error(f'Device "{wanted}" does not exist.\n' if ctx.family == "netshoot" else
+                      f"ip: can't find device '{wanted}'\n")
+            return 1
+
+    def one(record: str) -> str:
+        return record.rstrip("\n").replace("\n", "\\") + "\n" if oneline else record
 
     def head(link: Link) -> str:
         at = f"@{link.peer_name}" if link.peer_name else f"@if{link.peer}" if link.peer is not None else ""
@@ -510,21 +533,32 @@ def cmd_ip(ctx: Ctx, name: str, args: list[str]) -> int:
         return f"{link.index}: {link.name}{at}: <{flags}> mtu {link.mtu} qdisc noqueue state {state} \n{hw}"
 
     if obj in ("a", "ad", "addr", "address"):
-        out = lo + "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever\n"
-        for link in v.links:
-            brd = f" brd {link.broadcast}" if link.broadcast else ""
-            out += head(link) + (f"    inet {link.address}{brd} scope global {link.name}\n"
-                                 "       valid_lft forever preferred_lft forever\n" if link.address else "")
+        out = ""
+        for index, link_name, link_head, inet in ([(1, "lo", lo, lo_inet)] if show_lo else []) + [
+                (link.index, link.name, head(link), _inet(link)) for link in links]:
+            if oneline:  # the address records only, each after its interface's index and name
+                out += one(f"{index}: {link_name}{inet}") if inet else ""
+            else:
+                out += link_head + inet
         ctx.write(out)
         return 0
     if obj in ("r", "ro", "route"):
         ctx.write("".join(line + "\n" for *_, line in v.routes))
         return 0
     if obj in ("l", "li", "link"):
-        ctx.write(lo + "".join(head(link) for link in v.links))
+        ctx.write("".join(one(record) for record in ([lo] if show_lo else []) + [head(link) for link in links]))
         return 0
     ctx.error(f"k8snet sandbox: `ip {' '.join(args)}` is not emulated (ip addr, ip route, ip link are)\n")
     return 1
+
+
+def _inet(link: Link) -> str:
+    """An interface's IPv4 address record (none for an interface without one)."""
+    if not link.address:
+        return ""
+    brd = f" brd {link.broadcast}" if link.broadcast else ""
+    return (f"    inet {link.address}{brd} scope global {link.name}\n"
+            "       valid_lft forever preferred_lft forever\n")
 
 
 def cmd_ifconfig(ctx: Ctx, name: str, args: list[str]) -> int:
