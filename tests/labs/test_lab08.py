@@ -152,6 +152,27 @@ def test_someone_elses_requests_during_the_measurement_are_named(lab):
     assert "more than the client sent" in result.message and "loadgen ×" in result.message, result.message
 
 
+CLIENT_CUT_OFF = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-cut-off}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+"""
+
+
+def test_curls_that_get_no_answer_are_named_with_curls_error(lab):
+    """Requests that never reached the waypoint are the client's failures, said in curl's words, not a share."""
+    lab.setup("canary")
+    lab.apply_solution("canary")
+    lab.cluster.apply(CLIENT_CUT_OFF, namespace="lab08-canary")
+    result = lab.check("canary")
+    assert not result.passed, result.message
+    assert "of the client's curls got no HTTP answer: " in result.message and "× curl: (" in result.message, \
+        result.message
+
+
 def test_hints_come_in_tiers_symptom_first_fix_last(lab):
     words = {"lock": ("kubectl logs -n istio-system -l app=ztunnel", "port 15008/TCP"),
              "readonly": ("ZtunnelAccepted", "targetRefs"),

@@ -580,6 +580,8 @@ class Measured:
     rows: list[metrics.Golden]
     callers: dict[str, int] = field(default_factory=dict)
     """Requests per source workload, as the waypoint counted them (the client's ``n``, and anyone else's)."""
+    failed: dict[str, int] = field(default_factory=dict)
+    """The client's curls that got no HTTP answer, by error (curl's, or how their exec ended)."""
 
     @property
     def counted(self) -> int:
@@ -619,10 +621,14 @@ def measure(cluster: Cluster, ns: str = "lab08-canary", n: int = REQUESTS) -> Me
     before = _ours(metrics.scrape(cluster), ns, "checkout")
     # a generous -m: on a busy machine a request that gives up before the waypoint draws its weight would shift
     # every later draw of the route's seeded stream, and the counts a seeded run prints with it
-    traffic.send(cluster, PodRef(ns, "client"), CHECKOUT, n=n, max_time=15)
+    sent = traffic.send(cluster, PodRef(ns, "client"), CHECKOUT, n=n, max_time=15)
     after = _ours(metrics.scrape(cluster), ns, "checkout")
     callers = {g.workload: g.requests for g in metrics.golden(before, after, by="source_workload")}
-    return Measured(n, metrics.golden(before, after), callers)
+    failed: dict[str, int] = {}
+    for r in sent.requests:
+        if r.error:
+            failed[r.error] = failed.get(r.error, 0) + 1
+    return Measured(n, metrics.golden(before, after), callers, failed)
 
 
 def _routes_for(cluster: Cluster, ns: str, service: str) -> list[dict[str, Any]]:
@@ -704,6 +710,9 @@ def check_canary(cluster: Cluster, ns: str) -> str:
         raise Hint(f"{said} That is {m.counted - m.n} more than the client sent: while the check measured, the "
                    f"waypoint counted requests to checkout from {others}. Check again once only the check's "
                    "requests reach checkout.")
+    if m.counted < m.n and m.failed:
+        error, k = max(m.failed.items(), key=lambda item: item[1])
+        raise Hint(f"{said} {sum(m.failed.values())} of the client's curls got no HTTP answer: {k} × {error}.")
     if m.counted < m.n:
         raise Hint(f"{said} The waypoint counted only {m.counted} of the {m.n} requests: the others did not go "
                    f"through it (is {ns} still labelled istio.io/use-waypoint, and the client in the mesh?).")
