@@ -314,6 +314,37 @@ def test_udp_across_clusters_is_refused_by_name(mesh):
     assert r.returncode != 0
 
 
+def test_a_clusterip_global_service_that_opts_in_gets_slices_the_load_balancer_leaves_out(mesh):
+    """global-services.rst "Synchronizing Kubernetes EndpointSlice": on by default for headless global Services
+    only, opt-in for others with service.cilium.io/global-sync-endpoint-slices: "true". The agents watch
+    EndpointSlices with managed-by!=endpointslice-mesh-controller.cilium.io, so the backends are not doubled."""
+    env, east, west = mesh
+    connected(env, east, west)
+    west_ips = sorted(ready_ips(env, west.context).values())
+
+    def mesh_slice() -> list[str] | None:
+        out = kubectl(env, east.context, "get", "endpointslice", "web-west", "-n", "shop", "-o", "json", check=False)
+        if out.returncode != 0:
+            return None
+        body = json.loads(out.stdout)
+        assert body["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == \
+            "endpointslice-mesh-controller.cilium.io"
+        return sorted(a for e in body["endpoints"] for a in e["addresses"])
+
+    assert mesh_slice() is None  # not headless, not opted in
+    kubectl(env, east.context, "annotate", "service", "web", "-n", "shop",
+            "service.cilium.io/global-sync-endpoint-slices=true")
+    try:
+        assert wait_for(lambda: mesh_slice() == west_ips, 20, "east's slice of west's backends")
+        answered = served(env, east.context, 40)
+        names = set(ready_ips(env, east.context)) | set(ready_ips(env, west.context))
+        assert set(answered) <= names and len(set(answered) & set(ready_ips(env, east.context))) >= 1
+    finally:
+        kubectl(env, east.context, "annotate", "service", "web", "-n", "shop",
+                "service.cilium.io/global-sync-endpoint-slices-")
+    assert wait_for(lambda: mesh_slice() is None, 20, "the opted-out slice to go")
+
+
 def test_disconnect_removes_the_remote_cluster_and_its_backends(mesh):
     env, east, west = mesh
     connected(env, east, west)

@@ -53,3 +53,21 @@ def test_rules_read_back_say_what_the_service_asks_for():
     assert written != written_as(spec(session_affinity="ClientIP", internal_traffic_policy="Local"), FOUR)
     assert written != written_as(spec(session_affinity="ClientIP"), FOUR - {"10.244.2.9"})
     assert written_as(spec(), set())["to"] == "REJECT"  # no endpoints: kube-proxy rejects in the filter table
+
+
+def test_the_load_balancer_leaves_out_the_slices_of_another_clusters_backends():
+    """Cilium's agents watch EndpointSlices with managed-by!=endpointslice-mesh-controller.cilium.io: the operator's
+    slices of a remote cluster's backends are for other readers (CoreDNS, controllers), the Cluster Mesh already
+    gives the load balancer those backends."""
+    from k8snet.sandbox.dataplane.proxy import Synced
+
+    def slice_(name: str, ip: str, managed_by: str) -> dict:
+        return {"metadata": {"name": name, "namespace": "shop",
+                             "labels": {"kubernetes.io/service-name": "web",
+                                        "endpointslice.kubernetes.io/managed-by": managed_by}},
+                "addressType": "IPv4", "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
+                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}]}
+
+    synced = Synced(0.0, 1, [], [slice_("web-abcde", "10.244.1.5", "endpointslice-controller.k8s.io"),
+                                 slice_("web-west", "10.245.1.7", "endpointslice-mesh-controller.cilium.io")], None)
+    assert [e.ip for e in synced.endpoints("shop", "web")] == ["10.244.1.5"]

@@ -8,8 +8,9 @@ Kubernetes EndpointSlice": on by default for global headless Services, opt-out w
 ``service.cilium.io/global-sync-endpoint-slices: "false"``). The derived Service of a headless ServiceImport is
 such a Service, so its remote endpoints reach CoreDNS's ``clusterset.local`` answers this way.
 
-Opting in a Service that is not headless (the same annotation set to ``"true"``) is not emulated: its remote
-backends are balanced without slices.
+A Service that is not headless is synchronized when it opts in (the same annotation set to ``"true"``), for the
+controllers and tools that read EndpointSlices; the load balancer leaves those slices out, as Cilium's agents do
+(:data:`..dataplane.proxy.MESH_SLICES`), since it balances over the remote backends already.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from ..dataplane.globalservices import is_global
+from ..dataplane.proxy import MESH_SLICES, is_mesh_slice
 from ..errors import ApiError
 
 if TYPE_CHECKING:
@@ -26,8 +28,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 SLICES = "endpointslices.discovery.k8s.io"
-MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
-MESH_CONTROLLER = "endpointslice-mesh-controller.cilium.io"
+MANAGED_BY, MESH_CONTROLLER = MESH_SLICES
 SERVICE_NAME = "kubernetes.io/service-name"
 SYNC = "service.cilium.io/global-sync-endpoint-slices"
 MCS_SERVICE_NAME = "multicluster.kubernetes.io/service-name"
@@ -36,14 +37,16 @@ OPERATOR = "cilium-operator"
 
 
 def synced(svc: Obj) -> bool:
-    """A global headless Service not opted out."""
+    """A global Service whose remote backends get slices: a headless one unless it opts out, another one when it
+    opts in (Cilium's operator: on by default for headless Services only)."""
     spec, meta = svc.get("spec") or {}, svc["metadata"]
     value = ((meta.get("annotations") or {}).get(SYNC) or "").strip().lower()
-    return is_global(svc) and spec.get("clusterIP") == "None" and value != "false"
+    headless = spec.get("clusterIP") == "None"
+    return is_global(svc) and (value != "false" if headless else value == "true")
 
 
 def is_mesh(slice_: Obj) -> bool:
-    return ((slice_["metadata"].get("labels") or {}).get(MANAGED_BY)) == MESH_CONTROLLER
+    return is_mesh_slice(slice_)
 
 
 def desired(sb: Sandbox, remotes: list[Remote]) -> dict[tuple[str, str], Obj]:

@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 SLICES = "endpointslices.discovery.k8s.io"
+MESH_SLICES = ("endpointslice.kubernetes.io/managed-by", "endpointslice-mesh-controller.cilium.io")
+"""The label of the EndpointSlices Cilium's operator writes for another cluster's backends. The agents' load
+balancer leaves them out (they watch EndpointSlices with ``managed-by!=endpointslice-mesh-controller.cilium.io``):
+it has those backends from the Cluster Mesh already."""
 WATCHED = ("services", SLICES)
 """What kube-proxy's informers watch that changes its rules (its ServiceConfig and EndpointSliceConfig)."""
 
@@ -84,6 +88,11 @@ def slice_endpoints(sandbox: Sandbox, namespace: str, service: str) -> list[Endp
     """Every IPv4 endpoint of the EndpointSlices labelled ``kubernetes.io/service-name: <service>``, as the API
     has them now (CoreDNS reads them live; kube-proxy routes on its last sync: :meth:`KubeProxy.endpoints`)."""
     return endpoints_of_slices(sandbox.store.list(SLICES, namespace), namespace, service)
+
+
+def is_mesh_slice(slice_: Obj) -> bool:
+    """A slice of another cluster's backends (:data:`MESH_SLICES`)."""
+    return (slice_["metadata"].get("labels") or {}).get(MESH_SLICES[0]) == MESH_SLICES[1]
 
 
 def endpoints_of_slices(slices: list[Obj], namespace: str, service: str) -> list[Endpoint]:
@@ -252,7 +261,8 @@ class Synced:
         key = (namespace, service)
         if key not in self._endpoints:
             self._endpoints[key] = endpoints_of_slices(
-                [s for s in self.slices if s["metadata"].get("namespace") == namespace], namespace, service)
+                [s for s in self.slices if s["metadata"].get("namespace") == namespace and not is_mesh_slice(s)],
+                namespace, service)
         return self._endpoints[key]
 
 
