@@ -157,3 +157,32 @@ def test_a_reset_ends_the_commands_exec_d_in_the_old_clusters_pods(own_sandbox):
     finally:
         proc.kill()
     assert proc.returncode == 137 and "command terminated with exit code 137" in err, (proc.returncode, err)
+
+
+def test_a_reset_stops_the_old_clusters_container_processes(own_sandbox):
+    """A container's program is gone with its cluster: after a reset nothing of the old one keeps running against
+    the new one. Seen through the seeded shell stream: a loop that kept drawing $RANDOM in a container of the old
+    cluster would move the new cluster's first draw away from the seed's."""
+    import random
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
+    env = {**os.environ, "KUBECONFIG": str(own_sandbox / "kubeconfig")}
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run([kubectl, *args], input=stdin, text=True, env=env, check=True,
+                              capture_output=True).stdout
+
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: drawer}\nspec:\n  containers:\n  - name: sh\n    image: "
+           "busybox:1.37\n    command: [sh, -c, 'while true; do x=$RANDOM; sleep 0.01; done']\n")
+    run("apply", "-f", "-", stdin=pod)
+    run("wait", "pod/drawer", "--for=condition=Ready", "--timeout=30s")
+    time.sleep(0.5)
+    process.admin(process.status(), "reset", {"seed": 0})
+    time.sleep(1)  # a loop left running would draw about a hundred times meanwhile
+    run("apply", "-f", "-", stdin=pod.replace("drawer", "reader").replace(
+        "'while true; do x=$RANDOM; sleep 0.01; done'", "'sleep 3600'"))
+    run("wait", "pod/reader", "--for=condition=Ready", "--timeout=30s")
+    first = int(run("exec", "reader", "--", "sh", "-c", "echo $RANDOM"))
+    assert first == random.Random("0:shell").randrange(32768)

@@ -60,6 +60,11 @@ class Processes:
         if task is not None and not task.done():
             task.cancel()
 
+    def forget_all(self) -> None:
+        """The cluster is gone (a reset): every container's process is killed."""
+        for uid in {key[0] for key in [*self._tasks, *self.pipes, *self._watchers]}:
+            self.forget(uid)
+
     def forget(self, pod_uid: str) -> None:
         """The pod is gone: its processes are killed."""
         for key in [k for k in self._tasks if k[0] == pod_uid]:
