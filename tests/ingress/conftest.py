@@ -100,7 +100,9 @@ class Edge:
         def check():
             try:
                 r = self.request(host, path, **kw)
-            except (ConnectionError, ssl.SSLError):  # Traefik starting, or not serving the new certificate yet
+            # Traefik starting (a restarted one holds the first connections until it serves: a timeout), or not
+            # serving the new certificate yet
+            except (ConnectionError, TimeoutError, ssl.SSLError):
                 return None
             return r if r.status == status else None
         return wait_for(check, what=f"{host}{path} to answer {status}")
