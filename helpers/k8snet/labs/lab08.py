@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -624,10 +625,7 @@ def measure(cluster: Cluster, ns: str = "lab08-canary", n: int = REQUESTS) -> Me
     sent = traffic.send(cluster, PodRef(ns, "client"), CHECKOUT, n=n, max_time=15)
     after = _ours(metrics.scrape(cluster), ns, "checkout")
     callers = {g.workload: g.requests for g in metrics.golden(before, after, by="source_workload")}
-    failed: dict[str, int] = {}
-    for r in sent.requests:
-        if r.error:
-            failed[r.error] = failed.get(r.error, 0) + 1
+    failed = dict(Counter(r.error for r in sent.requests if r.error))
     return Measured(n, metrics.golden(before, after), callers, failed)
 
 

@@ -218,8 +218,7 @@ class Sandbox:
         self.crds.rebuild()  # a wipe sends no events: the served CRDs follow the (now empty) store here
         self._node_load = None
         if self._dataplane is not None:  # the old cluster's containers are gone, and the commands exec'd in them
-            self._dataplane.end_sessions()
-            self._dataplane.processes.forget_all()
+            self._dataplane.close()
         self._dataplane = None  # affinity tables, files and logs belong to the old cluster
         self.volume_manager.close()
         self.program_state.clear()

@@ -45,10 +45,6 @@ def synced(svc: Obj) -> bool:
     return is_global(svc) and (value != "false" if headless else value == "true")
 
 
-def is_mesh(slice_: Obj) -> bool:
-    return is_mesh_slice(slice_)
-
-
 def desired(sb: Sandbox, remotes: list[Remote]) -> dict[tuple[str, str], Obj]:
     """The mesh slices there should be: (namespace, name) → body."""
     out: dict[tuple[str, str], Obj] = {}
@@ -93,7 +89,7 @@ def sync(sb: Sandbox, remotes: list[Remote]) -> None:
     want = desired(sb, remotes)
     opts = WriteOptions(field_manager=OPERATOR)
     have = {(s["metadata"].get("namespace", ""), s["metadata"]["name"]): s for s in sb.store.list(SLICES)
-            if is_mesh(s)}
+            if is_mesh_slice(s)}
     try:
         with sb.store.batch():
             for key in sorted(set(have) - set(want)):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..dataplane.globalservices import is_shared
-from ..dataplane.proxy import Endpoint, endpoints_of_slices
-from .endpointslices import SLICES, is_mesh
+from ..dataplane.proxy import Endpoint, endpoints_of_slices, is_mesh_slice
+from .endpointslices import SLICES
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -76,7 +76,7 @@ def services(sb: Sandbox) -> list[Obj]:
             continue
         meta, spec = svc["metadata"], svc.get("spec") or {}
         ns = meta.get("namespace", "default")
-        own = [s for s in sb.store.list(SLICES, ns) if not is_mesh(s)]  # never re-export another cluster's
+        own = [s for s in sb.store.list(SLICES, ns) if not is_mesh_slice(s)]  # never re-export another cluster's
         out.append({"namespace": ns, "name": meta["name"], "ports": spec.get("ports") or [],
                     "backends": [backend(e) for e in endpoints_of_slices(own, ns, meta["name"])]})
     return out

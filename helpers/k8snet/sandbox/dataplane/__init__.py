@@ -142,6 +142,11 @@ class DataPlane:
                 if not ended.done():
                     ended.set_result(None)
 
+    def close(self) -> None:
+        """The cluster is replaced (a reset): every container's process and every exec session in it ends."""
+        self.end_sessions()
+        self.processes.forget_all()
+
     def forget(self, pod_uid: str) -> None:
         """A pod left the cluster: its processes (exec sessions too), listeners, programs, files and logs go."""
         self.end_sessions(pod_uid)
