@@ -28,6 +28,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import sys
 import sysconfig
 from collections.abc import Callable
@@ -36,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...traefik_config import ARGS, ENTRYPOINTS, LABELS, NAME, NAMESPACE, UNSUPPORTED  # noqa: F401
-from ..dataplane.model import EMPTY_REPLY, PENDING, Connection, HttpRequest, HttpResponse, Refused
+from ..dataplane import tls
+from ..dataplane.model import EMPTY_REPLY, PENDING, TLS_ALERT, Connection, HttpRequest, HttpResponse, Refused
 from ..dataplane.workloads import request_bytes
 
 if TYPE_CHECKING:
@@ -301,7 +303,7 @@ async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[T
     await traefik.start()
     pods = PodSide(traefik, tick=lambda: output(None))
     pods.start()
-    sb.real_servers["traefik"] = pods.serve
+    sb.real_servers["traefik"] = pods
     traefik.on_stop = pods.stop
     sb.on_reset.append(traefik.restart)  # a new cluster gets a new Traefik, with no watches of the old one
     return traefik, bridge
@@ -318,7 +320,8 @@ class PodSide:
     """Requests from pods (and the kubelet's probes) to the Traefik pod, answered by the real process.
 
     A pod's request is a real HTTP exchange with Traefik's entrypoint, PROXY header first, so Traefik sees
-    the pod's address; it runs as a task and the caller waits for it (:data:`..dataplane.model.PENDING`).
+    the pod's address; over HTTPS the pod's client does its handshake with Traefik itself (:meth:`tls`). Both
+    run as tasks the caller waits for (:data:`..dataplane.model.PENDING`).
     The kubelet's ``/ping`` probe is answered from the supervisor's own ping of the process.
     """
 
@@ -344,24 +347,58 @@ class PodSide:
             self.tick()
             await asyncio.sleep(1.0 if self.healthy else 0.1)
 
-    def serve(self, conn: Connection, req: HttpRequest) -> HttpResponse:
+    def __call__(self, conn: Connection, req: HttpRequest) -> HttpResponse:
+        """A request from a pod to an entrypoint: over plain HTTP a connection of its own, PROXY header first;
+        over HTTPS the session the client's handshake opened (:meth:`tls`)."""
+        entrypoint = self._entrypoint(conn)
+        if entrypoint == "traefik" and conn.src_pod is None and req.path.split("?")[0] == "/ping":
+            if self.healthy:  # the kubelet's probe: the process's own /ping, as the supervisor last saw it
+                return HttpResponse(200, {"Content-Type": "text/plain; charset=utf-8"}, b"OK")
+            return HttpResponse(EMPTY_REPLY)
+        loop = asyncio.get_running_loop()
+        session = getattr(req.tls, "channel", None)
+        if session is not None:
+            task = loop.create_task(exchange_on(*session, request_bytes(req), req.method == "HEAD"))
+            req.tls.channel = None
+        else:
+            host, port = self._address(conn, entrypoint)
+            head = proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port)
+            task = loop.create_task(exchange(host, port, head + request_bytes(req), req.method == "HEAD"))
+        return HttpResponse(PENDING, pending=task)
+
+    def tls(self, conn: Connection) -> tls.Remote:
+        """The server side of a pod's TLS connection to an entrypoint: Traefik's own handshake, with its
+        certificates (TLSStore, Ingress and Gateway secrets) and TLSOptions, after the PROXY header."""
+        host, port = self._address(conn, self._entrypoint(conn))
+        head = proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port)
+
+        async def handshake(client: ssl.SSLContext, sni: str) -> tls.Handshake:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(head)
+                await writer.drain()
+            except OSError:
+                return tls.Handshake(False, error="Connection reset by peer", failed_side="reset")
+            return await tls.handshake_with(reader, writer, client, sni)
+
+        return tls.Remote(lambda client, sni: asyncio.get_running_loop().create_task(handshake(client, sni)))
+
+    def _entrypoint(self, conn: Connection) -> str:
+        """The entrypoint a connection to the Traefik pod reaches, refusing a pod that is not the one behind
+        which the sandbox runs Traefik."""
         meta = conn.dst_pod["metadata"]
         if meta.get("namespace") != NAMESPACE or any((meta.get("labels") or {}).get(k) != v for k, v in LABELS.items()):
             raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused (the k8snet sandbox runs "
                           f"one real Traefik, behind the {NAMESPACE}/{NAME} Deployment's pods; this container's "
                           "Traefik is not run)")
-        entrypoint = {port: name for name, port in ENTRYPOINTS.items()}.get(conn.port, "")
-        if entrypoint == "traefik" and conn.src_pod is None and req.path.split("?")[0] == "/ping":
-            if self.healthy:  # the kubelet's probe: the process's own /ping, as the supervisor last saw it
-                return HttpResponse(200, {"Content-Type": "text/plain; charset=utf-8"}, b"OK")
-            return HttpResponse(EMPTY_REPLY)
+        return {port: name for name, port in ENTRYPOINTS.items()}.get(conn.port, "")
+
+    def _address(self, conn: Connection, entrypoint: str) -> tuple[str, int]:
+        """Where the process listens for an entrypoint (refused while it does not run)."""
         port = self.traefik.ports.get(entrypoint)
         if not port or not self.traefik.running:
             raise Refused(f"dial tcp {conn.dst_ip}:{conn.port}: connect: connection refused")
-        loop = asyncio.get_running_loop()
-        head = proxy_header(conn.client_ip, conn.client_port, conn.dst_ip, conn.port)
-        task = loop.create_task(exchange(self.traefik.host, port, head + request_bytes(req), req.method == "HEAD"))
-        return HttpResponse(PENDING, pending=task)
+        return self.traefik.host, port
 
 
 def proxy_header(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> bytes:
@@ -373,10 +410,18 @@ def proxy_header(src_ip: str, src_port: int, dst_ip: str, dst_port: int) -> byte
 async def exchange(host: str, port: int, data: bytes, head_only: bool, timeout: float = 300.0) -> HttpResponse:
     """Send one request to host:port and read the answer (Content-Length, chunked, or to the close)."""
     reader, writer = await asyncio.open_connection(host, port)
+    return await exchange_on(reader, writer, data, head_only, timeout)
+
+
+async def exchange_on(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes, head_only: bool,
+                      timeout: float = 300.0) -> HttpResponse:
+    """One request on an open connection, then close it; an alert that ends a TLS session answers instead."""
     try:
         writer.write(data)
         await writer.drain()
         return await asyncio.wait_for(read_response(reader, head_only), timeout)
+    except ssl.SSLError as exc:
+        return HttpResponse(TLS_ALERT, body=tls.error_string(exc).encode())
     finally:
         writer.close()
 

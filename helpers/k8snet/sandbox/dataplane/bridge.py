@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .clienthello import parse_client_hello
 from .http1 import BadRequest, read_request
 from .model import EMPTY_REPLY, PENDING, RAW_REPLY, RESET, Connection, NetError, Refused, Timeout, answer_of
+from .tls import Remote
 
 if TYPE_CHECKING:
     from . import DataPlane
@@ -192,7 +193,7 @@ class _Relay:
         if first[0] == 0x16 and workloads.speaks_tls(self.conn.dst_pod, self.conn.port):
             hello = parse_client_hello(first)
             ctx = workloads.tls_server(self.conn, hello.server_name if hello else "")
-            if ctx is None:
+            if ctx is None or isinstance(ctx, Remote):  # Traefik to its own pod's TLS port: not carried
                 return  # the server cannot load its certificate: the handshake fails, the connection closes
             self.tls = _TlsServer(ctx)
         data = first

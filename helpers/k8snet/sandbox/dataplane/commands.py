@@ -28,6 +28,7 @@ from .cilium import cli as ciliumcli
 from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
 from .model import (
     PENDING,
+    TLS_ALERT,
     Connection,
     DnsError,
     ExecResult,
@@ -1009,7 +1010,7 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
         if conn.reset and scheme == "https":  # the ClientHello is answered by an RST (a ztunnel closed it)
             return 35, "Recv failure: Connection reset by peer"
         if scheme == "https":
-            code, message, session = _curl_tls(ctx, o, conn, host, version)
+            code, message, session = yield from _curl_tls(ctx, o, conn, host, version, timeout)
             if code:
                 return code, message
         headers = {"Host": parts.netloc, "User-Agent": o.values.get("user-agent", f"curl/{version}"), "Accept": "*/*"}
@@ -1036,6 +1037,8 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
             return 52, "Empty reply from server"
         if response.status == RESET:
             return 56, "Recv failure: Connection reset by peer"
+        if response.status == TLS_ALERT:
+            return 56, f"OpenSSL SSL_read: {_openssl(ctx)}: {response.body.decode()}, errno 0"
         _curl_record(state, response, method)
         state["delay"] = state.get("delay", 0.0) + response.delay
         location = response.headers.get("Location")
@@ -1049,14 +1052,22 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
     return 47, "Maximum (50) redirects followed"
 
 
+def await_future(ctx: Ctx, future: asyncio.Future[Any], timeout: float) -> Generator[Step, None, bool]:
+    """Wait for a real component's work (False: ``timeout`` seconds passed first, 0 = no limit, and it is
+    cancelled)."""
+    done = Pipe()
+    future.add_done_callback(lambda _: done.close())
+    yield AnyOf([done], ctx.dp.sb.clock.time() + timeout if timeout else None)
+    if not future.done():
+        future.cancel()
+        return False
+    return True
+
+
 def await_answer(ctx: Ctx, response: HttpResponse, timeout: float) -> Generator[Step, None, HttpResponse | None]:
     """Wait for a real component's answer (None: ``timeout`` seconds passed first, 0 = no limit); a connection
     it broke reads as an empty reply."""
-    done = Pipe()
-    response.pending.add_done_callback(lambda _: done.close())
-    yield AnyOf([done], ctx.dp.sb.clock.time() + timeout if timeout else None)
-    if not response.pending.done():
-        response.pending.cancel()
+    if not (yield from await_future(ctx, response.pending, timeout)):
         return None if timeout else HttpResponse(EMPTY_REPLY)
     if response.pending.cancelled() or response.pending.exception() is not None:
         return HttpResponse(EMPTY_REPLY)
@@ -1071,17 +1082,19 @@ CURL_VERIFY_HELP = ("\nMore details here: https://curl.se/docs/sslcerts.html\n\n
 """What curl's tool adds after a CURLE_PEER_FAILED_VERIFICATION (60) message (src/tool_operate.c)."""
 
 
-def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) -> tuple[int, str, Any]:
+def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str,
+              timeout: float) -> Generator[Step, None, tuple[int, str, Any]]:
     """A real handshake with the server's certificate (:mod:`.tls`), then curl's checks and words
     (lib/vtls/openssl.c: cert_stuff, ossl_connect_step2, ossl_verifyhost, ossl_recv); the session on success.
 
     The client certificate loads first (58), then the CA file (77). A server that refuses the client's
     certificate (one that requires it, as Go's RequireAndVerifyClientCert) sends its alert after the TLS 1.3
     client has finished: curl reads it as its first ``SSL_read`` fails (56, the alert's text); nginx does not
-    refuse at the handshake, it answers 400 (:mod:`.nginx`)."""
+    refuse at the handshake, it answers 400 (:mod:`.nginx`). A real server (Traefik) does the handshake itself,
+    over a socket, and its alert comes with the answer (:data:`.model.TLS_ALERT`)."""
     from . import tls
 
-    openssl = f"OpenSSL/{OPENSSL_VERSION.get(ctx.family or '', OPENSSL_VERSION['agnhost'])}"
+    openssl = _openssl(ctx)
     sni = "" if is_ip(host) else host  # curl sends no SNI for an IP address
     server = ctx.dp.workloads.tls_server(conn, sni)
     if server is None:  # a plain-HTTP server answers the ClientHello with an HTTP 400
@@ -1114,7 +1127,15 @@ def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) 
     except ValueError:
         return 77, f"error setting certificate file: {o.values.get('cacert', '')}", None
     offered = (files["cert"], files.get("key") or files["cert"]) if "cert" in files else None
-    shake = tls.handshake(client, server, sni, offered, ctx.dp.sb.clock.now())
+    if isinstance(server, tls.Remote):
+        opening = server.open(client, sni)
+        if not (yield from await_future(ctx, opening, timeout)):
+            return 28, f"SSL connection timeout after {int(timeout * 1000) + 1} milliseconds", None
+        shake = opening.result()
+        if shake.failed_side == "reset":
+            return 35, "Recv failure: Connection reset by peer", None
+    else:
+        shake = tls.handshake(client, server, sni, offered, ctx.dp.sb.clock.now())
     if not shake.ok:
         if shake.verify_code:
             return 60, f"SSL certificate problem: {shake.verify_message}{CURL_VERIFY_HELP}", None
@@ -1124,8 +1145,14 @@ def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str) 
     if verify:
         problem = tls.check_host(shake.peer_chain[0], host, ctx.dp.sb.clock.now())
         if problem:
+            shake.close()
             return 60, problem + CURL_VERIFY_HELP, None
     return 0, "", shake
+
+
+def _openssl(ctx: Ctx) -> str:
+    """The OpenSSL build the image's curl names in its TLS errors."""
+    return f"OpenSSL/{OPENSSL_VERSION.get(ctx.family or '', OPENSSL_VERSION['agnhost'])}"
 
 
 def _curl_connect_error(version: str, error: str) -> str:
@@ -1264,22 +1291,33 @@ def wget_options(args: list[str]) -> tuple[list[tuple[str, str]], list[str]] | s
     return opts, urls
 
 
-def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool) -> Any:
+def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool, timeout: float) -> Generator[Step, None, Any]:
     """busybox wget's TLS: the busybox image's own TLS code verifies nothing and says so (networking/tls.c
     via wget.c spawn_ssl_client); Alpine's busybox hands the connection to ``ssl_client`` (OpenSSL), which
     verifies against the image's public CAs unless --no-check-certificate. The session, or None: the transfer
     failed."""
     from . import tls
 
-    server = ctx.dp.workloads.tls_server(conn, "" if is_ip(host) else host)
+    sni = "" if is_ip(host) else host
+    server = ctx.dp.workloads.tls_server(conn, sni)
     if server is None:
         ctx.error("wget: error getting response: Connection reset by peer\n")
         return None
     internal = ctx.family in ("busybox", "busyboxplus")
     if internal and check:
         ctx.error("wget: note: TLS certificate validation not implemented\n")
-    shake = tls.handshake(tls.client_context(outside.roots_pem(ctx.dp.sb), check and not internal), server, "" if is_ip(host) else host,
-                          now=ctx.dp.sb.clock.now())
+    client = tls.client_context(outside.roots_pem(ctx.dp.sb), check and not internal)
+    if isinstance(server, tls.Remote):  # a real server (Traefik) does its own handshake
+        opening = server.open(client, sni)
+        if not (yield from await_future(ctx, opening, timeout)):
+            ctx.error("wget: download timed out\n")
+            return None
+        shake = opening.result()
+        if shake.failed_side == "reset":
+            ctx.error("wget: error getting response: Connection reset by peer\n")
+            return None
+    else:
+        shake = tls.handshake(client, server, sni, now=ctx.dp.sb.clock.now())
     if shake.ok:
         return shake
     step = "tls_post_process_server_certificate" if shake.verify_code else "ssl3_read_bytes"
@@ -1365,7 +1403,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     if conn.reset:  # a ztunnel accepted the connection and closed it (busybox wget.c: "error getting response")
         ctx.error("wget: error getting response: Connection reset by peer\n")
         return 1
-    session = _wget_tls(ctx, conn, host, check) if parts.scheme == "https" else None
+    session = (yield from _wget_tls(ctx, conn, host, check, float(timeout))) if parts.scheme == "https" else None
     if parts.scheme == "https" and session is None:
         return 1
     request_headers = {"Host": parts.netloc, "User-Agent": ua, "Connection": "close"}
@@ -1384,7 +1422,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
         if response is None:
             ctx.error("wget: download timed out\n")
             return 1
-    if response.status in (RAW_REPLY, EMPTY_REPLY):
+    if response.status in (RAW_REPLY, EMPTY_REPLY, TLS_ALERT):
         ctx.error("wget: error getting response\n")
         return 1
     if show_headers:  # -S: the status line and headers, two spaces in (wget.c gethdr with option_mask S)

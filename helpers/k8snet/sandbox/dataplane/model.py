@@ -172,6 +172,9 @@ PENDING = -2
 RESET = -3
 """HttpResponse.status of a connection the peer reset before answering (curl: "Recv failure: Connection reset by
 peer", exit 56)."""
+TLS_ALERT = -4
+"""HttpResponse.status of a TLS session the server ended with an alert after the handshake (a TLS 1.3 server
+refusing the client's certificate); the body is OpenSSL's error string (curl: "OpenSSL SSL_read: …", exit 56)."""
 
 
 async def answer_of(response: HttpResponse) -> HttpResponse:

@@ -23,13 +23,16 @@ Client certificates come two ways, as the real servers ask for them:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import os
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 _CONTEXTS: dict[str, ssl.SSLContext] = {}
 _CONTEXT_LIMIT = 256
@@ -177,6 +180,46 @@ class Handshake:
     failed_side: str = ""  # "client" or "server"
     client_cert: bytes | None = None  # the certificate the client sent (DER), when the server asked for one
     client_verify: tuple[int, str] = X509_V_OK  # the server's verification of it (SSL_get_verify_result)
+    channel: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    """The live session with a real server (:class:`Remote`): the request travels on it."""
+
+    def close(self) -> None:
+        """Let go of a real server's session the client will not use (curl refused the name)."""
+        if self.channel is not None:
+            self.channel[1].close()
+            self.channel = None
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A TLS server that is a real process beside the sandbox (the Traefik binary holds its own certificates):
+    ``open(client_context, sni)`` starts the client's handshake with it over a socket (:func:`handshake_with`)
+    and the request then travels on that session (:attr:`Handshake.channel`)."""
+
+    open: Callable[[ssl.SSLContext, str], asyncio.Future[Handshake]]
+
+
+async def handshake_with(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: ssl.SSLContext,
+                         sni: str) -> Handshake:
+    """The client's handshake with a real server on an open connection: OpenSSL's verdicts as :func:`handshake`
+    gives them. An alert during the handshake (a protocol version or cipher the server refuses) fails it on the
+    client's side; a TLS 1.3 server's refusal of the client's certificate arrives later, with the first read."""
+    try:
+        await writer.start_tls(client, server_hostname=sni or None)
+    except ssl.SSLCertVerificationError as exc:
+        writer.close()
+        return Handshake(False, verify_code=exc.verify_code, verify_message=exc.verify_message, error=_reason(exc),
+                         error_string=error_string(exc), failed_side="client")
+    except ssl.SSLError as exc:
+        writer.close()
+        return Handshake(False, error=_reason(exc), error_string=error_string(exc), failed_side="client")
+    except OSError:  # the server closed the connection or reset it before answering the ClientHello
+        writer.close()
+        return Handshake(False, error="Connection reset by peer", failed_side="reset")
+    obj: Any = writer.get_extra_info("ssl_object")
+    cipher = obj.cipher()
+    return Handshake(True, obj.version() or "", cipher[0] if cipher else "", [obj.getpeercert(binary_form=True) or b""],
+                     channel=(reader, writer))
 
 
 def handshake(client: ssl.SSLContext, server: ssl.SSLContext, sni: str | None,

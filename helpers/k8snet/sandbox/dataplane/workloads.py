@@ -1089,13 +1089,18 @@ class Workloads:
         return ""
 
     def tls_server(self, conn: Connection, sni: str) -> Any:
-        """The SSL context the program on a TLS port presents for ``sni`` (None: it does not speak TLS)."""
+        """The SSL context the program on a TLS port presents for ``sni`` (None: it does not speak TLS), or a
+        real process's own handshake (:class:`.tls.Remote`)."""
         found = self._listener(conn.dst_pod, conn.port, "TCP")
         if found is None or found[2] != "https":
             return None
         container, program, _ = found
-        if program.name == "traefik":
-            return None  # the real Traefik holds its certificates: TLS from a pod to it is not carried yet
+        if program.name == "traefik":  # the real Traefik holds its certificates and does its own handshake
+            real = self.dp.real_servers.get("traefik")
+            try:
+                return real.tls(conn) if real is not None else None
+            except Refused:
+                return None
         if program.name == "kube-apiserver":
             return self.dp.real_servers["kube-apiserver"].tls
         if program.name == "outside":
