@@ -12,7 +12,7 @@ import json
 import subprocess
 
 import pytest
-from tests.conftest import private_sandbox, wait_for
+from tests.conftest import KUBECTL, private_sandbox, wait_for
 
 import k8snet
 from k8snet.cni import clustermesh
@@ -343,6 +343,35 @@ def test_a_clusterip_global_service_that_opts_in_gets_slices_the_load_balancer_l
         kubectl(env, east.context, "annotate", "service", "web", "-n", "shop",
                 "service.cilium.io/global-sync-endpoint-slices-")
     assert wait_for(lambda: mesh_slice() is None, 20, "the opted-out slice to go")
+
+
+def test_a_member_that_hangs_holds_no_loop_while_a_pods_curl_waits_for_it(mesh):
+    """West stops answering (SIGSTOP): a curl in east to a west pod waits for west's verdict as a step of the
+    exec, so east's API answers meanwhile (one learner's command cannot stall the cluster), and the curl ends
+    with the connection timing out once the call gives up (RPC_TIMEOUT), as a dropped SYN does."""
+    import os
+    import signal
+
+    env, east, west = mesh
+    connected(env, east, west)
+    ip = next(iter(ready_ips(env, west.context).values()))
+    pid = process.status(name="west").pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        waiting = subprocess.Popen([KUBECTL, "--context", east.context, "exec", "-n", "shop", "client", "--", "sh",
+                                    "-c", f"echo started; curl -sS -m 30 http://{ip}:8080/hostname"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "KUBECONFIG": str(env.kubeconfig), "HOME": str(env.home)})
+        assert waiting.stdout is not None and waiting.stdout.readline() == "started\n"  # the curl comes next
+        assert kubectl(env, east.context, "get", "pods", "-n", "shop", "-o", "name").stdout
+        assert waiting.poll() is None  # east answered while the curl still waits for west
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert waiting.returncode == 28, (out, err)
+    assert "curl: (28) Connection timed out after 30001 milliseconds" in err
+    wait_for(lambda: curl(env, east.context, f"http://{ip}:8080/hostname").returncode == 0, 30,
+             "west to answer again")
 
 
 def test_disconnect_removes_the_remote_cluster_and_its_backends(mesh):

@@ -45,3 +45,47 @@ def test_a_silent_member_is_waited_for_once_then_fails_at_once_until_the_hold_en
     assert second["hops"][0]["summary"] == "cluster west does not answer: the tunnel to it drops the packet"
     monkeypatch.setattr(clustermesh, "HOLD", 0.0)  # the hold is over: the member is tried again
     assert "not tried again" not in mesh.call("west", "connect", {})["message"]
+
+
+
+def test_a_command_waits_for_the_members_answer_as_a_step_and_the_loop_goes_on(mesh, tmp_path, monkeypatch):
+    """A program's connect (curl, wget, nc, agnhost connect) to a pod of another member hands the call to the
+    loop: connect raises Deferred at once, other work runs while the member is silent, and the answer is the
+    same timeout the blocking call gives (then the same hold), with this cluster's hops and the remote's."""
+    import asyncio
+
+    from k8snet.sandbox.clustermesh import Remote
+    from k8snet.sandbox.dataplane.model import CAN_WAIT, Deferred, Timeout
+
+    monkeypatch.setenv("K8SNET_HOME", str(tmp_path / "home"))
+    west = Remote("west")
+    west.update({"cluster": {"name": "west", "podCIDR": "10.245.0.0/16"},
+                 "endpoints": [{"ip": "10.245.1.5", "name": "web", "namespace": "default", "node": "west-worker"}]},
+                "1")
+    mesh.remotes["west"] = west
+
+    async def scenario() -> tuple[bool, int, Timeout, dict]:
+        token = CAN_WAIT.set(True)
+        try:
+            with pytest.raises(Deferred) as caught:
+                mesh.connect(None, "10.244.0.9", "10.245.1.5", 80, "TCP", [], None)
+        finally:
+            CAN_WAIT.reset(token)
+        pending = caught.value
+        done_at_once = pending.answer.done()
+        ticks = 0
+        while not pending.answer.done():  # the loop is free: this coroutine runs while the call waits
+            ticks += 1
+            await asyncio.sleep(0.01)
+        with pytest.raises(Timeout) as failed:
+            pending.finish(pending.answer.result())
+        return done_at_once, ticks, failed.value, await mesh.connect_async("west", {})
+
+    done_at_once, ticks, failed, second = asyncio.run(scenario())
+    assert not done_at_once and ticks > 0
+    assert failed.message.startswith("cluster west does not answer ("), failed.message
+    assert [h.kind for h in failed.hops][-2:] == ["clustermesh", "error"]
+    assert "s ago, so not tried again for 5 s" in second["message"], second
+    # and without a waiting caller, the same connect is the blocking call, which the hold now answers at once
+    with pytest.raises(Timeout, match="not tried again"):
+        mesh.connect(None, "10.244.0.9", "10.245.1.5", 80, "TCP", [], None)

@@ -42,10 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..dataplane import globalservices
 from ..dataplane.model import (
+    CAN_WAIT,
     EMPTY_REPLY,
     PENDING,
     RESET,
     Connection,
+    Deferred,
     Hop,
     HttpRequest,
     HttpResponse,
@@ -354,21 +356,28 @@ class ClusterMesh:
                         {"cluster": remote.cluster_name, "member": remote.name, "node": found.get("node"),
                          "pod": found["name"], "namespace": found["namespace"], "rttMs": rtt}))
         src = self._source(src_pod, client_ip)
-        answer = self.call(remote.name, "connect", {"src": src, "dst": dst_ip, "port": port, "protocol": protocol})
-        remote_hops = hops_of(answer.get("hops"))
-        if answer.get("error"):
-            error = Refused if answer["error"] == Refused.code else Timeout
-            raise error(answer.get("message") or f"connect {dst_ip}:{port} failed in cluster {remote.name}",
-                        hops + remote_hops)
-        hops += remote_hops
-        conn = Connection(src_pod, remote_pod(found, remote.cluster_name), dst_ip, port, protocol, client_ip,
-                          int(answer.get("clientPort") or self.sb.dataplane.workloads.ephemeral_port()), hops,
-                          service)
-        conn.remote = Link(remote.name, src, rtt, local_hops)
-        established = getattr(self.sb.dataplane.policy, "established", None)
-        if established is not None:
-            established(conn)
-        return conn
+        body = {"src": src, "dst": dst_ip, "port": port, "protocol": protocol}
+
+        def finish(answer: Obj) -> Connection:
+            """The remote member's verdict: its hops, then the connection or the error it gave."""
+            remote_hops = hops_of(answer.get("hops"))
+            if answer.get("error"):
+                error = Refused if answer["error"] == Refused.code else Timeout
+                raise error(answer.get("message") or f"connect {dst_ip}:{port} failed in cluster {remote.name}",
+                            hops + remote_hops)
+            hops.extend(remote_hops)
+            conn = Connection(src_pod, remote_pod(found, remote.cluster_name), dst_ip, port, protocol, client_ip,
+                              int(answer.get("clientPort") or self.sb.dataplane.workloads.ephemeral_port()), hops,
+                              service)
+            conn.remote = Link(remote.name, src, rtt, local_hops)
+            established = getattr(self.sb.dataplane.policy, "established", None)
+            if established is not None:
+                established(conn)
+            return conn
+
+        if CAN_WAIT.get():  # the caller yields until the member answers: this loop goes on meanwhile
+            raise Deferred(asyncio.get_running_loop().create_task(self.connect_async(remote.name, body)), finish)
+        return finish(self.call(remote.name, "connect", body))
 
     def _source(self, src_pod: Obj | None, client_ip: str) -> Obj:
         meta = (src_pod or {}).get("metadata") or {}
@@ -442,7 +451,20 @@ class ClusterMesh:
                     return _no_answer(name, str(exc) or type(exc).__name__)
         raise AssertionError("unreachable")
 
-    async def call_async(self, name: str, action: str, body: Obj) -> Obj:
+    async def connect_async(self, name: str, body: Obj) -> Obj:
+        """A connect's call for a caller that waits without holding the loop: the same answers as :meth:`call`,
+        with its :data:`RPC_TIMEOUT` and its hold on a member that did not answer."""
+        silent = self._silent.get(name)
+        if silent is not None and time.monotonic() - silent[0] < HOLD:
+            return _no_answer(name, f"{silent[1]}; {time.monotonic() - silent[0]:.1f} s ago, so not tried again "
+                                    f"for {HOLD:g} s")
+        answer = await self.call_async(name, "connect", body, RPC_TIMEOUT)
+        if answer.get("error") == "EMPTY":
+            self._silent[name] = (time.monotonic(), answer.get("why") or "no answer")
+            return _no_answer(name, answer.get("why") or "no answer")
+        return answer
+
+    async def call_async(self, name: str, action: str, body: Obj, timeout: float = RPC_TIMEOUT + 30) -> Obj:
         """A call that waits without holding the loop (a request whose answer a workload may take time over)."""
         import aiohttp
 
@@ -455,10 +477,11 @@ class ClusterMesh:
                 self._sessions[name] = session
             async with session[1].post(f"{running.server}/k8snet/admin/clustermesh/{action}", json=body,
                                        headers={"Authorization": f"Bearer {running.token}"},
-                                       timeout=aiohttp.ClientTimeout(total=RPC_TIMEOUT + 30)) as resp:
+                                       timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 return await resp.json(content_type=None)
         except (TimeoutError, OSError, ValueError, aiohttp.ClientError) as exc:
-            return {"error": "EMPTY", "message": f"cluster {name} does not answer ({exc})"}
+            why = str(exc) or type(exc).__name__
+            return {"error": "EMPTY", "message": f"cluster {name} does not answer ({why})", "why": why}
 
     # -- a connection from another member to here ------------------------------------------------------------
 

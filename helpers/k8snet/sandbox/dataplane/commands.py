@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from . import applets, cniimages, netapplets, outside
 from .cilium import cli as ciliumcli
-from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed
+from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed, connect, wait_for
 from .model import (
     PENDING,
     TLS_ALERT,
@@ -767,7 +767,7 @@ AGNHOST_COMMANDS = {
 }
 
 
-def cmd_agnhost(ctx: Ctx, name: str, args: list[str]) -> int:
+def cmd_agnhost(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
     if args[:1] != ["connect"]:
         sub = args[0] if args else ""
         if sub and sub not in AGNHOST_COMMANDS:  # cobra's answer (command.go: unknown command)
@@ -815,7 +815,7 @@ def cmd_agnhost(ctx: Ctx, name: str, args: list[str]) -> int:
         ctx.error(f"DNS: address {dest}: {'missing port in address' if not sep else 'invalid port'}\n")
         return 1
     try:
-        conn = ctx.dp.connect(ctx.pod, host, int(port), "TCP" if protocol in ("", "tcp") else protocol.upper())
+        conn = yield from connect(ctx, host, int(port), "TCP" if protocol in ("", "tcp") else protocol.upper())
     except DnsError as exc:
         ctx.error(net_error_line(exc) + "\n")
         return 1
@@ -992,7 +992,7 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
                 address = r_addr.strip("[]")
         timeout = min([float(o.values[k]) for k in ("max-time", "connect-timeout") if k in o.values] or [0])
         try:
-            conn = ctx.dp.connect(ctx.pod, address, port, "TCP", stub="libc")
+            conn = yield from connect(ctx, address, port, "TCP", stub="libc")
         except DnsError:
             return 6, f"Could not resolve host: {host}"
         except Timeout:
@@ -1052,22 +1052,10 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
     return 47, "Maximum (50) redirects followed"
 
 
-def await_future(ctx: Ctx, future: asyncio.Future[Any], timeout: float) -> Generator[Step, None, bool]:
-    """Wait for a real component's work (False: ``timeout`` seconds passed first, 0 = no limit, and it is
-    cancelled)."""
-    done = Pipe()
-    future.add_done_callback(lambda _: done.close())
-    yield AnyOf([done], ctx.dp.sb.clock.time() + timeout if timeout else None)
-    if not future.done():
-        future.cancel()
-        return False
-    return True
-
-
 def await_answer(ctx: Ctx, response: HttpResponse, timeout: float) -> Generator[Step, None, HttpResponse | None]:
     """Wait for a real component's answer (None: ``timeout`` seconds passed first, 0 = no limit); a connection
     it broke reads as an empty reply."""
-    if not (yield from await_future(ctx, response.pending, timeout)):
+    if not (yield from wait_for(ctx, response.pending, timeout)):
         return None if timeout else HttpResponse(EMPTY_REPLY)
     if response.pending.cancelled() or response.pending.exception() is not None:
         return HttpResponse(EMPTY_REPLY)
@@ -1129,7 +1117,7 @@ def _curl_tls(ctx: Ctx, o: CurlOpts, conn: Connection, host: str, version: str,
     offered = (files["cert"], files.get("key") or files["cert"]) if "cert" in files else None
     if isinstance(server, tls.Remote):
         opening = server.open(client, sni)
-        if not (yield from await_future(ctx, opening, timeout)):
+        if not (yield from wait_for(ctx, opening, timeout)):
             return 28, f"SSL connection timeout after {int(timeout * 1000) + 1} milliseconds", None
         shake = opening.result()
         if shake.failed_side == "reset":
@@ -1309,7 +1297,7 @@ def _wget_tls(ctx: Ctx, conn: Connection, host: str, check: bool, timeout: float
     client = tls.client_context(outside.roots_pem(ctx.dp.sb), check and not internal)
     if isinstance(server, tls.Remote):  # a real server (Traefik) does its own handshake
         opening = server.open(client, sni)
-        if not (yield from await_future(ctx, opening, timeout)):
+        if not (yield from wait_for(ctx, opening, timeout)):
             ctx.error("wget: download timed out\n")
             return None
         shake = opening.result()
@@ -1384,7 +1372,7 @@ def cmd_wget(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn = ctx.dp.connect(ctx.pod, host, port, "TCP", stub="libc")
+        conn = yield from connect(ctx, host, port, "TCP", stub="libc")
     except DnsError:
         ctx.error(f"wget: bad address '{host}'\n")
         return 1
@@ -1492,8 +1480,7 @@ HANDLERS = {
     "cat": cmd_cat, "echo": cmd_echo, "touch": cmd_touch, "rm": cmd_rm, "ls": cmd_ls, "mkdir": cmd_mkdir,
     "hostname": cmd_hostname, "date": cmd_date, "env": cmd_env, "printenv": cmd_env,
     "true": cmd_true, "false": cmd_true, "test": cmd_test, "[": cmd_test, "pwd": cmd_pwd, "apk": cmd_apk,
-    "nslookup": cmd_nslookup, "/agnhost": cmd_agnhost,
-    "/agnhost-2": cmd_agnhost, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
+    "nslookup": cmd_nslookup, "nginx": cmd_nginx, "/http-echo": cmd_http_echo, "/coredns": cmd_coredns,
 }
 HANDLERS.update(applets.HANDLERS)
 HANDLERS.update(netapplets.HANDLERS)
@@ -1501,6 +1488,6 @@ HANDLERS.update({name: cniimages.cmd_probe for name in ("calico-node", "/bin/cal
                                                         "/usr/bin/check-status", "/cni-uninstall.sh")})
 HANDLERS.update({"hubble": ciliumcli.cmd_hubble, "cilium-dbg": ciliumcli.cmd_cilium_dbg})
 STEPWISE = {"wget": cmd_wget, "sleep": cmd_sleep, "sh": cmd_shell, "ash": cmd_shell, "bash": cmd_shell, "dash": cmd_shell,
-            "zsh": cmd_shell, "curl": cmd_curl,
+            "zsh": cmd_shell, "curl": cmd_curl, "/agnhost": cmd_agnhost, "/agnhost-2": cmd_agnhost,
             **applets.STEPWISE, **netapplets.STEPWISE}
 """Programs that pause: they yield between their steps, and ``sleep`` waits on the clock."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .files import NO_SPACE, FileSystem
+from .model import CAN_WAIT, Connection, Deferred, Timeout
 
 if TYPE_CHECKING:
     from . import DataPlane
@@ -268,3 +270,34 @@ class Ctx:
 
 
 NULL = Null()
+
+
+def wait_for(ctx: Ctx, future: asyncio.Future[Any], timeout: float) -> Generator[AnyOf, None, bool]:
+    """A program's step that waits for a real process's work (False: ``timeout`` seconds of sandbox time passed
+    first, 0 = no limit, and the work is cancelled)."""
+    done = Pipe()
+    future.add_done_callback(lambda _: done.close())
+    yield AnyOf([done], ctx.dp.sb.clock.time() + timeout if timeout else None)
+    if not future.done():
+        future.cancel()
+        return False
+    return True
+
+
+def connect(ctx: Ctx, host: str, port: int, protocol: str = "TCP",
+            stub: str = "go") -> Generator[AnyOf, None, Connection]:
+    """Open a connection from the program's pod as :meth:`.DataPlane.connect` does; when another member of the
+    cluster set decides it (a pod of another cluster), the program waits for that member's answer as a step,
+    and the sandbox's loop serves everyone else meanwhile. Raises NetError."""
+    token = CAN_WAIT.set(True)
+    try:
+        return ctx.dp.connect(ctx.pod, host, port, protocol, stub=stub)
+    except Deferred as deferred:
+        pending = deferred
+    finally:
+        CAN_WAIT.reset(token)
+    yield from wait_for(ctx, pending.answer, 0)
+    if pending.answer.cancelled() or pending.answer.exception() is not None:
+        raise Timeout(f"connect {host}:{port}: the other cluster's answer was lost")
+    return pending.finish(pending.answer.result())
+

@@ -7,7 +7,10 @@ and every decision can be reported as a :class:`Hop` of a trace.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import email.utils
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +66,36 @@ class DnsError(NetError):
     """The name did not resolve (NXDOMAIN)."""
 
     code = "DNS"
+
+
+CAN_WAIT: contextvars.ContextVar[bool] = contextvars.ContextVar("can_wait", default=False)
+"""Set while a caller that can wait for another process opens a connection (a command's generator, which yields
+until the answer comes): a connect that another member of a cluster set decides is then :class:`Deferred`
+instead of holding this process's loop while that member answers."""
+
+
+class Deferred(Exception):
+    """A connect whose verdict another process gives (a pod of another cluster): ``answer`` is the future of that
+    process's answer, ``finish(answer)`` the Connection it makes (or the NetError it raises)."""
+
+    def __init__(self, answer: asyncio.Future[Any], finish: Callable[[Any], Connection]):
+        super().__init__("the connect waits for another process's answer")
+        self.answer = answer
+        self.finish = finish
+
+    def then(self, opened: Callable[[Connection], Connection], failed: Callable[[NetError], None]) -> Deferred:
+        """The same wait, with what the caller does once the connection opened or failed."""
+        finish = self.finish
+
+        def done(answer: Any) -> Connection:
+            try:
+                conn = finish(answer)
+            except NetError as exc:
+                failed(exc)
+                raise
+            return opened(conn)
+
+        return Deferred(self.answer, done)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Generator
 from typing import Any
 
 from . import podnet
-from .context import Ctx, Pipe
+from .context import Ctx, Pipe, connect
 from .model import DnsError, NetError, Refused, Timeout
 
 Step = float | Pipe | None
@@ -405,7 +405,7 @@ def cmd_nc(ctx: Ctx, name: str, args: list[str]) -> Generator[Step, None, int]:
         return 1
     service = SERVICES.get(port, "*")
     try:
-        conn = ctx.dp.connect(ctx.pod, ip, port, protocol)
+        conn = yield from connect(ctx, ip, port, protocol)
     except NetError as exc:
         if protocol == "UDP" and isinstance(exc, Timeout):  # UDP has no handshake: nothing says it failed
             conn = None

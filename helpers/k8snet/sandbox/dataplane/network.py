@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import apiserver, mesh, outside
 from .derived import Derived
-from .model import Connection, DnsError, Hop, NetError, Refused, Timeout
+from .model import CAN_WAIT, Connection, Deferred, DnsError, Hop, NetError, Refused, Timeout
 
 if TYPE_CHECKING:
     from ..instance import Sandbox
@@ -73,26 +73,39 @@ class Network:
         if ipaddress.ip_address(ip).is_loopback:
             return self._loopback(src_pod, ip, port, protocol, hops)
         capture = self.dp.capture
-        try:
-            conn = self._connect(src_pod, source_ip, ip, port, protocol, hops)
-        except NetError as exc:
+
+        def failed(exc: NetError) -> None:
             if capture.taps and protocol == "TCP":  # what the client's interface saw: SYN, then RST or nothing
                 client = (source_ip, self.dp.workloads.ephemeral_port())
                 capture.connection(client, (ip, port), (ip, port), client,
                                    "refused" if isinstance(exc, Refused) else "dropped")
+
+        def opened(conn: Connection) -> Connection:
+            conn.source_ip, conn.dialed = source_ip, (ip, port)
+            if capture.taps and protocol == "TCP":
+                wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None  # HBONE: podIP:15008
+                capture.connection((source_ip, conn.client_port), wire or (ip, port),
+                                   wire or (conn.dst_ip, conn.port), (conn.client_ip, conn.client_port), "established")
+            return conn
+
+        try:
+            conn = self._connect(src_pod, source_ip, ip, port, protocol, hops)
+        except NetError as exc:
+            failed(exc)
             raise
-        conn.source_ip, conn.dialed = source_ip, (ip, port)
-        if capture.taps and protocol == "TCP":
-            wire = conn.mesh.wire if conn.mesh is not None and conn.mesh.wire else None  # HBONE: podIP:15008
-            capture.connection((source_ip, conn.client_port), wire or (ip, port), wire or (conn.dst_ip, conn.port),
-                               (conn.client_ip, conn.client_port), "established")
-        return conn
+        except Deferred as pending:  # another member of the cluster set decides: the caller waits for it
+            raise pending.then(opened, failed) from None
+        return opened(conn)
 
     def _connect(self, src_pod: Obj | None, client_ip: str, ip: str, port: int, protocol: str,
                  hops: list[Hop]) -> Connection:
         """A pod in the ambient mesh hands its TCP connections to ztunnel (:mod:`.mesh`); the rest go as plain IP."""
         if protocol == "TCP" and mesh.enrolled(src_pod):
-            return self.dp.mesh.outbound(src_pod, client_ip, ip, port, hops)
+            token = CAN_WAIT.set(False)  # ztunnel's steps follow its connect in place: it waits for another member
+            try:
+                return self.dp.mesh.outbound(src_pod, client_ip, ip, port, hops)
+            finally:
+                CAN_WAIT.reset(token)
         return self.plain(src_pod, client_ip, ip, port, protocol, hops)
 
     def plain(self, src_pod: Obj | None, client_ip: str, ip: str, port: int, protocol: str,
