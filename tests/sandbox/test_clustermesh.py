@@ -179,6 +179,17 @@ def test_netexecs_dial_reaches_a_remote_pod_too(mesh):
     assert json.loads(r.stdout) == {"responses": [name, name, name]}
 
 
+def test_a_command_run_in_one_go_reaches_a_remote_pod_in_place(mesh):
+    """netexec's /shell runs its command at once, inside the request (no step can wait there): its curl to a
+    west pod gets the answer in place, as /dial does."""
+    env, east, west = mesh
+    connected(env, east, west)
+    name, ip = next(iter(ready_ips(env, west.context).items()))
+    local = next(iter(ready_ips(env, east.context).values()))
+    r = curl(env, east.context, f"http://{local}:8080/shell?cmd=curl%20-s%20http://{ip}:8080/hostname")
+    assert json.loads(r.stdout) == {"output": name}, r
+
+
 def test_the_round_trip_between_the_clusters_shows_in_curls_times(mesh):
     env, east, west = mesh
     connected(env, east, west)

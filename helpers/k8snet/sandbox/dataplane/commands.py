@@ -25,7 +25,19 @@ from urllib.parse import urlsplit
 
 from . import applets, cniimages, netapplets, outside
 from .cilium import cli as ciliumcli
-from .context import EXEC_CPU_BUDGET, OUTPUT_BUDGET, AnyOf, Budget, Ctx, Killed, Pipe, WriteFailed, connect, wait_for
+from .context import (
+    AWAITED,
+    EXEC_CPU_BUDGET,
+    OUTPUT_BUDGET,
+    AnyOf,
+    Budget,
+    Ctx,
+    Killed,
+    Pipe,
+    WriteFailed,
+    connect,
+    wait_for,
+)
 from .model import (
     PENDING,
     TLS_ALERT,
@@ -38,6 +50,7 @@ from .model import (
     Refused,
     Timeout,
     net_error_line,
+    settled,
 )
 from .shell.interp import Host, Interp, Step, new_state
 from .shell.split import SERVERS, split_script  # noqa: F401  (split_script re-exported for its users)
@@ -194,10 +207,13 @@ async def drive(dataplane: DataPlane, steps: Generator[Step, None, ExecResult],
     clock = dataplane.sb.clock
     started = loop.time()
     while True:
+        token = AWAITED.set(True)  # a step may wait for another process: this driver awaits its AnyOf
         try:
             step = next(steps)
         except StopIteration as done:
             return done.value
+        finally:
+            AWAITED.reset(token)
         if between is not None:
             between()
         if isinstance(step, float):
@@ -247,12 +263,17 @@ def run_sync(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], st
 
 
 def _drain(steps: Generator[Any, None, Any]) -> Any:
-    """Run a stepwise computation in one go; its return value."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    """Run a stepwise computation in one go; its return value. Nothing here can wait for another process, so
+    a connect another member decides is the blocking call (:data:`.context.AWAITED` off)."""
+    token = AWAITED.set(False)
+    try:
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+    finally:
+        AWAITED.reset(token)
 
 
 def _steps(dataplane: DataPlane, pod: Pod, container: str, argv: list[str], stdin: bytes | None, tty: bool,
@@ -1054,7 +1075,10 @@ def _curl_transfer(ctx: Ctx, o: CurlOpts, version: str,
 
 def await_answer(ctx: Ctx, response: HttpResponse, timeout: float) -> Generator[Step, None, HttpResponse | None]:
     """Wait for a real component's answer (None: ``timeout`` seconds passed first, 0 = no limit); a connection
-    it broke reads as an empty reply."""
+    it broke reads as an empty reply. Run in one go (nothing can wait), an answer another member gives in place
+    still comes (:func:`.model.settled`)."""
+    if not AWAITED.get():
+        return settled(response)
     if not (yield from wait_for(ctx, response.pending, timeout)):
         return None if timeout else HttpResponse(EMPTY_REPLY)
     if response.pending.cancelled() or response.pending.exception() is not None:

@@ -9,6 +9,7 @@ outrun them by starting subshells or background jobs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -272,6 +273,11 @@ class Ctx:
 NULL = Null()
 
 
+AWAITED: contextvars.ContextVar[bool] = contextvars.ContextVar("awaited", default=False)
+"""Set while the event loop drives a program (``commands.drive``): its steps are awaited, so a step may wait
+for another process. A program run in one go (``run_sync``: a server's setup, netexec's /shell) cannot."""
+
+
 def wait_for(ctx: Ctx, future: asyncio.Future[Any], timeout: float) -> Generator[AnyOf, None, bool]:
     """A program's step that waits for a real process's work (False: ``timeout`` seconds of sandbox time passed
     first, 0 = no limit, and the work is cancelled)."""
@@ -289,7 +295,7 @@ def connect(ctx: Ctx, host: str, port: int, protocol: str = "TCP",
     """Open a connection from the program's pod as :meth:`.DataPlane.connect` does; when another member of the
     cluster set decides it (a pod of another cluster), the program waits for that member's answer as a step,
     and the sandbox's loop serves everyone else meanwhile. Raises NetError."""
-    token = CAN_WAIT.set(True)
+    token = CAN_WAIT.set(AWAITED.get())
     try:
         return ctx.dp.connect(ctx.pod, host, port, protocol, stub=stub)
     except Deferred as deferred:
