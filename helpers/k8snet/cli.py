@@ -195,7 +195,8 @@ def kind_up(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
     opts = lifecycle.Options(name=args.name, cloud_provider=not args.no_cloud_provider, preload=not args.no_preload,
-                             canary=not args.no_canary, cni=args.cni, outside=not args.no_outside)
+                             canary=not args.no_canary, cni=args.cni, outside=not args.no_outside,
+                             karmada=args.karmada)
     lifecycle.up(opts)  # a NetworkPolicy canary that fails is reported plainly, not an error: lessons still run
     return 0
 
@@ -213,7 +214,11 @@ def kind_status(args: argparse.Namespace) -> int:
     from .kind import lifecycle
 
     st = lifecycle.status(args.name)
-    if st.reachable:
+    if st.reachable and st.karmada is not None:  # a Karmada host: no edge, no add-ons
+        nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
+        print(f"kind cluster {args.name} hosts Karmada: Kubernetes {st.kubernetes}; {nodes}")
+        print(f"Karmada control plane: {st.karmada}; karmada-apiserver: kubectl --context kind-{args.name}")
+    elif st.reachable:
         nodes = ", ".join(f"{n} {'Ready' if ok else 'NotReady'}" for n, ok in sorted(st.nodes.items()))
         print(f"kind cluster {args.name}: Kubernetes {st.kubernetes}; {nodes}")
         print(f"Traefik: {st.traefik or 'not Ready'}; cert-manager: {st.cert_manager or 'not Ready'}; "
@@ -349,6 +354,10 @@ def parser() -> argparse.ArgumentParser:
     kind_name_help = ("the kind cluster's name (default k8snet; another is a member of the cluster set with its own "
                       "pod and Service subnets, context kind-NAME)")
     kup.add_argument("--name", default="k8snet", help=kind_name_help)
+    kup.add_argument("--karmada", action="store_true",
+                     help="host a Karmada control plane instead (the pinned release, installed by the Karmada "
+                          "operator on a one-node cluster): context kind-NAME is then the karmada-apiserver; members "
+                          "join with k8snet.federation.join")
     kup.set_defaults(func=kind_up)
     kdown = kverbs.add_parser("down", help="delete the cluster, its kubeconfig context and cloud-provider-kind "
                                            "(kept while another kind cluster uses it)")

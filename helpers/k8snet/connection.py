@@ -20,9 +20,11 @@ def connect(backend: str | None = None, *, start: bool = True, cni: str | None =
 
     ``name`` is a member of a cluster set (``east``: context ``k8snet-east``, or ``kind-east`` on kind); without it,
     the workbook's own cluster. A first argument that is no backend's name is taken as the cluster's name, so
-    ``k8snet.connect("east")`` reads as ``k8snet.connect(name="east")``. ``karmada=True`` makes a new sandbox a
-    Karmada control plane (``k8snet sandbox up --karmada``: :mod:`k8snet.federation`); on kind, Karmada is installed
-    with its own ``karmadactl init``, which k8snet does not run, and asking for it says so.
+    ``k8snet.connect("east")`` reads as ``k8snet.connect(name="east")``. ``karmada=True`` makes a new cluster a
+    Karmada control plane (:mod:`k8snet.federation`): the sandbox's (``k8snet sandbox up --name karmada --karmada``),
+    or on kind the real one, installed by the Karmada operator on a kind cluster of that name (``k8snet kind up
+    --name karmada --karmada``, :mod:`k8snet.kind.karmada`); either way the cluster returned is the
+    karmada-apiserver. A running cluster made the other way is refused, saying so.
     ``cni`` (kindnet, cilium or calico) is the CNI plugin of a cluster this call creates; a running cluster made
     with another one is refused with a RuntimeError that says how to switch (``k8snet sandbox reset --cni``).
 
@@ -44,9 +46,6 @@ def connect(backend: str | None = None, *, start: bool = True, cni: str | None =
         if running is None:
             flag = f" --name {name}" if name else ""
             raise ConnectError(f"no sandbox{flag and ' ' + name} is running: start it with `k8snet sandbox up{flag}`")
-    elif karmada:
-        raise ConnectError("k8snet does not install Karmada on kind: run `karmadactl init` (Karmada's own installer) "
-                           "on a kind cluster and connect to the karmada-apiserver's kubeconfig, or use the sandbox")
     elif start:
         from . import kubeconfig
 
@@ -54,11 +53,30 @@ def connect(backend: str | None = None, *, start: bool = True, cni: str | None =
             from .kind import commands, lifecycle
 
             try:
-                # as `k8snet kind up`: checks docker and kind, creates the cluster and its add-ons
-                lifecycle.up(lifecycle.Options(name=name or clusterset.DEFAULT_NAME, cni=cni or "kindnet"))
+                # as `k8snet kind up [--karmada]`: checks docker and kind, creates the cluster and its add-ons (or
+                # the Karmada control plane)
+                lifecycle.up(lifecycle.Options(name=name or clusterset.DEFAULT_NAME, cni=cni or "kindnet",
+                                               karmada=bool(karmada)))
             except (commands.ToolError, ValueError) as exc:
                 raise ConnectError(f"cannot create the kind cluster: {exc}") from exc
-    return open_cluster(chosen, name)
+    cluster = open_cluster(chosen, name)
+    if chosen == "kind" and karmada is not None:
+        _check_karmada(cluster, karmada)
+    return cluster
+
+
+def _check_karmada(cluster: Cluster, karmada: bool) -> None:
+    """On kind, the context ``kind-NAME`` of a running cluster is a karmada-apiserver or not; ``karmada=`` that does
+    not fit is refused, as the sandbox refuses it (a cluster is not turned into the other kind in place)."""
+    from kubernetes import client
+
+    groups = {g.name for g in client.ApisApi(cluster.api).get_api_versions().groups}
+    if ("cluster.karmada.io" in groups) != karmada:
+        made = "a Karmada control plane" if not karmada else "an ordinary cluster"
+        flag = " --karmada" if karmada else ""
+        raise ConnectError(f"the kind cluster {cluster.name} is {made}: a cluster is not turned into the other kind "
+                           f"in place. `k8snet kind down --name {cluster.name}`, then `k8snet kind up --name "
+                           f"{cluster.name}{flag}`")
 
 
 def _backend_or_name(backend: str | None, name: str | None) -> tuple[str | None, str | None]:

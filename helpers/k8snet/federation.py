@@ -13,8 +13,11 @@ Two differences from karmadactl, both said here: the token comes from the TokenR
 kube-controller-manager's token controller to fill, which the sandbox does not run; and no impersonator
 ServiceAccount is made (karmada-aggregated-apiserver's cluster proxy, which uses it, is not served).
 
-The same code joins kind clusters to a Karmada control plane installed there; the sandbox's is
-``k8snet sandbox up --name karmada --karmada``.
+The same code joins kind clusters to the Karmada control plane ``k8snet kind up --name karmada --karmada`` installs
+(:mod:`k8snet.kind.karmada`); the sandbox's is ``k8snet sandbox up --name karmada --karmada``. Only the address
+differs (:func:`api_endpoint`): ``karmadactl join --cluster-kubeconfig`` takes it from the kubeconfig it is given,
+and Karmada's controllers on kind run in pods on kind's docker network, so a kind member is given as ``kind get
+kubeconfig --internal`` names it.
 """
 
 from __future__ import annotations
@@ -52,6 +55,25 @@ def _ca_bundle(member: Cluster) -> bytes:
         return f.read()
 
 
+def api_endpoint(karmada: Cluster, member: Cluster) -> str:
+    """The member's API server as Karmada's controllers reach it: a sandbox Karmada runs on this machine and uses the
+    member's own address; Karmada on kind runs in pods on kind's docker network and reaches a kind member at its
+    control-plane node there (:func:`k8snet.kind.karmada.member_endpoint`).
+
+    Raises:
+        RuntimeError: a sandbox member for Karmada on kind: its API listens on this machine's 127.0.0.1 only.
+    """
+    if karmada.backend != "kind":
+        return str(member.api.configuration.host)
+    if member.backend != "kind":
+        raise RuntimeError(f"{member.context} is a sandbox: its API listens on 127.0.0.1 of this machine, which "
+                           f"Karmada's controllers in the kind cluster {karmada.name} cannot reach; join kind clusters "
+                           "to Karmada on kind, sandboxes to the sandbox's Karmada")
+    from .kind import karmada as kind_karmada
+
+    return kind_karmada.member_endpoint(member.name)
+
+
 def join(karmada: Cluster, member: Cluster, name: str | None = None, *, provider: str | None = None,
          region: str | None = None, zones: list[str] | None = None) -> dict[str, Any]:
     """Register ``member`` with the Karmada control plane ``karmada`` as the Cluster ``name`` (default: the
@@ -62,11 +84,13 @@ def join(karmada: Cluster, member: Cluster, name: str | None = None, *, provider
             or ``karmada`` is not a Karmada control plane.
     """
     name = name or member.name
+    endpoint = api_endpoint(karmada, member)
     try:
         karmada._resource(*CLUSTER_API)
     except Exception as exc:  # the discovery error the dynamic client gives for an unknown kind
         raise RuntimeError(f"{karmada.context} serves no {CLUSTER_API[0]} Cluster: is it a Karmada control plane "
-                           "(k8snet sandbox up --name karmada --karmada)?") from exc
+                           f"(k8snet {'kind' if karmada.backend == 'kind' else 'sandbox'} up --name karmada "
+                           "--karmada)?") from exc
     if karmada.find(CLUSTER_API[1], name, api_version=CLUSTER_API[0]) is not None:
         raise RuntimeError(f"failed to create cluster({name}) object. error: clusters.cluster.karmada.io "
                            f"\"{name}\" already exists")
@@ -91,7 +115,7 @@ def join(karmada: Cluster, member: Cluster, name: str | None = None, *, provider
         "metadata": {"name": name, "namespace": CLUSTER_NAMESPACE, "labels": SYSTEM_LABEL},
         "data": {"caBundle": base64.b64encode(_ca_bundle(member)).decode(),
                  "token": base64.b64encode(token.encode()).decode()}})
-    spec: dict[str, Any] = {"syncMode": "Push", "apiEndpoint": member.api.configuration.host, "id": cluster_id,
+    spec: dict[str, Any] = {"syncMode": "Push", "apiEndpoint": endpoint, "id": cluster_id,
                             "secretRef": {"namespace": CLUSTER_NAMESPACE, "name": name}}
     if provider:
         spec["provider"] = provider

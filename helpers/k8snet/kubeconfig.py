@@ -70,6 +70,19 @@ def add_context(name: str, server: str, token: str, namespace: str | None = None
     save(data, file)
 
 
+def set_context(name: str, cluster: dict[str, Any], user: dict[str, Any], *, use: bool = False,
+                file: Path | None = None) -> None:
+    """Add (or refresh) cluster, user and context ``name`` from entries of another kubeconfig (a server, CA and
+    client certificate, as ``kubectl config set-cluster/set-credentials`` write them); current only when ``use``."""
+    data = load(file)
+    _upsert(data["clusters"], name, "cluster", dict(cluster))
+    _upsert(data["users"], name, "user", dict(user))
+    _upsert(data["contexts"], name, "context", {"cluster": name, "user": name})
+    if use:
+        data["current-context"] = name
+    save(data, file)
+
+
 def current_context(file: Path | None = None) -> str:
     """The kubeconfig's current context ("" when none)."""
     file = file or path()

@@ -32,6 +32,15 @@ ISTIO_NAMESPACE = "istio-system"
 """Where the charts install the control plane, istio-cni and ztunnel (Istio's ``istioNamespace``)."""
 
 
+KARMADA_VERSION = "v1.19.0-rc.0"
+"""The Karmada release of the federation lesson. The sandbox emulates Karmada's v1.19 line: its CRDs
+(sandbox/crds/karmada.io.yaml) are karmada-io/karmada's master of 2026-08, after the v1.19.0-rc.0 tag, and differ
+from v1.18.2's (PurgeMode without the deprecated ``Immediately``/``Graciously``, ResourceBinding's per-component
+replicas). v1.19.0-rc.0 is the newest tag of that line that could be read here (2026-08-13; its release workflow,
+.github/workflows/dockerhub-released-image.yml, publishes every component's image under the tag); kind installs it
+with the Karmada operator of the same tag (kind/manifests/karmada-operator.yaml)."""
+
+
 def istio_image(name: str) -> str:
     """An Istio image of the pinned release: ``pilot``, ``install-cni``, ``ztunnel``, ``proxyv2``."""
     return f"{ISTIO_HUB}/{name}:{ISTIO_VERSION}-{ISTIO_VARIANT}"

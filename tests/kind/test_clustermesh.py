@@ -27,7 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tests.conftest import private_sandbox
 
 from k8snet.kind import clustermesh, commands, versions
-from k8snet.kind.clustermesh import agents, certs, netem, peers
+from k8snet.kind.clustermesh import agents, certs, mcsapi, netem, peers
 from k8snet.sandbox import schema, validation
 from k8snet.sandbox.errors import ApiError
 
@@ -115,6 +115,85 @@ def test_the_cilium_agents_already_mount_what_connect_writes():
         "common-etcd-client.key", "common-etcd-client.crt", "common-etcd-client-ca.crt"}
     mounts = {m["name"]: m["mountPath"] for m in ds["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
     assert mounts["clustermesh-secrets"] == peers.MOUNT
+
+
+# -- the Multi-Cluster Services API: what `helm upgrade --set clustermesh.mcsapi.enabled=true` changes ----------------
+
+
+def mcs_by_kind(name: str = "east") -> dict[tuple[str, str], dict]:
+    operator_side, apiserver_side = mcsapi.objects(name)
+    return {(o["kind"], o["metadata"]["name"]): o for o in operator_side + apiserver_side}
+
+
+def test_mcs_api_changes_five_of_the_rendered_objects_and_nothing_else():
+    """cilium-config, the operator's ClusterRole and Deployment, the clustermesh-apiserver's ClusterRole and
+    Deployment; every one still valid against Kubernetes 1.33's schema."""
+    objs = mcs_by_kind()
+    assert list(objs) == [("ConfigMap", "cilium-config"), ("ClusterRole", "cilium-operator"),
+                          ("Deployment", "cilium-operator"), ("ClusterRole", "clustermesh-apiserver"),
+                          ("Deployment", "clustermesh-apiserver")]
+    for obj in objs.values():
+        strict(obj)
+
+
+def test_cilium_config_switches_mcs_api_on_and_lets_the_operator_install_the_crds():
+    """types/config.go: ShouldInstallMCSAPICrds = clustermesh-enable-mcs-api && clustermesh-mcs-api-install-crds;
+    the member keeps its Cluster Mesh name and ID."""
+    from k8snet.kind import cni
+
+    data = mcs_by_kind()[("ConfigMap", "cilium-config")]["data"]
+    assert (data["clustermesh-enable-mcs-api"], data["clustermesh-mcs-api-install-crds"]) == ("true", "true")
+    assert (data["cluster-name"], data["cluster-id"]) == ("east", "1")
+    before = next(o for o in cni.objects("cilium", "east") if o["kind"] == "ConfigMap")["data"]
+    assert {k: v for k, v in data.items() if k not in mcsapi.CONFIG} == before
+    assert "clustermesh-enable-mcs-api" not in before  # off as rendered: the lesson switches it on
+
+
+def test_the_operator_may_write_imports_derived_services_and_slices_and_update_the_mcs_crds():
+    from k8snet.kind import cni
+
+    rules = mcs_by_kind()[("ClusterRole", "cilium-operator")]["rules"]
+    original = next(o for o in cni.objects("cilium", "east") if o["kind"] == "ClusterRole"
+                    and o["metadata"]["name"] == "cilium-operator")["rules"]
+    assert rules[:len(original)] == original  # nothing taken away
+    granted = {(g, r): set(rule["verbs"]) for rule in rules[len(original):] for g in rule["apiGroups"]
+               for r in rule["resources"]}
+    assert granted[("multicluster.x-k8s.io", "serviceimports")] >= {"create", "update", "delete", "watch"}
+    assert granted[("multicluster.x-k8s.io", "serviceexports/status")] == {"update", "patch"}
+    assert granted[("discovery.k8s.io", "endpointslices")] >= {"create", "delete"}
+    crd_update = next(r for r in rules if r.get("resourceNames") == list(mcsapi.CRDS))
+    assert crd_update["verbs"] == ["update"] and mcsapi.CRDS == ("serviceexports.multicluster.x-k8s.io",
+                                                                "serviceimports.multicluster.x-k8s.io")
+    assert mcsapi.with_rules(mcs_by_kind()[("ClusterRole", "cilium-operator")], mcsapi.OPERATOR_RULES)["rules"] \
+        == rules  # applying it again adds nothing
+
+
+def test_the_operator_reads_the_mesh_as_the_agents_do():
+    """cilium-operator/deployment.yaml with MCS-API: CILIUM_CLUSTERMESH_CONFIG and the agents' projected
+    clustermesh-secrets volume (the cilium-clustermesh Secret and the remote certificate), read-only."""
+    from k8snet.kind import cni
+
+    pod = mcs_by_kind()[("Deployment", "cilium-operator")]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "CILIUM_CLUSTERMESH_CONFIG", "value": "/var/lib/cilium/clustermesh/"} in container["env"]
+    assert {"name": "clustermesh-secrets", "mountPath": peers.MOUNT, "readOnly": True} in container["volumeMounts"]
+    ds = next(o for o in cni.objects("cilium", "east") if o["kind"] == "DaemonSet")
+    agents_volume = next(v for v in ds["spec"]["template"]["spec"]["volumes"] if v["name"] == "clustermesh-secrets")
+    assert next(v for v in pod["volumes"] if v["name"] == "clustermesh-secrets") == agents_volume
+    assert peers.reads_mesh(mcs_by_kind()[("Deployment", "cilium-operator")])
+    plain = next(o for o in cni.objects("cilium", "east") if o["kind"] == "Deployment")
+    assert not peers.reads_mesh(plain)
+
+
+def test_the_clustermesh_apiserver_exports_service_exports():
+    objs = mcs_by_kind()
+    api = next(c for c in objs[("Deployment", "clustermesh-apiserver")]["spec"]["template"]["spec"]["containers"]
+               if c["name"] == "apiserver")
+    assert api["args"][-1] == "--clustermesh-enable-mcs-api" and api["args"].count("--clustermesh-enable-mcs-api") == 1
+    assert mcsapi.with_apiserver_flag(objs[("Deployment", "clustermesh-apiserver")]) == \
+        objs[("Deployment", "clustermesh-apiserver")]
+    assert {"apiGroups": ["multicluster.x-k8s.io"], "resources": ["serviceexports"],
+            "verbs": ["get", "list", "watch"]} in objs[("ClusterRole", "clustermesh-apiserver")]["rules"]
 
 
 # -- certificates ---------------------------------------------------------------------------------------------------
@@ -574,6 +653,41 @@ def test_connect_writes_the_secret_and_the_alias_and_disconnect_takes_them_back(
     assert not ds["spec"]["template"]["spec"].get("hostAliases")
 
 
+def test_mcs_api_applies_to_a_member_and_the_operator_follows_connect(east):
+    """The five objects server-side applied over the member's own (a real API server's validation and field
+    ownership), then connect and disconnect keep the operator's host aliases in step with the agents'."""
+    ca = certs.shared_authority()
+    west = access("west", 2, "172.18.2.2", ca)
+    peers.write(east, west)  # connected before MCS-API is on, as lesson 09 does it
+    assert not mcsapi.enabled(east)
+    operator_side, apiserver_side = mcsapi.objects("east")
+    east.apply(operator_side)
+    peers.sync_operator_aliases(east)
+    east.apply(apiserver_side)
+    assert mcsapi.enabled(east)
+    op = east.get("Deployment", "cilium-operator", "kube-system", api_version="apps/v1")
+    assert op["spec"]["template"]["spec"]["hostAliases"] == [{"ip": "172.18.2.2",
+                                                              "hostnames": ["west.mesh.cilium.io"]}]
+    peers.write(east, access("west", 2, "172.18.2.3", ca))  # west's first node changed: both follow
+    for kind, name in (("DaemonSet", "cilium"), ("Deployment", "cilium-operator")):
+        obj = east.get(kind, name, "kube-system", api_version="apps/v1")
+        assert obj["spec"]["template"]["spec"]["hostAliases"] == [{"ip": "172.18.2.3",
+                                                                  "hostnames": ["west.mesh.cilium.io"]}]
+    peers.erase(east, "west")
+    op = east.get("Deployment", "cilium-operator", "kube-system", api_version="apps/v1")
+    assert not op["spec"]["template"]["spec"].get("hostAliases")
+    cm = east.get("ConfigMap", "cilium-config", "kube-system")["data"]
+    assert (cm["cluster-name"], cm["clustermesh-enable-mcs-api"]) == ("east", "true")
+
+
+def test_mcs_api_on_kind_needs_the_clustermesh_apiserver(east):
+    """A member that cannot mesh has nothing to share exports through: refused, naming the fix."""
+    east.delete("Deployment", "clustermesh-apiserver", "kube-system", api_version="apps/v1", wait=True)
+    with pytest.raises(RuntimeError, match="has no kube-system/clustermesh-apiserver: MCS-API shares exports "
+                                           "through Cluster Mesh"):
+        mcsapi.enable(east)
+
+
 # -- two real kind clusters -----------------------------------------------------------------------------------------
 
 
@@ -641,6 +755,82 @@ def test_two_kind_clusters_meshed_with_a_round_trip_between_them():
         mesh.disconnect(east, west)
         assert "west" not in (east.get("Secret", "cilium-clustermesh", "kube-system").get("data") or {})
     finally:
+        if os.environ.get("K8SNET_KIND_DOWN") == "1":
+            for name in ("east", "west"):
+                lifecycle.down(name)
+
+
+INVENTORY = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: inventory, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: inventory}}
+  template:
+    metadata: {labels: {app: inventory}}
+    spec:
+      containers: [{name: c, image: "registry.k8s.io/e2e-test-images/agnhost:2.66.1", args: [netexec]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: inventory, namespace: shop}
+spec:
+  selector: {app: inventory}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceExport
+metadata: {name: inventory, namespace: shop}
+"""
+
+
+@pytest.mark.kind
+def test_a_service_exported_by_west_answers_in_east_at_its_clusterset_name():
+    """Lesson 09's MCS-API section on kind: ``enable_mcs_api`` on both members (the operator installs the CRDs),
+    a ServiceExport in west, the ServiceImport with its clusterset IP in east, and
+    ``inventory.shop.svc.clusterset.local`` answered by west's pods (run on its own: it makes two clusters)."""
+    reason = docker_and_kind_missing()
+    if reason:
+        pytest.skip(f"kind tests need Docker and kind: {reason}")
+    from k8snet import connect, traffic
+    from k8snet.cni import clustermesh as mesh
+    from k8snet.kind import lifecycle
+
+    clusters = {}
+    for name in ("east", "west"):
+        lifecycle.up(lifecycle.Options(name=name, cni="cilium", cloud_provider=False, preload=False, canary=False,
+                                       outside=False))
+        clusters[name] = connect("kind", name=name, start=False)
+    east, west = clusters["east"], clusters["west"]
+    try:
+        mesh.connect(east, west)
+        mesh.wait_connected(east, west)
+        for c in (east, west):
+            mesh.enable_mcs_api(c)
+            assert mcsapi.enabled(c)
+            crds = {c_["metadata"]["name"] for c_ in c.get("CustomResourceDefinition",
+                                                           api_version="apiextensions.k8s.io/v1")}
+            assert set(mcsapi.CRDS) <= crds  # installed by the operator, not by k8snet
+        east.recreate_namespace("shop")
+        west.apply(INVENTORY)
+        west.wait_ready("inventory", "shop", timeout=300)
+        imported = east.wait_for("ServiceImport", "inventory", "shop", "multicluster.x-k8s.io/v1alpha1",
+                                 lambda si: (si.get("spec") or {}).get("ips"), timeout=300)
+        assert [c_["cluster"] for c_ in imported["status"]["clusters"]] == ["west"]
+        west_pods = [p.metadata.name for p in west.core.list_namespaced_pod("shop", label_selector="app=inventory")
+                     .items]
+        client = traffic.ensure_client(east, "shop", timeout=300)
+        traffic.wait_answered(east, client, "http://inventory.shop.svc.clusterset.local/hostname", west_pods, n=1,
+                              timeout=300)
+        west.delete("ServiceExport", "inventory", "shop", api_version="multicluster.x-k8s.io/v1alpha1")
+        east.wait_gone("ServiceImport", "inventory", "shop", "multicluster.x-k8s.io/v1alpha1", timeout=300)
+    finally:
+        mesh.disconnect(east, west)
         if os.environ.get("K8SNET_KIND_DOWN") == "1":
             for name in ("east", "west"):
                 lifecycle.down(name)

@@ -174,8 +174,9 @@ def test_an_existing_cluster_is_reused_and_its_context_restored(fake):
     said: list[str] = []
     run = lifecycle._Run(lifecycle.Options(http_port=8080, https_port=8443), said.append)
     lifecycle.ensure_cluster(run)
-    assert fake.calls() == [["kind", "get", "clusters"], ["kind", "export", "kubeconfig", "--name", "k8snet"],
-                            ["docker", "port", "k8snet-control-plane"]]
+    # the published ports first: a Karmada host's context kind-NAME is its karmada-apiserver, never exported over
+    assert fake.calls() == [["kind", "get", "clusters"], ["docker", "port", "k8snet-control-plane"],
+                            ["kind", "export", "kubeconfig", "--name", "k8snet"]]
     assert not run.report.created and said == []
 
 

@@ -230,19 +230,27 @@ def clusterset_corefile(corefile: str, cluster_domain: str = "cluster.local",
                   f"{clusterset_domain}", corefile, count=1)
 
 
-def enable_mcs_api(cluster: Cluster, timeout: float = 120) -> None:
+def enable_mcs_api(cluster: Cluster, timeout: float | None = None) -> None:
     """Turn on the Multi-Cluster Services API in a Cilium cluster, step by step as docs.cilium.io's "Multi-Cluster
     Services API" guide does it (Documentation/network/clustermesh/mcsapi.rst): MCS-API in cilium-config (then the
     operator restarts to read it); CoreDNS able to serve ``clusterset.local`` (v1.12.2, RBAC to list and watch
-    ServiceImports, ``multicluster clusterset.local`` in its Corefile, then a restart). Nothing is changed twice:
-    calling it again is harmless.
+    ServiceImports, ``multicluster clusterset.local`` in its Corefile, then a restart). On kind, the first step is
+    the whole of ``helm upgrade --set clustermesh.mcsapi.enabled=true`` (:mod:`k8snet.kind.clustermesh.mcsapi`: the
+    operator installs the ServiceExport and ServiceImport CRDs, reads the mesh, and the clustermesh-apiserver exports);
+    the sandbox serves those CRDs on every Cilium cluster. Nothing is changed twice: calling it again is harmless.
+    ``timeout`` (seconds per wait) defaults to 120 on the sandbox, 600 on kind, where images are pulled.
 
     Raises:
-        RuntimeError: the cluster does not run Cilium.
+        RuntimeError: the cluster does not run Cilium (on kind, also: it has no clustermesh-apiserver).
     """
     import datetime as dt
 
     member(cluster)
+    timeout = timeout if timeout is not None else (600 if cluster.backend == "kind" else 120)
+    if cluster.backend == "kind":
+        from ..kind.clustermesh import mcsapi as kind_mcsapi
+
+        kind_mcsapi.enable(cluster, timeout=timeout)
     cluster.core.patch_namespaced_config_map("cilium-config", "kube-system", {"data": {MCS_KEY: "true"}})
     cm = cluster.find("ConfigMap", "coredns", "kube-system")
     if cm is not None:

@@ -253,10 +253,13 @@ def kind_get_clusters_argv() -> list[str]:
     return ["kind", "get", "clusters"]
 
 
-def kind_create_argv(config: Path, name: str = versions.CLUSTER_NAME, wait: str = "0s") -> list[str]:
+def kind_create_argv(config: Path, name: str = versions.CLUSTER_NAME, wait: str = "0s",
+                     kubeconfig: Path | None = None) -> list[str]:
     """``kind create cluster``; the node image is in the config (every node names it), readiness is awaited
-    through the API afterwards, so kind's own ``--wait`` stays at 0s."""
-    return ["kind", "create", "cluster", "--name", name, "--config", str(config), "--wait", wait]
+    through the API afterwards, so kind's own ``--wait`` stays at 0s. ``kubeconfig``: the file kind writes the
+    cluster's context into instead of ``$KUBECONFIG`` (kind's ``--kubeconfig``; a Karmada host's)."""
+    argv = ["kind", "create", "cluster", "--name", name, "--config", str(config), "--wait", wait]
+    return argv + (["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else [])
 
 
 def kind_delete_argv(name: str = versions.CLUSTER_NAME) -> list[str]:
@@ -264,8 +267,9 @@ def kind_delete_argv(name: str = versions.CLUSTER_NAME) -> list[str]:
     return ["kind", "delete", "cluster", "--name", name]
 
 
-def kind_export_kubeconfig_argv(name: str = versions.CLUSTER_NAME) -> list[str]:
-    return ["kind", "export", "kubeconfig", "--name", name]
+def kind_export_kubeconfig_argv(name: str = versions.CLUSTER_NAME, kubeconfig: Path | None = None) -> list[str]:
+    argv = ["kind", "export", "kubeconfig", "--name", name]
+    return argv + (["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else [])
 
 
 def kind_load_argv(images: Sequence[str], name: str = versions.CLUSTER_NAME) -> list[str]:

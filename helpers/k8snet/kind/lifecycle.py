@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import clusterset, kubeconfig
-from . import addons, commands, config, outside, readiness, versions
+from . import addons, commands, config, karmada, outside, readiness, versions
 
 if TYPE_CHECKING:
     from ..canary import CanaryResult
@@ -41,9 +41,15 @@ class Options:
     """The CNI plugin: kindnet (kind's own), cilium or calico (:mod:`k8snet.kind.cni`)."""
     http_port: int | None = None  # None: the member's own (8080, or east's 8180: __post_init__)
     https_port: int | None = None
+    karmada: bool = False
+    """Host a Karmada control plane instead of the workbook's add-ons (``k8snet kind up --name karmada --karmada``,
+    :mod:`k8snet.kind.karmada`): the context ``kind-<name>`` is then the karmada-apiserver."""
 
     def __post_init__(self) -> None:
         clusterset.check_name(self.name)
+        if self.karmada and self.cni != "kindnet":
+            raise ValueError(f"--karmada with --cni {self.cni}: the cluster that hosts the Karmada control plane runs "
+                             "only its pods, on kind's own kindnet; give the CNI plugin to the member clusters")
         default = versions.edge_ports() if self.name == clusterset.DEFAULT_NAME else clusterset.edge_ports(self.name)
         self.http_port = default[0] if self.http_port is None else self.http_port
         self.https_port = default[1] if self.https_port is None else self.https_port
@@ -137,9 +143,15 @@ def ensure_cluster(run: _Run) -> None:
     """Create the cluster from the generated config, or reuse it (restoring its kubeconfig context)."""
     opts = run.opts
     if cluster_exists(opts.name):
+        mapping = edge_mapping(opts.name)
+        if karmada.is_host(mapping):
+            raise commands.ToolError(
+                f"kind cluster {opts.name} hosts a Karmada control plane (made with --karmada): a cluster is not "
+                "turned into an ordinary one in place, and its context kind-" + opts.name + " is the karmada-apiserver",
+                f"`k8snet kind up --name {opts.name} --karmada` resumes it; `k8snet kind down --name {opts.name}` "
+                "deletes it to make another")
         if kubeconfig.context(f"kind-{opts.name}") is None:
             commands.run(commands.kind_export_kubeconfig_argv(opts.name), timeout=60)
-        mapping = edge_mapping(opts.name)
         want = {versions.EDGE_NODE_PORTS["web"]: opts.http_port, versions.EDGE_NODE_PORTS["websecure"]: opts.https_port}
         wrong = [f"{host_port} (mapped: {mapping.get(node_port, 'nothing')})" for node_port, host_port in want.items()
                  if not mapping.get(node_port, "").endswith(f":{host_port}")]
@@ -288,6 +300,8 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
         TimeoutError: a readiness condition did not hold in time, naming it.
     """
     opts = opts or Options()
+    if opts.karmada:
+        return up_karmada(opts, say)
     run = _Run(opts, say)
     run.step("check docker and kind", lambda: preflight(opts))
     run.step(f"cluster {opts.name} ({versions.KUBERNETES_VERSION}, 3 nodes)", lambda: ensure_cluster(run))
@@ -336,6 +350,67 @@ def up(opts: Options | None = None, say: Say = print) -> UpReport:
     return run.report
 
 
+def ensure_karmada_host(run: _Run) -> None:
+    """Create the one-node cluster that hosts Karmada, its kubeconfig written apart (:func:`karmada.host_kubeconfig`),
+    or reuse it. An ordinary member of that name is refused: it is not turned into a Karmada host in place."""
+    name = run.opts.name
+    path = karmada.host_kubeconfig(name)
+    if cluster_exists(name):
+        mapping = edge_mapping(name)
+        if not mapping:
+            raise commands.ToolError(f"the node container {name}-control-plane publishes no port: it is not running",
+                                     f"`docker start {name}-control-plane`, then re-run `k8snet kind up --name {name} "
+                                     "--karmada`")
+        if not karmada.is_host(mapping):
+            raise commands.ToolError(
+                f"kind cluster {name} is an ordinary member (it publishes the ingress edge), not a Karmada host: a "
+                "cluster is not turned into a Karmada control plane in place",
+                f"`k8snet kind down --name {name}`, then `k8snet kind up --name {name} --karmada`; or give the "
+                "Karmada control plane another name")
+        if not path.exists():
+            commands.run(commands.kind_export_kubeconfig_argv(name, path), timeout=60)
+        return
+    cfg = config_path(name)
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(karmada.render_host_config(karmada.host_config(name)))
+    commands.run(commands.kind_create_argv(cfg, name, kubeconfig=path), timeout=run.opts.timeout,
+                 echo=lambda line: run.say(f"  {line}") if line.strip() else None)
+    run.report.created = True
+
+
+def up_karmada(opts: Options, say: Say = print) -> UpReport:
+    """``k8snet kind up --name NAME --karmada``: the host cluster, the Karmada operator, the control plane, and the
+    context ``kind-NAME`` for the karmada-apiserver (:mod:`k8snet.kind.karmada`). Idempotent, as :func:`up`.
+
+    Raises:
+        ToolError: docker or kind missing; an ordinary cluster of that name exists.
+        TimeoutError: a readiness condition did not hold in time, naming it and what it saw last.
+    """
+    run = _Run(opts, say)
+    name, version = opts.name, versions.KARMADA_VERSION
+    run.step("check docker and kind", lambda: preflight(opts))
+    run.step(f"cluster {name} ({versions.KUBERNETES_VERSION}, 1 node) to host Karmada", lambda: ensure_karmada_host(run))
+    try:
+        host = run.step(f"connect through {karmada.host_kubeconfig(name)}", lambda: karmada.host_cluster(name))
+        run.step("node Ready", lambda: readiness.wait_nodes_ready(host, [f"{name}-control-plane"], timeout=opts.timeout))
+        run.step(f"Karmada operator {version}", lambda: karmada.install_operator(host, opts.timeout))
+        run.step(f"Karmada {version}: etcd, karmada-apiserver, aggregated apiserver, controllers, scheduler, webhook",
+                 lambda: karmada.install_control_plane(host, opts.timeout))
+        port = karmada.host_port(edge_mapping(name))
+        run.step(f"context kind-{name}: the karmada-apiserver on 127.0.0.1:{port}",
+                 lambda: karmada.write_context(host, name, port))
+        run.step("karmada-apiserver serving Karmada's kinds, karmada-webhook answering",
+                 lambda: karmada.wait_serving(name, opts.timeout))
+    except BaseException:
+        say(f"The cluster is kept: fix the problem and re-run `k8snet kind up --name {name} --karmada` (it resumes), "
+            f"or delete it with `k8snet kind down --name {name}`.")
+        raise
+    say(f"Karmada {version} control plane {name} is ready: kubectl --context kind-{name} get clusters (members join "
+        f"with k8snet.federation.join); its pods: kubectl --kubeconfig {karmada.host_kubeconfig(name)} -n "
+        f"{karmada.NAMESPACE} get pods.")
+    return run.report
+
+
 def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
     """Stop cloud-provider-kind (it removes its load balancers), delete the cluster and its kubeconfig context.
     cloud-provider-kind serves every kind cluster on the host, so while another member of the set remains it keeps
@@ -375,6 +450,7 @@ def down(name: str = versions.CLUSTER_NAME, say: Say = print) -> bool:
         commands.run(commands.kind_delete_argv(name), timeout=300,
                      echo=lambda line: say(f"  {line}") if line.strip() else None)
     kubeconfig.remove_context(f"kind-{name}")
+    karmada.host_kubeconfig(name).unlink(missing_ok=True)  # a Karmada host's own kubeconfig
     say(f"kind cluster {name} deleted." if found else f"No kind cluster named {name}.")
     return found
 
@@ -407,6 +483,7 @@ class Status:
     outside: str | None = None  # the outside world's container state
     outside_dns: bool = False  # whether CoreDNS's Corefile holds the outside world's names
     load_balancer_ip: str | None = None
+    karmada: str | None = None  # a Karmada host's control plane: what its Karmada object's Ready condition says
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -426,6 +503,9 @@ def status(name: str = versions.CLUSTER_NAME) -> Status:
     st.context = kubeconfig.context(f"kind-{name}") is not None
     if not st.exists:
         st.problems.append(Problem("cluster", f"no kind cluster named {name}", "create it with `k8snet kind up`"))
+        return st
+    if karmada.is_host(edge_mapping(name)):
+        _inspect_karmada_host(st, name)
         return st
     if not st.context:
         st.problems.append(Problem("context", f"the kubeconfig has no context kind-{name}",
@@ -450,6 +530,41 @@ def status(name: str = versions.CLUSTER_NAME) -> Status:
         st.problems.append(Problem("cloud-provider", f"cloud-provider-kind is {st.cloud_provider or 'not started'}: LoadBalancer Services "
                             "stay <pending>", "re-run `k8snet kind up`"))
     return st
+
+
+def _inspect_karmada_host(st: Status, name: str) -> None:
+    """A Karmada host has no edge and no add-ons: its node, the operator's verdict on the control plane, and whether
+    the karmada-apiserver answers through the context ``kind-<name>``."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    from ..cluster import open_cluster
+
+    fix = f"re-run `k8snet kind up --name {name} --karmada`"
+    try:
+        host = karmada.host_cluster(name)
+        st.kubernetes = host.version()
+    except (ApiException, HTTPError, OSError, commands.ToolError) as exc:
+        st.problems.append(Problem("api", f"the API server of the Karmada host {name} does not answer: {exc}",
+                                   f"is Docker running? `docker start {name}-control-plane`, then {fix}"))
+        return
+    st.reachable = True
+    for node in host.get("Node"):
+        st.nodes[node["metadata"]["name"]] = readiness._condition(node, "Ready") == "True"
+    ok, st.karmada = karmada.condition(host.find(karmada.API[1], karmada.INSTANCE, karmada.NAMESPACE,
+                                                 api_version=karmada.API[0]))
+    if not ok:
+        st.problems.append(Problem("karmada", f"the Karmada control plane is not Ready ({st.karmada})",
+                                   f"{fix}; `kubectl --kubeconfig {karmada.host_kubeconfig(name)} -n "
+                                   f"{karmada.NAMESPACE} get pods` shows why"))
+        return
+    if not st.context:
+        st.problems.append(Problem("context", f"the kubeconfig has no context kind-{name} for the karmada-apiserver",
+                                   fix))
+        return
+    serving, seen = karmada.karmada_serves(open_cluster("kind", name))
+    if not serving:
+        st.problems.append(Problem("karmada", f"the karmada-apiserver does not serve Karmada's kinds: {seen}", fix))
 
 
 def _inspect_cluster(st: Status, name: str) -> None:

@@ -176,6 +176,39 @@ ISTIO_IMAGES = tuple(pins.istio_image(name) for name in ("pilot", "install-cni",
 be confirmed from the release's own notes. They are pulled by the nodes when the mesh is installed, not preloaded:
 most lessons do not need them."""
 
+KARMADA_VERSION = pins.KARMADA_VERSION
+"""Karmada's release for ``k8snet kind up --name karmada --karmada`` (one value in :mod:`k8snet.pins`)."""
+
+KARMADA_OPERATOR_MANIFEST = "karmada-operator.yaml"
+"""The Karmada operator of that tag as its README's "Using YAML resource" and hack/deploy-karmada-operator.sh apply
+it (manifests/; the header says what): the kind path installs Karmada with the operator, driven through the
+Kubernetes API alone. ``karmadactl init`` needs a binary from the release page (none is on PyPI) and the chart
+``charts/karmada`` needs helm and generates its certificates in a pre-install Job."""
+
+KARMADA_OPERATOR_IMAGE = f"docker.io/karmada/karmada-operator:{KARMADA_VERSION}"
+"""By tag, as the release workflow publishes it: no digest could be confirmed from the release's own notes."""
+
+KARMADA_IMAGE_REPOSITORY = "docker.io/karmada"
+"""Where the operator takes Karmada's own components from (operator/pkg/constants: KarmadaDefaultRepository)."""
+
+KARMADA_KUBE_VERSION = "v1.36.2"
+KARMADA_ETCD_VERSION = "3.6.8-0"
+"""The karmada-apiserver's and its kube-controller-manager's image tag (registry.k8s.io/kube-apiserver,
+kube-controller-manager) and etcd's (registry.k8s.io/etcd): the operator's defaults at the tag
+(operator/pkg/constants/constants.go: KubeDefaultVersion, EtcdDefaultVersion), written into the Karmada object so
+they stay pinned whatever the operator's defaults become."""
+
+KARMADA_CRDS_URL = f"https://github.com/karmada-io/karmada/releases/download/{KARMADA_VERSION}/crds.tar.gz"
+"""Karmada's CRDs as the release attaches them (release.yml, release-crds-assests); the operator downloads them into
+the karmada-apiserver (``spec.crdTarball``; its default is the same URL for the operator's own version,
+operator/pkg/init.go defaultCrdURL)."""
+
+KARMADA_APISERVER_NODE_PORT = 32443
+"""The karmada-apiserver's nodePort, ``karmadactl init --port``'s default (pkg/karmadactl/cmdinit/cmdinit.go). The
+host cluster runs no Traefik, so it does not meet the edge's websecure nodePort of the other members; kind publishes
+it on a free port of 127.0.0.1 (hostPort 0: kind's validate.go, "Port -1 and 0 cause a random port to be
+selected"), which ``docker port`` reads back."""
+
 # -- lesson images ---------------------------------------------------------------------------
 
 AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"

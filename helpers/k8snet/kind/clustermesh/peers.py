@@ -15,7 +15,9 @@ cluster's Helm release with the other one in ``clustermesh.config.clusters`` (``
   files that the Secret carries itself (``<name>.etcd-client.crt``, ``.key``, ``-ca.crt``);
 - ``hostAliases`` on the cilium DaemonSet's pods, ``<name>.mesh.cilium.io`` → that IP (cilium-agent/daemonset.yaml,
   rendered when KVStoreMesh is off), which is how an agent finds the remote clustermesh-apiserver: the name is the
-  one the remote's server certificate is valid for (``*.mesh.cilium.io``).
+  one the remote's server certificate is valid for (``*.mesh.cilium.io``); the same on the cilium-operator's pods
+  when the operator reads the Cluster Mesh configuration too (cilium-operator/deployment.yaml renders them with
+  MCS-API or EndpointSlice synchronization on: :mod:`.mcsapi`).
 
 k8snet has no Helm release on kind, so it writes the same two things itself: the Secret's keys with a merge patch
 (other remotes' keys stay), the alias list with a merge patch that replaces it whole (computed from the current
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 NAMESPACE = certs.NAMESPACE
 SECRET = "cilium-clustermesh"
 DAEMONSET = "cilium"
+OPERATOR = "cilium-operator"
 SERVICE = "clustermesh-apiserver"
 DOMAIN = "mesh.cilium.io"
 """The chart's ``clustermesh.config.domain``."""
@@ -172,18 +175,53 @@ def _set_secret_keys(cluster: Cluster, data: dict[str, str | None]) -> None:
                                          _content_type="application/merge-patch+json")
 
 
+def _aliases(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    return ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("hostAliases") or []
+
+
+def reads_mesh(deployment: dict[str, Any]) -> bool:
+    """Whether the cilium-operator Deployment mounts the Cluster Mesh configuration (``clustermesh-secrets``)."""
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return any(v.get("name") == "clustermesh-secrets" for v in pod.get("volumes") or [])
+
+
+def _patch_aliases(cluster: Cluster, kind: str, wanted: list[dict[str, Any]]) -> None:
+    body = {"spec": {"template": {"spec": {"hostAliases": wanted or None}}}}
+    patch = cluster.apps.patch_namespaced_daemon_set if kind == "DaemonSet" else cluster.apps.patch_namespaced_deployment
+    patch(DAEMONSET if kind == "DaemonSet" else OPERATOR, NAMESPACE, body, field_manager=FIELD_MANAGER,
+          _content_type="application/merge-patch+json")
+
+
 def _set_aliases(cluster: Cluster, name: str, ip: str | None) -> None:
     ds = cluster.find("DaemonSet", DAEMONSET, NAMESPACE, api_version="apps/v1")
     if ds is None:
         raise RuntimeError(f"{cluster.context} has no {NAMESPACE}/{DAEMONSET} DaemonSet: Cilium is not installed")
-    current = ((ds.get("spec") or {}).get("template") or {}).get("spec", {}).get("hostAliases") or []
+    current = _aliases(ds)
     wanted = aliases_with(current, name, ip)
-    if wanted == current:
-        return  # nothing changes: the agents are not rolled
-    cluster.apps.patch_namespaced_daemon_set(DAEMONSET, NAMESPACE,
-                                             {"spec": {"template": {"spec": {"hostAliases": wanted or None}}}},
-                                             field_manager=FIELD_MANAGER,
-                                             _content_type="application/merge-patch+json")
+    if wanted != current:  # else nothing changes: the agents are not rolled
+        _patch_aliases(cluster, "DaemonSet", wanted)
+    op = cluster.find("Deployment", OPERATOR, NAMESPACE, api_version="apps/v1")
+    if op is not None and reads_mesh(op):
+        current = _aliases(op)
+        wanted = aliases_with(current, name, ip)
+        if wanted != current:
+            _patch_aliases(cluster, "Deployment", wanted)
+
+
+def sync_operator_aliases(cluster: Cluster) -> None:
+    """Give an operator that reads the Cluster Mesh configuration the agents' ``<cluster>.mesh.cilium.io`` aliases
+    (the chart renders both from ``clustermesh.config.clusters``); its other aliases are kept."""
+    ds = cluster.find("DaemonSet", DAEMONSET, NAMESPACE, api_version="apps/v1")
+    op = cluster.find("Deployment", OPERATOR, NAMESPACE, api_version="apps/v1")
+    if ds is None or op is None or not reads_mesh(op):
+        return
+    wanted = current = _aliases(op)
+    for alias in _aliases(ds):
+        for host in alias.get("hostnames") or []:
+            if host.endswith(f".{DOMAIN}"):
+                wanted = aliases_with(wanted, host.removesuffix(f".{DOMAIN}"), alias["ip"])
+    if wanted != current:
+        _patch_aliases(cluster, "Deployment", wanted)
 
 
 def write(local: Cluster, remote: Access, own_tls: bool = False) -> None:
