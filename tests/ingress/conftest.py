@@ -277,6 +277,20 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
+@pytest.fixture
+def secure(sandbox: SandboxEnv, ns: str, edge: Edge, pki: Pki) -> str:
+    """Deployment ``web`` behind an Ingress for ``secure.<ns>.test`` with a certificate from the test CA in
+    ``spec.tls`` (Secret ``secure-tls``); returns the host once Traefik serves it over HTTPS."""
+    backend(sandbox, ns, "web", 1)
+    host = f"secure.{ns}.test"
+    crt, key = pki.issue(f"secure-{ns}", [host])
+    sandbox.kubectl("create", "secret", "tls", "secure-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
+    ingress(sandbox, ns, "secure", [rule(host, ("/", "Prefix", "web"))],
+            tls=[{"hosts": [host], "secretName": "secure-tls"}])
+    edge.until(host, "/hostname", https=True)
+    return host
+
+
 def mtls_route(sandbox: SandboxEnv, ns: str, pki: Pki, tmp_path: Path) -> tuple[str, Pki]:
     """A websecure route to Deployment ``bank`` whose TLSOption requires a client certificate from a CA of its own
     (RequireAndVerifyClientCert); returns the host and that client CA."""

@@ -133,19 +133,6 @@ def last_access(sandbox) -> dict[str, str]:
 # -- TLS ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def secure(sandbox, ns, edge, pki):
-    """``shop`` with a certificate for its host in ``spec.tls``, issued by the test CA."""
-    backend(sandbox, ns, "web", 1)
-    host = f"secure.{ns}.test"
-    crt, key = pki.issue(f"secure-{ns}", [host])
-    sandbox.kubectl("create", "secret", "tls", "shop-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
-    ingress(sandbox, ns, "secure", [rule(host, ("/", "Prefix", "web"))],
-            tls=[{"hosts": [host], "secretName": "shop-tls"}])
-    edge.until(host, "/hostname", https=True)
-    return host
-
-
 def test_https_with_the_secret_verifies_with_the_issuing_ca(edge, secure, pki):
     resp = edge.request(secure, "/hostname", https=True, cafile=pki.ca_file)
     assert resp.status == 200 and resp.text.startswith("web-") and subject_cn(resp) == secure

@@ -203,19 +203,6 @@ def test_bad_arguments_are_refused_with_the_reason(cluster, shop, tmp_path):
 # -- TLS ------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def secure(sandbox, ns, edge, pki):
-    """``secure.<ns>.test`` with a certificate from the test CA in ``spec.tls``."""
-    backend(sandbox, ns, "web", 1)
-    host = f"secure.{ns}.test"
-    crt, key = pki.issue(f"secure-{ns}", [host])
-    sandbox.kubectl("create", "secret", "tls", "secure-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
-    ingress(sandbox, ns, "secure", [rule(host, ("/", "Prefix", "web"))],
-            tls=[{"hosts": [host], "secretName": "secure-tls"}])
-    edge.until(host, "/hostname", https=True)
-    return host
-
-
 def test_https_verifies_with_the_issuing_ca_as_a_path_or_pem_text(sandbox, ns, cluster, secure, pki):
     for cacert in (pki.ca_file, pki.ca_file.read_text()):
         result = edge_api.send(cluster, f"https://{secure}/hostname", n=2, cacert=cacert)

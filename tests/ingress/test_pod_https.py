@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.ingress.conftest import backend, ingress, mtls_route, rule
+from tests.ingress.conftest import mtls_route
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
 
@@ -39,19 +39,6 @@ def client(sandbox, ns, pki):
 
 def traefik_ip(sandbox) -> str:
     return sandbox.kubectl("get", "svc", "traefik", "-n", "traefik", "-o", "jsonpath={.spec.clusterIP}").stdout
-
-
-@pytest.fixture
-def secure(sandbox, ns, edge, pki):
-    """Deployment ``web`` behind an Ingress for ``secure.<ns>.test`` with its certificate in ``spec.tls``."""
-    backend(sandbox, ns, "web", 1)
-    host = f"secure.{ns}.test"
-    crt, key = pki.issue(f"secure-{ns}", [host])
-    sandbox.kubectl("create", "secret", "tls", "shop-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
-    ingress(sandbox, ns, "secure", [rule(host, ("/", "Prefix", "web"))],
-            tls=[{"hosts": [host], "secretName": "shop-tls"}])
-    edge.until(host, "/hostname", https=True)
-    return host
 
 
 def test_a_pod_gets_the_ingress_certificate_by_sni_and_traefik_sees_its_address(sandbox, ns, secure, client):
