@@ -120,3 +120,22 @@ def kind_cluster() -> Iterator[object]:
     yield cluster
     if os.environ.get("K8SNET_KIND_DOWN") == "1":
         lifecycle.down()
+
+
+def assert_strict(obj: dict) -> None:
+    """No unknown field and no wrong type against Kubernetes 1.33's schema: what `kubectl apply --validate=strict`
+    would refuse."""
+    from k8snet.sandbox import schema, validation
+    from k8snet.sandbox.errors import ApiError
+
+    schemas = schema.upstream("1.33")
+    group, _, version = obj["apiVersion"].rpartition("/")
+    node = schemas.for_kind(group, version, obj["kind"])
+    assert node is not None, f"{obj['apiVersion']} {obj['kind']} is not in Kubernetes 1.33"
+    try:
+        warnings = validation.check_schema(obj, schemas, node, kind=obj["kind"], name=obj["metadata"]["name"],
+                                           group=group, mode="Strict", prune=False)
+    except ApiError as exc:
+        pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {exc}")
+    assert warnings == [], (obj["kind"], warnings)
+

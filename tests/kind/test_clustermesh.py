@@ -28,29 +28,14 @@ from tests.conftest import private_sandbox
 
 from k8snet.kind import clustermesh, commands, versions
 from k8snet.kind.clustermesh import agents, certs, mcsapi, netem, peers
-from k8snet.sandbox import schema, validation
-from k8snet.sandbox.errors import ApiError
 
-from .conftest import docker_and_kind_missing
+from .conftest import assert_strict, docker_and_kind_missing
 
 # -- the rendered clustermesh-apiserver ---------------------------------------------------------------------------
 
 
 def by_kind() -> dict[tuple[str, str], dict]:
     return {(o["kind"], o["metadata"]["name"]): o for o in clustermesh.objects()}
-
-
-def strict(obj: dict) -> None:
-    """No unknown field and no wrong type against Kubernetes 1.33's schema (`kubectl apply --validate=strict`)."""
-    schemas = schema.upstream("1.33")
-    group, _, version = obj["apiVersion"].rpartition("/")
-    node = schemas.for_kind(group, version, obj["kind"])
-    try:
-        warnings = validation.check_schema(obj, schemas, node, kind=obj["kind"], name=obj["metadata"]["name"],
-                                           group=group, mode="Strict", prune=False)
-    except ApiError as exc:
-        pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {exc}")
-    assert warnings == [], (obj["kind"], warnings)
 
 
 def test_the_chart_objects_of_clustermesh_use_api_server():
@@ -60,7 +45,7 @@ def test_the_chart_objects_of_clustermesh_use_api_server():
                               ("ClusterRoleBinding", "clustermesh-apiserver"),
                               ("Deployment", "clustermesh-apiserver"), ("Service", "clustermesh-apiserver")}
     for obj in clustermesh.objects():
-        strict(obj)
+        assert_strict(obj)
         assert obj["metadata"].get("namespace") in (None, "kube-system")
 
 
@@ -133,7 +118,7 @@ def test_mcs_api_changes_five_of_the_rendered_objects_and_nothing_else():
                           ("Deployment", "cilium-operator"), ("ClusterRole", "clustermesh-apiserver"),
                           ("Deployment", "clustermesh-apiserver")]
     for obj in objs.values():
-        strict(obj)
+        assert_strict(obj)
 
 
 def test_cilium_config_switches_mcs_api_on_and_lets_the_operator_install_the_crds():
@@ -241,7 +226,7 @@ def test_a_members_secrets_are_the_charts_tls_secrets(ca):
                                                      "clustermesh-apiserver-admin-cert",
                                                      "clustermesh-apiserver-remote-cert"]
     for obj in objs:
-        strict(obj)
+        assert_strict(obj)
         assert obj["metadata"]["namespace"] == "kube-system"
     assert pem_of(objs[0], "ca.crt") == ca.pem and b"PRIVATE KEY" in pem_of(objs[0], "ca.key")
     for obj in objs[1:]:

@@ -12,10 +12,11 @@ import yaml
 from k8snet import pins
 from k8snet.kind import addons, versions
 from k8snet.mesh.install import check_mesh, daemonset_rolled_out, deployment_available
-from k8snet.sandbox import registry, schema, validation
+from k8snet.sandbox import registry
 from k8snet.sandbox.controllers.istio import names
 from k8snet.sandbox.dataplane import workloads
-from k8snet.sandbox.errors import ApiError
+
+from .conftest import assert_strict
 
 HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/part-of": "istio",
                "app.kubernetes.io/version": versions.ISTIO_VERSION}
@@ -57,17 +58,8 @@ def test_every_kind_of_the_manifest_is_served_by_the_sandbox():
 
 
 def test_every_builtin_object_decodes_strictly_against_its_1_33_schema():
-    schemas = schema.upstream("1.33")
     for obj in objects():
-        group, _, version = obj["apiVersion"].rpartition("/")
-        node = schemas.for_kind(group, version, obj["kind"])
-        assert node is not None, obj["kind"]
-        try:
-            warnings = validation.check_schema(obj, schemas, node, kind=obj["kind"], name=obj["metadata"]["name"],
-                                               group=group, mode="Strict", prune=False)
-        except ApiError as exc:
-            pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {exc}")
-        assert warnings == [], (obj["kind"], warnings)
+        assert_strict(obj)
 
 
 def test_the_images_are_the_pinned_release_and_the_sandbox_emulates_each():

@@ -38,29 +38,15 @@ from tests.kind.conftest import docker_json
 from k8snet import clusterset, federation, kubeconfig
 from k8snet.cluster import ConnectError
 from k8snet.kind import commands, karmada, lifecycle, readiness, versions
-from k8snet.sandbox import process, schema, validation
-from k8snet.sandbox.errors import ApiError
+from k8snet.sandbox import process
 
-from .conftest import docker_and_kind_missing
+from .conftest import assert_strict, docker_and_kind_missing
 
 KIND_OK = (["kind", "version"], "kind v0.32.0 go1.26.3 linux/amd64\n", "", 0)
 
 
 def by_kind() -> dict[tuple[str, str], dict]:
     return {(o["kind"], o["metadata"]["name"]): o for o in karmada.operator_objects()}
-
-
-def strict(obj: dict) -> None:
-    """No unknown field and no wrong type against Kubernetes 1.33's schema (`kubectl apply --validate=strict`)."""
-    schemas = schema.upstream("1.33")
-    group, _, version = obj["apiVersion"].rpartition("/")
-    node = schemas.for_kind(group, version, obj["kind"])
-    try:
-        warnings = validation.check_schema(obj, schemas, node, kind=obj["kind"], name=obj["metadata"]["name"],
-                                           group=group, mode="Strict", prune=False)
-    except ApiError as exc:
-        pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {exc}")
-    assert warnings == [], (obj["kind"], warnings)
 
 
 # -- the operator, as Karmada installs it without helm ---------------------------------------------------------------
@@ -75,7 +61,7 @@ def test_the_operator_manifest_is_the_readmes_yaml_install_in_its_order():
                                ("ServiceAccount", "karmada-operator"), ("Deployment", "karmada-operator")]
     for (kind, _), obj in by_kind().items():
         if kind != "CustomResourceDefinition":
-            strict(obj)
+            assert_strict(obj)
 
 
 def test_the_operator_runs_the_pinned_release_image_not_latest():
@@ -137,7 +123,7 @@ def test_names_follow_the_operators_naming_for_an_instance_called_karmada():
 
 def test_the_nodeport_service_selects_the_operators_apiserver_pods_on_karmadactls_port():
     svc = karmada.nodeport_service()
-    strict(svc)
+    assert_strict(svc)
     assert svc["spec"]["selector"] == {"app.kubernetes.io/name": "karmada-apiserver",
                                        "app.kubernetes.io/instance": "karmada"}
     assert svc["spec"]["ports"] == [{"name": "client", "protocol": "TCP", "port": 5443, "targetPort": 5443,

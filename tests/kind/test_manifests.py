@@ -11,7 +11,8 @@ from k8snet import traffic
 from k8snet.kind import addons, commands, versions
 from k8snet.sandbox import schema, validation
 from k8snet.sandbox.dataplane import nginx, workloads
-from k8snet.sandbox.errors import ApiError
+
+from .conftest import assert_strict
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -52,16 +53,8 @@ def test_every_builtin_kind_is_known_to_the_1_33_schemas():
 
 def test_every_builtin_object_decodes_strictly_against_its_1_33_schema():
     """No unknown field and no wrong type: what `kubectl apply --validate=strict` would refuse."""
-    schemas = schema.upstream("1.33")
     for obj in filter(builtin, objects()):
-        group, version, kind = gvk(obj)
-        node = schemas.for_kind(group, version, kind)
-        try:
-            warnings = validation.check_schema(obj, schemas, node, kind=kind, name=obj["metadata"]["name"],
-                                               group=group, mode="Strict", prune=False)
-        except ApiError as exc:
-            pytest.fail(f"{kind} {obj['metadata']['name']}: {exc}")
-        assert warnings == [], (kind, warnings)
+        assert_strict(obj)
 
 
 def test_custom_kinds_belong_to_the_pinned_gateway_api():
