@@ -692,6 +692,17 @@ spec:
 """
 
 
+def kind_pair():
+    """``k8snet kind up --name east|west --cni cilium`` (kept after the test unless K8SNET_KIND_DOWN=1), connected."""
+    from k8snet import connect
+    from k8snet.kind import lifecycle
+
+    for name in ("east", "west"):
+        lifecycle.up(lifecycle.Options(name=name, cni="cilium", cloud_provider=False, preload=False, canary=False,
+                                       outside=False))
+    return connect("kind", name="east", start=False), connect("kind", name="west", start=False)
+
+
 @pytest.mark.kind
 def test_two_kind_clusters_meshed_with_a_round_trip_between_them():
     """``k8snet kind up --name east|west --cni cilium``, connect, wait, a pod of east reaches a pod of west at its
@@ -701,16 +712,11 @@ def test_two_kind_clusters_meshed_with_a_round_trip_between_them():
         pytest.skip(f"kind tests need Docker and kind: {reason}")
     import subprocess
 
-    from k8snet import connect, traffic
+    from k8snet import traffic
     from k8snet.cni import clustermesh as mesh
     from k8snet.kind import lifecycle
 
-    clusters = {}
-    for name in ("east", "west"):
-        lifecycle.up(lifecycle.Options(name=name, cni="cilium", cloud_provider=False, preload=False, canary=False,
-                                       outside=False))
-        clusters[name] = connect("kind", name=name, start=False)
-    east, west = clusters["east"], clusters["west"]
+    east, west = kind_pair()
     try:
         for c in (east, west):
             assert c.apps.read_namespaced_deployment("clustermesh-apiserver", "kube-system").status.ready_replicas == 1
@@ -782,16 +788,11 @@ def test_a_service_exported_by_west_answers_in_east_at_its_clusterset_name():
     reason = docker_and_kind_missing()
     if reason:
         pytest.skip(f"kind tests need Docker and kind: {reason}")
-    from k8snet import connect, traffic
+    from k8snet import traffic
     from k8snet.cni import clustermesh as mesh
     from k8snet.kind import lifecycle
 
-    clusters = {}
-    for name in ("east", "west"):
-        lifecycle.up(lifecycle.Options(name=name, cni="cilium", cloud_provider=False, preload=False, canary=False,
-                                       outside=False))
-        clusters[name] = connect("kind", name=name, start=False)
-    east, west = clusters["east"], clusters["west"]
+    east, west = kind_pair()
     try:
         mesh.connect(east, west)
         mesh.wait_connected(east, west)
