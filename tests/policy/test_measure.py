@@ -41,7 +41,7 @@ def test_probes_run_in_the_default_container_of_a_multi_container_pod(cluster):
                 "ports": [{"containerPort": port, "name": f"serve-{port}-tcp"}]}
 
     two = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "two", "namespace": "tools", "labels": {"app": "two"}},
-           "spec": {"containers": [serving(80), serving(81)]}}
+           "spec": {"containers": [serving(80), serving(81)], "terminationGracePeriodSeconds": 1}}
     annotated = {**two, "metadata": {**two["metadata"], "name": "annotated",
                                      "annotations": {"kubectl.kubernetes.io/default-container": "cont-81-tcp"}}}
     cluster.apply([two, annotated])
@@ -54,7 +54,7 @@ def test_probes_run_in_the_default_container_of_a_multi_container_pod(cluster):
         want.set("*", "tools/two", True, port=80).set("*", "tools/two", True, port=81)
         want.set("*", "shop/cart", True, port=8080)
         assert m.compare(want).ok, str(m.compare(want))
-    finally:  # both at once: serve-hostname waits out its grace period
+    finally:  # both at once: serve-hostname waits out its grace period (1 s here)
         for name in ("two", "annotated"):
             cluster.delete("Pod", name, "tools")
         for name in ("two", "annotated"):
