@@ -18,9 +18,16 @@ class Clock:
     def __init__(self, offset: timedelta = timedelta(0)):
         self.offset = offset
         self._sleepers: set[asyncio.Future[None]] = set()
+        self._now: tuple[int, timedelta, datetime] | None = None  # the last answer: (second, offset, time)
 
     def now(self) -> datetime:
-        return datetime.now(UTC).replace(microsecond=0) + self.offset
+        """The sandbox time, whole seconds (``datetime.now(UTC)`` floors to microseconds, so its second is the
+        system clock's floored one); every call in the same second with the same offset gets the same answer."""
+        second = time.time_ns() // 1_000_000_000
+        last = self._now
+        if last is None or last[0] != second or last[1] != self.offset:
+            last = self._now = (second, self.offset, datetime.fromtimestamp(second, UTC) + self.offset)
+        return last[2]
 
     def time(self) -> float:
         """Sandbox time in seconds since the epoch, with sub-second precision (what ``sleep`` waits on)."""

@@ -143,11 +143,7 @@ class NodePorts:
             log.info("hostports: %s: %s", port, exc.message)
             _reset(sock)
             return
-        reader, writer = await asyncio.open_connection(sock=sock)
-        try:
-            await relay(lambda: self.sb.dataplane, conn, reader, writer)
-        finally:
-            writer.close()
+        await relay(lambda: self.sb.dataplane, conn, sock)
 
 
 def _bind(port: int) -> socket.socket:

@@ -267,8 +267,14 @@ class Traefik:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True, limit=1 << 20, preexec_fn=_die_with_parent)
         assert self._proc.stdout is not None
-        async for raw in self._proc.stdout:
-            self.on_output(raw.decode("utf-8", "replace").rstrip("\n"))
+        partial = b""  # the access log is a line a request: read what has come at once, not line by line
+        while chunk := await self._proc.stdout.read(1 << 16):
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            for raw in lines:
+                self.on_output(raw.decode("utf-8", "replace"))
+        if partial:
+            self.on_output(partial.decode("utf-8", "replace"))
         return await self._proc.wait()
 
 

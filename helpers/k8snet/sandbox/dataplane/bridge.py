@@ -36,7 +36,19 @@ from typing import TYPE_CHECKING, Any
 
 from .clienthello import parse_client_hello
 from .http1 import BadRequest, read_request
-from .model import EMPTY_REPLY, PENDING, RAW_REPLY, RESET, Connection, NetError, Refused, Timeout, answer_of
+from .model import (
+    EMPTY_REPLY,
+    PENDING,
+    RAW_REPLY,
+    RESET,
+    Connection,
+    HttpRequest,
+    HttpResponse,
+    NetError,
+    Refused,
+    Timeout,
+    answer_of,
+)
 from .tls import Remote
 
 if TYPE_CHECKING:
@@ -58,6 +70,11 @@ ADDRESS_NOT_SUPPORTED = 8
 class Bridge:
     """A SOCKS5 endpoint on 127.0.0.1 that opens data-plane connections from a component's pod.
 
+    Each connection is a protocol object, not a task: the handshake is parsed from what has arrived, and a
+    request on an established connection is answered in the callback that brought it (only an answer that must
+    be waited for, from a real component or after a server's delay, takes a task). Traefik keeps its
+    connections alive, so this is the per-request cost of every request through the edge.
+
     Example:
         >>> bridge = Bridge(lambda: sandbox.dataplane, source=lambda: traefik_pod)
         >>> await bridge.start()
@@ -71,7 +88,7 @@ class Bridge:
         self.secret = secrets.token_urlsafe(24)
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._open: set[_Socks | _Relay] = set()
         self.connections = 0
         """Connections opened into the data plane since start (the benchmark and tests read it)."""
 
@@ -80,158 +97,334 @@ class Bridge:
         return f"socks5://{USER}:{self.secret}@127.0.0.1:{self.port}"
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=READ_SIZE)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Socks(self), "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for conn in list(self._open):
+            await conn.stop()
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            conn = await self._handshake(reader, writer)
-            if conn is not None:
-                await relay(self.dataplane, conn, reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-            log.debug("bridge: connection ended: %s", exc)
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Connection | None:
-        """RFC 1928 method selection, RFC 1929 authentication, then CONNECT; the data-plane connection or None."""
-        version, count = await reader.readexactly(2)
-        methods = await reader.readexactly(count)
-        if version != 5 or 2 not in methods:
-            writer.write(b"\x05\xff")  # no acceptable method: only user/password is offered
-            return None
-        writer.write(b"\x05\x02")
-        sub, ulen = await reader.readexactly(2)
-        user = await reader.readexactly(ulen)
-        plen = (await reader.readexactly(1))[0]
-        password = await reader.readexactly(plen)
-        if sub != 1 or user != USER.encode() or not hmac.compare_digest(password, self.secret.encode()):
-            writer.write(b"\x01\x01")
-            return None
-        writer.write(b"\x01\x00")
-        version, command, _, atyp = await reader.readexactly(4)
-        if atyp == 1:
-            host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
-        elif atyp == 4:
-            host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
-        elif atyp == 3:
-            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode("idna")
-        else:
-            writer.write(_reply(ADDRESS_NOT_SUPPORTED))
-            return None
-        port = struct.unpack("!H", await reader.readexactly(2))[0]
-        if version != 5 or command != 1:  # CONNECT only: a component never binds or sends UDP through here
-            writer.write(_reply(COMMAND_NOT_SUPPORTED))
-            return None
+    def _connect(self, host: str, port: int) -> tuple[int, Connection | None]:
+        """CONNECT from the component's pod: the SOCKS reply code, and the connection when it was made (a dropped
+        SYN is SUCCEEDED without one: the dial "succeeds" and nothing ever answers)."""
         pod = self.source()
         if pod is None:
-            writer.write(_reply(GENERAL_FAILURE))
-            return None
+            return GENERAL_FAILURE, None
         try:
             conn = self.dataplane().connect(pod, host, port, "TCP")
         except Timeout:
-            writer.write(_reply(SUCCEEDED))  # a dropped SYN: the dial "succeeds" and nothing ever answers
-            await writer.drain()
-            await _drain_forever(reader)
-            return None
+            return SUCCEEDED, None
         except Refused:
-            writer.write(_reply(REFUSED))
-            return None
+            return REFUSED, None
         except NetError:
-            writer.write(_reply(HOST_UNREACHABLE))
-            return None
+            return HOST_UNREACHABLE, None
         self.connections += 1
-        writer.write(_reply(SUCCEEDED))
-        await writer.drain()
-        return conn
+        return SUCCEEDED, conn
 
 
-async def relay(dataplane: Callable[[], DataPlane], conn: Connection, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter) -> None:
-    """Carry one host-side connection's bytes to the pod program at the far end of ``conn`` and its answers back
-    (HTTP requests one by one, TLS terminated in memory, raw bytes to a stream server): the bridge's relay, also
-    the nodePort listeners'."""
+class _Socks(asyncio.Protocol):
+    """One component connection through its SOCKS5 handshake: RFC 1928 method selection, RFC 1929
+    authentication, then CONNECT; on success the transport is handed to a :class:`_Relay`."""
+
+    def __init__(self, bridge: Bridge):
+        self.bridge = bridge
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.step = self._greeting
+        self.dropped = False  # a CONNECT nothing answers: what comes is read and dropped until the client gives up
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.bridge._open.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.dropped:
+            return
+        self.buffer += data
+        try:
+            while self.step is not None and self.step():
+                pass
+        except Exception as exc:  # noqa: BLE001  (a malformed address): the connection ends, as a failed read
+            log.debug("bridge: handshake failed: %s", exc)
+            self._close()
+
+    def eof_received(self) -> bool:
+        self._close()  # the component gave up (or never finished the handshake)
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.bridge._open.discard(self)
+
+    async def stop(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        self.step = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def _take(self, n: int, at: int = 0) -> bytes | None:
+        """``n`` bytes from offset ``at`` of what has arrived (None: not yet)."""
+        return bytes(self.buffer[at:at + n]) if len(self.buffer) >= at + n else None
+
+    def _refuse(self, reply: bytes) -> bool:
+        assert self.transport is not None
+        self.transport.write(reply)
+        self._close()
+        return False
+
+    def _greeting(self) -> bool:
+        head = self._take(2)
+        if head is None or self._take(head[1], 2) is None:
+            return False
+        version, count = head
+        methods = self._take(count, 2)
+        del self.buffer[:2 + count]
+        if version != 5 or 2 not in methods:  # type: ignore[operator]
+            return self._refuse(b"\x05\xff")  # no acceptable method: only user/password is offered
+        assert self.transport is not None
+        self.transport.write(b"\x05\x02")
+        self.step = self._authenticate
+        return True
+
+    def _authenticate(self) -> bool:
+        head = self._take(2)
+        if head is None:
+            return False
+        sub, ulen = head
+        plen = self._take(1, 2 + ulen)
+        if plen is None or self._take(plen[0], 3 + ulen) is None:
+            return False
+        user, password = self._take(ulen, 2), self._take(plen[0], 3 + ulen)
+        del self.buffer[:3 + ulen + plen[0]]
+        secret = self.bridge.secret.encode()
+        if sub != 1 or user != USER.encode() or not hmac.compare_digest(password, secret):  # type: ignore[arg-type]
+            return self._refuse(b"\x01\x01")
+        assert self.transport is not None
+        self.transport.write(b"\x01\x00")
+        self.step = self._request
+        return True
+
+    def _request(self) -> bool:
+        head = self._take(4)
+        if head is None:
+            return False
+        version, command, _, atyp = head
+        if atyp == 1:
+            size, at = 4, 4
+        elif atyp == 4:
+            size, at = 16, 4
+        elif atyp == 3:
+            length = self._take(1, 4)
+            if length is None:
+                return False
+            size, at = length[0], 5
+        else:
+            return self._refuse(_reply(ADDRESS_NOT_SUPPORTED))
+        raw, port_bytes = self._take(size, at), self._take(2, at + size)
+        if raw is None or port_bytes is None:
+            return False
+        del self.buffer[:at + size + 2]
+        host = str(ipaddress.IPv4Address(raw)) if atyp == 1 else str(ipaddress.IPv6Address(raw)) if atyp == 4 \
+            else raw.decode("idna")
+        port = struct.unpack("!H", port_bytes)[0]
+        if version != 5 or command != 1:  # CONNECT only: a component never binds or sends UDP through here
+            return self._refuse(_reply(COMMAND_NOT_SUPPORTED))
+        code, conn = self.bridge._connect(host, port)
+        assert self.transport is not None
+        self.transport.write(_reply(code))
+        self.step = None
+        if code != SUCCEEDED:
+            self._close()
+        elif conn is None:
+            self.dropped = True
+            self.buffer.clear()
+        else:
+            self.bridge._open.discard(self)
+            relay = _Relay(self.bridge.dataplane, conn, self.bridge._open)
+            self.transport.set_protocol(relay)
+            relay.connection_made(self.transport)
+            if self.buffer:  # the component wrote its request right behind the CONNECT
+                relay.data_received(bytes(self.buffer))
+        return False
+
+
+async def relay(dataplane: Callable[[], DataPlane], conn: Connection, sock: socket.socket) -> None:
+    """Carry one accepted host-side socket's bytes to the pod program at the far end of ``conn`` and its answers
+    back, until either side closes (the nodePort listeners'; the bridge hands over its own connections)."""
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.connect_accepted_socket(lambda: _Relay(dataplane, conn), sock=sock)
     try:
-        await _Relay(dataplane, conn, reader, writer).run()
-    except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-        log.debug("relay: connection ended: %s", exc)
+        await asyncio.shield(protocol.done)
+    finally:
+        await protocol.stop()
 
 
-class _Relay:
-    """One bridged connection: the component's bytes in, the pod program's answers out."""
+class _Relay(asyncio.Protocol):
+    """One bridged connection: the component's bytes in, the pod program's answers out (HTTP requests one by
+    one, TLS terminated in memory, raw bytes to a stream server).
 
-    def __init__(self, dataplane: Callable[[], DataPlane], conn: Connection, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter):
+    Requests are answered in order, each in the callback that completed it; one whose answer must be waited for
+    (a real component's, a server's delay) holds the rest, and the bytes behind it, until it is written. While
+    the component does not read the answers (the transport's buffer is full), no further request is served.
+    """
+
+    def __init__(self, dataplane: Callable[[], DataPlane], conn: Connection,
+                 registry: set[Any] | None = None):
         self.current = dataplane
         self.dp = dataplane()
-        self.conn, self.reader, self.writer = conn, reader, writer
+        self.conn = conn
+        self.registry = registry
+        self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.tls: _TlsServer | None = None
         self.closing = False
+        self.started = False
+        self.stream = False
+        """A raw stream server (``nc -l``) accepted the connection: it gets the bytes whole, never parsed as HTTP."""
+        self.backlog: list[bytes] = []  # bytes that came while an answer was awaited
+        self.backlog_bytes = 0
+        self.eof = False
+        self.paused = False
+        self.waiting: asyncio.Task[None] | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def run(self) -> None:
-        workloads = self.dp.workloads
-        first = await self.reader.read(READ_SIZE)
-        if not first:
+    # -- the transport's callbacks ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.registry is not None:
+            self.registry.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
             return
-        if first[0] == 0x16 and workloads.speaks_tls(self.conn.dst_pod, self.conn.port):
-            hello = parse_client_hello(first)
-            ctx = workloads.tls_server(self.conn, hello.server_name if hello else "")
-            if ctx is None or isinstance(ctx, Remote):  # Traefik to its own pod's TLS port: not carried
-                return  # the server cannot load its certificate: the handshake fails, the connection closes
-            self.tls = _TlsServer(ctx)
-        data = first
-        while data and not self.closing:
-            await self._received(data)
-            if self.closing:
-                break
-            data = await self.reader.read(READ_SIZE)
-        if data == b"" and self.buffer and workloads.speaks_stream(self.conn.dst_pod, self.conn.port):
-            await self._send(self._exchange())
+        if self.waiting is not None or self.paused or self.backlog:
+            self.backlog.append(data)
+            self.backlog_bytes += len(data)
+            self._flow()
+            return
+        self._guarded(self._received, data)
 
-    async def _received(self, data: bytes) -> None:
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._guarded(self._proceed)
+        return True  # answers may still be written; the relay closes when it is done
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._flow()
+        self._guarded(self._proceed)
+
+    def _flow(self) -> None:
+        """Read from the component only while its answers are read and little waits unserved (as a server that
+        reads the next request after writing the last answer)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        hold = self.paused or self.backlog_bytes > 2 * READ_SIZE
+        if hold and transport.is_reading():
+            transport.pause_reading()
+        elif not hold and not transport.is_reading():
+            transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        if exc is not None:
+            log.debug("relay: connection ended: %s", exc)
+        if self.registry is not None:
+            self.registry.discard(self)
+        if not self.done.done():
+            self.done.set_result(None)
+
+    async def stop(self) -> None:
+        """End the connection (the sandbox stops): an answer still awaited is given up."""
+        if self.waiting is not None:
+            self.waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.waiting
+        self._close()
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        try:
+            step(*args)
+        except (ConnectionError, OSError) as exc:
+            log.debug("relay: connection ended: %s", exc)
+            self._close()
+        except Exception:
+            log.exception("relay: serving %s:%s failed", self.conn.dst_ip, self.conn.port)
+            self._close()
+
+    def _proceed(self) -> None:
+        """Serve what waits (requests behind an answered one, bytes that came meanwhile); at the component's
+        end of sending, a stream server gets what it sent, and the connection closes."""
+        if self.closing or self.waiting is not None or self.paused:
+            return
+        if self.started:
+            self._serve()
+        while self.backlog and not self.closing and self.waiting is None and not self.paused:
+            data = self.backlog.pop(0)
+            self.backlog_bytes -= len(data)
+            self._received(data)
+        self._flow()
+        if self.eof and not self.backlog and not self.closing and self.waiting is None and not self.paused:
+            if self.buffer and self.dp.workloads.speaks_stream(self.conn.dst_pod, self.conn.port):
+                self._send(self._exchange())
+            self._close()
+
+    def _received(self, data: bytes) -> None:
+        workloads = self.dp.workloads
+        if not self.started:
+            self.started = True
+            # the program that holds the port when the first bytes arrive is the one that accepted the connection
+            self.stream = workloads.speaks_stream(self.conn.dst_pod, self.conn.port)
+            if data[0] == 0x16 and workloads.speaks_tls(self.conn.dst_pod, self.conn.port):
+                hello = parse_client_hello(data)
+                ctx = workloads.tls_server(self.conn, hello.server_name if hello else "")
+                if ctx is None or isinstance(ctx, Remote):  # Traefik to its own pod's TLS port: not carried
+                    self._close()  # the server cannot load its certificate: the handshake fails, the connection closes
+                    return
+                self.tls = _TlsServer(ctx)
         if self.tls is not None:
             try:
                 plain, out = self.tls.feed(data)
             except ssl.SSLError as exc:
                 log.debug("bridge: TLS with %s failed: %s", self.conn.dst_pod["metadata"]["name"], exc)
-                self.writer.write(self.tls.flush())
-                self.closing = True
+                self._write(self.tls.flush())
+                self._close()
                 return
             if out:
-                self.writer.write(out)
+                self._write(out)
             data = plain
         self.buffer += data
-        if self.dp.workloads.speaks_stream(self.conn.dst_pod, self.conn.port):
+        if self.stream:
             return  # a raw stream server (nc -l) gets everything when the component has finished sending
-        while not self.closing:
+        self._serve()
+
+    def _serve(self) -> None:
+        """Answer the whole requests in the buffer, in order, until one must be waited for."""
+        while not self.closing and self.waiting is None and not self.paused:
             try:
                 parsed = read_request(self.buffer)
             except BadRequest:
-                await self._send(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                                 b"Connection: close\r\n\r\n400 Bad Request")
-                self.closing = True
+                self._send(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                           b"Connection: close\r\n\r\n400 Bad Request")
+                self._close()
                 return
             if parsed is None:
                 if len(self.buffer) > REQUEST_LIMIT:
-                    await self._send(b"HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\n\r\n")
-                    self.closing = True
+                    self._send(b"HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\n\r\n")
+                    self._close()
                 return
             request, used = parsed
             del self.buffer[:used]
@@ -243,22 +436,46 @@ class _Relay:
                 request.tls = self.tls.session(self.dp.sb.clock.now())
             try:
                 response = self.dp.workloads.serve_http(self.conn, request)
-                if response.status == PENDING:
-                    response = await answer_of(response)
             except NetError:
                 self._reset()
                 return
+            if response.status == PENDING or response.delay > 0:
+                self.waiting = asyncio.get_running_loop().create_task(self._wait(request, response))
+                return
+            self._answer(request, response)
+
+    async def _wait(self, request: HttpRequest, response: HttpResponse) -> None:
+        """An answer that takes time: a real component's (kube-apiserver, Traefik), or a server's delay."""
+        try:
+            if response.status == PENDING:
+                response = await answer_of(response)
             if response.delay > 0:
                 await asyncio.sleep(response.delay)  # the server took its time (httpbin /delay)
-            if response.status in (EMPTY_REPLY, RESET):
-                self.closing = True
-                return
-            wire = response.wire()
-            if request.method == "HEAD" and response.status > 0 and response.body:
-                wire = wire[:len(wire) - len(response.body)]  # a HEAD answer has the headers only
-            await self._send(wire)
-            if response.status == RAW_REPLY or _closes(response.headers, request.headers):
-                self.closing = True
+        except NetError:
+            self.waiting = None
+            self._reset()
+            return
+        except Exception:
+            self.waiting = None
+            log.exception("relay: waiting for %s:%s's answer failed", self.conn.dst_ip, self.conn.port)
+            self._close()
+            return
+        self.waiting = None
+        if self.closing:
+            return
+        self._guarded(self._answer, request, response)
+        self._guarded(self._proceed)
+
+    def _answer(self, request: HttpRequest, response: HttpResponse) -> None:
+        if response.status in (EMPTY_REPLY, RESET):
+            self._close()
+            return
+        wire = response.wire()
+        if request.method == "HEAD" and response.status > 0 and response.body:
+            wire = wire[:len(wire) - len(response.body)]  # a HEAD answer has the headers only
+        self._send(wire)
+        if response.status == RAW_REPLY or _closes(response.headers, request.headers):
+            self._close()
 
     def _exchange(self) -> bytes:
         try:
@@ -266,19 +483,29 @@ class _Relay:
         except NetError:
             return b""
 
-    async def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes) -> None:
         if self.tls is not None:
             data = self.tls.wrap(data)
-        self.writer.write(data)
-        await self.writer.drain()
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _close(self) -> None:
+        """The server closes: what was written goes first, then the end of the stream."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
 
     def _reset(self) -> None:
         """The pod behind the connection is gone: an RST, as the kernel answers for a vanished socket."""
-        sock = self.writer.get_extra_info("socket")
+        assert self.transport is not None
+        sock = self.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.closing = True
+        self._close()
 
 
 class _TlsServer:
@@ -331,13 +558,10 @@ def _reply(code: int) -> bytes:
 
 def _closes(response_headers: dict[str, str], request_headers: dict[str, str]) -> bool:
     """Whether the server closes after this answer (``Connection: close`` either way)."""
-    def says_close(headers: dict[str, str]) -> bool:
-        return any(k.lower() == "connection" and "close" in v.lower() for k, v in headers.items())
-
-    return says_close(response_headers) or says_close(request_headers)
+    return _says_close(response_headers) or _says_close(request_headers)
 
 
-async def _drain_forever(reader: asyncio.StreamReader) -> None:
-    """Read and drop what the client sends until it gives up: nothing answers a dropped connection."""
-    while await reader.read(READ_SIZE):
-        pass
+def _says_close(headers: dict[str, str]) -> bool:
+    if "connection" not in " ".join(headers).lower():  # most messages have no Connection header: one look
+        return False
+    return any(k.lower() == "connection" and "close" in v.lower() for k, v in headers.items())

@@ -23,17 +23,18 @@ def read_request(buffer: bytearray) -> tuple[HttpRequest, int] | None:
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         return None
-    head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+    head = buffer[:end].decode("latin-1").split("\r\n")
     parts = head[0].split()
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise BadRequest(f"malformed request line {head[0]!r}")
     headers: dict[str, str] = {}
     for line in head[1:]:
         key, sep, value = line.partition(":")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise BadRequest(f"malformed header line {line!r}")
-        headers[key.strip()] = value.strip()
-    lower = {k.lower(): v for k, v in headers.items()}
+        headers[key] = value.strip()
+    lower = dict(zip(map(str.lower, headers), headers.values(), strict=True))
     start = end + 4
     if "chunked" in lower.get("transfer-encoding", "").lower():
         found = _chunked(buffer, start)

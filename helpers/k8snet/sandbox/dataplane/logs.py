@@ -46,7 +46,7 @@ class LogBook:
         key = (pod_uid, container)
         book = self._lines.setdefault(key, deque())
         when = at or self.clock.now()
-        for text in line.rstrip("\n").split("\n"):
+        for text in line.rstrip("\n").split("\n") if "\n" in line else (line,):
             text = text[:BYTES]
             book.append((when, text))
             size = self._bytes.get(key, 0) + len(text) + 1

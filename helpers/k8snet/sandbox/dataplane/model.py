@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 Obj = dict[str, Any]
@@ -130,9 +132,15 @@ class Connection:
         return self.mesh.reset if self.mesh is not None else ""
 
 
+@functools.lru_cache(maxsize=16)
 def http_date(t: datetime) -> str:
-    """An RFC 7231 date (``Wed, 25 Nov 2026 04:00:00 GMT``), as Date and Last-Modified carry it."""
+    """An RFC 7231 date (``Wed, 25 Nov 2026 04:00:00 GMT``), as Date and Last-Modified carry it (the few most recent
+    kept: every answer of the same second carries the same Date)."""
     return email.utils.formatdate(t.replace(tzinfo=UTC).timestamp(), usegmt=True)
+
+
+REASONS = {status.value: status.phrase for status in HTTPStatus}
+"""Status code → reason phrase, as Python's ``http.HTTPStatus`` names them (a response line's reason)."""
 
 
 @dataclass
@@ -165,11 +173,9 @@ class HttpResponse:
         status 0, is just its bytes)."""
         if self.status <= 0:
             return self.body
-        from http import HTTPStatus
-
-        reason = HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
-        lines = [f"HTTP/1.1 {self.status} {reason}", *(f"{k}: {v}" for k, v in self.headers.items())]
-        if not any(k.lower() == "content-length" for k in self.headers):
+        lines = [f"HTTP/1.1 {self.status} {REASONS.get(self.status, '')}"]
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        if "Content-Length" not in self.headers and not any(k.lower() == "content-length" for k in self.headers):
             lines.append(f"Content-Length: {len(self.body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 

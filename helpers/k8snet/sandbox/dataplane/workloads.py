@@ -24,6 +24,7 @@ writable layer) that exec'd commands and exec probes read and write.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import http
 import ipaddress
@@ -319,6 +320,12 @@ def serving_containers(pod: Pod) -> list[dict[str, Any]]:
     running, ``restartPolicy: Always``)."""
     return [c for c in pod["spec"].get("initContainers") or [] if c.get("restartPolicy") == "Always"] + \
         list(pod["spec"].get("containers") or [])
+
+
+@functools.lru_cache(maxsize=16)
+def go_log_time(t: datetime) -> str:
+    """Go's log package prefix time (``2006/01/02 15:04:05``); a busy server writes many lines in one second."""
+    return t.strftime("%Y/%m/%d %H:%M:%S")
 
 
 def initialized(pod: Pod) -> bool:
@@ -1342,7 +1349,7 @@ class Workloads:
 
     def _log(self, pod: Pod, container: str, line: str, go: bool = False) -> None:
         if go:  # Go's log package: "2006/01/02 15:04:05 " before the message
-            line = self.sb.clock.now().strftime("%Y/%m/%d %H:%M:%S ") + line
+            line = go_log_time(self.sb.clock.now()) + " " + line
         self.dp.logs.append(pod["metadata"].get("uid", ""), container, line)
 
     # -- agnhost netexec (test/images/agnhost/netexec/netexec.go) ------------------------------
@@ -1532,7 +1539,7 @@ class Workloads:
         ua = next((v for k, v in req.headers.items() if k.lower() == "user-agent"), "")
         host = next((v for k, v in req.headers.items() if k.lower() == "host"), req.host)
         # handlers.go httpLogFormat: "%v %s %s \"%s %s %s\" %d %d \"%s\" %v\n"
-        self._log(pod, container, f'{now.strftime("%Y/%m/%d %H:%M:%S")} {host} {conn.client_ip}:{conn.client_port} '
+        self._log(pod, container, f'{go_log_time(now)} {host} {conn.client_ip}:{conn.client_port} '
                                   f'"{req.method} {path} HTTP/1.1" {status} {len(body)} "{ua}" 31.25µs')
         return go_response(now, status, body, app)
 

@@ -29,11 +29,19 @@ class Ingress:
     def __init__(self, sandbox: Sandbox, dataplane: Any):
         self.sb = sandbox
         self.dp = dataplane
+        self._pods: tuple[Any, int, list[dict[str, Any]]] | None = None  # (store, its pods' generation, the pods)
 
     def pods(self) -> list[dict[str, Any]]:
-        """The Traefik pods (namespace ``traefik``, its Deployment's labels)."""
-        return [p for p in self.sb.store.list("pods", NAMESPACE)
-                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in LABELS.items())]
+        """The Traefik pods (namespace ``traefik``, its Deployment's labels). Every line Traefik writes (its access
+        log: one a request) goes to their logs, so the list is kept until a pod is written."""
+        store = self.sb.store
+        generation = store.generation("pods")
+        cached = self._pods
+        if cached is None or cached[0] is not store or cached[1] != generation:
+            found = [p for p in store.list("pods", NAMESPACE)
+                     if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in LABELS.items())]
+            cached = self._pods = (store, generation, found)
+        return list(cached[2])
 
     def edge_connect(self, entrypoint: str) -> Connection:
         """A connection from the host to Traefik's nodePort on the control plane, as kind's port mapping makes it.
