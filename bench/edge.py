@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,13 +59,19 @@ def manifests() -> list[dict[str, Any]]:
 
 
 def load(port: int, *args: str) -> dict[str, Any]:
-    """One run of the load generator in its own process; its JSON report."""
+    """One run of the load generator in its own process; its JSON report, with its own CPU time per request
+    (``client_cpu_us``: its start-up included)."""
     cmd = [sys.executable, "-m", "bench.load", "--port", str(port), "--connections", str(CONNECTIONS),
            "--duration", str(DURATION_S), "--warmup", str(WARMUP_S), *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=DURATION_S + WARMUP_S + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr.strip()[-300:]}")
-    return json.loads(done.stdout)
+    report: dict[str, Any] = json.loads(done.stdout)
+    spent = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    report["client_cpu_us"] = spent / max(report["total"], 1) * 1e6
+    return report
 
 
 def cpu_seconds(pid: int) -> float:
@@ -73,22 +80,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def series(label: str, port: int, *args: str, pid: int | None = None) -> dict[str, Any]:
-    """``RUNS`` runs: the median run's figures, the spread, and (with ``pid``) CPU per request."""
+def series(label: str, port: int, *args: str, pid: int | None = None, traefik: int | None = None) -> dict[str, Any]:
+    """``RUNS`` runs: the median run's figures, the spread, and (with ``pid``, ``traefik``) the sandbox's and the
+    traefik process's CPU per request."""
     runs = []
     for _ in range(RUNS):
         before = cpu_seconds(pid) if pid else 0.0
+        traefik_before = cpu_seconds(traefik) if traefik else 0.0
         report = load(port, *args)
         if pid:
             report["cpu_us"] = (cpu_seconds(pid) - before) / max(report["total"], 1) * 1e6
+        if traefik:
+            report["traefik_cpu_us"] = (cpu_seconds(traefik) - traefik_before) / max(report["total"], 1) * 1e6
         runs.append(report)
         log(f"{label}: {report['rps']:,.0f} req/s, p50 {report['p50_ms'] or 0:.2f} ms, p99 {report['p99_ms'] or 0:.2f} "
             f"ms, statuses {report['statuses']}, errors {report['errors'] or 'none'}")
     runs.sort(key=lambda r: r["rps"])
     median = dict(runs[len(runs) // 2])
     median["spread"] = f"{runs[0]['rps']:,.0f}–{runs[-1]['rps']:,.0f} req/s over {RUNS} runs"
-    if pid:
-        median["cpu_us"] = statistics.median(r["cpu_us"] for r in runs)
+    for key in ("cpu_us", "traefik_cpu_us", "client_cpu_us"):
+        if all(key in r for r in runs):
+            median[key] = statistics.median(r[key] for r in runs)
     return median
 
 
@@ -145,11 +157,12 @@ def measure() -> dict[str, Any]:
         where = ingress.edge(cluster)
         first = ingress.send(cluster, f"http://{HOST}/", n=2)
         log(f"sandbox pid {running.pid}, edge {where}; first answers {first.counts()} from {first.pods()}")
+        pids = {"pid": running.pid, "traefik": traefik_pid(running.pid)}
         out: dict[str, Any] = {
-            "http": series("edge HTTP", where.http_port, "--host-header", HOST, pid=running.pid),
-            "https": series("edge HTTPS", where.https_port, "--host-header", HOST, "--tls", pid=running.pid),
+            "http": series("edge HTTP", where.http_port, "--host-header", HOST, **pids),
+            "https": series("edge HTTPS", where.https_port, "--host-header", HOST, "--tls", **pids),
             "fresh": series("edge HTTP, new connection per request", where.http_port, "--host-header", HOST,
-                            "--fresh", pid=running.pid)}
+                            "--fresh", **pids)}
         bursts = []
         for _ in range(5):
             r = ingress.send(cluster, f"http://{HOST}/", n=SEND_N)
@@ -187,6 +200,13 @@ def run() -> list[Result]:
         results.append(Result(f"sandbox CPU per request ({label})", series_["cpu_us"], "µs",
                               note="the sandbox process's user+system time / requests (the edge relay and the "
                                    "bridge; Traefik's own process not counted); informational"))
+    for label, series_ in (("HTTP", http), ("HTTPS", https)):
+        results.append(Result(f"traefik CPU per request ({label})", series_.get("traefik_cpu_us"), "µs",
+                              note="the traefik process's user+system time / requests; informational"))
+    for label, series_ in (("the floor", floor), ("edge HTTP", http), ("edge HTTPS", https)):
+        results.append(Result(f"load generator CPU per request ({label})", series_["client_cpu_us"], "µs",
+                              note="its user+system time / requests, start-up included: the sandbox, Traefik and "
+                                   "it share the machine's cores; informational"))
     results.append(Result(f"ingress.send: {SEND_N} requests back to back", statistics.median(bursts) * 1000, "ms",
                           100.0, f"median of {len(bursts)}; a rateLimit burst's 10/10 split needs < 100 ms"))
     if m.get("traefik_rss"):

@@ -93,3 +93,26 @@ def test_a_taken_host_port_is_a_warning_event_on_the_service(sandbox, ns):
         assert "already in use on this machine" in events[0]["message"]
     finally:
         holder.close()
+
+
+def test_pipelined_requests_behind_a_slow_one_are_answered_in_order(sandbox, ns):
+    """RFC 9112 section 9.3.2: a server answers pipelined requests in the order they came. httpbin's /delay/1
+    holds the requests behind it on the connection (the relay waits for that answer, then serves the rest)."""
+    sandbox.kubectl("-n", ns, "create", "deployment", "httpbin", "--image=docker.io/kennethreitz/httpbin")
+    sandbox.kubectl("-n", ns, "rollout", "status", "deployment/httpbin", "--timeout=30s")
+    port = free_node_port()
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "httpbin"},
+           "spec": {"type": "NodePort", "selector": {"app": "httpbin"},
+                    "ports": [{"port": 8000, "targetPort": 80, "nodePort": port}]}}
+    sandbox.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(svc))
+    wait_for(lambda: answers(port, "/get"), what=f"httpbin at 127.0.0.1:{port}")
+    paths = ["/delay/1", "/get?n=2", "/anything/3"]
+    requests = [f"GET {path} HTTP/1.1\r\nHost: httpbin\r\n\r\n" for path in paths[:-1]]
+    requests.append(f"GET {paths[-1]} HTTP/1.1\r\nHost: httpbin\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall("".join(requests).encode())  # one write: all three arrive before the first is answered
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    bodies = [json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in data.split(b"HTTP/1.1 200 OK")[1:]]
+    assert [body["url"] for body in bodies] == [f"http://httpbin{path}" for path in paths]
