@@ -22,8 +22,8 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from ..traefik_config import EDGE_CLIENT_IP, NODE_PORTS
-from .dataplane.bridge import relay
 from .dataplane.model import NetError
+from .dataplane.relay import relay
 
 if TYPE_CHECKING:
     from .instance import Sandbox
