@@ -79,13 +79,16 @@ def test_a_command_waits_for_the_members_answer_as_a_step_and_the_loop_goes_on(m
             await asyncio.sleep(0.01)
         with pytest.raises(Timeout) as failed:
             pending.finish(pending.answer.result())
-        return done_at_once, ticks, failed.value, await mesh.connect_async("west", {})
+        second = await mesh.connect_async("west", {})
+        # without a waiting caller, the same connect is the blocking call, which the hold now answers at once
+        with pytest.raises(Timeout, match="not tried again"):
+            mesh.connect(None, "10.244.0.9", "10.245.1.5", 80, "TCP", [], None)
+        mesh.close()  # its aiohttp session closes on this loop
+        await asyncio.sleep(0.05)
+        return done_at_once, ticks, failed.value, second
 
     done_at_once, ticks, failed, second = asyncio.run(scenario())
     assert not done_at_once and ticks > 0
     assert failed.message.startswith("cluster west does not answer ("), failed.message
     assert [h.kind for h in failed.hops][-2:] == ["clustermesh", "error"]
     assert "s ago, so not tried again for 5 s" in second["message"], second
-    # and without a waiting caller, the same connect is the blocking call, which the hold now answers at once
-    with pytest.raises(Timeout, match="not tried again"):
-        mesh.connect(None, "10.244.0.9", "10.245.1.5", 80, "TCP", [], None)

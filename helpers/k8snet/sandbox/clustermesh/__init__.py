@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import http.client
 import ipaddress
@@ -199,6 +200,11 @@ class ClusterMesh:
         for _, conn in self._connections.values():
             conn.close()
         self._connections.clear()
+        for _, session in self._sessions.values():  # the calls that wait (aiohttp): closed on the loop
+            if not session.closed:
+                with contextlib.suppress(RuntimeError):  # no running loop: the process is ending
+                    asyncio.get_running_loop().create_task(session.close())
+        self._sessions.clear()
 
     def member(self, name: str) -> Running | None:
         """The running sandbox of that name in this set (looked up again after a few seconds)."""
