@@ -174,6 +174,7 @@ def connect(run: _Run) -> Cluster:
 
     try:
         run.cluster = open_cluster("kind", run.opts.name)
+        run.cluster.version()  # a request of its own: discovery may come from the client's cache file in /tmp
     except (HTTPError, OSError) as exc:
         nodes = " ".join(f"{run.opts.name}-{n}" for n in ("control-plane", "worker", "worker2"))
         raise commands.ToolError(
