@@ -1,8 +1,10 @@
 """The CRD documents the sandbox installs at start pass kube-apiserver's CRD validation, CEL rules compiled.
 
 ``install_crds`` creates them without compiling their CEL rules (a quarter to half a second of every fresh start;
-the rules are compiled when the first object of a kind is validated), so this test is what guarantees that
-every rule compiles, as ``kubectl apply`` of the same documents to kube-apiserver would.
+the rules are compiled when the first object of a kind is validated), and without running the request decoder's
+strict schema check or the CRD validation at all (``WriteOptions.checked``: most of a new sandbox's start), so these
+tests are what guarantee that every document decodes and validates and every rule compiles, as ``kubectl apply`` of
+the same documents to kube-apiserver would.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from importlib.resources import files
 import pytest
 import yaml
 
-from k8snet.sandbox import celrules, crds, crdvalidation, defaults
+from k8snet.sandbox import celrules, crds, crdvalidation, defaults, validation
+from k8snet.sandbox.errors import ApiError
 from k8snet.sandbox.instance import CNI_CRD_DOCUMENTS, CRD_DOCUMENTS
+from k8snet.sandbox.schema import upstream
 
 
 def documents() -> list[dict]:
@@ -23,6 +27,16 @@ def documents() -> list[dict]:
         text = (files("k8snet.sandbox") / "crds" / name).read_text()
         out += [json.loads(json.dumps(d)) for d in yaml.safe_load_all(text) if d]
     return out
+
+
+@pytest.mark.parametrize("crd", documents(), ids=lambda d: d["metadata"]["name"])
+def test_every_shipped_crd_decodes_strictly(crd):
+    """The request decoder's check (fieldValidation=Strict: no unknown field, every value of its Go type)."""
+    schemas = upstream()
+    node = schemas.for_kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+    assert node is not None
+    assert validation.check_schema(crd, schemas, node, kind="CustomResourceDefinition", name=crd["metadata"]["name"],
+                                   group="apiextensions.k8s.io", mode="Strict") == []
 
 
 @pytest.mark.parametrize("crd", documents(), ids=lambda d: d["metadata"]["name"])
@@ -57,3 +71,13 @@ def test_the_check_above_would_see_a_rule_that_does_not_compile():
     spec.setdefault("x-kubernetes-validations", []).append({"rule": "self.nosuchfield == 1", "message": "x"})
     causes, _ = crdvalidation.validate(crd, None, False, compile_rules=True)
     assert any("undefined field 'nosuchfield'" in c.message for c in causes)
+
+
+def test_the_decode_check_above_would_see_an_unknown_field():
+    crd = next(d for d in documents() if d["metadata"]["name"] == "httproutes.gateway.networking.k8s.io")
+    crd["spec"]["versions"][0]["servedd"] = True
+    schemas = upstream()
+    node = schemas.for_kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+    with pytest.raises(ApiError, match='strict decoding error: unknown field "spec.versions\\[0\\].servedd"'):
+        validation.check_schema(crd, schemas, node, kind="CustomResourceDefinition", name=crd["metadata"]["name"],
+                                group="apiextensions.k8s.io", mode="Strict")

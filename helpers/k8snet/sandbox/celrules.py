@@ -24,7 +24,9 @@ Evaluation costs are not estimated or limited (upstream's cost budget).
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -39,6 +41,7 @@ from lark import Lark, Token, Tree
 
 from . import gofmt
 from .errors import Cause
+from .warmup import GRAMMAR_ENV
 
 Schema = dict[str, Any]
 
@@ -244,18 +247,40 @@ class RuleError(Exception):
 
 GRAMMAR_CACHE: Path | None = None
 """Where the CEL grammar's parser tables are kept between runs (the sandbox's private state directory): building
-them takes a quarter of a second, reading them back a hundredth (lark's ``cache``, LALR only)."""
+them takes a quarter of a second, reading them back a hundredth (lark's ``cache``, LALR only). None: the path in
+``$K8SNET_CEL_GRAMMAR_CACHE``, where set (the sandbox process sets it, so it need not import this module to
+start: :mod:`.warmup`)."""
+
+
+def grammar_cache() -> Path | None:
+    """:data:`GRAMMAR_CACHE`, else ``$K8SNET_CEL_GRAMMAR_CACHE``, else None (no cache)."""
+    if GRAMMAR_CACHE is not None:
+        return GRAMMAR_CACHE
+    env = os.environ.get(GRAMMAR_ENV)
+    return Path(env) if env else None
+
+
+def build_parser() -> None:
+    """Build cel-python's parser now (or read it back from :func:`grammar_cache`), not at the first rule."""
+    _environment()
+
+
+_BUILDING = threading.Lock()
+"""One build of the parser at a time: the sandbox process builds it in a worker thread while its loop may need it
+(and lark writes its cache file in place)."""
 
 
 @lru_cache(maxsize=1)
 def _environment() -> celpy.Environment:
-    if GRAMMAR_CACHE is not None and CELParser.CEL_PARSER is None:
-        # celpy.celparser.CELParser.__init__'s parser (cel-python 0.5.0), with lark's cache of its tables
-        CELParser.CEL_PARSER = Lark(
-            (Path(celparser.__file__).parent / "cel.lark").read_text(), parser="lalr", start="expr", debug=True,
-            g_regex_flags=re.M, lexer_callbacks={"IDENT": CELParser.ambiguous_literals}, propagate_positions=True,
-            maybe_placeholders=False, priority="invert", tree_class=Tree, cache=str(GRAMMAR_CACHE))
-    return celpy.Environment()
+    cache = grammar_cache()
+    with _BUILDING:
+        if cache is not None and CELParser.CEL_PARSER is None:
+            # celpy.celparser.CELParser.__init__'s parser (cel-python 0.5.0), with lark's cache of its tables
+            CELParser.CEL_PARSER = Lark(
+                (Path(celparser.__file__).parent / "cel.lark").read_text(), parser="lalr", start="expr", debug=True,
+                g_regex_flags=re.M, lexer_callbacks={"IDENT": CELParser.ambiguous_literals}, propagate_positions=True,
+                maybe_placeholders=False, priority="invert", tree_class=Tree, cache=str(cache))
+        return celpy.Environment()
 
 
 def escape(name: str) -> str | None:

@@ -350,8 +350,8 @@ class CustomResourceDefinitions:
         status = updated["status"]  # CustomResourceDefinitionStatus's field order
         updated["status"] = {k: status[k] for k in ("conditions", "acceptedNames", "storedVersions") if k in status}
         rt = self.registry.lookup(GROUP, "v1", "customresourcedefinitions")
-        return api.update(rt, "", crd["metadata"]["name"], updated, WriteOptions(field_manager="kube-apiserver"),
-                          "status")
+        return api.update(rt, "", crd["metadata"]["name"], updated,  # the stored CRD, and a status made here
+                          WriteOptions(field_manager="kube-apiserver", checked=True), "status")
 
     # -- deletion ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import celrules, gofmt, openapivalidation, structural, validation
+from . import gofmt, openapivalidation, structural, validation
 from .errors import Cause
 from .jsoncopy import clone
 from .structural import child, forbidden, invalid, key, required
@@ -289,6 +289,8 @@ class _Validation:
             schema, spath, self.compile_rules and structural_ok and len(self.causes) == before)
         self.causes += schema_errs + cel_errs
         if self.compile_rules and structural_ok and not schema_errs:
+            from . import celrules  # imported where a rule is compiled, not at the sandbox's start
+
             for rule, name in celrules.RuleSet(schema).missing():
                 self.warnings.append(f"k8snet sandbox: x-kubernetes-validations rule {gofmt.quote(rule)} uses "
                                      f"{name}, which the sandbox's CEL engine lacks: the rule is not enforced")
@@ -669,6 +671,8 @@ class _OpenAPISchema:
                                                                                  "specified"))
         if not compile_rules or not rules:
             return
+        from . import celrules  # imported where a rule is compiled, not at the sandbox's start
+
         for i, rule in enumerate(rules):
             where = f"{base}[{i}]"
             if not str(rule.get("rule") or "").strip():

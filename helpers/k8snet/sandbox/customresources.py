@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import celrules, openapivalidation, structural, validation
+from . import openapivalidation, structural, validation
 from .errors import Cause, bad_request
 from .jsoncopy import clone
 from .registry import ResourceType, kube_aware_key
 from .schema import SchemaSet
+
+if TYPE_CHECKING:
+    from . import celrules
 
 Obj = dict[str, Any]
 Schema = dict[str, Any]
@@ -67,6 +70,8 @@ class ServedVersion:
     def rules(self) -> celrules.RuleSet | None:
         """The version's CEL rules, compiled on first use (a sandbox with many CRDs starts without compiling)."""
         if self._rules is None and self.schema is not None and _has_rules(self.schema):
+            from . import celrules  # cel-python and lark: imported by the first CRD with rules, not at start
+
             self._rules = celrules.RuleSet(self.schema)
         return self._rules
 

@@ -7,9 +7,10 @@ notebook gets a clean, deterministic cluster (``Sandbox(seed=1)``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import platform
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,46 +19,26 @@ from aiohttp import web
 
 from .. import clusterset
 from . import cni as cniplugin
+from . import crddocs, strategies, topology
 from . import karmada as karmadaplane
-from . import strategies, topology
 from .apiserver import Api, WriteOptions
 from .auth import policy
 from .auth.rbac import Authorizer
 from .auth.tokens import Tokens
 from .clock import Clock
 from .clustermesh import ClusterMesh
-from .controllers import (
-    Manager,
-    calico,
-    certmanager,
-    cilium,
-    clustermesh,
-    clusterroles,
-    crds,
-    csrcleaner,
-    csrsigning,
-    daemonsets,
-    deployments,
-    endpoints,
-    gc,
-    istio,
-    jobs,
-    mcs,
-    namespaces,
-    pods,
-    replicasets,
-    statefulsets,
-    trust,
-)
+from .controllers import Manager, calico, certmanager, cilium, clustermesh, istio, trust
 from .controllers.podworkers import PodWorkers
 from .controllers.volumemanager import VolumeManager
+from .crddocs import CRD_DOCUMENTS
 from .crds import CustomResourceDefinitions
 from .dataplane.calico import validation as calico_validation
 from .randomness import Randomness
 from .registry import Registry, builtin
 from .schema import KUBERNETES_VERSION, SchemaSet, upstream
-from .store import Store
+from .store import Event, Store
 from .topology import Shape
+from .warmup import Warmup
 
 CLOCK_OFFSET = "clockOffset"
 """The store's meta key for how far the sandbox clock runs ahead of this machine's (seconds)."""
@@ -137,16 +118,23 @@ class Sandbox:
         self.program_state: dict[str, Any] = {}
         """What emulated add-on programs keep in memory between requests, by name (istiod's loaded CA and the
         workload certificates issued from it): belongs to the cluster, so a reset drops it."""
+        self.warmup: Warmup | None = None
+        """The child process making the state directory's caches while the sandbox process starts (:mod:`.warmup`);
+        the steps that read them wait for it."""
         self.cni_chain: list[Callable[[Sandbox, dict[str, Any]], None]] = []
         """Chained CNI plugins the kubelet runs when it makes a pod's sandbox, after the pod has its IP and before
         its containers start (the istio-cni plugin captures ambient pods there); each may change the pod object the
         kubelet then writes."""
+        self._before_controllers: list[Event] | None = None
+        """The store's events between :meth:`prepare` and :meth:`run_controllers` (requests answered meanwhile),
+        which the controllers get once they run, as if they had watched from the start."""
         self.store.subscribe(self._on_store_event)
 
     @property
     def dataplane(self) -> Any:
         """The data plane (DNS, kube-proxy, workloads, exec), built on first use."""
         if self._dataplane is None:
+            from .controllers import pods
             from .dataplane import DataPlane
 
             self._dataplane = DataPlane(self)
@@ -166,36 +154,100 @@ class Sandbox:
 
     async def start(self) -> None:
         """Bootstrap a fresh store, then run the controllers on the current loop."""
+        self.prepare()
+        self.run_controllers()
+
+    def prepare(self) -> None:
+        """What every request needs to find: a fresh store's bootstrap objects, and the add-ons' CRDs, namespaces
+        and the RBAC policy (each also installed into a store made before it came). The sandbox process answers
+        requests from here on (:meth:`.server.ApiServer.ready_mw`), before :meth:`run_controllers`."""
+        with self.store.batch():  # one durable commit: each commit waits for the disk, and no client sees these
+            for reads, step in self.preparation():
+                if self.warmup is not None:
+                    self.warmup.wait(*reads)
+                for _ in step() or ():
+                    pass
+        self.prepared()
+
+    def prepared(self) -> None:
+        """Mark the end of :meth:`prepare` (or of its :meth:`preparation` steps): from here until
+        :meth:`run_controllers`, the store's events are kept for the controllers (a deletion in between would
+        otherwise never reach the garbage collector, which their first pass over the store cannot see)."""
+        self._before_controllers = []
+
+    def preparation(self) -> list[tuple[tuple[str, ...], Callable[[], Iterator[None] | None]]]:
+        """:meth:`prepare` as steps in order, each with the caches it reads that a warm-up child may still be
+        making (:mod:`.warmup`: the names of CRD documents), to run inside one :meth:`.store.Store.batch`. The
+        sandbox process lets its loop turn between them, at each pause a step yields (one per CRD) and while it
+        waits for a cache, so connections that arrive meanwhile get through their TLS handshakes (their requests
+        wait for the last step)."""
+        if self.karmada:  # the karmada-apiserver: Karmada's kinds and controllers, no nodes, no workloads
+            return [((), self._bootstrap_once), ((karmadaplane.CRD_DOCUMENT,), lambda: karmadaplane.install(self))]
+        return [((), self._bootstrap_once),
+                # the add-ons' kinds, also into a store made before they came
+                *(((name,), functools.partial(install_crd_document, self, name)) for name in crd_documents(self)),
+                ((), lambda: install_gateway_class(self)),
+                # kind's kube-proxy and the CNI plugin's objects (kindnet's DaemonSet), likewise
+                ((), lambda: install_kube_system(self)),
+                ((), lambda: install_coredns_config(self)),  # kubeadm's kube-system/coredns ConfigMap, likewise
+                ((), lambda: certmanager.install(self)),  # the cert-manager namespace, likewise
+                ((), lambda: trust.install(self)),  # trust-manager's trust namespace (the same cert-manager), likewise
+                ((), lambda: istio.install(self)),  # istio-cni's CNI plugin (it acts where its agent runs)
+                ((), lambda: calico.install(self)),  # Calico's built-in tiers (a Calico cluster's), likewise
+                ((), self._install_policy)]
+
+    def _bootstrap_once(self) -> None:
         if self.store.get("namespaces", "", "default") is None:
             with self.store.batch():
                 karmadaplane.bootstrap(self) if self.karmada else self.bootstrap()
-        if self.karmada:  # the karmada-apiserver: Karmada's kinds and controllers, no nodes, no workloads
-            karmadaplane.install(self)
-            self.manager = Manager(self, karmadaplane.controllers(self))
-            self.manager.start()
-            karmadaplane.start(self)
-            return
-        install_crds(self)  # the add-ons' kinds, also into a store made before they came
-        install_kube_system(self)  # kind's kube-proxy and the CNI plugin's objects (kindnet's DaemonSet), likewise
-        install_coredns_config(self)  # kubeadm's kube-system/coredns ConfigMap (the Corefile), likewise
-        certmanager.install(self)  # the cert-manager namespace, likewise
-        trust.install(self)  # trust-manager's trust namespace (the same cert-manager), likewise
-        istio.install(self)  # istio-cni's CNI plugin (it acts where its agent runs)
-        calico.install(self)  # Calico's built-in tiers (a Calico cluster's), likewise
+
+    def _install_policy(self) -> None:
         with self.store.batch():
             policy.install(self)  # the default roles and bindings, also into a store made before RBAC was served
-        self.manager = Manager(self, [namespaces.controller(self), gc.controller(self),
-                                      deployments.controller(self), replicasets.controller(self),
-                                      daemonsets.controller(self), statefulsets.controller(self),
-                                      jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
-                                      endpoints.controller(self), crds.controller(self),
-                                      clusterroles.controller(self), csrsigning.controller(self),
-                                      csrcleaner.controller(self), *certmanager.controllers(self),
-                                      trust.controller(self), *istio.controllers(self),
-                                      *cilium.controllers(self), *clustermesh.controllers(self),
-                                      *mcs.controllers(self),
-                                      *calico.controllers(self)])
+
+    def run_controllers(self) -> None:
+        """Start the controllers on the current loop (after :meth:`prepare`): their first pass over the store (an
+        informer's initial list), then the events of what requests did since :meth:`prepared`, as a watch from
+        the start would have brought them."""
+        if self.karmada:
+            self._start_manager(karmadaplane.controllers(self))
+            karmadaplane.start(self)
+            return
+        from .controllers import (
+            clusterroles,
+            crds,
+            csrcleaner,
+            csrsigning,
+            daemonsets,
+            deployments,
+            endpoints,
+            gc,
+            jobs,
+            mcs,
+            namespaces,
+            pods,
+            replicasets,
+            statefulsets,
+        )
+
+        self._start_manager([namespaces.controller(self), gc.controller(self),
+                             deployments.controller(self), replicasets.controller(self),
+                             daemonsets.controller(self), statefulsets.controller(self),
+                             jobs.controller(self), jobs.cron_controller(self), pods.controller(self),
+                             endpoints.controller(self), crds.controller(self),
+                             clusterroles.controller(self), csrsigning.controller(self),
+                             csrcleaner.controller(self), *certmanager.controllers(self),
+                             trust.controller(self), *istio.controllers(self),
+                             *cilium.controllers(self), *clustermesh.controllers(self),
+                             *mcs.controllers(self),
+                             *calico.controllers(self)])
+
+    def _start_manager(self, controllers: list[Any]) -> None:
+        self.manager = Manager(self, controllers)
         self.manager.start()
+        held, self._before_controllers = self._before_controllers or [], None
+        for event in held:
+            self.manager.on_event(event)
 
     async def stop(self) -> None:
         if self.manager:
@@ -259,11 +311,17 @@ class Sandbox:
                 "buildDate": "", "goVersion": "", "compiler": "k8snet-sandbox",
                 "platform": f"linux/{'arm64' if platform.machine() in ('aarch64', 'arm64') else 'amd64'}"}
 
+    def facts(self) -> dict[str, Any]:
+        """What the cluster is, fixed for the process's life: ``ready.json`` carries them, so ``k8snet sandbox up``
+        can say them without a request."""
+        return {"kubernetesVersion": GIT_VERSION, "cluster": self.shape.to_dict(), "cni": self.cni,
+                "karmada": self.karmada, "cniTitle": cniplugin.PLUGINS[self.cni].title}
+
     def status(self) -> dict[str, Any]:
-        return {"kubernetesVersion": GIT_VERSION, "seed": self.seed, "resourceVersion": self.store.rv,
-                "cluster": self.shape.to_dict(), "cni": self.cni, "karmada": self.karmada, "cniTitle": cniplugin.PLUGINS[self.cni].title,
-                "now": self.api.now(), "objects": {rt.group_resource: self.store.count(rt.group_resource)
-                                                   for rt in self.registry.types},
+        facts = self.facts()
+        return {"kubernetesVersion": facts.pop("kubernetesVersion"), "seed": self.seed,
+                "resourceVersion": self.store.rv, **facts, "now": self.api.now(),
+                "objects": {rt.group_resource: self.store.count(rt.group_resource) for rt in self.registry.types},
                 "containers": self._dataplane.workloads.footprint() if self._dataplane is not None else
                 {"fileSystems": 0, "fileSystemBytes": 0},
                 "nodePorts": self.host_ports.status() if self.host_ports is not None else None,
@@ -296,6 +354,8 @@ class Sandbox:
                 self._daemon_load[node] = self._daemon_load.get(node, 0) + delta
 
     def _on_store_event(self, event: Any) -> None:
+        if self._before_controllers is not None:
+            self._before_controllers.append(event)
         proxy = getattr(self._dataplane, "proxy", None)  # tests may stand a smaller data plane in
         if proxy is not None:
             proxy.observe(event)  # kube-proxy's informers (Services, EndpointSlices)
@@ -387,12 +447,6 @@ class Sandbox:
         install_traefik(self)
 
 
-CRD_DOCUMENTS = ("traefik.io.yaml", "gateway.networking.k8s.io.yaml", "cert-manager.io.yaml",
-                 "trust.cert-manager.io.yaml")
-"""The CustomResourceDefinitions in ``sandbox/crds/`` the sandbox installs, as ``k8snet kind up`` applies
-Traefik's, Gateway API's and cert-manager's release manifests and trust-manager's chart (the documents say what
-they were written from)."""
-
 CNI_CRD_DOCUMENTS = {cniplugin.CILIUM: ("cilium.io.yaml", "multicluster.x-k8s.io.yaml"),
                      cniplugin.CALICO: ("projectcalico.org.yaml",)}
 """The CNI plugin's own kinds, installed only in a cluster that runs that plugin: Cilium's policies, endpoints and
@@ -401,29 +455,44 @@ identities (on kind its operator creates them) and the Multi-Cluster Services AP
 policies, tiers and network sets (on kind its aggregated API server serves them)."""
 
 
+def crd_documents(sb: Sandbox) -> tuple[str, ...]:
+    """The CRD documents the cluster installs: :data:`CRD_DOCUMENTS`, and its CNI plugin's
+    (:data:`CNI_CRD_DOCUMENTS`)."""
+    return (*CRD_DOCUMENTS, *CNI_CRD_DOCUMENTS.get(sb.cni, ()))
+
+
 def install_crds(sb: Sandbox) -> None:
-    """Create every CRD of :data:`CRD_DOCUMENTS` (and of the cluster's CNI plugin, :data:`CNI_CRD_DOCUMENTS`) the
-    store does not hold yet (they then serve like any CRD), then
+    """Create every CRD of :func:`crd_documents` the store does not hold yet (they then serve like any CRD), then
     Traefik's GatewayClass."""
-    import json
-    from importlib.resources import files
+    for name in crd_documents(sb):
+        for _ in install_crd_document(sb, name):
+            pass
+    install_gateway_class(sb)
 
-    import yaml
 
+def install_crd_document(sb: Sandbox, name: str) -> Iterator[None]:
+    """Create the CRDs of one document of ``sandbox/crds/`` that the store does not hold yet, pausing after each
+    (:meth:`Sandbox.preparation`)."""
     rt = sb.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     assert rt is not None
-    opts = WriteOptions(field_manager="k8snet", compile_rules=False)  # ours: the tests compile their rules
-    for name in (*CRD_DOCUMENTS, *CNI_CRD_DOCUMENTS.get(sb.cni, ())):
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a tenth of the start-up time
-        for doc in yaml.load_all((files("k8snet.sandbox") / "crds" / name).read_text(), Loader=loader):
-            if doc and sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
-                sb.api.create(rt, "", json.loads(json.dumps(doc)), opts)  # YAML aliases become separate copies
+    # ours: the tests check them (their CEL rules compiled), not each start (WriteOptions.checked)
+    opts = WriteOptions(field_manager="k8snet", compile_rules=False, checked=True)
+    for doc in crddocs.load(name, sb.state_dir):  # separate objects: YAML aliases are separate copies
+        if sb.store.get(rt.group_resource, "", doc["metadata"]["name"]) is None:
+            sb.api.create(rt, "", doc, opts)
+            yield
+
+
+def install_gateway_class(sb: Sandbox) -> None:
+    """Traefik's GatewayClass, applied once its CRD is served (as kind applies traefik-gateway.yaml).
+
+    Ours, so validated by the tests (tests/unit/test_startup.py), not here: its CRD's CEL rules would need the CEL
+    parser, whose import and tables cost a new sandbox a third of a second before its first answer."""
     from .. import traefik_config as config
 
-    # Traefik's GatewayClass, applied once its CRD is served (as kind applies traefik-gateway.yaml)
     classes = sb.registry.lookup("gateway.networking.k8s.io", "v1", "gatewayclasses")
     if classes is not None and sb.store.get(classes.group_resource, "", config.GATEWAY_CLASS) is None:
-        sb.api.create(classes, "", config.gateway_class(), WriteOptions(field_manager="k8snet"))
+        sb.api.create(classes, "", config.gateway_class(), WriteOptions(field_manager="k8snet", checked=True))
 
 
 def install_kube_system(sb: Sandbox) -> None:
@@ -718,30 +787,31 @@ def coredns_deployment() -> dict[str, Any]:
 
 
 async def serve(sandbox: Sandbox, token: str, host: str = "127.0.0.1", port: int = 0,
-                tls: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
-    """Start the sandbox and its HTTPS API; returns the runner and the bound port."""
+                tls: ssl.SSLContext | None = None, ready: asyncio.Event | None = None) -> tuple[web.AppRunner, int]:
+    """Listen with the sandbox's HTTPS API; returns the runner and the bound port.
+
+    It does not start the sandbox: the caller does (:meth:`Sandbox.prepare`, then
+    :meth:`Sandbox.run_controllers`), and sets ``ready`` once prepared; until then every request waits
+    (:meth:`.server.ApiServer.ready_mw`). None: the sandbox has started already.
+    """
     from .server import ApiServer
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the sandbox listens on loopback only")
-    await sandbox.start()
-    server = ApiServer(sandbox, token)
-    runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
+    server = ApiServer(sandbox, token, ready=ready)
+    runner = web.AppRunner(server.app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=0.5, ssl_context=tls)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
     sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
     bound = sockets[0].getsockname()[1] if sockets else port
-    runner.app["api_server"] = server
-    if tls is not None:  # pods reach it as https://kubernetes.default.svc (dataplane/apiserver.py)
-        from .dataplane import apiserver
-
-        apiserver.register(sandbox, bound)
     return runner, bound
 
 
 async def shutdown(sandbox: Sandbox, runner: web.AppRunner) -> None:
-    server = runner.app.get("api_server")
+    from .server import API_SERVER
+
+    server = runner.app.get(API_SERVER)
     if server is not None:
         server.stopping.set()
     await runner.cleanup()

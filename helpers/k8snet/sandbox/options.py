@@ -40,6 +40,12 @@ class WriteOptions:
     user: Any = None
     """Who writes (an auth.users.UserInfo), for the checks that depend on it (RBAC escalation); None: the sandbox
     itself (its controllers and bootstrap)."""
+    checked: bool = False
+    """The body is the sandbox's own and known valid, so the request decoder's schema check and the kind's validation
+    are not run again: the CRD documents it installs at start and Traefik's GatewayClass (the tests run both checks
+    on them, tests/unit/test_crd_documents.py and test_startup.py; at each start they were most of a new sandbox's
+    time to its first answer), and a stored CRD with the status the naming and establishing controllers add
+    (crds.accept_names). Never for what a client sends."""
 
 
 @dataclass

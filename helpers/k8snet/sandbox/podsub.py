@@ -41,6 +41,7 @@ from . import decode, errors, options, protobuf
 from .apiserver import DeleteOptions
 from .dataplane.commands import KILLED
 from .dataplane.context import Pipe, Terminal
+from .server import API_SERVER
 from .validation import check_schema
 
 if TYPE_CHECKING:
@@ -572,7 +573,7 @@ def still_following(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str
     transport = request.transport
     if transport is None or transport.is_closing():
         return False
-    server = request.app.get("api_server")
+    server = request.app.get(API_SERVER)
     if server is not None and server.stopping.is_set():
         return False
     pod = sb.store.get(rt.group_resource, ns, name)

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import clusterset, kubeconfig, pins
+from .. import clusterset, pins
 from . import lock
+
+if TYPE_CHECKING:
+    import ssl
+
+# What only some commands need (kubeconfig's yaml, urllib, ssl) is imported where it is used: ``k8snet sandbox up``
+# starts the server process sooner, and writes the kubeconfig while that process starts.
 
 CONTEXT = clusterset.DEFAULT_CONTEXT
 """The default cluster's kubeconfig context (a named member's is ``k8snet-<name>``: :func:`context`)."""
@@ -66,6 +69,9 @@ class Running:
     edge_https_port: int | None = None
     name: str = clusterset.DEFAULT_NAME
     """The cluster's name in its set (``k8snet`` for the default cluster)."""
+    facts: dict = field(default_factory=dict)
+    """What the cluster is, as its ``ready.json`` says (Kubernetes version, CNI plugin, networks: the part of
+    :func:`admin` ``status`` that stays fixed while it runs); empty from a server that does not write them."""
 
     @property
     def context(self) -> str:
@@ -93,6 +99,8 @@ def _alive(pid: int) -> bool:
 
 
 def _tls(state: Path) -> ssl.SSLContext:
+    import ssl
+
     return ssl.create_default_context(cafile=str(state / "ca.crt"))
 
 
@@ -129,8 +137,9 @@ def status(state: Path | None = None, name: str | None = None) -> Running | None
     if not _listening(ready["port"]):
         return None  # it holds the lock while it dies (kill -9 releases the lock a moment later)
     edge = ready.get("edge") or {}
+    facts = {k: ready[k] for k in ("kubernetesVersion", "cluster", "cni", "karmada", "cniTitle") if k in ready}
     return Running(ready["pid"], ready["port"], token, state, edge.get("http"), edge.get("https"),
-                   ready.get("name", clusterset.DEFAULT_NAME))
+                   ready.get("name", clusterset.DEFAULT_NAME), facts)
 
 
 def members() -> dict[str, Running]:
@@ -198,11 +207,13 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
     running = status(state) or _wait_for_holder(state, timeout)
     if running is not None and running.name != name:
         raise RuntimeError(f"the sandbox running from {state} is cluster {running.name!r}, not {name!r}")
+    facts = (running.facts or admin(running, "status")) if running is not None and (cni, karmada) != (None, None) \
+        else {}
     if running is not None and cni is not None:
-        have = admin(running, "status").get("cni", cniplugin.KINDNET)
+        have = facts.get("cni", cniplugin.KINDNET)
         if have != cni:
             raise RuntimeError(cniplugin.mismatch_message(have, cni))
-    if running is not None and karmada is not None and admin(running, "status").get("karmada", False) != karmada:
+    if running is not None and karmada is not None and facts.get("karmada", False) != karmada:
         raise RuntimeError(f"the sandbox {name!r} is running {'without' if karmada else 'with'} --karmada: a "
                            "cluster is not turned into the other kind in place")
     if running is None:
@@ -210,6 +221,8 @@ def up(state: Path | None = None, port: int | None = None, seed: int | None = No
         edge = edge_ports(edge_http_port, edge_https_port, name)
         running = _spawn(state, port, seed, timeout, edge, cni, name, karmada)
     if write_kubeconfig:
+        from .. import kubeconfig
+
         # the workbook's cluster becomes kubectl's current context, as `kind create cluster` makes its own; another
         # member only when nothing is current, so a notebook that starts a second cluster leaves the learner's
         # terminal (and its current context) where it was: `kubectl --context k8snet-NAME` reaches the member
@@ -244,6 +257,8 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
     state.chmod(0o700)
     token_file = state / "token"
     if not token_file.exists():
+        import secrets
+
         token_file.write_text(secrets.token_urlsafe(32))
         os.chmod(token_file, 0o600)
     if port is None:  # keep the port of the last run so an existing kubeconfig stays valid
@@ -263,6 +278,7 @@ def _spawn(state: Path, port: int | None, seed: int | None, timeout: float,
         cmd += ["--karmada"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
+    from .. import kubeconfig  # noqa: F401 -- its yaml loads while the server starts: up writes the context next
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -357,12 +373,16 @@ def down(state: Path | None = None, timeout: float = 10.0, write_kubeconfig: boo
         stopped = True
     (state / "ready.json").unlink(missing_ok=True)
     if write_kubeconfig:
+        from .. import kubeconfig
+
         kubeconfig.remove_context(context(name))
     return stopped
 
 
 def admin(running: Running, action: str, body: dict | None = None) -> dict:
     """Call an admin endpoint (reset, seed, clock, status) of a running sandbox."""
+    import urllib.request
+
     data = json.dumps(body or {}).encode() if action != "status" else None
     req = urllib.request.Request(f"{running.server}/k8snet/admin/{action}", data=data,
                                  method="GET" if action == "status" else "POST",

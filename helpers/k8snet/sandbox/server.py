@@ -40,6 +40,10 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
     "application/apply-patch+cbor": "apply-cbor",
 }
+PUBLIC_INFO = ("clusterrolebindings.rbac.authorization.k8s.io", "system:public-info-viewer")
+"""The binding that lets anyone read /version (kube-apiserver's bootstrap policy, auth/bootstrap-policy.yaml)."""
+API_SERVER: web.AppKey[ApiServer] = web.AppKey("api_server")
+"""The :class:`ApiServer` of an aiohttp application (its handlers find the server that is stopping)."""
 RETURNS_DELETED = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
 """Kinds whose registry returns the deleted object rather than a Status (ReturnDeletedObject)."""
 
@@ -92,16 +96,41 @@ def success_status(rt: ResourceType, obj: dict) -> dict:
 class ApiServer:
     """The aiohttp application serving one sandbox."""
 
-    def __init__(self, sandbox: Sandbox, token: str):
+    def __init__(self, sandbox: Sandbox, token: str, ready: asyncio.Event | None = None):
         self.sandbox = sandbox
         self.token = token
+        self.ready = ready
+        """Set once the sandbox has started (:meth:`ready_mw`); None: it had started before this server was made."""
+        self.held = 0
+        """Requests waiting for :attr:`ready` now."""
+        self.last_request = 0.0
+        """When the latest request came (the event loop's clock), for :meth:`quiet`."""
         # Go's net/http accepts request lines and headers up to 1 MiB (DefaultMaxHeaderBytes); so do we.
-        self.app = web.Application(middlewares=[self.errors_mw, self.auth_mw], client_max_size=decode.MAX_BODY_BYTES,
+        self.app = web.Application(middlewares=[self.ready_mw, self.errors_mw, self.auth_mw],
+                                   client_max_size=decode.MAX_BODY_BYTES,
                                    handler_args={"max_line_size": 1 << 20, "max_field_size": 1 << 20})
         self.app.router.add_route("*", "/{path:.*}", self.dispatch)
         self.stopping = asyncio.Event()
+        self.app[API_SERVER] = self
 
     # -- middlewares -------------------------------------------------------------------
+
+    @web.middleware
+    async def ready_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Hold each request until the sandbox has started: the process listens as soon as it can (so
+        ``k8snet sandbox up`` returns and kubectl connects while it starts), but a request is answered only once
+        the bootstrap objects, the add-ons' CRDs and the RBAC policy are in the store, so nothing is missing
+        from an answer that would be there a moment later. kube-apiserver's /readyz likewise fails until its
+        post-start hooks (the bootstrap roles, the CRD informers) have run; here the client waits instead of
+        being refused. ``GET /version`` is answered at once (:meth:`_answers_before_ready`)."""
+        self.last_request = asyncio.get_running_loop().time()
+        if self.ready is not None and not self.ready.is_set() and not self._answers_before_ready(request):
+            self.held += 1
+            try:
+                await self.ready.wait()
+            finally:
+                self.held -= 1
+        return await handler(request)
 
     @web.middleware
     async def errors_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -191,6 +220,26 @@ class ApiServer:
             allowed, reason = self.sandbox.authorizer.authorize(checked)
             if not allowed:
                 raise forbidden(checked, reason)
+
+    def _answers_before_ready(self, request: web.Request) -> bool:
+        """``GET /version``, which kube-apiserver answers as soon as it listens (only /readyz and what it guards wait
+        for its post-start hooks): the version is fixed, so it is the same answer a moment later, once the RBAC
+        policy that lets anyone read it is in the store (a new store's first preparation step)."""
+        return request.path.rstrip("/") == "/version" and request.method == "GET" and \
+            self.sandbox.store.get(PUBLIC_INFO[0], "", PUBLIC_INFO[1]) is not None
+
+    async def quiet(self, period: float, timeout: float) -> bool:
+        """Wait until a request has come and then none for ``period`` seconds: a client's first burst is over
+        (False when ``timeout`` seconds passed first). The sandbox process starts what can wait (Traefik) then."""
+        loop = asyncio.get_running_loop()
+        since, deadline = loop.time(), loop.time() + timeout
+        while self.last_request < since or loop.time() < self.last_request + period:
+            now = loop.time()
+            if now >= deadline:
+                return False
+            wake = deadline if self.last_request < since else min(self.last_request + period, deadline)
+            await asyncio.sleep(min(wake - now, period))
+        return True
 
     # -- routing -----------------------------------------------------------------------
 

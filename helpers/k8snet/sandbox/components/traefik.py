@@ -278,15 +278,13 @@ class Traefik:
         return await self._proc.wait()
 
 
-async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[Traefik, Bridge]:
-    """Start the pod-network bridge and the supervised Traefik for one sandbox process (not waiting for it).
+def prepare(sb: Sandbox, state: Path, api_port: int, token: str) -> Traefik:
+    """The supervised Traefik of one sandbox process, not started yet (:func:`launch` starts it), and the Traefik
+    pod's side of it, in place from now on: until the process listens, the edge's connections and the pod's are
+    refused and the kubelet's ``/ping`` probe fails, as with a container that has not started listening.
 
     Everything looks the data plane up through ``sb`` at each use: ``k8snet sandbox reset`` builds a new one.
     """
-    from ..dataplane.bridge import Bridge
-
-    bridge = Bridge(lambda: sb.dataplane, source=lambda: _running_pod(sb.dataplane.ingress.pods()))
-    await bridge.start()
     kubeconfig = state / "traefik" / "kubeconfig"
     write_kubeconfig(kubeconfig, f"https://127.0.0.1:{api_port}", sb.ca_pem, token)
 
@@ -305,14 +303,26 @@ async def launch(sb: Sandbox, state: Path, api_port: int, token: str) -> tuple[T
                     dp.logs.append(pod["metadata"]["uid"], "traefik", text)
             pending.clear()
 
-    traefik = Traefik(kubeconfig, bridge.proxy_url, output)
-    await traefik.start()
+    traefik = Traefik(kubeconfig, "", output)
     pods = PodSide(traefik, tick=lambda: output(None))
-    pods.start()
     sb.real_servers["traefik"] = pods
     traefik.on_stop = pods.stop
+    return traefik
+
+
+async def launch(sb: Sandbox, traefik: Traefik) -> Bridge:
+    """Start the pod-network bridge and the Traefik :func:`prepare` made (not waiting for it to be ready)."""
+    from ..dataplane.bridge import Bridge
+
+    bridge = Bridge(lambda: sb.dataplane, source=lambda: _running_pod(sb.dataplane.ingress.pods()))
+    await bridge.start()
+    traefik.proxy_url = bridge.proxy_url
+    await traefik.start()
+    pods = sb.real_servers["traefik"]
+    assert isinstance(pods, PodSide) and pods.traefik is traefik
+    pods.start()  # the supervisor's ping of the process, which the kubelet's probe reads
     sb.on_reset.append(traefik.restart)  # a new cluster gets a new Traefik, with no watches of the old one
-    return traefik, bridge
+    return bridge
 
 
 def _running_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -26,7 +26,6 @@ is not started as the other (:class:`Mismatch`).
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TYPE_CHECKING
 
 from ..apiserver import WriteOptions
@@ -84,19 +83,15 @@ def bootstrap(sb: Sandbox) -> None:
 
 def install(sb: Sandbox) -> None:
     """Karmada's CRDs (``crds/karmada.io.yaml``) the store lacks, and karmada-webhook's admission."""
-    from importlib.resources import files
-
-    import yaml
-
+    from .. import crddocs
     from . import webhook
 
     crd_rt = sb.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     assert crd_rt is not None
     opts = WriteOptions(field_manager="karmada-operator", compile_rules=False)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    for doc in yaml.load_all((files("k8snet.sandbox") / "crds" / CRD_DOCUMENT).read_text(), Loader=loader):
-        if doc and sb.store.get(crd_rt.group_resource, "", doc["metadata"]["name"]) is None:
-            sb.api.create(crd_rt, "", json.loads(json.dumps(doc)), opts)
+    for doc in crddocs.load(CRD_DOCUMENT, sb.state_dir):  # separate objects: YAML aliases are separate copies
+        if sb.store.get(crd_rt.group_resource, "", doc["metadata"]["name"]) is None:
+            sb.api.create(crd_rt, "", doc, opts)
     if not any(h.name == webhook.NAME for h in sb.api.webhooks):
         sb.api.webhooks.append(webhook.webhook())
 
