@@ -264,3 +264,30 @@ def test_what_requests_do_before_the_controllers_run_reaches_them():
             sb.close()
 
     asyncio.run(main())
+
+
+def test_stopping_traefiks_pinger_ends_even_when_a_ping_swallows_the_cancellation():
+    """Python 3.11's wait_for can return a result instead of raising a cancellation that comes as the awaited call
+    completes (gh-86296): a ping that does so must not keep `sandbox down` waiting for the ping loop forever."""
+    from k8snet.sandbox.components.traefik import PodSide
+
+    class Swallowing:
+        pings = 0
+
+        async def ping(self) -> bool:
+            self.pings += 1
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                pass  # as wait_for does when its inner call has just completed
+            return False
+
+    async def scenario() -> int:
+        traefik = Swallowing()
+        pods = PodSide(traefik)  # type: ignore[arg-type]
+        pods.start()
+        await asyncio.sleep(0.01)  # the loop is in its first ping
+        await asyncio.wait_for(pods.stop(), 5.0)  # a hang guard, not a timing: it ends at once or never
+        return traefik.pings
+
+    assert asyncio.run(scenario()) == 1

@@ -204,12 +204,14 @@ class Traefik:
         if not port or not self.running:
             return False
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, port), 1.0)
+            async with asyncio.timeout(1.0):  # not wait_for, which can swallow a cancellation in 3.11 (gh-86296)
+                reader, writer = await asyncio.open_connection(self.host, port)
         except (OSError, TimeoutError):
             return False
         try:
             writer.write(b"GET /ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            status = await asyncio.wait_for(reader.readline(), 1.0)
+            async with asyncio.timeout(1.0):
+                status = await reader.readline()
             return status.startswith(b"HTTP/1.1 200")
         except (OSError, TimeoutError):
             return False
@@ -352,13 +354,16 @@ class PodSide:
         self._pinger = asyncio.get_running_loop().create_task(self._ping_loop(), name="traefik-ping")
 
     async def stop(self) -> None:
-        if self._pinger is not None:
-            self._pinger.cancel()
+        pinger, self._pinger = self._pinger, None
+        if pinger is not None:
+            pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._pinger
+                await pinger
 
     async def _ping_loop(self) -> None:
-        while True:
+        # until stop() clears the task: Python 3.11's wait_for can swallow a cancellation that comes as the awaited
+        # call completes (gh-86296), which left `sandbox down` waiting for this loop forever
+        while self._pinger is not None:
             self.healthy = await self.traefik.ping()
             self.tick()
             await asyncio.sleep(1.0 if self.healthy else 0.1)
