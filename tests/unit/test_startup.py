@@ -10,10 +10,12 @@ a new state directory are checked here too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from kubernetes import client
 from k8snet.sandbox import crddocs, pki, warmup
 from k8snet.sandbox.auth.clientcerts import server_context
 from k8snet.sandbox.instance import CRD_DOCUMENTS, Sandbox, serve, shutdown
-from k8snet.sandbox.server import API_SERVER
+from k8snet.sandbox.server import API_SERVER, ApiServer
 
 TOKEN = "startup-test-token-0123456789abcdefghijklmnop"
 
@@ -44,6 +46,23 @@ async def wait_until(predicate, what: str, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
+@contextlib.asynccontextmanager
+async def unprepared(state: Path) -> AsyncIterator[tuple[Sandbox, asyncio.Event, ApiServer, client.ApiClient]]:
+    """A sandbox listening before it has prepared (as the sandbox process starts), the event that ends the wait
+    of its requests, its server and a client of it."""
+    sb = Sandbox(state, seed=0)
+    ca, crt, key = pki.ensure(state)
+    ready = asyncio.Event()
+    runner, port = await serve(sb, TOKEN, tls=server_context(crt, key, ca), ready=ready)
+    api = api_client(state, port)
+    try:
+        yield sb, ready, runner.app[API_SERVER], api
+    finally:
+        api.close()
+        await shutdown(sb, runner)
+        sb.close()
+
+
 def test_requests_during_the_start_wait_and_find_what_the_start_makes(tmp_path):
     """Requests that arrive before the sandbox has prepared are held, not answered from a half-made cluster: a
     ConfigMap in ``default`` (the namespace comes with the bootstrap) and a list of IngressRoutes (a kind of the
@@ -51,14 +70,8 @@ def test_requests_during_the_start_wait_and_find_what_the_start_makes(tmp_path):
     state = tmp_path / "state"
 
     async def main() -> None:
-        sb = Sandbox(state, seed=0)
-        ca, crt, key = pki.ensure(state)
-        ready = asyncio.Event()
-        runner, port = await serve(sb, TOKEN, tls=server_context(crt, key, ca), ready=ready)
-        server = runner.app[API_SERVER]
-        api = api_client(state, port)
-        loop = asyncio.get_running_loop()
-        try:
+        async with unprepared(state) as (sb, ready, server, api):
+            loop = asyncio.get_running_loop()
             made = loop.run_in_executor(None, lambda: client.CoreV1Api(api).create_namespaced_config_map(
                 "default", {"metadata": {"name": "early"}, "data": {"a": "1"}}))
             routes = loop.run_in_executor(None, lambda: client.CustomObjectsApi(api).list_cluster_custom_object(
@@ -72,10 +85,6 @@ def test_requests_during_the_start_wait_and_find_what_the_start_makes(tmp_path):
             assert (cm.metadata.namespace, cm.data) == ("default", {"a": "1"})
             assert (await routes)["items"] == []
             assert server.held == 0
-        finally:
-            api.close()
-            await shutdown(sb, runner)
-            sb.close()
 
     asyncio.run(main())
 
@@ -87,14 +96,8 @@ def test_the_version_is_answered_while_the_rest_waits(tmp_path):
     state = tmp_path / "state"
 
     async def main() -> None:
-        sb = Sandbox(state, seed=0)
-        ca, crt, key = pki.ensure(state)
-        ready = asyncio.Event()
-        runner, port = await serve(sb, TOKEN, tls=server_context(crt, key, ca), ready=ready)
-        server = runner.app[API_SERVER]
-        api = api_client(state, port)
-        loop = asyncio.get_running_loop()
-        try:
+        async with unprepared(state) as (sb, ready, server, api):
+            loop = asyncio.get_running_loop()
             early = loop.run_in_executor(None, lambda: client.VersionApi(api).get_code())
             await wait_until(lambda: server.held == 1, "the first request to reach the server")
             steps = sb.preparation()
@@ -107,10 +110,6 @@ def test_the_version_is_answered_while_the_rest_waits(tmp_path):
                     pass
             ready.set()
             assert (await early).git_version == version.git_version
-        finally:
-            api.close()
-            await shutdown(sb, runner)
-            sb.close()
 
     asyncio.run(main())
 
