@@ -773,6 +773,15 @@ def _without_managed(obj: dict | None) -> dict:
     return out
 
 
+def _managed_left_out(obj: dict) -> dict:
+    """``obj`` without its managedFields, for reading only (a comparison): a shallow copy, as copying a large
+    object whole (a CRD's schema) on every write is what most of the write's time went to."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 def _set_managed(obj: dict, managers: Managers) -> dict:
     encoded = encode_managed_fields(managers)
     meta = obj.setdefault("metadata", {})
@@ -905,9 +914,9 @@ def track_update(old: dict | None, new: dict, manager: str, schemas: SchemaSet, 
     version = new.get("apiVersion") or (old or {}).get("apiVersion") or ""
     ident = (manager or "unknown", "Update", version, subresource)
     ctx = _Ctx(_Schema(schemas, node), _reset_paths(reset_fields, schemas, node, subresource))
-    live = _without_managed(old) if old is not None else _zero_value(schemas, node)
+    live = _managed_left_out(old) if old is not None else _zero_value(schemas, node)
     try:
-        _updated(ctx, live, _without_managed(result), managers, ident, version, now)
+        _updated(ctx, live, result, managers, ident, version, now)  # result has no managedFields (popped above)
     except TypedError:
         # UpdateNoErrors: keep the live managedFields rather than fail the write.
         if _meta(old).get("managedFields"):
