@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tests.conftest import KUBECTL, wait_for
 
 from k8snet.sandbox import crddocs, process, warmup
@@ -73,3 +75,45 @@ def test_up_returns_while_the_sandbox_starts_and_the_first_requests_find_everyth
         assert json.loads((state / "ready.json").read_text())["port"] == running.port
     finally:
         process.down()
+
+
+def programs_in(directory: Path) -> list[int]:
+    """Processes whose working directory is ``directory`` (Traefik runs in its state directory's ``traefik``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == directory:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("moment", ["listening", "first request", "traefik running"])
+def test_sigterm_while_the_sandbox_starts_ends_it_and_its_traefik(tmp_path, moment):
+    """`k8snet sandbox down` right after `up` (a script, a learner who changed their mind): the server ends by
+    itself, whatever part of its start it is in, and takes its Traefik with it (a ping loop that outlived its
+    cancellation once kept it running forever)."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "token").write_text("startup-sigterm-token-0123456789abcdefghij")
+    server = subprocess.Popen([sys.executable, "-m", "k8snet.sandbox", "serve", "--state", str(state), "--port", "0",
+                               "--edge-http-port", "0", "--edge-https-port", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (state / "ready.json").exists() or server.poll() is not None, timeout=60,
+                 what="ready.json")
+        running = process.status(state)
+        assert running is not None
+        if moment != "listening":
+            assert process.admin(running, "status")["kubernetesVersion"].startswith("v1.")
+        if moment == "traefik running":
+            wait_for(lambda: programs_in(state / "traefik"), timeout=60, what="the traefik process")
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0, server.stderr.read() if server.stderr else ""
+        wait_for(lambda: not programs_in(state / "traefik"), timeout=10, what="traefik to end")
+        assert not (state / "ready.json").exists()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
