@@ -89,27 +89,40 @@ def test_requests_during_the_start_wait_and_find_what_the_start_makes(tmp_path):
     asyncio.run(main())
 
 
-def test_the_version_is_answered_while_the_rest_waits(tmp_path):
+def test_the_version_and_core_discovery_are_answered_while_the_rest_waits(tmp_path):
     """``GET /version`` is answered before the sandbox has prepared, as kube-apiserver answers it before its
-    post-start hooks have run: at once from the moment the RBAC policy that lets anyone read it is in (the first
-    step of a new store's preparation); one that came before that waits like any other request."""
+    post-start hooks have run, and so is the core group's discovery, which no CRD changes: at once from the moment
+    the RBAC policy is in (the first step of a new store's preparation); one that came before that waits like any
+    other request, and ``/apis``, which lists the CRDs' groups, waits for them."""
     state = tmp_path / "state"
 
     async def main() -> None:
         async with unprepared(state) as (sb, ready, server, api):
             loop = asyncio.get_running_loop()
+
+            def core() -> list[str]:
+                return sorted(r.name for r in client.CoreV1Api(api).get_api_resources(_request_timeout=10).resources)
+
             early = loop.run_in_executor(None, lambda: client.VersionApi(api).get_code())
             await wait_until(lambda: server.held == 1, "the first request to reach the server")
             steps = sb.preparation()
             steps[0][1]()  # the bootstrap: namespaces, nodes, the RBAC policy
             version = await loop.run_in_executor(None, lambda: client.VersionApi(api).get_code())
             assert version.git_version.startswith("v1.") and not ready.is_set()
-            assert not early.done() and server.held == 1
+            versions = await loop.run_in_executor(None, lambda: client.CoreApi(api).get_api_versions(
+                _request_timeout=10).versions)
+            resources = await loop.run_in_executor(None, core)
+            assert versions == ["v1"] and "pods" in resources and not ready.is_set()
+            groups = loop.run_in_executor(None, lambda: client.ApisApi(api).get_api_versions())
+            await wait_until(lambda: server.held == 2, "the request for /apis to reach the server")
+            assert not early.done() and not groups.done()
             for _, step in steps[1:]:
                 for _ in step() or ():  # a step's pauses (one per CRD)
                     pass
             ready.set()
             assert (await early).git_version == version.git_version
+            assert "traefik.io" in {g.name for g in (await groups).groups}
+            assert await loop.run_in_executor(None, core) == resources  # the same answer once prepared
 
     asyncio.run(main())
 

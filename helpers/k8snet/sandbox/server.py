@@ -44,6 +44,8 @@ PUBLIC_INFO = ("clusterrolebindings.rbac.authorization.k8s.io", "system:public-i
 """The binding that lets anyone read /version (kube-apiserver's bootstrap policy, auth/bootstrap-policy.yaml)."""
 API_SERVER: web.AppKey[ApiServer] = web.AppKey("api_server")
 """The :class:`ApiServer` of an aiohttp application (its handlers find the server that is stopping)."""
+BEFORE_READY = ("/version", "/api", "/api/v1")
+"""Paths whose answers no step of the sandbox's start changes (:meth:`ApiServer._answers_before_ready`)."""
 RETURNS_DELETED = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
 """Kinds whose registry returns the deleted object rather than a Status (ReturnDeletedObject)."""
 
@@ -223,9 +225,11 @@ class ApiServer:
 
     def _answers_before_ready(self, request: web.Request) -> bool:
         """``GET /version``, which kube-apiserver answers as soon as it listens (only /readyz and what it guards wait
-        for its post-start hooks): the version is fixed, so it is the same answer a moment later, once the RBAC
-        policy that lets anyone read it is in the store (a new store's first preparation step)."""
-        return request.path.rstrip("/") == "/version" and request.method == "GET" and \
+        for its post-start hooks), and the core group's discovery (``/api``, ``/api/v1``), which no CRD can add to:
+        each is fixed, so it is the same answer a moment later, once the RBAC policy that lets clients read it is
+        in the store (a new store's first preparation step). kubectl's first command asks for ``/api`` while the
+        add-ons' CRDs go in, and only its ``/apis`` waits for them."""
+        return request.path.rstrip("/") in BEFORE_READY and request.method == "GET" and \
             self.sandbox.store.get(PUBLIC_INFO[0], "", PUBLIC_INFO[1]) is not None
 
     async def quiet(self, period: float, timeout: float) -> bool:
