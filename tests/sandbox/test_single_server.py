@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from kubernetes import client
+from tests.conftest import wait_for
 from tests.sandbox.conftest import core_api
 
 from k8snet.sandbox import lock, process
@@ -74,3 +75,24 @@ def test_down_stops_the_holder_even_when_it_is_stopped(own_sandbox):
     os.kill(pid, signal.SIGSTOP)
     assert process.down(timeout=5)
     assert lock.holder(state) is None and servers(state) == []
+
+
+def test_a_process_another_parent_has_not_reaped_is_not_alive():
+    """`down` waits until the server has exited. Once `up` has exited, the server's parent is PID 1, which some
+    containers reap late or never (their own program as PID 1, a JupyterHub single-user server): a zombie of
+    another parent holds no port or file, so it counts as gone rather than keeping `down` for its full timeout."""
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
+                               "child = subprocess.Popen(['true'])\n"
+                               "print(child.pid, flush=True)\n"
+                               "time.sleep(60)  # never reaps it\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        zombie = int(parent.stdout.readline())
+        wait_for(lambda: open(f"/proc/{zombie}/stat").read().rpartition(")")[2].split()[0] == "Z", timeout=10,
+                 what="the child to exit unreaped")
+        os.kill(zombie, 0)  # kill(0) still answers for it
+        assert not process._alive(zombie)
+        assert process._alive(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()

@@ -150,3 +150,16 @@ def test_store_files_are_private(tmp_path):
         mode = stat.S_IMODE((tmp_path / f"store.sqlite{suffix}").stat().st_mode)
         assert mode == 0o600, (suffix, oct(mode))
     s.close()
+
+
+def test_closing_the_watches_ends_every_stream_at_once(tmp_path):
+    """A stopping server ends its watch streams: each reader gets the end marker now rather than at its timeout
+    (kube-apiserver's shutdown likewise ends open watches)."""
+    s = Store(tmp_path / "store.sqlite")
+    s.put("configmaps", cm("a", x="1"))
+    watchers = [s.watch("configmaps", None, s.rv), s.watch("secrets", "default", s.rv)]
+    s.close_watches()
+    assert all(w.closed and w.queue.get_nowait() is None for w in watchers)
+    s.put("configmaps", cm("b", x="2"))  # nothing reaches a closed watch
+    assert all(w.queue.empty() for w in watchers)
+    s.close()

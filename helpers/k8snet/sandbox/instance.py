@@ -814,6 +814,7 @@ async def shutdown(sandbox: Sandbox, runner: web.AppRunner) -> None:
     server = runner.app.get(API_SERVER)
     if server is not None:
         server.stopping.set()
+    sandbox.store.close_watches()  # their handlers end now, not at the runner's shutdown timeout
     await runner.cleanup()
     await sandbox.stop()
     await asyncio.sleep(0)

@@ -95,7 +95,20 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
-        return True
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited and waits for its parent to reap it (read from Linux's /proc; elsewhere False).
+
+    Once ``up`` has exited, the server's parent is PID 1, and some PID 1s reap late or never (a container's own
+    program, a JupyterHub single-user server, this kind of VM's init: two seconds here). A zombie holds no port and
+    no file any more, so ``down`` need not wait for it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _tls(state: Path) -> ssl.SSLContext:

@@ -336,6 +336,12 @@ class Store:
         self._watchers.add(w)
         return w
 
+    def close_watches(self) -> None:
+        """End every watch stream (the server is stopping: each reader sees the end at once, instead of when its
+        timeout or the next event comes)."""
+        for w in list(self._watchers):
+            w.close()
+
 
 class Watcher:
     """A queue of events for one watch request, filtered by resource and namespace."""
