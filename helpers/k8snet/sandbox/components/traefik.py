@@ -104,14 +104,24 @@ def sandbox_args(host: str, ports: dict[str, int]) -> list[str]:
     return out
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, SIGTERM when the sandbox process dies, however it dies (a SIGKILL
-    included), so no Traefik outlives its sandbox (prctl PR_SET_PDEATHSIG; elsewhere a no-op)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+def die_with_parent() -> Callable[[], None] | None:
+    """What the child runs before exec so that, on Linux, it gets SIGTERM when the sandbox process dies, however it
+    dies (a SIGKILL included): no Traefik outlives its sandbox (prctl PR_SET_PDEATHSIG). None elsewhere.
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    Everything is looked up here, in the parent: the child of a process with threads may run no import (another
+    thread can hold an import lock at the fork, and the child would wait for it forever, and the parent with it,
+    in Popen, until the child has exec'd)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    prctl, sigterm = ctypes.CDLL("libc.so.6", use_errno=True).prctl, int(signal.SIGTERM)
+
+    def in_child() -> None:
+        prctl(1, sigterm)  # PR_SET_PDEATHSIG = 1
+
+    return in_child
 
 
 def write_kubeconfig(path: Path, server: str, ca_pem: str, token: str) -> None:
@@ -267,7 +277,7 @@ class Traefik:
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv(), env=self.environment(), cwd=str(self.kubeconfig.parent),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True, limit=1 << 20, preexec_fn=_die_with_parent)
+            start_new_session=True, limit=1 << 20, preexec_fn=die_with_parent())
         assert self._proc.stdout is not None
         partial = b""  # the access log is a line a request: read what has come at once, not line by line
         while chunk := await self._proc.stdout.read(1 << 16):
