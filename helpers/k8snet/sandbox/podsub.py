@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from . import appkeys, decode, errors, options, protobuf
+from . import decode, errors, options, protobuf
 from .apiserver import DeleteOptions
 from .dataplane.commands import KILLED
 from .dataplane.context import Pipe, Terminal
+from .server import API_SERVER
 from .validation import check_schema
 
 if TYPE_CHECKING:
@@ -572,8 +573,8 @@ def still_following(sb: Sandbox, request: web.Request, rt: ResourceType, ns: str
     transport = request.transport
     if transport is None or transport.is_closing():
         return False
-    stopping = request.app.get(appkeys.STOPPING)
-    if stopping is not None and stopping.is_set():
+    server = request.app.get(API_SERVER)
+    if server is not None and server.stopping.is_set():
         return False
     pod = sb.store.get(rt.group_resource, ns, name)
     if pod is None or pod["metadata"].get("uid") != uid:

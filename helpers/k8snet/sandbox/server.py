@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import appkeys, customresources, decode, discovery, errors, openapi, options, protobuf, reviews, tables
+from . import customresources, decode, discovery, errors, openapi, options, protobuf, reviews, tables
 from .apiserver import DeleteOptions, WriteOptions
 from .auth.clientcerts import CertificateRejected
 from .auth.clientcerts import authenticate as authenticate_certificate
@@ -114,7 +114,6 @@ class ApiServer:
         self.app.router.add_route("*", "/{path:.*}", self.dispatch)
         self.stopping = asyncio.Event()
         self.app[API_SERVER] = self
-        self.app[appkeys.STOPPING] = self.stopping
 
     # -- middlewares -------------------------------------------------------------------
 
