@@ -125,10 +125,14 @@ async def _run(state: Path, held: int, warm: warmup.Warmup | None, port: int, se
 
     async def start() -> None:
         nonlocal bridge
-        for reads in sandbox.preparing():
-            if reads and warm is not None:
-                await warm.ready(*reads)
-            await asyncio.sleep(0)  # connections arriving meanwhile get through their handshakes
+        with sandbox.store.batch():  # one durable commit (Sandbox.prepare): no client sees these writes before it
+            for reads, part in sandbox.preparation():
+                if warm is not None:
+                    await warm.ready(*reads)
+                for _ in part() or ():  # a step's pauses
+                    await asyncio.sleep(0)
+                await asyncio.sleep(0)  # connections arriving meanwhile get through their handshakes
+        sandbox.prepared()
         node_ports.start()
         sandbox.host_ports = node_ports
         prepared.set()

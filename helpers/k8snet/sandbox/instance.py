@@ -161,27 +161,26 @@ class Sandbox:
         """What every request needs to find: a fresh store's bootstrap objects, and the add-ons' CRDs, namespaces
         and the RBAC policy (each also installed into a store made before it came). The sandbox process answers
         requests from here on (:meth:`.server.ApiServer.ready_mw`), before :meth:`run_controllers`."""
-        for reads in self.preparing():
-            if reads and self.warmup is not None:
-                self.warmup.wait(*reads)
-
-    def preparing(self) -> Iterator[tuple[str, ...]]:
-        """:meth:`prepare`, driven by the caller: yields the caches the next step reads (:meth:`preparation`), which
-        the caller waits for, and ``()`` at each pause of a step (one per CRD), where the sandbox process lets its
-        loop turn. All in one durable commit: each commit waits for the disk, and no client sees these writes
-        before it. At the end, the store's events are kept for the controllers until :meth:`run_controllers` (a
-        deletion in between would otherwise never reach the garbage collector, whose first pass over the store
-        cannot see it)."""
-        with self.store.batch():
+        with self.store.batch():  # one durable commit: each commit waits for the disk, and no client sees these
             for reads, step in self.preparation():
-                yield reads
+                if self.warmup is not None:
+                    self.warmup.wait(*reads)
                 for _ in step() or ():
-                    yield ()
+                    pass
+        self.prepared()
+
+    def prepared(self) -> None:
+        """Mark the end of :meth:`prepare` (or of its :meth:`preparation` steps): from here until
+        :meth:`run_controllers`, the store's events are kept for the controllers (a deletion in between would
+        otherwise never reach the garbage collector, which their first pass over the store cannot see)."""
         self._before_controllers = []
 
     def preparation(self) -> list[tuple[tuple[str, ...], Callable[[], Iterator[None] | None]]]:
         """:meth:`prepare` as steps in order, each with the caches it reads that a warm-up child may still be
-        making (:mod:`.warmup`: the names of CRD documents); :meth:`preparing` runs them."""
+        making (:mod:`.warmup`: the names of CRD documents), to run inside one :meth:`.store.Store.batch`. The
+        sandbox process lets its loop turn between them, at each pause a step yields (one per CRD) and while it
+        waits for a cache, so connections that arrive meanwhile get through their TLS handshakes (their requests
+        wait for the last step)."""
         if self.karmada:  # the karmada-apiserver: Karmada's kinds and controllers, no nodes, no workloads
             return [((), self._bootstrap_once), ((karmadaplane.CRD_DOCUMENT,), lambda: karmadaplane.install(self))]
         return [((), self._bootstrap_once),
